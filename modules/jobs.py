@@ -1,0 +1,234 @@
+"""The job queue: every generation, from the UI or the API, is a job with an owner.
+
+One worker thread runs jobs one at a time (one model, one device), picking users round-robin so someone
+with ten queued jobs delays another user's first job by at most one job. Interrupt and skip act on one
+job, checked by its owner (or an admin). Finished jobs are kept for a while so a closed tab loses nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from modules.generation import GenerationResult, JobControl, StepInfo
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+FINISHED = (DONE, FAILED, CANCELLED)
+
+
+class QueueFull(Exception):
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotAllowed(PermissionError):
+    pass
+
+
+@dataclass
+class Job:
+    id: str
+    owner: str
+    request: Any
+    seq: int
+    status: str = QUEUED
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    progress: StepInfo | None = None
+    preview: Any = None
+    result: GenerationResult | None = None
+    error: str | None = None
+    control: JobControl = field(default_factory=JobControl)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def fraction(self) -> float:
+        if self.status in FINISHED:
+            return 1.0
+        return self.progress.fraction if self.progress else 0.0
+
+
+# A runner gets the request, the job's control and the owner; it returns the result or raises.
+Runner = Callable[[Any, JobControl, str], GenerationResult]
+# Exceptions whose message is meant for the user as is (bad input, missing model...).
+UserError = (ValueError, LookupError, PermissionError)
+
+
+class JobQueue:
+    def __init__(self, runner: Runner, *, per_user_limit: int = 10, global_limit: int = 100,
+                 keep_finished: int = 500, preview_every: int = 5) -> None:
+        self._runner = runner
+        self.per_user_limit = per_user_limit
+        self.global_limit = global_limit
+        self.preview_every = preview_every
+        self._keep_finished = keep_finished
+        self._cond = threading.Condition()
+        self._queues: OrderedDict[str, deque[Job]] = OrderedDict()  # owner -> queued jobs; order = rotation
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._running: Job | None = None
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping = False
+            self._thread = threading.Thread(target=self._work, name="job-worker", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._stopping = True
+            if self._running is not None:
+                self._running.control.interrupt.set()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    # ------------------------------------------------------------------ submitting and reading
+    def submit(self, request: Any, owner: str = "local") -> Job:
+        with self._cond:
+            queued = sum(len(q) for q in self._queues.values())
+            mine = len(self._queues.get(owner, ()))
+            if mine >= self.per_user_limit:
+                raise QueueFull(f"You already have {mine} jobs waiting (limit {self.per_user_limit}); "
+                                "wait for one to finish.")
+            if queued >= self.global_limit:
+                raise QueueFull(f"The queue is full ({queued} jobs waiting); try again in a moment.")
+            job = Job(id=uuid.uuid4().hex[:12], owner=owner, request=request, seq=next(self._seq))
+            job.control.preview_every = self.preview_every
+            job.control.on_step = lambda info, job=job: self._on_step(job, info)
+            self._queues.setdefault(owner, deque()).append(job)
+            self._jobs[job.id] = job
+            self._trim()
+            self._cond.notify_all()
+            return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def jobs_of(self, owner: str) -> list[Job]:
+        return [j for j in self._jobs.values() if j.owner == owner]
+
+    def position(self, job: Job) -> int:
+        """0 = running (or finished); n = n jobs will run before it, given the round-robin order."""
+        with self._cond:
+            if job.status != QUEUED:
+                return 0
+            order = self._planned_order()
+            return order.index(job) + (1 if self._running else 0) if job in order else 0
+
+    def wait(self, job: Job, timeout: float | None = None) -> bool:
+        return job.done.wait(timeout)
+
+    # ------------------------------------------------------------------ control
+    def _check_owner(self, job: Job, user: str, is_admin: bool) -> None:
+        if job.owner != user and not is_admin:
+            raise NotAllowed("You can only stop your own jobs.")
+
+    def interrupt(self, job_id: str, user: str, is_admin: bool = False) -> bool:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return False
+        self._check_owner(job, user, is_admin)
+        with self._cond:
+            if job.status == QUEUED:
+                self._queues[job.owner].remove(job)
+                self._finish(job, CANCELLED)
+                return True
+        job.control.interrupt.set()
+        return True
+
+    def skip(self, job_id: str, user: str, is_admin: bool = False) -> bool:
+        job = self._jobs.get(job_id)
+        if job is None or job.status != RUNNING:
+            return False
+        self._check_owner(job, user, is_admin)
+        job.control.skip.set()
+        return True
+
+    def current_of(self, user: str) -> Job | None:
+        """The user's running job, else their oldest queued one."""
+        running = self._running
+        if running is not None and running.owner == user:
+            return running
+        queue = self._queues.get(user)
+        return queue[0] if queue else None
+
+    # ------------------------------------------------------------------ worker
+    def _planned_order(self) -> list[Job]:
+        queues = [list(q) for q in self._queues.values()]
+        order: list[Job] = []
+        for i in range(max((len(q) for q in queues), default=0)):
+            order.extend(q[i] for q in queues if i < len(q))
+        return order
+
+    def _next_job(self) -> Job | None:
+        for owner in list(self._queues):
+            queue = self._queues[owner]
+            if queue:
+                job = queue.popleft()
+                # Rotate: this owner goes to the back, so the next pick serves someone else first.
+                self._queues.move_to_end(owner)
+                if not queue:
+                    del self._queues[owner]
+                return job
+            del self._queues[owner]
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and not any(self._queues.values()):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                job = self._next_job()
+                if job is None:
+                    continue
+                job.status, job.started = RUNNING, time.time()
+                self._running = job
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        try:
+            job.result = self._runner(job.request, job.control, job.owner)
+            status = CANCELLED if job.result.interrupted and not job.result.images else DONE
+        except UserError as exc:
+            job.error = str(exc)
+            status = FAILED
+        except Exception as exc:  # a failing job fails alone; the worker and the loaded model stay usable
+            log.exception("job %s of %s failed", job.id, job.owner)
+            job.error = f"Generation failed: {type(exc).__name__}: {exc}"
+            status = FAILED
+        with self._cond:
+            self._running = None
+            self._finish(job, status)
+
+    def _finish(self, job: Job, status: str) -> None:
+        job.status, job.finished = status, time.time()
+        job.done.set()
+        self._cond.notify_all()
+
+    def _on_step(self, job: Job, info: StepInfo) -> None:
+        job.progress = info
+        if info.preview is not None:
+            job.preview = info.preview
+
+    def _trim(self) -> None:
+        finished = [j for j in self._jobs.values() if j.status in FINISHED]
+        for job in finished[: max(0, len(finished) - self._keep_finished)]:
+            del self._jobs[job.id]

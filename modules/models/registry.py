@@ -1,0 +1,263 @@
+"""Find checkpoints and VAEs on disk, tell their family, and compute A1111's hashes.
+
+A scan reads only file headers (safetensors) or memory-maps pickles; what it learns is cached by
+path + size + mtime in a JSON file, so a rescan of hundreds of checkpoints neither re-reads nor re-hashes.
+Full SHA-256 hashes (A1111's "Model hash" is its first 10 hex digits) are computed lazily: when a model is
+first loaded, or by `hash_missing()` in a background thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")
+VAE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")
+HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    name: str  # path relative to the checkpoints folder, with extension (A1111's `name`)
+    path: Path
+    kind: str  # "single_file" | "diffusers"
+    family: str | None = None  # "sd1", "sd2", "sd2-v", "sdxl", "demo"...; None when unsupported
+    family_label: str = ""
+    inpainting: bool = False
+    prediction: str = "epsilon"
+    error: str | None = None  # why it cannot be used
+    sha256: str | None = None
+
+    @property
+    def model_name(self) -> str:
+        """A1111's `model_name`, which the infotext's `Model:` field carries."""
+        return os.path.splitext(self.name.replace("/", "_").replace("\\", "_"))[0]
+
+    @property
+    def short_hash(self) -> str | None:
+        return self.sha256[:10] if self.sha256 else None
+
+    @property
+    def title(self) -> str:
+        """What A1111's dropdown and `sd_model_checkpoint` use: "name [shorthash]"."""
+        return f"{self.name} [{self.short_hash}]" if self.short_hash else self.name
+
+    @property
+    def usable(self) -> bool:
+        return self.error is None
+
+    def matches(self, query: str) -> bool:
+        q = query.strip()
+        candidates = {self.title, self.name, self.model_name, os.path.splitext(self.name)[0], self.path.name}
+        if q in candidates:
+            return True
+        return bool(self.sha256) and len(q) >= 8 and self.sha256.startswith(q.lower())
+
+
+def _diffusers_family(folder: Path) -> dict[str, Any]:
+    """Family of a diffusers folder from its configs (no weights are read)."""
+    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+    sched_file = folder / "scheduler" / "scheduler_config.json"
+    sched = json.loads(sched_file.read_text(encoding="utf-8")) if sched_file.exists() else {}
+    prediction = sched.get("prediction_type", "epsilon")
+    inpainting = unet.get("in_channels", 4) == 9
+    cls = index.get("_class_name", "")
+    width = unet.get("cross_attention_dim")
+    if "XL" in cls or unet.get("addition_embed_type") == "text_time":
+        family, label = "sdxl", "SDXL"
+    elif width == 768:
+        family, label = "sd1", "SD 1.x"
+    elif width == 1024:
+        family, label = ("sd2-v", "SD 2.x 768-v") if prediction == "v_prediction" else ("sd2", "SD 2.x")
+    elif cls.startswith("StableDiffusion"):
+        # Our demo models (and other small SD-architecture models): their own family, so LoRAs and
+        # ControlNets of other families are refused for them.
+        family, label = f"custom-{width}", f"SD architecture ({width}-wide text)"
+        if folder.name.startswith("demo-"):
+            family, label = "demo", "Demo (SD architecture)"
+    else:
+        raise ValueError(f"pipeline {cls or 'unknown'} is not supported; only Stable Diffusion 1.x/2.x/XL")
+    if inpainting:
+        label += " inpainting"
+    return {"family": family, "family_label": label, "inpainting": inpainting, "prediction": prediction}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_folder(folder: Path) -> str:
+    """A stable hash of a diffusers folder: its files' relative names and bytes, in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        with open(path, "rb") as fh:
+            while chunk := fh.read(HASH_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+class HashCache:
+    """path -> (size, mtime, facts) in a JSON file; entries are valid only while size and mtime match."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self._lock = threading.Lock()
+        self._data: dict[str, dict[str, Any]] = {}
+        try:
+            self._data = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("model cache %s is unreadable (%s); it will be rebuilt", file, exc)
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[int, float]:
+        if path.is_dir():
+            files = [p.stat() for p in path.rglob("*") if p.is_file()]
+            return sum(s.st_size for s in files), max((s.st_mtime for s in files), default=0.0)
+        st = path.stat()
+        return st.st_size, st.st_mtime
+
+    def get(self, path: Path) -> dict[str, Any] | None:
+        entry = self._data.get(str(path))
+        if entry and (entry.get("size"), entry.get("mtime")) == self._stamp(path):
+            return entry.get("facts", {})
+        return None
+
+    def put(self, path: Path, facts: dict[str, Any]) -> None:
+        size, mtime = self._stamp(path)
+        with self._lock:
+            old = self._data.get(str(path), {})
+            merged = {**old.get("facts", {}), **facts} if (old.get("size"), old.get("mtime")) == (size, mtime) else facts
+            self._data[str(path)] = {"size": size, "mtime": mtime, "facts": merged}
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.file.with_name(self.file.name + ".tmp")
+            tmp.write_text(json.dumps(self._data, indent=1), encoding="utf-8")
+            os.replace(tmp, self.file)
+
+
+def _describe_file(path: Path) -> dict[str, Any]:
+    from modules.models.single_file import CheckpointError, detect_family, read_state_dict
+
+    try:
+        # safetensors are memory-mapped: detection touches a few tensors, not the whole file.
+        family = detect_family(read_state_dict(path))
+    except CheckpointError as exc:
+        return {"error": str(exc)}
+    return {"family": family.name, "family_label": family.label, "inpainting": family.inpainting,
+            "prediction": family.prediction}
+
+
+def _describe_folder(folder: Path) -> dict[str, Any]:
+    try:
+        return _diffusers_family(folder)
+    except (OSError, ValueError, KeyError) as exc:
+        return {"error": f"diffusers folder {folder.name} is not usable: {exc}"}
+
+
+def iter_checkpoint_paths(root: Path) -> Iterator[tuple[Path, str]]:
+    """Files and diffusers folders under root, recursively, in a stable order. Symlinks are followed."""
+    if not root.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(dirpath)
+        if "model_index.json" in filenames and here != root:
+            dirnames[:] = []
+            yield here, "diffusers"
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.lower().endswith(CHECKPOINT_SUFFIXES) and not name.startswith("."):
+                yield here / name, "single_file"
+
+
+class CheckpointRegistry:
+    """The checkpoints under one folder. `refresh()` rescans; lookups see a consistent snapshot."""
+
+    def __init__(self, root: Path, cache: HashCache) -> None:
+        self.root = root
+        self.cache = cache
+        self._items: tuple[CheckpointInfo, ...] = ()
+
+    def refresh(self) -> list[CheckpointInfo]:
+        items = []
+        for path, kind in iter_checkpoint_paths(self.root):
+            facts = self.cache.get(path)
+            if facts is None or ("family" not in facts and "error" not in facts):
+                facts = {**(facts or {}), **(_describe_folder(path) if kind == "diffusers" else _describe_file(path))}
+                self.cache.put(path, facts)
+            name = path.relative_to(self.root).as_posix()
+            items.append(CheckpointInfo(
+                name=name, path=path, kind=kind, family=facts.get("family"),
+                family_label=facts.get("family_label", ""), inpainting=facts.get("inpainting", False),
+                prediction=facts.get("prediction", "epsilon"), error=facts.get("error"), sha256=facts.get("sha256"),
+            ))
+        self._items = tuple(items)
+        log.info("found %d checkpoints in %s (%d unusable)", len(items), self.root, sum(not i.usable for i in items))
+        return list(items)
+
+    def all(self) -> list[CheckpointInfo]:
+        return list(self._items)
+
+    def usable(self) -> list[CheckpointInfo]:
+        return [i for i in self._items if i.usable]
+
+    def find(self, query: str) -> CheckpointInfo | None:
+        for info in self._items:
+            if info.matches(query):
+                return info
+        return None
+
+    def ensure_hash(self, info: CheckpointInfo) -> CheckpointInfo:
+        """The info with its SHA-256 (computed once per file version, then cached)."""
+        if info.sha256:
+            return info
+        cached = self.cache.get(info.path) or {}
+        sha = cached.get("sha256")
+        if not sha:
+            sha = sha256_folder(info.path) if info.kind == "diffusers" else sha256_file(info.path)
+            self.cache.put(info.path, {"sha256": sha})
+        updated = replace(info, sha256=sha)
+        self._items = tuple(updated if i.path == info.path else i for i in self._items)
+        return updated
+
+    def hash_missing(self, stop: threading.Event | None = None) -> None:
+        for info in self.all():
+            if stop is not None and stop.is_set():
+                return
+            if info.usable and not info.sha256:
+                self.ensure_hash(info)
+
+
+@dataclass(frozen=True)
+class VaeInfo:
+    name: str
+    path: Path
+
+
+def scan_vaes(root: Path) -> list[VaeInfo]:
+    if not root.is_dir():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.lower().endswith(VAE_SUFFIXES) and not name.startswith("."):
+                path = Path(dirpath) / name
+                found.append(VaeInfo(path.relative_to(root).as_posix(), path))
+    return found

@@ -1,0 +1,44 @@
+"""Runs one request end to end: validate, generate, save. What the job worker calls for every job.
+
+Kept apart from `generation` so the core stays a pure request -> images function, and apart from `jobs` so
+the queue knows nothing about models or files.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from modules.generation import GenerationResult, JobControl, generate
+from modules.outputs import OutputStore
+from modules.requests import GenerationRequest, Limits, validate
+
+log = logging.getLogger(__name__)
+
+OUTPUT_KINDS = {"txt2img": "txt2img-images"}
+
+
+@dataclass
+class Processor:
+    models: Any  # ModelManager
+    samplers: Any  # SamplerRegistry
+    outputs: OutputStore
+    limits: Limits = Limits()
+    save_images: bool = True
+
+    def check(self, request: GenerationRequest) -> GenerationRequest:
+        """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
+        request = validate(request, self.limits, self.samplers)
+        self.models.resolve(request.checkpoint)
+        return request
+
+    def run(self, request: GenerationRequest, control: JobControl | None = None,
+            user: str | None = None) -> GenerationResult:
+        request = self.check(request)
+        result = generate(request, self.models, self.samplers, control)
+        if self.save_images:
+            kind = OUTPUT_KINDS[request.mode]
+            for image, seed, info in zip(result.images, result.seeds, result.infotexts):
+                result.paths.append(str(self.outputs.save(image, kind, seed, info, user=user)))
+        return result

@@ -1,0 +1,66 @@
+"""Builds the app's services from Settings. Called by webui.py (and tests); nothing runs at import."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from modules.devices import DeviceConfig, choose_device
+from modules.jobs import JobQueue
+from modules.models.manager import ModelManager
+from modules.outputs import OutputStore
+from modules.processing import Processor
+from modules.requests import Limits
+from modules.samplers import SamplerRegistry
+from modules.settings import Settings, SettingsStore
+
+log = logging.getLogger(__name__)
+
+UI_DEFAULTS: dict[str, Any] = {
+    "preview_every": 5,
+    "default_negative_prompt": "",
+}
+
+
+@dataclass
+class Services:
+    settings: Settings
+    device: DeviceConfig
+    samplers: SamplerRegistry
+    models: ModelManager
+    outputs: OutputStore
+    processor: Processor
+    jobs: JobQueue
+    ui_settings: SettingsStore
+
+    def model_defaults(self) -> dict[str, Any]:
+        """Suggested prompt and size of the default checkpoint (the demo model ships them)."""
+        info = self.models.default_checkpoint()
+        if info is None or info.kind != "diffusers":
+            return {}
+        path = info.path / "webui-defaults.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring %s: %s", path, exc)
+            return {}
+
+
+def build_services(settings: Settings, device: DeviceConfig | None = None) -> Services:
+    device = device or choose_device(settings.device, settings.precision)
+    log.info("device: %s, %s (%s)", device.device, str(device.dtype).replace("torch.", ""), device.reason)
+    samplers = SamplerRegistry.default()
+    models = ModelManager(checkpoints_dir=settings.paths.checkpoints, vae_dir=settings.paths.vaes,
+                          cache_file=settings.paths.cache_dir / "models.json", device=device,
+                          models_in_ram=settings.models_in_ram)
+    models.refresh()
+    outputs = OutputStore(settings.paths.outputs)
+    processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size))
+    ui_settings = SettingsStore(settings.paths.settings_file, UI_DEFAULTS)
+    # Outputs go under a per-user folder only once accounts exist (LAN issue); until then one folder.
+    jobs = JobQueue(lambda request, control, owner: processor.run(request, control, None),
+                    preview_every=int(ui_settings.get("preview_every") or 0))
+    return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
+                    processor=processor, jobs=jobs, ui_settings=ui_settings)

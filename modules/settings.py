@@ -1,0 +1,159 @@
+"""Command-line flags and the persisted UI settings. Standard library only.
+
+Flags keep A1111's names so people can reuse their launch scripts. Paths default to the repo's
+`models/`, `outputs/` and `extensions/`; `--models-dir` pointed at an A1111/Forge `models/` folder
+finds its `Stable-diffusion`, `Lora`, `VAE`, `ControlNet` subfolders (and `embeddings` beside or inside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEVICES = ("auto", "cuda", "mps", "cpu")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class Paths:
+    checkpoints: Path
+    loras: Path
+    vaes: Path
+    controlnets: Path
+    embeddings: Path
+    outputs: Path
+    extensions: Path
+    settings_file: Path
+    cache_dir: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: Paths
+    listen: bool = False
+    port: int = 7860
+    device: str = "auto"
+    precision: str = "auto"
+    models_in_ram: int = 2
+    allow_downloads: bool = False
+    max_size: int = 2048
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return "0.0.0.0" if self.listen else "127.0.0.1"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="webui.py", description="Stable Diffusion WebUI: draw with diffusion models.")
+    p.add_argument("--listen", action="store_true", help="serve on 0.0.0.0 so other machines on the LAN can connect")
+    p.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
+    p.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models",
+                   help="base models folder, A1111 layout: Stable-diffusion/, Lora/, VAE/, ControlNet/, embeddings/")
+    p.add_argument("--ckpt-dir", type=Path, help="checkpoints folder (default <models-dir>/Stable-diffusion)")
+    p.add_argument("--lora-dir", type=Path, help="LoRA folder (default <models-dir>/Lora)")
+    p.add_argument("--vae-dir", type=Path, help="VAE folder (default <models-dir>/VAE)")
+    p.add_argument("--controlnet-dir", type=Path, help="ControlNet folder (default <models-dir>/ControlNet)")
+    p.add_argument("--embeddings-dir", type=Path, help="textual inversion folder (default <models-dir>/embeddings)")
+    p.add_argument("--outputs-dir", type=Path, default=REPO_ROOT / "outputs", help="where pictures are saved")
+    p.add_argument("--extensions-dir", type=Path, default=REPO_ROOT / "extensions", help="extensions folder")
+    p.add_argument("--settings-file", type=Path, default=REPO_ROOT / "settings.json", help="UI settings file (JSON)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="compute device (default: best available)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="weights dtype (default: fp16/bf16 on GPUs, bf16 on CPUs that compute it natively, else fp32)")
+    p.add_argument("--models-in-ram", type=int, default=2, metavar="N",
+                   help="how many checkpoints to keep loaded (least recently used is evicted)")
+    p.add_argument("--max-size", type=int, default=2048, help="largest width/height a request may ask for")
+    p.add_argument("--allow-downloads", action="store_true",
+                   help="let libraries reach the Hugging Face hub (off by default: the app runs offline)")
+    return p
+
+
+def _embeddings_dir(models_dir: Path) -> Path:
+    # A1111 keeps embeddings/ next to models/, Forge and others inside it: use whichever exists.
+    inside, beside = models_dir / "embeddings", models_dir.parent / "embeddings"
+    if not inside.exists() and beside.exists():
+        return beside
+    return inside
+
+
+def settings_from_args(argv: list[str] | None = None) -> Settings:
+    args = build_parser().parse_args(argv)
+    if args.models_in_ram < 1:
+        raise SystemExit("--models-in-ram must be at least 1")
+    models = args.models_dir.expanduser().resolve()
+    paths = Paths(
+        checkpoints=(args.ckpt_dir or models / "Stable-diffusion").expanduser().resolve(),
+        loras=(args.lora_dir or models / "Lora").expanduser().resolve(),
+        vaes=(args.vae_dir or models / "VAE").expanduser().resolve(),
+        controlnets=(args.controlnet_dir or models / "ControlNet").expanduser().resolve(),
+        embeddings=(args.embeddings_dir or _embeddings_dir(models)).expanduser().resolve(),
+        outputs=args.outputs_dir.expanduser().resolve(),
+        extensions=args.extensions_dir.expanduser().resolve(),
+        settings_file=args.settings_file.expanduser().resolve(),
+        cache_dir=(REPO_ROOT / ".cache"),
+    )
+    return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
+                    models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size)
+
+
+def apply_offline_environment(allow_downloads: bool, environ: dict[str, str] | None = None) -> None:
+    """Must run before gradio or huggingface_hub is imported: they read these at import time."""
+    env = os.environ if environ is None else environ
+    env.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    if not allow_downloads:
+        env["HF_HUB_OFFLINE"] = "1"
+        env["TRANSFORMERS_OFFLINE"] = "1"
+        env["DIFFUSERS_OFFLINE"] = "1"
+
+
+class SettingsStore:
+    """UI settings persisted as JSON. A bad file never stops the app: it is kept aside and defaults apply."""
+
+    def __init__(self, path: Path, defaults: dict[str, Any]) -> None:
+        self.path = path
+        self.defaults = dict(defaults)
+        self.values = self._load()
+
+    def _load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            log.info("no settings file at %s yet: using defaults", self.path)
+            return dict(self.defaults)
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, found {type(data).__name__}")
+        except (OSError, ValueError) as exc:
+            backup = self.path.with_name(self.path.name + ".corrupt")
+            log.warning("settings file %s is unreadable (%s): using defaults; the bad file is kept as %s",
+                        self.path, exc, backup)
+            try:
+                os.replace(self.path, backup)
+            except OSError:
+                log.warning("could not move %s aside", self.path)
+            return dict(self.defaults)
+        return {**self.defaults, **data}
+
+    def get(self, key: str) -> Any:
+        return self.values.get(key, self.defaults.get(key))
+
+    def update(self, changes: dict[str, Any]) -> None:
+        self.values.update(changes)
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(self.values, fh, indent=2, sort_keys=True, ensure_ascii=False)
+        os.replace(tmp, self.path)

@@ -1,0 +1,276 @@
+"""Train the demo model family on the procedural shapes.
+
+    python -m modules.training.train base --run-dir training-runs/base --out models/Stable-diffusion/demo-shapes
+
+Seeded and resumable: state is saved to `<run-dir>/state.pt` every few minutes (outside git) and a rerun of
+the same command continues from it. Only the exported fp16 weights are committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from modules.training import shapes
+from modules.training.demo_model import BASE, NOISE_SCHEDULE, TINY, DemoConfig, build_text_encoder, build_unet, build_vae
+from modules.training.tokenizer import write_clip_tokenizer
+
+log = logging.getLogger("train")
+
+
+@dataclass
+class RunOptions:
+    run_dir: Path
+    out_dir: Path
+    cfg: DemoConfig = BASE
+    batch: int = 64
+    vae_steps: int = 1500
+    vae_batch: int = 16
+    unet_steps: int = 6000
+    minutes: float = 120.0  # wall-time cap on the UNet phase, across resumes
+    lr: float = 4e-4
+    ema_decay: float = 0.999
+    caption_dropout: float = 0.1
+    seed: int = 0
+    checkpoint_every_s: float = 300.0
+    held_out: frozenset = field(default_factory=lambda: frozenset(s.key() for s in shapes.held_out_scenes()))
+
+
+def images_to_tensor(images: list) -> torch.Tensor:
+    arr = np.stack([np.asarray(im, dtype=np.float32) for im in images]) / 127.5 - 1.0
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+def training_batch(step: int, opts: RunOptions) -> tuple[torch.Tensor, list[str]]:
+    base = (opts.seed * 1_000_003 + step) * opts.batch
+    samples = [shapes.training_sample(base + i, opts.cfg.image_size, opts.held_out) for i in range(opts.batch)]
+    return images_to_tensor([s.image for s in samples]), [s.caption for s in samples]
+
+
+def _save_state(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train_vae(opts: RunOptions, state: dict) -> None:
+    vae = build_vae(opts.cfg)
+    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    if "vae" in state:
+        vae.load_state_dict(state["vae"])
+        opt.load_state_dict(state["vae_opt"])
+    step = state.get("vae_step", 0)
+    last_save = time.monotonic()
+    gen = torch.Generator().manual_seed(opts.seed + step)
+    while step < opts.vae_steps:
+        x, _ = training_batch(10_000_000 + step, replace(opts, batch=opts.vae_batch))
+        posterior = vae.encode(x).latent_dist
+        z = posterior.sample(generator=gen)
+        recon = vae.decode(z).sample
+        # A tiny KL keeps the latent space smooth without blurring the 4x-downsampled shapes.
+        loss = F.mse_loss(recon, x) + 0.1 * F.l1_loss(recon, x) + 1e-7 * posterior.kl().mean()
+        for group in opt.param_groups:
+            group["lr"] = 1e-3 * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / opts.vae_steps)))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log.info("vae step %d loss %.5f", step, loss.item())
+        if time.monotonic() - last_save > opts.checkpoint_every_s or step == opts.vae_steps:
+            state.update(vae=vae.state_dict(), vae_opt=opt.state_dict(), vae_step=step)
+            _save_state(opts.run_dir / "state.pt", state)
+            last_save = time.monotonic()
+    vae.eval()
+    with torch.no_grad():
+        x, _ = training_batch(20_000_000, replace(opts, batch=256))
+        std = vae.encode(x).latent_dist.mode().std().item()
+    state["scaling_factor"] = 1.0 / std
+    state["vae_done"] = True
+    state.pop("vae_opt", None)
+    _save_state(opts.run_dir / "state.pt", state)
+    log.info("vae done, latent std %.4f -> scaling_factor %.4f", std, 1.0 / std)
+
+
+def vae_round_trip_score(vae, cfg: DemoConfig, count: int = 200) -> dict[str, float]:
+    from modules.training.scoring import ASPECTS, score
+
+    totals = dict.fromkeys(ASPECTS, 0)
+    with torch.no_grad():
+        for i in range(count):
+            rng = random.Random(50_000 + i)
+            scene = shapes.random_scene(rng)
+            sample = shapes.render(scene, cfg.image_size, rng)
+            x = images_to_tensor([sample.image])
+            out = vae.decode(vae.encode(x).latent_dist.mode()).sample
+            img = ((out[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+            from PIL import Image
+
+            for aspect, ok in score(Image.fromarray(img), scene).items():
+                totals[aspect] += ok
+    return {a: totals[a] / count for a in ASPECTS}
+
+
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.lerp_(p, 1.0 - decay)
+
+
+def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
+    from diffusers import DDPMScheduler
+    from transformers import CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir)
+    vae = build_vae(opts.cfg)
+    vae.load_state_dict(state["vae"])
+    vae.eval().requires_grad_(False)
+    sf = state["scaling_factor"]
+    unet = build_unet(opts.cfg)
+    te = build_text_encoder(opts.cfg, len(tokenizer))
+    params = list(unet.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=1e-2)
+    if "unet" in state:
+        unet.load_state_dict(state["unet"])
+        te.load_state_dict(state["te"])
+        opt.load_state_dict(state["unet_opt"])
+    ema_unet, ema_te = copy.deepcopy(unet), copy.deepcopy(te)
+    if "ema_unet" in state:
+        ema_unet.load_state_dict(state["ema_unet"])
+        ema_te.load_state_dict(state["ema_te"])
+    noise_sched = DDPMScheduler(**{k: v for k, v in NOISE_SCHEDULE.items() if k != "steps_offset"})
+    alphas = noise_sched.alphas_cumprod
+    step = state.get("unet_step", 0)
+    elapsed = state.get("unet_seconds", 0.0)
+    started, last_save = time.monotonic(), time.monotonic()
+    gen = torch.Generator().manual_seed(opts.seed * 7 + step)
+    drop_rng = random.Random(opts.seed * 13 + step)
+    while step < opts.unet_steps and elapsed + (time.monotonic() - started) < opts.minutes * 60:
+        x, captions = training_batch(step, opts)
+        captions = ["" if drop_rng.random() < opts.caption_dropout else c for c in captions]
+        ids = tokenizer(captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+        with torch.no_grad():
+            latents = vae.encode(x).latent_dist.sample(generator=gen) * sf
+        noise = torch.randn(latents.shape, generator=gen)
+        t = torch.randint(0, noise_sched.config.num_train_timesteps, (latents.shape[0],), generator=gen)
+        noisy = noise_sched.add_noise(latents, noise, t)
+        pred = unet(noisy, t, te(ids)[0]).sample
+        # Min-SNR-5 weighting: converges markedly faster than plain epsilon MSE on small budgets.
+        snr = alphas[t] / (1 - alphas[t])
+        weight = torch.clamp(snr, max=5.0) / snr
+        loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weight).mean()
+        warm = min(1.0, (step + 1) / 300)
+        cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / opts.unet_steps))
+        for group in opt.param_groups:
+            group["lr"] = opts.lr * warm * cosine
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        decay = min(opts.ema_decay, (1 + step) / (10 + step))
+        _ema_update(ema_unet, unet, decay)
+        _ema_update(ema_te, te, decay)
+        step += 1
+        if step % 25 == 0:
+            log.info("unet step %d loss %.4f (%.2f s/step)", step, loss.item(),
+                     (time.monotonic() - started) / max(1, step - state.get("unet_step_at_start", 0)))
+        if time.monotonic() - last_save > opts.checkpoint_every_s:
+            _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, elapsed + time.monotonic() - started)
+            last_save = time.monotonic()
+    _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, elapsed + time.monotonic() - started)
+    log.info("unet phase stopped at step %d after %.1f min", step, state["unet_seconds"] / 60)
+
+
+def _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, seconds) -> None:
+    state.update(unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
+                 ema_te=ema_te.state_dict(), unet_opt=opt.state_dict(), unet_step=step, unet_seconds=seconds)
+    _save_state(opts.run_dir / "state.pt", state)
+
+
+def export(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
+    """Write the EMA weights as a diffusers folder in fp16 (what the app loads, and what we commit)."""
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+    from transformers import CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir)
+    vae = build_vae(opts.cfg)
+    vae.load_state_dict(state["vae"])
+    vae.register_to_config(scaling_factor=state["scaling_factor"])
+    unet = build_unet(opts.cfg)
+    unet.load_state_dict(state["ema_unet"])
+    te = build_text_encoder(opts.cfg, len(tokenizer))
+    te.load_state_dict(state["ema_te"])
+    scheduler = PNDMScheduler(**NOISE_SCHEDULE, skip_prk_steps=True, set_alpha_to_one=False)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.to(torch.float16)
+    pipe.save_pretrained(opts.out_dir, safe_serialization=True)
+    info = {
+        "steps": state.get("unet_step"),
+        "unet_minutes": round(state.get("unet_seconds", 0) / 60, 1),
+        "vae_steps": state.get("vae_step"),
+        "batch": opts.batch,
+        "image_size": opts.cfg.image_size,
+    }
+    (opts.out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    log.info("exported to %s: %s", opts.out_dir, info)
+
+
+def run_base(opts: RunOptions) -> None:
+    opts.run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(opts.seed)
+    tokenizer_dir = opts.run_dir / "tokenizer"
+    write_clip_tokenizer(tokenizer_dir, shapes.caption_vocabulary())
+    state_path = opts.run_dir / "state.pt"
+    state: dict = torch.load(state_path, weights_only=False) if state_path.exists() else {}
+    if state:
+        log.info("resuming from %s (vae step %s, unet step %s)", state_path, state.get("vae_step"), state.get("unet_step"))
+    if not state.get("vae_done"):
+        train_vae(opts, state)
+    if "vae_score" not in state:
+        vae = build_vae(opts.cfg)
+        vae.load_state_dict(state["vae"])
+        state["vae_score"] = vae_round_trip_score(vae.eval(), opts.cfg)
+        _save_state(state_path, state)
+    log.info("vae round trip score: %s", state["vae_score"])
+    state["unet_step_at_start"] = state.get("unet_step", 0)
+    train_unet(opts, state, tokenizer_dir)
+    export(opts, state, tokenizer_dir)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("member", choices=["base"])
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--tiny", action="store_true", help="the tiny test configuration")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--vae-steps", type=int, default=1500)
+    parser.add_argument("--vae-batch", type=int, default=16)
+    parser.add_argument("--unet-steps", type=int, default=6000)
+    parser.add_argument("--minutes", type=float, default=120.0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    opts = RunOptions(run_dir=args.run_dir, out_dir=args.out, cfg=TINY if args.tiny else BASE, batch=args.batch,
+                      vae_steps=args.vae_steps, vae_batch=args.vae_batch, unet_steps=args.unet_steps, minutes=args.minutes, seed=args.seed)
+    run_base(opts)
+
+
+if __name__ == "__main__":
+    main()

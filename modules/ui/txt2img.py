@@ -1,0 +1,192 @@
+"""The txt2img tab: builds a GenerationRequest from the form, submits it as a job, streams progress."""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from modules.jobs import CANCELLED, DONE, FAILED, QueueFull
+from modules.requests import GenerationRequest, RequestError
+
+POLL_SECONDS = 0.2
+
+
+@dataclass
+class Txt2ImgTab:
+    """The components other tabs fill (PNG Info's "send to txt2img")."""
+
+    prompt: Any
+    negative_prompt: Any
+    sampler: Any
+    schedule_type: Any
+    steps: Any
+    cfg_scale: Any
+    width: Any
+    height: Any
+    seed: Any
+    subseed: Any
+    subseed_strength: Any
+    clip_skip: Any
+    checkpoint: Any
+    vae: Any
+
+
+def user_of(request: gr.Request | None) -> str:
+    if request is not None and getattr(request, "username", None):
+        return request.username
+    # Without accounts each browser session is its own user, so one tab can't stop another's job.
+    return f"session-{getattr(request, 'session_hash', None) or 'local'}"
+
+
+def status_html(text: str, fraction: float | None = None, error: bool = False) -> str:
+    bar = f'<progress value="{fraction:.3f}" max="1"></progress>' if fraction is not None else ""
+    css = "status-error" if error else "status"
+    return f'<div class="{css}">{bar}<span>{html.escape(text)}</span></div>'
+
+
+def checkpoint_choices(services: Any) -> tuple[list[str], str | None, str]:
+    usable = services.models.checkpoints.usable()
+    default = services.models.default_checkpoint()
+    note = ""
+    if default is not None and default.family == "demo":
+        note = ("No checkpoint of your own was found in models/Stable-diffusion, so the bundled demo model "
+                "**demo-shapes** is selected: it draws simple coloured shapes (try *a large red circle on a blue "
+                "background*). Add your .safetensors checkpoints there and press 🔄.")
+    elif default is None:
+        note = "**No usable checkpoint found.** Put a checkpoint in models/Stable-diffusion and press 🔄."
+    return [i.title for i in usable], (default.title if default else None), note
+
+
+def build(services: Any) -> Txt2ImgTab:
+    defaults = services.model_defaults()
+    samplers = services.samplers.names()
+    choices, selected, note = checkpoint_choices(services)
+    with gr.Row():
+        checkpoint = gr.Dropdown(choices, value=selected, label="Checkpoint", elem_id="txt2img_checkpoint", scale=4)
+        vae = gr.Dropdown(["Automatic"] + [v.name for v in services.models.vaes], value="Automatic", label="VAE",
+                          elem_id="txt2img_vae", scale=2)
+        refresh = gr.Button("🔄", elem_id="txt2img_refresh", scale=0, min_width=48)
+    checkpoint_note = gr.Markdown(note, elem_id="txt2img_checkpoint_note")
+    with gr.Row():
+        with gr.Column(scale=3):
+            prompt = gr.Textbox(label="Prompt", lines=3, value=defaults.get("prompt", ""), elem_id="txt2img_prompt")
+            negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="txt2img_neg_prompt",
+                                  value=defaults.get("negative_prompt",
+                                                     services.ui_settings.get("default_negative_prompt") or ""))
+        with gr.Column(scale=1, min_width=160):
+            generate_btn = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
+            with gr.Row():
+                interrupt_btn = gr.Button("Interrupt", elem_id="txt2img_interrupt")
+                skip_btn = gr.Button("Skip", elem_id="txt2img_skip")
+    with gr.Row():
+        with gr.Column(scale=1):
+            with gr.Row():
+                sampler = gr.Dropdown(samplers, value=defaults.get("sampler", "Euler a"), label="Sampling method",
+                                      elem_id="txt2img_sampler")
+                schedule_type = gr.Dropdown(["Automatic", "Karras", "Exponential", "Uniform", "SGM Uniform"],
+                                            value="Automatic", label="Schedule type", elem_id="txt2img_scheduler")
+            steps = gr.Slider(1, 150, value=defaults.get("steps", 20), step=1, label="Sampling steps",
+                              elem_id="txt2img_steps")
+            with gr.Row():
+                width = gr.Slider(8, 2048, value=defaults.get("width", 512), step=8, label="Width",
+                                  elem_id="txt2img_width")
+                height = gr.Slider(8, 2048, value=defaults.get("height", 512), step=8, label="Height",
+                                   elem_id="txt2img_height")
+            with gr.Row():
+                batch_count = gr.Slider(1, 100, value=1, step=1, label="Batch count", elem_id="txt2img_batch_count")
+                batch_size = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="txt2img_batch_size")
+            cfg_scale = gr.Slider(0, 30, value=defaults.get("cfg_scale", 7.0), step=0.5, label="CFG Scale",
+                                  elem_id="txt2img_cfg_scale")
+            with gr.Row():
+                seed = gr.Number(value=-1, precision=0, label="Seed", elem_id="txt2img_seed", scale=3)
+                random_seed = gr.Button("🎲", elem_id="txt2img_random_seed", scale=0, min_width=48)
+                reuse_seed = gr.Button("♻️", elem_id="txt2img_reuse_seed", scale=0, min_width=48)
+            with gr.Accordion("Variation seed and more", open=False):
+                subseed = gr.Number(value=-1, precision=0, label="Variation seed", elem_id="txt2img_subseed")
+                subseed_strength = gr.Slider(0, 1, value=0, step=0.01, label="Variation strength",
+                                             elem_id="txt2img_subseed_strength")
+                clip_skip = gr.Slider(1, 12, value=1, step=1, label="Clip skip", elem_id="txt2img_clip_skip")
+        with gr.Column(scale=1):
+            status = gr.HTML(status_html("Ready."), elem_id="txt2img_status")
+            preview = gr.Image(label="Preview", interactive=False, visible=True, elem_id="txt2img_preview",
+                               format="png", height=160)
+            gallery = gr.Gallery(label="Output", format="png", columns=2, object_fit="contain", height="auto",
+                                 elem_id="txt2img_gallery", preview=True)
+            info = gr.Textbox(label="Generation parameters", lines=4, interactive=False, elem_id="txt2img_info")
+    job_id = gr.State(None)
+    last_seed = gr.State(-1)
+
+    inputs = [prompt, negative, sampler, schedule_type, steps, cfg_scale, width, height, seed, subseed,
+              subseed_strength, batch_count, batch_size, clip_skip, checkpoint, vae]
+
+    def run(prompt_, negative_, sampler_, schedule_, steps_, cfg_, width_, height_, seed_, subseed_, strength_,
+            count_, size_, clip_skip_, checkpoint_, vae_, request: gr.Request):
+        req = GenerationRequest(
+            prompt=prompt_ or "", negative_prompt=negative_ or "", sampler=sampler_, schedule_type=schedule_,
+            steps=steps_, cfg_scale=cfg_, width=width_, height=height_, seed=-1 if seed_ is None else seed_,
+            subseed=-1 if subseed_ is None else subseed_, subseed_strength=strength_, batch_count=count_,
+            batch_size=size_, clip_skip=clip_skip_, checkpoint=checkpoint_ or None, vae=vae_ or "Automatic")
+        try:
+            req = services.processor.check(req).with_resolved_seeds()
+            job = services.jobs.submit(req, user_of(request))
+        except (RequestError, LookupError, ValueError, QueueFull) as exc:
+            yield None, status_html(f"Error: {exc}", error=True), gr.update(), gr.update(), gr.update(), gr.update()
+            return
+        yield job.id, status_html("Queued…", 0.0), gr.update(), gr.update(), gr.update(), req.seed
+        while not job.done.wait(POLL_SECONDS):
+            position = services.jobs.position(job)
+            if position > 0:
+                text = f"Queued: {position} job(s) ahead of yours"
+            elif job.progress is not None:
+                p = job.progress
+                text = f"Step {p.step}/{p.steps}" + (f", batch {p.batch_index + 1}/{p.batch_count}" if p.batch_count > 1 else "")
+            else:
+                text = "Loading model…"
+            yield job.id, status_html(text, job.fraction), job.preview, gr.update(), gr.update(), gr.update()
+        if job.status == FAILED:
+            yield None, status_html(f"Error: {job.error}", error=True), None, gr.update(), gr.update(), gr.update()
+            return
+        result = job.result
+        if job.status == CANCELLED or result is None:
+            yield None, status_html("Interrupted before any picture was made."), None, gr.update(), gr.update(), gr.update()
+            return
+        elapsed = (job.finished or time.time()) - (job.started or job.created)
+        done = "Interrupted" if result.interrupted else "Done"
+        text = f"{done}: {len(result.images)} image(s) in {elapsed:.1f} s"
+        gallery_value = [(path, f"seed {s}") for path, s in zip(result.paths, result.seeds)] or result.images
+        yield (None, status_html(text, 1.0 if job.status == DONE else None), None, gallery_value, result.info,
+               result.seeds[0] if result.seeds else gr.update())
+
+    generate_btn.click(run, inputs=inputs, outputs=[job_id, status, preview, gallery, info, last_seed],
+                       concurrency_limit=None, show_progress="hidden")
+    prompt.submit(run, inputs=inputs, outputs=[job_id, status, preview, gallery, info, last_seed],
+                  concurrency_limit=None, show_progress="hidden")
+
+    def interrupt(job: str | None, request: gr.Request):
+        if job:
+            services.jobs.interrupt(job, user_of(request))
+
+    def skip(job: str | None, request: gr.Request):
+        if job:
+            services.jobs.skip(job, user_of(request))
+
+    interrupt_btn.click(interrupt, inputs=[job_id], outputs=None, queue=False)
+    skip_btn.click(skip, inputs=[job_id], outputs=None, queue=False)
+    random_seed.click(lambda: -1, outputs=[seed], queue=False)
+    reuse_seed.click(lambda s: s, inputs=[last_seed], outputs=[seed], queue=False)
+
+    def do_refresh(current: str | None):
+        services.models.refresh()
+        choices_, selected_, note_ = checkpoint_choices(services)
+        keep = current if current in choices_ else selected_
+        return (gr.update(choices=choices_, value=keep),
+                gr.update(choices=["Automatic"] + [v.name for v in services.models.vaes]), note_)
+
+    refresh.click(do_refresh, inputs=[checkpoint], outputs=[checkpoint, vae, checkpoint_note])
+    return Txt2ImgTab(prompt=prompt, negative_prompt=negative, sampler=sampler, schedule_type=schedule_type,
+                      steps=steps, cfg_scale=cfg_scale, width=width, height=height, seed=seed, subseed=subseed,
+                      subseed_strength=subseed_strength, clip_skip=clip_skip, checkpoint=checkpoint, vae=vae)

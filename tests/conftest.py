@@ -1,0 +1,55 @@
+"""Shared pytest setup: offline environment and tiny random models."""
+
+import os
+
+# Before any test imports gradio or huggingface_hub: they read these at import time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: needs full-size models or minutes of CPU; deselect with -m 'not slow'")
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory) -> Path:
+    """models/ with two tiny random checkpoints (diffusers folders) in Stable-diffusion/."""
+    from tests.fixtures.tiny import save_tiny_pipeline
+
+    root = tmp_path_factory.mktemp("models")
+    for name, seed in (("tiny-a", 0), ("tiny-b", 1)):
+        save_tiny_pipeline(root / "Stable-diffusion" / name, seed)
+    (root / "VAE").mkdir()
+    return root
+
+
+@pytest.fixture
+def cpu_fp32():
+    import torch
+
+    from modules.devices import DeviceConfig
+
+    return DeviceConfig(torch.device("cpu"), torch.float32, "tests run in float32 on the CPU")
+
+
+@pytest.fixture
+def manager(tiny_models_dir, cpu_fp32, tmp_path):
+    from modules.models.manager import ModelManager
+
+    m = ModelManager(checkpoints_dir=tiny_models_dir / "Stable-diffusion", vae_dir=tiny_models_dir / "VAE",
+                     cache_file=tmp_path / "cache.json", device=cpu_fp32, models_in_ram=2)
+    m.refresh()
+    return m
+
+
+@pytest.fixture(scope="session")
+def samplers():
+    from modules.samplers import SamplerRegistry
+
+    return SamplerRegistry.default()
