@@ -74,7 +74,11 @@ class JobQueue:
         self.preview_every = preview_every
         self._keep_finished = keep_finished
         self._cond = threading.Condition()
-        self._queues: OrderedDict[str, deque[Job]] = OrderedDict()  # owner -> queued jobs; order = rotation
+        self._queues: OrderedDict[str, deque[Job]] = OrderedDict()  # owner -> queued jobs
+        # owner -> when they were last served (a counter): the least recently served owner goes next, so a
+        # user whose job just started waits behind everyone else even if their queue emptied meanwhile.
+        self._served: dict[str, int] = {}
+        self._turns = itertools.count()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._running: Job | None = None
         self._seq = itertools.count()
@@ -169,25 +173,35 @@ class JobQueue:
         return queue[0] if queue else None
 
     # ------------------------------------------------------------------ worker
+    @staticmethod
+    def _pick(queues: dict[str, deque[Job]], served: dict[str, int]) -> str | None:
+        """The owner to serve next: least recently served first, then whoever has waited longest."""
+        waiting = [owner for owner, queue in queues.items() if queue]
+        if not waiting:
+            return None
+        return min(waiting, key=lambda owner: (served.get(owner, -1), queues[owner][0].seq))
+
     def _planned_order(self) -> list[Job]:
-        queues = [list(q) for q in self._queues.values()]
+        queues = {owner: deque(q) for owner, q in self._queues.items()}
+        served = dict(self._served)
         order: list[Job] = []
-        for i in range(max((len(q) for q in queues), default=0)):
-            order.extend(q[i] for q in queues if i < len(q))
+        turn = itertools.count(1 + max(served.values(), default=0))
+        while (owner := self._pick(queues, served)) is not None:
+            order.append(queues[owner].popleft())
+            served[owner] = next(turn)
         return order
 
     def _next_job(self) -> Job | None:
-        for owner in list(self._queues):
-            queue = self._queues[owner]
-            if queue:
-                job = queue.popleft()
-                # Rotate: this owner goes to the back, so the next pick serves someone else first.
-                self._queues.move_to_end(owner)
-                if not queue:
-                    del self._queues[owner]
-                return job
+        owner = self._pick(self._queues, self._served)
+        if owner is None:
+            self._queues.clear()
+            return None
+        queue = self._queues[owner]
+        job = queue.popleft()
+        if not queue:
             del self._queues[owner]
-        return None
+        self._served[owner] = next(self._turns)
+        return job
 
     def _work(self) -> None:
         while True:

@@ -6,6 +6,7 @@ global state, so two users' jobs can't change each other's results. Plain data: 
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -78,11 +79,18 @@ class Limits:
     max_cfg: float = 30.0
 
 
-def _int(name: str, value: Any) -> int:
+def _float(name: str, value: Any) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise RequestError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):  # Python's JSON accepts NaN and Infinity; int() of them would crash
+        raise RequestError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def _int(name: str, value: Any) -> int:
+    number = _float(name, value)
     if number != int(number):
         raise RequestError(f"{name} must be a whole number, got {value!r}")
     return int(number)
@@ -106,13 +114,11 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
             raise RequestError(f"{name.capitalize()} {value} is over the limit of {limits.max_size} pixels.")
     if not 1 <= ints["steps"] <= limits.max_steps:
         raise RequestError(f"Steps must be between 1 and {limits.max_steps}, but is {ints['steps']}.")
-    try:
-        cfg = float(request.cfg_scale)
-    except (TypeError, ValueError):
-        raise RequestError(f"CFG scale must be a number, got {request.cfg_scale!r}") from None
+    cfg = _float("CFG scale", request.cfg_scale)
     if not 0.0 <= cfg <= limits.max_cfg:
         raise RequestError(f"CFG scale must be between 0 and {limits.max_cfg}, but is {cfg:g}.")
-    if not 0.0 <= float(request.subseed_strength) <= 1.0:
+    subseed_strength = _float("Variation strength", request.subseed_strength)
+    if not 0.0 <= subseed_strength <= 1.0:
         raise RequestError(f"Variation strength must be between 0 and 1, but is {request.subseed_strength}.")
     if not 1 <= ints["batch_count"] <= limits.max_batch_count:
         raise RequestError(f"Batch count must be between 1 and {limits.max_batch_count}.")
@@ -134,7 +140,7 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
             raise RequestError(f"Sampler {spec.name!r} does not support the schedule type {schedule!r}. "
                                f"Choose one of: {', '.join(spec.schedule_types)}.")
         sampler = spec.name
-    return replace(request, cfg_scale=cfg, subseed_strength=float(request.subseed_strength), sampler=sampler,
+    return replace(request, cfg_scale=cfg, subseed_strength=subseed_strength, sampler=sampler,
                    schedule_type=schedule, **ints)
 
 

@@ -80,10 +80,10 @@ def _diffusers_family(folder: Path) -> dict[str, Any]:
     elif width == 1024:
         family, label = ("sd2-v", "SD 2.x 768-v") if prediction == "v_prediction" else ("sd2", "SD 2.x")
     elif cls.startswith("StableDiffusion"):
-        # Our demo models (and other small SD-architecture models): their own family, so LoRAs and
-        # ControlNets of other families are refused for them.
+        # Small SD-architecture models get their own family, so LoRAs and ControlNets of other families
+        # are refused for them. Ours (the demo family) carry the training record written by our trainer.
         family, label = f"custom-{width}", f"SD architecture ({width}-wide text)"
-        if folder.name.startswith("demo-"):
+        if (folder / "training.json").is_file():
             family, label = "demo", "Demo (SD architecture)"
     else:
         raise ValueError(f"pipeline {cls or 'unknown'} is not supported; only Stable Diffusion 1.x/2.x/XL")

@@ -70,7 +70,8 @@ def train_vae(opts: RunOptions, state: dict) -> None:
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     if "vae" in state:
         vae.load_state_dict(state["vae"])
-        opt.load_state_dict(state["vae_opt"])
+        if "vae_opt" in state:
+            opt.load_state_dict(state["vae_opt"])
     step = state.get("vae_step", 0)
     last_save = time.monotonic()
     gen = torch.Generator().manual_seed(opts.seed + step)
@@ -225,7 +226,21 @@ def export(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
         "image_size": opts.cfg.image_size,
     }
     (opts.out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_preview_factors(opts, vae, state["scaling_factor"])
     log.info("exported to %s: %s", opts.out_dir, info)
+
+
+def write_preview_factors(opts: RunOptions, vae, scaling_factor: float) -> None:
+    """Fit the latent->RGB map the live preview uses (see modules/previews.py) for this VAE."""
+    from modules.previews import fit_factors
+
+    vae = vae.float().eval()
+    x, _ = training_batch(30_000_000, replace(opts, batch=128))
+    with torch.no_grad():
+        latents = vae.encode(x).latent_dist.mode() * scaling_factor
+    small = F.adaptive_avg_pool2d(x, latents.shape[-2:])
+    factors, bias = fit_factors(latents, small)
+    (opts.out_dir / "latent_rgb.json").write_text(json.dumps({"factors": factors, "bias": bias}) + "\n")
 
 
 def run_base(opts: RunOptions) -> None:

@@ -1,0 +1,124 @@
+"""Browser tests: serve webui.py with tiny models on a free local port and drive it with headless Chromium.
+
+Chromium is Debian's (`apt-get install chromium chromium-driver`); Playwright drives it through
+`executable_path`, so `playwright install` is never needed. Tests skip when /usr/bin/chromium is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _log_tail(path: Path, limit: int = 6000) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-limit:]
+    except OSError:
+        return "(no log)"
+
+
+def _answers(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+    try:
+        with opener.open(url + "/config", timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def webui_server(tiny_models_dir, tmp_path_factory):
+    """(url, outputs_dir) of a running webui.py; its log is in the server tmp dir."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver)")
+    base = tmp_path_factory.mktemp("webui")
+    outputs = base / "outputs"
+    outputs.mkdir()
+    log_path = base / "server.log"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", GRADIO_ANALYTICS_ENABLED="False",
+               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+               GRADIO_TEMP_DIR=str(base / "gradio-tmp"), PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, str(REPO_ROOT / "webui.py"), "--port", str(port), "--models-dir", str(tiny_models_dir),
+           "--outputs-dir", str(outputs), "--settings-file", str(base / "settings.json"), "--precision", "fp32",
+           "--device", "cpu"]
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _answers(url):
+            if proc.poll() is not None:
+                pytest.fail(f"webui.py exited with code {proc.returncode} before serving:\n{_log_tail(log_path)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"webui.py did not answer on {url} within {START_TIMEOUT:.0f} s:\n{_log_tail(log_path)}")
+            time.sleep(0.5)
+        yield url, outputs
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def browser_context(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
+            headless=True, args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000})
+        context.set_default_timeout(20_000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser_context, webui_server):
+    """A fresh tab on the app, loaded and ready (the Generate button is visible)."""
+    from playwright.sync_api import expect
+
+    url, _ = webui_server
+    tab = browser_context.new_page()
+    tab.goto(url, timeout=60_000)
+    expect(tab.locator("#txt2img_generate")).to_be_visible(timeout=60_000)
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+@pytest.fixture
+def artifacts_dir(tmp_path_factory) -> Path:
+    """Where tests put screenshots; kept under pytest's basetemp for a look afterwards."""
+    return tmp_path_factory.mktemp("browser-artifacts", numbered=True)

@@ -1,0 +1,50 @@
+"""PNG Info in a real browser: read A1111 parameters from an uploaded PNG and send them to txt2img."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from PIL import Image
+
+from modules.infotext import pnginfo_for
+
+pytestmark = pytest.mark.browser
+
+PROMPT = "a small green square, (sharp:1.2)"
+PARAMETERS = (f"{PROMPT}\nNegative prompt: blurry\n"
+              "Steps: 7, Sampler: Euler a, Schedule type: Automatic, CFG scale: 6.5, Seed: 1234567, "
+              "Size: 24x32, Model hash: 0123456789, Model: not-here, Version: v1.10.1")
+
+
+@pytest.fixture
+def a1111_png(tmp_path):
+    path = tmp_path / "a1111.png"
+    Image.new("RGB", (24, 32), (30, 160, 60)).save(path, pnginfo=pnginfo_for(PARAMETERS))
+    return path
+
+
+def test_pnginfo_reads_and_sends_to_txt2img(page, a1111_png):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="PNG Info").click()
+    page.locator("#pnginfo_image input[type=file]").set_input_files(str(a1111_png))
+
+    fields = page.locator("#pnginfo_fields")
+    expect(fields).to_contain_text(PROMPT, timeout=20_000)
+    expect(fields).to_contain_text("Steps")
+    expect(fields).to_contain_text("1234567")
+    expect(page.locator("#pnginfo_text textarea")).to_have_value(re.compile(r"Seed: 1234567"))
+
+    page.locator("#pnginfo_send_txt2img").click()
+    prompt = page.locator("#txt2img_prompt textarea")
+    expect(prompt).to_be_visible(timeout=20_000)  # the txt2img tab is selected
+    expect(prompt).to_have_value(PROMPT)
+    expect(page.locator("#txt2img_neg_prompt textarea")).to_have_value("blurry")
+    expect(page.locator("#txt2img_seed input[type=number]")).to_have_value("1234567")
+    expect(page.locator("#txt2img_steps input[type=number]")).to_have_value("7")
+    expect(page.locator("#txt2img_width input[type=number]")).to_have_value("24")
+    expect(page.locator("#txt2img_height input[type=number]")).to_have_value("32")
+    # The picture names a checkpoint that isn't installed: the user is told, the current one is kept.
+    page.get_by_role("tab", name="PNG Info").click()
+    expect(page.locator("#pnginfo_note")).to_contain_text("is not here")
