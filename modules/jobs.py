@@ -125,7 +125,10 @@ class JobQueue:
         return self._jobs.get(job_id)
 
     def jobs_of(self, owner: str) -> list[Job]:
-        return [j for j in self._jobs.values() if j.owner == owner]
+        return [j for j in list(self._jobs.values()) if j.owner == owner]
+
+    def all_jobs(self) -> list[Job]:
+        return list(self._jobs.values())
 
     def position(self, job: Job) -> int:
         """0 = running (or finished); n = n jobs will run before it, given the round-robin order."""

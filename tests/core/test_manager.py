@@ -303,7 +303,10 @@ def test_an_unusable_diffusers_folder_does_not_break_the_scan(tiny_models_dir, t
 def demo_shapes(tmp_path_factory) -> Path:
     from tests.fixtures.tiny import save_tiny_pipeline
 
-    return save_tiny_pipeline(tmp_path_factory.mktemp("demo") / "demo-shapes", 3)
+    folder = save_tiny_pipeline(tmp_path_factory.mktemp("demo") / "demo-shapes", 3)
+    # Our trainer's export writes this record; it is what marks a folder as the bundled demo family.
+    (folder / "training.json").write_text('{"model": "demo-shapes", "image_size": 16}\n', encoding="utf-8")
+    return folder
 
 
 def test_default_prefers_the_users_checkpoint_over_the_demo(tiny_models_dir, demo_shapes, tmp_path, cpu_fp32):

@@ -7,6 +7,7 @@ import inspect
 import pytest
 import torch
 from diffusers import (
+    DPMSolverSDEScheduler,
     DPMSolverMultistepScheduler,
     DPMSolverSinglestepScheduler,
     EulerAncestralDiscreteScheduler,
@@ -73,7 +74,8 @@ def all_combinations() -> list[tuple[str, str]]:
 
 def expected_timesteps(scheduler: object, steps: int) -> int:
     """Second-order k-diffusion schedulers list each inner step twice; PLMS repeats its first timestep."""
-    if isinstance(scheduler, (HeunDiscreteScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler)):
+    second_order = (HeunDiscreteScheduler, KDPM2DiscreteScheduler, KDPM2AncestralDiscreteScheduler, DPMSolverSDEScheduler)
+    if isinstance(scheduler, second_order):
         return 2 * steps - 1
     if isinstance(scheduler, PNDMScheduler):
         return steps + 1

@@ -1,0 +1,73 @@
+"""The shipped demo model, end to end through the app's core: what a picture shows is asserted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modules.generation import generate
+from modules.models.manager import ModelManager
+from modules.requests import GenerationRequest
+from modules.settings import REPO_ROOT
+from modules.training.scoring import read_picture
+
+MODELS = REPO_ROOT / "models"
+
+
+@pytest.fixture(scope="module")
+def demo_manager(tmp_path_factory):
+    from modules.devices import choose_device
+
+    manager = ModelManager(checkpoints_dir=MODELS / "Stable-diffusion", vae_dir=MODELS / "VAE",
+                           cache_file=tmp_path_factory.mktemp("cache") / "models.json",
+                           device=choose_device("auto", "auto"), models_in_ram=1)
+    manager.refresh()
+    return manager
+
+
+def demo_request(prompt: str, seed: int) -> GenerationRequest:
+    import json
+
+    defaults = json.loads((MODELS / "Stable-diffusion" / "demo-shapes" / "webui-defaults.json").read_text())
+    return GenerationRequest(prompt=prompt, seed=seed, checkpoint="demo-shapes", width=defaults["width"],
+                             height=defaults["height"], steps=defaults["steps"], cfg_scale=defaults["cfg_scale"],
+                             sampler=defaults["sampler"])
+
+
+def test_demo_is_the_default_when_nothing_else_is_installed(demo_manager):
+    info = demo_manager.default_checkpoint()
+    assert info is not None and info.name == "demo-shapes" and info.family == "demo"
+
+
+def test_weights_are_small_fp16_safetensors():
+    folder = MODELS / "Stable-diffusion" / "demo-shapes"
+    weights = list(folder.rglob("*.safetensors"))
+    assert weights and sum(p.stat().st_size for p in weights) < 20 * 2**20
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "unet" / "diffusion_pytorch_model.safetensors"), "pt") as f:
+        key = next(iter(f.keys()))
+        assert str(f.get_tensor(key).dtype) == "torch.float16"
+
+
+@pytest.mark.parametrize("colour,background", [("red", "blue"), ("yellow", "black")])
+def test_prompt_decides_colours(demo_manager, samplers, colour, background):
+    hits = 0
+    for seed in range(4):
+        result = generate(demo_request(f"a large {colour} circle on a {background} background", seed),
+                          demo_manager, samplers)
+        reading = read_picture(result.images[0])
+        hits += reading.colour == colour and reading.background == background
+    assert hits >= 3
+
+
+def test_same_seed_same_picture(demo_manager, samplers):
+    request = demo_request("a small green square on a white background, on the left", 5)
+    a = np.asarray(generate(request, demo_manager, samplers).images[0])
+    b = np.asarray(generate(request, demo_manager, samplers).images[0])
+    c = np.asarray(generate(replace(request, seed=6), demo_manager, samplers).images[0])
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
