@@ -1,4 +1,4 @@
-"""Stable Diffusion WebUI: composition root. Parse flags -> Settings -> services -> UI -> serve."""
+"""Stable Diffusion WebUI: composition root. Flags -> Settings -> accounts -> services -> API + UI -> serve."""
 
 from __future__ import annotations
 
@@ -19,20 +19,32 @@ def main(argv: list[str] | None = None) -> None:
     for noisy in ("httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from modules.services import build_services
-    from modules.ui.app import CSS, build_ui
+    from modules.accounts import AccountError, Accounts, check_serving
 
-    services = build_services(settings)
+    try:
+        accounts = Accounts.load(settings.auth, settings.auth_file)
+        warning = check_serving(settings.listen, accounts, settings.insecure_no_auth)
+    except AccountError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if warning:
+        log.warning(warning)
+    log.info("accounts: %s", ", ".join(accounts.names()) if accounts.enabled else "none (no login)")
+
+    from modules.api.app import build_app
+    from modules.api.server import serve
+    from modules.services import build_services
+    from modules.ui.app import build_ui, mount_ui
+
+    services = build_services(settings, per_user_outputs=accounts.enabled)
     services.jobs.start()
     stop_hashing = threading.Event()
     threading.Thread(target=services.models.checkpoints.hash_missing, args=(stop_hashing,), name="hashing",
                      daemon=True).start()
-    demo = build_ui(services)
-    demo.queue(default_concurrency_limit=8, max_size=256)
-    log.info("serving on http://%s:%d", settings.host, settings.port)
+    app = build_app(services, accounts)
+    mount_ui(app, build_ui(services, banner=warning), services, accounts)
+    log.info("serving the UI and the API on http://%s:%d", settings.host, settings.port)
     try:
-        demo.launch(server_name=settings.host, server_port=settings.port, css=CSS, inbrowser=False,
-                    allowed_paths=[str(settings.paths.outputs)], show_error=True, share=False)
+        serve(app, settings.host, settings.port)
     finally:
         stop_hashing.set()
         services.jobs.stop()

@@ -14,7 +14,7 @@ from modules.outputs import OutputStore
 from modules.processing import Processor
 from modules.requests import Limits
 from modules.samplers import SamplerRegistry
-from modules.settings import Settings, SettingsStore
+from modules.settings import Settings, SettingsStore, UserSettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ class Services:
     processor: Processor
     jobs: JobQueue
     ui_settings: SettingsStore
+    user_settings: UserSettingsStore  # per-user values, e.g. each user's default checkpoint (API options)
+    per_user_outputs: bool = False  # True once accounts exist: files go to outputs/<user>/...
 
     def model_defaults(self) -> dict[str, Any]:
         """Suggested prompt and size of the default checkpoint (the demo model ships them)."""
@@ -48,7 +50,8 @@ class Services:
             return {}
 
 
-def build_services(settings: Settings, device: DeviceConfig | None = None) -> Services:
+def build_services(settings: Settings, device: DeviceConfig | None = None, *, per_user_outputs: bool = False
+                   ) -> Services:
     device = device or choose_device(settings.device, settings.precision)
     log.info("device: %s, %s (%s)", device.device, str(device.dtype).replace("torch.", ""), device.reason)
     samplers = SamplerRegistry.default()
@@ -59,8 +62,11 @@ def build_services(settings: Settings, device: DeviceConfig | None = None) -> Se
     outputs = OutputStore(settings.paths.outputs)
     processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size))
     ui_settings = SettingsStore(settings.paths.settings_file, UI_DEFAULTS)
-    # Outputs go under a per-user folder only once accounts exist (LAN issue); until then one folder.
-    jobs = JobQueue(lambda request, control, owner: processor.run(request, control, None),
+    user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
+    # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
+    jobs = JobQueue(lambda request, control, owner: processor.run(request, control,
+                                                                  owner if per_user_outputs else None),
                     preview_every=int(ui_settings.get("preview_every") or 0))
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
-                    processor=processor, jobs=jobs, ui_settings=ui_settings)
+                    processor=processor, jobs=jobs, ui_settings=ui_settings, user_settings=user_settings,
+                    per_user_outputs=per_user_outputs)

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ class Settings:
     models_in_ram: int = 2
     allow_downloads: bool = False
     max_size: int = 2048
+    auth: str | None = None  # "name:password[:admin],..." from --auth
+    auth_file: Path | None = None
+    insecure_no_auth: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -75,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-size", type=int, default=2048, help="largest width/height a request may ask for")
     p.add_argument("--allow-downloads", action="store_true",
                    help="let libraries reach the Hugging Face hub (off by default: the app runs offline)")
+    p.add_argument("--auth", "--gradio-auth", dest="auth", metavar="USER:PASS[:admin],...",
+                   help="accounts for the UI and the API, comma-separated; add ':admin' to make one an admin")
+    p.add_argument("--auth-file", type=Path, metavar="FILE",
+                   help="accounts file (name:role:hash lines); create entries with: python -m modules.accounts add NAME")
+    p.add_argument("--insecure-no-auth", action="store_true",
+                   help="allow --listen without accounts: anyone on the network can use (and stop) this server")
+    p.add_argument("--api", action="store_true", help="accepted for A1111 launch scripts; the API is always served")
     return p
 
 
@@ -103,7 +114,9 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         cache_dir=(REPO_ROOT / ".cache"),
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
-                    models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size)
+                    models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,
+                    auth=args.auth, auth_file=args.auth_file.expanduser().resolve() if args.auth_file else None,
+                    insecure_no_auth=args.insecure_no_auth)
 
 
 def apply_offline_environment(allow_downloads: bool, environ: dict[str, str] | None = None) -> None:
@@ -157,3 +170,36 @@ class SettingsStore:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(self.values, fh, indent=2, sort_keys=True, ensure_ascii=False)
         os.replace(tmp, self.path)
+
+
+class UserSettingsStore:
+    """Per-user values (e.g. each user's default checkpoint) in one JSON file: {user: {key: value}}."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._values: dict[str, dict[str, Any]] = {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                self._values = {str(k): dict(v) for k, v in data.items() if isinstance(v, dict)}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("per-user settings file %s is unreadable (%s): starting empty", path, exc)
+
+    def get(self, user: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._values.get(user, {}))
+
+    def update(self, user: str, changes: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            values = {**self._values.get(user, {}), **changes}
+            self._values[user] = values
+            snapshot = json.dumps(self._values, indent=2, sort_keys=True, ensure_ascii=False)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".user-settings-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(snapshot)
+            os.replace(tmp, self.path)
+            return dict(values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from starlette.routing import Mount
 
 from modules.ui import pnginfo, settings_tab, txt2img
 
@@ -13,11 +14,15 @@ CSS = """
 #txt2img_gallery img, #txt2img_preview img { image-rendering: pixelated; }
 .status-error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
 .status progress, .status-error progress { width: 100%; }
+#insecure_banner { background: #fef3c7; color: #7c2d12; border: 1px solid #f59e0b; padding: 4px 12px; }
 """
 
 
-def build_ui(services: Any) -> gr.Blocks:
+def build_ui(services: Any, banner: str | None = None) -> gr.Blocks:
+    """The UI; `banner` is a warning shown above the tabs (e.g. served on the network without login)."""
     with gr.Blocks(title="Stable Diffusion WebUI", analytics_enabled=False) as demo:
+        if banner:
+            gr.Markdown(f"⚠️ **{banner}**", elem_id="insecure_banner")
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
                 t2i = txt2img.build(services)
@@ -26,3 +31,29 @@ def build_ui(services: Any) -> gr.Blocks:
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
                 settings_tab.build(services)
     return demo
+
+
+def gradio_session_resolver(gradio_app: Any) -> Any:
+    """cookies -> the user Gradio's login page logged in, so the API and file guard know browser users too."""
+
+    def resolve(cookies: dict[str, str]) -> str | None:
+        for key in (f"access-token-{gradio_app.cookie_id}", f"access-token-unsecure-{gradio_app.cookie_id}"):
+            token = cookies.get(key)
+            if token and token in gradio_app.tokens:
+                return gradio_app.tokens[token]
+        return None
+
+    return resolve
+
+
+def mount_ui(app: Any, demo: gr.Blocks, services: Any, accounts: Any = None, max_queue: int = 256) -> Any:
+    """Serve the UI at / of the API's FastAPI app (one port), behind the same accounts."""
+    demo.queue(default_concurrency_limit=8, max_size=max_queue)
+    auth = accounts.gradio_auth if accounts is not None and accounts.enabled else None
+    gr.mount_gradio_app(app, demo, path="/", auth=auth, auth_message="Log in with your WebUI account.", css=CSS,
+                        allowed_paths=[str(services.outputs.root)], show_error=True, footer_links=["api", "settings"])
+    gate = getattr(app.state, "auth_gate", None)
+    if gate is not None:
+        gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "")
+        gate.session_resolvers.append(gradio_session_resolver(gradio_app))
+    return app

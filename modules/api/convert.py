@@ -1,0 +1,196 @@
+"""A1111 API payloads <-> the core's GenerationRequest/GenerationResult, and images <-> base64."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import re
+import time
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from modules.api.schemas import Txt2ImgPayload
+from modules.infotext import parse_infotext, pnginfo_for
+from modules.requests import VAE_AUTOMATIC, VAE_NONE, GenerationRequest, RequestError, request_fields_from_infotext
+
+TITLE_HASH = re.compile(r"\s*\[[0-9a-fA-F]{8,64}\]$")
+DEFAULT_SAMPLER = "Euler"  # A1111's API default (sampler_index = "Euler")
+VAE_ALIASES = {"automatic": VAE_AUTOMATIC, "none": VAE_NONE, "": VAE_AUTOMATIC}
+
+
+# ---------------------------------------------------------------------------------------------- images
+def encode_image(image: Image.Image, infotext: str | None = None) -> str:
+    """Bare base64 PNG (no data: prefix), carrying the infotext as A1111's `parameters` chunk."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=pnginfo_for(infotext) if infotext else None)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode_image(data: str) -> Image.Image:
+    """A base64 picture, bare or as a data: URI; the format is told by the content, not the prefix."""
+    text = (data or "").strip()
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    if not text:
+        raise RequestError("No image was sent: pass it as base64 (bare or as a data: URI).")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        raise RequestError("The image is not valid base64.") from None
+    try:
+        image = Image.open(io.BytesIO(raw))
+        image.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise RequestError(f"The image could not be read as a picture: {exc}") from None
+    return image
+
+
+# ---------------------------------------------------------------------------------------------- requests
+def find_checkpoint(models: Any, query: str) -> Any:
+    """A checkpoint by A1111 title, name or hash; a title whose hash is not computed yet still matches."""
+    info = models.checkpoints.find(query) or models.checkpoints.find(TITLE_HASH.sub("", query))
+    if info is None or not info.usable:
+        names = ", ".join(i.title for i in models.checkpoints.usable()) or "none"
+        raise LookupError(f"Checkpoint {query!r} not found. Available: {names}.")
+    return info
+
+
+def check_vae(models: Any, name: str) -> str:
+    canonical = VAE_ALIASES.get(name.strip().casefold())
+    if canonical is not None:
+        return canonical
+    return models.find_vae(name).name  # raises ModelNotFound (a LookupError) listing the VAEs
+
+
+def pick_sampler(samplers: Any, name: str, scheduler: str | None, warnings: list[str]) -> tuple[str, str]:
+    """(sampler, schedule type) as A1111 picks them: a legacy suffix ("DPM++ 2M Karras") wins; an unknown or
+    unsupported scheduler falls back to Automatic (with a warning) instead of failing the request."""
+    try:
+        spec, schedule = samplers.resolve_with_schedule(name, None)
+    except ValueError as exc:
+        raise RequestError(str(exc)) from None
+    if schedule == "Automatic" and scheduler:
+        try:
+            _, schedule = samplers.resolve_with_schedule(spec.name, scheduler)
+        except ValueError:
+            warnings.append(f"Unknown scheduler {scheduler!r}; using Automatic.")
+            schedule = "Automatic"
+    if schedule not in spec.schedule_types:
+        warnings.append(f"Sampler {spec.name} has no {schedule} schedule; using Automatic.")
+        schedule = "Automatic"
+    return spec.name, schedule
+
+
+def _unsupported_warnings(payload: Txt2ImgPayload) -> list[str]:
+    notes = []
+    if payload.enable_hr:
+        notes.append("Hires. fix (enable_hr) is not supported yet; the first pass is returned.")
+    if payload.restore_faces:
+        notes.append("restore_faces is not supported; ignored.")
+    if payload.tiling:
+        notes.append("tiling is not supported; ignored.")
+    if payload.script_name:
+        notes.append(f"script {payload.script_name!r} is not available; ignored.")
+    if payload.styles:
+        notes.append("styles are not supported yet; ignored.")
+    return notes
+
+
+def _infotext_fields(payload: Txt2ImgPayload) -> dict[str, Any]:
+    """A1111's `infotext` field: values parsed from it fill what the payload left at its defaults."""
+    if not payload.infotext:
+        return {}
+    parsed = parse_infotext(payload.infotext)
+    values = request_fields_from_infotext(parsed.prompt, parsed.negative_prompt, parsed.params)
+    # The checkpoint and VAE stay the caller's choice: the picture's may not be on this server.
+    return {k: v for k, v in values.items() if k not in ("checkpoint", "checkpoint_hash", "vae")}
+
+
+def payload_to_request(payload: Txt2ImgPayload, services: Any, user_options: dict[str, Any]
+                       ) -> tuple[GenerationRequest, list[str]]:
+    """A GenerationRequest for an A1111 txt2img payload, plus warnings about what was ignored."""
+    warnings = _unsupported_warnings(payload)
+    overrides = payload.override_settings or {}
+    sampler, schedule = pick_sampler(services.samplers, payload.sampler_name or payload.sampler_index
+                                     or DEFAULT_SAMPLER, payload.scheduler, warnings)
+    checkpoint_query = overrides.get("sd_model_checkpoint") or user_options.get("sd_model_checkpoint")
+    checkpoint = find_checkpoint(services.models, str(checkpoint_query)).name if checkpoint_query else None
+    vae = check_vae(services.models, str(overrides.get("sd_vae") or user_options.get("sd_vae") or VAE_AUTOMATIC))
+    clip_skip = overrides.get("CLIP_stop_at_last_layers", user_options.get("CLIP_stop_at_last_layers", 1))
+    fields: dict[str, Any] = dict(
+        prompt=payload.prompt, negative_prompt=payload.negative_prompt, checkpoint=checkpoint, vae=vae,
+        sampler=sampler, schedule_type=schedule, steps=payload.steps, cfg_scale=payload.cfg_scale,
+        width=payload.width, height=payload.height, seed=payload.seed, subseed=payload.subseed,
+        subseed_strength=payload.subseed_strength, batch_count=payload.n_iter, batch_size=payload.batch_size,
+        clip_skip=clip_skip,
+        # Extensions find their own values under their name (alwayson_scripts pass-through).
+        extra={str(name).lower(): value for name, value in (payload.alwayson_scripts or {}).items()},
+    )
+    defaults = Txt2ImgPayload()
+    for name, value in _infotext_fields(payload).items():
+        source = {"batch_count": "n_iter", "schedule_type": "scheduler", "sampler": "sampler_name"}.get(name, name)
+        if name in fields and getattr(payload, source, None) == getattr(defaults, source, None):
+            fields[name] = value
+    return GenerationRequest(**fields), warnings
+
+
+# ---------------------------------------------------------------------------------------------- results
+def result_info(result: Any, payload: Txt2ImgPayload, warnings: list[str], model: Any) -> dict[str, Any]:
+    """A1111's `info` (Processed.js()): what clients read to show or reuse the seeds."""
+    request = result.request
+    seeds = result.seeds or [request.seed]
+    subseeds = result.subseeds or [request.subseed]
+    count = max(1, len(result.images))
+    return {
+        "prompt": request.prompt,
+        "all_prompts": [request.prompt] * count,
+        "negative_prompt": request.negative_prompt,
+        "all_negative_prompts": [request.negative_prompt] * count,
+        "seed": seeds[0],
+        "all_seeds": seeds,
+        "subseed": subseeds[0],
+        "all_subseeds": subseeds,
+        "subseed_strength": request.subseed_strength,
+        "width": request.width,
+        "height": request.height,
+        "sampler_name": request.sampler,
+        "scheduler": request.schedule_type,
+        "cfg_scale": request.cfg_scale,
+        "steps": request.steps,
+        "batch_size": request.batch_size,
+        "restore_faces": False,
+        "face_restoration_model": None,
+        "sd_model_name": model.model_name if model else None,
+        "sd_model_hash": model.short_hash if model else None,
+        "sd_vae_name": None if request.vae in (VAE_AUTOMATIC, VAE_NONE) else request.vae,
+        "sd_vae_hash": None,
+        "seed_resize_from_w": -1,
+        "seed_resize_from_h": -1,
+        "denoising_strength": None,
+        "extra_generation_params": {},
+        "index_of_first_image": 0,
+        "infotexts": list(result.infotexts),
+        "styles": [],
+        "job_timestamp": time.strftime("%Y%m%d%H%M%S"),
+        "clip_skip": request.clip_skip,
+        "is_using_inpainting_conditioning": False,
+        "version": "sdwebui",
+        "interrupted": bool(result.interrupted),
+        "warnings": warnings + list(result.warnings),
+    }
+
+
+def image_response(result: Any, payload: Txt2ImgPayload, warnings: list[str], model: Any) -> dict[str, Any]:
+    images = None
+    if payload.send_images:
+        images = [encode_image(image, info) for image, info in zip(result.images, result.infotexts)]
+    return {"images": images, "parameters": payload.model_dump(),
+            "info": json.dumps(result_info(result, payload, warnings, model), ensure_ascii=False)}
+
+
+def pnginfo_parameters(text: str) -> dict[str, Any]:
+    parsed = parse_infotext(text)
+    return {"Prompt": parsed.prompt, "Negative prompt": parsed.negative_prompt, **parsed.params}

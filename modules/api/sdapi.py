@@ -1,0 +1,251 @@
+"""A1111-compatible `/sdapi/v1` routes. Jobs go through the same queue as the UI, owned by the caller.
+
+Per-user where A1111 is global: `options` (the caller's default checkpoint, VAE, clip skip), `progress`,
+`interrupt` and `skip` (the caller's own job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+
+from modules.api import convert
+from modules.api.auth import Caller
+from modules.api.schemas import (
+    ImageResponse,
+    PngInfoPayload,
+    PngInfoResponse,
+    ProgressResponse,
+    ProgressState,
+    Sampler,
+    Scheduler,
+    SdModel,
+    SdVae,
+    Txt2ImgPayload,
+)
+from modules.generation import GenerationResult
+from modules.infotext import image_metadata, read_image_infotext
+from modules.jobs import CANCELLED, FAILED, RUNNING, Job
+from modules.requests import RequestError
+from modules.samplers import SCHEDULE_TYPES
+
+POLL_SECONDS = 0.1
+WRITABLE_OPTIONS = ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers")
+
+
+class GenerationFailed(Exception):
+    """A job failed while running; the message is the job's error."""
+
+
+def submit_txt2img(services: Any, payload: Txt2ImgPayload, caller: Caller) -> tuple[Job, list[str]]:
+    """Validate (so bad input fails now, not after waiting in the queue) and queue the job."""
+    request, warnings = convert.payload_to_request(payload, services, services.user_settings.get(caller.name))
+    request = services.processor.check(request).with_resolved_seeds()
+    return services.jobs.submit(request, caller.name), warnings
+
+
+async def wait_for(services: Any, job: Job, request: Request | None = None) -> None:
+    """Wait without holding a thread; a client that hangs up gets its job interrupted."""
+    while not job.done.is_set():
+        if request is not None and await request.is_disconnected():
+            services.jobs.interrupt(job.id, job.owner)
+            return
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def job_result(job: Job) -> GenerationResult:
+    if job.status == FAILED:
+        raise GenerationFailed(job.error or "the job failed")
+    if job.result is not None:
+        return job.result
+    # Cancelled while still queued: no pictures, as A1111 answers an interrupted run.
+    return GenerationResult(request=job.request, images=[], seeds=[], subseeds=[], infotexts=[], interrupted=True)
+
+
+def model_of(services: Any, request: Any) -> Any:
+    try:
+        return services.models.resolve(request.checkpoint)
+    except LookupError:
+        return None
+
+
+def progress_of(services: Any, job: Job | None, skip_image: bool) -> ProgressResponse:
+    if job is None:
+        return ProgressResponse(progress=0.0, eta_relative=0.0, state=ProgressState(), textinfo=None)
+    position = services.jobs.position(job)
+    step = job.progress
+    fraction = job.fraction
+    eta = 0.0
+    if job.status == RUNNING and job.started and fraction > 0:
+        elapsed = time.time() - job.started
+        eta = elapsed / fraction - elapsed
+    state = ProgressState(
+        skipped=job.control.skip.is_set(), interrupted=job.control.interrupt.is_set(),
+        job=f"job-{job.id}", job_count=job.request.batch_count,
+        job_timestamp=time.strftime("%Y%m%d%H%M%S", time.localtime(job.created)),
+        job_no=step.batch_index if step else 0, sampling_step=step.step if step else 0,
+        sampling_steps=step.steps if step else job.request.steps)
+    if position > 0:
+        text = f"Queued: {position} job(s) ahead of yours"
+    elif step is not None:
+        text = f"Step {step.step}/{step.steps}"
+    else:
+        text = "Starting…"
+    image = None if skip_image or job.preview is None else convert.encode_image(job.preview)
+    return ProgressResponse(progress=round(fraction, 4), eta_relative=round(eta, 3), state=state,
+                            current_image=image, textinfo=text, queue_position=position)
+
+
+def options_of(services: Any, user: str) -> dict[str, Any]:
+    mine = services.user_settings.get(user)
+    checkpoint = None
+    if mine.get("sd_model_checkpoint"):
+        try:
+            checkpoint = convert.find_checkpoint(services.models, mine["sd_model_checkpoint"])
+        except LookupError:
+            checkpoint = None  # removed from disk since; fall back to the server's default
+    checkpoint = checkpoint or services.models.default_checkpoint()
+    preview_every = int(services.ui_settings.get("preview_every") or 0)
+    return {
+        "sd_model_checkpoint": checkpoint.title if checkpoint else None,
+        "sd_checkpoint_hash": checkpoint.sha256 if checkpoint else None,
+        "sd_vae": mine.get("sd_vae", "Automatic"),
+        "CLIP_stop_at_last_layers": mine.get("CLIP_stop_at_last_layers", 1),
+        "sd_checkpoints_limit": services.settings.models_in_ram,
+        "samples_format": "png",
+        "enable_pnginfo": True,
+        "live_previews_enable": preview_every > 0,
+        "show_progress_every_n_steps": preview_every,
+        "randn_source": "CPU",
+        "eta_noise_seed_delta": 0,
+        "sd_lora": "None",
+    }
+
+
+def set_options(services: Any, user: str, body: dict[str, Any]) -> None:
+    changes: dict[str, Any] = {}
+    if body.get("sd_model_checkpoint"):
+        changes["sd_model_checkpoint"] = convert.find_checkpoint(services.models, str(body["sd_model_checkpoint"])).name
+    if body.get("sd_vae") is not None:
+        changes["sd_vae"] = convert.check_vae(services.models, str(body["sd_vae"]))
+    if body.get("CLIP_stop_at_last_layers") is not None:
+        try:
+            clip_skip = int(float(body["CLIP_stop_at_last_layers"]))
+        except (TypeError, ValueError):
+            raise RequestError("CLIP_stop_at_last_layers must be a whole number from 1 to 12.") from None
+        if not 1 <= clip_skip <= 12:
+            raise RequestError(f"CLIP_stop_at_last_layers must be from 1 to 12, but is {clip_skip}.")
+        changes["CLIP_stop_at_last_layers"] = clip_skip
+    if changes:
+        services.user_settings.update(user, changes)
+
+
+def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRouter:
+    router = APIRouter(prefix="/sdapi/v1", tags=["A1111 compatible"])
+    who = Depends(current_caller)
+
+    @router.post("/txt2img", response_model=ImageResponse)
+    async def txt2img(payload: Txt2ImgPayload, request: Request, caller: Caller = who) -> dict[str, Any]:
+        job, warnings = submit_txt2img(services, payload, caller)
+        await wait_for(services, job, request)
+        result = job_result(job)
+        return convert.image_response(result, payload, warnings, model_of(services, result.request))
+
+    @router.post("/img2img")
+    def img2img(caller: Caller = who) -> JSONResponse:
+        return JSONResponse({"error": "NotImplemented", "detail": "img2img is not available on this server yet; "
+                                                                   "use txt2img."}, status_code=501)
+
+    @router.get("/progress", response_model=ProgressResponse)
+    def progress(skip_current_image: bool = False, caller: Caller = who) -> ProgressResponse:
+        return progress_of(services, services.jobs.current_of(caller.name), skip_current_image)
+
+    @router.post("/interrupt")
+    def interrupt(caller: Caller = who) -> dict[str, Any]:
+        job = services.jobs.current_of(caller.name)
+        if job is not None:
+            services.jobs.interrupt(job.id, caller.name)
+        return {}
+
+    @router.post("/skip")
+    def skip(caller: Caller = who) -> dict[str, Any]:
+        job = services.jobs.current_of(caller.name)
+        if job is not None:
+            services.jobs.skip(job.id, caller.name)
+        return {}
+
+    @router.get("/options")
+    def get_options(caller: Caller = who) -> dict[str, Any]:
+        return options_of(services, caller.name)
+
+    @router.post("/options")
+    def post_options(body: dict[str, Any] | None = Body(default=None), caller: Caller = who) -> None:
+        set_options(services, caller.name, body or {})
+
+    @router.post("/png-info", response_model=PngInfoResponse)
+    def png_info(payload: PngInfoPayload, caller: Caller = who) -> PngInfoResponse:
+        image = convert.decode_image(payload.image)
+        text = read_image_infotext(image) or ""
+        items = {k: v for k, v in image_metadata(image).items() if k != "parameters"}
+        return PngInfoResponse(info=text, items=items, parameters=convert.pnginfo_parameters(text) if text else {})
+
+    add_listing_routes(router, services, who)
+    return router
+
+
+def add_listing_routes(router: APIRouter, services: Any, who: Any) -> None:
+    @router.get("/sd-models", response_model=list[SdModel])
+    def sd_models(caller: Caller = who) -> list[SdModel]:
+        return [SdModel(title=i.title, model_name=i.model_name, hash=i.short_hash, sha256=i.sha256,
+                        filename=str(i.path)) for i in services.models.checkpoints.usable()]
+
+    @router.get("/sd-vae", response_model=list[SdVae])
+    def sd_vae(caller: Caller = who) -> list[SdVae]:
+        return [SdVae(model_name=v.name, filename=str(v.path)) for v in services.models.vaes]
+
+    @router.get("/samplers", response_model=list[Sampler])
+    def samplers(caller: Caller = who) -> list[Sampler]:
+        out = []
+        for name in services.samplers.names():
+            spec = services.samplers.resolve(name)
+            options = {} if spec.default_schedule == "Automatic" else {"scheduler": spec.default_schedule.lower()}
+            out.append(Sampler(name=spec.name, aliases=list(spec.aliases), options=options))
+        return out
+
+    @router.get("/schedulers", response_model=list[Scheduler])
+    def schedulers(caller: Caller = who) -> list[Scheduler]:
+        return [Scheduler(name=label.lower().replace(" ", "_"), label=label) for label in SCHEDULE_TYPES]
+
+    @router.post("/refresh-checkpoints")
+    def refresh_checkpoints(caller: Caller = who) -> None:
+        services.models.refresh()
+
+    @router.post("/refresh-vae")
+    def refresh_vae(caller: Caller = who) -> None:
+        services.models.refresh()
+
+    @router.post("/refresh-loras")
+    def refresh_loras(caller: Caller = who) -> None:
+        return None
+
+    @router.get("/embeddings")
+    def embeddings(caller: Caller = who) -> dict[str, Any]:
+        return {"loaded": {}, "skipped": {}}
+
+    @router.get("/scripts")
+    def scripts(caller: Caller = who) -> dict[str, Any]:
+        return {"txt2img": [], "img2img": []}
+
+    # Lists A1111 clients probe; this server has none of these (yet).
+    for name in ("loras", "upscalers", "latent-upscale-modes", "prompt-styles", "face-restorers",
+                 "realesrgan-models", "hypernetworks", "sd-modules", "script-info", "extensions"):
+        router.add_api_route(f"/{name}", _empty_list, methods=["GET"], dependencies=[who], name=name)
+
+
+def _empty_list() -> list[Any]:
+    return []
