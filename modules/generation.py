@@ -17,8 +17,10 @@ import torch
 from PIL import Image
 
 from modules import previews
+from modules.conditioning import conditioning_at, encode_schedule, is_sdxl
 from modules.devices import generator_for
 from modules.infotext import format_infotext
+from modules.prompts import extract_loras, prompt_hints
 from modules.requests import VAE_AUTOMATIC, VAE_NONE, GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -109,9 +111,12 @@ def infotext_params(request: GenerationRequest, loaded: Any, seed: int, subseed:
     return params
 
 
-def _step_callback(control: JobControl | None, loaded: Any, batch_index: int, batch_count: int, steps: int,
-                   factors: tuple[torch.Tensor, torch.Tensor] | None) -> Callable:
+def _step_callback(control: JobControl | None, batch_index: int, batch_count: int, steps: int,
+                   factors: tuple[torch.Tensor, torch.Tensor] | None, schedule: list, batch_size: int) -> Callable:
     def callback(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if len(schedule) > 1:  # prompt editing / alternation: the next step may use other embeddings
+            kwargs.update(conditioning_at(schedule, step + 1).callback_tensors(batch_size,
+                                                                               pipe.do_classifier_free_guidance))
         if control is None:
             return kwargs
         if control.interrupt.is_set() or control.skip.is_set():
@@ -135,6 +140,9 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
     images: list[Image.Image] = []
     infotexts: list[str] = []
     interrupted = False
+    prompt, loras, warnings = extract_loras(request.prompt)
+    warnings += [f"LoRA {tag.name} was ignored: LoRA support is not available yet." for tag in loras]
+    warnings += [h for h in prompt_hints(request.prompt) if h not in warnings]
     with models.use(request.checkpoint, request.vae) as loaded:
         pipe = loaded.pipe
         pipe.scheduler = samplers.make_scheduler(request.sampler, request.schedule_type, loaded.scheduler_config,
@@ -145,6 +153,11 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
         if control is not None and control.preview_every:
             folder = loaded.info.path if loaded.info.kind == "diffusers" else None
             factors = previews.factors_for(loaded.info.family, folder)
+        # A1111's prompt syntax (weights, BREAK, long prompts, [from:to:when]) becomes embeddings here;
+        # the pipeline only ever sees prompt_embeds. Clip skip is applied by the encoder, as A1111 does.
+        schedule = encode_schedule(pipe, prompt, request.negative_prompt, request.steps,
+                                   clip_skip=request.clip_skip, decimal_is_fraction=True)
+        tensor_inputs = ["latents", "prompt_embeds"] + (["add_text_embeds"] if is_sdxl(pipe) else [])
         device, dtype = pipe.unet.device, pipe.unet.dtype
         for batch_index in range(request.batch_count):
             start = batch_index * request.batch_size
@@ -153,18 +166,16 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
             latents = make_noise(shape, batch_seeds, batch_subseeds, request.subseed_strength).to(device, dtype)
             n = len(batch_seeds)
             output = pipe(
-                prompt=[request.prompt] * n,
-                negative_prompt=[request.negative_prompt] * n,
+                **schedule[0].pipe_kwargs(n),
                 height=request.height,
                 width=request.width,
                 num_inference_steps=request.steps,
                 guidance_scale=request.cfg_scale,
                 latents=latents,
                 generator=[generator_for(s, torch.device("cpu")) for s in batch_seeds],
-                clip_skip=request.clip_skip - 1 or None,  # diffusers counts skipped layers; A1111's 1 = none
-                callback_on_step_end=_step_callback(control, loaded, batch_index, request.batch_count,
-                                                    request.steps, factors),
-                callback_on_step_end_tensor_inputs=["latents"],
+                callback_on_step_end=_step_callback(control, batch_index, request.batch_count, request.steps,
+                                                    factors, schedule, n),
+                callback_on_step_end_tensor_inputs=tensor_inputs,
                 output_type="pil",
             )
             for i, image in enumerate(output.images):
@@ -177,5 +188,6 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
             if control is not None:
                 control.skip.clear()
     return GenerationResult(request=request, images=images, seeds=seeds[: len(images)],
-                            subseeds=subseeds[: len(images)], infotexts=infotexts, interrupted=interrupted)
+                            subseeds=subseeds[: len(images)], infotexts=infotexts, interrupted=interrupted,
+                            warnings=warnings)
 

@@ -11,6 +11,7 @@ import gradio as gr
 
 from modules.jobs import CANCELLED, DONE, FAILED, QueueFull
 from modules.requests import GenerationRequest, RequestError
+from modules.samplers import SCHEDULE_TYPES
 
 POLL_SECONDS = 0.2
 
@@ -87,8 +88,7 @@ def build(services: Any) -> Txt2ImgTab:
             with gr.Row():
                 sampler = gr.Dropdown(samplers, value=defaults.get("sampler", "Euler a"), label="Sampling method",
                                       elem_id="txt2img_sampler")
-                schedule_type = gr.Dropdown(["Automatic", "Karras", "Exponential", "Uniform", "SGM Uniform"],
-                                            value="Automatic", label="Schedule type", elem_id="txt2img_scheduler")
+                schedule_type = gr.Dropdown(list(SCHEDULE_TYPES), value="Automatic", label="Schedule type", elem_id="txt2img_scheduler")
             steps = gr.Slider(1, 150, value=defaults.get("steps", 20), step=1, label="Sampling steps",
                               elem_id="txt2img_steps")
             with gr.Row():
@@ -157,6 +157,8 @@ def build(services: Any) -> Txt2ImgTab:
         elapsed = (job.finished or time.time()) - (job.started or job.created)
         done = "Interrupted" if result.interrupted else "Done"
         text = f"{done}: {len(result.images)} image(s) in {elapsed:.1f} s"
+        if result.warnings:
+            text += ". Note: " + " ".join(result.warnings)
         gallery_value = [(path, f"seed {s}") for path, s in zip(result.paths, result.seeds)] or result.images
         yield (None, status_html(text, 1.0 if job.status == DONE else None), None, gallery_value, result.info,
                result.seeds[0] if result.seeds else gr.update())

@@ -111,3 +111,27 @@ def test_checkpoint_is_per_request(manager, samplers):
     a_again = generate(BASE, manager, samplers).images[0]
     assert not np.array_equal(pixels(a), pixels(b))
     assert np.array_equal(pixels(a), pixels(a_again))
+
+
+def test_clip_skip_and_weighted_prompt_run(manager, samplers):
+    plain = generate(replace(BASE, clip_skip=1), manager, samplers).images[0]
+    skipped = generate(replace(BASE, clip_skip=2), manager, samplers)
+    assert "Clip skip: 2" in skipped.infotexts[0]
+    assert not np.array_equal(pixels(plain), pixels(skipped.images[0]))
+    weighted = generate(replace(BASE, prompt="a (red:1.4) circle"), manager, samplers).images[0]
+    assert not np.array_equal(pixels(plain), pixels(weighted))
+
+
+def test_prompt_editing_switches_embeddings(manager, samplers):
+    plain = generate(replace(BASE, prompt="a red circle", steps=6), manager, samplers).images[0]
+    edited = generate(replace(BASE, prompt="a [red:blue:0.5] circle", steps=6), manager, samplers).images[0]
+    blue = generate(replace(BASE, prompt="a blue circle", steps=6), manager, samplers).images[0]
+    assert not np.array_equal(pixels(plain), pixels(edited))
+    assert not np.array_equal(pixels(blue), pixels(edited))
+
+
+def test_lora_tag_is_reported_not_fatal(manager, samplers):
+    result = generate(replace(BASE, prompt="a red circle <lora:missing:0.8>"), manager, samplers)
+    assert len(result.images) == 1
+    assert any("missing" in w for w in result.warnings)
+    assert "<lora:missing:0.8>" in result.infotexts[0]  # the infotext keeps what the user wrote
