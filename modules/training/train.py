@@ -227,7 +227,19 @@ def export(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
     }
     (opts.out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     write_preview_factors(opts, vae, state["scaling_factor"])
+    write_app_defaults(opts)
     log.info("exported to %s: %s", opts.out_dir, info)
+
+
+# What the app fills in when this model is the default: a prompt it understands, its native size, and the
+# sampler settings the evaluation in models/DEMO-MODELS.md was run with.
+APP_DEFAULTS = {"prompt": "a large red circle on a blue background, in the center", "negative_prompt": "",
+                "sampler": "Euler a", "steps": 20, "cfg_scale": 5.0}
+
+
+def write_app_defaults(opts: RunOptions) -> None:
+    defaults = {**APP_DEFAULTS, "width": opts.cfg.image_size, "height": opts.cfg.image_size}
+    (opts.out_dir / "webui-defaults.json").write_text(json.dumps(defaults, indent=2) + "\n")
 
 
 def write_preview_factors(opts: RunOptions, vae, scaling_factor: float) -> None:

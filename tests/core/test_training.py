@@ -25,6 +25,8 @@ def test_train_resume_export_and_load(tmp_path, samplers, cpu_fp32):
     assert state["unet_step"] == 6
     assert json.loads((out / "training.json").read_text())["steps"] == 6
     assert (out / "latent_rgb.json").is_file()
+    defaults = json.loads((out / "webui-defaults.json").read_text())
+    assert defaults["width"] == defaults["height"] == TINY.image_size and defaults["prompt"]
 
     from modules.generation import generate
     from modules.models.manager import ModelManager
