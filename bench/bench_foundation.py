@@ -123,18 +123,21 @@ def machine_info(threads: int, device: object) -> list[tuple[str, str]]:
     import diffusers
     import transformers
 
-    model, flags = "unknown", set()
+    fields: dict[str, str] = {}
     try:
-        text = Path("/proc/cpuinfo").read_text()
-        for line in text.splitlines():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown":
-                model = value.strip()
-            if key.strip() == "flags" and not flags:
-                flags = set(value.split())
+            fields.setdefault(key.strip(), value.strip())  # the first CPU's values
     except OSError:
         pass
+    flags = set(fields.get("flags", "").split())
+    model = (f"{fields.get('model name', 'unknown')}, "
+             f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')}")
+    if "hypervisor" in flags:
+        model += ", virtual machine"
     features = [f for f in ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
+    if "avx512_bf16" in flags and "amx_bf16" not in flags:
+        features.append("no AMX")
     with open("/proc/meminfo") as fh:
         mem_kb = int(fh.readline().split()[1])
     load = os.getloadavg()
@@ -283,7 +286,13 @@ def bench_cached_switch(args: argparse.Namespace, workdir: Path, device: object)
 
 
 def bench_disk_load(args: argparse.Namespace, workdir: Path, device: object, paths: list[Path]
-                    ) -> tuple[list[Sample], list[Sample]]:
+                    ) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """Cold loads, interleaved: ours (ModelManager.load, models_in_ram=1) and bare, each with no other model in RAM.
+
+    Before each of our loads the manager is emptied (untimed, but measured: that is what freeing the previous
+    model costs in a switch), so our load has nothing to evict and both sides start from the same memory state.
+    Returns (ours, bare, free) samples.
+    """
     from diffusers import StableDiffusionPipeline
 
     from modules.models.single_file import ModelFamily, config_dir
@@ -300,6 +309,7 @@ def bench_disk_load(args: argparse.Namespace, workdir: Path, device: object, pat
     log("(b) disk load: warm-up (ours loads A, bare loads B; both files are then in the page cache) ...")
     sample, _ = timed(lambda: manager.load(infos[0]))
     log(f"(b) warm-up ours {infos[0].name}: {sample.wall:.2f} s")
+    manager.unload_all()
     sample, pipe = timed(lambda: bare_load(paths[1]))
     log(f"(b) warm-up bare {paths[1].name}: {sample.wall:.2f} s")
     del pipe
@@ -307,31 +317,33 @@ def bench_disk_load(args: argparse.Namespace, workdir: Path, device: object, pat
 
     ours: list[Sample] = []
     bare: list[Sample] = []
-    current = 0  # the manager holds infos[current]; each rep both sides load the other checkpoint
+    frees: list[Sample] = []
     for rep in range(args.repeats):
-        target = 1 - current
+        target = (rep + 1) % 2  # B, A, B, ...: the same file for both sides in a repetition
 
         def run_ours() -> None:
-            sample, loaded = timed(lambda: manager.load(infos[target]))  # evicts the other: a real reload
+            sample, loaded = timed(lambda: manager.load(infos[target]))
             assert loaded.info.path == infos[target].path and manager.loaded_names() == [str(paths[target])]
             ours.append(sample)
             log(f"(b) rep {rep + 1}/{args.repeats} ours {infos[target].name}: {sample.wall:.2f} s wall, "
                 f"{sample.cpu:.2f} s CPU, RSS now {rss_gb():.1f} GB")
+            del loaded
+            free, _ = timed(manager.unload_all)  # gc + malloc_trim, as an eviction does inside a switch
+            frees.append(free)
 
         def run_bare() -> None:
-            sample, pipe = timed(lambda: bare_load(paths[target]))  # the manager still holds one model too
+            sample, pipe = timed(lambda: bare_load(paths[target]))
             bare.append(sample)
             log(f"(b) rep {rep + 1}/{args.repeats} bare {paths[target].name}: {sample.wall:.2f} s wall, "
                 f"{sample.cpu:.2f} s CPU, RSS now {rss_gb():.1f} GB")
             del pipe
-            free_memory()  # untimed for bare; ours frees the evicted model inside load()
+            free_memory()
 
         for step in ((run_bare, run_ours) if rep % 2 == 0 else (run_ours, run_bare)):
             step()
-        current = target
     del manager, infos
     free_memory()
-    return ours, bare
+    return ours, bare, frees
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -388,11 +400,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_interop_threads(args.threads)
     except RuntimeError:
         pass  # already set
+    import diffusers
     from transformers.utils import logging as hf_logging
 
     from modules.devices import choose_device
 
     hf_logging.set_verbosity_error()
+    diffusers.utils.logging.set_verbosity_error()  # the same quiet for both sides: no progress bars or notices
+    diffusers.utils.logging.disable_progress_bar()
     device = choose_device(args.device, args.precision)
     workdir = args.workdir
     print("== Machine ==")
@@ -412,15 +427,18 @@ def main(argv: list[str] | None = None) -> int:
         log(f"RSS after (a): {rss_gb():.1f} GB, peak so far {peak_rss_gb():.1f} GB")
     if args.only in ("all", "load"):
         cached = bench_cached_switch(args, workdir, device)
-        ours, bare = bench_disk_load(args, workdir, device, paths)
+        ours, bare, frees = bench_disk_load(args, workdir, device, paths)
         rows.append(Row("(b1) switch to a cached checkpoint / reload from disk (ours)",
                         median_wall(cached), median_wall(ours), CACHED_GOAL, median_cpu(cached) / median_cpu(ours),
-                        note="'bare' column = our disk load; both checkpoints held in RAM (models_in_ram=2)"))
+                        note="'bare' column = our cold load from disk (models_in_ram=1); the cached side holds both "
+                             "checkpoints in RAM (models_in_ram=2). A disk switch also frees the previous model: "
+                             f"{fmt_seconds(median_wall(frees))} wall median (manager.unload_all: gc + malloc_trim)"))
         rows.append(Row(f"(b2) load from disk: ModelManager.load / bare from_single_file+.to ({device.dtype})",
                         median_wall(ours), median_wall(bare), GOAL, median_cpu(ours) / median_cpu(bare),
-                        note="fp16 file converted to the run's dtype by both; the files sit in the OS page cache "
-                             "after the warm-up, so these are warm-cache loads for both sides (a truly cold read "
-                             "from disk adds the same I/O time to both)"))
+                        note="fp16 file converted to the run's dtype by both, no other model in RAM during either "
+                             "load; ours also converts the UNet and VAE to channels_last. The files sit in the OS "
+                             "page cache after the warm-up, so these are warm-cache loads for both sides (a truly "
+                             "cold read from disk would add the same I/O time to both)"))
     print()
     print(f"== Results ({time.strftime('%Y-%m-%d %H:%M')}, {fmt_seconds(time.perf_counter() - started)} of benchmarks, "
           f"peak RSS {peak_rss_gb():.1f} GB, load average now {os.getloadavg()[0]:.2f}) ==")
