@@ -48,3 +48,35 @@ def test_pnginfo_reads_and_sends_to_txt2img(page, a1111_png):
     # The picture names a checkpoint that isn't installed: the user is told, the current one is kept.
     page.get_by_role("tab", name="PNG Info").click()
     expect(page.locator("#pnginfo_note")).to_contain_text("is not here")
+
+
+def test_generated_png_round_trips_through_pnginfo(page, webui_server):
+    """A picture this app saved reads back in PNG Info, and sending it restores its seed and checkpoint."""
+    from playwright.sync_api import expect
+
+    _, outputs = webui_server
+    before = set((outputs / "txt2img-images").glob("*/*.png"))
+    for elem_id, value in (("txt2img_width", 16), ("txt2img_height", 16), ("txt2img_steps", 1),
+                           ("txt2img_seed", 424242)):
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(str(value))
+        box.press("Tab")
+    page.locator("#txt2img_prompt textarea").fill("a blue triangle")
+    page.locator("#txt2img_generate").click()
+    expect(page.locator("#txt2img_status")).to_contain_text("Done", timeout=60_000)
+    new = sorted(set((outputs / "txt2img-images").glob("*/*.png")) - before)
+    assert len(new) == 1, new
+    assert new[0].name.endswith("-424242.png")
+
+    # A fresh form, so the values below can only come from the picture.
+    page.reload()
+    page.get_by_role("tab", name="PNG Info").click()
+    page.locator("#pnginfo_image input[type=file]").set_input_files(str(new[0]))
+    fields = page.locator("#pnginfo_fields")
+    expect(fields).to_contain_text("a blue triangle", timeout=20_000)
+    expect(fields).to_contain_text("424242")
+    page.locator("#pnginfo_send_txt2img").click()
+    expect(page.locator("#txt2img_prompt textarea")).to_have_value("a blue triangle", timeout=20_000)
+    expect(page.locator("#txt2img_seed input[type=number]")).to_have_value("424242")
+    expect(page.locator("#txt2img_steps input[type=number]")).to_have_value("1")
+    expect(page.locator("#txt2img_checkpoint input")).to_have_value(re.compile(r"^tiny-a"))

@@ -24,6 +24,8 @@ def test_generate_shows_picture_and_saves_png(page, webui_server, artifacts_dir)
     from playwright.sync_api import expect
 
     _, outputs = webui_server
+    folder = outputs / "txt2img-images"
+    before = set(folder.glob("*/*.png"))  # the server is shared with the other browser tests
     set_number(page, "txt2img_width", 16)
     set_number(page, "txt2img_height", 16)
     set_number(page, "txt2img_steps", 2)
@@ -40,8 +42,9 @@ def test_generate_shows_picture_and_saves_png(page, webui_server, artifacts_dir)
     page.screenshot(path=str(artifacts_dir / "txt2img.png"), full_page=True)
 
     days = {d.strftime("%Y-%m-%d") for d in (date.today(), date.today() - timedelta(days=1))}  # around midnight
-    saved = [p for p in (outputs / "txt2img-images").glob("*/*.png") if p.parent.name in days]
-    assert len(saved) == 1, f"expected one PNG under {outputs / 'txt2img-images'}, found {saved}"
+    saved = sorted(set(folder.glob("*/*.png")) - before)
+    assert len(saved) == 1, f"expected one new PNG under {folder}, found {saved}"
+    assert saved[0].parent.name in days
     with Image.open(saved[0]) as img:
         parameters = img.info["parameters"]
         assert img.size == (16, 16)
