@@ -1,4 +1,5 @@
-"""generate(request) -> GenerationResult: the core's one entry point. No gradio, no HTTP.
+"""generate(request) -> GenerationResult: the core's one entry point, for txt2img, img2img and inpaint.
+No gradio, no HTTP. Picture preparation and pasting back live in `inpainting`, pipeline choice in `pipelines`.
 
 Noise is drawn per image on the CPU from that image's seed (A1111's default "RNG source: CPU"), so a seed
 gives the same picture whatever the batch size or device. Progress, previews and interrupt go through an
@@ -16,12 +17,12 @@ from typing import Any
 import torch
 from PIL import Image
 
-from modules import previews
+from modules import inpainting, pipelines, previews
 from modules.conditioning import conditioning_at, encode_schedule, is_sdxl
 from modules.devices import generator_for
 from modules.infotext import format_infotext
 from modules.prompts import extract_loras, prompt_hints
-from modules.requests import VAE_AUTOMATIC, VAE_NONE, GenerationRequest
+from modules.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, GenerationRequest
 
 log = logging.getLogger(__name__)
 VERSION = "sdwebui-0.1"
@@ -88,7 +89,9 @@ def make_noise(shape: tuple[int, ...], seeds: list[int], subseeds: list[int], st
     return noise
 
 
-def infotext_params(request: GenerationRequest, loaded: Any, seed: int, subseed: int) -> dict[str, Any]:
+def infotext_params(request: GenerationRequest, loaded: Any, seed: int, subseed: int,
+                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A1111's parameters line; `extra` adds (or, for "Size", replaces) mode-specific entries."""
     info = loaded.info
     params: dict[str, Any] = {
         "Steps": request.steps,
@@ -107,6 +110,7 @@ def infotext_params(request: GenerationRequest, loaded: Any, seed: int, subseed:
         params["Variation seed strength"] = request.subseed_strength
     if request.clip_skip > 1:
         params["Clip skip"] = request.clip_skip
+    params.update(extra or {})
     params["Version"] = VERSION
     return params
 
@@ -132,62 +136,169 @@ def _step_callback(control: JobControl | None, batch_index: int, batch_count: in
     return callback
 
 
+@dataclass
+class _Run:
+    """What every batch of one job shares, and what the batches have made so far."""
+
+    request: GenerationRequest
+    loaded: Any
+    pipe: Any
+    control: JobControl | None
+    factors: tuple[torch.Tensor, torch.Tensor] | None
+    extra: dict[str, Any] = field(default_factory=dict)  # infotext additions of the mode
+    images: list[Image.Image] = field(default_factory=list)
+    infotexts: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    def add(self, image: Image.Image, seed: int, subseed: int) -> None:
+        self.images.append(image)
+        params = infotext_params(self.request, self.loaded, seed, subseed, self.extra)
+        self.infotexts.append(format_infotext(self.request.prompt, self.request.negative_prompt, params))
+
+    def callback(self, batch_index: int, steps: int, schedule: list, batch_size: int) -> Callable:
+        return _step_callback(self.control, batch_index, self.request.batch_count, steps, self.factors, schedule,
+                              batch_size)
+
+    def batches(self, seeds: list[int], subseeds: list[int],
+                run_batch: Callable[[int, int, list[int], list[int]], list[Image.Image]]) -> None:
+        """run_batch(batch_index, first image index, seeds, subseeds) -> pictures, for each batch in turn."""
+        size = self.request.batch_size
+        for batch_index in range(self.request.batch_count):
+            start = batch_index * size
+            batch_seeds, batch_subseeds = seeds[start:start + size], subseeds[start:start + size]
+            for i, image in enumerate(run_batch(batch_index, start, batch_seeds, batch_subseeds)):
+                self.add(image, batch_seeds[i], batch_subseeds[i])
+            if self.control is not None and self.control.interrupt.is_set():
+                self.interrupted = True
+                break
+            if self.control is not None:
+                self.control.skip.clear()
+
+
+def _tensor_inputs(pipe: Any) -> list[str]:
+    return ["latents", "prompt_embeds"] + (["add_text_embeds"] if is_sdxl(pipe) else [])
+
+
+def _txt2img(run: _Run, prompt: str, seeds: list[int], subseeds: list[int]) -> None:
+    request, pipe = run.request, run.pipe
+    factor = pipe.vae_scale_factor
+    shape = (pipe.vae.config.latent_channels, request.height // factor, request.width // factor)
+    # A1111's prompt syntax (weights, BREAK, long prompts, [from:to:when]) becomes embeddings here;
+    # the pipeline only ever sees prompt_embeds. Clip skip is applied by the encoder, as A1111 does.
+    schedule = encode_schedule(pipe, prompt, request.negative_prompt, request.steps,
+                               clip_skip=request.clip_skip, decimal_is_fraction=True)
+    device, dtype = pipe.unet.device, pipe.unet.dtype
+
+    def run_batch(batch_index: int, start: int, batch_seeds: list[int], batch_subseeds: list[int]) -> list:
+        n = len(batch_seeds)
+        latents = make_noise(shape, batch_seeds, batch_subseeds, request.subseed_strength).to(device, dtype)
+        return pipe(
+            **schedule[0].pipe_kwargs(n), height=request.height, width=request.width,
+            num_inference_steps=request.steps, guidance_scale=request.cfg_scale, latents=latents,
+            generator=[generator_for(s, torch.device("cpu")) for s in batch_seeds],
+            callback_on_step_end=run.callback(batch_index, request.steps, schedule, n),
+            callback_on_step_end_tensor_inputs=_tensor_inputs(pipe), output_type="pil",
+        ).images
+
+    run.batches(seeds, subseeds, run_batch)
+
+
+def img2img_steps(steps: int, strength: float) -> tuple[float, int, str | None]:
+    """(strength to pass, steps that run, note): diffusers runs int(steps * strength) steps, at least 1 here."""
+    ran = min(int(steps * strength), steps)
+    if ran >= 1:
+        return strength, ran, None
+    note = (f"Denoising strength {strength:g} with {steps} steps leaves no step to run: ran 1 step "
+            f"(as strength {1 / steps:.3g}). Raise the steps or the strength.")
+    return 1.0 / steps + 1e-6, 1, note
+
+
+def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: str, seeds: list[int],
+                   subseeds: list[int], warnings: list[str]) -> None:
+    """img2img and inpaint batches: image i starts from prepared.sources[i % n], noised with its own seed."""
+    request, pipe = run.request, run.pipe
+    txt2img = request.mode == "txt2img"  # only on a 9-channel UNet: an inpaint of a blank canvas
+    strength, steps, note = img2img_steps(request.steps, 1.0 if txt2img else request.denoising_strength)
+    if note:
+        warnings.append(note)
+    fill = inpainting.LATENT_NOTHING if txt2img else request.inpainting_fill
+    sources, width, height = prepared.sources, prepared.width, prepared.height
+    factor = pipe.vae_scale_factor
+    shape = (pipe.vae.config.latent_channels, height // factor, width // factor)
+    schedule = encode_schedule(pipe, prompt, request.negative_prompt, steps, clip_skip=request.clip_skip,
+                               decimal_is_fraction=True)
+    pictures = [pipelines.encode(pipe, s.working) for s in sources]
+    mask = None if prepared.mask is None else pipelines.latent_mask(prepared.mask, shape[1], shape[2])
+    nine = pipelines.unet_channels(pipe) == 9  # the UNet also sees the mask and the picture without the masked part
+    masked = ([pipelines.encode(pipe, pipelines.masked_picture(s.working, prepared.mask)) for s in sources]
+              if nine else [])
+
+    def run_batch(batch_index: int, start: int, batch_seeds: list[int], batch_subseeds: list[int]) -> list:
+        n = len(batch_seeds)
+        which = [(start + i) % len(sources) for i in range(n)]
+        noise = make_noise(shape, batch_seeds, batch_subseeds, request.subseed_strength)
+        init = pipelines.masked_content(torch.cat([pictures[j] for j in which]).float(), noise, mask, fill)
+        kwargs: dict[str, Any] = {}
+        if kind == pipelines.INPAINT:
+            # A 4-channel UNet ignores masked_image_latents; passing any 4-channel tensor spares a VAE encode.
+            kwargs.update(mask_image=prepared.mask, height=height, width=width,
+                          masked_image_latents=torch.cat([masked[j] for j in which]) if nine else init)
+        with pipelines.starting_from(pipe, init, noise):
+            output = pipe(
+                **schedule[0].pipe_kwargs(n), image=[sources[j].working for j in which], strength=strength,
+                num_inference_steps=request.steps, guidance_scale=request.cfg_scale,
+                generator=[generator_for(s, torch.device("cpu")) for s in batch_seeds],
+                callback_on_step_end=run.callback(batch_index, steps, schedule, n),
+                callback_on_step_end_tensor_inputs=_tensor_inputs(pipe), output_type="pil", **kwargs)
+        return [inpainting.finish(sources[j], image) for j, image in zip(which, output.images)]
+
+    run.batches(seeds, subseeds, run_batch)
+
+
+def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subseeds: list[int]) -> None:
+    """Denoising strength 0: the input as it is (resized to the working size in whole-picture modes)."""
+    for i, (seed, subseed) in enumerate(zip(seeds, subseeds)):
+        run.add(prepared.sources[i % len(prepared.sources)].original.copy(), seed, subseed)
+
+
 def generate(request: GenerationRequest, models: Any, samplers: Any, control: JobControl | None = None
              ) -> GenerationResult:
-    """Run a txt2img request to images and infotexts (saving is the caller's job)."""
+    """Run a validated request to images and infotexts (saving is the caller's job)."""
     request = request.with_resolved_seeds()
     seeds, subseeds = request.seeds(), request.subseeds()
-    images: list[Image.Image] = []
-    infotexts: list[str] = []
-    interrupted = False
     prompt, loras, warnings = extract_loras(request.prompt)
     warnings += [f"LoRA {tag.name} was ignored: LoRA support is not available yet." for tag in loras]
     warnings += [h for h in prompt_hints(request.prompt) if h not in warnings]
+    prepared = inpainting.prepare(request) if request.mode in IMAGE_MODES else None
+    if prepared is not None:
+        warnings += prepared.warnings
     with models.use(request.checkpoint, request.vae) as loaded:
-        pipe = loaded.pipe
-        pipe.scheduler = samplers.make_scheduler(request.sampler, request.schedule_type, loaded.scheduler_config,
-                                                 noise_seed=request.seed)
-        factor = pipe.vae_scale_factor
-        shape = (pipe.vae.config.latent_channels, request.height // factor, request.width // factor)
+        route = pipelines.route(request.mode, loaded.pipe, loaded.info.name)
+        if route.note:
+            warnings.append(route.note)
+        if route.kind != request.mode:
+            prepared = inpainting.whole_canvas(request, prepared)
         factors = None
         if control is not None and control.preview_every:
             folder = loaded.info.path if loaded.info.kind == "diffusers" else None
             factors = previews.factors_for(loaded.info.family, folder)
-        # A1111's prompt syntax (weights, BREAK, long prompts, [from:to:when]) becomes embeddings here;
-        # the pipeline only ever sees prompt_embeds. Clip skip is applied by the encoder, as A1111 does.
-        schedule = encode_schedule(pipe, prompt, request.negative_prompt, request.steps,
-                                   clip_skip=request.clip_skip, decimal_is_fraction=True)
-        tensor_inputs = ["latents", "prompt_embeds"] + (["add_text_embeds"] if is_sdxl(pipe) else [])
-        device, dtype = pipe.unet.device, pipe.unet.dtype
-        for batch_index in range(request.batch_count):
-            start = batch_index * request.batch_size
-            batch_seeds = seeds[start:start + request.batch_size]
-            batch_subseeds = subseeds[start:start + request.batch_size]
-            latents = make_noise(shape, batch_seeds, batch_subseeds, request.subseed_strength).to(device, dtype)
-            n = len(batch_seeds)
-            output = pipe(
-                **schedule[0].pipe_kwargs(n),
-                height=request.height,
-                width=request.width,
-                num_inference_steps=request.steps,
-                guidance_scale=request.cfg_scale,
-                latents=latents,
-                generator=[generator_for(s, torch.device("cpu")) for s in batch_seeds],
-                callback_on_step_end=_step_callback(control, batch_index, request.batch_count, request.steps,
-                                                    factors, schedule, n),
-                callback_on_step_end_tensor_inputs=tensor_inputs,
-                output_type="pil",
-            )
-            for i, image in enumerate(output.images):
-                images.append(image)
-                params = infotext_params(request, loaded, batch_seeds[i], batch_subseeds[i])
-                infotexts.append(format_infotext(request.prompt, request.negative_prompt, params))
-            if control is not None and control.interrupt.is_set():
-                interrupted = True
-                break
-            if control is not None:
-                control.skip.clear()
-    return GenerationResult(request=request, images=images, seeds=seeds[: len(images)],
-                            subseeds=subseeds[: len(images)], infotexts=infotexts, interrupted=interrupted,
-                            warnings=warnings)
+        run = _Run(request, loaded, loaded.pipe, control, factors)
+        if prepared is not None:
+            run.extra = dict(prepared.params, Size=f"{prepared.width}x{prepared.height}")
+        if route.kind == pipelines.TXT2IMG:
+            _prepare_scheduler(run, samplers)
+            _txt2img(run, prompt, seeds, subseeds)
+        elif request.mode != "txt2img" and request.denoising_strength == 0:
+            _unchanged(run, prepared, seeds, subseeds)
+        else:
+            run.pipe = pipelines.derive(loaded, route.kind)
+            _prepare_scheduler(run, samplers)
+            _from_pictures(run, prompt, prepared, route.kind, seeds, subseeds, warnings)
+    count = len(run.images)
+    return GenerationResult(request=request, images=run.images, seeds=seeds[:count], subseeds=subseeds[:count],
+                            infotexts=run.infotexts, interrupted=run.interrupted, warnings=warnings)
 
+
+def _prepare_scheduler(run: _Run, samplers: Any) -> None:
+    run.pipe.scheduler = samplers.make_scheduler(run.request.sampler, run.request.schedule_type,
+                                                 run.loaded.scheduler_config, noise_seed=run.request.seed)

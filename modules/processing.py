@@ -16,7 +16,7 @@ from modules.requests import GenerationRequest, Limits, validate
 
 log = logging.getLogger(__name__)
 
-OUTPUT_KINDS = {"txt2img": "txt2img-images"}
+OUTPUT_KINDS = {"txt2img": "txt2img-images", "img2img": "img2img-images", "inpaint": "img2img-images"}
 
 
 @dataclass

@@ -11,7 +11,16 @@ import random
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-MODES = ("txt2img",)
+from PIL import Image
+
+MODES = ("txt2img", "img2img", "inpaint")
+IMAGE_MODES = ("img2img", "inpaint")  # modes that start from an input picture
+# A1111's names, in A1111's order: the index is what its API sends.
+RESIZE_MODES = ("Just resize", "Crop and resize", "Resize and fill")
+MASKED_CONTENT = ("fill", "original", "latent noise", "latent nothing")
+MASK_MODES = ("Inpaint masked", "Inpaint not masked")
+INPAINT_AREAS = ("Whole picture", "Only masked")
+OUTPAINT_FILLS = ("edge", "noise")
 MAX_SEED = 2**32 - 1
 DEFAULT_SAMPLER = "Euler a"
 DEFAULT_SCHEDULE = "Automatic"
@@ -50,6 +59,18 @@ class GenerationRequest:
     clip_skip: int = 1
     loras: tuple[LoraRef, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # per-extension values, by extension name
+    # img2img and inpaint (A1111's names and defaults of its UI)
+    init_images: tuple[Image.Image, ...] = ()  # image i of the job starts from init_images[i % len]
+    mask: Image.Image | None = None  # white = repaint; RGBA masks use their alpha (A1111's API rule)
+    denoising_strength: float = 0.75  # 0 returns the input, 1 ignores it
+    resize_mode: int = 0  # index into RESIZE_MODES
+    mask_blur: int = 4
+    inpainting_fill: int = 1  # index into MASKED_CONTENT
+    inpaint_full_res: bool = False  # "Only masked": crop around the mask, work at width x height, paste back
+    inpaint_full_res_padding: int = 32
+    inpainting_mask_invert: bool = False
+    outpaint: tuple[int, int, int, int] = (0, 0, 0, 0)  # pixels added left, right, up, down (inpaint mode)
+    outpaint_fill: str = "edge"  # how the new area starts: OUTPAINT_FILLS
 
     def with_resolved_seeds(self, rng: random.Random | None = None) -> GenerationRequest:
         """Replace -1 seeds by concrete ones, so the job (and its infotext) can be reproduced."""
@@ -70,9 +91,15 @@ class GenerationRequest:
         return [(self.subseed + i) % (MAX_SEED + 1) for i in range(self.image_count)]
 
 
+    @property
+    def outpainting(self) -> bool:
+        return any(self.outpaint)
+
+
 @dataclass(frozen=True)
 class Limits:
     max_size: int = 2048
+    max_input_side: int = 8192  # uploads larger than this (per side) are refused, not resized
     max_steps: int = 150
     max_batch_count: int = 100
     max_batch_size: int = 8
@@ -141,7 +168,102 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
                                f"Choose one of: {', '.join(spec.schedule_types)}.")
         sampler = spec.name
     return replace(request, cfg_scale=cfg, subseed_strength=subseed_strength, sampler=sampler,
-                   schedule_type=schedule, **ints)
+                   schedule_type=schedule, **ints, **_validate_images(request, limits))
+
+
+def as_mask(image: Image.Image) -> Image.Image:
+    """A mask as an "L" picture, 255 = repaint. A picture with transparency gives its alpha, binarised at 50%
+    (A1111's API rule: opaque = repaint); any other picture is converted to greyscale (white = repaint)."""
+    if image.mode in ("RGBA", "LA", "PA") and image.getchannel("A").getextrema() != (255, 255):
+        return image.getchannel("A").point(lambda v: 255 if v > 128 else 0)
+    return image.convert("L")
+
+
+def _choice(name: str, value: Any, names: tuple[str, ...]) -> int:
+    """An index into `names`, given as the index or (case-insensitively) as the name."""
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        folded = [n.casefold() for n in names]
+        if value.strip().casefold() in folded:
+            return folded.index(value.strip().casefold())
+    else:
+        index = _int(name, value)
+        if 0 <= index < len(names):
+            return index
+    choices = ", ".join(f"{i} ({n})" for i, n in enumerate(names))
+    raise RequestError(f"{name} must be one of {choices}, but is {value!r}.")
+
+
+def _check_picture(name: str, image: Any, limits: Limits) -> None:
+    if not isinstance(image, Image.Image):
+        raise RequestError(f"{name} is not a picture (got {type(image).__name__}).")
+    try:
+        image.load()  # a truncated file fails here, not halfway through the job
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise RequestError(f"{name} could not be read ({exc}). Upload a complete PNG, JPEG or WebP file.") from None
+    width, height = image.size
+    if max(width, height) > limits.max_input_side:
+        raise RequestError(f"{name} is {width}x{height} pixels, over the limit of {limits.max_input_side} pixels "
+                           "per side. Scale it down first.")
+    if min(width, height) < 1:
+        raise RequestError(f"{name} is empty ({width}x{height} pixels).")
+
+
+def _validate_images(request: GenerationRequest, limits: Limits) -> dict[str, Any]:
+    """The img2img/inpaint fields, checked and normalised (nothing for txt2img, which ignores them)."""
+    if request.mode not in IMAGE_MODES:
+        return {}
+    images = tuple(request.init_images or ())
+    if not images:
+        raise RequestError(f"{request.mode} needs an input picture: upload one, or send one from txt2img.")
+    for i, image in enumerate(images):
+        _check_picture("The input picture" if len(images) == 1 else f"Input picture {i + 1}", image, limits)
+    strength = _float("Denoising strength", request.denoising_strength)
+    if not 0.0 <= strength <= 1.0:
+        raise RequestError(f"Denoising strength must be between 0 and 1, but is {request.denoising_strength}.")
+    out = {"init_images": images, "denoising_strength": strength,
+           "resize_mode": _choice("Resize mode", request.resize_mode, RESIZE_MODES)}
+    if request.mode == "inpaint":
+        out.update(_validate_inpaint(request, images[0], limits))
+    return out
+
+
+def _validate_inpaint(request: GenerationRequest, image: Image.Image, limits: Limits) -> dict[str, Any]:
+    blur = _int("Mask blur", request.mask_blur)
+    if not 0 <= blur <= 64:
+        raise RequestError(f"Mask blur must be between 0 and 64 pixels, but is {blur}.")
+    padding = _int("Only masked padding", request.inpaint_full_res_padding)
+    if not 0 <= padding <= limits.max_input_side:
+        raise RequestError(f"Only masked padding must be between 0 and {limits.max_input_side} pixels, "
+                           f"but is {padding}.")
+    sides = tuple(request.outpaint or (0, 0, 0, 0))
+    if len(sides) != 4:
+        raise RequestError("Outpaint takes four numbers of pixels: left, right, up, down.")
+    outpaint = tuple(_int(f"Outpaint {side}", v) for side, v in zip(("left", "right", "up", "down"), sides))
+    if any(not 0 <= v <= limits.max_size for v in outpaint):
+        raise RequestError(f"Outpaint extends each side by 0 to {limits.max_size} pixels, but got {outpaint}.")
+    if request.outpaint_fill not in OUTPAINT_FILLS:
+        raise RequestError(f"Outpaint fill must be one of {', '.join(OUTPAINT_FILLS)}, "
+                           f"but is {request.outpaint_fill!r}.")
+    invert = bool(request.inpainting_mask_invert)
+    if request.mask is None and not any(outpaint):
+        raise RequestError("Inpaint needs a mask: paint over the part of the picture to redo, or upload a mask.")
+    if request.mask is not None:
+        _check_picture("The mask", request.mask, limits)
+        low, high = as_mask(request.mask).getextrema()
+        if not any(outpaint) and invert and low == 255:
+            raise RequestError("Nothing to inpaint: the mask covers the whole picture, and 'Inpaint not masked' "
+                               "repaints only what is not masked.")
+        if not any(outpaint) and not invert and high == 0:
+            raise RequestError("Nothing to inpaint: the mask is empty. Paint over the part of the picture to redo.")
+    if any(outpaint) and not request.inpaint_full_res:
+        width = -(-(image.width + outpaint[0] + outpaint[1]) // 8) * 8
+        height = -(-(image.height + outpaint[2] + outpaint[3]) // 8) * 8
+        if max(width, height) > limits.max_size:
+            raise RequestError(f"The outpainted picture would be {width}x{height} pixels, over the limit of "
+                               f"{limits.max_size}. Extend it less, or choose Inpaint area: Only masked.")
+    return {"mask_blur": blur, "inpaint_full_res_padding": padding, "outpaint": outpaint,
+            "inpainting_fill": _choice("Masked content", request.inpainting_fill, MASKED_CONTENT),
+            "inpaint_full_res": bool(request.inpaint_full_res), "inpainting_mask_invert": invert}
 
 
 # Infotext keys (A1111's names) -> request fields, for PNG Info's "send to txt2img" and the API.
@@ -155,6 +277,9 @@ INFOTEXT_FIELDS = {
     "Variation seed strength": ("subseed_strength", float),
     "Clip skip": ("clip_skip", int),
     "VAE": ("vae", str),
+    "Denoising strength": ("denoising_strength", float),
+    "Mask blur": ("mask_blur", int),
+    "Masked area padding": ("inpaint_full_res_padding", int),
 }
 
 

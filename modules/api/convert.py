@@ -8,13 +8,20 @@ import io
 import json
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from modules.api.schemas import Txt2ImgPayload
+from modules.api.schemas import GenerationPayload, Img2ImgPayload
 from modules.infotext import parse_infotext, pnginfo_for
-from modules.requests import VAE_AUTOMATIC, VAE_NONE, GenerationRequest, RequestError, request_fields_from_infotext
+from modules.requests import (
+    VAE_AUTOMATIC,
+    VAE_NONE,
+    GenerationRequest,
+    RequestError,
+    request_fields_from_infotext,
+)
 
 TITLE_HASH = re.compile(r"\s*\[[0-9a-fA-F]{8,64}\]$")
 DEFAULT_SAMPLER = "Euler"  # A1111's API default (sampler_index = "Euler")
@@ -84,9 +91,9 @@ def pick_sampler(samplers: Any, name: str, scheduler: str | None, warnings: list
     return spec.name, schedule
 
 
-def _unsupported_warnings(payload: Txt2ImgPayload) -> list[str]:
+def _unsupported_warnings(payload: GenerationPayload) -> list[str]:
     notes = []
-    if payload.enable_hr:
+    if getattr(payload, "enable_hr", False):
         notes.append("Hires. fix (enable_hr) is not supported yet; the first pass is returned.")
     if payload.restore_faces:
         notes.append("restore_faces is not supported; ignored.")
@@ -99,7 +106,7 @@ def _unsupported_warnings(payload: Txt2ImgPayload) -> list[str]:
     return notes
 
 
-def _infotext_fields(payload: Txt2ImgPayload) -> dict[str, Any]:
+def _infotext_fields(payload: GenerationPayload) -> dict[str, Any]:
     """A1111's `infotext` field: values parsed from it fill what the payload left at its defaults."""
     if not payload.infotext:
         return {}
@@ -109,9 +116,10 @@ def _infotext_fields(payload: Txt2ImgPayload) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k not in ("checkpoint", "checkpoint_hash", "vae")}
 
 
-def payload_to_request(payload: Txt2ImgPayload, services: Any, user_options: dict[str, Any]
+def payload_to_request(payload: GenerationPayload, services: Any, user_options: dict[str, Any]
                        ) -> tuple[GenerationRequest, list[str]]:
-    """A GenerationRequest for an A1111 txt2img payload, plus warnings about what was ignored."""
+    """A GenerationRequest for an A1111 txt2img payload (or the txt2img part of an img2img one), plus warnings
+    about what was ignored."""
     warnings = _unsupported_warnings(payload)
     overrides = payload.override_settings or {}
     sampler, schedule = pick_sampler(services.samplers, payload.sampler_name or payload.sampler_index
@@ -129,7 +137,7 @@ def payload_to_request(payload: Txt2ImgPayload, services: Any, user_options: dic
         # Extensions find their own values under their name (alwayson_scripts pass-through).
         extra={str(name).lower(): value for name, value in (payload.alwayson_scripts or {}).items()},
     )
-    defaults = Txt2ImgPayload()
+    defaults = type(payload)()
     for name, value in _infotext_fields(payload).items():
         source = {"batch_count": "n_iter", "schedule_type": "scheduler", "sampler": "sampler_name"}.get(name, name)
         if name in fields and getattr(payload, source, None) == getattr(defaults, source, None):
@@ -137,8 +145,44 @@ def payload_to_request(payload: Txt2ImgPayload, services: Any, user_options: dic
     return GenerationRequest(**fields), warnings
 
 
+def _img2img_warnings(payload: Img2ImgPayload) -> list[str]:
+    notes = []
+    if payload.image_cfg_scale not in (None, 0, 1.5):
+        notes.append("image_cfg_scale is for instruct-pix2pix models, which are not supported; ignored.")
+    if payload.latent_mask is not None:
+        notes.append("latent_mask is not supported; the mask is used.")
+    if payload.initial_noise_multiplier not in (None, 1, 1.0):
+        notes.append("initial_noise_multiplier is not supported; ignored.")
+    if payload.mask_blur is None and payload.mask_blur_x != payload.mask_blur_y:
+        notes.append(f"Separate x and y mask blur is not supported; both use {payload.mask_blur_x}.")
+    return notes
+
+
+def img2img_payload_to_request(payload: Img2ImgPayload, services: Any, user_options: dict[str, Any]
+                               ) -> tuple[GenerationRequest, list[str]]:
+    """A GenerationRequest for an A1111 img2img payload: inpaint when it has a mask, img2img otherwise."""
+    request, warnings = payload_to_request(payload, services, user_options)
+    warnings += _img2img_warnings(payload)
+    if not payload.init_images:
+        raise RequestError("init_images is empty: send the picture to start from, as base64.")
+    images = tuple(decode_image(data) for data in payload.init_images)
+    mask = decode_image(payload.mask) if payload.mask else None
+    resize_mode = payload.resize_mode
+    if resize_mode == 3:  # A1111's "Just resize (latent upscale)"
+        warnings.append("Resize mode 3 (latent upscale) is not supported; using 0 (Just resize).")
+        resize_mode = 0
+    request = replace(
+        request, mode="inpaint" if mask is not None else "img2img", init_images=images, mask=mask,
+        denoising_strength=payload.denoising_strength, resize_mode=resize_mode,
+        mask_blur=payload.mask_blur if payload.mask_blur is not None else payload.mask_blur_x,
+        inpainting_fill=payload.inpainting_fill, inpaint_full_res=bool(payload.inpaint_full_res),
+        inpaint_full_res_padding=payload.inpaint_full_res_padding,
+        inpainting_mask_invert=bool(payload.inpainting_mask_invert))
+    return request, warnings
+
+
 # ---------------------------------------------------------------------------------------------- results
-def result_info(result: Any, payload: Txt2ImgPayload, warnings: list[str], model: Any) -> dict[str, Any]:
+def result_info(result: Any, payload: GenerationPayload, warnings: list[str], model: Any) -> dict[str, Any]:
     """A1111's `info` (Processed.js()): what clients read to show or reuse the seeds."""
     request = result.request
     seeds = result.seeds or [request.seed]
@@ -169,25 +213,28 @@ def result_info(result: Any, payload: Txt2ImgPayload, warnings: list[str], model
         "sd_vae_hash": None,
         "seed_resize_from_w": -1,
         "seed_resize_from_h": -1,
-        "denoising_strength": None,
+        "denoising_strength": None if request.mode == "txt2img" else request.denoising_strength,
         "extra_generation_params": {},
         "index_of_first_image": 0,
         "infotexts": list(result.infotexts),
         "styles": [],
         "job_timestamp": time.strftime("%Y%m%d%H%M%S"),
         "clip_skip": request.clip_skip,
-        "is_using_inpainting_conditioning": False,
+        "is_using_inpainting_conditioning": bool(model is not None and model.inpainting),
         "version": "sdwebui",
         "interrupted": bool(result.interrupted),
         "warnings": warnings + list(result.warnings),
     }
 
 
-def image_response(result: Any, payload: Txt2ImgPayload, warnings: list[str], model: Any) -> dict[str, Any]:
+def image_response(result: Any, payload: GenerationPayload, warnings: list[str], model: Any) -> dict[str, Any]:
     images = None
     if payload.send_images:
         images = [encode_image(image, info) for image, info in zip(result.images, result.infotexts)]
-    return {"images": images, "parameters": payload.model_dump(),
+    parameters = payload.model_dump()
+    if isinstance(payload, Img2ImgPayload) and not payload.include_init_images:
+        parameters.update(init_images=None, mask=None)  # A1111 does not echo the pictures back unless asked
+    return {"images": images, "parameters": parameters,
             "info": json.dumps(result_info(result, payload, warnings, model), ensure_ascii=False)}
 
 

@@ -53,8 +53,8 @@ class Lenient(BaseModel):
         return data
 
 
-class Txt2ImgPayload(Lenient):
-    """A1111's StableDiffusionTxt2ImgProcessingAPI. Fields we don't implement are accepted and echoed."""
+class GenerationPayload(Lenient):
+    """The fields A1111's txt2img and img2img payloads share. Fields we don't implement are accepted and echoed."""
 
     prompt: str = ""
     negative_prompt: str = ""
@@ -78,7 +78,6 @@ class Txt2ImgPayload(Lenient):
     do_not_save_samples: bool = False
     do_not_save_grid: bool = False
     eta: Any = None
-    denoising_strength: Any = None
     s_min_uncond: Any = None
     s_churn: Any = None
     s_tmax: Any = None
@@ -90,6 +89,20 @@ class Txt2ImgPayload(Lenient):
     refiner_switch_at: Any = None
     disable_extra_networks: bool = False
     comments: Any = None
+    force_task_id: str | None = None
+    sampler_index: str = "Euler"
+    script_name: str | None = None
+    script_args: list[Any] = Field(default_factory=list)
+    send_images: bool = True
+    save_images: bool = False
+    alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
+    infotext: str | None = None
+
+
+class Txt2ImgPayload(GenerationPayload):
+    """A1111's StableDiffusionTxt2ImgProcessingAPI."""
+
+    denoising_strength: Any = None
     enable_hr: bool = False
     firstphase_width: Any = 0
     firstphase_height: Any = 0
@@ -103,14 +116,29 @@ class Txt2ImgPayload(Lenient):
     hr_scheduler: Any = None
     hr_prompt: Any = ""
     hr_negative_prompt: Any = ""
-    force_task_id: str | None = None
-    sampler_index: str = "Euler"
-    script_name: str | None = None
-    script_args: list[Any] = Field(default_factory=list)
-    send_images: bool = True
-    save_images: bool = False
-    alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
-    infotext: str | None = None
+
+
+class Img2ImgPayload(GenerationPayload):
+    """A1111's StableDiffusionImg2ImgProcessingAPI, with its defaults (which differ from its UI's: the API
+    inpaints "only masked" with no padding and fills the masked area unless told otherwise)."""
+
+    init_images: list[str] = Field(default_factory=list)  # base64, bare or data: URIs
+    resize_mode: Int = 0
+    denoising_strength: Float = 0.75
+    image_cfg_scale: Any = None
+    mask: str | None = None  # base64; white = repaint (or, with transparency, opaque = repaint)
+    mask_blur_x: Int = 4
+    mask_blur_y: Int = 4
+    mask_blur: Int | None = None  # sets both x and y, as in A1111
+    mask_round: bool = True
+    inpainting_fill: Int = 0
+    inpaint_full_res: bool = True
+    inpaint_full_res_padding: Int = 0
+    inpainting_mask_invert: Int = 0
+    initial_noise_multiplier: Any = None
+    latent_mask: Any = None
+    firstpass_image: Any = None
+    include_init_images: bool = False
 
 
 class ImageResponse(BaseModel):

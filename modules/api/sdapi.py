@@ -12,12 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse
 
 from modules.api import convert
 from modules.api.auth import Caller
 from modules.api.schemas import (
     ImageResponse,
+    Img2ImgPayload,
     PngInfoPayload,
     PngInfoResponse,
     ProgressResponse,
@@ -45,6 +45,12 @@ class GenerationFailed(Exception):
 def submit_txt2img(services: Any, payload: Txt2ImgPayload, caller: Caller) -> tuple[Job, list[str]]:
     """Validate (so bad input fails now, not after waiting in the queue) and queue the job."""
     request, warnings = convert.payload_to_request(payload, services, services.user_settings.get(caller.name))
+    request = services.processor.check(request).with_resolved_seeds()
+    return services.jobs.submit(request, caller.name), warnings
+
+
+def submit_img2img(services: Any, payload: Img2ImgPayload, caller: Caller) -> tuple[Job, list[str]]:
+    request, warnings = convert.img2img_payload_to_request(payload, services, services.user_settings.get(caller.name))
     request = services.processor.check(request).with_resolved_seeds()
     return services.jobs.submit(request, caller.name), warnings
 
@@ -156,10 +162,12 @@ def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRou
         result = job_result(job)
         return convert.image_response(result, payload, warnings, model_of(services, result.request))
 
-    @router.post("/img2img")
-    def img2img(caller: Caller = who) -> JSONResponse:
-        return JSONResponse({"error": "NotImplemented", "detail": "img2img is not available on this server yet; "
-                                                                   "use txt2img."}, status_code=501)
+    @router.post("/img2img", response_model=ImageResponse)
+    async def img2img(payload: Img2ImgPayload, request: Request, caller: Caller = who) -> dict[str, Any]:
+        job, warnings = submit_img2img(services, payload, caller)
+        await wait_for(services, job, request)
+        result = job_result(job)
+        return convert.image_response(result, payload, warnings, model_of(services, result.request))
 
     @router.get("/progress", response_model=ProgressResponse)
     def progress(skip_current_image: bool = False, caller: Caller = who) -> ProgressResponse:

@@ -34,6 +34,10 @@ class Txt2ImgTab:
     clip_skip: Any
     checkpoint: Any
     vae: Any
+    gallery: Any = None
+    selected: Any = None  # gr.State: the gallery index last clicked (for "Send to")
+    send_img2img: Any = None
+    send_inpaint: Any = None
 
 
 def user_of(request: gr.Request | None) -> str:
@@ -116,8 +120,17 @@ def build(services: Any) -> Txt2ImgTab:
                                format="png", height=160)
             gallery = gr.Gallery(label="Output", format="png", columns=2, object_fit="contain", height="auto",
                                  elem_id="txt2img_gallery", preview=True)
+            with gr.Row():
+                send_img2img = gr.Button("Send to img2img", elem_id="txt2img_send_to_img2img", size="sm")
+                send_inpaint = gr.Button("Send to inpaint", elem_id="txt2img_send_to_inpaint", size="sm")
             info = gr.Textbox(label="Generation parameters", lines=4, interactive=False, elem_id="txt2img_info")
     job_id = gr.State(None)
+    selected = gr.State(0)
+
+    def remember(evt: gr.SelectData) -> int:
+        return evt.index
+
+    gallery.select(remember, outputs=[selected], queue=False)
     last_seed = gr.State(-1)
 
     inputs = [prompt, negative, sampler, schedule_type, steps, cfg_scale, width, height, seed, subseed,
@@ -191,4 +204,5 @@ def build(services: Any) -> Txt2ImgTab:
     refresh.click(do_refresh, inputs=[checkpoint], outputs=[checkpoint, vae, checkpoint_note])
     return Txt2ImgTab(prompt=prompt, negative_prompt=negative, sampler=sampler, schedule_type=schedule_type,
                       steps=steps, cfg_scale=cfg_scale, width=width, height=height, seed=seed, subseed=subseed,
-                      subseed_strength=subseed_strength, clip_skip=clip_skip, checkpoint=checkpoint, vae=vae)
+                      subseed_strength=subseed_strength, clip_skip=clip_skip, checkpoint=checkpoint, vae=vae,
+                      gallery=gallery, selected=selected, send_img2img=send_img2img, send_inpaint=send_inpaint)

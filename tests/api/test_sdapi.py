@@ -120,9 +120,9 @@ def test_send_images_false_returns_no_images(client):
     assert json.loads(response.json()["info"])["seed"] == 3
 
 
-def test_img2img_says_it_is_not_there_yet(client):
+def test_img2img_without_a_picture_is_refused(client):  # img2img itself: tests/api/test_sdapi_img2img.py
     response = client.post("/sdapi/v1/img2img", headers=basic("alice"), json={"init_images": []})
-    assert response.status_code == 501 and "img2img" in response.json()["detail"]
+    assert response.status_code == 422 and "init_images" in response.json()["detail"]
 
 
 # ---------------------------------------------------------------------------------------------- options, models

@@ -1,0 +1,415 @@
+"""The img2img tab: img2img, Sketch, Inpaint, Inpaint sketch, Inpaint upload and Outpaint, with A1111's controls.
+
+The form is read into a plain dict (`request_from_form` turns it into a GenerationRequest without Gradio), then
+submitted as a job and streamed like txt2img. Canvases are `gr.ImageEditor`s: a mask is the alpha of what the
+brush painted, never its colour, so any brush colour works and the picture underneath is never changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+from PIL import Image, ImageChops, UnidentifiedImageError
+
+from modules.imaging import flatten, mask_from_alpha
+from modules.requests import (
+    INPAINT_AREAS,
+    MASK_MODES,
+    MASKED_CONTENT,
+    OUTPAINT_FILLS,
+    RESIZE_MODES,
+    GenerationRequest,
+    RequestError,
+)
+from modules.samplers import SCHEDULE_TYPES
+from modules.ui import jobstream
+from modules.ui.txt2img import checkpoint_choices, status_html, user_of
+
+SUBTABS = (("img2img", "img2img"), ("sketch", "Sketch"), ("inpaint", "Inpaint"), ("inpaint_sketch", "Inpaint sketch"),
+           ("inpaint_upload", "Inpaint upload"), ("outpaint", "Outpaint"))
+INPAINT_TABS = frozenset({"inpaint", "inpaint_sketch", "inpaint_upload", "outpaint"})
+DIRECTIONS = ("left", "right", "up", "down")
+SKETCH_SIZE = (512, 512)
+SKETCH_COLORS = ["#000000", "#ffffff", "#e11d1d", "#f97316", "#facc15", "#16a34a", "#2563eb", "#7c3aed", "#8b4513",
+                 "#808080"]
+AUTO_SIZE_LIMIT = 1024  # an upload sets width/height to its size, scaled down to this on the CPU-friendly side
+
+
+@dataclass
+class Img2ImgTab:
+    """The components other tabs fill ("Send to img2img / inpaint")."""
+
+    subtabs: Any
+    tab: Any  # gr.State: the selected sub-tab id
+    init_img: Any
+    inpaint: Any
+    inpaint_options: Any
+    prompt: Any
+    negative_prompt: Any
+    sampler: Any
+    schedule_type: Any
+    steps: Any
+    cfg_scale: Any
+    width: Any
+    height: Any
+    checkpoint: Any
+    vae: Any
+
+
+def read_upload(payload: Any, max_side: int) -> tuple[Image.Image | None, str | None]:
+    """Open an upload from Gradio's raw file payload, completely: (picture, None), or (None, why not).
+
+    Upload events read the file themselves (preprocess=False), so a file that is not a picture, is truncated or
+    is enormous gets one clear message and is taken out of the box, instead of failing every later Generate
+    with Gradio's dump of the whole form."""
+    path = payload.get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
+    if not path:
+        return None, None
+    try:
+        with Image.open(path) as image:
+            if max(image.size) > max_side:
+                return None, (f"the picture is {image.width}x{image.height} pixels, over the limit of {max_side} "
+                              "pixels per side. Scale it down first.")
+            image.load()
+            return image.copy(), None
+    except Image.DecompressionBombError as exc:
+        return None, f"the picture is too large to open ({exc}). Scale it down first."
+    except UnidentifiedImageError:
+        return None, "the file is not a picture. Upload a PNG, JPEG or WebP picture."
+    except (OSError, ValueError, SyntaxError) as exc:
+        return None, f"the picture could not be read ({exc}); the file may be damaged or incomplete."
+
+
+# ------------------------------------------------------------------------------------------ form -> request
+def white_canvas(size: tuple[int, int] = SKETCH_SIZE) -> dict[str, Any]:
+    return {"background": Image.new("RGBA", size, (255, 255, 255, 255)), "layers": [], "composite": None}
+
+
+def editor_mask(value: dict[str, Any] | None, size: tuple[int, int]) -> Image.Image:
+    """Everything any brush layer painted, as one mask of `size` (255 = repaint)."""
+    mask = Image.new("L", size, 0)
+    for layer in (value or {}).get("layers") or []:
+        painted = mask_from_alpha(layer.convert("RGBA"))
+        if painted.size != size:
+            painted = painted.resize(size, Image.Resampling.NEAREST)
+        mask = ImageChops.lighter(mask, painted)
+    return mask
+
+
+def fit_size(picture: Image.Image | None, limit: int = AUTO_SIZE_LIMIT) -> tuple[int, int] | None:
+    """A working size for an upload: its own, scaled down to `limit`, in multiples of 8."""
+    if picture is None:
+        return None
+    scale = min(1.0, limit / max(picture.size))
+    return tuple(max(8, round(side * scale / 8) * 8) for side in picture.size)  # type: ignore[return-value]
+
+
+def _picture_and_mask(tab: str, form: dict[str, Any]) -> tuple[str, Image.Image, Image.Image | None]:
+    """(mode, input picture, mask) of the selected sub-tab; RequestError says what to upload or draw."""
+    if tab == "img2img":
+        if form.get("init_img") is None:
+            raise RequestError("Upload a picture to start from (drop it on the img2img box).")
+        return "img2img", form["init_img"], None
+    if tab in ("sketch", "inpaint", "inpaint_sketch"):
+        value = form.get(tab) or {}
+        background, composite = value.get("background"), value.get("composite")
+        if tab == "sketch":
+            picture = composite or background
+            if picture is None:
+                raise RequestError("The sketch canvas is empty: draw on it first.")
+            return "img2img", flatten(picture), None
+        if background is None:
+            raise RequestError("Upload a picture to inpaint first (drop it on the canvas), then paint over the part "
+                               "to redo.")
+        picture = flatten(composite) if tab == "inpaint_sketch" and composite is not None else background
+        return "inpaint", picture, editor_mask(value, picture.size)
+    if tab == "inpaint_upload":
+        if form.get("upload_image") is None or form.get("upload_mask") is None:
+            raise RequestError("Inpaint upload needs both a picture and a mask (white = repaint).")
+        return "inpaint", form["upload_image"], form["upload_mask"]
+    if tab == "outpaint":
+        if form.get("outpaint_image") is None:
+            raise RequestError("Upload a picture to outpaint.")
+        return "inpaint", form["outpaint_image"], None
+    raise RequestError(f"Unknown img2img tab {tab!r}.")
+
+
+def _outpaint_sides(form: dict[str, Any]) -> tuple[int, int, int, int]:
+    directions = form.get("outpaint_directions") or []
+    if not directions:
+        raise RequestError("Outpaint: choose at least one direction to extend.")
+    pixels = int(form.get("outpaint_pixels") or 0)
+    return tuple(pixels if side in directions else 0 for side in DIRECTIONS)  # type: ignore[return-value]
+
+
+def request_from_form(tab: str, form: dict[str, Any]) -> GenerationRequest:
+    """The request a sub-tab's form describes. Values are checked later by `validate`."""
+    mode, picture, mask = _picture_and_mask(tab, form)
+    outpaint = _outpaint_sides(form) if tab == "outpaint" else (0, 0, 0, 0)
+    seed, subseed = form.get("seed"), form.get("subseed")
+    return GenerationRequest(
+        prompt=form.get("prompt") or "", negative_prompt=form.get("negative_prompt") or "", mode=mode,
+        checkpoint=form.get("checkpoint") or None, vae=form.get("vae") or "Automatic",
+        sampler=form.get("sampler") or "Euler a", schedule_type=form.get("schedule_type") or "Automatic",
+        steps=form.get("steps", 20), cfg_scale=form.get("cfg_scale", 7.0), width=form.get("width", 512),
+        height=form.get("height", 512), seed=-1 if seed is None else seed, subseed=-1 if subseed is None else subseed,
+        subseed_strength=form.get("subseed_strength", 0.0), batch_count=form.get("batch_count", 1),
+        batch_size=form.get("batch_size", 1), clip_skip=form.get("clip_skip", 1), init_images=(picture,), mask=mask,
+        denoising_strength=form.get("denoising_strength", 0.75), resize_mode=form.get("resize_mode") or 0,
+        mask_blur=form.get("mask_blur", 4), inpainting_fill=form.get("inpainting_fill", 1),
+        inpaint_full_res=form.get("inpaint_area") == 1, inpaint_full_res_padding=form.get("padding", 32),
+        inpainting_mask_invert=form.get("mask_mode") == 1, outpaint=outpaint,
+        outpaint_fill=form.get("outpaint_fill") or "edge")
+
+
+# ------------------------------------------------------------------------------------------ layout
+def _editor(elem_id: str, label: str, **kwargs: Any) -> gr.ImageEditor:
+    return gr.ImageEditor(label=label, type="pil", image_mode="RGBA", format="png", elem_id=elem_id,
+                          eraser=gr.Eraser(default_size=24), height=520, **kwargs)
+
+
+def _upload(label: str, elem_id: str, height: int) -> gr.Image:
+    # image_mode=None keeps transparency (flattened on white later) and masks' alpha; PNG keeps pixels exact.
+    return gr.Image(label=label, type="pil", image_mode=None, format="png", sources=["upload", "clipboard"],
+                    elem_id=elem_id, height=height)
+
+
+def _picture_tabs() -> dict[str, Any]:
+    c: dict[str, Any] = {"tabs": {}}
+    with gr.Tabs(elem_id="mode_img2img") as c["subtabs"]:
+        with gr.Tab("img2img", id="img2img", elem_id="img2img_img2img_tab") as c["tabs"]["img2img"]:
+            c["init_img"] = _upload("Image for img2img", "img2img_image", 480)
+        with gr.Tab("Sketch", id="sketch", elem_id="img2img_img2img_sketch_tab") as c["tabs"]["sketch"]:
+            # A white background value, a fixed canvas and a brush: drawing starts with the first stroke.
+            c["sketch"] = _editor("img2img_sketch", "Sketch", value=white_canvas(), canvas_size=SKETCH_SIZE,
+                                  fixed_canvas=True, sources=(), layers=False,
+                                  brush=gr.Brush(default_size=8, colors=SKETCH_COLORS, default_color="#000000"))
+            with gr.Row():
+                c["sketch_source"] = _upload("Start from a picture", "img2img_sketch_source", 120)
+                c["sketch_clear"] = gr.Button("White canvas", elem_id="img2img_sketch_clear", scale=0)
+        with gr.Tab("Inpaint", id="inpaint", elem_id="img2img_inpaint_tab") as c["tabs"]["inpaint"]:
+            mask_brush = gr.Brush(default_size=24, colors=[("#ffffff", 0.75), ("#000000", 0.75)],
+                                  default_color=("#ffffff", 0.75))  # any colour: the mask is the strokes' alpha
+            c["inpaint"] = _editor("img2maskimg", "Image for inpainting with mask", sources=("upload", "clipboard"),
+                                   layers=False, brush=mask_brush)
+        with gr.Tab("Inpaint sketch", id="inpaint_sketch", elem_id="img2img_inpaint_sketch_tab") as tab:
+            c["tabs"]["inpaint_sketch"] = tab
+            colour_brush = gr.Brush(default_size=16, colors=SKETCH_COLORS, default_color="#e11d1d")
+            c["inpaint_sketch"] = _editor("inpaint_sketch", "Paint colours over the part to redo",
+                                          sources=("upload", "clipboard"), layers=False, brush=colour_brush)
+        with gr.Tab("Inpaint upload", id="inpaint_upload", elem_id="img2img_inpaint_upload_tab") as tab:
+            c["tabs"]["inpaint_upload"] = tab
+            with gr.Row():
+                c["upload_image"] = _upload("Image", "img_inpaint_base", 320)
+                c["upload_mask"] = _upload("Mask (white = repaint)", "img_inpaint_mask", 320)
+        with gr.Tab("Outpaint", id="outpaint", elem_id="img2img_outpaint_tab") as c["tabs"]["outpaint"]:
+            c["outpaint_image"] = _upload("Image to extend", "img2img_outpaint_image", 360)
+            with gr.Row():
+                c["outpaint_pixels"] = gr.Slider(8, 256, value=128, step=8, label="Pixels to expand",
+                                                 elem_id="img2img_outpaint_pixels")
+                c["outpaint_directions"] = gr.CheckboxGroup(list(DIRECTIONS), value=list(DIRECTIONS),
+                                                            label="Outpainting direction",
+                                                            elem_id="img2img_outpaint_directions")
+                c["outpaint_fill"] = gr.Radio(list(OUTPAINT_FILLS), value="edge", label="New area starts from",
+                                              elem_id="img2img_outpaint_fill")
+    return c
+
+
+def _settings(services: Any) -> dict[str, Any]:
+    defaults = services.model_defaults()
+    c: dict[str, Any] = {}
+    c["resize_mode"] = gr.Radio(list(RESIZE_MODES), value=RESIZE_MODES[0], type="index", label="Resize mode",
+                                elem_id="resize_mode")
+    with gr.Group(visible=False) as c["inpaint_options"]:
+        with gr.Row():
+            c["mask_blur"] = gr.Slider(0, 64, value=4, step=1, label="Mask blur", elem_id="img2img_mask_blur")
+            c["mask_mode"] = gr.Radio(list(MASK_MODES), value=MASK_MODES[0], type="index", label="Mask mode",
+                                      elem_id="img2img_mask_mode")
+        c["inpainting_fill"] = gr.Radio(list(MASKED_CONTENT), value=MASKED_CONTENT[1], type="index",
+                                        label="Masked content", elem_id="img2img_inpainting_fill")
+        with gr.Row():
+            c["inpaint_area"] = gr.Radio(list(INPAINT_AREAS), value=INPAINT_AREAS[0], type="index",
+                                         label="Inpaint area", elem_id="img2img_inpaint_full_res")
+            c["padding"] = gr.Slider(0, 256, value=32, step=4, label="Only masked padding, pixels",
+                                     elem_id="img2img_inpaint_full_res_padding")
+    with gr.Row():
+        c["sampler"] = gr.Dropdown(services.samplers.names(), value=defaults.get("sampler", "Euler a"),
+                                   label="Sampling method", elem_id="img2img_sampler")
+        c["schedule_type"] = gr.Dropdown(list(SCHEDULE_TYPES), value="Automatic", label="Schedule type",
+                                         elem_id="img2img_scheduler")
+    c["steps"] = gr.Slider(1, 150, value=defaults.get("steps", 20), step=1, label="Sampling steps",
+                           elem_id="img2img_steps")
+    with gr.Row():
+        c["width"] = gr.Slider(8, 2048, value=defaults.get("width", 512), step=8, label="Width",
+                               elem_id="img2img_width")
+        c["height"] = gr.Slider(8, 2048, value=defaults.get("height", 512), step=8, label="Height",
+                                elem_id="img2img_height")
+    with gr.Row():
+        c["batch_count"] = gr.Slider(1, 100, value=1, step=1, label="Batch count", elem_id="img2img_batch_count")
+        c["batch_size"] = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="img2img_batch_size")
+    c["cfg_scale"] = gr.Slider(0, 30, value=defaults.get("cfg_scale", 7.0), step=0.5, label="CFG Scale",
+                               elem_id="img2img_cfg_scale")
+    c["denoising_strength"] = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
+                                        elem_id="img2img_denoising_strength")
+    with gr.Row():
+        c["seed"] = gr.Number(value=-1, precision=0, label="Seed", elem_id="img2img_seed", scale=3)
+        c["random_seed"] = gr.Button("🎲", elem_id="img2img_random_seed", scale=0, min_width=48)
+        c["reuse_seed"] = gr.Button("♻️", elem_id="img2img_reuse_seed", scale=0, min_width=48)
+    with gr.Accordion("Variation seed and more", open=False):
+        c["subseed"] = gr.Number(value=-1, precision=0, label="Variation seed", elem_id="img2img_subseed")
+        c["subseed_strength"] = gr.Slider(0, 1, value=0, step=0.01, label="Variation strength",
+                                          elem_id="img2img_subseed_strength")
+        c["clip_skip"] = gr.Slider(1, 12, value=1, step=1, label="Clip skip", elem_id="img2img_clip_skip")
+    return c
+
+
+# ------------------------------------------------------------------------------------------ build and wire
+def build(services: Any) -> Img2ImgTab:
+    choices, selected, _ = checkpoint_choices(services)
+    defaults = services.model_defaults()
+    with gr.Row():
+        checkpoint = gr.Dropdown(choices, value=selected, label="Checkpoint", elem_id="img2img_checkpoint", scale=4)
+        vae = gr.Dropdown(["Automatic"] + [v.name for v in services.models.vaes], value="Automatic", label="VAE",
+                          elem_id="img2img_vae", scale=2)
+    with gr.Row():
+        with gr.Column(scale=3):
+            prompt = gr.Textbox(label="Prompt", lines=3, value=defaults.get("prompt", ""), elem_id="img2img_prompt")
+            negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="img2img_neg_prompt",
+                                  value=services.ui_settings.get("default_negative_prompt") or "")
+        with gr.Column(scale=1, min_width=160):
+            generate_btn = gr.Button("Generate", variant="primary", elem_id="img2img_generate")
+            with gr.Row():
+                interrupt_btn = gr.Button("Interrupt", elem_id="img2img_interrupt")
+                skip_btn = gr.Button("Skip", elem_id="img2img_skip")
+    with gr.Row():
+        with gr.Column(scale=1):
+            pictures = _picture_tabs()
+            settings = _settings(services)
+        with gr.Column(scale=1):
+            status = gr.HTML(status_html("Ready."), elem_id="img2img_status")
+            preview = gr.Image(label="Preview", interactive=False, elem_id="img2img_preview", format="png", height=160)
+            gallery = gr.Gallery(label="Output", format="png", columns=2, object_fit="contain", height="auto",
+                                 elem_id="img2img_gallery", preview=True)
+            info = gr.Textbox(label="Generation parameters", lines=4, interactive=False, elem_id="img2img_info")
+    tab = gr.State("img2img")
+    job_id, last_seed = gr.State(None), gr.State(-1)
+    form = {**{k: v for k, v in pictures.items() if k not in ("tabs", "subtabs", "sketch_clear")},
+            **{k: v for k, v in settings.items() if k not in ("inpaint_options", "random_seed", "reuse_seed")},
+            "prompt": prompt, "negative_prompt": negative, "checkpoint": checkpoint, "vae": vae, "tab": tab}
+
+    def run(data: dict, request: gr.Request):
+        values = {name: data[component] for name, component in form.items()}
+        try:
+            req = request_from_form(values["tab"], values)
+        except RequestError as exc:
+            yield jobstream.error(str(exc)).values()
+            return
+        for update in jobstream.follow(services, req, user_of(request)):
+            yield update.values()
+
+    outputs = [job_id, status, preview, gallery, info, last_seed]
+    generate_btn.click(run, inputs=set(form.values()), outputs=outputs, concurrency_limit=None,
+                       show_progress="hidden")
+
+    def interrupt(job: str | None, request: gr.Request) -> None:
+        if job:
+            services.jobs.interrupt(job, user_of(request))
+
+    def skip(job: str | None, request: gr.Request) -> None:
+        if job:
+            services.jobs.skip(job, user_of(request))
+
+    interrupt_btn.click(interrupt, inputs=[job_id], outputs=None, queue=False)
+    skip_btn.click(skip, inputs=[job_id], outputs=None, queue=False)
+    settings["random_seed"].click(lambda: -1, outputs=[settings["seed"]], queue=False)
+    settings["reuse_seed"].click(lambda s: s, inputs=[last_seed], outputs=[settings["seed"]], queue=False)
+    _wire_pictures(pictures, settings, tab, services.processor.limits.max_input_side)
+    return Img2ImgTab(subtabs=pictures["subtabs"], tab=tab, init_img=pictures["init_img"], inpaint=pictures["inpaint"],
+                      inpaint_options=settings["inpaint_options"], prompt=prompt, negative_prompt=negative,
+                      sampler=settings["sampler"], schedule_type=settings["schedule_type"], steps=settings["steps"],
+                      cfg_scale=settings["cfg_scale"], width=settings["width"], height=settings["height"],
+                      checkpoint=checkpoint, vae=vae)
+
+
+def _size_updates(picture: Image.Image | None) -> tuple[Any, Any]:
+    size = fit_size(picture)
+    return (gr.update(), gr.update()) if size is None else (gr.update(value=size[0]), gr.update(value=size[1]))
+
+
+def _wire_pictures(pictures: dict[str, Any], settings: dict[str, Any], tab: Any, max_side: int) -> None:
+    for tab_id, component in pictures["tabs"].items():
+        component.select(lambda t=tab_id: (t, gr.update(visible=t in INPAINT_TABS)),
+                         outputs=[tab, settings["inpaint_options"]], queue=False)
+    size = [settings["width"], settings["height"]]
+
+    def checker(label: str, follow_size: bool):
+        def check(payload: Any) -> tuple[Any, Any, Any]:
+            picture, problem = read_upload(payload, max_side)
+            if problem:
+                gr.Warning(f"{label}: {problem}")
+                return None, gr.update(), gr.update()
+            return (gr.update(), *_size_updates(picture)) if follow_size else (gr.update(), gr.update(), gr.update())
+        return check
+
+    for name, follow_size in (("init_img", True), ("upload_image", True), ("upload_mask", False),
+                              ("outpaint_image", False)):
+        box = pictures[name]
+        box.upload(checker(box.label, follow_size), inputs=[box], outputs=[box, *size], preprocess=False,
+                   show_progress="hidden")
+    for name in ("inpaint", "inpaint_sketch"):
+        pictures[name].upload(lambda v: _size_updates((v or {}).get("background")), inputs=[pictures[name]],
+                              outputs=size, queue=False)
+
+    def start_from(payload: Any) -> tuple[Any, Any]:
+        picture, problem = read_upload(payload, max_side)
+        if problem:
+            gr.Warning(f"Start from a picture: {problem}")
+            return None, gr.update()
+        return gr.update(), ({"background": picture, "layers": [], "composite": None} if picture else white_canvas())
+
+    pictures["sketch_source"].upload(start_from, inputs=[pictures["sketch_source"]],
+                                     outputs=[pictures["sketch_source"], pictures["sketch"]], preprocess=False,
+                                     show_progress="hidden")
+    pictures["sketch_clear"].click(white_canvas, outputs=[pictures["sketch"]], queue=False)
+
+
+def _picked(gallery: Any, index: int | None) -> Image.Image | None:
+    """The picture a txt2img gallery shows at `index` (the first when none was clicked)."""
+    items = list(gallery or [])
+    if not items:
+        return None
+    item = items[min(max(index or 0, 0), len(items) - 1)]
+    if isinstance(item, (tuple, list)):
+        item = item[0]
+    if isinstance(item, dict):
+        item = item.get("path") or (item.get("image") or {}).get("path")
+    if isinstance(item, Image.Image):
+        return item.copy()
+    with Image.open(item) as image:
+        image.load()
+        return image.copy()
+
+
+def connect_send(txt2img: Any, img2img: Img2ImgTab, tabs: Any, tab_id: str = "img2img") -> None:
+    """txt2img's "Send to img2img" / "Send to inpaint": the picture and the prompt and settings that made it."""
+    copied = ["prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale", "checkpoint", "vae"]
+    inputs = [txt2img.gallery, txt2img.selected] + [getattr(txt2img, name) for name in copied]
+
+    def sender(target: str):
+        def send(gallery, index, *values):
+            picture = _picked(gallery, index)
+            if picture is None:
+                raise gr.Error("Nothing to send: generate a picture first.")
+            value = picture if target == "img2img" else {"background": picture, "layers": [], "composite": picture}
+            width, height = _size_updates(picture)
+            return (value, *values, width, height, gr.Tabs(selected=target), gr.Tabs(selected=tab_id), target,
+                    gr.update(visible=target in INPAINT_TABS))
+        return send
+
+    for button, target, picture_box in ((txt2img.send_img2img, "img2img", img2img.init_img),
+                                        (txt2img.send_inpaint, "inpaint", img2img.inpaint)):
+        outputs = ([picture_box] + [getattr(img2img, name) for name in copied]
+                   + [img2img.width, img2img.height, img2img.subtabs, tabs, img2img.tab, img2img.inpaint_options])
+        button.click(sender(target), inputs=inputs, outputs=outputs)

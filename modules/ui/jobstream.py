@@ -1,0 +1,76 @@
+"""Submit a request as a job and stream its progress to a tab: status, preview, then gallery and infotext.
+
+The img2img tab uses it; txt2img has the same loop inline and could move to this one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from modules.jobs import CANCELLED, DONE, FAILED, QueueFull
+from modules.requests import GenerationRequest, RequestError
+from modules.ui.txt2img import POLL_SECONDS, status_html
+
+
+def _keep() -> Any:
+    return gr.update()
+
+
+@dataclass
+class Update:
+    job_id: str | None
+    status: str
+    preview: Any = field(default_factory=_keep)
+    gallery: Any = field(default_factory=_keep)
+    info: Any = field(default_factory=_keep)
+    seed: Any = field(default_factory=_keep)
+
+    def values(self) -> tuple[Any, ...]:
+        return self.job_id, self.status, self.preview, self.gallery, self.info, self.seed
+
+
+def error(message: str) -> Update:
+    return Update(None, status_html(f"Error: {message}", error=True))
+
+
+def progress_text(services: Any, job: Any) -> str:
+    position = services.jobs.position(job)
+    if position > 0:
+        return f"Queued: {position} job(s) ahead of yours"
+    if job.progress is not None:
+        p = job.progress
+        batch = f", batch {p.batch_index + 1}/{p.batch_count}" if p.batch_count > 1 else ""
+        return f"Step {p.step}/{p.steps}{batch}"
+    return "Loading model…"
+
+
+def follow(services: Any, request: GenerationRequest, user: str) -> Iterator[Update]:
+    """Check and submit the request, then report until the job ends."""
+    try:
+        request = services.processor.check(request).with_resolved_seeds()
+        job = services.jobs.submit(request, user)
+    except (RequestError, LookupError, ValueError, QueueFull) as exc:
+        yield error(str(exc))
+        return
+    yield Update(job.id, status_html("Queued…", 0.0), seed=request.seed)
+    while not job.done.wait(POLL_SECONDS):
+        yield Update(job.id, status_html(progress_text(services, job), job.fraction), preview=job.preview)
+    if job.status == FAILED:
+        yield Update(None, status_html(f"Error: {job.error}", error=True), preview=None)
+        return
+    result = job.result
+    if job.status == CANCELLED or result is None:
+        yield Update(None, status_html("Interrupted before any picture was made."), preview=None)
+        return
+    elapsed = (job.finished or time.time()) - (job.started or job.created)
+    text = f"{'Interrupted' if result.interrupted else 'Done'}: {len(result.images)} image(s) in {elapsed:.1f} s"
+    if result.warnings:
+        text += ". Note: " + " ".join(result.warnings)
+    gallery = [(path, f"seed {s}") for path, s in zip(result.paths, result.seeds)] or result.images
+    yield Update(None, status_html(text, 1.0 if job.status == DONE else None), preview=None, gallery=gallery,
+                 info=result.info, seed=result.seeds[0] if result.seeds else gr.update())

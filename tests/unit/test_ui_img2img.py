@@ -1,0 +1,123 @@
+"""The img2img tab's form -> GenerationRequest, without a browser: each sub-tab's picture, mask and mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modules.requests import RequestError, validate
+from modules.ui.img2img import editor_mask, fit_size, read_upload, request_from_form, white_canvas
+
+PHOTO = Image.new("RGB", (40, 24), (10, 120, 200))
+
+
+def stroke_layer(size=(40, 24), box=(5, 5, 10, 8), color=(255, 255, 255, 190)) -> Image.Image:
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    layer.paste(color, box)
+    return layer
+
+
+def editor(background=PHOTO, layers=(), composite=None) -> dict:
+    return {"background": background, "layers": list(layers), "composite": composite}
+
+
+FORM = {"prompt": "a red circle", "negative_prompt": "", "steps": 4, "width": 40, "height": 24, "seed": 3,
+        "sampler": "Euler", "schedule_type": "Automatic", "cfg_scale": 7, "denoising_strength": 0.6,
+        "resize_mode": 1, "mask_blur": 2, "mask_mode": 0, "inpainting_fill": 1, "inpaint_area": 0, "padding": 16,
+        "outpaint_pixels": 64, "outpaint_directions": ["left", "up"], "outpaint_fill": "noise"}
+
+
+def test_img2img_tab_uses_the_upload():
+    request = request_from_form("img2img", {**FORM, "init_img": PHOTO})
+    assert request.mode == "img2img" and request.init_images == (PHOTO,) and request.mask is None
+    assert (request.denoising_strength, request.resize_mode, request.seed) == (0.6, 1, 3)
+    validate(request)
+    with pytest.raises(RequestError, match="Upload a picture to start from"):
+        request_from_form("img2img", FORM)
+
+
+def test_sketch_tab_uses_the_drawing_on_white():
+    drawing = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    drawing.paste((255, 0, 0, 255), (10, 10, 20, 20))
+    request = request_from_form("sketch", {**FORM, "sketch": editor(white_canvas()["background"], [], drawing)})
+    image = request.init_images[0]
+    assert request.mode == "img2img" and image.mode == "RGB"
+    assert image.getpixel((15, 15)) == (255, 0, 0) and image.getpixel((40, 40)) == (255, 255, 255)
+
+
+def test_inpaint_tab_mask_is_the_painted_alpha_and_the_picture_is_unpainted():
+    painted = PHOTO.copy()
+    painted.paste((255, 255, 255), (5, 5, 10, 8))
+    request = request_from_form("inpaint", {**FORM, "inpaint": editor(PHOTO, [stroke_layer()], painted)})
+    assert request.mode == "inpaint" and request.init_images[0] is PHOTO  # the strokes are not in the picture
+    assert request.mask.mode == "L" and request.mask.getbbox() == (5, 5, 10, 8)
+    assert (request.mask_blur, request.inpainting_fill, request.inpaint_full_res) == (2, 1, False)
+    validate(request)
+
+
+def test_inpaint_with_nothing_painted_says_so():
+    request = request_from_form("inpaint", {**FORM, "inpaint": editor(PHOTO, [stroke_layer(color=(0, 0, 0, 0))])})
+    with pytest.raises(RequestError, match="Nothing to inpaint: the mask is empty"):
+        validate(request)
+    with pytest.raises(RequestError, match="Upload a picture to inpaint first"):
+        request_from_form("inpaint", {**FORM, "inpaint": editor(None)})
+
+
+def test_inpaint_sketch_starts_from_the_painted_colours():
+    painted = PHOTO.copy()
+    painted.paste((255, 0, 0), (5, 5, 10, 8))
+    layer = stroke_layer(color=(255, 0, 0, 255))
+    request = request_from_form("inpaint_sketch", {**FORM, "inpaint_sketch": editor(PHOTO, [layer], painted)})
+    assert request.init_images[0].getpixel((6, 6)) == (255, 0, 0)
+    assert request.mask.getbbox() == (5, 5, 10, 8)
+
+
+def test_options_map_to_a1111_fields():
+    form = {**FORM, "mask_mode": 1, "inpaint_area": 1, "inpainting_fill": 3}
+    request = request_from_form("inpaint", {**form, "inpaint": editor(PHOTO, [stroke_layer()])})
+    assert request.inpainting_mask_invert and request.inpaint_full_res and request.inpainting_fill == 3
+    assert request.inpaint_full_res_padding == 16
+
+
+def test_inpaint_upload_and_outpaint_tabs():
+    upload_mask = Image.new("L", (40, 24), 0)
+    upload_mask.paste(255, (1, 1, 4, 4))
+    request = request_from_form("inpaint_upload", {**FORM, "upload_image": PHOTO, "upload_mask": upload_mask})
+    assert request.mode == "inpaint" and request.mask is upload_mask
+    with pytest.raises(RequestError, match="needs both a picture and a mask"):
+        request_from_form("inpaint_upload", {**FORM, "upload_image": PHOTO})
+    out = request_from_form("outpaint", {**FORM, "outpaint_image": PHOTO})
+    assert out.mode == "inpaint" and out.mask is None
+    assert out.outpaint == (64, 0, 64, 0) and out.outpaint_fill == "noise"
+    validate(out)
+    with pytest.raises(RequestError, match="choose at least one direction"):
+        request_from_form("outpaint", {**FORM, "outpaint_image": PHOTO, "outpaint_directions": []})
+
+
+def test_layers_of_another_size_are_fitted_to_the_picture():
+    small = stroke_layer(size=(20, 12), box=(0, 0, 10, 6))
+    mask = editor_mask(editor(PHOTO, [small]), PHOTO.size)
+    assert mask.size == (40, 24) and mask.getbbox() == (0, 0, 20, 12)
+    assert np.asarray(editor_mask(editor(PHOTO, []), PHOTO.size)).max() == 0
+
+
+def test_fit_size_follows_the_upload_in_multiples_of_8():
+    assert fit_size(Image.new("RGB", (128, 96))) == (128, 96)
+    assert fit_size(Image.new("RGB", (30, 10))) == (32, 8)
+    assert fit_size(Image.new("RGB", (4000, 3000))) == (1024, 768)
+    assert fit_size(None) is None
+
+
+def test_uploads_are_read_whole_with_a_reason_when_they_cannot_be(tmp_path):
+    good, cut, notes, wide = (tmp_path / n for n in ("good.png", "cut.png", "notes.png", "wide.png"))
+    PHOTO.save(good)
+    cut.write_bytes(good.read_bytes()[:60])
+    notes.write_text("not a picture")
+    Image.new("L", (100, 4)).save(wide)
+    picture, problem = read_upload({"path": str(good)}, 64)
+    assert problem is None and picture.size == (40, 24) and picture.getpixel((0, 0)) == (10, 120, 200)
+    assert "could not be read" in read_upload({"path": str(cut)}, 64)[1]
+    assert "not a picture" in read_upload({"path": str(notes)}, 64)[1]
+    assert "100x4 pixels, over the limit of 64" in read_upload({"path": str(wide)}, 64)[1]
+    assert read_upload(None, 64) == (None, None)
