@@ -30,7 +30,7 @@ from modules.api.schemas import (
 )
 from modules.generation import GenerationResult
 from modules.infotext import image_metadata, read_image_infotext
-from modules.jobs import CANCELLED, FAILED, RUNNING, Job
+from modules.jobs import FAILED, RUNNING, Job
 from modules.requests import RequestError
 from modules.samplers import SCHEDULE_TYPES
 

@@ -25,7 +25,8 @@ from modules.requests import (
 )
 from modules.samplers import SCHEDULE_TYPES
 from modules.ui import jobstream
-from modules.ui.txt2img import checkpoint_choices, status_html, user_of
+from modules.ui.jobstream import status_html, user_of
+from modules.ui.txt2img import checkpoint_choices
 
 SUBTABS = (("img2img", "img2img"), ("sketch", "Sketch"), ("inpaint", "Inpaint"), ("inpaint_sketch", "Inpaint sketch"),
            ("inpaint_upload", "Inpaint upload"), ("outpaint", "Outpaint"))

@@ -1,10 +1,11 @@
 """Submit a request as a job and stream its progress to a tab: status, preview, then gallery and infotext.
 
-The img2img tab uses it; txt2img has the same loop inline and could move to this one.
+Shared by the txt2img and img2img tabs.
 """
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,21 @@ import gradio as gr
 
 from modules.jobs import CANCELLED, DONE, FAILED, QueueFull
 from modules.requests import GenerationRequest, RequestError
-from modules.ui.txt2img import POLL_SECONDS, status_html
+
+POLL_SECONDS = 0.2
+
+
+def user_of(request: gr.Request | None) -> str:
+    if request is not None and getattr(request, "username", None):
+        return request.username
+    # Without accounts each browser session is its own user, so one tab can't stop another's job.
+    return f"session-{getattr(request, 'session_hash', None) or 'local'}"
+
+
+def status_html(text: str, fraction: float | None = None, error: bool = False) -> str:
+    bar = f'<progress value="{fraction:.3f}" max="1"></progress>' if fraction is not None else ""
+    css = "status-error" if error else "status"
+    return f'<div class="{css}">{bar}<span>{html.escape(text)}</span></div>'
 
 
 def _keep() -> Any:

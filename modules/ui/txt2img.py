@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import html
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
-from modules.jobs import CANCELLED, DONE, FAILED, QueueFull
-from modules.requests import GenerationRequest, RequestError
+from modules.requests import GenerationRequest
 from modules.samplers import SCHEDULE_TYPES
-
-POLL_SECONDS = 0.2
+from modules.ui import jobstream
+from modules.ui.jobstream import status_html, user_of
 
 
 @dataclass
@@ -38,19 +35,6 @@ class Txt2ImgTab:
     selected: Any = None  # gr.State: the gallery index last clicked (for "Send to")
     send_img2img: Any = None
     send_inpaint: Any = None
-
-
-def user_of(request: gr.Request | None) -> str:
-    if request is not None and getattr(request, "username", None):
-        return request.username
-    # Without accounts each browser session is its own user, so one tab can't stop another's job.
-    return f"session-{getattr(request, 'session_hash', None) or 'local'}"
-
-
-def status_html(text: str, fraction: float | None = None, error: bool = False) -> str:
-    bar = f'<progress value="{fraction:.3f}" max="1"></progress>' if fraction is not None else ""
-    css = "status-error" if error else "status"
-    return f'<div class="{css}">{bar}<span>{html.escape(text)}</span></div>'
 
 
 def checkpoint_choices(services: Any) -> tuple[list[str], str | None, str]:
@@ -143,38 +127,8 @@ def build(services: Any) -> Txt2ImgTab:
             steps=steps_, cfg_scale=cfg_, width=width_, height=height_, seed=-1 if seed_ is None else seed_,
             subseed=-1 if subseed_ is None else subseed_, subseed_strength=strength_, batch_count=count_,
             batch_size=size_, clip_skip=clip_skip_, checkpoint=checkpoint_ or None, vae=vae_ or "Automatic")
-        try:
-            req = services.processor.check(req).with_resolved_seeds()
-            job = services.jobs.submit(req, user_of(request))
-        except (RequestError, LookupError, ValueError, QueueFull) as exc:
-            yield None, status_html(f"Error: {exc}", error=True), gr.update(), gr.update(), gr.update(), gr.update()
-            return
-        yield job.id, status_html("Queued…", 0.0), gr.update(), gr.update(), gr.update(), req.seed
-        while not job.done.wait(POLL_SECONDS):
-            position = services.jobs.position(job)
-            if position > 0:
-                text = f"Queued: {position} job(s) ahead of yours"
-            elif job.progress is not None:
-                p = job.progress
-                text = f"Step {p.step}/{p.steps}" + (f", batch {p.batch_index + 1}/{p.batch_count}" if p.batch_count > 1 else "")
-            else:
-                text = "Loading model…"
-            yield job.id, status_html(text, job.fraction), job.preview, gr.update(), gr.update(), gr.update()
-        if job.status == FAILED:
-            yield None, status_html(f"Error: {job.error}", error=True), None, gr.update(), gr.update(), gr.update()
-            return
-        result = job.result
-        if job.status == CANCELLED or result is None:
-            yield None, status_html("Interrupted before any picture was made."), None, gr.update(), gr.update(), gr.update()
-            return
-        elapsed = (job.finished or time.time()) - (job.started or job.created)
-        done = "Interrupted" if result.interrupted else "Done"
-        text = f"{done}: {len(result.images)} image(s) in {elapsed:.1f} s"
-        if result.warnings:
-            text += ". Note: " + " ".join(result.warnings)
-        gallery_value = [(path, f"seed {s}") for path, s in zip(result.paths, result.seeds)] or result.images
-        yield (None, status_html(text, 1.0 if job.status == DONE else None), None, gallery_value, result.info,
-               result.seeds[0] if result.seeds else gr.update())
+        for update in jobstream.follow(services, req, user_of(request)):
+            yield update.values()
 
     generate_btn.click(run, inputs=inputs, outputs=[job_id, status, preview, gallery, info, last_seed],
                        concurrency_limit=None, show_progress="hidden")

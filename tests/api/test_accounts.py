@@ -18,7 +18,6 @@ from modules.accounts import (
     main,
     parse_auth_arg,
     parse_auth_file,
-    set_account,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
