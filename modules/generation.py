@@ -166,6 +166,10 @@ class _Run:
         for batch_index in range(self.request.batch_count):
             start = batch_index * size
             batch_seeds, batch_subseeds = seeds[start:start + size], subseeds[start:start + size]
+            if hasattr(self.pipe.scheduler, "noise_sampler_seed"):
+                # One Brownian tree per image, seeded by that image's seed (a list, even for one image), so any
+                # picture of a batch reproduces alone from its infotext seed, as in A1111.
+                self.pipe.scheduler.noise_sampler_seed = list(batch_seeds)
             for i, image in enumerate(run_batch(batch_index, start, batch_seeds, batch_subseeds)):
                 self.add(image, batch_seeds[i], batch_subseeds[i])
             if self.control is not None and self.control.interrupt.is_set():

@@ -7,6 +7,7 @@ job, checked by its owner (or an admin). Finished jobs are kept for a while so a
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import threading
@@ -65,9 +66,15 @@ Runner = Callable[[Any, JobControl, str], GenerationResult]
 UserError = (ValueError, LookupError, PermissionError)
 
 
+def _without_pictures(request: Any) -> Any:
+    if getattr(request, "init_images", None) or getattr(request, "mask", None) is not None:
+        return dataclasses.replace(request, init_images=(), mask=None)
+    return request
+
+
 class JobQueue:
     def __init__(self, runner: Runner, *, per_user_limit: int = 10, global_limit: int = 100,
-                 keep_finished: int = 500, preview_every: int = 5) -> None:
+                 keep_finished: int = 100, preview_every: int = 5) -> None:
         self._runner = runner
         self.per_user_limit = per_user_limit
         self.global_limit = global_limit
@@ -237,6 +244,11 @@ class JobQueue:
 
     def _finish(self, job: Job, status: str) -> None:
         job.status, job.finished = status, time.time()
+        # Kept jobs must stay small: hundreds are kept, and input pictures can be 8192 px.
+        job.preview = None
+        job.request = _without_pictures(job.request)
+        if job.result is not None:
+            job.result.request = _without_pictures(job.result.request)
         job.done.set()
         self._cond.notify_all()
 

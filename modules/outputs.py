@@ -8,6 +8,7 @@ system (a hard link or O_EXCL create fails if the name is taken), not from a loc
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -63,9 +64,19 @@ def _encode(image: Image.Image, fmt: str, infotext: str, quality: int) -> bytes:
     return buffer.getvalue()
 
 
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process umask, read once (reading it means setting it, which is not thread-safe)."""
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 def _write_temp(directory: Path, data: bytes, suffix: str) -> Path:
     fd, name = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=suffix)
     try:
+        # mkstemp makes the file 0600 and the link keeps that: give it the mode a plain open() would.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()

@@ -40,5 +40,9 @@ class Processor:
         if self.save_images:
             kind = OUTPUT_KINDS[request.mode]
             for image, seed, info in zip(result.images, result.seeds, result.infotexts):
-                result.paths.append(str(self.outputs.save(image, kind, seed, info, user=user)))
+                try:
+                    result.paths.append(str(self.outputs.save(image, kind, seed, info, user=user)))
+                except OSError as exc:  # disk full, permissions: the pictures are still in the result
+                    log.error("could not save image of seed %s: %s", seed, exc)
+                    result.warnings.append(f"Could not save a picture to {self.outputs.root}: {exc}")
         return result

@@ -290,7 +290,7 @@ def request_fields_from_infotext(prompt: str, negative_prompt: str, params: dict
         if key in params:
             try:
                 out[name] = kind(float(params[key])) if kind is int else kind(params[key])
-            except ValueError:
+            except (ValueError, OverflowError):
                 continue
     size = params.get("Size", "")
     if "x" in size:

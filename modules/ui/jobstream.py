@@ -73,8 +73,11 @@ def follow(services: Any, request: GenerationRequest, user: str) -> Iterator[Upd
         yield error(str(exc))
         return
     yield Update(job.id, status_html("Queued…", 0.0), seed=request.seed)
+    shown = None
     while not job.done.wait(POLL_SECONDS):
-        yield Update(job.id, status_html(progress_text(services, job), job.fraction), preview=job.preview)
+        preview = job.preview if job.preview is not shown else gr.update()  # re-encoding it costs CPU
+        shown = job.preview
+        yield Update(job.id, status_html(progress_text(services, job), job.fraction), preview=preview)
     if job.status == FAILED:
         yield Update(None, status_html(f"Error: {job.error}", error=True), preview=None)
         return

@@ -10,6 +10,7 @@ from PIL import Image
 
 from modules.infotext import image_metadata, parse_infotext, read_image_infotext
 from modules.requests import request_fields_from_infotext
+from modules.samplers import SCHEDULE_TYPES
 
 
 def fields_html(text: str | None, metadata: dict[str, str]) -> str:
@@ -53,14 +54,27 @@ def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str) -> None:
                                                           gr.update()]
         info = parse_infotext(text)
         values = request_fields_from_infotext(info.prompt, info.negative_prompt, info.params)
-        updates = [gr.update(value=values[name]) if name in values else gr.update() for name in targets]
         message = "Sent to txt2img."
+        # The dropdowns accept only their own choices: map A1111's older names ("DPM++ 2M Karras") and
+        # leave what we don't know unchanged, saying so.
+        if "sampler" in values:
+            try:
+                spec, schedule = services.samplers.resolve_with_schedule(values["sampler"],
+                                                                         values.get("schedule_type"))
+                values.update(sampler=spec.name, schedule_type=schedule)
+            except ValueError:
+                message += f" Sampler {values.pop('sampler')!r} is not available here; the current one is kept."
+                values.pop("schedule_type", None)
+        if values.get("schedule_type") not in SCHEDULE_TYPES:
+            values.pop("schedule_type", None)
+        updates = [gr.update(value=values[name]) if name in values else gr.update() for name in targets]
         checkpoint_update = gr.update()
         wanted = values.get("checkpoint_hash") or values.get("checkpoint")
         if wanted:
             found = services.models.checkpoints.find(wanted) or services.models.checkpoints.find(values.get("checkpoint") or "")
             if found is not None and found.usable:
-                checkpoint_update = gr.update(value=found.title)
+                titles = [i.title for i in services.models.checkpoints.usable()]
+                checkpoint_update = gr.update(choices=titles, value=found.title)
             else:
                 message += f" Checkpoint {values.get('checkpoint')} ({values.get('checkpoint_hash')}) is not here; the current one is kept."
         return updates + [checkpoint_update, message, gr.Tabs(selected=txt2img_tab_id)]

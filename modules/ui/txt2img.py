@@ -151,7 +151,8 @@ def build(services: Any) -> Txt2ImgTab:
     def do_refresh(current: str | None):
         services.models.refresh()
         choices_, selected_, note_ = checkpoint_choices(services)
-        keep = current if current in choices_ else selected_
+        found = services.models.checkpoints.find(current or "")  # titles change once a hash is known
+        keep = found.title if found is not None and found.usable else selected_
         return (gr.update(choices=choices_, value=keep),
                 gr.update(choices=["Automatic"] + [v.name for v in services.models.vaes]), note_)
 

@@ -245,3 +245,30 @@ def test_no_thread_until_started(runner):
     queue = JobQueue(runner)
     queue.submit("x", "alice")
     assert threading.active_count() == before
+
+
+def test_finished_jobs_do_not_keep_input_pictures():
+    from dataclasses import dataclass
+
+    from PIL import Image
+
+    from modules.generation import GenerationResult
+    from modules.jobs import JobQueue
+
+    @dataclass(frozen=True)
+    class Req:
+        init_images: tuple = ()
+        mask: object = None
+
+    def runner(request, control, owner):
+        return GenerationResult(request=request, images=[], seeds=[], subseeds=[], infotexts=[])
+
+    queue = JobQueue(runner)
+    queue.start()
+    try:
+        job = queue.submit(Req(init_images=(Image.new("RGB", (64, 64)),), mask=Image.new("L", (64, 64))), "a")
+        assert queue.wait(job, 10)
+        assert job.request.init_images == () and job.request.mask is None
+        assert job.result.request.init_images == () and job.preview is None
+    finally:
+        queue.stop()

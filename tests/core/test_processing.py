@@ -97,3 +97,16 @@ def test_check_returns_the_normalised_request(processor):
 def test_each_user_gets_their_own_folder(processor, tmp_path):
     result = processor.run(BASE, user="alice")
     assert Path(result.paths[0]).parent.parent == tmp_path / "outputs" / "alice" / "txt2img-images"
+
+
+def test_failed_save_keeps_pictures_and_warns(manager, samplers, tmp_path):
+    from modules.outputs import OutputStore
+    from modules.processing import Processor
+    from modules.requests import GenerationRequest
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the outputs folder should be")
+    processor = Processor(models=manager, samplers=samplers, outputs=OutputStore(blocked))
+    result = processor.run(GenerationRequest(prompt="x", width=16, height=16, steps=2, seed=1, checkpoint="tiny-a"))
+    assert len(result.images) == 1 and result.paths == []
+    assert any("Could not save" in w for w in result.warnings)

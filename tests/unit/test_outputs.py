@@ -182,3 +182,18 @@ def test_store_rejects_bad_user_names(tmp_path: Path, user: str) -> None:
 def test_store_rejects_bad_kind(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid output kind"):
         OutputStore(tmp_path).save(_image(), "../outside", 1, "")
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import stat
+
+    from PIL import Image
+
+    from modules.outputs import save_image
+
+    old = os.umask(0o022)
+    try:
+        path = save_image(Image.new("RGB", (4, 4)), folder=tmp_path, seed=1, infotext="x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # readable by gallery tools and other users
