@@ -211,6 +211,10 @@ class JobQueue:
         if not queue:
             del self._queues[owner]
         self._served[owner] = next(self._turns)
+        # Forget owners who would go first anyway (served before everyone waiting): without accounts every
+        # browser session is an owner, and this table must not grow for the life of the server.
+        floor = min((self._served.get(o, -1) for o in self._queues), default=self._served[owner])
+        self._served = {o: t for o, t in self._served.items() if t >= floor or o in self._queues}
         return job
 
     def _work(self) -> None:

@@ -272,3 +272,17 @@ def test_finished_jobs_do_not_keep_input_pictures():
         assert job.result.request.init_images == () and job.preview is None
     finally:
         queue.stop()
+
+
+def test_served_table_does_not_grow_with_owners():
+    from modules.generation import GenerationResult
+    from modules.jobs import JobQueue
+
+    queue = JobQueue(lambda request, control, owner: GenerationResult(request, [], [], [], []))
+    queue.start()
+    try:
+        for i in range(50):
+            assert queue.wait(queue.submit(object(), f"session-{i}"), 10)
+        assert len(queue._served) <= 2
+    finally:
+        queue.stop()
