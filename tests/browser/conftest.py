@@ -109,6 +109,8 @@ def page(browser_context, webui_server):
     from playwright.sync_api import expect
 
     url, _ = webui_server
+    # Software rendering on a loaded 2-core machine: UI updates can take many seconds (see NOTES-gradio.md).
+    expect.set_options(timeout=30_000)
     tab = browser_context.new_page()
     tab.goto(url, timeout=60_000)
     expect(tab.locator("#txt2img_generate")).to_be_visible(timeout=60_000)

@@ -125,7 +125,7 @@ def test_painted_mask_keeps_far_pixels_exactly(page, webui_server, tmp_path, art
     digest = hashlib.sha256(upload.read_bytes()).hexdigest()
     open_subtab(page, "img2img_inpaint_tab")
     page.locator("#img2maskimg input[type=file]").set_input_files(str(upload))
-    expect(page.locator("#img2img_width input[type=number]")).to_have_value("128", timeout=20_000)
+    expect(page.locator("#img2img_width input[type=number]")).to_have_value("128", timeout=60_000)
     expect(page.locator("#img2img_height input[type=number]")).to_have_value("128")
     expect(page.locator("#img2img_mask_blur")).to_be_visible()  # inpaint options show on the inpaint tabs
     set_number(page, "img2img_steps", 2)
@@ -159,7 +159,7 @@ def test_send_from_txt2img_to_inpaint(page, webui_server):
         path.unlink()  # the txt2img test of this session counts the pictures it finds there
     page.locator("#txt2img_send_to_inpaint").click()
 
-    expect(page.locator("#img2maskimg canvas").last).to_be_visible(timeout=20_000)
+    expect(page.locator("#img2maskimg canvas").last).to_be_visible(timeout=60_000)
     expect(page.locator("#img2img_prompt textarea")).to_have_value("a blue square")
     expect(page.locator("#img2img_width input[type=number]")).to_have_value("16")
     expect(page.locator("#img2img_steps input[type=number]")).to_have_value("2")
@@ -187,11 +187,11 @@ def test_bad_uploads_get_clear_errors_and_the_app_goes_on(page, webui_server, tm
     for path, message in ((not_picture, "the file is not a picture"), (truncated, "could not be read"),
                           (huge, "9000x8 pixels, over the limit of 8192")):
         box.locator("input[type=file]").set_input_files(str(path))
-        expect(page.get_by_text(re.compile(re.escape(message))).first).to_be_visible(timeout=20_000)
-        expect(box.locator("img")).to_have_count(0, timeout=20_000)  # taken out of the box again
+        expect(page.get_by_text(re.compile(re.escape(message))).first).to_be_visible(timeout=60_000)
+        expect(box.locator("img")).to_have_count(0, timeout=60_000)  # taken out of the box again
     assert "Traceback" not in page.content()
 
     box.locator("input[type=file]").set_input_files(str(good))
-    expect(page.locator("#img2img_width input[type=number]")).to_have_value("64", timeout=20_000)
+    expect(page.locator("#img2img_width input[type=number]")).to_have_value("64", timeout=60_000)
     with Image.open(generate_and_wait(page, outputs)) as image:
         assert image.size == (64, 64)

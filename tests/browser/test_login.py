@@ -97,7 +97,7 @@ def test_browser_logs_in_and_generates_as_that_user(auth_server, browser_context
             page.locator(f"{elem} input[type=number]").fill(value)
         page.locator("#txt2img_generate").click()
         expect(page.locator("#txt2img_info textarea")).to_have_value(re.compile("Seed: "), timeout=60_000)
-        expect(page.locator("#txt2img_gallery img").first).to_be_visible(timeout=30_000)
+        expect(page.locator("#txt2img_gallery img").first).to_be_visible(timeout=60_000)
     finally:
         page.close()
     saved = list(outputs.rglob("*.png"))

@@ -31,14 +31,14 @@ def test_pnginfo_reads_and_sends_to_txt2img(page, a1111_png):
     page.locator("#pnginfo_image input[type=file]").set_input_files(str(a1111_png))
 
     fields = page.locator("#pnginfo_fields")
-    expect(fields).to_contain_text(PROMPT, timeout=20_000)
+    expect(fields).to_contain_text(PROMPT, timeout=60_000)
     expect(fields).to_contain_text("Steps")
     expect(fields).to_contain_text("1234567")
     expect(page.locator("#pnginfo_text textarea")).to_have_value(re.compile(r"Seed: 1234567"))
 
     page.locator("#pnginfo_send_txt2img").click()
     prompt = page.locator("#txt2img_prompt textarea")
-    expect(prompt).to_be_visible(timeout=20_000)  # the txt2img tab is selected
+    expect(prompt).to_be_visible(timeout=60_000)  # the txt2img tab is selected
     expect(prompt).to_have_value(PROMPT)
     expect(page.locator("#txt2img_neg_prompt textarea")).to_have_value("blurry")
     expect(page.locator("#txt2img_seed input[type=number]")).to_have_value("1234567")
@@ -73,10 +73,10 @@ def test_generated_png_round_trips_through_pnginfo(page, webui_server):
     page.get_by_role("tab", name="PNG Info").click()
     page.locator("#pnginfo_image input[type=file]").set_input_files(str(new[0]))
     fields = page.locator("#pnginfo_fields")
-    expect(fields).to_contain_text("a blue triangle", timeout=20_000)
+    expect(fields).to_contain_text("a blue triangle", timeout=60_000)
     expect(fields).to_contain_text("424242")
     page.locator("#pnginfo_send_txt2img").click()
-    expect(page.locator("#txt2img_prompt textarea")).to_have_value("a blue triangle", timeout=20_000)
+    expect(page.locator("#txt2img_prompt textarea")).to_have_value("a blue triangle", timeout=60_000)
     expect(page.locator("#txt2img_seed input[type=number]")).to_have_value("424242")
     expect(page.locator("#txt2img_steps input[type=number]")).to_have_value("1")
     expect(page.locator("#txt2img_checkpoint input")).to_have_value(re.compile(r"^tiny-a"))
