@@ -47,6 +47,9 @@ def checkpoint_choices(services: Any) -> tuple[list[str], str | None, str]:
                 "background*). Add your .safetensors checkpoints there and press 🔄.")
     elif default is None:
         note = "**No usable checkpoint found.** Put a checkpoint in models/Stable-diffusion and press 🔄."
+    unusable = [i for i in services.models.checkpoints.all() if not i.usable]
+    if unusable:
+        note += "\n\nNot usable: " + "; ".join(f"`{i.name}`: {i.error}" for i in unusable)
     return [i.title for i in usable], (default.title if default else None), note
 
 

@@ -121,3 +121,18 @@ def test_uploads_are_read_whole_with_a_reason_when_they_cannot_be(tmp_path):
     assert "not a picture" in read_upload({"path": str(notes)}, 64)[1]
     assert "100x4 pixels, over the limit of 64" in read_upload({"path": str(wide)}, 64)[1]
     assert read_upload(None, 64) == (None, None)
+
+
+def test_checkpoint_note_lists_unusable_files_with_reasons(tmp_path, cpu_fp32):
+    from types import SimpleNamespace
+
+    from modules.models.manager import ModelManager
+    from modules.ui.txt2img import checkpoint_choices
+
+    (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")
+    models = ModelManager(checkpoints_dir=tmp_path, vae_dir=tmp_path / "VAE", cache_file=tmp_path / "c.json",
+                          device=cpu_fp32)
+    models.refresh()
+    choices, selected, note = checkpoint_choices(SimpleNamespace(models=models))
+    assert choices == [] and selected is None
+    assert "broken.safetensors" in note and "safetensors" in note.split("broken.safetensors", 1)[1]
