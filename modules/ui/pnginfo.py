@@ -26,6 +26,30 @@ def fields_html(text: str | None, metadata: dict[str, str]) -> str:
     return f'<table class="pnginfo">{body}</table>'
 
 
+def txt2img_values(samplers: Any, text: str) -> tuple[dict[str, Any], str]:
+    """The txt2img fields an infotext fills, and a note for the user.
+
+    The dropdowns accept only their own choices: A1111's older names ("DPM++ 2M Karras") are mapped, and what
+    we don't know is left out (the field keeps its value), saying so.
+    """
+    info = parse_infotext(text)
+    values = request_fields_from_infotext(info.prompt, info.negative_prompt, info.params)
+    message = "Sent to txt2img."
+    if "sampler" in values:
+        try:
+            spec, schedule = samplers.resolve_with_schedule(values["sampler"], values.get("schedule_type"))
+            values.update(sampler=spec.name, schedule_type=schedule)
+        except ValueError:
+            try:  # a known sampler with a schedule type we lack (e.g. "Align Your Steps")
+                spec, _ = samplers.resolve_with_schedule(values["sampler"])
+                values["sampler"] = spec.name
+            except ValueError:
+                message += f" Sampler {values.pop('sampler')!r} is not available here; the current one is kept."
+    if "schedule_type" in values and values["schedule_type"] not in SCHEDULE_TYPES:
+        message += f" Schedule type {values.pop('schedule_type')!r} is not available here; the current one is kept."
+    return values, message
+
+
 def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str) -> None:
     with gr.Row():
         with gr.Column():
@@ -52,21 +76,7 @@ def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str) -> None:
         if not text:
             return [gr.update()] * (len(targets) + 1) + ["Nothing to send: load a picture with parameters first.",
                                                           gr.update()]
-        info = parse_infotext(text)
-        values = request_fields_from_infotext(info.prompt, info.negative_prompt, info.params)
-        message = "Sent to txt2img."
-        # The dropdowns accept only their own choices: map A1111's older names ("DPM++ 2M Karras") and
-        # leave what we don't know unchanged, saying so.
-        if "sampler" in values:
-            try:
-                spec, schedule = services.samplers.resolve_with_schedule(values["sampler"],
-                                                                         values.get("schedule_type"))
-                values.update(sampler=spec.name, schedule_type=schedule)
-            except ValueError:
-                message += f" Sampler {values.pop('sampler')!r} is not available here; the current one is kept."
-                values.pop("schedule_type", None)
-        if values.get("schedule_type") not in SCHEDULE_TYPES:
-            values.pop("schedule_type", None)
+        values, message = txt2img_values(services.samplers, text)
         updates = [gr.update(value=values[name]) if name in values else gr.update() for name in targets]
         checkpoint_update = gr.update()
         wanted = values.get("checkpoint_hash") or values.get("checkpoint")

@@ -53,6 +53,12 @@ def checkpoint_choices(services: Any) -> tuple[list[str], str | None, str]:
     return [i.title for i in usable], (default.title if default else None), note
 
 
+def kept_choice(services: Any, current: str | None, fallback: str | None) -> str | None:
+    """After a rescan, the title of the checkpoint the user had chosen (titles change once a hash is known)."""
+    found = services.models.checkpoints.find(current or "")
+    return found.title if found is not None and found.usable else fallback
+
+
 def build(services: Any) -> Txt2ImgTab:
     defaults = services.model_defaults()
     samplers = services.samplers.names()
@@ -154,8 +160,7 @@ def build(services: Any) -> Txt2ImgTab:
     def do_refresh(current: str | None):
         services.models.refresh()
         choices_, selected_, note_ = checkpoint_choices(services)
-        found = services.models.checkpoints.find(current or "")  # titles change once a hash is known
-        keep = found.title if found is not None and found.usable else selected_
+        keep = kept_choice(services, current, selected_)
         return (gr.update(choices=choices_, value=keep),
                 gr.update(choices=["Automatic"] + [v.name for v in services.models.vaes]), note_)
 

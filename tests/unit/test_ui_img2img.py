@@ -136,3 +136,29 @@ def test_checkpoint_note_lists_unusable_files_with_reasons(tmp_path, cpu_fp32):
     choices, selected, note = checkpoint_choices(SimpleNamespace(models=models))
     assert choices == [] and selected is None
     assert "broken.safetensors" in note and "safetensors" in note.split("broken.safetensors", 1)[1]
+
+
+def test_pnginfo_maps_legacy_sampler_names_and_drops_unknown_ones(samplers):
+    from modules.ui.pnginfo import txt2img_values
+
+    text = "a cat\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1, Size: 512x512"
+    values, message = txt2img_values(samplers, text)
+    assert values["sampler"] == "DPM++ 2M" and values["schedule_type"] == "Karras"
+    values, message = txt2img_values(samplers, "a cat\nSteps: 20, Sampler: Made Up, Schedule type: Odd, Seed: 1")
+    assert "sampler" not in values and "schedule_type" not in values and "Made Up" in message
+    values, _ = txt2img_values(samplers, "a cat\nSteps: 20, Sampler: Euler, Schedule type: Align Your Steps, Seed: 1")
+    assert values["sampler"] == "Euler" and "schedule_type" not in values
+
+
+def test_refresh_keeps_the_chosen_checkpoint_when_its_title_gains_a_hash(manager):
+    from types import SimpleNamespace
+
+    from modules.ui.txt2img import kept_choice
+
+    services = SimpleNamespace(models=manager)
+    before = manager.resolve("tiny-b").title  # may still be the bare name
+    manager.load(manager.resolve("tiny-b"))  # loading computes the hash: the title becomes "tiny-b [hash]"
+    after = manager.resolve("tiny-b").title
+    assert after.startswith("tiny-b [")
+    assert kept_choice(services, before, "fallback") == after
+    assert kept_choice(services, "gone.safetensors", "fallback") == "fallback"
