@@ -40,12 +40,9 @@ def cpu_fp32():
 
 @pytest.fixture
 def manager(tiny_models_dir, cpu_fp32, tmp_path):
-    from modules.models.manager import ModelManager
+    from tests.fixtures.tiny import tiny_manager
 
-    m = ModelManager(checkpoints_dir=tiny_models_dir / "Stable-diffusion", vae_dir=tiny_models_dir / "VAE",
-                     cache_file=tmp_path / "cache.json", device=cpu_fp32, models_in_ram=2)
-    m.refresh()
-    return m
+    return tiny_manager(tiny_models_dir, cpu_fp32, tmp_path / "cache.json")
 
 
 @pytest.fixture(scope="session")

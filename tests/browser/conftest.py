@@ -14,6 +14,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,29 +49,30 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def webui_server(tiny_models_dir, tmp_path_factory):
-    """(url, outputs_dir) of a running webui.py; its log is in the server tmp dir."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver)")
-    base = tmp_path_factory.mktemp("webui")
+@contextmanager
+def served_webui(base: Path, models_dir: Path, extra_args: tuple[str, ...] = (),
+                 ready: Callable[[str], bool] | None = None) -> Iterator[tuple[str, Path]]:
+    """Run webui.py on a free 127.0.0.1 port until the block ends; yields (url, outputs_dir).
+
+    `ready(url)` says when it serves (default: /config answers). Its log is base/server.log.
+    """
     outputs = base / "outputs"
-    outputs.mkdir()
+    outputs.mkdir(exist_ok=True)
     log_path = base / "server.log"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{_free_port()}"
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", GRADIO_ANALYTICS_ENABLED="False",
                NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
                GRADIO_TEMP_DIR=str(base / "gradio-tmp"), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, str(REPO_ROOT / "webui.py"), "--port", str(port), "--models-dir", str(tiny_models_dir),
-           "--outputs-dir", str(outputs), "--settings-file", str(base / "settings.json"), "--precision", "fp32",
-           "--device", "cpu"]
+    cmd = [sys.executable, str(REPO_ROOT / "webui.py"), "--port", url.rsplit(":", 1)[1], "--models-dir",
+           str(models_dir), "--outputs-dir", str(outputs), "--settings-file", str(base / "settings.json"),
+           "--precision", "fp32", "--device", "cpu", *extra_args]
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+    ready = ready or _answers
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(url):
+        while not ready(url):
             if proc.poll() is not None:
                 pytest.fail(f"webui.py exited with code {proc.returncode} before serving:\n{_log_tail(log_path)}")
             if time.monotonic() > deadline:
@@ -84,6 +87,15 @@ def webui_server(tiny_models_dir, tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def webui_server(tiny_models_dir, tmp_path_factory):
+    """(url, outputs_dir) of a running webui.py; its log is in the server tmp dir."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver)")
+    with served_webui(tmp_path_factory.mktemp("webui"), tiny_models_dir) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

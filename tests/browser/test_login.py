@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, REPO_ROOT, START_TIMEOUT, _free_port, _log_tail
+from tests.browser.conftest import CHROMIUM, served_webui
 
 
 def _status(url: str, headers: dict[str, str] | None = None) -> int:
@@ -37,31 +32,10 @@ def _status(url: str, headers: dict[str, str] | None = None) -> int:
 def auth_server(tiny_models_dir, tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed")
-    base = tmp_path_factory.mktemp("webui-auth")
-    outputs, log_path, port = base / "outputs", base / "server.log", _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", NO_PROXY="127.0.0.1,localhost",
-               no_proxy="127.0.0.1,localhost", GRADIO_TEMP_DIR=str(base / "gradio-tmp"), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, str(REPO_ROOT / "webui.py"), "--port", str(port), "--models-dir", str(tiny_models_dir),
-           "--outputs-dir", str(outputs), "--settings-file", str(base / "settings.json"), "--precision", "fp32",
-           "--device", "cpu", "--auth", "carol:carol-pw,root:root-pw:admin"]
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while _status(url + "/") != 200:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"webui.py --auth did not start:\n{_log_tail(log_path)}")
-            time.sleep(0.5)
-        yield url, outputs
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
+    with served_webui(tmp_path_factory.mktemp("webui-auth"), tiny_models_dir,
+                      ("--auth", "carol:carol-pw,root:root-pw:admin"),
+                      ready=lambda url: _status(url + "/") == 200) as served:
+        yield served
 
 
 def test_api_on_the_same_port_needs_credentials(auth_server):

@@ -44,12 +44,9 @@ def inpaint_models_dir(tiny_models_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def inpaint_manager(inpaint_models_dir, cpu_fp32, tmp_path):
-    from modules.models.manager import ModelManager
+    from tests.fixtures.tiny import tiny_manager
 
-    m = ModelManager(checkpoints_dir=inpaint_models_dir / "Stable-diffusion", vae_dir=inpaint_models_dir / "VAE",
-                     cache_file=tmp_path / "cache.json", device=cpu_fp32, models_in_ram=2)
-    m.refresh()
-    return m
+    return tiny_manager(inpaint_models_dir, cpu_fp32, tmp_path / "cache.json")
 
 
 def tiny_sdxl_pipeline(seed: int = 0):
