@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from modules import inpainting, pipelines, previews
+from modules.controlnet import apply as controlnet
 from modules.conditioning import conditioning_at, encode_schedule, is_sdxl
 from modules.devices import generator_for
 from modules.infotext import format_infotext
@@ -118,6 +119,8 @@ def infotext_params(request: GenerationRequest, loaded: Any, seed: int, subseed:
 def _step_callback(control: JobControl | None, batch_index: int, batch_count: int, steps: int,
                    factors: tuple[torch.Tensor, torch.Tensor] | None, schedule: list, batch_size: int) -> Callable:
     def callback(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(pipe.unet, controlnet.ControlledUNet):
+            pipe.unet.step = step + 1  # ControlNet units act by the fraction of steps done
         if len(schedule) > 1:  # prompt editing / alternation: the next step may use other embeddings
             kwargs.update(conditioning_at(schedule, step + 1).callback_tensors(batch_size,
                                                                                pipe.do_classifier_free_guidance))
@@ -146,6 +149,7 @@ class _Run:
     control: JobControl | None
     factors: tuple[torch.Tensor, torch.Tensor] | None
     extra: dict[str, Any] = field(default_factory=dict)  # infotext additions of the mode
+    controls: list[controlnet.ActiveControl] = field(default_factory=list)
     images: list[Image.Image] = field(default_factory=list)
     infotexts: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -196,13 +200,14 @@ def _txt2img(run: _Run, prompt: str, seeds: list[int], subseeds: list[int]) -> N
     def run_batch(batch_index: int, start: int, batch_seeds: list[int], batch_subseeds: list[int]) -> list:
         n = len(batch_seeds)
         latents = make_noise(shape, batch_seeds, batch_subseeds, request.subseed_strength).to(device, dtype)
-        return pipe(
-            **schedule[0].pipe_kwargs(n), height=request.height, width=request.width,
-            num_inference_steps=request.steps, guidance_scale=request.cfg_scale, latents=latents,
-            generator=[generator_for(s, torch.device("cpu")) for s in batch_seeds],
-            callback_on_step_end=run.callback(batch_index, request.steps, schedule, n),
-            callback_on_step_end_tensor_inputs=_tensor_inputs(pipe), output_type="pil",
-        ).images
+        with controlnet.attached(pipe, run.controls, request.steps):
+            return pipe(
+                **schedule[0].pipe_kwargs(n), height=request.height, width=request.width,
+                num_inference_steps=request.steps, guidance_scale=request.cfg_scale, latents=latents,
+                generator=[generator_for(s, torch.device("cpu")) for s in batch_seeds],
+                callback_on_step_end=run.callback(batch_index, request.steps, schedule, n),
+                callback_on_step_end_tensor_inputs=_tensor_inputs(pipe), output_type="pil",
+            ).images
 
     run.batches(seeds, subseeds, run_batch)
 
@@ -247,7 +252,7 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
             # A 4-channel UNet ignores masked_image_latents; passing any 4-channel tensor spares a VAE encode.
             kwargs.update(mask_image=prepared.mask, height=height, width=width,
                           masked_image_latents=torch.cat([masked[j] for j in which]) if nine else init)
-        with pipelines.starting_from(pipe, init, noise):
+        with pipelines.starting_from(pipe, init, noise), controlnet.attached(pipe, run.controls, steps):
             output = pipe(
                 **schedule[0].pipe_kwargs(n), image=[sources[j].working for j in which], strength=strength,
                 num_inference_steps=request.steps, guidance_scale=request.cfg_scale,
@@ -265,9 +270,10 @@ def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subse
         run.add(prepared.sources[i % len(prepared.sources)].original.copy(), seed, subseed)
 
 
-def generate(request: GenerationRequest, models: Any, samplers: Any, control: JobControl | None = None
-             ) -> GenerationResult:
-    """Run a validated request to images and infotexts (saving is the caller's job)."""
+def generate(request: GenerationRequest, models: Any, samplers: Any, control: JobControl | None = None,
+             preprocessors: Any = None) -> GenerationResult:
+    """Run a validated request to images and infotexts (saving is the caller's job). `preprocessors` is the
+    app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one otherwise."""
     request = request.with_resolved_seeds()
     seeds, subseeds = request.seeds(), request.subseeds()
     prompt, loras, warnings = extract_loras(request.prompt)
@@ -289,6 +295,8 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
         run = _Run(request, loaded, loaded.pipe, control, factors)
         if prepared is not None:
             run.extra = dict(prepared.params, Size=f"{prepared.width}x{prepared.height}")
+        if request.control_units:
+            _prepare_controls(run, models, preprocessors, prepared)
         if route.kind == pipelines.TXT2IMG:
             _prepare_scheduler(run, samplers)
             _txt2img(run, prompt, seeds, subseeds)
@@ -301,6 +309,20 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
     count = len(run.images)
     return GenerationResult(request=request, images=run.images, seeds=seeds[:count], subseeds=subseeds[:count],
                             infotexts=run.infotexts, interrupted=run.interrupted, warnings=warnings)
+
+
+def _prepare_controls(run: _Run, models: Any, preprocessors: Any, prepared: inpainting.Prepared | None) -> None:
+    from modules.controlnet.preprocessors import PreprocessorRegistry
+
+    request = run.request
+    width, height = (prepared.width, prepared.height) if prepared is not None else (request.width, request.height)
+    fallback = prepared.sources[0].working if prepared is not None else None
+    pairs = controlnet.prepare(request.control_units, models, run.loaded.info,
+                               preprocessors or PreprocessorRegistry.default(), width, height, fallback)
+    run.controls = [active for _, active in pairs]
+    for index, (unit, active) in enumerate(pairs):
+        key, value = active.infotext(unit, index)
+        run.extra[key] = value
 
 
 def _prepare_scheduler(run: _Run, samplers: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from modules.generation import GenerationResult, JobControl, generate
 from modules.outputs import OutputStore
-from modules.requests import GenerationRequest, Limits, validate
+from modules.requests import GenerationRequest, Limits, RequestError, validate
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +26,39 @@ class Processor:
     outputs: OutputStore
     limits: Limits = Limits()
     save_images: bool = True
+    preprocessors: Any = None  # ControlNet PreprocessorRegistry; None = the built-in one
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
         request = validate(request, self.limits, self.samplers)
-        self.models.resolve(request.checkpoint)
+        checkpoint = self.models.resolve(request.checkpoint)
+        self._check_units(request, checkpoint)
         return request
+
+    def _check_units(self, request: GenerationRequest, checkpoint: Any) -> None:
+        from modules.models.controlnets import checkpoint_family_group
+
+        for n, unit in enumerate(request.control_units, start=1):
+            try:
+                info = self.models.find_controlnet(unit.model)
+            except LookupError as exc:
+                raise RequestError(f"ControlNet unit {n}: {exc.args[0]}") from None
+            if info.error:
+                raise RequestError(f"ControlNet unit {n}: {info.name} cannot be used: it {info.error}.")
+            if info.family != checkpoint_family_group(checkpoint.family):
+                raise RequestError(f"ControlNet unit {n}: {info.name} is for {info.family_label} models, but the "
+                                   f"checkpoint {checkpoint.name} is {checkpoint.family_label}. Choose a ControlNet "
+                                   f"made for {checkpoint.family_label}.")
+            if self.preprocessors is not None:
+                try:
+                    self.preprocessors.get(unit.module)
+                except Exception as exc:
+                    raise RequestError(f"ControlNet unit {n}: {exc}") from None
 
     def run(self, request: GenerationRequest, control: JobControl | None = None,
             user: str | None = None) -> GenerationResult:
         request = self.check(request)
-        result = generate(request, self.models, self.samplers, control)
+        result = generate(request, self.models, self.samplers, control, self.preprocessors)
         if self.save_images:
             kind = OUTPUT_KINDS[request.mode]
             for image, seed, info in zip(result.images, result.seeds, result.infotexts):

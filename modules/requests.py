@@ -21,6 +21,9 @@ MASKED_CONTENT = ("fill", "original", "latent noise", "latent nothing")
 MASK_MODES = ("Inpaint masked", "Inpaint not masked")
 INPAINT_AREAS = ("Whole picture", "Only masked")
 OUTPAINT_FILLS = ("edge", "noise")
+# sd-webui-controlnet's names, in its order (its API also sends the index).
+CONTROL_MODES = ("Balanced", "My prompt is more important", "ControlNet is more important")
+CONTROL_RESIZE_MODES = ("Just Resize", "Crop and Resize", "Resize and Fill")
 MAX_SEED = 2**32 - 1
 DEFAULT_SAMPLER = "Euler a"
 DEFAULT_SCHEDULE = "Automatic"
@@ -36,6 +39,25 @@ class RequestError(ValueError):
 class LoraRef:
     name: str
     weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ControlUnit:
+    """One ControlNet unit, with the sd-webui-controlnet extension's field names and defaults."""
+
+    enabled: bool = True
+    image: Image.Image | None = None  # None: use the img2img input picture
+    module: str = "none"  # the preprocessor
+    model: str = ""  # a ControlNet in models/ControlNet, by name
+    weight: float = 1.0
+    guidance_start: float = 0.0  # fraction of the steps at which the unit starts acting
+    guidance_end: float = 1.0
+    control_mode: int = 0  # index into CONTROL_MODES
+    resize_mode: int = 1  # index into CONTROL_RESIZE_MODES
+    pixel_perfect: bool = False  # preprocessor resolution from the output size
+    processor_res: int = 512
+    threshold_a: float | None = None  # the preprocessor's first/second slider; None = its default
+    threshold_b: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,7 @@ class GenerationRequest:
     inpainting_mask_invert: bool = False
     outpaint: tuple[int, int, int, int] = (0, 0, 0, 0)  # pixels added left, right, up, down (inpaint mode)
     outpaint_fill: str = "edge"  # how the new area starts: OUTPAINT_FILLS
+    control_units: tuple[ControlUnit, ...] = ()
 
     def with_resolved_seeds(self, rng: random.Random | None = None) -> GenerationRequest:
         """Replace -1 seeds by concrete ones, so the job (and its infotext) can be reproduced."""
@@ -168,7 +191,42 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
                                f"Choose one of: {', '.join(spec.schedule_types)}.")
         sampler = spec.name
     return replace(request, cfg_scale=cfg, subseed_strength=subseed_strength, sampler=sampler,
-                   schedule_type=schedule, **ints, **_validate_images(request, limits))
+                   schedule_type=schedule, **ints, **_validate_images(request, limits),
+                   control_units=_validate_units(request, limits))
+
+
+def _validate_units(request: GenerationRequest, limits: Limits) -> tuple[ControlUnit, ...]:
+    """Enabled ControlNet units, checked and normalised; disabled ones are dropped (they change nothing)."""
+    units = []
+    for n, unit in enumerate(request.control_units, start=1):
+        if not unit.enabled:
+            continue
+        name = f"ControlNet unit {n}"
+        if not unit.model:
+            raise RequestError(f"{name} is enabled but has no model. Choose a ControlNet model, or disable the unit.")
+        if unit.image is None and request.mode not in IMAGE_MODES:
+            raise RequestError(f"{name} has no control image. Upload or draw one (only img2img can use its input "
+                               "picture as the control image).")
+        if unit.image is not None:
+            _check_picture(f"{name}'s image", unit.image, limits)
+        weight = _float(f"{name} weight", unit.weight)
+        if not 0.0 <= weight <= 2.0:
+            raise RequestError(f"{name} weight must be between 0 and 2, but is {weight:g}.")
+        start, end = _float(f"{name} starting step", unit.guidance_start), _float(f"{name} ending step", unit.guidance_end)
+        if not 0.0 <= start <= end <= 1.0:
+            raise RequestError(f"{name}: the starting and ending control steps must satisfy 0 <= start <= end <= 1, "
+                               f"but are {start:g} and {end:g}.")
+        resolution = _int(f"{name} preprocessor resolution", unit.processor_res)
+        if not 64 <= resolution <= limits.max_size:
+            raise RequestError(f"{name} preprocessor resolution must be between 64 and {limits.max_size}, "
+                               f"but is {resolution}.")
+        units.append(replace(unit, weight=weight, guidance_start=start, guidance_end=end, processor_res=resolution,
+                             control_mode=_choice(f"{name} control mode", unit.control_mode, CONTROL_MODES),
+                             resize_mode=_choice(f"{name} resize mode", unit.resize_mode, CONTROL_RESIZE_MODES),
+                             threshold_a=None if unit.threshold_a is None else _float(f"{name} threshold A", unit.threshold_a),
+                             threshold_b=None if unit.threshold_b is None else _float(f"{name} threshold B", unit.threshold_b),
+                             pixel_perfect=bool(unit.pixel_perfect), module=str(unit.module or "none")))
+    return tuple(units)
 
 
 def as_mask(image: Image.Image) -> Image.Image:

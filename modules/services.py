@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from modules.controlnet.preprocessors import PreprocessorRegistry
 from modules.devices import DeviceConfig, choose_device
 from modules.jobs import JobQueue
 from modules.models.manager import ModelManager
@@ -32,6 +33,7 @@ class Services:
     models: ModelManager
     outputs: OutputStore
     processor: Processor
+    preprocessors: PreprocessorRegistry
     jobs: JobQueue
     ui_settings: SettingsStore
     user_settings: UserSettingsStore  # per-user values, e.g. each user's default checkpoint (API options)
@@ -57,10 +59,12 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     samplers = SamplerRegistry.default()
     models = ModelManager(checkpoints_dir=settings.paths.checkpoints, vae_dir=settings.paths.vaes,
                           cache_file=settings.paths.cache_dir / "models.json", device=device,
-                          models_in_ram=settings.models_in_ram)
+                          models_in_ram=settings.models_in_ram, controlnet_dir=settings.paths.controlnets)
     models.refresh()
     outputs = OutputStore(settings.paths.outputs)
-    processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size))
+    preprocessors = PreprocessorRegistry.default(settings.paths.annotators)
+    processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
+                          preprocessors=preprocessors)
     ui_settings = SettingsStore(settings.paths.settings_file, UI_DEFAULTS)
     user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
     # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
@@ -68,5 +72,5 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                                                                   owner if per_user_outputs else None),
                     preview_every=int(ui_settings.get("preview_every") or 0))
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
-                    processor=processor, jobs=jobs, ui_settings=ui_settings, user_settings=user_settings,
+                    processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings, user_settings=user_settings,
                     per_user_outputs=per_user_outputs)

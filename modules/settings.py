@@ -35,6 +35,7 @@ class Paths:
     extensions: Path
     settings_file: Path
     cache_dir: Path
+    annotators: Path = Path("models/annotators")  # controlnet-aux weights, by its file names
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         extensions=args.extensions_dir.expanduser().resolve(),
         settings_file=args.settings_file.expanduser().resolve(),
         cache_dir=(REPO_ROOT / ".cache"),
+        annotators=(models / "annotators").expanduser().resolve(),
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,

@@ -23,6 +23,8 @@ from typing import Any
 import torch
 
 from modules.devices import DeviceConfig
+from modules.models import controlnets
+from modules.models.controlnets import ControlNetError, ControlNetInfo
 from modules.models.registry import CheckpointInfo, CheckpointRegistry, HashCache, VaeInfo, scan_vaes
 from modules.requests import VAE_AUTOMATIC, VAE_NONE
 
@@ -154,8 +156,12 @@ def load_pipeline(info: CheckpointInfo, device: DeviceConfig) -> Any:
 class ModelManager:
     def __init__(self, *, checkpoints_dir: Path, vae_dir: Path, cache_file: Path, device: DeviceConfig,
                  models_in_ram: int = 2, loader: Callable[[CheckpointInfo, DeviceConfig], Any] = load_pipeline,
-                 preferred: str = "demo-shapes") -> None:
+                 preferred: str = "demo-shapes", controlnet_dir: Path | None = None,
+                 controlnets_in_ram: int = 4) -> None:
         self.device = device
+        self.controlnet_dir = controlnet_dir
+        self.controlnets: list[ControlNetInfo] = []
+        self._controlnet_cache = LruCache(controlnets_in_ram)
         self.checkpoints = CheckpointRegistry(checkpoints_dir, HashCache(cache_file))
         self.vae_dir = vae_dir
         self.vaes: list[VaeInfo] = []
@@ -170,7 +176,40 @@ class ModelManager:
     def refresh(self) -> list[CheckpointInfo]:
         found = self.checkpoints.refresh()
         self.vaes = scan_vaes(self.vae_dir)
+        self.controlnets = controlnets.scan(self.controlnet_dir) if self.controlnet_dir else []
         return found
+
+    def find_controlnet(self, name: str) -> ControlNetInfo:
+        """By the name sd-webui-controlnet lists ("control_v11p_sd15_scribble"), also accepted with its file
+        extension or its "[hash]" suffix, as its API clients send them."""
+        query = name.strip()
+        if query.endswith("]") and " [" in query:
+            query = query[:query.rindex(" [")]
+        for info in self.controlnets:
+            if query in (info.name, info.path.name, info.path.stem, Path(info.name).name):
+                return info
+        names = ", ".join(i.name for i in self.controlnets) or "none"
+        raise ModelNotFound(f"ControlNet model {name!r} not found in {self.controlnet_dir}. Available: {names}.")
+
+    def controlnet(self, name: str, checkpoint: CheckpointInfo) -> Any:
+        """The loaded ControlNet for a job on `checkpoint`; refused when the families differ."""
+        info = self.find_controlnet(name)
+        if info.error:
+            raise ControlNetError(f"ControlNet {info.name} cannot be used: it {info.error}.")
+        if info.family != controlnets.checkpoint_family_group(checkpoint.family):
+            raise ControlNetError(f"ControlNet {info.name} is for {info.family_label} models, but the checkpoint "
+                                  f"{checkpoint.name} is {checkpoint.family_label}. Choose a ControlNet made for "
+                                  f"{checkpoint.family_label}.")
+        with self._lock:
+            key = (str(info.path), str(self.device.dtype))
+            model = self._controlnet_cache.get(key)
+            if model is None:
+                self._controlnet_cache.make_room()
+                started = time.perf_counter()
+                model = controlnets.load_controlnet(info, self.device.dtype, self.device.device)
+                log.info("loaded ControlNet %s in %.2f s", info.name, time.perf_counter() - started)
+                self._controlnet_cache.put(key, model)
+            return model
 
     def default_checkpoint(self) -> CheckpointInfo | None:
         """The user's own checkpoints come first; the bundled demo model when there is nothing else."""
@@ -269,4 +308,5 @@ class ModelManager:
         with self._lock:
             self._cache.clear()
             self._vae_cache.clear()
+            self._controlnet_cache.clear()
             release_memory()
