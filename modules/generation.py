@@ -276,13 +276,19 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
     app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one otherwise."""
     request = request.with_resolved_seeds()
     seeds, subseeds = request.seeds(), request.subseeds()
-    prompt, loras, warnings = extract_loras(request.prompt)
-    warnings += [f"LoRA {tag.name} was ignored: LoRA support is not available yet." for tag in loras]
+    prompt, tags, warnings = extract_loras(request.prompt)
+    loras = []
+    for tag in tags:
+        info = models.find_lora(tag.name) if hasattr(models, "find_lora") else None
+        if info is None:
+            warnings.append(f"LoRA {tag.name!r} not found in the Lora folder: the tag was ignored.")
+        else:
+            loras.append((info, tag.te_weight, tag.unet_weight))
     warnings += [h for h in prompt_hints(request.prompt) if h not in warnings]
     prepared = inpainting.prepare(request) if request.mode in IMAGE_MODES else None
     if prepared is not None:
         warnings += prepared.warnings
-    with models.use(request.checkpoint, request.vae) as loaded:
+    with models.use(request.checkpoint, request.vae, loras) as loaded:
         route = pipelines.route(request.mode, loaded.pipe, loaded.info.name)
         if route.note:
             warnings.append(route.note)
@@ -297,6 +303,9 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
             run.extra = dict(prepared.params, Size=f"{prepared.width}x{prepared.height}")
         if request.control_units:
             _prepare_controls(run, models, preprocessors, prepared)
+        if loras:
+            # A1111's field: "name: hash" with the 12-digit hash of the weights (metadata edits don't change it).
+            run.extra["Lora hashes"] = ", ".join(f"{info.name}: {models.lora_hash(info)[:12]}" for info, _, _ in loras)
         if route.kind == pipelines.TXT2IMG:
             _prepare_scheduler(run, samplers)
             _txt2img(run, prompt, seeds, subseeds)

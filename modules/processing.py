@@ -33,7 +33,21 @@ class Processor:
         request = validate(request, self.limits, self.samplers)
         checkpoint = self.models.resolve(request.checkpoint)
         self._check_units(request, checkpoint)
+        self._check_loras(request, checkpoint)
         return request
+
+    def _check_loras(self, request: GenerationRequest, checkpoint: Any) -> None:
+        """Another family's LoRA is refused before the job waits in the queue (an unknown name only warns)."""
+        from modules.models.loras import LoraError
+        from modules.prompts import extract_loras
+
+        for tag in extract_loras(request.prompt)[1]:
+            info = self.models.find_lora(tag.name)
+            if info is not None:
+                try:
+                    self.models.check_lora_family(info, checkpoint)
+                except LoraError as exc:
+                    raise RequestError(str(exc)) from None
 
     def _check_units(self, request: GenerationRequest, checkpoint: Any) -> None:
         from modules.models.controlnets import checkpoint_family_group

@@ -24,7 +24,9 @@ import torch
 
 from modules.devices import DeviceConfig
 from modules.models import controlnets
+from modules.models import loras as lora_files
 from modules.models.controlnets import ControlNetError, ControlNetInfo
+from modules.models.loras import AdapterSet, LoraError, LoraInfo
 from modules.models.registry import CheckpointInfo, CheckpointRegistry, HashCache, VaeInfo, scan_vaes
 from modules.requests import VAE_AUTOMATIC, VAE_NONE
 
@@ -43,6 +45,7 @@ class LoadedModel:
     scheduler_config: dict[str, Any]
     load_seconds: float
     derived: dict[str, Any] = field(default_factory=dict)  # pipelines shared via from_pipe, by class name
+    adapters: AdapterSet = field(default_factory=AdapterSet)  # LoRAs loaded into this pipeline (LRU)
 
 
 class LruCache:
@@ -157,8 +160,11 @@ class ModelManager:
     def __init__(self, *, checkpoints_dir: Path, vae_dir: Path, cache_file: Path, device: DeviceConfig,
                  models_in_ram: int = 2, loader: Callable[[CheckpointInfo, DeviceConfig], Any] = load_pipeline,
                  preferred: str = "demo-shapes", controlnet_dir: Path | None = None,
-                 controlnets_in_ram: int = 4) -> None:
+                 controlnets_in_ram: int = 4, lora_dir: Path | None = None) -> None:
         self.device = device
+        self.lora_dir = lora_dir
+        self.loras: list[LoraInfo] = []
+        self._lora_hashes: dict[tuple[str, int, float], str] = {}
         self.controlnet_dir = controlnet_dir
         self.controlnets: list[ControlNetInfo] = []
         self._controlnet_cache = LruCache(controlnets_in_ram)
@@ -177,7 +183,33 @@ class ModelManager:
         found = self.checkpoints.refresh()
         self.vaes = scan_vaes(self.vae_dir)
         self.controlnets = controlnets.scan(self.controlnet_dir) if self.controlnet_dir else []
+        self.loras = lora_files.scan(self.lora_dir)
         return found
+
+    def find_lora(self, name: str) -> LoraInfo | None:
+        """By file name (A1111's default) or, failing that, by the alias in its metadata."""
+        for info in self.loras:
+            if info.name == name:
+                return info
+        for info in self.loras:
+            if info.alias == name or info.path.name == name:
+                return info
+        return None
+
+    def lora_hash(self, info: LoraInfo) -> str:
+        stat = info.path.stat()
+        key = (str(info.path), stat.st_size, stat.st_mtime)
+        if key not in self._lora_hashes:
+            self._lora_hashes[key] = lora_files.lora_hash(info.path)
+        return self._lora_hashes[key]
+
+    def check_lora_family(self, info: LoraInfo, checkpoint: CheckpointInfo) -> None:
+        if info.error:
+            raise LoraError(f"LoRA {info.name} cannot be used: it {info.error}.")
+        if info.family is not None and info.family != lora_files.checkpoint_family_group(checkpoint.family):
+            raise LoraError(f"LoRA {info.name} is for {info.family_label} models, but the checkpoint "
+                            f"{checkpoint.name} is {checkpoint.family_label}. Remove the tag, or choose a "
+                            f"{info.family_label} checkpoint.")
 
     def find_controlnet(self, name: str) -> ControlNetInfo:
         """By the name sd-webui-controlnet lists ("control_v11p_sd15_scribble"), also accepted with its file
@@ -293,15 +325,23 @@ class ModelManager:
         return vae
 
     @contextmanager
-    def use(self, checkpoint: str | None, vae: str = VAE_AUTOMATIC) -> Iterator[LoadedModel]:
-        """Lend the checkpoint's pipeline for one job, with the job's VAE; the checkpoint's own VAE returns after."""
+    def use(self, checkpoint: str | None, vae: str = VAE_AUTOMATIC,
+            loras: list[tuple[LoraInfo, float, float]] | tuple = ()) -> Iterator[LoadedModel]:
+        """Lend the checkpoint's pipeline for one job, with the job's VAE and LoRAs (info, text-encoder weight,
+        UNet weight); afterwards the checkpoint's own VAE returns and the LoRAs are switched off."""
         with self._lock:
             loaded = self.load(self.resolve(checkpoint))
             pipe = loaded.pipe
             pipe.vae = self._vae_for(loaded, vae)
             try:
+                if loras:
+                    for info, _, _ in loras:
+                        self.check_lora_family(info, loaded.info)
+                    names = [loaded.adapters.ensure(pipe, info) for info, _, _ in loras]
+                    loaded.adapters.activate(pipe, [(n, te, unet) for n, (_, te, unet) in zip(names, loras)])
                 yield loaded
             finally:
+                loaded.adapters.deactivate(pipe)
                 pipe.vae = loaded.own_vae
 
     def unload_all(self) -> None:

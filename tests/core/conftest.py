@@ -100,7 +100,7 @@ class InMemoryModels:
                                   load_seconds=0.0)
 
     @contextmanager
-    def use(self, checkpoint, vae="Automatic"):
+    def use(self, checkpoint, vae="Automatic", loras=()):
         yield self.loaded
 
 

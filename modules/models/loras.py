@@ -1,0 +1,201 @@
+"""LoRAs in models/Lora: found (subfolders too), told apart by family, hashed as A1111 does, and applied to
+a loaded pipeline for one job at a time.
+
+Adapters are loaded once per loaded checkpoint with diffusers' `load_lora_weights` (kohya/A1111 and
+diffusers/PEFT key formats) and kept (LRU) on it; a job switches them on with `set_adapters` and off again
+with `disable_lora`, which leaves the base weights untouched, bit for bit (fusing would not: fuse -> unfuse
+drifts by ~1e-6, see NOTES-diffusers.md). A job without LoRAs therefore pays nothing but disabled layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".safetensors", ".pt", ".ckpt")
+PREVIEW_SUFFIXES = (".png", ".preview.png", ".jpg", ".jpeg", ".webp")
+CONTEXT_FAMILIES = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
+LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "demo": "Demo (SD architecture)"}
+# The metadata fields users look for on a card (kohya's ss_* and the modelspec ones).
+SHOWN_METADATA = ("ss_base_model_version", "ss_sd_model_name", "ss_network_dim", "ss_network_alpha",
+                  "modelspec.title", "modelspec.trigger_phrase", "modelspec.description", "ss_output_name")
+
+
+class LoraError(RuntimeError):
+    """A LoRA that cannot be used for this job; the message says why."""
+
+
+@dataclass(frozen=True)
+class LoraInfo:
+    name: str  # the file name without extension: what `<lora:name:1>` uses, as in A1111
+    path: Path
+    family: str | None
+    metadata: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    error: str | None = None
+    preview: Path | None = None
+
+    @property
+    def family_label(self) -> str:
+        if self.family and self.family.startswith("custom-"):
+            return f"SD architecture ({self.family.removeprefix('custom-')}-wide text)"
+        return LABELS.get(self.family or "", self.family or "unknown")
+
+    @property
+    def alias(self) -> str:
+        return self.metadata.get("ss_output_name", "") or self.name
+
+    @property
+    def trigger_words(self) -> list[str]:
+        phrase = self.metadata.get("modelspec.trigger_phrase", "")
+        words = [w.strip() for w in phrase.split(",") if w.strip()]
+        if not words and self.metadata.get("ss_tag_frequency"):
+            try:  # kohya: {dataset: {tag: count}}: the most used tags are the triggers people type
+                counts: dict[str, int] = {}
+                for tags in json.loads(self.metadata["ss_tag_frequency"]).values():
+                    for tag, n in tags.items():
+                        counts[tag.strip()] = counts.get(tag.strip(), 0) + int(n)
+                words = [t for t, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:5]]
+            except (ValueError, AttributeError, TypeError):
+                pass
+        return words
+
+
+def read_header(path: Path) -> tuple[dict[str, Any], int]:
+    """The safetensors JSON header and the offset where the tensor bytes start."""
+    with path.open("rb") as fh:
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise ValueError("the file is too short to be safetensors")
+        (length,) = struct.unpack("<Q", raw)
+        if length > 100_000_000:
+            raise ValueError("the header length is not plausible")
+        header = json.loads(fh.read(length))
+    return header, 8 + length
+
+
+def lora_hash(path: Path) -> str:
+    """A1111's LoRA hash ("addnet" hash): SHA-256 of the file after the safetensors header, 12 hex digits
+    in the infotext. Metadata edits do not change it."""
+    digest = hashlib.sha256()
+    offset = read_header(path)[1] if path.suffix.lower() == ".safetensors" else 0
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def family_from_keys(shapes: dict[str, list[int]], metadata: dict[str, str]) -> str | None:
+    if metadata.get("ss_base_model_version") == "demo":
+        return "demo"
+    if any(k.startswith(("lora_te1_", "lora_te2_", "te1.", "te2.", "text_encoder_2.")) for k in shapes):
+        return "sdxl"
+    for key, shape in shapes.items():
+        # kohya `..._attn2_to_k.lora_down.weight`, PEFT `...attn2.to_k.lora_A.weight`: [rank, context width]
+        if re.search(r"attn2[._]to_k\.(lora_down|lora_A)\.weight$", key) and len(shape) == 2:
+            width = shape[1]
+            return CONTEXT_FAMILIES.get(width, f"custom-{width}")
+    return None
+
+
+def _preview(path: Path) -> Path | None:
+    stem = path.with_suffix("")
+    for suffix in PREVIEW_SUFFIXES:
+        candidate = Path(f"{stem}{suffix}")
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def describe(path: Path) -> LoraInfo:
+    name = path.stem
+    if path.suffix.lower() != ".safetensors":
+        # Pickles are only read at load time (weights_only); their family shows then.
+        return LoraInfo(name, path, None, {}, None, _preview(path))
+    try:
+        header, _ = read_header(path)
+    except (OSError, ValueError) as exc:
+        return LoraInfo(name, path, None, {}, f"is not a readable safetensors file ({exc})", _preview(path))
+    metadata = {k: str(v) for k, v in (header.get("__metadata__") or {}).items()}
+    shapes = {k: v.get("shape", []) for k, v in header.items() if isinstance(v, dict) and k != "__metadata__"}
+    if not any(m in k for k in shapes for m in (".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".hada_", ".lokr_")):
+        return LoraInfo(name, path, None, metadata, "has no LoRA weights in it", _preview(path))
+    return LoraInfo(name, path, family_from_keys(shapes, metadata), metadata, None, _preview(path))
+
+
+def scan(root: Path | None) -> list[LoraInfo]:
+    if root is None or not root.is_dir():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.lower().endswith(SUFFIXES) and not name.startswith("."):
+                found.append(describe(Path(dirpath) / name))
+    return found
+
+
+def checkpoint_family_group(family: str | None) -> str | None:
+    return {"sd2-v": "sd2"}.get(family or "", family)
+
+
+# ------------------------------------------------------------------------------------------ adapters
+
+
+def adapter_name(info: LoraInfo) -> str:
+    # PEFT adapter names become attribute keys: keep them to safe characters, unique per file.
+    digest = hashlib.sha1(str(info.path).encode()).hexdigest()[:8]
+    return re.sub(r"[^A-Za-z0-9_]", "_", info.name)[:48] + "_" + digest
+
+
+@dataclass
+class AdapterSet:
+    """The adapters loaded into one pipeline, most recently used last."""
+
+    capacity: int = 8
+    loaded: OrderedDict[str, LoraInfo] = field(default_factory=OrderedDict)
+
+    def ensure(self, pipe: Any, info: LoraInfo) -> str:
+        name = adapter_name(info)
+        if name in self.loaded:
+            self.loaded.move_to_end(name)
+            return name
+        while len(self.loaded) >= self.capacity:
+            old, _ = self.loaded.popitem(last=False)
+            pipe.delete_adapters(old)
+        try:
+            pipe.load_lora_weights(str(info.path), adapter_name=name)
+        except Exception as exc:  # corrupt file, unknown key layout, a pickle that needs code
+            _drop_partial(pipe, name)
+            raise LoraError(f"LoRA {info.name} could not be loaded from {info.path.name}: {exc}") from exc
+        self.loaded[name] = info
+        return name
+
+    def activate(self, pipe: Any, entries: list[tuple[str, float, float]]) -> None:
+        """entries: (adapter name, text-encoder weight, UNet weight)."""
+        pipe.enable_lora()
+        weights = [{"unet": unet, "text_encoder": te, "text_encoder_2": te} for _, te, unet in entries]
+        if getattr(pipe, "text_encoder_2", None) is None:
+            weights = [{k: v for k, v in w.items() if k != "text_encoder_2"} for w in weights]
+        pipe.set_adapters([name for name, _, _ in entries], adapter_weights=weights)
+
+    def deactivate(self, pipe: Any) -> None:
+        if self.loaded:
+            pipe.disable_lora()
+
+
+def _drop_partial(pipe: Any, name: str) -> None:
+    try:
+        pipe.delete_adapters(name)
+    except Exception:  # nothing was attached: nothing to remove
+        pass
