@@ -50,3 +50,26 @@ def samplers():
     from modules.samplers import SamplerRegistry
 
     return SamplerRegistry.default()
+
+
+@pytest.fixture(scope="session")
+def cn_models_dir(tiny_models_dir, tmp_path_factory) -> Path:
+    """models/ with tiny-a, two tiny ControlNets for it, and one declared SD 1.x (refused for tiny-a)."""
+    import json
+    import shutil
+
+    from tests.fixtures.tiny import save_tiny_controlnet
+
+    root = tmp_path_factory.mktemp("cn-models")
+    (root / "Stable-diffusion").mkdir()
+    (root / "Stable-diffusion" / "tiny-a").symlink_to(tiny_models_dir / "Stable-diffusion" / "tiny-a",
+                                                      target_is_directory=True)
+    unet = tiny_models_dir / "Stable-diffusion" / "tiny-a" / "unet"
+    save_tiny_controlnet(unet, root / "ControlNet" / "tiny-cn", seed=1)
+    save_tiny_controlnet(unet, root / "ControlNet" / "tiny-cn2", seed=2)
+    # The same weights, declared SD 1.x: refused for the tiny (custom-32) checkpoint without loading it.
+    shutil.copytree(root / "ControlNet" / "tiny-cn", root / "ControlNet" / "sd15-cn")
+    config = json.loads((root / "ControlNet" / "sd15-cn" / "config.json").read_text())
+    (root / "ControlNet" / "sd15-cn" / "config.json").write_text(json.dumps({**config, "cross_attention_dim": 768}))
+    (root / "VAE").mkdir()
+    return root

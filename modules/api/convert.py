@@ -120,6 +120,8 @@ def payload_to_request(payload: GenerationPayload, services: Any, user_options: 
                        ) -> tuple[GenerationRequest, list[str]]:
     """A GenerationRequest for an A1111 txt2img payload (or the txt2img part of an img2img one), plus warnings
     about what was ignored."""
+    from modules.api.controlnet_api import units_from_scripts  # it uses this module's image decoding
+
     warnings = _unsupported_warnings(payload)
     overrides = payload.override_settings or {}
     sampler, schedule = pick_sampler(services.samplers, payload.sampler_name or payload.sampler_index
@@ -134,8 +136,11 @@ def payload_to_request(payload: GenerationPayload, services: Any, user_options: 
         width=payload.width, height=payload.height, seed=payload.seed, subseed=payload.subseed,
         subseed_strength=payload.subseed_strength, batch_count=payload.n_iter, batch_size=payload.batch_size,
         clip_skip=clip_skip,
-        # Extensions find their own values under their name (alwayson_scripts pass-through).
-        extra={str(name).lower(): value for name, value in (payload.alwayson_scripts or {}).items()},
+        # Extensions find their own values under their name (alwayson_scripts pass-through); ControlNet's
+        # units are ours, on the request itself.
+        extra={str(name).lower(): value for name, value in (payload.alwayson_scripts or {}).items()
+               if str(name).lower() != "controlnet"},
+        control_units=units_from_scripts(payload.alwayson_scripts, warnings),
     )
     defaults = type(payload)()
     for name, value in _infotext_fields(payload).items():

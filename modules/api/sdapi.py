@@ -239,7 +239,13 @@ def add_listing_routes(router: APIRouter, services: Any, who: Any) -> None:
 
     @router.post("/refresh-loras")
     def refresh_loras(caller: Caller = who) -> None:
-        return None
+        services.models.refresh()
+
+    @router.get("/loras")
+    def loras(caller: Caller = who) -> list[dict[str, Any]]:
+        # A1111's shape: name, alias, path, metadata (the safetensors header's __metadata__).
+        return [{"name": i.name, "alias": i.alias, "path": str(i.path), "metadata": i.metadata}
+                for i in services.models.loras if not i.error]
 
     @router.get("/embeddings")
     def embeddings(caller: Caller = who) -> dict[str, Any]:
@@ -250,7 +256,7 @@ def add_listing_routes(router: APIRouter, services: Any, who: Any) -> None:
         return {"txt2img": [], "img2img": []}
 
     # Lists A1111 clients probe; this server has none of these (yet).
-    for name in ("loras", "upscalers", "latent-upscale-modes", "prompt-styles", "face-restorers",
+    for name in ("upscalers", "latent-upscale-modes", "prompt-styles", "face-restorers",
                  "realesrgan-models", "hypernetworks", "sd-modules", "script-info", "extensions"):
         router.add_api_route(f"/{name}", _empty_list, methods=["GET"], dependencies=[who], name=name)
 

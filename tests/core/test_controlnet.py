@@ -3,8 +3,6 @@ family refusal, and every generation mode."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,39 +16,6 @@ from modules.controlnet.apply import ActiveControl, ControlledUNet
 from modules.generation import generate
 from modules.processing import Processor
 from modules.requests import ControlUnit, GenerationRequest, RequestError, validate
-
-
-def save_tiny_controlnet(unet_folder: Path, out: Path, seed: int) -> Path:
-    """A ControlNet made from a tiny UNet, with its zero convolutions randomised so that it steers."""
-    from diffusers import ControlNetModel, UNet2DConditionModel
-
-    unet = UNet2DConditionModel.from_pretrained(unet_folder)
-    # TINY's VAE shrinks by 2: one stride-2 step in the hint encoder.
-    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 16))
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for block in list(controlnet.controlnet_down_blocks) + [controlnet.controlnet_mid_block,
-                                                                 controlnet.controlnet_cond_embedding.conv_out]:
-            block.weight.normal_(0, 0.3)
-    controlnet.save_pretrained(out)
-    return out
-
-
-@pytest.fixture(scope="session")
-def cn_models_dir(tiny_models_dir, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cn-models")
-    (root / "Stable-diffusion").mkdir()
-    (root / "Stable-diffusion" / "tiny-a").symlink_to(tiny_models_dir / "Stable-diffusion" / "tiny-a",
-                                                      target_is_directory=True)
-    unet = tiny_models_dir / "Stable-diffusion" / "tiny-a" / "unet"
-    save_tiny_controlnet(unet, root / "ControlNet" / "tiny-cn", seed=1)
-    save_tiny_controlnet(unet, root / "ControlNet" / "tiny-cn2", seed=2)
-    # The same weights, declared SD 1.x: refused for the tiny (custom-32) checkpoint without loading it.
-    shutil.copytree(root / "ControlNet" / "tiny-cn", root / "ControlNet" / "sd15-cn")
-    config = json.loads((root / "ControlNet" / "sd15-cn" / "config.json").read_text())
-    (root / "ControlNet" / "sd15-cn" / "config.json").write_text(json.dumps({**config, "cross_attention_dim": 768}))
-    (root / "VAE").mkdir()
-    return root
 
 
 @pytest.fixture
