@@ -7,11 +7,12 @@ from typing import Any
 import gradio as gr
 from starlette.routing import Mount
 
-from modules.ui import img2img, pnginfo, settings_tab, txt2img
+from modules.ui import img2img, lora_tab, pnginfo, settings_tab, txt2img
 
 CSS = """
 /* Small pictures (the demo model draws 48 px) are shown enlarged with crisp pixels, not blurred. */
-#txt2img_gallery img, #txt2img_preview img, #img2img_gallery img, #img2img_preview img { image-rendering: pixelated; }
+#txt2img_gallery img, #txt2img_preview img, #img2img_gallery img, #img2img_preview img,
+[id*="_controlnet_unit"][id$="_preview"] img { image-rendering: pixelated; }
 .status-error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
 .status progress, .status-error progress { width: 100%; }
 #insecure_banner { background: #fef3c7; color: #7c2d12; border: 1px solid #f59e0b; padding: 4px 12px; }
@@ -28,6 +29,8 @@ def build_ui(services: Any, banner: str | None = None) -> gr.Blocks:
                 t2i = txt2img.build(services)
             with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
                 i2i = img2img.build(services)
+            with gr.Tab("Lora", id="lora", elem_id="tab_lora"):
+                lora_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt})
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
                 pnginfo.build(services, t2i, tabs, "txt2img")
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):

@@ -7,7 +7,7 @@ brush painted, never its colour, so any brush colour works and the picture under
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -24,7 +24,8 @@ from modules.requests import (
     RequestError,
 )
 from modules.samplers import SCHEDULE_TYPES
-from modules.ui import jobstream
+from modules.ui import controlnet_panel, jobstream
+from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of
 from modules.ui.txt2img import checkpoint_choices
 
@@ -32,9 +33,6 @@ SUBTABS = (("img2img", "img2img"), ("sketch", "Sketch"), ("inpaint", "Inpaint"),
            ("inpaint_upload", "Inpaint upload"), ("outpaint", "Outpaint"))
 INPAINT_TABS = frozenset({"inpaint", "inpaint_sketch", "inpaint_upload", "outpaint"})
 DIRECTIONS = ("left", "right", "up", "down")
-SKETCH_SIZE = (512, 512)
-SKETCH_COLORS = ["#000000", "#ffffff", "#e11d1d", "#f97316", "#facc15", "#16a34a", "#2563eb", "#7c3aed", "#8b4513",
-                 "#808080"]
 AUTO_SIZE_LIMIT = 1024  # an upload sets width/height to its size, scaled down to this on the CPU-friendly side
 
 
@@ -84,10 +82,6 @@ def read_upload(payload: Any, max_side: int) -> tuple[Image.Image | None, str | 
 
 
 # ------------------------------------------------------------------------------------------ form -> request
-def white_canvas(size: tuple[int, int] = SKETCH_SIZE) -> dict[str, Any]:
-    return {"background": Image.new("RGBA", size, (255, 255, 255, 255)), "layers": [], "composite": None}
-
-
 def editor_mask(value: dict[str, Any] | None, size: tuple[int, int]) -> Image.Image:
     """Everything any brush layer painted, as one mask of `size` (255 = repaint)."""
     mask = Image.new("L", size, 0)
@@ -288,6 +282,8 @@ def build(services: Any) -> Img2ImgTab:
         with gr.Column(scale=1):
             pictures = _picture_tabs()
             settings = _settings(services)
+            controlnet = controlnet_panel.build(services, "img2img", settings["width"], settings["height"],
+                                                with_input=True, fallback=pictures["init_img"])
         with gr.Column(scale=1):
             status = gr.HTML(status_html("Ready."), elem_id="img2img_status")
             preview = gr.Image(label="Preview", interactive=False, elem_id="img2img_preview", format="png", height=160)
@@ -303,7 +299,7 @@ def build(services: Any) -> Img2ImgTab:
     def run(data: dict, request: gr.Request):
         values = {name: data[component] for name, component in form.items()}
         try:
-            req = request_from_form(values["tab"], values)
+            req = replace(request_from_form(values["tab"], values), control_units=controlnet.control_units(data))
         except RequestError as exc:
             yield jobstream.error(str(exc)).values()
             return
@@ -311,7 +307,7 @@ def build(services: Any) -> Img2ImgTab:
             yield update.values()
 
     outputs = [job_id, status, preview, gallery, info, last_seed]
-    generate_btn.click(run, inputs=set(form.values()), outputs=outputs, concurrency_limit=None,
+    generate_btn.click(run, inputs=set(form.values()) | controlnet.inputs(), outputs=outputs, concurrency_limit=None,
                        show_progress="hidden")
 
     def interrupt(job: str | None, request: gr.Request) -> None:

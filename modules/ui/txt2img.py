@@ -9,7 +9,7 @@ import gradio as gr
 
 from modules.requests import GenerationRequest
 from modules.samplers import SCHEDULE_TYPES
-from modules.ui import jobstream
+from modules.ui import controlnet_panel, jobstream
 from modules.ui.jobstream import status_html, user_of
 
 
@@ -126,16 +126,22 @@ def build(services: Any) -> Txt2ImgTab:
     gallery.select(remember, outputs=[selected], queue=False)
     last_seed = gr.State(-1)
 
-    inputs = [prompt, negative, sampler, schedule_type, steps, cfg_scale, width, height, seed, subseed,
-              subseed_strength, batch_count, batch_size, clip_skip, checkpoint, vae]
+    controlnet = controlnet_panel.build(services, "txt2img", width, height)
+    form = {"prompt": prompt, "negative": negative, "sampler": sampler, "schedule": schedule_type, "steps": steps,
+            "cfg": cfg_scale, "width": width, "height": height, "seed": seed, "subseed": subseed,
+            "strength": subseed_strength, "count": batch_count, "size": batch_size, "clip_skip": clip_skip,
+            "checkpoint": checkpoint, "vae": vae}
+    inputs = set(form.values()) | controlnet.inputs()
 
-    def run(prompt_, negative_, sampler_, schedule_, steps_, cfg_, width_, height_, seed_, subseed_, strength_,
-            count_, size_, clip_skip_, checkpoint_, vae_, request: gr.Request):
+    def run(data: dict, request: gr.Request):
+        v = {name: data[component] for name, component in form.items()}
         req = GenerationRequest(
-            prompt=prompt_ or "", negative_prompt=negative_ or "", sampler=sampler_, schedule_type=schedule_,
-            steps=steps_, cfg_scale=cfg_, width=width_, height=height_, seed=-1 if seed_ is None else seed_,
-            subseed=-1 if subseed_ is None else subseed_, subseed_strength=strength_, batch_count=count_,
-            batch_size=size_, clip_skip=clip_skip_, checkpoint=checkpoint_ or None, vae=vae_ or "Automatic")
+            prompt=v["prompt"] or "", negative_prompt=v["negative"] or "", sampler=v["sampler"],
+            schedule_type=v["schedule"], steps=v["steps"], cfg_scale=v["cfg"], width=v["width"], height=v["height"],
+            seed=-1 if v["seed"] is None else v["seed"], subseed=-1 if v["subseed"] is None else v["subseed"],
+            subseed_strength=v["strength"], batch_count=v["count"], batch_size=v["size"], clip_skip=v["clip_skip"],
+            checkpoint=v["checkpoint"] or None, vae=v["vae"] or "Automatic",
+            control_units=controlnet.control_units(data))
         for update in jobstream.follow(services, req, user_of(request)):
             yield update.values()
 

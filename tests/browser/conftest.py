@@ -90,11 +90,29 @@ def served_webui(base: Path, models_dir: Path, extra_args: tuple[str, ...] = (),
 
 
 @pytest.fixture(scope="session")
-def webui_server(tiny_models_dir, tmp_path_factory):
+def browser_models_dir(tiny_models_dir, cn_models_dir, tmp_path_factory) -> Path:
+    """tiny-a and tiny-b, a ControlNet for them, and a LoRA with a preview picture."""
+    from PIL import Image
+
+    from tests.fixtures.tiny import save_tiny_lora
+
+    root = tmp_path_factory.mktemp("browser-models")
+    for folder in ("Stable-diffusion", "VAE"):
+        (root / folder).symlink_to(tiny_models_dir / folder, target_is_directory=True)
+    (root / "ControlNet").mkdir()
+    (root / "ControlNet" / "tiny-cn").symlink_to(cn_models_dir / "ControlNet" / "tiny-cn", target_is_directory=True)
+    lora = save_tiny_lora(tiny_models_dir / "Stable-diffusion" / "tiny-a", root / "Lora" / "ink.safetensors", 1,
+                          {"modelspec.trigger_phrase": "inky"})
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(lora.with_suffix(".png"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def webui_server(browser_models_dir, tmp_path_factory):
     """(url, outputs_dir) of a running webui.py; its log is in the server tmp dir."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver)")
-    with served_webui(tmp_path_factory.mktemp("webui"), tiny_models_dir) as served:
+    with served_webui(tmp_path_factory.mktemp("webui"), browser_models_dir) as served:
         yield served
 
 

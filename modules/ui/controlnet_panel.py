@@ -1,0 +1,208 @@
+"""The ControlNet panel of txt2img and img2img: units with sd-webui-controlnet's controls and names.
+
+Each unit has a canvas that is ready to draw on (white, brush selected) and also takes an upload, so an
+artist's scribble goes straight in as the control image; "Preview" shows the preprocessed map at the size
+the model will see. The panel turns its values into `ControlUnit`s on the request; it holds no model state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from modules.controlnet.apply import control_map
+from modules.imaging import flatten
+from modules.requests import CONTROL_MODES, CONTROL_RESIZE_MODES, ControlUnit
+from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
+
+NO_MODEL = "None"
+MAX_UNITS = 10
+
+
+@dataclass
+class UnitWidgets:
+    index: int
+    enabled: Any
+    image: Any
+    use_input: Any | None  # img2img only: "use the img2img input" as the control picture
+    module: Any
+    model: Any
+    weight: Any
+    start: Any
+    end: Any
+    control_mode: Any
+    resize_mode: Any
+    pixel_perfect: Any
+    processor_res: Any
+    threshold_a: Any
+    threshold_b: Any
+    note: Any
+    preview_button: Any
+    preview: Any
+
+    def inputs(self) -> list[Any]:
+        items = [self.enabled, self.image, self.module, self.model, self.weight, self.start, self.end,
+                 self.control_mode, self.resize_mode, self.pixel_perfect, self.processor_res, self.threshold_a,
+                 self.threshold_b]
+        return items + ([self.use_input] if self.use_input is not None else [])
+
+
+@dataclass
+class ControlNetPanel:
+    units: list[UnitWidgets] = field(default_factory=list)
+    model_refresh: Any = None
+
+    def inputs(self) -> set[Any]:
+        return {c for unit in self.units for c in unit.inputs()}
+
+    def control_units(self, data: dict[Any, Any]) -> tuple[ControlUnit, ...]:
+        """The enabled units from a Gradio `inputs=set(...)` dict (component -> value)."""
+        out = []
+        for w in self.units:
+            if not data.get(w.enabled):
+                continue
+            use_input = bool(w.use_input is not None and data.get(w.use_input))
+            out.append(ControlUnit(
+                enabled=True, image=None if use_input else drawn_picture(data.get(w.image)),
+                module=data.get(w.module) or "none",
+                model="" if data.get(w.model) in (None, NO_MODEL) else data.get(w.model),
+                weight=data.get(w.weight, 1.0), guidance_start=data.get(w.start, 0.0),
+                guidance_end=data.get(w.end, 1.0), control_mode=data.get(w.control_mode) or CONTROL_MODES[0],
+                resize_mode=data.get(w.resize_mode) or CONTROL_RESIZE_MODES[1],
+                pixel_perfect=bool(data.get(w.pixel_perfect)), processor_res=data.get(w.processor_res, 512),
+                threshold_a=data.get(w.threshold_a), threshold_b=data.get(w.threshold_b)))
+        return tuple(out)
+
+
+def drawn_picture(value: Any) -> Image.Image | None:
+    """The canvas as one RGB picture (strokes over the upload or the white page); None when nothing is on it."""
+    if value is None:
+        return None
+    if isinstance(value, Image.Image):
+        picture = value
+    else:
+        picture = value.get("composite") or value.get("background")
+        if picture is None:
+            return None
+    rgb = flatten(picture)
+    low, high = zip(*rgb.getextrema())
+    if low == high:  # one flat colour: an untouched canvas
+        return None
+    return rgb
+
+
+def model_choices(services: Any) -> list[str]:
+    return [NO_MODEL] + [i.name for i in services.models.controlnets if not i.error]
+
+
+def _slider_updates(services: Any, module: str) -> tuple[Any, Any, str]:
+    reg = services.preprocessors
+    try:
+        pre = reg.get(module)
+    except Exception as exc:  # an extension's preprocessor vanished: say so, hide the sliders
+        return gr.update(visible=False), gr.update(visible=False), str(exc)
+    updates = []
+    for i in range(2):
+        if i < len(pre.sliders):
+            s = pre.sliders[i]
+            updates.append(gr.update(visible=True, label=s.label, minimum=s.minimum, maximum=s.maximum, step=s.step,
+                                     value=s.default))
+        else:
+            updates.append(gr.update(visible=False, value=None))
+    missing = reg.missing_files(pre.name)
+    note = (f"⚠️ {pre.name} needs {', '.join(missing)} in models/annotators/ (controlnet-aux's file names)."
+            if missing else "")
+    return updates[0], updates[1], note
+
+
+def _unit(services: Any, tab: str, index: int, with_input: bool) -> UnitWidgets:
+    prefix = f"{tab}_controlnet_unit{index}"
+    with gr.Row():
+        enabled = gr.Checkbox(label="Enable", value=False, elem_id=f"{prefix}_enable")
+        use_input = gr.Checkbox(label="Use the img2img input as the control image", value=False,
+                                elem_id=f"{prefix}_use_input") if with_input else None
+        pixel_perfect = gr.Checkbox(label="Pixel Perfect", value=False, elem_id=f"{prefix}_pixel_perfect")
+    with gr.Row():
+        image = gr.ImageEditor(label="Control image: draw, or upload a picture", type="pil", image_mode="RGBA",
+                               format="png", elem_id=f"{prefix}_image", value=white_canvas(), canvas_size=SKETCH_SIZE,
+                               fixed_canvas=True, layers=False, sources=("upload", "clipboard"), height=360,
+                               brush=gr.Brush(default_size=6, colors=SKETCH_COLORS, default_color="#000000"),
+                               eraser=gr.Eraser(default_size=24))
+        preview = gr.Image(label="Preprocessor preview", interactive=False, format="png", height=360,
+                           elem_id=f"{prefix}_preview")
+    with gr.Row():
+        module = gr.Dropdown(services.preprocessors.names(), value="none", label="Preprocessor",
+                             elem_id=f"{prefix}_module")
+        model = gr.Dropdown(model_choices(services), value=NO_MODEL, label="Model", elem_id=f"{prefix}_model")
+        preview_button = gr.Button("💥 Preview", elem_id=f"{prefix}_preview_button", scale=0, min_width=100)
+    note = gr.Markdown("", elem_id=f"{prefix}_note")
+    with gr.Row():
+        weight = gr.Slider(0, 2, value=1.0, step=0.05, label="Control Weight", elem_id=f"{prefix}_weight")
+        start = gr.Slider(0, 1, value=0.0, step=0.01, label="Starting Control Step", elem_id=f"{prefix}_start")
+        end = gr.Slider(0, 1, value=1.0, step=0.01, label="Ending Control Step", elem_id=f"{prefix}_end")
+    with gr.Row():
+        processor_res = gr.Slider(64, 2048, value=512, step=8, label="Preprocessor Resolution",
+                                  elem_id=f"{prefix}_processor_res")
+        threshold_a = gr.Slider(0, 255, value=None, label="Threshold A", visible=False, elem_id=f"{prefix}_threshold_a")
+        threshold_b = gr.Slider(0, 255, value=None, label="Threshold B", visible=False, elem_id=f"{prefix}_threshold_b")
+    with gr.Row():
+        control_mode = gr.Radio(list(CONTROL_MODES), value=CONTROL_MODES[0], label="Control Mode",
+                                elem_id=f"{prefix}_control_mode")
+        resize_mode = gr.Radio(list(CONTROL_RESIZE_MODES), value=CONTROL_RESIZE_MODES[1], label="Resize Mode",
+                               elem_id=f"{prefix}_resize_mode")
+    module.change(lambda m: _slider_updates(services, m), inputs=[module], outputs=[threshold_a, threshold_b, note],
+                  queue=False)
+    return UnitWidgets(index, enabled, image, use_input, module, model, weight, start, end, control_mode, resize_mode,
+                       pixel_perfect, processor_res, threshold_a, threshold_b, note, preview_button, preview)
+
+
+def build(services: Any, tab: str, width: Any, height: Any, *, with_input: bool = False,
+          fallback: Any = None) -> ControlNetPanel:
+    """The panel inside an accordion. `width`/`height` are the tab's size sliders (the map is previewed at the
+    output size); `fallback` is a component holding the img2img input picture for "use the img2img input"."""
+    count = max(1, min(MAX_UNITS, int(services.ui_settings.get("controlnet_units") or 3)))
+    panel = ControlNetPanel()
+    with gr.Accordion("ControlNet", open=False, elem_id=f"{tab}_controlnet"):
+        with gr.Row():
+            gr.Markdown("Draw or upload a control image, pick a preprocessor and a model, and tick **Enable**. "
+                        "Several enabled units work together.")
+            refresh = gr.Button("🔄 models", elem_id=f"{tab}_controlnet_refresh", scale=0, min_width=100)
+        with gr.Tabs():
+            for i in range(count):
+                with gr.Tab(f"ControlNet Unit {i}", id=f"{tab}_cn_unit{i}"):
+                    panel.units.append(_unit(services, tab, i, with_input))
+    panel.model_refresh = refresh
+
+    def do_refresh() -> list[Any]:
+        services.models.refresh()
+        return [gr.update(choices=model_choices(services)) for _ in panel.units]
+
+    refresh.click(do_refresh, outputs=[u.model for u in panel.units], queue=False)
+    for unit in panel.units:
+        _wire_preview(services, unit, width, height, fallback)
+    return panel
+
+
+def _wire_preview(services: Any, unit: UnitWidgets, width: Any, height: Any, fallback: Any) -> None:
+    fields = [unit.image, unit.module, unit.resize_mode, unit.pixel_perfect, unit.processor_res, unit.threshold_a,
+              unit.threshold_b, width, height]
+    extra = [unit.use_input, fallback] if unit.use_input is not None and fallback is not None else []
+
+    def show(image, module, resize_mode, pixel_perfect, processor_res, threshold_a, threshold_b, w, h, *more):
+        picture = drawn_picture(image)
+        if extra and more and more[0]:
+            picture = drawn_picture(more[1])
+        if picture is None:
+            raise gr.Error("Draw on the canvas or upload a picture first.")
+        control = ControlUnit(module=module, resize_mode=CONTROL_RESIZE_MODES.index(resize_mode),
+                              pixel_perfect=bool(pixel_perfect), processor_res=int(processor_res),
+                              threshold_a=threshold_a, threshold_b=threshold_b)
+        try:
+            return control_map(control, picture, int(w), int(h), services.preprocessors)
+        except Exception as exc:  # a missing annotator file, a failing preprocessor: shown, never a crash
+            raise gr.Error(str(exc)) from None
+
+    unit.preview_button.click(show, inputs=fields + extra, outputs=[unit.preview])
