@@ -303,6 +303,11 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
             run.extra = dict(prepared.params, Size=f"{prepared.width}x{prepared.height}")
         if request.control_units:
             _prepare_controls(run, models, preprocessors, prepared)
+        if hasattr(models, "use_embeddings"):
+            used, notes = models.use_embeddings(loaded, f"{prompt}\n{request.negative_prompt}")
+            warnings += notes
+            if used:
+                run.extra["TI hashes"] = ", ".join(f"{name}: {short}" for name, short in used)
         if loras:
             # A1111's field: "name: hash" with the 12-digit hash of the weights (metadata edits don't change it).
             run.extra["Lora hashes"] = ", ".join(f"{info.name}: {models.lora_hash(info)[:12]}" for info, _, _ in loras)

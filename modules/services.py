@@ -60,7 +60,7 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     models = ModelManager(checkpoints_dir=settings.paths.checkpoints, vae_dir=settings.paths.vaes,
                           cache_file=settings.paths.cache_dir / "models.json", device=device,
                           models_in_ram=settings.models_in_ram, controlnet_dir=settings.paths.controlnets,
-                          lora_dir=settings.paths.loras)
+                          lora_dir=settings.paths.loras, embeddings_dir=settings.paths.embeddings)
     models.refresh()
     outputs = OutputStore(settings.paths.outputs)
     preprocessors = PreprocessorRegistry.default(settings.paths.annotators)

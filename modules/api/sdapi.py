@@ -249,7 +249,13 @@ def add_listing_routes(router: APIRouter, services: Any, who: Any) -> None:
 
     @router.get("/embeddings")
     def embeddings(caller: Caller = who) -> dict[str, Any]:
-        return {"loaded": {}, "skipped": {}}
+        from modules.models.embeddings import describe
+
+        loaded, skipped = {}, {}
+        for info in services.models.embeddings:
+            facts = describe(info)
+            (skipped if "error" in facts else loaded)[info.name] = facts
+        return {"loaded": loaded, "skipped": skipped}
 
     @router.get("/scripts")
     def scripts(caller: Caller = who) -> dict[str, Any]:

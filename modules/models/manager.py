@@ -26,6 +26,8 @@ from modules.devices import DeviceConfig
 from modules.models import controlnets
 from modules.models import loras as lora_files
 from modules.models.controlnets import ControlNetError, ControlNetInfo
+from modules.models import embeddings as embedding_files
+from modules.models.embeddings import EmbeddingInfo, EmbeddingSet
 from modules.models.loras import AdapterSet, LoraError, LoraInfo
 from modules.models.registry import CheckpointInfo, CheckpointRegistry, HashCache, VaeInfo, scan_vaes
 from modules.requests import VAE_AUTOMATIC, VAE_NONE
@@ -46,6 +48,7 @@ class LoadedModel:
     load_seconds: float
     derived: dict[str, Any] = field(default_factory=dict)  # pipelines shared via from_pipe, by class name
     adapters: AdapterSet = field(default_factory=AdapterSet)  # LoRAs loaded into this pipeline (LRU)
+    embeddings: EmbeddingSet = field(default_factory=EmbeddingSet)  # textual inversions added to its tokenizer
 
 
 class LruCache:
@@ -160,8 +163,12 @@ class ModelManager:
     def __init__(self, *, checkpoints_dir: Path, vae_dir: Path, cache_file: Path, device: DeviceConfig,
                  models_in_ram: int = 2, loader: Callable[[CheckpointInfo, DeviceConfig], Any] = load_pipeline,
                  preferred: str = "demo-shapes", controlnet_dir: Path | None = None,
-                 controlnets_in_ram: int = 4, lora_dir: Path | None = None) -> None:
+                 controlnets_in_ram: int = 4, lora_dir: Path | None = None,
+                 embeddings_dir: Path | None = None) -> None:
         self.device = device
+        self.embeddings_dir = embeddings_dir
+        self.embeddings: list[EmbeddingInfo] = []
+        self._embedding_hashes: dict[tuple[str, int, float], str] = {}
         self.lora_dir = lora_dir
         self.loras: list[LoraInfo] = []
         self._lora_hashes: dict[tuple[str, int, float], str] = {}
@@ -184,7 +191,23 @@ class ModelManager:
         self.vaes = scan_vaes(self.vae_dir)
         self.controlnets = controlnets.scan(self.controlnet_dir) if self.controlnet_dir else []
         self.loras = lora_files.scan(self.lora_dir)
+        self.embeddings = embedding_files.scan(self.embeddings_dir)
         return found
+
+    def use_embeddings(self, loaded: LoadedModel, text: str) -> tuple[list[tuple[str, str]], list[str]]:
+        """Load the embeddings `text` mentions into the loaded pipeline: ([(name, short hash)], warnings)."""
+        used, warnings = [], []
+        for info in embedding_files.mentioned(text, self.embeddings):
+            note = loaded.embeddings.ensure(loaded.pipe, info)
+            if note:
+                warnings.append(note)
+                continue
+            stat = info.path.stat()
+            key = (str(info.path), stat.st_size, stat.st_mtime)
+            if key not in self._embedding_hashes:
+                self._embedding_hashes[key] = info.sha256()
+            used.append((info.name, self._embedding_hashes[key][:12]))
+        return used, warnings
 
     def find_lora(self, name: str) -> LoraInfo | None:
         """By file name (A1111's default) or, failing that, by the alias in its metadata."""
