@@ -1,0 +1,198 @@
+"""Score the demo family's members through the app's own core, automatically.
+
+    python -m modules.training.evaluate_members inpainting [--models-dir models] [--count 20]
+    python -m modules.training.evaluate_members scribble
+    python -m modules.training.evaluate_members pastel
+
+inpainting: a picture's object is masked and the prompt asks for another colour; pixels outside the (blurred)
+  mask must come back exactly, and the masked object must take the prompt's colour.
+scribble:   a scribble of a shape placed anywhere; the generated object's region against the scribble's filled
+  region (IoU), both for the training-style map and for a pen drawing on a 384 px white canvas.
+pastel:     held-out captions with the LoRA at weight 1 and at 0; a picture is "pastel" when even its darkest
+  pixels are light (5th percentile of min(R, G, B) >= 100), which the base palette never is on dark grounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from modules.training import shapes
+from modules.training.members import free_sample, object_mask
+from modules.training.scoring import _nearest, read_picture
+
+PASTEL_MIN = 100
+
+
+def _services(models_dir: Path):
+    from modules.devices import choose_device
+    from modules.models.manager import ModelManager
+    from modules.samplers import SamplerRegistry
+
+    device = choose_device("auto", "auto")
+    manager = ModelManager(checkpoints_dir=models_dir / "Stable-diffusion", vae_dir=models_dir / "VAE",
+                           cache_file=Path("/tmp/sdwebui-eval-cache.json"), device=device, models_in_ram=2,
+                           controlnet_dir=models_dir / "ControlNet", lora_dir=models_dir / "Lora")
+    manager.refresh()
+    return manager, SamplerRegistry.default()
+
+
+def _base_request(size: int):
+    from modules.requests import GenerationRequest
+
+    return GenerationRequest(sampler="Euler a", steps=20, cfg_scale=5.0, width=size, height=size)
+
+
+def _run(manager, samplers, request):
+    from modules.generation import generate
+    from modules.requests import validate
+
+    return generate(validate(request, samplers=samplers), manager, samplers)
+
+
+def evaluate_inpainting(models_dir: Path, count: int, checkpoint: str, save_dir: Path | None) -> dict[str, Any]:
+    from modules.imaging import blur_mask
+
+    manager, samplers = _services(models_dir)
+    size = 48
+    kept = coloured = 0
+    for i in range(count):
+        rng = random.Random(70_000 + i)
+        scene = shapes.random_scene(rng)
+        sample = shapes.render(scene, size, rng)
+        target = next(c for c in rng.sample(list(shapes.OBJECT_COLOURS), len(shapes.OBJECT_COLOURS))
+                      if c not in (scene.colour, scene.background))
+        mask = object_mask(sample, rng)
+        wanted = replace(scene, colour=target)
+        request = replace(_base_request(size), mode="inpaint", checkpoint=checkpoint, prompt=wanted.caption(),
+                          init_images=(sample.image,), mask=mask, denoising_strength=1.0, seed=500 + i,
+                          inpainting_fill=1)
+        out = _run(manager, samplers, request).images[0]
+        original, result = np.asarray(sample.image), np.asarray(out.convert("RGB"))
+        outside = np.asarray(blur_mask(mask, request.mask_blur)) == 0
+        kept += bool(np.array_equal(original[outside], result[outside]))
+        inside = np.asarray(mask) >= 128
+        background = np.array(shapes.BACKGROUND_COLOURS[scene.background], dtype=np.float32)
+        pixels = result[inside].astype(np.float32)
+        objectish = pixels[np.linalg.norm(pixels - background, axis=1) > 70]
+        if len(objectish) >= 4:
+            coloured += _nearest(np.median(objectish, axis=0), shapes.OBJECT_COLOURS) == target
+        if save_dir is not None:
+            save_dir.mkdir(parents=True, exist_ok=True)
+            strip = Image.new("RGB", (size * 3, size))
+            strip.paste(sample.image, (0, 0))
+            strip.paste(mask.convert("RGB"), (size, 0))
+            strip.paste(out.convert("RGB"), (size * 2, 0))
+            strip.save(save_dir / f"inpaint-{i:02d}-{scene.colour}-to-{target}.png")
+    return {"member": "inpainting", "pictures": count, "outside_unchanged": kept / count,
+            "inside_takes_prompt_colour": coloured / count}
+
+
+def pen_drawing(sample: shapes.Sample, canvas: int = 384, width: int = 6) -> Image.Image:
+    """The sample's outline as a person would draw it on the app's white canvas: black pen, larger page."""
+    mask = sample.mask.resize((canvas, canvas), Image.Resampling.BILINEAR).point(lambda v: 255 if v >= 128 else 0)
+    edges = np.argwhere(np.asarray(mask.filter(ImageFilter.FIND_EDGES)) > 0)
+    page = Image.new("RGB", (canvas, canvas), (255, 255, 255))
+    draw = ImageDraw.Draw(page)
+    r = width / 2
+    for y, x in edges[:: max(1, len(edges) // 600)]:
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(0, 0, 0))
+    return page
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum()) / max(1.0, float((a | b).sum()))
+
+
+def evaluate_scribble(models_dir: Path, count: int, checkpoint: str, controlnet: str,
+                      save_dir: Path | None) -> dict[str, Any]:
+    from modules.controlnet.preprocessors import PreprocessorRegistry
+    from modules.requests import ControlUnit
+
+    manager, samplers = _services(models_dir)
+    preprocessors = PreprocessorRegistry.default()
+    size = 48
+    results: dict[str, list[float]] = {"map": [], "pen": []}
+    from modules.generation import generate
+    from modules.requests import validate
+
+    for i in range(count):
+        sample = free_sample(10_000_000 + i, size)
+        rng = random.Random(90_000 + i)
+        hint = shapes.scribble(sample, rng, width=2)
+        truth = np.asarray(sample.mask) >= 128
+        prompt = shapes.partial_caption(sample.scene, frozenset({"colour", "background"}))
+        for kind, picture, module in (("map", hint, "none"), ("pen", pen_drawing(sample), "scribble_threshold")):
+            unit = ControlUnit(image=picture, model=controlnet, module=module, processor_res=384 if kind == "pen" else 64)
+            request = replace(_base_request(size), checkpoint=checkpoint, prompt=prompt, seed=700 + i,
+                              control_units=(unit,))
+            out = generate(validate(request, samplers=samplers), manager, samplers, None, preprocessors).images[0]
+            region = read_picture(out).object_mask
+            results[kind].append(_iou(region, truth))
+            if save_dir is not None:
+                save_dir.mkdir(parents=True, exist_ok=True)
+                strip = Image.new("RGB", (size * 3, size))
+                strip.paste(picture.resize((size, size)), (0, 0))
+                strip.paste(sample.image, (size, 0))
+                strip.paste(out.convert("RGB"), (size * 2, 0))
+                strip.save(save_dir / f"scribble-{i:02d}-{kind}.png")
+    return {"member": "scribble", "pictures": count,
+            **{f"{k}_mean_iou": round(statistics.mean(v), 3) for k, v in results.items()},
+            **{f"{k}_iou_at_least_0.5": sum(x >= 0.5 for x in v) / len(v) for k, v in results.items()}}
+
+
+def is_pastel(image: Image.Image) -> bool:
+    arr = np.asarray(image.convert("RGB")).min(axis=-1)
+    return float(np.percentile(arr, 5)) >= PASTEL_MIN
+
+
+def evaluate_pastel(models_dir: Path, count: int, checkpoint: str, lora: str, baked: str | None,
+                    save_dir: Path | None) -> dict[str, Any]:
+    manager, samplers = _services(models_dir)
+    scenes = [s for s in shapes.held_out_scenes(40) if s.background not in ("white", "gray")][:count]
+    rows = {"weight 1": 0, "weight 0": 0, "baked": 0}
+    for i, scene in enumerate(scenes):
+        for label, prompt, ckpt in (("weight 1", f"pastel, {scene.caption()} <lora:{lora}:1>", checkpoint),
+                                    ("weight 0", f"pastel, {scene.caption()} <lora:{lora}:0>", checkpoint),
+                                    ("baked", f"pastel, {scene.caption()}", baked)):
+            if ckpt is None:
+                continue
+            out = _run(manager, samplers, replace(_base_request(48), checkpoint=ckpt, prompt=prompt, seed=900 + i))
+            rows[label] += is_pastel(out.images[0])
+            if save_dir is not None:
+                save_dir.mkdir(parents=True, exist_ok=True)
+                out.images[0].save(save_dir / f"pastel-{i:02d}-{label.replace(' ', '')}.png")
+    return {"member": "pastel", "pictures": len(scenes),
+            **{f"pastel_{k.replace(' ', '_')}": v / len(scenes) for k, v in rows.items()}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("member", choices=["inpainting", "scribble", "pastel"])
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--save-dir", type=Path)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    if args.member == "inpainting":
+        report = evaluate_inpainting(args.models_dir, args.count, "demo-shapes-inpainting", args.save_dir)
+    elif args.member == "scribble":
+        report = evaluate_scribble(args.models_dir, args.count, "demo-shapes", "demo-scribble", args.save_dir)
+    else:
+        report = evaluate_pastel(args.models_dir, args.count, "demo-shapes", "demo-pastel", "demo-shapes-pastel",
+                                 args.save_dir)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
