@@ -9,7 +9,6 @@ Standard library and PIL only: no gradio, no HTTP (the UI and the API wrap this)
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
@@ -56,14 +55,14 @@ CREATE TABLE IF NOT EXISTS images (
     height INTEGER,
     prompt TEXT NOT NULL DEFAULT '',
     negative_prompt TEXT NOT NULL DEFAULT '',
-    params TEXT NOT NULL DEFAULT '{}',
-    infotext TEXT NOT NULL DEFAULT '',
+    infotext TEXT NOT NULL DEFAULT '',  -- the parameters are parsed from it when read: rows stay small to scan
     trashed REAL
 );
 -- Unique among live pictures only: a trashed picture's number may be taken by a new save meanwhile.
 CREATE UNIQUE INDEX IF NOT EXISTS images_live_path ON images(path) WHERE trashed IS NULL;
-CREATE INDEX IF NOT EXISTS images_by_time ON images(created);
-CREATE INDEX IF NOT EXISTS images_by_owner ON images(owner, created);
+-- "trashed IS NULL ORDER BY created DESC" (and its count) straight from an index, for everybody or one owner.
+CREATE INDEX IF NOT EXISTS images_by_time ON images(trashed, created);
+CREATE INDEX IF NOT EXISTS images_by_owner ON images(owner, trashed, created);
 CREATE INDEX IF NOT EXISTS images_by_checkpoint ON images(checkpoint);
 CREATE TABLE IF NOT EXISTS image_loras (
     image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
@@ -85,7 +84,8 @@ CREATE TRIGGER IF NOT EXISTS images_fts_update AFTER UPDATE OF prompt ON images 
 END;
 """
 COLUMNS = ("id, path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, negative_prompt, "
-           "params, infotext, trashed")
+           "infotext, trashed")
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -210,20 +210,15 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _text_filter(text: str) -> tuple[list[str], list[Any]]:
-    """SQL conditions for the search words: one FTS5 MATCH for words of 3+ characters, LIKE for shorter ones."""
+def _text_filter(text: str) -> tuple[str | None, list[str]]:
+    """The search words as (an FTS5 MATCH expression for words of 3+ characters, LIKE patterns for shorter ones).
+
+    Every word is quoted, so the user's text is never FTS syntax (AND, NOT, *, quotes are just characters)."""
     long_terms, short_terms = [], []
     for word in text.split():
         (long_terms if len(word) >= 3 else short_terms).append(word)
-    where: list[str] = []
-    args: list[Any] = []
-    if long_terms:
-        where.append("i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)")
-        args.append(" AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms))
-    for term in short_terms:
-        where.append("i.prompt LIKE ? ESCAPE '\\'")
-        args.append(_like(term))
-    return where, args
+    match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms) or None
+    return match, [_like(term) for term in short_terms]
 
 
 def walk_images(folder: Path) -> Iterator[Path]:
@@ -275,7 +270,11 @@ class History:
                 db.execute("PRAGMA journal_mode=WAL")  # readers (another process, a backup) never block a save
                 db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; repair covers a lost last row
                 db.execute("PRAGMA foreign_keys=ON")
+                db.execute("PRAGMA cache_size=-65536")  # 64 MB: the indexes of ~100,000 pictures stay in memory
+                db.execute("PRAGMA mmap_size=268435456")
                 db.executescript(SCHEMA)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY)")
                 self._db = db
             return self._db
 
@@ -315,6 +314,13 @@ class History:
                created: float | None = None) -> int:
         """Index one picture (a new save, or a file found on disk); returns its id. Idempotent per path."""
         rel = self.rel(path)
+        with self._tx() as db:
+            return self.insert(db, rel, infotext, owner=owner, size=size, created=created)
+
+    @staticmethod
+    def insert(db: sqlite3.Connection, rel: str, infotext: str | None, *, owner: str | None = None,
+               size: tuple[int, int] | None = None, created: float | None = None) -> int:
+        """The row of one picture, inside the caller's transaction (bench/bench_history.py fills rows with it)."""
         described = _describe(infotext)
         params = described.params
         if size is None:  # a file that could not be opened for its size: trust the infotext
@@ -323,18 +329,16 @@ class History:
         width, height = size
         values = (rel, owner, created if created is not None else time.time(), mode_of(rel, params),
                   params.get("Model"), params.get("Model hash"), _int(params.get("Seed")), width, height,
-                  described.prompt, described.negative_prompt, json.dumps(params, ensure_ascii=False),
-                  described.infotext)
-        with self._tx() as db:
-            row = db.execute("SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
-            if row is not None:
-                db.execute("DELETE FROM images WHERE id = ?", (row[0],))
-            cursor = db.execute(
-                "INSERT INTO images (path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, "
-                "negative_prompt, params, infotext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
-            image_id = int(cursor.lastrowid)
-            db.executemany("INSERT OR IGNORE INTO image_loras (image_id, name) VALUES (?, ?)",
-                           [(image_id, name) for name in lora_names(described.prompt, params)])
+                    described.prompt, described.negative_prompt, described.infotext)
+        row = db.execute("SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
+        if row is not None:
+            db.execute("DELETE FROM images WHERE id = ?", (row[0],))
+        cursor = db.execute(
+            "INSERT INTO images (path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, "
+            "negative_prompt, infotext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        image_id = int(cursor.lastrowid)
+        db.executemany("INSERT OR IGNORE INTO image_loras (image_id, name) VALUES (?, ?)",
+                       [(image_id, name) for name in lora_names(described.prompt, params)])
         return image_id
 
     def record_file(self, path: Path, owner: str | None = None) -> int | None:
@@ -366,7 +370,7 @@ class History:
             for image_id, name in self.db.execute(
                     f"SELECT image_id, name FROM image_loras WHERE image_id IN ({marks})", ids):
                 loras.setdefault(image_id, []).append(name)
-        return [Entry(*row[:12], params=json.loads(row[12] or "{}"), infotext=row[13], trashed=row[14],
+        return [Entry(*row[:12], params=_describe(row[12]).params, infotext=row[12], trashed=row[13],
                       loras=tuple(sorted(loras.get(row[0], ())))) for row in rows]
 
     def get(self, image_id: int, owner: str | None = None) -> Entry:
@@ -384,25 +388,31 @@ class History:
     def search(self, query: Query = Query(), owner: str | None = None, page: int = 1, per_page: int = 50) -> HistoryPage:
         """Newest first. `owner` limits to one user's pictures (None: everybody's, for admins and no-login use)."""
         page, per_page = max(1, int(page)), min(max(1, int(per_page)), MAX_PER_PAGE)
-        where, args = self._where(query, owner)
-        condition = " AND ".join(where)
         with self._lock:
+            where, args = self._where(query, owner)
+            condition = " AND ".join(where)
             total = self.db.execute(f"SELECT count(*) FROM images i WHERE {condition}", args).fetchone()[0]
             entries = self._entries(
                 f"SELECT {COLUMNS} FROM images i WHERE {condition} ORDER BY i.created DESC, i.id DESC LIMIT ? OFFSET ?",
                 [*args, per_page, (page - 1) * per_page])
         return HistoryPage(entries, total, page, per_page)
 
-    @staticmethod
-    def _where(query: Query, owner: str | None) -> tuple[list[str], list[Any]]:
+    def _where(self, query: Query, owner: str | None) -> tuple[list[str], list[Any]]:
+        """Conditions on `images i`. Call with the lock held: a text search fills the connection's `hits` table."""
         where = ["i.trashed IS NOT NULL" if query.trashed else "i.trashed IS NULL"]
         args: list[Any] = []
         if owner is not None:
             where.append("i.owner = ?")
             args.append(owner)
-        text_where, text_args = _text_filter(query.text)
-        where += text_where
-        args += text_args
+        match, likes = _text_filter(query.text)
+        if match is not None:
+            # Matched once into a temporary table: the count and the page both use it, the FTS runs once.
+            self.db.execute("DELETE FROM hits")
+            self.db.execute("INSERT INTO hits SELECT rowid FROM images_fts WHERE images_fts MATCH ?", (match,))
+            where.append("i.id IN hits")
+        for pattern in likes:
+            where.append("i.prompt LIKE ? ESCAPE '\\'")
+            args.append(pattern)
         if query.checkpoint:
             where.append("(i.checkpoint = ? COLLATE NOCASE OR i.model_hash = ? COLLATE NOCASE)")
             args += [query.checkpoint, query.checkpoint]
