@@ -150,14 +150,15 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
         try:
             query = make_query(*values)
         except ValueError as exc:
-            return gr.update(), gr.update(), gr.update(), gr.update(), f"⚠️ {exc}"
+            return gr.update(), gr.update(), gr.update(), f"⚠️ {exc}"
         found = history.search(query, owner, page=page_no, per_page=PER_PAGE)
         if found.page > found.pages:  # the last page emptied (e.g. after a delete): show the one before
             found = history.search(query, owner, page=found.pages, per_page=PER_PAGE)
         items, shown = grid(history, found.entries)
-        return items, shown, found.page, page_text(found.page, found.pages, found.total), ""
+        return items, shown, found.page, page_text(found.page, found.pages, found.total)
 
-    search_outputs = [gallery, ids, page, page_info, status]
+    # Not the status line: a search that follows a delete must not wipe its "Undo" message.
+    search_outputs = [gallery, ids, page, page_info]
 
     # Handlers spell out their parameters: Gradio finds `request: gr.Request` by signature.
     def search(text, checkpoint, lora, mode, size, since, until, trash, request: gr.Request):
