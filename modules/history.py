@@ -385,7 +385,8 @@ class History:
             raise LookupError(f"No picture {image_id} in your history.")
         return found[0]
 
-    def search(self, query: Query = Query(), owner: str | None = None, page: int = 1, per_page: int = 50) -> HistoryPage:
+    def search(self, query: Query = Query(), owner: str | None = None, page: int = 1,
+               per_page: int = 50) -> HistoryPage:
         """Newest first. `owner` limits to one user's pictures (None: everybody's, for admins and no-login use)."""
         page, per_page = max(1, int(page)), min(max(1, int(per_page)), MAX_PER_PAGE)
         with self._lock:
