@@ -272,7 +272,14 @@ class History:
                 db.execute("PRAGMA foreign_keys=ON")
                 db.execute("PRAGMA cache_size=-65536")  # 64 MB: the indexes of ~100,000 pictures stay in memory
                 db.execute("PRAGMA mmap_size=268435456")
-                db.executescript(SCHEMA)
+                try:
+                    db.executescript(SCHEMA)
+                except sqlite3.OperationalError as exc:
+                    db.close()
+                    if "fts5" in str(exc):
+                        raise RuntimeError("this Python's SQLite has no FTS5 full-text search, which the history "
+                                           "needs: use a Python built with a recent SQLite (3.34 or later)") from exc
+                    raise
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 db.execute("CREATE TEMP TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY)")
                 self._db = db
@@ -306,20 +313,25 @@ class History:
         return Path(real)
 
     def _trash_path(self, entry: Entry) -> Path:
-        rel = PurePosixPath(entry.path)
-        return self.trash_dir.joinpath(*rel.parent.parts, f"{entry.id}-{rel.name}")
+        return self._trash_path_of(entry.id, entry.path)
+
+    def _trash_path_of(self, image_id: int, path: str) -> Path:
+        """Where a trashed picture lies: fixed by its id and path, so `repair` can find a half-done move."""
+        rel = PurePosixPath(path)
+        return self.trash_dir.joinpath(*rel.parent.parts, f"{image_id}-{rel.name}")
 
     # ------------------------------------------------------------------------------------------ writing
     def record(self, path: Path, infotext: str | None, *, owner: str | None = None, size: tuple[int, int] | None = None,
-               created: float | None = None) -> int:
-        """Index one picture (a new save, or a file found on disk); returns its id. Idempotent per path."""
+               created: float | None = None, replace: bool = True) -> int:
+        """Index one picture (a new save, or a file found on disk); returns its id. One live row per path: an
+        existing one is replaced (`replace`) or kept."""
         rel = self.rel(path)
         with self._tx() as db:
-            return self.insert(db, rel, infotext, owner=owner, size=size, created=created)
+            return self.insert(db, rel, infotext, owner=owner, size=size, created=created, replace=replace)
 
     @staticmethod
     def insert(db: sqlite3.Connection, rel: str, infotext: str | None, *, owner: str | None = None,
-               size: tuple[int, int] | None = None, created: float | None = None) -> int:
+               size: tuple[int, int] | None = None, created: float | None = None, replace: bool = True) -> int:
         """The row of one picture, inside the caller's transaction (bench/bench_history.py fills rows with it)."""
         described = _describe(infotext)
         params = described.params
@@ -331,6 +343,8 @@ class History:
                   params.get("Model"), params.get("Model hash"), _int(params.get("Seed")), width, height,
                     described.prompt, described.negative_prompt, described.infotext)
         row = db.execute("SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
+        if row is not None and not replace:
+            return int(row[0])
         if row is not None:
             db.execute("DELETE FROM images WHERE id = ?", (row[0],))
         cursor = db.execute(
@@ -341,7 +355,7 @@ class History:
                        [(image_id, name) for name in lora_names(described.prompt, params)])
         return image_id
 
-    def record_file(self, path: Path, owner: str | None = None) -> int | None:
+    def record_file(self, path: Path, owner: str | None = None, replace: bool = True) -> int | None:
         """Index a picture file, reading its infotext and size; None (logged) if it is not a readable picture."""
         try:
             with Image.open(path) as image:
@@ -351,7 +365,7 @@ class History:
             return None
         rel = self.rel(path)
         return self.record(path, infotext, owner=owner if owner is not None else owner_from_path(rel), size=size,
-                           created=os.stat(path).st_mtime)
+                           created=os.stat(path).st_mtime, replace=replace)
 
     def saved(self, path: Path, *, infotext: str, user: str | None, kind: str, size: tuple[int, int],
               created: float | None = None) -> None:
@@ -509,33 +523,47 @@ class History:
     # ------------------------------------------------------------------------------------------ repair
     def repair(self) -> RepairReport:
         """Make the index match the files: index pictures without rows, drop rows whose file is gone, and finish
-        trash moves a crash interrupted. Safe to run at every start."""
+        trash moves a crash interrupted. Safe to run at every start, while the app saves and deletes."""
         report = RepairReport()
         with self._lock:
-            rows = self._entries(f"SELECT {COLUMNS} FROM images i ORDER BY trashed IS NOT NULL, id", [])
-        live: set[str] = set()
-        for entry in rows:
-            here, in_trash = self.root / entry.path, self._trash_path(entry)
-            if entry.trashed is None and here.exists():
-                live.add(entry.path)
-                continue
-            if entry.trashed is not None and in_trash.exists():
-                continue
-            with self._tx() as db:
-                if entry.trashed is None and in_trash.exists():  # moved to the trash, row not yet updated
-                    db.execute("UPDATE images SET trashed = ? WHERE id = ?", (time.time(), entry.id))
-                    report.fixed += 1
-                elif entry.trashed is not None and here.exists() and entry.path not in live:  # a restore, half done
-                    db.execute("UPDATE images SET trashed = NULL WHERE id = ?", (entry.id,))
-                    live.add(entry.path)
-                    report.fixed += 1
-                else:  # the file is gone (deleted by hand, or trash emptied before the row went)
-                    db.execute("DELETE FROM images WHERE id = ?", (entry.id,))
-                    report.removed += 1
-        for path in walk_images(self.root):
-            if self.rel(path) not in live and self.record_file(path) is not None:
+            rows = self.db.execute("SELECT id, path, trashed FROM images ORDER BY trashed IS NOT NULL, id").fetchall()
+        for image_id, path, trashed in rows:
+            if (self.root / path if trashed is None else self._trash_path_of(image_id, path)).exists():
+                continue  # the common case, checked without the lock
+            outcome = self._repair_row(image_id)
+            if outcome:
+                setattr(report, outcome, getattr(report, outcome) + 1)
+        for file in walk_images(self.root):
+            rel = self.rel(file)
+            if self._live_id(rel) is None and self.record_file(file, replace=False) is not None:
                 report.added += 1
         return report
+
+    def _live_id(self, rel: str) -> int | None:
+        with self._lock:
+            row = self.db.execute("SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
+        return row[0] if row else None
+
+    def _repair_row(self, image_id: int) -> str | None:
+        """Put one row right, looking again under the lock (a trash or restore may have just finished)."""
+        with self._tx() as db:
+            row = db.execute("SELECT path, trashed FROM images WHERE id = ?", (image_id,)).fetchone()
+            if row is None:
+                return None
+            path, trashed = row
+            here, in_trash = self.root / path, self._trash_path_of(image_id, path)
+            if (here if trashed is None else in_trash).exists():
+                return None
+            if trashed is None and in_trash.exists():  # moved to the trash, the row never said so
+                db.execute("UPDATE images SET trashed = ? WHERE id = ?", (time.time(), image_id))
+                return "fixed"
+            taken = db.execute("SELECT 1 FROM images WHERE path = ? AND trashed IS NULL", (path,)).fetchone()
+            if trashed is not None and here.exists() and taken is None:  # moved back, the row never said so
+                db.execute("UPDATE images SET trashed = NULL WHERE id = ?", (image_id,))
+                return "fixed"
+            # The file is gone: deleted by hand, or the trash emptied before its row went.
+            db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            return "removed"
 
     # ------------------------------------------------------------------------------------------ thumbnails
     def _thumb_path(self, image_id: int) -> Path:

@@ -94,6 +94,17 @@ def test_repair_finishes_a_move_to_trash_that_a_crash_interrupted(store):
     assert history.restore(entry.id).trashed is None and (outputs.root / entry.path).is_file()
 
 
+def test_repair_finishes_an_interrupted_restore_and_keeps_ids(store):
+    outputs, history = store
+    save(outputs, "coming back")
+    entry = history.trash(history.search().entries[0].id)
+    os.replace(history.file_of(entry), outputs.root / entry.path)  # the file moved back, the row never said so
+    report = history.repair()
+    assert (report.fixed, report.removed, report.added) == (1, 0, 0)
+    [back] = history.search().entries
+    assert back.id == entry.id and back.trashed is None  # the same row: nothing indexed twice
+
+
 def test_repair_skips_the_index_trash_and_temporary_files(store):
     outputs, history = store
     save(outputs, "real")
