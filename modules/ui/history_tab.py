@@ -9,12 +9,14 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from PIL import Image
 
 from modules.history import Entry, History, Query, parse_day
+from modules.history_import import import_folder
 from modules.ui.img2img import INPAINT_TABS, fit_size
 from modules.ui.pnginfo import TXT2IMG_TARGETS, fields_html, txt2img_updates, txt2img_values
 
@@ -43,6 +45,21 @@ def make_query(text: str, checkpoint: str, lora: str, mode: str, size: str, sinc
         width, height = int(w), int(h)
     return Query(text=text or "", checkpoint=checkpoint or "", lora=lora or "", mode=mode or "", width=width,
                  height=height, since=parse_day(since), until=parse_day(until, end=True), trashed=bool(trash))
+
+
+def import_as(services: Any, folder: str, for_user: str, request: Any) -> str:
+    """Import a server folder for `for_user` (default: the caller); only admins, or anyone without accounts."""
+    name = getattr(request, "username", None)
+    if name and scope_of(services, request) is not None:
+        raise PermissionError("Only an admin can import folders from the server's disk.")
+    owner = (for_user or "").strip() or name  # None without accounts: the shared layout
+    accounts = getattr(services, "accounts", None)
+    if owner and accounts is not None and accounts.get(owner) is None:
+        raise ValueError(f"There is no account {owner!r}.")
+    source = Path((folder or "").strip()).expanduser()
+    if not source.is_absolute():  # a relative path would silently mean "relative to wherever the server runs"
+        raise ValueError("Give the folder's full path on the server, e.g. /home/me/stable-diffusion-webui/outputs")
+    return f"Import of {source}: {import_folder(services.history, source, owner)}."
 
 
 def caption(entry: Entry) -> str:
@@ -142,6 +159,14 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
                     confirm_btn = gr.Button("Delete them for good", variant="stop", size="sm",
                                             elem_id="history_confirm_empty")
                     cancel_btn = gr.Button("Keep them", size="sm", elem_id="history_cancel_empty")
+            with gr.Accordion("Import a folder of pictures", open=False):
+                gr.Markdown("Pictures in a folder on this server (ours, or A1111's `outputs/`) are linked into "
+                            "outputs/imported/ with their parameters; the folder itself is not changed. Admins only.")
+                with gr.Row():
+                    import_folder_box = gr.Textbox(label="Folder on the server", elem_id="history_import_folder",
+                                                   scale=3)
+                    import_user = gr.Textbox(label="For user (empty: yourself)", elem_id="history_import_user")
+                import_btn = gr.Button("Import", size="sm", elem_id="history_import")
     ids, page, selected, last_deleted = gr.State([]), gr.State(1), gr.State(None), gr.State(None)
 
     # ------------------------------------------------------------------------------------------ search
@@ -278,4 +303,13 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
         return gr.update(visible=False), f"Deleted {deleted} picture(s) from the trash for good."
 
     confirm_btn.click(do_empty, outputs=[confirm_row, status]).then(
+        turn(0), inputs=[page, *form.inputs()], outputs=search_outputs)
+
+    def do_import(folder: str, for_user: str, request: gr.Request):
+        try:
+            return import_as(services, folder, for_user, request)
+        except (PermissionError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+
+    import_btn.click(do_import, inputs=[import_folder_box, import_user], outputs=[status]).then(
         turn(0), inputs=[page, *form.inputs()], outputs=search_outputs)

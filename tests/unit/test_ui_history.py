@@ -10,7 +10,7 @@ from PIL import Image
 from modules.accounts import Account, Accounts, _memory_hash
 from modules.history import History
 from modules.outputs import OutputStore
-from modules.ui.history_tab import details_html, grid, make_query, scope_of
+from modules.ui.history_tab import details_html, grid, import_as, make_query, scope_of
 
 
 def test_make_query_reads_sizes_and_dates_and_explains_mistakes():
@@ -56,4 +56,24 @@ def test_details_escape_what_the_picture_says(tmp_path):
     store.save(Image.new("RGB", (8, 8)), "txt2img-images", 1, text)
     page = details_html(history.search().entries[0])
     assert "<script>" not in page and "&lt;script&gt;" in page
+    history.close()
+
+
+def test_only_admins_import_server_folders_and_for_existing_users(tmp_path):
+    folder = tmp_path / "a1111" / "txt2img-images"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(folder / "00000-1.png")
+    accounts = Accounts([Account("alice", _memory_hash("a")), Account("root", _memory_hash("r"), "admin")])
+    history = History(tmp_path / "outputs")
+    services = SimpleNamespace(accounts=accounts, history=history)
+    source = str(tmp_path / "a1111")
+    with pytest.raises(PermissionError, match="Only an admin"):
+        import_as(services, source, "", SimpleNamespace(username="alice"))
+    with pytest.raises(ValueError, match="no account 'mallory'"):
+        import_as(services, source, "mallory", SimpleNamespace(username="root"))
+    with pytest.raises(ValueError, match="full path"):
+        import_as(services, "a1111", "alice", SimpleNamespace(username="root"))
+    assert history.search().total == 0
+    assert "1 picture(s) imported" in import_as(services, source, "alice", SimpleNamespace(username="root"))
+    assert history.search(owner="alice").total == 1
     history.close()
