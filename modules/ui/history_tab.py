@@ -217,7 +217,10 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
 
     def show(shown: list[int], evt: gr.SelectData, request: gr.Request):
         entry = entry_of(shown[evt.index] if evt.index is not None and evt.index < len(shown) else None, request)
-        path = str(history.file_of(entry))
+        try:
+            path = str(history.file_of(entry))
+        except LookupError as exc:  # a damaged row pointing outside the outputs: never shown
+            raise gr.Error(str(exc)) from None
         in_trash = entry.trashed is not None
         return (entry.id, path, entry.prompt, details_html(entry), entry.infotext,
                 gr.update(value=path, interactive=True), gr.update(visible=in_trash), gr.update(visible=not in_trash))
