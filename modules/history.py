@@ -470,6 +470,9 @@ class History:
             if entry.trashed is not None:
                 return entry
             source, target = self.file_of(entry), self._trash_path(entry)
+            if not source.is_file():
+                raise LookupError(f"The file of picture {image_id} is missing; the next start drops it from the "
+                                  "history.")
             target.parent.mkdir(parents=True, exist_ok=True)
             # Row first, file inside the transaction: a crash between the two leaves a state `repair` recognises.
             with self._tx() as db:
@@ -484,6 +487,8 @@ class History:
             if entry.trashed is None:
                 return entry
             source = self.file_of(entry)
+            if not source.is_file():
+                raise LookupError(f"The trashed file of picture {image_id} is missing: it cannot be restored.")
             target = self._free_name(self.root / entry.path)
             with self._tx() as db:
                 db.execute("UPDATE images SET trashed = NULL, path = ? WHERE id = ?", (self.rel(target), image_id))

@@ -269,6 +269,22 @@ def test_delete_moves_to_trash_undo_brings_it_back(store):
     assert texts(history, owner="alice") == ["precious"]
 
 
+def test_trash_and_restore_of_a_vanished_file_say_so_and_change_nothing(store):
+    outputs, history = store
+    path = save(outputs, "vanishing")
+    entry = history.search().entries[0]
+    path.unlink()
+    with pytest.raises(LookupError, match="missing"):
+        history.trash(entry.id)
+    assert history.get(entry.id).trashed is None  # the row was not half-changed
+    save(outputs, "second")
+    second = history.trash(history.search(Query(text="second")).entries[0].id)
+    history.file_of(second).unlink()
+    with pytest.raises(LookupError, match="cannot be restored"):
+        history.restore(second.id)
+    assert history.get(second.id).trashed is not None
+
+
 def test_undo_never_overwrites_a_picture_saved_at_the_same_name(store):
     outputs, history = store
     path = save(outputs, "first", seed=7)
