@@ -127,12 +127,13 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
     form = _form()
     with gr.Row():
         search_btn = gr.Button("Search", variant="primary", elem_id="history_search", scale=0, min_width=120)
-        prev_btn = gr.Button("◀ Newer", elem_id="history_prev", scale=0, min_width=100)
+        prev_btn = gr.Button("◀ Newer", elem_id="history_prev", scale=0, min_width=120)
         page_info = gr.Markdown(elem_id="history_page")
-        next_btn = gr.Button("Older ▶", elem_id="history_next", scale=0, min_width=100)
+        next_btn = gr.Button("Older ▶", elem_id="history_next", scale=0, min_width=120)
     with gr.Row():
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Pictures, newest first", columns=5, height=640, allow_preview=False,
+                                 fit_columns=False,  # one result stays a thumbnail, not a full-width picture
                                  object_fit="contain", elem_id="history_gallery")
         with gr.Column(scale=2):
             picture = gr.Image(label="Picture", type="filepath", format="png", interactive=False, height=320,

@@ -50,7 +50,7 @@ def history_page(browser_context, history_server):
         tab.close()
 
 
-def test_search_delete_undo_and_send_to_img2img(history_page, history_server):
+def test_search_delete_undo_and_send_to_img2img(history_page, history_server, artifacts_dir):
     from playwright.sync_api import expect
 
     page = history_page
@@ -68,6 +68,7 @@ def test_search_delete_undo_and_send_to_img2img(history_page, history_server):
     thumbs.first.click()
     expect(page.locator("#history_prompt textarea")).to_have_value(FOX, timeout=WAIT)
     expect(page.locator("#history_fields")).to_contain_text("222")
+    page.screenshot(path=str(artifacts_dir / "history.png"), full_page=True)
 
     page.locator("#history_delete").click()
     expect(page.locator("#history_status")).to_contain_text("to the trash", timeout=WAIT)
