@@ -143,6 +143,8 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
                 to_txt2img = gr.Button("Send to txt2img", size="sm", elem_id="history_send_txt2img")
                 to_img2img = gr.Button("Send to img2img", size="sm", elem_id="history_send_img2img")
                 to_inpaint = gr.Button("Send to inpaint", size="sm", elem_id="history_send_inpaint")
+                to_controlnet = gr.Button("Send to ControlNet", size="sm", elem_id="history_send_controlnet",
+                                          visible=bool(getattr(getattr(txt2img, "controlnet", None), "units", None)))
                 reuse_seed = gr.Button("♻️ Reuse seed", size="sm", elem_id="history_reuse_seed")
             with gr.Row():
                 download = gr.DownloadButton("Download", size="sm", elem_id="history_download", interactive=False)
@@ -242,9 +244,7 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
     def sender(target: str):
         def send(image_id: int | None, request: gr.Request):
             entry = entry_of(image_id, request)
-            with Image.open(history.file_of(entry)) as image:
-                image.load()
-                pic = image.convert("RGB")
+            pic = picture_of(entry)
             values, message = txt2img_values(services.samplers, entry.infotext) if entry.infotext else ({}, "")
             copied = [gr.update(value=values[n]) if n in values else gr.update() for n in IMG2IMG_COPIED]
             width, height = fit_size(pic)
@@ -258,6 +258,21 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
         button.click(sender(target), inputs=[selected],
                      outputs=[box, *(getattr(img2img, n) for n in IMG2IMG_COPIED), img2img.width, img2img.height,
                               img2img.subtabs, tabs, img2img.tab, img2img.inpaint_options, status])
+
+    def picture_of(entry: Entry) -> Image.Image:
+        with Image.open(history.file_of(entry)) as image:
+            image.load()
+            return image.convert("RGB")
+
+    units = getattr(getattr(txt2img, "controlnet", None), "units", None) or []
+    if units:
+        def send_controlnet(image_id: int | None, request: gr.Request):
+            pic = picture_of(entry_of(image_id, request))
+            return ({"background": pic, "layers": [], "composite": pic}, True, gr.Tabs(selected="txt2img"),
+                    "Sent to txt2img's ControlNet unit 0 (enabled): pick its preprocessor and model there.")
+
+        to_controlnet.click(send_controlnet, inputs=[selected],
+                            outputs=[units[0].image, units[0].enabled, tabs, status])
 
     def reuse(image_id: int | None, request: gr.Request):
         entry = entry_of(image_id, request)

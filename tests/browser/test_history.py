@@ -93,3 +93,10 @@ def test_search_delete_undo_and_send_to_img2img(history_page, history_server, ar
     expect(page.locator("#img2img_width input[type=number]")).to_have_value("24")
     expect(page.locator("#img2img_height input[type=number]")).to_have_value("32")
     expect(page.locator("#img2img_cfg_scale input[type=number]")).to_have_value(re.compile(r"^5(\.0)?$"))
+
+    # The same picture as a ControlNet control image: unit 0 of txt2img gets it and is enabled.
+    page.get_by_role("tab", name="History").click()
+    page.locator("#history_send_controlnet").click()
+    expect(page.locator("#txt2img_prompt textarea")).to_be_visible(timeout=WAIT)  # the txt2img tab is shown
+    page.locator("#txt2img_controlnet").get_by_text("ControlNet").first.click()
+    expect(page.locator("#txt2img_controlnet_unit0_enable input")).to_be_checked(timeout=WAIT)
