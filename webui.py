@@ -11,6 +11,13 @@ from modules.settings import apply_offline_environment, settings_from_args
 log = logging.getLogger("webui")
 
 
+def _repair_history(history) -> None:
+    try:
+        log.info("history: %s", history.repair())
+    except Exception:  # the app works without the index; the next start tries again
+        log.exception("history: the repair scan failed")
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = settings_from_args(argv)
     # Before anything imports gradio or huggingface_hub: they read these at import time.
@@ -35,8 +42,10 @@ def main(argv: list[str] | None = None) -> None:
     from modules.services import build_services
     from modules.ui.app import build_ui, mount_ui
 
-    services = build_services(settings, per_user_outputs=accounts.enabled)
+    services = build_services(settings, per_user_outputs=accounts.enabled, accounts=accounts)
     services.jobs.start()
+    # A crash may have left pictures without rows (or rows without pictures): put the index right, meanwhile serving.
+    threading.Thread(target=_repair_history, args=(services.history,), name="history-repair", daemon=True).start()
     stop_hashing = threading.Event()
     threading.Thread(target=services.models.checkpoints.hash_missing, args=(stop_hashing,), name="hashing",
                      daemon=True).start()

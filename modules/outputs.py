@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import os
 import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 from modules.infotext import exif_for, pnginfo_for
+
+log = logging.getLogger(__name__)
 
 __all__ = ["FORMATS", "OutputStore", "check_path_component", "next_number", "save_image"]
 
@@ -191,8 +195,9 @@ def check_path_component(name: str, what: str) -> str:
 class OutputStore:
     """The outputs folder: ``root/[user/]kind/YYYY-MM-DD/NNNNN-SEED.ext``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, index: Any = None) -> None:
         self.root = Path(root)
+        self.index = index  # told of every saved picture (the History); its `saved(path, ...)` is called
 
     def folder(self, kind: str, user: str | None = None) -> Path:
         check_path_component(kind, "output kind")
@@ -210,6 +215,13 @@ class OutputStore:
         fmt: str = "png",
         now: datetime | None = None,
     ) -> Path:
-        return save_image(
+        path = save_image(
             image, folder=self.folder(kind, user), seed=seed, infotext=infotext, fmt=fmt, now=now
         )
+        if self.index is not None:
+            try:
+                self.index.saved(path, infotext=infotext, user=user, kind=kind, size=image.size,
+                                 created=now.timestamp() if now else None)
+            except Exception:  # the picture is safe on disk; the next start's repair scan indexes it
+                log.exception("saved %s but could not add it to the history index", path)
+        return path

@@ -9,6 +9,7 @@ from typing import Any
 
 from modules.controlnet.preprocessors import PreprocessorRegistry
 from modules.devices import DeviceConfig, choose_device
+from modules.history import History
 from modules.jobs import JobQueue
 from modules.models.manager import ModelManager
 from modules.outputs import OutputStore
@@ -38,6 +39,8 @@ class Services:
     ui_settings: SettingsStore
     user_settings: UserSettingsStore  # per-user values, e.g. each user's default checkpoint (API options)
     per_user_outputs: bool = False  # True once accounts exist: files go to outputs/<user>/...
+    history: History | None = None  # index of saved pictures; repaired at start by webui.py
+    accounts: Any = None  # modules.accounts.Accounts when logins exist: the History tab asks who is admin
 
     def model_defaults(self) -> dict[str, Any]:
         """Suggested prompt and size of the default checkpoint (the demo model ships them)."""
@@ -52,8 +55,8 @@ class Services:
             return {}
 
 
-def build_services(settings: Settings, device: DeviceConfig | None = None, *, per_user_outputs: bool = False
-                   ) -> Services:
+def build_services(settings: Settings, device: DeviceConfig | None = None, *, per_user_outputs: bool = False,
+                   accounts: Any = None) -> Services:
     device = device or choose_device(settings.device, settings.precision)
     log.info("device: %s, %s (%s)", device.device, str(device.dtype).replace("torch.", ""), device.reason)
     samplers = SamplerRegistry.default()
@@ -62,7 +65,8 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                           models_in_ram=settings.models_in_ram, controlnet_dir=settings.paths.controlnets,
                           lora_dir=settings.paths.loras, embeddings_dir=settings.paths.embeddings)
     models.refresh()
-    outputs = OutputStore(settings.paths.outputs)
+    history = History(settings.paths.outputs)
+    outputs = OutputStore(settings.paths.outputs, index=history)
     preprocessors = PreprocessorRegistry.default(settings.paths.annotators)
     processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
                           preprocessors=preprocessors)
@@ -74,4 +78,4 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                     preview_every=int(ui_settings.get("preview_every") or 0))
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
                     processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings, user_settings=user_settings,
-                    per_user_outputs=per_user_outputs)
+                    per_user_outputs=per_user_outputs, history=history, accounts=accounts)

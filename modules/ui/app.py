@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 from starlette.routing import Mount
 
-from modules.ui import embeddings_tab, img2img, lora_tab, pnginfo, settings_tab, txt2img
+from modules.ui import embeddings_tab, history_tab, img2img, lora_tab, pnginfo, settings_tab, txt2img
 
 CSS = """
 /* Small pictures (the demo model draws 48 px) are shown enlarged with crisp pixels, not blurred. */
@@ -33,6 +33,9 @@ def build_ui(services: Any, banner: str | None = None) -> gr.Blocks:
                 lora_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt})
             with gr.Tab("Textual Inversion", id="textual_inversion", elem_id="tab_textual_inversion"):
                 embeddings_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt})
+            if getattr(services, "history", None) is not None:
+                with gr.Tab("History", id="history", elem_id="tab_history") as history:
+                    history_tab.build(services, history, t2i, i2i, tabs)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
                 pnginfo.build(services, t2i, tabs, "txt2img")
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):

@@ -50,6 +50,32 @@ def txt2img_values(samplers: Any, text: str) -> tuple[dict[str, Any], str]:
     return values, message
 
 
+TXT2IMG_TARGETS = ("prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale", "width", "height",
+                   "seed", "subseed", "subseed_strength", "clip_skip")
+
+
+def checkpoint_update(services: Any, values: dict[str, Any]) -> tuple[Any, str]:
+    """The checkpoint dropdown's update for an infotext's Model/Model hash, and a note when it is not here."""
+    wanted = values.get("checkpoint_hash") or values.get("checkpoint")
+    if not wanted:
+        return gr.update(), ""
+    checkpoints = services.models.checkpoints
+    found = checkpoints.find(wanted) or checkpoints.find(values.get("checkpoint") or "")
+    if found is not None and found.usable:
+        return gr.update(choices=[i.title for i in checkpoints.usable()], value=found.title), ""
+    return gr.update(), (f" Checkpoint {values.get('checkpoint')} ({values.get('checkpoint_hash')}) is not here; "
+                         "the current one is kept.")
+
+
+def txt2img_updates(services: Any, text: str) -> tuple[list[Any], str]:
+    """Updates for TXT2IMG_TARGETS then the checkpoint dropdown, and a note: what "Send to txt2img" does
+    (here and in the History tab)."""
+    values, message = txt2img_values(services.samplers, text)
+    updates = [gr.update(value=values[name]) if name in values else gr.update() for name in TXT2IMG_TARGETS]
+    checkpoint, note = checkpoint_update(services, values)
+    return updates + [checkpoint], message + note
+
+
 def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str) -> None:
     with gr.Row():
         with gr.Column():
@@ -69,25 +95,12 @@ def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str) -> None:
 
     image.change(read, inputs=[image], outputs=[fields, raw])
 
-    targets = ["prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale", "width", "height",
-               "seed", "subseed", "subseed_strength", "clip_skip"]
-
     def send_to_txt2img(text: str):
         if not text:
-            return [gr.update()] * (len(targets) + 1) + ["Nothing to send: load a picture with parameters first.",
-                                                          gr.update()]
-        values, message = txt2img_values(services.samplers, text)
-        updates = [gr.update(value=values[name]) if name in values else gr.update() for name in targets]
-        checkpoint_update = gr.update()
-        wanted = values.get("checkpoint_hash") or values.get("checkpoint")
-        if wanted:
-            found = services.models.checkpoints.find(wanted) or services.models.checkpoints.find(values.get("checkpoint") or "")
-            if found is not None and found.usable:
-                titles = [i.title for i in services.models.checkpoints.usable()]
-                checkpoint_update = gr.update(choices=titles, value=found.title)
-            else:
-                message += f" Checkpoint {values.get('checkpoint')} ({values.get('checkpoint_hash')}) is not here; the current one is kept."
-        return updates + [checkpoint_update, message, gr.Tabs(selected=txt2img_tab_id)]
+            return [gr.update()] * (len(TXT2IMG_TARGETS) + 1) + [
+                "Nothing to send: load a picture with parameters first.", gr.update()]
+        updates, message = txt2img_updates(services, text)
+        return updates + [message, gr.Tabs(selected=txt2img_tab_id)]
 
-    outputs = [getattr(txt2img, name) for name in targets] + [txt2img.checkpoint, note, tabs]
+    outputs = [getattr(txt2img, name) for name in TXT2IMG_TARGETS] + [txt2img.checkpoint, note, tabs]
     send.click(send_to_txt2img, inputs=[raw], outputs=outputs)

@@ -35,6 +35,7 @@ class Txt2ImgTab:
     selected: Any = None  # gr.State: the gallery index last clicked (for "Send to")
     send_img2img: Any = None
     send_inpaint: Any = None
+    controlnet: Any = None  # controlnet_panel.ControlNetPanel (the History tab's "Send to ControlNet")
 
 
 def checkpoint_choices(services: Any) -> tuple[list[str], str | None, str]:
@@ -174,4 +175,5 @@ def build(services: Any) -> Txt2ImgTab:
     return Txt2ImgTab(prompt=prompt, negative_prompt=negative, sampler=sampler, schedule_type=schedule_type,
                       steps=steps, cfg_scale=cfg_scale, width=width, height=height, seed=seed, subseed=subseed,
                       subseed_strength=subseed_strength, clip_skip=clip_skip, checkpoint=checkpoint, vae=vae,
-                      gallery=gallery, selected=selected, send_img2img=send_img2img, send_inpaint=send_inpaint)
+                      gallery=gallery, selected=selected, send_img2img=send_img2img, send_inpaint=send_inpaint,
+                      controlnet=controlnet)

@@ -1,0 +1,622 @@
+"""The history of saved pictures: an SQLite index of every image under outputs/, searchable by prompt.
+
+The pictures stay the source of truth; the index can always be rebuilt from them (`repair`), so a crash
+between a file and its row never loses anything. Paths are stored relative to the outputs root, with '/'.
+Deleting moves a file into `<root>/.trash/` and can be undone; only `empty_trash(confirm=True)` deletes.
+
+Standard library and PIL only: no gradio, no HTTP (the UI and the API wrap this).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from modules.infotext import parse_infotext, read_image_infotext
+from modules.prompts import extract_loras
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Entry", "History", "HistoryPage", "Query", "RepairReport", "parse_day", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+DATA_DIR = ".history"  # beside the pictures, so the index travels with them; dot folders are never scanned
+TRASH_DIR = ".trash"
+THUMB_SIDE = 256
+MODES = ("txt2img", "img2img", "inpaint", "extras", "other")
+MAX_PER_PAGE = 200
+
+# Why the trigram tokenizer: unicode61 treats a run of Chinese characters as one token (there are no spaces),
+# so "狐狸" would never match "一只蓝色的狐狸"; trigram indexes every 3-character window of any script, which
+# gives substring search for Chinese, English and mixed prompts with no tokenizer code of ours. Its limit is
+# terms of 1-2 characters (common in Chinese: 狐, 狐狸), which `_text_filter` answers with LIKE on the prompt.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    owner TEXT,
+    created REAL NOT NULL,
+    mode TEXT NOT NULL,
+    checkpoint TEXT,
+    model_hash TEXT,
+    seed INTEGER,
+    width INTEGER,
+    height INTEGER,
+    prompt TEXT NOT NULL DEFAULT '',
+    negative_prompt TEXT NOT NULL DEFAULT '',
+    infotext TEXT NOT NULL DEFAULT '',  -- the parameters are parsed from it when read: rows stay small to scan
+    trashed REAL
+);
+-- Unique among live pictures only: a trashed picture's number may be taken by a new save meanwhile.
+CREATE UNIQUE INDEX IF NOT EXISTS images_live_path ON images(path) WHERE trashed IS NULL;
+-- "trashed IS NULL ORDER BY created DESC" (and its count) straight from an index, for everybody or one owner.
+CREATE INDEX IF NOT EXISTS images_by_time ON images(trashed, created);
+CREATE INDEX IF NOT EXISTS images_by_owner ON images(owner, trashed, created);
+CREATE INDEX IF NOT EXISTS images_by_checkpoint ON images(checkpoint);
+CREATE TABLE IF NOT EXISTS image_loras (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    name TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (name, image_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS loras_by_image ON image_loras(image_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5(
+    prompt, content='images', content_rowid='id', tokenize='trigram');
+CREATE TRIGGER IF NOT EXISTS images_fts_insert AFTER INSERT ON images BEGIN
+    INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
+END;
+CREATE TRIGGER IF NOT EXISTS images_fts_delete AFTER DELETE ON images BEGIN
+    INSERT INTO images_fts(images_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
+END;
+CREATE TRIGGER IF NOT EXISTS images_fts_update AFTER UPDATE OF prompt ON images BEGIN
+    INSERT INTO images_fts(images_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
+    INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
+END;
+"""
+COLUMNS = ("id, path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, negative_prompt, "
+           "infotext, trashed")
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    path: str  # relative to the outputs root, '/'-separated
+    owner: str | None
+    created: float
+    mode: str
+    checkpoint: str | None
+    model_hash: str | None
+    seed: int | None
+    width: int | None
+    height: int | None
+    prompt: str
+    negative_prompt: str
+    params: dict[str, str]
+    infotext: str
+    trashed: float | None = None
+    loras: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.path).name
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search: every given filter must hold. `text` terms are ANDed substrings of the prompt."""
+
+    text: str = ""
+    checkpoint: str = ""  # name (A1111's "Model") or short hash
+    lora: str = ""
+    mode: str = ""
+    width: int | None = None
+    height: int | None = None
+    since: float | None = None  # epoch seconds, inclusive
+    until: float | None = None  # epoch seconds, exclusive
+    trashed: bool = False  # search the trash instead of the live pictures
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    entries: list[Entry]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass
+class RepairReport:
+    added: int = 0
+    removed: int = 0
+    fixed: int = 0  # rows whose trash state was put right after an interrupted move
+
+    def __str__(self) -> str:
+        return f"{self.added} picture(s) indexed, {self.removed} missing removed, {self.fixed} trash state(s) fixed"
+
+
+def parse_day(text: str, end: bool = False) -> float | None:
+    """'2024-05-06' (or an ISO date-time) as local epoch seconds; `end` gives the start of the next day."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"invalid date {text!r}: write it as YYYY-MM-DD, e.g. 2024-05-06") from None
+    if end and len(text) <= 10:
+        moment += timedelta(days=1)
+    return moment.timestamp()
+
+
+def owner_from_path(rel: str) -> str | None:
+    """The user a file belongs to by OutputStore's layout: `<user>/<kind>/...`; None for the shared layout."""
+    parts = PurePosixPath(rel).parts
+    if len(parts) < 3 or _is_kind(parts[0]):
+        return None
+    return parts[0] if _is_kind(parts[1]) else None
+
+
+def _is_kind(folder: str) -> bool:
+    return folder.endswith(("-images", "-grids")) or folder == "imported"
+
+
+def mode_of(rel: str, params: dict[str, str]) -> str:
+    """txt2img / img2img / inpaint, from the kind folder when it says, else from the parameters."""
+    parts = PurePosixPath(rel).parts[:-1]
+    if "extras-images" in parts:
+        return "extras"
+    if "Mask blur" in params:
+        return "inpaint"
+    if "img2img-images" in parts or "Denoising strength" in params and "Hires upscale" not in params:
+        return "img2img"
+    if "txt2img-images" in parts or "Steps" in params:
+        return "txt2img"
+    return "other"
+
+
+def lora_names(prompt: str, params: dict[str, str]) -> tuple[str, ...]:
+    """LoRAs from the prompt's <lora:...> tags and A1111's "Lora hashes" parameter."""
+    names = [tag.name for tag in extract_loras(prompt)[1]]
+    for item in (params.get("Lora hashes") or "").split(","):
+        name = item.rpartition(":")[0].strip()
+        if name:
+            names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(float(value)) if value not in (None, "") else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _text_filter(text: str) -> tuple[str | None, list[str]]:
+    """The search words as (an FTS5 MATCH expression for words of 3+ characters, LIKE patterns for shorter ones).
+
+    Every word is quoted, so the user's text is never FTS syntax (AND, NOT, *, quotes are just characters)."""
+    long_terms, short_terms = [], []
+    for word in text.split():
+        (long_terms if len(word) >= 3 else short_terms).append(word)
+    match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms) or None
+    return match, [_like(term) for term in short_terms]
+
+
+def walk_images(folder: Path) -> Iterator[Path]:
+    """Every picture under folder, skipping dot files and folders (temp files, trash, the index)."""
+    for directory, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
+                yield Path(directory) / name
+
+
+@dataclass
+class _Described:
+    """What the index stores about one picture, read from its infotext."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    infotext: str = ""
+
+
+def _describe(infotext: str | None) -> _Described:
+    if not infotext:
+        return _Described()
+    info = parse_infotext(infotext)
+    params = {k: v for k, v in info.params.items() if not (k.endswith(("-1", "-2")) and k[:-2] in info.params)}
+    return _Described(info.prompt, info.negative_prompt, params, infotext)
+
+
+class History:
+    """The index of pictures under `root`. Thread-safe; one instance per process (built in services)."""
+
+    def __init__(self, root: Path, data_dir: Path | None = None) -> None:
+        self.root = Path(root)
+        self.data_dir = Path(data_dir) if data_dir is not None else self.root / DATA_DIR
+        self.trash_dir = self.root / TRASH_DIR
+        self.thumbs_dir = self.data_dir / "thumbnails"
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------------------------------ database
+    @property
+    def db(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._db is None:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.data_dir / "history.sqlite3", timeout=30, check_same_thread=False,
+                                     isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")  # readers (another process, a backup) never block a save
+                db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; repair covers a lost last row
+                db.execute("PRAGMA foreign_keys=ON")
+                db.execute("PRAGMA cache_size=-65536")  # 64 MB: the indexes of ~100,000 pictures stay in memory
+                db.execute("PRAGMA mmap_size=268435456")
+                try:
+                    db.executescript(SCHEMA)
+                except sqlite3.OperationalError as exc:
+                    db.close()
+                    if "fts5" in str(exc):
+                        raise RuntimeError("this Python's SQLite has no FTS5 full-text search, which the history "
+                                           "needs: use a Python built with a recent SQLite (3.34 or later)") from exc
+                    raise
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY)")
+                self._db = db
+            return self._db
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _tx(self) -> Any:
+        return _Transaction(self.db, self._lock)
+
+    def rel(self, path: Path) -> str:
+        """path as stored: relative to the root, '/'-separated; ValueError if it is not under the root."""
+        relative = os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))
+        if relative == "." or relative.startswith(".." + os.sep) or relative == ".." or os.path.isabs(relative):
+            raise ValueError(f"{path} is not inside the outputs folder {self.root}")
+        return PurePosixPath(*Path(relative).parts).as_posix()
+
+    def file_of(self, entry: Entry) -> Path:
+        """Where the entry's picture is now (its trash place when trashed), refusing anything outside the root."""
+        return self._inside(self._trash_path(entry) if entry.trashed is not None else self.root / entry.path)
+
+    def _inside(self, path: Path) -> Path:
+        root = os.path.realpath(self.root)
+        real = os.path.realpath(path)
+        if os.path.commonpath([root, real]) != root:
+            raise LookupError(f"{path} is outside the outputs folder")
+        return Path(real)
+
+    def _trash_path(self, entry: Entry) -> Path:
+        return self._trash_path_of(entry.id, entry.path)
+
+    def _trash_path_of(self, image_id: int, path: str) -> Path:
+        """Where a trashed picture lies: fixed by its id and path, so `repair` can find a half-done move."""
+        rel = PurePosixPath(path)
+        return self.trash_dir.joinpath(*rel.parent.parts, f"{image_id}-{rel.name}")
+
+    # ------------------------------------------------------------------------------------------ writing
+    def record(self, path: Path, infotext: str | None, *, owner: str | None = None, size: tuple[int, int] | None = None,
+               created: float | None = None, replace: bool = True) -> int:
+        """Index one picture (a new save, or a file found on disk); returns its id. One live row per path: an
+        existing one is replaced (`replace`) or kept."""
+        rel = self.rel(path)
+        with self._tx() as db:
+            return self.insert(db, rel, infotext, owner=owner, size=size, created=created, replace=replace)
+
+    @staticmethod
+    def insert(db: sqlite3.Connection, rel: str, infotext: str | None, *, owner: str | None = None,
+               size: tuple[int, int] | None = None, created: float | None = None, replace: bool = True) -> int:
+        """The row of one picture, inside the caller's transaction (bench/bench_history.py fills rows with it)."""
+        described = _describe(infotext)
+        params = described.params
+        if size is None:  # a file that could not be opened for its size: trust the infotext
+            width_text, _, height_text = params.get("Size", "").partition("x")
+            size = (_int(width_text), _int(height_text))  # type: ignore[assignment]
+        width, height = size
+        values = (rel, owner, created if created is not None else time.time(), mode_of(rel, params),
+                  params.get("Model"), params.get("Model hash"), _int(params.get("Seed")), width, height,
+                    described.prompt, described.negative_prompt, described.infotext)
+        row = db.execute("SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
+        if row is not None and not replace:
+            return int(row[0])
+        if row is not None:
+            db.execute("DELETE FROM images WHERE id = ?", (row[0],))
+        cursor = db.execute(
+            "INSERT INTO images (path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, "
+            "negative_prompt, infotext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        image_id = int(cursor.lastrowid)
+        db.executemany("INSERT OR IGNORE INTO image_loras (image_id, name) VALUES (?, ?)",
+                       [(image_id, name) for name in lora_names(described.prompt, params)])
+        return image_id
+
+    def record_file(self, path: Path, owner: str | None = None, replace: bool = True) -> int | None:
+        """Index a picture file, reading its infotext and size; None (logged) if it is not a readable picture."""
+        try:
+            with Image.open(path) as image:
+                infotext, size = read_image_infotext(image), image.size
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+            log.warning("history: skipping %s: %s", path, exc)
+            return None
+        rel = self.rel(path)
+        return self.record(path, infotext, owner=owner if owner is not None else owner_from_path(rel), size=size,
+                           created=os.stat(path).st_mtime, replace=replace)
+
+    def saved(self, path: Path, *, infotext: str, user: str | None, kind: str, size: tuple[int, int],
+              created: float | None = None) -> None:
+        """OutputStore's hook: the picture at `path` was just saved for `user` (None without accounts)."""
+        self.record(path, infotext, owner=user, size=size, created=created)
+
+    # ------------------------------------------------------------------------------------------ reading
+    def _entries(self, sql: str, args: list[Any] | tuple[Any, ...]) -> list[Entry]:
+        with self._lock:
+            rows = self.db.execute(sql, args).fetchall()
+            if not rows:
+                return []
+            ids = [row[0] for row in rows]
+            loras: dict[int, list[str]] = {}
+            marks = ",".join("?" * len(ids))
+            for image_id, name in self.db.execute(
+                    f"SELECT image_id, name FROM image_loras WHERE image_id IN ({marks})", ids):
+                loras.setdefault(image_id, []).append(name)
+        return [Entry(*row[:12], params=_describe(row[12]).params, infotext=row[12], trashed=row[13],
+                      loras=tuple(sorted(loras.get(row[0], ())))) for row in rows]
+
+    def get(self, image_id: int, owner: str | None = None) -> Entry:
+        """The entry, if `owner` may see it (None sees everything); LookupError otherwise, as if it didn't exist."""
+        args: list[Any] = [image_id]
+        sql = f"SELECT {COLUMNS} FROM images i WHERE id = ?"
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
+        found = self._entries(sql, args)
+        if not found:
+            raise LookupError(f"No picture {image_id} in your history.")
+        return found[0]
+
+    def search(self, query: Query = Query(), owner: str | None = None, page: int = 1,
+               per_page: int = 50) -> HistoryPage:
+        """Newest first. `owner` limits to one user's pictures (None: everybody's, for admins and no-login use)."""
+        page, per_page = max(1, int(page)), min(max(1, int(per_page)), MAX_PER_PAGE)
+        with self._lock:
+            where, args = self._where(query, owner)
+            condition = " AND ".join(where)
+            total = self.db.execute(f"SELECT count(*) FROM images i WHERE {condition}", args).fetchone()[0]
+            entries = self._entries(
+                f"SELECT {COLUMNS} FROM images i WHERE {condition} ORDER BY i.created DESC, i.id DESC LIMIT ? OFFSET ?",
+                [*args, per_page, (page - 1) * per_page])
+        return HistoryPage(entries, total, page, per_page)
+
+    def _where(self, query: Query, owner: str | None) -> tuple[list[str], list[Any]]:
+        """Conditions on `images i`. Call with the lock held: a text search fills the connection's `hits` table."""
+        where = ["i.trashed IS NOT NULL" if query.trashed else "i.trashed IS NULL"]
+        args: list[Any] = []
+        if owner is not None:
+            where.append("i.owner = ?")
+            args.append(owner)
+        match, likes = _text_filter(query.text)
+        if match is not None:
+            # Matched once into a temporary table: the count and the page both use it, the FTS runs once.
+            self.db.execute("DELETE FROM hits")
+            self.db.execute("INSERT INTO hits SELECT rowid FROM images_fts WHERE images_fts MATCH ?", (match,))
+            where.append("i.id IN hits")
+        for pattern in likes:
+            where.append("i.prompt LIKE ? ESCAPE '\\'")
+            args.append(pattern)
+        if query.checkpoint:
+            where.append("(i.checkpoint = ? COLLATE NOCASE OR i.model_hash = ? COLLATE NOCASE)")
+            args += [query.checkpoint, query.checkpoint]
+        if query.lora:
+            where.append("i.id IN (SELECT image_id FROM image_loras WHERE name = ?)")
+            args.append(query.lora)
+        for column, value in (("mode", query.mode or None), ("width", query.width), ("height", query.height)):
+            if value is not None:
+                where.append(f"i.{column} = ?")
+                args.append(value)
+        if query.since is not None:
+            where.append("i.created >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("i.created < ?")
+            args.append(query.until)
+        return where, args
+
+    def facets(self, owner: str | None = None) -> dict[str, list[str]]:
+        """The checkpoints, LoRAs and sizes that occur, for the search form's choices."""
+        scope, args = ("WHERE owner = ?", [owner]) if owner is not None else ("", [])
+        with self._lock:
+            db = self.db
+            checkpoints = [r[0] for r in db.execute(
+                f"SELECT DISTINCT checkpoint FROM images {scope} {'AND' if scope else 'WHERE'} checkpoint IS NOT NULL "
+                "ORDER BY checkpoint COLLATE NOCASE", args)]
+            loras = [r[0] for r in db.execute(
+                "SELECT DISTINCT l.name FROM image_loras l JOIN images i ON i.id = l.image_id "
+                f"{scope.replace('owner', 'i.owner')} ORDER BY l.name", args)]
+            sizes = [f"{w}x{h}" for w, h in db.execute(
+                f"SELECT DISTINCT width, height FROM images {scope} {'AND' if scope else 'WHERE'} width IS NOT NULL "
+                "ORDER BY width, height", args)]
+        return {"checkpoints": checkpoints, "loras": loras, "sizes": sizes}
+
+    # ------------------------------------------------------------------------------------------ trash
+    def trash(self, image_id: int, owner: str | None = None) -> Entry:
+        """Move the picture to the trash (undo with `restore`)."""
+        with self._lock:
+            entry = self.get(image_id, owner)
+            if entry.trashed is not None:
+                return entry
+            source, target = self.file_of(entry), self._trash_path(entry)
+            if not source.is_file():
+                raise LookupError(f"The file of picture {image_id} is missing; the next start drops it from the "
+                                  "history.")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Row first, file inside the transaction: a crash between the two leaves a state `repair` recognises.
+            with self._tx() as db:
+                db.execute("UPDATE images SET trashed = ? WHERE id = ?", (time.time(), image_id))
+                os.replace(source, target)
+            return self.get(image_id, owner)
+
+    def restore(self, image_id: int, owner: str | None = None) -> Entry:
+        """Bring a trashed picture back to its place; a picture saved there meanwhile keeps its name."""
+        with self._lock:
+            entry = self.get(image_id, owner)
+            if entry.trashed is None:
+                return entry
+            source = self.file_of(entry)
+            if not source.is_file():
+                raise LookupError(f"The trashed file of picture {image_id} is missing: it cannot be restored.")
+            target = self._free_name(self.root / entry.path)
+            with self._tx() as db:
+                db.execute("UPDATE images SET trashed = NULL, path = ? WHERE id = ?", (self.rel(target), image_id))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(source, target)  # never replaces a file that appeared at that name
+                source.unlink()
+            return self.get(image_id, owner)
+
+    def _free_name(self, wanted: Path) -> Path:
+        taken = self.db.execute("SELECT 1 FROM images WHERE path = ? AND trashed IS NULL", (self.rel(wanted),))
+        if not wanted.exists() and taken.fetchone() is None:
+            return wanted
+        for n in range(1, 10_000):
+            candidate = wanted.with_name(f"{wanted.stem}-restored-{n}{wanted.suffix}")
+            if not candidate.exists():
+                return candidate
+        raise RuntimeError(f"no free name to restore {wanted}")
+
+    def empty_trash(self, owner: str | None = None, *, confirm: bool = False) -> int:
+        """Delete the trashed pictures for good (one user's, or everybody's for None). Needs confirm=True."""
+        if not confirm:
+            raise PermissionError("Emptying the trash deletes its pictures for good: confirm it first.")
+        deleted = 0
+        while entries := self.search(Query(trashed=True), owner, per_page=MAX_PER_PAGE).entries:
+            for entry in entries:
+                with self._lock:
+                    try:
+                        self.file_of(entry).unlink(missing_ok=True)
+                    except LookupError:
+                        log.warning("history: not deleting %s: outside the outputs folder", entry.path)
+                    self._thumb_path(entry.id).unlink(missing_ok=True)
+                    with self._tx() as db:
+                        db.execute("DELETE FROM images WHERE id = ?", (entry.id,))
+                    deleted += 1
+        return deleted
+
+    # ------------------------------------------------------------------------------------------ repair
+    def repair(self) -> RepairReport:
+        """Make the index match the files: index pictures without rows, drop rows whose file is gone, and finish
+        trash moves a crash interrupted. Safe to run at every start, while the app saves and deletes."""
+        report = RepairReport()
+        with self._lock:
+            rows = self.db.execute("SELECT id, path, trashed FROM images ORDER BY trashed IS NOT NULL, id").fetchall()
+        for image_id, path, trashed in rows:
+            if (self.root / path if trashed is None else self._trash_path_of(image_id, path)).exists():
+                continue  # the common case, checked without the lock
+            outcome = self._repair_row(image_id)
+            if outcome:
+                setattr(report, outcome, getattr(report, outcome) + 1)
+        for file in walk_images(self.root):
+            rel = self.rel(file)
+            if self._live_id(rel) is None and self.record_file(file, replace=False) is not None:
+                report.added += 1
+        return report
+
+    def _live_id(self, rel: str) -> int | None:
+        with self._lock:
+            row = self.db.execute("SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
+        return row[0] if row else None
+
+    def _repair_row(self, image_id: int) -> str | None:
+        """Put one row right, looking again under the lock (a trash or restore may have just finished)."""
+        with self._tx() as db:
+            row = db.execute("SELECT path, trashed FROM images WHERE id = ?", (image_id,)).fetchone()
+            if row is None:
+                return None
+            path, trashed = row
+            here, in_trash = self.root / path, self._trash_path_of(image_id, path)
+            if (here if trashed is None else in_trash).exists():
+                return None
+            if trashed is None and in_trash.exists():  # moved to the trash, the row never said so
+                db.execute("UPDATE images SET trashed = ? WHERE id = ?", (time.time(), image_id))
+                return "fixed"
+            taken = db.execute("SELECT 1 FROM images WHERE path = ? AND trashed IS NULL", (path,)).fetchone()
+            if trashed is not None and here.exists() and taken is None:  # moved back, the row never said so
+                db.execute("UPDATE images SET trashed = NULL WHERE id = ?", (image_id,))
+                return "fixed"
+            # The file is gone: deleted by hand, or the trash emptied before its row went.
+            db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            return "removed"
+
+    # ------------------------------------------------------------------------------------------ thumbnails
+    def _thumb_path(self, image_id: int) -> Path:
+        return self.thumbs_dir / f"{image_id // 1000:04d}" / f"{image_id}.webp"
+
+    def thumbnail(self, entry: Entry) -> Path:
+        """A small WebP of the picture, made once and kept: the gallery never loads full pictures."""
+        source = self.file_of(entry)
+        thumb = self._thumb_path(entry.id)
+        try:
+            if thumb.stat().st_mtime >= source.stat().st_mtime:
+                return thumb
+        except FileNotFoundError:
+            pass
+        with Image.open(source) as image:
+            image.draft("RGB", (THUMB_SIDE, THUMB_SIDE))  # JPEG decodes at a fraction of the size
+            small = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            small.thumbnail((THUMB_SIDE, THUMB_SIDE))
+        thumb.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=thumb.parent, prefix=".tmp-", suffix=".webp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                small.save(file, format="WEBP", quality=80)
+            os.replace(temp, thumb)  # two requests may make the same thumbnail; the last one wins, both whole
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return thumb
+
+
+class _Transaction:
+    """`with history._tx() as db:` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the block raises."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self.db = db
+        self.lock = lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.db
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        try:
+            self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
+        finally:
+            self.lock.release()
