@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from modules.devices import DeviceConfig, choose_device
+from modules.extensions import ExtensionHost, load_extensions
 from modules.jobs import JobQueue
 from modules.models.manager import ModelManager
 from modules.outputs import OutputStore
+from modules.preprocessors import PreprocessorRegistry
 from modules.processing import Processor
 from modules.requests import Limits
 from modules.samplers import SamplerRegistry
@@ -36,6 +38,8 @@ class Services:
     ui_settings: SettingsStore
     user_settings: UserSettingsStore  # per-user values, e.g. each user's default checkpoint (API options)
     per_user_outputs: bool = False  # True once accounts exist: files go to outputs/<user>/...
+    preprocessors: PreprocessorRegistry = field(default_factory=PreprocessorRegistry)  # ControlNet annotators
+    extensions: ExtensionHost = field(default_factory=ExtensionHost)  # none until start_extensions()
 
     def model_defaults(self) -> dict[str, Any]:
         """Suggested prompt and size of the default checkpoint (the demo model ships them)."""
@@ -70,3 +74,14 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
                     processor=processor, jobs=jobs, ui_settings=ui_settings, user_settings=user_settings,
                     per_user_outputs=per_user_outputs)
+
+
+def start_extensions(services: Services) -> ExtensionHost:
+    """Load extensions/ and connect their hooks. Separate from build_services so tests choose whether to."""
+    settings = services.settings
+    host = load_extensions(settings.paths.extensions, store=services.ui_settings, samplers=services.samplers,
+                           preprocessors=services.preprocessors, disable_all=settings.disable_all_extensions)
+    services.extensions = host
+    services.processor.extensions = host
+    services.models.listeners.append(host.model_loaded)
+    return host

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from modules.accounts import Accounts
-from modules.api import jobs_api, sdapi
+from modules.api import ext_routes, jobs_api, sdapi
 from modules.api.auth import AuthGate, AuthMiddleware, caller_dependency
 from modules.api.sdapi import GenerationFailed
 from modules.jobs import NotAllowed, QueueFull
@@ -56,5 +56,8 @@ def build_app(services: Any, accounts: Accounts | None = None) -> FastAPI:
     current_caller = caller_dependency(gate)
     app.include_router(sdapi.build_router(services, current_caller))
     app.include_router(jobs_api.build_router(services, current_caller))
+    extensions = getattr(services, "extensions", None)
+    if extensions is not None:
+        app.include_router(ext_routes.build_router(extensions, [Depends(current_caller)]))
     add_error_handlers(app)
     return app

@@ -7,7 +7,7 @@ brush painted, never its colour, so any brush colour works and the picture under
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -24,7 +24,7 @@ from modules.requests import (
     RequestError,
 )
 from modules.samplers import SCHEDULE_TYPES
-from modules.ui import jobstream
+from modules.ui import extension_sections, jobstream
 from modules.ui.jobstream import status_html, user_of
 from modules.ui.txt2img import checkpoint_choices
 
@@ -288,6 +288,7 @@ def build(services: Any) -> Img2ImgTab:
         with gr.Column(scale=1):
             pictures = _picture_tabs()
             settings = _settings(services)
+            sections = extension_sections.build(services, "img2img", prompt, negative)
         with gr.Column(scale=1):
             status = gr.HTML(status_html("Ready."), elem_id="img2img_status")
             preview = gr.Image(label="Preview", interactive=False, elem_id="img2img_preview", format="png", height=160)
@@ -303,7 +304,7 @@ def build(services: Any) -> Img2ImgTab:
     def run(data: dict, request: gr.Request):
         values = {name: data[component] for name, component in form.items()}
         try:
-            req = request_from_form(values["tab"], values)
+            req = replace(request_from_form(values["tab"], values), extra=sections.extra_from(data))
         except RequestError as exc:
             yield jobstream.error(str(exc)).values()
             return
@@ -311,7 +312,7 @@ def build(services: Any) -> Img2ImgTab:
             yield update.values()
 
     outputs = [job_id, status, preview, gallery, info, last_seed]
-    generate_btn.click(run, inputs=set(form.values()), outputs=outputs, concurrency_limit=None,
+    generate_btn.click(run, inputs=set(form.values()) | set(sections.components), outputs=outputs, concurrency_limit=None,
                        show_progress="hidden")
 
     def interrupt(job: str | None, request: gr.Request) -> None:

@@ -9,7 +9,7 @@ import gradio as gr
 
 from modules.requests import GenerationRequest
 from modules.samplers import SCHEDULE_TYPES
-from modules.ui import jobstream
+from modules.ui import extension_sections, jobstream
 from modules.ui.jobstream import status_html, user_of
 
 
@@ -107,6 +107,7 @@ def build(services: Any) -> Txt2ImgTab:
                 subseed_strength = gr.Slider(0, 1, value=0, step=0.01, label="Variation strength",
                                              elem_id="txt2img_subseed_strength")
                 clip_skip = gr.Slider(1, 12, value=1, step=1, label="Clip skip", elem_id="txt2img_clip_skip")
+            sections = extension_sections.build(services, "txt2img", prompt, negative)
         with gr.Column(scale=1):
             status = gr.HTML(status_html("Ready."), elem_id="txt2img_status")
             preview = gr.Image(label="Preview", interactive=False, visible=True, elem_id="txt2img_preview",
@@ -130,18 +131,20 @@ def build(services: Any) -> Txt2ImgTab:
               subseed_strength, batch_count, batch_size, clip_skip, checkpoint, vae]
 
     def run(prompt_, negative_, sampler_, schedule_, steps_, cfg_, width_, height_, seed_, subseed_, strength_,
-            count_, size_, clip_skip_, checkpoint_, vae_, request: gr.Request):
+            count_, size_, clip_skip_, checkpoint_, vae_, request: gr.Request, extra: dict | None = None):
         req = GenerationRequest(
             prompt=prompt_ or "", negative_prompt=negative_ or "", sampler=sampler_, schedule_type=schedule_,
             steps=steps_, cfg_scale=cfg_, width=width_, height=height_, seed=-1 if seed_ is None else seed_,
             subseed=-1 if subseed_ is None else subseed_, subseed_strength=strength_, batch_count=count_,
-            batch_size=size_, clip_skip=clip_skip_, checkpoint=checkpoint_ or None, vae=vae_ or "Automatic")
+            batch_size=size_, clip_skip=clip_skip_, checkpoint=checkpoint_ or None, vae=vae_ or "Automatic",
+            extra=extra or {})
         for update in jobstream.follow(services, req, user_of(request)):
             yield update.values()
 
-    generate_btn.click(run, inputs=inputs, outputs=[job_id, status, preview, gallery, info, last_seed],
+    handler, all_inputs = sections.wrap(run, len(inputs)), inputs + sections.components
+    generate_btn.click(handler, inputs=all_inputs, outputs=[job_id, status, preview, gallery, info, last_seed],
                        concurrency_limit=None, show_progress="hidden")
-    prompt.submit(run, inputs=inputs, outputs=[job_id, status, preview, gallery, info, last_seed],
+    prompt.submit(handler, inputs=all_inputs, outputs=[job_id, status, preview, gallery, info, last_seed],
                   concurrency_limit=None, show_progress="hidden")
 
     def interrupt(job: str | None, request: gr.Request):
