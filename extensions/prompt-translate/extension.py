@@ -7,6 +7,8 @@ request.extra["prompt-translate"] = {"enabled": bool}; without it the "translate
 
 from __future__ import annotations
 
+import functools
+
 from modules import extension_api as ext
 
 from .translate import Translator, has_chinese, load_glossary
@@ -18,7 +20,11 @@ GLOSSARY = "glossary.txt"
 def setup(api: ext.ExtensionApi) -> None:
     api.add_setting("translate_by_default", True, label="Translate Chinese prompts when a request does not say")
     api.add_setting("translate_negative", True, label="Translate the negative prompt too")
-    translator = Translator(load_glossary(api.folder / GLOSSARY))
+
+    @functools.cache
+    def translator() -> Translator:
+        # Read at first use, not at setup: the app starts without waiting for 2,000 glossary lines.
+        return Translator(load_glossary(api.folder / GLOSSARY))
 
     def wanted(request) -> bool:
         values = api.values(request)
@@ -28,8 +34,8 @@ def setup(api: ext.ExtensionApi) -> None:
     def translate(request):
         if not wanted(request) or not (has_chinese(request.prompt) or has_chinese(request.negative_prompt)):
             return None
-        prompt = translator.translate(request.prompt)
-        negative = translator.translate(request.negative_prompt) if api.settings.get("translate_negative") else None
+        prompt = translator().translate(request.prompt)
+        negative = translator().translate(request.negative_prompt) if api.settings.get("translate_negative") else None
         record = {**api.values(request), "original_prompt": request.prompt,
                   "original_negative_prompt": request.negative_prompt,
                   "untranslated": prompt.untranslated + (negative.untranslated if negative else [])}
@@ -67,7 +73,7 @@ def setup(api: ext.ExtensionApi) -> None:
                                elem_id=f"{ctx.panel}_translate_result")
 
             def preview(prompt: str) -> str:
-                done = translator.translate(prompt or "")
+                done = translator().translate(prompt or "")
                 text = done.text or (prompt or "")
                 return text + (f"\n(not in the glossary: {', '.join(done.untranslated)})" if done.untranslated else "")
 
@@ -77,7 +83,7 @@ def setup(api: ext.ExtensionApi) -> None:
     api.add_section("Prompt translate (中文 → English)", section)
 
     def translate_route(text: str = "") -> dict:
-        done = translator.translate(text)
+        done = translator().translate(text)
         return {"text": done.text or text, "untranslated": done.untranslated}
 
     api.add_route("/translate", translate_route)

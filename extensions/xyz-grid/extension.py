@@ -12,7 +12,6 @@ from typing import Any
 from modules import extension_api as ext
 
 from .axes import AXES, plan
-from .grid import draw_grid
 
 API_VERSION = 1
 
@@ -33,6 +32,8 @@ def setup(api: ext.ExtensionApi) -> None:
         axes_of(request, ctx)
 
     def run(request: Any, ctx: ext.ScriptContext) -> Any:
+        from .grid import draw_grid  # PIL's drawing modules are needed only when a plot runs
+
         axes = axes_of(request, ctx)
         values = api.values(request)
         # Every cell shares the job's seed unless an axis changes it; one picture per cell.
