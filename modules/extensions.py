@@ -160,7 +160,8 @@ def load_one(folder: Path, *, store: Any = None, samplers: Any = None, preproces
         ext.api_version = version if isinstance(version, int) else None
         if version not in ext_api.SUPPORTED_API_VERSIONS:
             supported = ", ".join(str(v) for v in sorted(ext_api.SUPPORTED_API_VERSIONS))
-            what = "declares no API_VERSION" if version is None else f"was written for extension API version {version!r}"
+            what = ("declares no API_VERSION" if version is None
+                    else f"was written for extension API version {version!r}")
             return _refuse(ext, f"{what}; this WebUI supports version {supported}. Use a release of the extension "
                                 f"made for API {supported}, or update the WebUI.")
         setup = getattr(module, "setup", None)

@@ -45,31 +45,40 @@ def _setting_component(ext: Extension, key: str) -> Any:
     setting = ext.api.settings.declared[key]  # type: ignore[union-attr]
     value = ext.api.settings.get(key)  # type: ignore[union-attr]
     elem_id = f"ext_setting_{ext.name}_{key}"
+    label = f"{ext.name}: {setting.label}"
     if setting.choices is not None:
-        return gr.Dropdown(list(setting.choices), value=value, label=setting.label, elem_id=elem_id)
+        return gr.Dropdown(list(setting.choices), value=value, label=label, elem_id=elem_id)
     if isinstance(setting.default, bool):
-        return gr.Checkbox(value=bool(value), label=setting.label, elem_id=elem_id)
+        return gr.Checkbox(value=bool(value), label=label, elem_id=elem_id)
     if isinstance(setting.default, (int, float)):
-        return gr.Number(value=value, label=setting.label, precision=0 if isinstance(setting.default, int) else None,
+        return gr.Number(value=value, label=label, precision=0 if isinstance(setting.default, int) else None,
                          elem_id=elem_id)
-    return gr.Textbox(value="" if value is None else str(value), label=setting.label, elem_id=elem_id)
+    return gr.Textbox(value="" if value is None else str(value), label=label, elem_id=elem_id)
 
 
-def _settings_section(ext: Extension) -> None:
-    keys = list(ext.api.settings.declared)  # type: ignore[union-attr]
-    with gr.Accordion(f"{ext.name} settings", open=False):
-        components = [_setting_component(ext, key) for key in keys]
-        save = gr.Button("Save", size="sm", elem_id=f"ext_settings_save_{ext.name}")
+def _settings_section(extensions: list[Extension]) -> None:
+    """One form for every extension's settings (one Save), labelled by extension."""
+    fields = [(ext, key) for ext in extensions for key in ext.api.settings.declared]  # type: ignore[union-attr]
+    with gr.Accordion("Extension settings", open=False, elem_id="extensions_settings"):
+        components = []
+        for ext, key in fields:
+            components.append(_setting_component(ext, key))
+        save = gr.Button("Save extension settings", size="sm", elem_id="extensions_settings_save")
         result = gr.Markdown()
 
-        def apply(*values: Any) -> str:
+    def apply(*values: Any) -> str:
+        problems, changes, by_name = [], {}, {ext.name: ext for ext, _ in fields}
+        for (ext, key), value in zip(fields, values):
+            changes.setdefault(ext.name, {})[key] = value
+        for name, values_ in changes.items():
+            ext = by_name[name]
             try:
-                ext.api.settings.update(dict(zip(keys, values)))  # type: ignore[union-attr]
+                ext.api.settings.update(values_)  # type: ignore[union-attr]
             except (KeyError, ValueError) as exc:
-                return f"Not saved: {exc}"
-            return f"Saved the settings of {ext.name}."
+                problems.append(f"{ext.name}: {exc}")
+        return "Not all saved: " + "; ".join(problems) if problems else "Saved."
 
-        save.click(apply, inputs=components, outputs=[result])
+    save.click(apply, inputs=components, outputs=[result])
 
 
 def build(services: Any) -> None:
@@ -94,9 +103,9 @@ def build(services: Any) -> None:
             return f"Saved. Disabled at the next start: {off}. Restart the WebUI to apply."
 
         save.click(apply, inputs=[enabled], outputs=[saved])
-    for ext in host.active():
-        if ext.api.settings.declared:  # type: ignore[union-attr]
-            _settings_section(ext)
+    with_settings = [e for e in host.active() if e.api.settings.declared]  # type: ignore[union-attr]
+    if with_settings:
+        _settings_section(with_settings)
     _install_section(services, host)
 
 

@@ -312,8 +312,8 @@ def build(services: Any) -> Img2ImgTab:
             yield update.values()
 
     outputs = [job_id, status, preview, gallery, info, last_seed]
-    generate_btn.click(run, inputs=set(form.values()) | set(sections.components), outputs=outputs, concurrency_limit=None,
-                       show_progress="hidden")
+    generate_btn.click(run, inputs=set(form.values()) | set(sections.components), outputs=outputs,
+                       concurrency_limit=None, show_progress="hidden")
 
     def interrupt(job: str | None, request: gr.Request) -> None:
         if job:

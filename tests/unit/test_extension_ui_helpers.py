@@ -65,3 +65,25 @@ def test_shipped_extensions_import_only_the_extension_api_from_modules():
             if imp.top == "modules" and imp.name not in ("modules", "modules.extension_api"):
                 bad.append(f"{path.relative_to(root)}:{imp.line} imports {imp.name}")
     assert not bad, "extensions may import only modules.extension_api:\n" + "\n".join(bad)
+
+
+def test_extension_settings_form_saves_each_extension_under_its_name(tmp_path):
+    import gradio as gr
+
+    from modules.extension_api import ExtensionApi, ExtensionSettings
+    from modules.settings import SettingsStore
+    from modules.ui.extensions_tab import _settings_section
+
+    store = SettingsStore(tmp_path / "settings.json", {})
+    exts = []
+    for name in ("one", "two"):
+        api = ExtensionApi(name, tmp_path, ExtensionSettings(store, name))
+        api.add_setting("size", 3)
+        api.add_setting("mode", "a", choices=["a", "b"])
+        exts.append(Extension(name, tmp_path, status=LOADED, api=api))
+    with gr.Blocks() as demo:
+        _settings_section(exts)
+    [dependency] = [d for d in demo.fns.values() if d.name == "apply"]
+    assert dependency.fn(5, "b", 7, "c").startswith("Not all saved: two: Setting 'mode' must be one of")
+    assert store.get("extension_settings")["one"] == {"size": 5, "mode": "b"}
+    assert "two" not in store.get("extension_settings")
