@@ -39,10 +39,11 @@ def main(argv: list[str] | None = None) -> None:
 
     from modules.api.app import build_app
     from modules.api.server import serve
-    from modules.services import build_services
+    from modules.services import build_services, start_extensions
     from modules.ui.app import build_ui, mount_ui
 
     services = build_services(settings, per_user_outputs=accounts.enabled, accounts=accounts)
+    start_extensions(services)  # before the app: extensions add routes, tabs and samplers
     services.jobs.start()
     # A crash may have left pictures without rows (or rows without pictures): put the index right, meanwhile serving.
     threading.Thread(target=_repair_history, args=(services.history,), name="history-repair", daemon=True).start()
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     app = build_app(services, accounts)
     mount_ui(app, build_ui(services, banner=warning), services, accounts)
     log.info("serving the UI and the API on http://%s:%d", settings.host, settings.port)
+    services.extensions.app_started(f"http://{settings.host}:{settings.port}")
     try:
         serve(app, settings.host, settings.port)
     finally:

@@ -6,10 +6,13 @@ the queue knows nothing about models or files.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+from modules.extension_api import ScriptContext
+from modules.extensions import ExtensionHost, run_script
 from modules.generation import GenerationResult, JobControl, generate
 from modules.outputs import OutputStore
 from modules.requests import GenerationRequest, Limits, RequestError, validate
@@ -17,6 +20,7 @@ from modules.requests import GenerationRequest, Limits, RequestError, validate
 log = logging.getLogger(__name__)
 
 OUTPUT_KINDS = {"txt2img": "txt2img-images", "img2img": "img2img-images", "inpaint": "img2img-images"}
+GRID_KINDS = {"txt2img": "txt2img-grids", "img2img": "img2img-grids", "inpaint": "img2img-grids"}
 
 
 @dataclass
@@ -27,6 +31,7 @@ class Processor:
     limits: Limits = Limits()
     save_images: bool = True
     preprocessors: Any = None  # ControlNet PreprocessorRegistry; None = the built-in one
+    extensions: ExtensionHost | None = None  # hooks and scripts; None = no extensions
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
@@ -34,6 +39,9 @@ class Processor:
         checkpoint = self.models.resolve(request.checkpoint)
         self._check_units(request, checkpoint)
         self._check_loras(request, checkpoint)
+        script = self.extensions.script_for(request) if self.extensions else None
+        if script is not None and script.check is not None:
+            script.check(request, self._script_context(request, None, None))
         return request
 
     def _check_loras(self, request: GenerationRequest, checkpoint: Any) -> None:
@@ -72,13 +80,55 @@ class Processor:
     def run(self, request: GenerationRequest, control: JobControl | None = None,
             user: str | None = None) -> GenerationResult:
         request = self.check(request)
+        script = self.extensions.script_for(request) if self.extensions else None
+        if script is not None:
+            return run_script(self.extensions, script, request, self._script_context(request, control, user))
+        return self._run_one(request, control, user)
+
+    def _run_one(self, request: GenerationRequest, control: JobControl | None, user: str | None
+                 ) -> GenerationResult:
+        if self.extensions is not None:
+            # A hook may return any request: it is checked again, so a bad one fails with a clear message.
+            request = validate(self.extensions.before_generate(request), self.limits, self.samplers)
+            on_step = self.extensions.wrap_on_step(control.on_step if control else None)
+            if on_step is not None:
+                control = dataclasses.replace(control or JobControl(), on_step=on_step)
         result = generate(request, self.models, self.samplers, control, self.preprocessors)
+        if self.extensions is not None:
+            self.extensions.after_generate(result)
         if self.save_images:
             kind = OUTPUT_KINDS[request.mode]
             for image, seed, info in zip(result.images, result.seeds, result.infotexts):
-                try:
-                    result.paths.append(str(self.outputs.save(image, kind, seed, info, user=user)))
-                except OSError as exc:  # disk full, permissions: the pictures are still in the result
-                    log.error("could not save image of seed %s: %s", seed, exc)
-                    result.warnings.append(f"Could not save a picture to {self.outputs.root}: {exc}")
+                path = self._save(result, image, kind, seed, info, user)
+                if path is not None:
+                    result.paths.append(path)
         return result
+
+    def _save(self, result: GenerationResult | None, image: Any, kind: str, seed: int, info: str,
+              user: str | None) -> str | None:
+        try:
+            path = str(self.outputs.save(image, kind, seed, info, user=user))
+        except OSError as exc:  # disk full, permissions: the pictures are still in the result
+            log.error("could not save image of seed %s: %s", seed, exc)
+            if result is not None:
+                result.warnings.append(f"Could not save a picture to {self.outputs.root}: {exc}")
+            return None
+        if self.extensions is not None:
+            self.extensions.image_saved(path, image, info)
+        return path
+
+    def _script_context(self, request: GenerationRequest, control: JobControl | None, user: str | None
+                        ) -> ScriptContext:
+        def save(image: Any, seed: int, infotext: str, kind: str = "grids") -> str | None:
+            if not self.save_images:
+                return None
+            folder = GRID_KINDS[request.mode] if kind == "grids" else OUTPUT_KINDS[request.mode]
+            return self._save(None, image, folder, seed, infotext, user)
+
+        return ScriptContext(
+            process=lambda sub: self._run_one(validate(sub, self.limits, self.samplers), control, user),
+            save=save,
+            interrupted=lambda: control is not None and control.interrupt.is_set(),
+            sampler_names=self.samplers.names,
+            checkpoint_names=lambda: [i.name for i in self.models.checkpoints.usable()],
+        )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from modules.controlnet.preprocessors import PreprocessorRegistry
 from modules.devices import DeviceConfig, choose_device
 from modules.history import History
+from modules.extensions import ExtensionHost, load_extensions
 from modules.jobs import JobQueue
 from modules.models.manager import ModelManager
 from modules.outputs import OutputStore
@@ -41,6 +42,7 @@ class Services:
     per_user_outputs: bool = False  # True once accounts exist: files go to outputs/<user>/...
     history: History | None = None  # index of saved pictures; repaired at start by webui.py
     accounts: Any = None  # modules.accounts.Accounts when logins exist: the History tab asks who is admin
+    extensions: ExtensionHost = field(default_factory=ExtensionHost)  # none until start_extensions()
 
     def model_defaults(self) -> dict[str, Any]:
         """Suggested prompt and size of the default checkpoint (the demo model ships them)."""
@@ -77,5 +79,17 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                                                                   owner if per_user_outputs else None),
                     preview_every=int(ui_settings.get("preview_every") or 0))
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
-                    processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings, user_settings=user_settings,
+                    processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings,
+                    user_settings=user_settings,
                     per_user_outputs=per_user_outputs, history=history, accounts=accounts)
+
+
+def start_extensions(services: Services) -> ExtensionHost:
+    """Load extensions/ and connect their hooks. Separate from build_services so tests choose whether to."""
+    settings = services.settings
+    host = load_extensions(settings.paths.extensions, store=services.ui_settings, samplers=services.samplers,
+                           preprocessors=services.preprocessors, disable_all=settings.disable_all_extensions)
+    services.extensions = host
+    services.processor.extensions = host
+    services.models.listeners.append(host.model_loaded)
+    return host

@@ -51,6 +51,8 @@ class Settings:
     auth: str | None = None  # "name:password[:admin],..." from --auth
     auth_file: Path | None = None
     insecure_no_auth: bool = False
+    enable_insecure_extension_access: bool = False  # offer installing extensions even when served on the LAN
+    disable_all_extensions: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accounts file (name:role:hash lines); create entries with: python -m modules.accounts add NAME")
     p.add_argument("--insecure-no-auth", action="store_true",
                    help="allow --listen without accounts: anyone on the network can use (and stop) this server")
+    p.add_argument("--enable-insecure-extension-access", action="store_true",
+                   help="offer installing extensions from a git URL in the UI even with --listen (anyone who can "
+                        "log in could then run code on this machine)")
+    p.add_argument("--disable-all-extensions", action="store_true", help="start without loading any extension")
     p.add_argument("--api", action="store_true", help="accepted for A1111 launch scripts; the API is always served")
     return p
 
@@ -118,7 +124,9 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,
                     auth=args.auth, auth_file=args.auth_file.expanduser().resolve() if args.auth_file else None,
-                    insecure_no_auth=args.insecure_no_auth)
+                    insecure_no_auth=args.insecure_no_auth,
+                    enable_insecure_extension_access=args.enable_insecure_extension_access,
+                    disable_all_extensions=args.disable_all_extensions)
 
 
 def apply_offline_environment(allow_downloads: bool, environ: dict[str, str] | None = None) -> None:

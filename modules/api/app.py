@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from modules.accounts import Accounts
-from modules.api import controlnet_api, history_api, jobs_api, sdapi
+from modules.api import controlnet_api, ext_routes, history_api, jobs_api, sdapi
 from modules.api.auth import AuthGate, AuthMiddleware, caller_dependency
 from modules.api.sdapi import GenerationFailed
 from modules.jobs import NotAllowed, QueueFull
@@ -59,5 +59,8 @@ def build_app(services: Any, accounts: Accounts | None = None) -> FastAPI:
     app.include_router(controlnet_api.build_router(services, current_caller))
     if getattr(services, "history", None) is not None:
         app.include_router(history_api.build_router(services.history, current_caller))
+    extensions = getattr(services, "extensions", None)
+    if extensions is not None:
+        app.include_router(ext_routes.build_router(extensions, [Depends(current_caller)]))
     add_error_handlers(app)
     return app

@@ -30,7 +30,7 @@ PUBLIC_EXACT = {("GET", "/"), ("POST", "/login"), ("POST", "/login/"), ("GET", "
                 ("GET", "/theme.css"), ("GET", "/gradio_api/theme.css"), ("GET", "/robots.txt"),
                 ("GET", "/manifest.json")}
 PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/gradio_api/static/", "/pwa_icon")
-API_PREFIXES = ("/sdapi/", "/api/", "/docs", "/openapi.json", "/redoc")
+API_PREFIXES = ("/sdapi/", "/api/", "/ext/", "/docs", "/openapi.json", "/redoc")
 FILE_PREFIXES = ("/gradio_api/file=", "/gradio_api/file/", "/file=")
 
 SessionResolver = Callable[[dict[str, str]], "str | None"]

@@ -99,8 +99,6 @@ def _unsupported_warnings(payload: GenerationPayload) -> list[str]:
         notes.append("restore_faces is not supported; ignored.")
     if payload.tiling:
         notes.append("tiling is not supported; ignored.")
-    if payload.script_name:
-        notes.append(f"script {payload.script_name!r} is not available; ignored.")
     if payload.styles:
         notes.append("styles are not supported yet; ignored.")
     return notes
@@ -142,6 +140,8 @@ def payload_to_request(payload: GenerationPayload, services: Any, user_options: 
                if str(name).lower() != "controlnet"},
         control_units=units_from_scripts(payload.alwayson_scripts, warnings),
     )
+    if payload.script_name:  # an extension's script, by name or title; its values come in alwayson_scripts
+        fields["extra"]["script"] = payload.script_name
     defaults = type(payload)()
     for name, value in _infotext_fields(payload).items():
         source = {"batch_count": "n_iter", "schedule_type": "scheduler", "sampler": "sampler_name"}.get(name, name)

@@ -259,7 +259,8 @@ def add_listing_routes(router: APIRouter, services: Any, who: Any) -> None:
 
     @router.get("/scripts")
     def scripts(caller: Caller = who) -> dict[str, Any]:
-        return {"txt2img": [], "img2img": []}
+        titles = [s.title for s in services.extensions.scripts()] if getattr(services, "extensions", None) else []
+        return {"txt2img": titles, "img2img": titles}
 
     # Lists A1111 clients probe; this server has none of these (yet).
     for name in ("upscalers", "latent-upscale-modes", "prompt-styles", "face-restorers",

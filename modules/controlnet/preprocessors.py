@@ -26,7 +26,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 log = logging.getLogger(__name__)
 
-Detector = Callable[..., Image.Image]
+Detector = Callable[..., Image.Image]  # fn(image, resolution, **params) -> PIL picture
 
 
 class PreprocessorError(RuntimeError):
@@ -262,16 +262,29 @@ class PreprocessorRegistry:
 
     def register(self, name: str, fn: Detector, *, sliders: tuple[Slider, ...] = (), files: tuple[str, ...] = (),
                  lines: bool = False, source: str = "built-in") -> None:
-        """Add (or replace) a preprocessor; extensions call this through the extension API."""
-        if not name or not callable(fn):
-            raise ValueError("a preprocessor needs a name and a callable")
+        """Add a preprocessor; extensions call this through the extension API. A taken name is refused, so
+        an extension cannot silently replace a built-in one (or another extension's)."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("A preprocessor needs a non-empty name.")
+        if not callable(fn):
+            raise ValueError(f"Preprocessor {name!r}: expected a function fn(image, resolution, **params) -> image.")
+        name = name.strip()
+        taken = self._find(name)
+        if taken is not None:
+            raise ValueError(f"Cannot register preprocessor {name!r}: the name is already used (registered by "
+                             f"{self._items[taken].source}).")
         self._items[name] = Preprocessor(name, fn, tuple(sliders), tuple(files), lines, source)
+
+    def _find(self, name: str) -> str | None:
+        folded = name.casefold()
+        return next((key for key in self._items if key.casefold() == folded), None)
 
     def canonical(self, name: str | None) -> str:
         key = (name or "none").strip()
-        if key in self._items:
-            return key
-        return self.aliases.get(key.casefold(), self.aliases.get(key, key))
+        found = self._find(key)
+        if found is not None:
+            return found
+        return self.aliases.get(key.casefold(), key)
 
     def get(self, name: str | None) -> Preprocessor:
         key = self.canonical(name)

@@ -7,7 +7,8 @@ from typing import Any
 import gradio as gr
 from starlette.routing import Mount
 
-from modules.ui import embeddings_tab, history_tab, img2img, lora_tab, pnginfo, settings_tab, txt2img
+from modules.extension_api import TabContext
+from modules.ui import embeddings_tab, extensions_tab, history_tab, img2img, lora_tab, pnginfo, settings_tab, txt2img
 
 CSS = """
 /* Small pictures (the demo model draws 48 px) are shown enlarged with crisp pixels, not blurred. */
@@ -15,6 +16,8 @@ CSS = """
 [id*="_controlnet_unit"][id$="_preview"] img { image-rendering: pixelated; }
 .status-error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
 .status progress, .status-error progress { width: 100%; }
+.extensions-table td, .extensions-table th { padding: 2px 8px; text-align: left; }
+.extensions-table tr.ext-problem td { color: var(--error-text-color, #b91c1c); }
 #insecure_banner { background: #fef3c7; color: #7c2d12; border: 1px solid #f59e0b; padding: 4px 12px; }
 """
 
@@ -40,8 +43,34 @@ def build_ui(services: Any, banner: str | None = None) -> gr.Blocks:
                 pnginfo.build(services, t2i, tabs, "txt2img")
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
                 settings_tab.build(services)
+            add_extension_tabs(services)
+            with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
+                extensions_tab.build(services)
         img2img.connect_send(t2i, i2i, tabs)
     return demo
+
+
+def tab_context(services: Any, ext: Any) -> TabContext:
+    def submit_and_wait(request: Any, user: str) -> Any:
+        job = services.jobs.submit(services.processor.check(request).with_resolved_seeds(), user)
+        services.jobs.wait(job)
+        if job.error:
+            raise ValueError(job.error)
+        return job.result
+
+    return TabContext(name=ext.name, settings=ext.api.settings, sampler_names=services.samplers.names,
+                      checkpoint_names=lambda: [i.title for i in services.models.checkpoints.usable()],
+                      submit_and_wait=submit_and_wait)
+
+
+def add_extension_tabs(services: Any) -> None:
+    """One tab per extension tab; a builder that raises leaves a tab saying so, and the rest of the UI."""
+    host = services.extensions
+    for ext, tab in host.contributions("tabs"):
+        with gr.Tab(tab.title, elem_id=f"tab_ext_{ext.name}"):
+            ok, _ = host.guarded(ext, "building its tab", tab.builder, tab_context(services, ext))
+            if not ok:
+                gr.Markdown(f"The extension **{ext.name}** failed to build this tab: {ext.error}")
 
 
 def gradio_session_resolver(gradio_app: Any) -> Any:

@@ -24,7 +24,7 @@ from modules.requests import (
     RequestError,
 )
 from modules.samplers import SCHEDULE_TYPES
-from modules.ui import controlnet_panel, jobstream
+from modules.ui import controlnet_panel, extension_sections, jobstream
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of
 from modules.ui.txt2img import checkpoint_choices
@@ -284,6 +284,7 @@ def build(services: Any) -> Img2ImgTab:
             settings = _settings(services)
             controlnet = controlnet_panel.build(services, "img2img", settings["width"], settings["height"],
                                                 with_input=True, fallback=pictures["init_img"])
+            sections = extension_sections.build(services, "img2img", prompt, negative)
         with gr.Column(scale=1):
             status = gr.HTML(status_html("Ready."), elem_id="img2img_status")
             preview = gr.Image(label="Preview", interactive=False, elem_id="img2img_preview", format="png", height=160)
@@ -299,7 +300,8 @@ def build(services: Any) -> Img2ImgTab:
     def run(data: dict, request: gr.Request):
         values = {name: data[component] for name, component in form.items()}
         try:
-            req = replace(request_from_form(values["tab"], values), control_units=controlnet.control_units(data))
+            req = replace(request_from_form(values["tab"], values), control_units=controlnet.control_units(data),
+                          extra=sections.extra_from(data))
         except RequestError as exc:
             yield jobstream.error(str(exc)).values()
             return
@@ -307,8 +309,8 @@ def build(services: Any) -> Img2ImgTab:
             yield update.values()
 
     outputs = [job_id, status, preview, gallery, info, last_seed]
-    generate_btn.click(run, inputs=set(form.values()) | controlnet.inputs(), outputs=outputs, concurrency_limit=None,
-                       show_progress="hidden")
+    generate_btn.click(run, inputs=set(form.values()) | controlnet.inputs() | set(sections.components),
+                       outputs=outputs, concurrency_limit=None, show_progress="hidden")
 
     def interrupt(job: str | None, request: gr.Request) -> None:
         if job:

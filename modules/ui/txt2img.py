@@ -9,7 +9,7 @@ import gradio as gr
 
 from modules.requests import GenerationRequest
 from modules.samplers import SCHEDULE_TYPES
-from modules.ui import controlnet_panel, jobstream
+from modules.ui import controlnet_panel, extension_sections, jobstream
 from modules.ui.jobstream import status_html, user_of
 
 
@@ -108,6 +108,7 @@ def build(services: Any) -> Txt2ImgTab:
                 subseed_strength = gr.Slider(0, 1, value=0, step=0.01, label="Variation strength",
                                              elem_id="txt2img_subseed_strength")
                 clip_skip = gr.Slider(1, 12, value=1, step=1, label="Clip skip", elem_id="txt2img_clip_skip")
+            sections = extension_sections.build(services, "txt2img", prompt, negative)
         with gr.Column(scale=1):
             status = gr.HTML(status_html("Ready."), elem_id="txt2img_status")
             preview = gr.Image(label="Preview", interactive=False, visible=True, elem_id="txt2img_preview",
@@ -132,7 +133,7 @@ def build(services: Any) -> Txt2ImgTab:
             "cfg": cfg_scale, "width": width, "height": height, "seed": seed, "subseed": subseed,
             "strength": subseed_strength, "count": batch_count, "size": batch_size, "clip_skip": clip_skip,
             "checkpoint": checkpoint, "vae": vae}
-    inputs = set(form.values()) | controlnet.inputs()
+    inputs = set(form.values()) | controlnet.inputs() | set(sections.components)
 
     def run(data: dict, request: gr.Request):
         v = {name: data[component] for name, component in form.items()}
@@ -142,7 +143,7 @@ def build(services: Any) -> Txt2ImgTab:
             seed=-1 if v["seed"] is None else v["seed"], subseed=-1 if v["subseed"] is None else v["subseed"],
             subseed_strength=v["strength"], batch_count=v["count"], batch_size=v["size"], clip_skip=v["clip_skip"],
             checkpoint=v["checkpoint"] or None, vae=v["vae"] or "Automatic",
-            control_units=controlnet.control_units(data))
+            control_units=controlnet.control_units(data), extra=sections.extra_from(data))
         for update in jobstream.follow(services, req, user_of(request)):
             yield update.values()
 

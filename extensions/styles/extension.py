@@ -1,0 +1,108 @@
+"""Styles: apply saved prompt styles from a dropdown in txt2img/img2img; edit them in the Styles tab.
+
+Values travel as request.extra["styles"] = {"styles": [names]} (from the UI section, or from the API's
+alwayson_scripts under "styles").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from modules import extension_api as ext
+
+from .styles import Style, StyleFile, apply_styles
+
+API_VERSION = 1
+
+
+def setup(api: ext.ExtensionApi) -> None:
+    api.add_setting("styles_file", "", label="styles.csv to use (empty: the one in this extension's folder; an "
+                                             "A1111 styles.csv path works as is)")
+
+    def store() -> StyleFile:
+        configured = str(api.settings.get("styles_file") or "").strip()
+        return StyleFile(Path(configured).expanduser() if configured else api.folder / "styles.csv")
+
+    @api.before_generate
+    def apply(request):
+        names = [str(n) for n in (api.values(request).get("styles") or [])]
+        if not names:
+            return None
+        found, missing = store().pick(names)
+        prompt, negative = apply_styles(request.prompt, request.negative_prompt, found)
+        extra = {**request.extra, api.name: {**api.values(request), "applied": [s.name for s in found],
+                                             "missing": missing}}
+        return ext.replace(request, prompt=prompt, negative_prompt=negative, extra=extra)
+
+    @api.after_generate
+    def record(result) -> None:
+        values = api.values(result.request)
+        if values.get("applied"):
+            ext.add_infotext_fields(result, {"Styles array": json.dumps(values["applied"], ensure_ascii=False)})
+        for name in values.get("missing") or []:
+            result.warnings.append(f"Style {name!r} is not in {store().path}; it was not applied.")
+
+    def section(ctx: ext.SectionContext) -> dict:
+        import gradio as gr
+
+        names = list(store().load())
+        chosen = gr.Dropdown(names, value=[], multiselect=True, label="Styles", elem_id=f"{ctx.panel}_styles")
+        if ctx.prompt is not None and ctx.negative_prompt is not None:
+            into_prompt = gr.Button("Write the styles into the prompt", size="sm")
+
+            def write(selected, prompt, negative):
+                found, _ = store().pick(list(selected or []))
+                new_prompt, new_negative = apply_styles(prompt or "", negative or "", found)
+                return new_prompt, new_negative, []
+
+            into_prompt.click(write, inputs=[chosen, ctx.prompt, ctx.negative_prompt],
+                              outputs=[ctx.prompt, ctx.negative_prompt, chosen])
+        return {"styles": chosen}
+
+    api.add_section("Styles", section)
+
+    def tab(ctx: ext.TabContext) -> None:
+        import gradio as gr
+
+        def listing():
+            return list(store().load())
+
+        gr.Markdown(f"Styles are kept in `{store().path}` (A1111's format: name, prompt, negative_prompt). "
+                    "Write `{prompt}` where the prompt should go; without it the style is appended.")
+        pick = gr.Dropdown(listing(), label="Style", allow_custom_value=True, elem_id="styles_pick")
+        name = gr.Textbox(label="Name", elem_id="styles_name")
+        prompt = gr.Textbox(label="Prompt", lines=2, elem_id="styles_prompt")
+        negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="styles_negative")
+        with gr.Row():
+            save = gr.Button("Save style", variant="primary", elem_id="styles_save")
+            delete = gr.Button("Delete style", elem_id="styles_delete")
+        result = gr.Markdown(elem_id="styles_result")
+
+        def show(chosen):
+            style = store().load().get(chosen or "")
+            if style is None:
+                return chosen or "", "", ""
+            return style.name, style.prompt, style.negative_prompt
+
+        def do_save(n, p, neg):
+            try:
+                store().put(Style(n or "", p or "", neg or ""))
+            except (OSError, ValueError) as exc:
+                return f"Not saved: {exc}", gr.update()
+            return f"Saved style {n.strip()!r}.", gr.update(choices=listing(), value=n.strip())
+
+        def do_delete(n):
+            removed = store().delete(n or "")
+            message = f"Deleted style {n!r}." if removed else f"There is no style {n!r}."
+            return message, gr.update(choices=listing(), value=None)
+
+        pick.change(show, inputs=[pick], outputs=[name, prompt, negative])
+        save.click(do_save, inputs=[name, prompt, negative], outputs=[result, pick])
+        delete.click(do_delete, inputs=[name], outputs=[result, pick])
+
+    api.add_tab("Styles", tab)
+
+    # Like A1111's /sdapi/v1/prompt-styles.
+    api.add_route("/list", lambda: [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt}
+                                    for s in store().load().values()])
