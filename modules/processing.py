@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from modules import hires
 from modules.generation import GenerationResult, JobControl, generate
 from modules.outputs import OutputStore
 from modules.requests import GenerationRequest, Limits, RequestError, validate
@@ -27,6 +28,7 @@ class Processor:
     limits: Limits = Limits()
     save_images: bool = True
     preprocessors: Any = None  # ControlNet PreprocessorRegistry; None = the built-in one
+    upscalers: Any = None  # UpscalerRegistry for the hires fix; None = the built-in upscalers only
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
@@ -34,6 +36,7 @@ class Processor:
         checkpoint = self.models.resolve(request.checkpoint)
         self._check_units(request, checkpoint)
         self._check_loras(request, checkpoint)
+        hires.check(request, self.samplers, self.upscalers, self.models)
         return request
 
     def _check_loras(self, request: GenerationRequest, checkpoint: Any) -> None:
@@ -72,7 +75,7 @@ class Processor:
     def run(self, request: GenerationRequest, control: JobControl | None = None,
             user: str | None = None) -> GenerationResult:
         request = self.check(request)
-        result = generate(request, self.models, self.samplers, control, self.preprocessors)
+        result = generate(request, self.models, self.samplers, control, self.preprocessors, self.upscalers)
         if self.save_images:
             kind = OUTPUT_KINDS[request.mode]
             for image, seed, info in zip(result.images, result.seeds, result.infotexts):
