@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from modules import hires
+from modules.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
+from modules.upscalers import UpscalerRegistry
 from modules.generation import GenerationResult, JobControl, generate
 from modules.outputs import OutputStore
 from modules.requests import GenerationRequest, Limits, RequestError, validate
 
 log = logging.getLogger(__name__)
 
-OUTPUT_KINDS = {"txt2img": "txt2img-images", "img2img": "img2img-images", "inpaint": "img2img-images"}
+OUTPUT_KINDS = {"txt2img": "txt2img-images", "img2img": "img2img-images", "inpaint": "img2img-images",
+                "extras": "extras-images"}
 
 
 @dataclass
@@ -32,6 +35,8 @@ class Processor:
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
+        if isinstance(request, ExtrasRequest):
+            return validate_extras(request, self.upscalers or UpscalerRegistry(), self.limits)
         request = validate(request, self.limits, self.samplers)
         checkpoint = self.models.resolve(request.checkpoint)
         self._check_units(request, checkpoint)
@@ -75,6 +80,8 @@ class Processor:
     def run(self, request: GenerationRequest, control: JobControl | None = None,
             user: str | None = None) -> GenerationResult:
         request = self.check(request)
+        if isinstance(request, ExtrasRequest):
+            return self._run_extras(request, control, user)
         result = generate(request, self.models, self.samplers, control, self.preprocessors, self.upscalers)
         if self.save_images:
             kind = OUTPUT_KINDS[request.mode]
@@ -83,5 +90,18 @@ class Processor:
                     result.paths.append(str(self.outputs.save(image, kind, seed, info, user=user)))
                 except OSError as exc:  # disk full, permissions: the pictures are still in the result
                     log.error("could not save image of seed %s: %s", seed, exc)
+                    result.warnings.append(f"Could not save a picture to {self.outputs.root}: {exc}")
+        return result
+
+    def _run_extras(self, request: ExtrasRequest, control: JobControl | None, user: str | None) -> ExtrasResult:
+        result = run_extras(request, self.upscalers or UpscalerRegistry(), control)
+        if self.save_images:
+            for image, info, post in zip(result.images, result.infotexts, result.postprocessing):
+                try:
+                    chunks = {"postprocessing": post} if post else None
+                    result.paths.append(str(self.outputs.save(image, OUTPUT_KINDS["extras"], None, info, user=user,
+                                                              chunks=chunks)))
+                except OSError as exc:
+                    log.error("could not save an extras picture: %s", exc)
                     result.warnings.append(f"Could not save a picture to {self.outputs.root}: {exc}")
         return result

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from modules.accounts import Accounts
-from modules.api import controlnet_api, jobs_api, sdapi
+from modules.api import controlnet_api, extras_api, jobs_api, sdapi
 from modules.api.auth import AuthGate, AuthMiddleware, caller_dependency
 from modules.api.sdapi import GenerationFailed
 from modules.jobs import NotAllowed, QueueFull
@@ -57,5 +57,6 @@ def build_app(services: Any, accounts: Accounts | None = None) -> FastAPI:
     app.include_router(sdapi.build_router(services, current_caller))
     app.include_router(jobs_api.build_router(services, current_caller))
     app.include_router(controlnet_api.build_router(services, current_caller))
+    app.include_router(extras_api.build_router(services, current_caller))
     add_error_handlers(app)
     return app
