@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from modules import inpainting, pipelines, previews
+from modules import hires, inpainting, pipelines, previews
 from modules.controlnet import apply as controlnet
 from modules.conditioning import conditioning_at, encode_schedule, is_sdxl
 from modules.devices import generator_for
@@ -153,6 +153,7 @@ class _Run:
     images: list[Image.Image] = field(default_factory=list)
     infotexts: list[str] = field(default_factory=list)
     interrupted: bool = False
+    hires: Any = None  # hires.SecondPass when the hires fix is on: each txt2img batch ends through it
 
     def add(self, image: Image.Image, seed: int, subseed: int) -> None:
         self.images.append(image)
@@ -201,13 +202,15 @@ def _txt2img(run: _Run, prompt: str, seeds: list[int], subseeds: list[int]) -> N
         n = len(batch_seeds)
         latents = make_noise(shape, batch_seeds, batch_subseeds, request.subseed_strength).to(device, dtype)
         with controlnet.attached(pipe, run.controls, request.steps):
-            return pipe(
+            images = pipe(
                 **schedule[0].pipe_kwargs(n), height=request.height, width=request.width,
                 num_inference_steps=request.steps, guidance_scale=request.cfg_scale, latents=latents,
                 generator=[generator_for(s, torch.device("cpu")) for s in batch_seeds],
                 callback_on_step_end=run.callback(batch_index, request.steps, schedule, n),
-                callback_on_step_end_tensor_inputs=_tensor_inputs(pipe), output_type="pil",
+                callback_on_step_end_tensor_inputs=_tensor_inputs(pipe),
+                output_type="latent" if run.hires else "pil",
             ).images
+        return run.hires.run_batch(images, batch_index, batch_seeds, batch_subseeds) if run.hires else images
 
     run.batches(seeds, subseeds, run_batch)
 
@@ -271,9 +274,10 @@ def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subse
 
 
 def generate(request: GenerationRequest, models: Any, samplers: Any, control: JobControl | None = None,
-             preprocessors: Any = None) -> GenerationResult:
+             preprocessors: Any = None, upscalers: Any = None) -> GenerationResult:
     """Run a validated request to images and infotexts (saving is the caller's job). `preprocessors` is the
-    app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one otherwise."""
+    app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one otherwise.
+    `upscalers` (an UpscalerRegistry) serves the hires fix; None = the built-in upscalers only."""
     request = request.with_resolved_seeds()
     seeds, subseeds = request.seeds(), request.subseeds()
     prompt, tags, warnings = extract_loras(request.prompt)
@@ -313,6 +317,7 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
             run.extra["Lora hashes"] = ", ".join(f"{info.name}: {models.lora_hash(info)[:12]}" for info, _, _ in loras)
         if route.kind == pipelines.TXT2IMG:
             _prepare_scheduler(run, samplers)
+            run.hires = hires.plan(run, models, samplers, upscalers, route.kind, warnings)
             _txt2img(run, prompt, seeds, subseeds)
         elif request.mode != "txt2img" and request.denoising_strength == 0:
             _unchanged(run, prepared, seeds, subseeds)
@@ -321,7 +326,7 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
             _prepare_scheduler(run, samplers)
             _from_pictures(run, prompt, prepared, route.kind, seeds, subseeds, warnings)
     count = len(run.images)
-    return GenerationResult(request=request, images=run.images, seeds=seeds[:count], subseeds=subseeds[:count],
+    return GenerationResult(request=run.request, images=run.images, seeds=seeds[:count], subseeds=subseeds[:count],
                             infotexts=run.infotexts, interrupted=run.interrupted, warnings=warnings)
 
 

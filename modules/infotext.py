@@ -230,7 +230,8 @@ def image_metadata(image: Image.Image) -> dict[str, str]:
 
 def pnginfo_for(text: str, extra: Mapping[str, str] | None = None) -> PngInfo:
     info = PngInfo()
-    info.add_text("parameters", text)  # Pillow switches to iTXt for non-latin-1 text
+    if text:  # a picture with no generation parameters (an upscaled upload) gets no empty chunk
+        info.add_text("parameters", text)  # Pillow switches to iTXt for non-latin-1 text
     for key, value in (extra or {}).items():
         info.add_text(key, value)
     return info

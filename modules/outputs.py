@@ -53,14 +53,14 @@ def next_number(directory: Path) -> int:
     return max(_numbers(directory), default=-1) + 1
 
 
-def _encode(image: Image.Image, fmt: str, infotext: str, quality: int) -> bytes:
+def _encode(image: Image.Image, fmt: str, infotext: str, quality: int, chunks: dict[str, str] | None = None) -> bytes:
     try:
         pil_format, _ = FORMATS[fmt]
     except KeyError:
         raise ValueError(f"unsupported image format {fmt!r}; use one of {sorted(FORMATS)}") from None
     buffer = io.BytesIO()
     if pil_format == "PNG":
-        image.save(buffer, format="PNG", pnginfo=pnginfo_for(infotext))
+        image.save(buffer, format="PNG", pnginfo=pnginfo_for(infotext, chunks))
         return buffer.getvalue()
     if pil_format == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")  # JPEG has no alpha; A1111 drops it the same way
@@ -148,15 +148,17 @@ def save_image(
     image: Image.Image,
     *,
     folder: Path,
-    seed: int,
+    seed: int | None,
     infotext: str,
     fmt: str = "png",
     now: datetime | None = None,
     quality: int = 80,
+    chunks: dict[str, str] | None = None,
 ) -> Path:
-    """Save image as ``folder/YYYY-MM-DD/NNNNN-SEED.<fmt>`` with its infotext; return the path."""
+    """Save image as ``folder/YYYY-MM-DD/NNNNN-SEED.<fmt>`` (``NNNNN.<fmt>`` without a seed, as A1111 names
+    extras) with its infotext and any further PNG text `chunks`; return the path."""
     fmt = fmt.lower()
-    data = _encode(image, fmt, infotext, quality)
+    data = _encode(image, fmt, infotext, quality, chunks)
     extension = FORMATS[fmt][1]
     directory = Path(folder) / (now or datetime.now()).strftime("%Y-%m-%d")
     directory.mkdir(parents=True, exist_ok=True)
@@ -165,7 +167,7 @@ def save_image(
     try:
         number = next_number(directory)
         for _ in range(MAX_ATTEMPTS):
-            final = directory / f"{number:05d}-{int(seed)}{extension}"
+            final = directory / (f"{number:05d}{extension}" if seed is None else f"{number:05d}-{int(seed)}{extension}")
             if _try_number(directory, number, temp, final):
                 _fsync_dir(directory)
                 return final
@@ -208,15 +210,16 @@ class OutputStore:
         self,
         image: Image.Image,
         kind: str,
-        seed: int,
+        seed: int | None,
         infotext: str,
         user: str | None = None,
         *,
         fmt: str = "png",
         now: datetime | None = None,
+        chunks: dict[str, str] | None = None,
     ) -> Path:
         path = save_image(
-            image, folder=self.folder(kind, user), seed=seed, infotext=infotext, fmt=fmt, now=now
+            image, folder=self.folder(kind, user), seed=seed, infotext=infotext, fmt=fmt, now=now, chunks=chunks
         )
         if self.index is not None:
             try:

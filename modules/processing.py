@@ -11,6 +11,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from modules import hires
+from modules.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
+from modules.upscalers import UpscalerRegistry
 from modules.extension_api import ScriptContext
 from modules.extensions import ExtensionHost, run_script
 from modules.generation import GenerationResult, JobControl, generate
@@ -19,7 +22,8 @@ from modules.requests import GenerationRequest, Limits, RequestError, validate
 
 log = logging.getLogger(__name__)
 
-OUTPUT_KINDS = {"txt2img": "txt2img-images", "img2img": "img2img-images", "inpaint": "img2img-images"}
+OUTPUT_KINDS = {"txt2img": "txt2img-images", "img2img": "img2img-images", "inpaint": "img2img-images",
+                "extras": "extras-images"}
 GRID_KINDS = {"txt2img": "txt2img-grids", "img2img": "img2img-grids", "inpaint": "img2img-grids"}
 
 
@@ -32,13 +36,17 @@ class Processor:
     save_images: bool = True
     preprocessors: Any = None  # ControlNet PreprocessorRegistry; None = the built-in one
     extensions: ExtensionHost | None = None  # hooks and scripts; None = no extensions
+    upscalers: Any = None  # UpscalerRegistry for the hires fix; None = the built-in upscalers only
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
+        if isinstance(request, ExtrasRequest):
+            return validate_extras(request, self.upscalers or UpscalerRegistry(), self.limits)
         request = validate(request, self.limits, self.samplers)
         checkpoint = self.models.resolve(request.checkpoint)
         self._check_units(request, checkpoint)
         self._check_loras(request, checkpoint)
+        hires.check(request, self.samplers, self.upscalers, self.models)
         script = self.extensions.script_for(request) if self.extensions else None
         if script is not None and script.check is not None:
             script.check(request, self._script_context(request, None, None))
@@ -80,6 +88,8 @@ class Processor:
     def run(self, request: GenerationRequest, control: JobControl | None = None,
             user: str | None = None) -> GenerationResult:
         request = self.check(request)
+        if isinstance(request, ExtrasRequest):
+            return self._run_extras(request, control, user)
         script = self.extensions.script_for(request) if self.extensions else None
         if script is not None:
             return run_script(self.extensions, script, request, self._script_context(request, control, user))
@@ -93,7 +103,7 @@ class Processor:
             on_step = self.extensions.wrap_on_step(control.on_step if control else None)
             if on_step is not None:
                 control = dataclasses.replace(control or JobControl(), on_step=on_step)
-        result = generate(request, self.models, self.samplers, control, self.preprocessors)
+        result = generate(request, self.models, self.samplers, control, self.preprocessors, self.upscalers)
         if self.extensions is not None:
             self.extensions.after_generate(result)
         if self.save_images:
@@ -132,3 +142,16 @@ class Processor:
             sampler_names=self.samplers.names,
             checkpoint_names=lambda: [i.name for i in self.models.checkpoints.usable()],
         )
+
+    def _run_extras(self, request: ExtrasRequest, control: JobControl | None, user: str | None) -> ExtrasResult:
+        result = run_extras(request, self.upscalers or UpscalerRegistry(), control)
+        if self.save_images:
+            for image, info, post in zip(result.images, result.infotexts, result.postprocessing):
+                try:
+                    chunks = {"postprocessing": post} if post else None
+                    result.paths.append(str(self.outputs.save(image, OUTPUT_KINDS["extras"], None, info, user=user,
+                                                              chunks=chunks)))
+                except OSError as exc:
+                    log.error("could not save an extras picture: %s", exc)
+                    result.warnings.append(f"Could not save a picture to {self.outputs.root}: {exc}")
+        return result

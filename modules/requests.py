@@ -94,6 +94,20 @@ class GenerationRequest:
     outpaint: tuple[int, int, int, int] = (0, 0, 0, 0)  # pixels added left, right, up, down (inpaint mode)
     outpaint_fill: str = "edge"  # how the new area starts: OUTPAINT_FILLS
     control_units: tuple[ControlUnit, ...] = ()
+    # Hires. fix (txt2img; `denoising_strength` above is its strength): A1111's API names and defaults.
+    # Empty/None values mean "as in the first pass".
+    enable_hr: bool = False
+    hr_scale: float = 2.0
+    hr_upscaler: str = "Latent"
+    hr_second_pass_steps: int = 0  # 0 = the first pass's steps
+    hr_resize_x: int = 0  # both 0 = scale by hr_scale
+    hr_resize_y: int = 0
+    hr_cfg: float | None = None
+    hr_sampler: str = ""
+    hr_schedule_type: str = ""
+    hr_prompt: str = ""
+    hr_negative_prompt: str = ""
+    hr_checkpoint: str = ""
 
     def with_resolved_seeds(self, rng: random.Random | None = None) -> GenerationRequest:
         """Replace -1 seeds by concrete ones, so the job (and its infotext) can be reproduced."""
@@ -192,7 +206,56 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
         sampler = spec.name
     return replace(request, cfg_scale=cfg, subseed_strength=subseed_strength, sampler=sampler,
                    schedule_type=schedule, **ints, **_validate_images(request, limits),
-                   control_units=_validate_units(request, limits))
+                   control_units=_validate_units(request, limits), **_validate_hires(replace(request, **ints), limits))
+
+
+def hires_size(request: GenerationRequest) -> tuple[int, int, int, int]:
+    """(width, height) the first pass is upscaled to, then the (width, height) kept: A1111's rule. A resize
+    with both sides set covers the target keeping the ratio, and the middle is kept (A1111 crops latents)."""
+    width, height = request.width, request.height
+    x, y = request.hr_resize_x, request.hr_resize_y
+    if x == 0 and y == 0:
+        to = (int(width * request.hr_scale), int(height * request.hr_scale))
+        return (*to, *to)
+    if y == 0:
+        return x, x * height // width, x, x * height // width
+    if x == 0:
+        return y * width // height, y, y * width // height, y
+    if width / height < x / y:
+        return x, x * height // width, x, y
+    return y * width // height, y, x, y
+
+
+def _validate_hires(request: GenerationRequest, limits: Limits) -> dict[str, Any]:
+    """The hires fields, checked and normalised (nothing when the hires fix is off)."""
+    if not request.enable_hr or request.mode != "txt2img":
+        return {"enable_hr": False} if request.mode != "txt2img" else {}
+    scale = _float("Upscale by", request.hr_scale)
+    steps = _int("Hires steps", request.hr_second_pass_steps)
+    resize = {name: _int(label, getattr(request, name)) for name, label in
+              (("hr_resize_x", "Resize width to"), ("hr_resize_y", "Resize height to"))}
+    strength = _float("Denoising strength", request.denoising_strength)
+    if not 1.0 <= scale <= 8.0:
+        raise RequestError(f"Hires upscale by must be between 1 and 8, but is {scale:g}.")
+    if not 0 <= steps <= limits.max_steps:
+        raise RequestError(f"Hires steps must be between 0 (same as the first pass) and {limits.max_steps}, "
+                           f"but is {steps}.")
+    if any(not 0 <= v <= limits.max_size for v in resize.values()):
+        raise RequestError(f"Hires resize width and height must be between 0 and {limits.max_size}.")
+    if not 0.0 <= strength <= 1.0:
+        raise RequestError(f"Denoising strength must be between 0 and 1, but is {request.denoising_strength}.")
+    cfg = None if request.hr_cfg is None else _float("Hires CFG scale", request.hr_cfg)
+    if cfg is not None and not 0.0 <= cfg <= limits.max_cfg:
+        raise RequestError(f"Hires CFG scale must be between 0 and {limits.max_cfg}, but is {cfg:g}.")
+    checked = replace(request, hr_scale=scale, **resize)
+    to_w, to_h, width, height = hires_size(checked)
+    if max(to_w, to_h) > limits.max_size:
+        raise RequestError(f"The hires fix would upscale {request.width}x{request.height} to {to_w}x{to_h}, over "
+                           f"the limit of {limits.max_size} pixels. Lower 'Upscale by' or the resize size.")
+    if min(width, height) < 8:
+        raise RequestError(f"The hires fix would make a {width}x{height} picture; it needs at least 8 pixels a side.")
+    return {"enable_hr": True, "hr_scale": scale, "hr_second_pass_steps": steps, "denoising_strength": strength,
+            "hr_cfg": cfg, "hr_upscaler": str(request.hr_upscaler or "Latent"), **resize}
 
 
 def _validate_units(request: GenerationRequest, limits: Limits) -> tuple[ControlUnit, ...]:
@@ -338,6 +401,15 @@ INFOTEXT_FIELDS = {
     "Denoising strength": ("denoising_strength", float),
     "Mask blur": ("mask_blur", int),
     "Masked area padding": ("inpaint_full_res_padding", int),
+    "Hires upscale": ("hr_scale", float),
+    "Hires upscaler": ("hr_upscaler", str),
+    "Hires steps": ("hr_second_pass_steps", int),
+    "Hires CFG Scale": ("hr_cfg", float),
+    "Hires sampler": ("hr_sampler", str),
+    "Hires schedule type": ("hr_schedule_type", str),
+    "Hires prompt": ("hr_prompt", str),
+    "Hires negative prompt": ("hr_negative_prompt", str),
+    "Hires checkpoint": ("hr_checkpoint", str),
 }
 
 
@@ -357,6 +429,14 @@ def request_fields_from_infotext(prompt: str, negative_prompt: str, params: dict
             out.update(width=width, height=height)
         except ValueError:
             pass
+    if any(key.startswith("Hires ") for key in params):
+        out["enable_hr"] = True
+        resize = params.get("Hires resize", "")
+        if "x" in resize:
+            try:
+                out["hr_resize_x"], out["hr_resize_y"] = (int(v) for v in resize.split("x", 1))
+            except ValueError:
+                pass
     if "Model" in params or "Model hash" in params:
         out["checkpoint"] = params.get("Model") or params.get("Model hash")
         out["checkpoint_hash"] = params.get("Model hash")

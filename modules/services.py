@@ -13,17 +13,21 @@ from modules.history import History
 from modules.extensions import ExtensionHost, load_extensions
 from modules.jobs import JobQueue
 from modules.models.manager import ModelManager
+from modules.models.upscalers import UpscalerModels
 from modules.outputs import OutputStore
 from modules.processing import Processor
 from modules.requests import Limits
 from modules.samplers import SamplerRegistry
 from modules.settings import Settings, SettingsStore, UserSettingsStore
+from modules.upscalers import DEFAULT_OVERLAP, DEFAULT_TILE, UpscalerRegistry
 
 log = logging.getLogger(__name__)
 
 UI_DEFAULTS: dict[str, Any] = {
     "preview_every": 5,
     "default_negative_prompt": "",
+    "ESRGAN_tile": DEFAULT_TILE,  # upscaler tile size in pixels (0 = no tiling), A1111's setting name
+    "ESRGAN_tile_overlap": DEFAULT_OVERLAP,
 }
 
 
@@ -43,6 +47,7 @@ class Services:
     history: History | None = None  # index of saved pictures; repaired at start by webui.py
     accounts: Any = None  # modules.accounts.Accounts when logins exist: the History tab asks who is admin
     extensions: ExtensionHost = field(default_factory=ExtensionHost)  # none until start_extensions()
+    upscalers: Any = None  # UpscalerRegistry: models/ESRGAN, RealESRGAN, SwinIR, DAT and the built-in ones
 
     def model_defaults(self) -> dict[str, Any]:
         """Suggested prompt and size of the default checkpoint (the demo model ships them)."""
@@ -70,9 +75,11 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     history = History(settings.paths.outputs)
     outputs = OutputStore(settings.paths.outputs, index=history)
     preprocessors = PreprocessorRegistry.default(settings.paths.annotators)
-    processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
-                          preprocessors=preprocessors)
     ui_settings = SettingsStore(settings.paths.settings_file, UI_DEFAULTS)
+    upscalers = UpscalerRegistry(UpscalerModels(settings.paths.upscalers, device), ui_settings)
+    upscalers.refresh()
+    processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
+                          preprocessors=preprocessors, upscalers=upscalers)
     user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
     # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
     jobs = JobQueue(lambda request, control, owner: processor.run(request, control,
@@ -81,7 +88,7 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
                     processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings,
                     user_settings=user_settings,
-                    per_user_outputs=per_user_outputs, history=history, accounts=accounts)
+                    per_user_outputs=per_user_outputs, history=history, accounts=accounts, upscalers=upscalers)
 
 
 def start_extensions(services: Services) -> ExtensionHost:

@@ -36,6 +36,7 @@ class Paths:
     settings_file: Path
     cache_dir: Path
     annotators: Path = Path("models/annotators")  # controlnet-aux weights, by its file names
+    upscalers: Path | None = None  # holds ESRGAN/, RealESRGAN/, SwinIR/, DAT/ (A1111's models/ folder)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         settings_file=args.settings_file.expanduser().resolve(),
         cache_dir=(REPO_ROOT / ".cache"),
         annotators=(models / "annotators").expanduser().resolve(),
+        upscalers=models,
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,

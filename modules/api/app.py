@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from modules.accounts import Accounts
-from modules.api import controlnet_api, ext_routes, history_api, jobs_api, sdapi
+from modules.api import controlnet_api, ext_routes, extras_api, history_api, jobs_api, sdapi
 from modules.api.auth import AuthGate, AuthMiddleware, caller_dependency
 from modules.api.sdapi import GenerationFailed
 from modules.jobs import NotAllowed, QueueFull
@@ -57,6 +57,7 @@ def build_app(services: Any, accounts: Accounts | None = None) -> FastAPI:
     app.include_router(sdapi.build_router(services, current_caller))
     app.include_router(jobs_api.build_router(services, current_caller))
     app.include_router(controlnet_api.build_router(services, current_caller))
+    app.include_router(extras_api.build_router(services, current_caller))
     if getattr(services, "history", None) is not None:
         app.include_router(history_api.build_router(services.history, current_caller))
     extensions = getattr(services, "extensions", None)

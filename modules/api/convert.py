@@ -93,8 +93,6 @@ def pick_sampler(samplers: Any, name: str, scheduler: str | None, warnings: list
 
 def _unsupported_warnings(payload: GenerationPayload) -> list[str]:
     notes = []
-    if getattr(payload, "enable_hr", False):
-        notes.append("Hires. fix (enable_hr) is not supported yet; the first pass is returned.")
     if payload.restore_faces:
         notes.append("restore_faces is not supported; ignored.")
     if payload.tiling:
@@ -142,6 +140,9 @@ def payload_to_request(payload: GenerationPayload, services: Any, user_options: 
     )
     if payload.script_name:  # an extension's script, by name or title; its values come in alwayson_scripts
         fields["extra"]["script"] = payload.script_name
+    from modules.api.extras_api import hires_fields  # it uses this module's helpers
+
+    fields.update(hires_fields(payload, services, warnings))
     defaults = type(payload)()
     for name, value in _infotext_fields(payload).items():
         source = {"batch_count": "n_iter", "schedule_type": "scheduler", "sampler": "sampler_name"}.get(name, name)
@@ -218,7 +219,7 @@ def result_info(result: Any, payload: GenerationPayload, warnings: list[str], mo
         "sd_vae_hash": None,
         "seed_resize_from_w": -1,
         "seed_resize_from_h": -1,
-        "denoising_strength": None if request.mode == "txt2img" else request.denoising_strength,
+        "denoising_strength": None if request.mode == "txt2img" and not request.enable_hr else request.denoising_strength,
         "extra_generation_params": {},
         "index_of_first_image": 0,
         "infotexts": list(result.infotexts),

@@ -116,6 +116,7 @@ class Txt2ImgPayload(GenerationPayload):
     hr_scheduler: Any = None
     hr_prompt: Any = ""
     hr_negative_prompt: Any = ""
+    hr_cfg: Any = None  # newer A1111/Forge: the second pass's CFG scale (absent = the first pass's)
 
 
 class Img2ImgPayload(GenerationPayload):

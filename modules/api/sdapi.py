@@ -263,7 +263,7 @@ def add_listing_routes(router: APIRouter, services: Any, who: Any) -> None:
         return {"txt2img": titles, "img2img": titles}
 
     # Lists A1111 clients probe; this server has none of these (yet).
-    for name in ("upscalers", "latent-upscale-modes", "prompt-styles", "face-restorers",
+    for name in ("prompt-styles", "face-restorers",
                  "realesrgan-models", "hypernetworks", "sd-modules", "script-info", "extensions"):
         router.add_api_route(f"/{name}", _empty_list, methods=["GET"], dependencies=[who], name=name)
 

@@ -8,7 +8,8 @@ import gradio as gr
 from starlette.routing import Mount
 
 from modules.extension_api import TabContext
-from modules.ui import embeddings_tab, extensions_tab, history_tab, img2img, lora_tab, pnginfo, settings_tab, txt2img
+from modules.ui import (embeddings_tab, extensions_tab, extras_tab, history_tab, img2img, lora_tab, pnginfo, settings_tab,
+                        txt2img)
 
 CSS = """
 /* Small pictures (the demo model draws 48 px) are shown enlarged with crisp pixels, not blurred. */
@@ -32,6 +33,8 @@ def build_ui(services: Any, banner: str | None = None) -> gr.Blocks:
                 t2i = txt2img.build(services)
             with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
                 i2i = img2img.build(services)
+            with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
+                extras_tab.build(services)
             with gr.Tab("Lora", id="lora", elem_id="tab_lora"):
                 lora_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt})
             with gr.Tab("Textual Inversion", id="textual_inversion", elem_id="tab_textual_inversion"):

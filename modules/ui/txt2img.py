@@ -9,7 +9,7 @@ import gradio as gr
 
 from modules.requests import GenerationRequest
 from modules.samplers import SCHEDULE_TYPES
-from modules.ui import controlnet_panel, extension_sections, jobstream
+from modules.ui import controlnet_panel, extension_sections, hires_panel, jobstream
 from modules.ui.jobstream import status_html, user_of
 
 
@@ -129,11 +129,12 @@ def build(services: Any) -> Txt2ImgTab:
     last_seed = gr.State(-1)
 
     controlnet = controlnet_panel.build(services, "txt2img", width, height)
+    hires = hires_panel.build(services, "txt2img", defaults.get("cfg_scale", 7.0))
     form = {"prompt": prompt, "negative": negative, "sampler": sampler, "schedule": schedule_type, "steps": steps,
             "cfg": cfg_scale, "width": width, "height": height, "seed": seed, "subseed": subseed,
             "strength": subseed_strength, "count": batch_count, "size": batch_size, "clip_skip": clip_skip,
             "checkpoint": checkpoint, "vae": vae}
-    inputs = set(form.values()) | controlnet.inputs() | set(sections.components)
+    inputs = set(form.values()) | controlnet.inputs() | set(sections.components) | hires.inputs()
 
     def run(data: dict, request: gr.Request):
         v = {name: data[component] for name, component in form.items()}
@@ -143,7 +144,8 @@ def build(services: Any) -> Txt2ImgTab:
             seed=-1 if v["seed"] is None else v["seed"], subseed=-1 if v["subseed"] is None else v["subseed"],
             subseed_strength=v["strength"], batch_count=v["count"], batch_size=v["size"], clip_skip=v["clip_skip"],
             checkpoint=v["checkpoint"] or None, vae=v["vae"] or "Automatic",
-            control_units=controlnet.control_units(data), extra=sections.extra_from(data))
+            control_units=controlnet.control_units(data), extra=sections.extra_from(data),
+            **hires.fields(data, v["cfg"]))
         for update in jobstream.follow(services, req, user_of(request)):
             yield update.values()
 

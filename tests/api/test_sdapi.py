@@ -170,7 +170,7 @@ def test_listings(client):
     schedulers = client.get("/sdapi/v1/schedulers", headers=basic("alice")).json()
     assert {"name": "karras", "label": "Karras"}.items() <= schedulers[2].items()
     assert client.get("/sdapi/v1/sd-vae", headers=basic("alice")).json() == []
-    assert client.get("/sdapi/v1/upscalers", headers=basic("alice")).json() == []
+    assert [u["name"] for u in client.get("/sdapi/v1/upscalers", headers=basic("alice")).json()] == ["None", "Lanczos", "Nearest"]
     assert client.get("/sdapi/v1/loras", headers=basic("alice")).json() == []
     assert client.get("/sdapi/v1/embeddings", headers=basic("alice")).json() == {"loaded": {}, "skipped": {}}
     assert client.post("/sdapi/v1/refresh-checkpoints", headers=basic("alice")).status_code == 200

@@ -1,0 +1,270 @@
+"""Hires. fix: draw small, upscale, then redraw at the large size with img2img (A1111's second pass).
+
+Each batch's first pass ends as latents. They are upscaled either in latent space (the "Latent" modes) or
+as pictures (decoded, through a pixel upscaler, encoded again), then noised with per-image noise drawn from
+the same seeds at the large latent size, as A1111 does, and refined with `hr_second_pass_steps` img2img
+steps that actually run (A1111's rule: the schedule is stretched to steps / denoising strength).
+
+Progress counts both passes as one bar. An interrupt during the first pass returns that pass's pictures;
+during the second it returns what the second pass has drawn so far.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+
+from modules import pipelines
+from modules.conditioning import encode_schedule
+from modules.devices import generator_for
+from modules.prompts import extract_loras
+from modules.requests import GenerationRequest, RequestError, hires_size
+from modules.upscalers import UpscalerError, UpscalerRegistry, is_latent, latent_upscale
+
+log = logging.getLogger(__name__)
+
+
+def second_pass_steps(steps: int, strength: float) -> tuple[int, float]:
+    """(schedule length, strength for diffusers) so that exactly `steps` steps run, as A1111's hires pass
+    does: the schedule is int(steps / strength) long and the last `steps` of it run."""
+    total = max(steps, int(steps / min(strength, 0.999)))
+    # diffusers runs int(total * strength) steps: a hair over `steps` so float rounding never loses one.
+    return total, min(1.0, (steps + 1e-4) / total)
+
+
+def check(request: GenerationRequest, samplers: Any, upscalers: UpscalerRegistry | None, models: Any) -> None:
+    """Refuse, before the job waits in the queue, a hires request naming something this server lacks."""
+    if not request.enable_hr:
+        return
+    try:
+        (upscalers or UpscalerRegistry()).find(request.hr_upscaler, latent_ok=True)
+    except UpscalerError as exc:
+        raise RequestError(f"Hires upscaler: {exc}") from None
+    if request.hr_sampler and samplers is not None:
+        try:
+            spec, schedule = samplers.resolve_with_schedule(request.hr_sampler, request.hr_schedule_type or None)
+        except ValueError as exc:
+            raise RequestError(f"Hires sampler: {exc}") from None
+        if schedule not in spec.schedule_types:
+            raise RequestError(f"Hires sampler {spec.name!r} has no {schedule!r} schedule type.")
+    if request.hr_checkpoint and models is not None:
+        try:
+            models.resolve(request.hr_checkpoint)
+        except LookupError as exc:
+            raise RequestError(f"Hires checkpoint: {exc.args[0] if exc.args else exc}") from None
+
+
+def infotext_fields(request: GenerationRequest, sampler: str, schedule: str, checkpoint_title: str | None
+                    ) -> dict[str, Any]:
+    """A1111's hires entries: only what differs from the first pass is written, as A1111 does."""
+    params: dict[str, Any] = {"Denoising strength": request.denoising_strength}
+    if request.hr_resize_x == 0 and request.hr_resize_y == 0:
+        params["Hires upscale"] = request.hr_scale
+    else:
+        params["Hires resize"] = f"{request.hr_resize_x}x{request.hr_resize_y}"
+    if request.hr_second_pass_steps:
+        params["Hires steps"] = request.hr_second_pass_steps
+    params["Hires upscaler"] = request.hr_upscaler
+    if request.hr_cfg is not None and request.hr_cfg != request.cfg_scale:
+        params["Hires CFG Scale"] = request.hr_cfg
+    if sampler != request.sampler:
+        params["Hires sampler"] = sampler
+    if schedule != request.schedule_type:
+        params["Hires schedule type"] = schedule
+    if request.hr_prompt and request.hr_prompt != request.prompt:
+        params["Hires prompt"] = request.hr_prompt
+    if request.hr_negative_prompt and request.hr_negative_prompt != request.negative_prompt:
+        params["Hires negative prompt"] = request.hr_negative_prompt
+    if checkpoint_title:
+        params["Hires checkpoint"] = checkpoint_title
+    return params
+
+
+def decode(pipe: Any, latents: torch.Tensor) -> list[Image.Image]:
+    """Latents (scaled, as a pipeline's output_type="latent" gives them) -> pictures."""
+    vae = pipe.vae
+    config = vae.config
+    latents = latents.to(device=vae.device, dtype=vae.dtype)
+    mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
+    if mean is not None and std is not None:
+        channels = latents.shape[1]
+        mean_t = torch.tensor(mean).view(1, channels, 1, 1).to(latents)
+        std_t = torch.tensor(std).view(1, channels, 1, 1).to(latents)
+        latents = latents * std_t / config.scaling_factor + mean_t
+    else:
+        latents = latents / config.scaling_factor
+    with torch.no_grad():
+        pixels = vae.decode(latents).sample
+    return pipe.image_processor.postprocess(pixels, output_type="pil")
+
+
+class TwoPassProgress:
+    """Wraps a job's control so both passes report on one bar: step k of the second pass is shown as
+    first-pass steps + k, out of first + second. Interrupt and skip are the job's own events."""
+
+    def __init__(self, control: Any, first_steps: int, second_steps: int) -> None:
+        from modules.generation import JobControl
+
+        self.first_steps, self.total = first_steps, first_steps + second_steps
+        self.offset = 0
+        self._outer = control
+        self.control = JobControl(interrupt=control.interrupt, skip=control.skip, preview_every=control.preview_every,
+                                  on_step=self._on_step if control.on_step is not None else None)
+
+    def _on_step(self, info: Any) -> None:
+        from modules.generation import StepInfo
+
+        self._outer.on_step(StepInfo(self.offset + info.step, self.total, info.batch_index, info.batch_count,
+                                     info.preview))
+
+
+@dataclass
+class SecondPass:
+    """Everything the second pass of every batch shares; `run_batch` does one batch."""
+
+    run: Any  # generation._Run
+    models: Any
+    samplers: Any
+    upscalers: UpscalerRegistry
+    sampler: str
+    schedule: str
+    steps: int  # steps that run
+    cfg: float
+    prompt: str
+    negative: str
+    size: tuple[int, int, int, int]  # upscale-to width, height, kept width, height (pixels)
+    progress: TwoPassProgress | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def run_batch(self, latents: torch.Tensor, batch_index: int, seeds: list[int], subseeds: list[int]
+                  ) -> list[Image.Image]:
+        run, request = self.run, self.run.request
+        control = run.control
+        first_pipe = run.pipe
+        if control is not None and (control.interrupt.is_set() or control.skip.is_set()):
+            # Stopped in the first pass: that pass's pictures, as A1111 returns them.
+            if control.interrupt.is_set():
+                self._warn("Interrupted during the first pass: the first-pass pictures were returned.")
+            return decode(first_pipe, latents)
+        if self.progress is not None:
+            self.progress.offset = request.steps
+        try:
+            if request.hr_checkpoint and hasattr(self.models, "resolve") and \
+                    str(self.models.resolve(request.hr_checkpoint).path) != str(run.loaded.info.path):
+                with self.models.use(request.hr_checkpoint, request.vae) as other:
+                    return self._refine(other, first_pipe, latents, batch_index, seeds, subseeds)
+            return self._refine(run.loaded, first_pipe, latents, batch_index, seeds, subseeds)
+        finally:
+            if self.progress is not None:
+                self.progress.offset = 0
+
+    def _warn(self, note: str) -> None:
+        if note not in self.warnings:
+            self.warnings.append(note)
+
+    def _start(self, pipe: Any, first_pipe: Any, latents: torch.Tensor) -> torch.Tensor:
+        """The upscaled first pass as latents of `pipe` at the kept size."""
+        request = self.run.request
+        to_w, to_h, keep_w, keep_h = self.size
+        factor = pipe.vae_scale_factor
+        if is_latent(request.hr_upscaler):
+            start = latent_upscale(latents.float(), request.hr_upscaler, to_h // factor, to_w // factor)
+        else:
+            control = self.run.control
+            pictures = []
+            for picture in decode(first_pipe, latents):
+                if control is not None and control.interrupt.is_set():
+                    break
+                pictures.append(self.upscalers.upscale_to(picture, request.hr_upscaler, to_w // factor * factor,
+                                                          to_h // factor * factor))
+            if len(pictures) < latents.shape[0]:
+                raise _Interrupted(decode(first_pipe, latents))
+            start = torch.cat([pipelines.encode(pipe, p) for p in pictures]).float()
+        # Both sides set: keep the middle, as A1111 truncates the latents.
+        cut_x, cut_y = (to_w - keep_w) // factor, (to_h - keep_h) // factor
+        return start[:, :, cut_y // 2:start.shape[2] - (cut_y + 1) // 2, cut_x // 2:start.shape[3] - (cut_x + 1) // 2]
+
+    def _refine(self, loaded: Any, first_pipe: Any, latents: torch.Tensor, batch_index: int, seeds: list[int],
+                subseeds: list[int]) -> list[Image.Image]:
+        from modules.generation import _step_callback, _tensor_inputs, make_noise
+
+        run, request = self.run, self.run.request
+        pipe = pipelines.derive(loaded, pipelines.IMG2IMG)
+        try:
+            init = self._start(pipe, first_pipe, latents)
+        except _Interrupted as stop:
+            self._warn("Interrupted while upscaling: the first-pass pictures were returned.")
+            return stop.pictures
+        if request.denoising_strength == 0:
+            return decode(pipe, init)
+        pipe.scheduler = self.samplers.make_scheduler(self.sampler, self.schedule, loaded.scheduler_config,
+                                                      noise_seed=request.seed)
+        if hasattr(pipe.scheduler, "noise_sampler_seed"):
+            pipe.scheduler.noise_sampler_seed = list(seeds)
+        n = len(seeds)
+        noise = make_noise(tuple(init.shape[1:]), seeds, subseeds, request.subseed_strength)
+        schedule = encode_schedule(pipe, self.prompt, self.negative, self.steps, clip_skip=request.clip_skip,
+                                   decimal_is_fraction=True)
+        total, strength = second_pass_steps(self.steps, request.denoising_strength)
+        callback = _step_callback(run.control, batch_index, request.batch_count, self.steps, run.factors, schedule, n)
+        with pipelines.starting_from(pipe, init, noise):
+            return pipe(
+                **schedule[0].pipe_kwargs(n), image=init.to(pipe.unet.dtype), strength=strength,
+                num_inference_steps=total, guidance_scale=self.cfg,
+                generator=[generator_for(s, torch.device("cpu")) for s in seeds],
+                callback_on_step_end=callback, callback_on_step_end_tensor_inputs=_tensor_inputs(pipe),
+                output_type="pil").images
+
+
+class _Interrupted(Exception):
+    def __init__(self, pictures: list[Image.Image]) -> None:
+        super().__init__("interrupted")
+        self.pictures = pictures
+
+
+def plan(run: Any, models: Any, samplers: Any, upscalers: UpscalerRegistry | None, route_kind: str,
+         warnings: list[str]) -> SecondPass | None:
+    """Set up the second pass for a txt2img run (None when the hires fix is off or cannot apply)."""
+    request = run.request
+    if not request.enable_hr:
+        return None
+    if route_kind != pipelines.TXT2IMG:
+        warnings.append("The hires fix was skipped: this checkpoint runs txt2img as an inpaint.")
+        return None
+    upscalers = upscalers or UpscalerRegistry()
+    upscaler = upscalers.find(request.hr_upscaler, latent_ok=True)
+    request = run.request = _replace(request, hr_upscaler=upscaler)
+    sampler, schedule = request.sampler, request.schedule_type
+    if request.hr_sampler:
+        spec, schedule = samplers.resolve_with_schedule(request.hr_sampler, request.hr_schedule_type or None)
+        sampler = spec.name
+    elif request.hr_schedule_type:
+        schedule = samplers.resolve_with_schedule(sampler, request.hr_schedule_type)[1]
+    title = None
+    if request.hr_checkpoint:
+        title = models.resolve(request.hr_checkpoint).title if hasattr(models, "resolve") else request.hr_checkpoint
+    hr_prompt, tags, _ = extract_loras(request.hr_prompt or request.prompt)
+    if request.hr_prompt and tags != extract_loras(request.prompt)[1]:
+        warnings.append("LoRA tags in the hires prompt are ignored: the first prompt's LoRAs stay in effect.")
+    steps = request.hr_second_pass_steps or request.steps
+    second = SecondPass(run=run, models=models, samplers=samplers, upscalers=upscalers, sampler=sampler,
+                        schedule=schedule, steps=steps,
+                        cfg=request.cfg_scale if request.hr_cfg is None else request.hr_cfg,
+                        prompt=hr_prompt, negative=request.hr_negative_prompt or request.negative_prompt,
+                        size=hires_size(request), warnings=warnings)
+    if run.control is not None:
+        second.progress = TwoPassProgress(run.control, request.steps, steps)
+        run.control = second.progress.control
+    run.extra.update(infotext_fields(request, sampler, schedule, title))
+    return second
+
+
+def _replace(request: GenerationRequest, **changes: Any) -> GenerationRequest:
+    from dataclasses import replace
+
+    return replace(request, **changes)
+

@@ -1,0 +1,66 @@
+"""The "Hires. fix" accordion of the txt2img tab: A1111's controls, read into the request's hires fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from modules.samplers import SCHEDULE_TYPES
+from modules.upscalers import UpscalerRegistry
+
+SAME_SAMPLER, SAME_SCHEDULE, SAME_CHECKPOINT = "Use same sampler", "Use same scheduler", "Use same checkpoint"
+
+
+@dataclass
+class HiresPanel:
+    components: dict[str, Any]
+
+    def inputs(self) -> set[Any]:
+        return set(self.components.values())
+
+    def fields(self, data: dict[Any, Any], first_cfg: float | None = None) -> dict[str, Any]:
+        """The request's hires fields from the submitted form ("Use same ..." = as in the first pass)."""
+        v = {name: data[component] for name, component in self.components.items()}
+        if not v["enable"]:
+            return {}
+        cfg = v["cfg"]
+        return dict(enable_hr=True, hr_upscaler=v["upscaler"], hr_scale=v["scale"], hr_second_pass_steps=v["steps"],
+                    denoising_strength=v["denoising"], hr_resize_x=v["resize_x"], hr_resize_y=v["resize_y"],
+                    hr_cfg=None if cfg is None or cfg == first_cfg else cfg,
+                    hr_sampler="" if v["sampler"] == SAME_SAMPLER else v["sampler"],
+                    hr_schedule_type="" if v["schedule"] == SAME_SCHEDULE else v["schedule"],
+                    hr_checkpoint="" if v["checkpoint"] == SAME_CHECKPOINT else (v["checkpoint"] or ""),
+                    hr_prompt=v["prompt"] or "", hr_negative_prompt=v["negative"] or "")
+
+
+def build(services: Any, prefix: str = "txt2img", cfg_default: float = 7.0) -> HiresPanel:
+    upscalers = getattr(services, "upscalers", None) or UpscalerRegistry()
+    checkpoints = [i.title for i in services.models.checkpoints.usable()]
+    with gr.Accordion("Hires. fix", open=False, elem_id=f"{prefix}_hr"):
+        enable = gr.Checkbox(label="Enable", value=False, elem_id=f"{prefix}_enable_hr")
+        with gr.Row():
+            upscaler = gr.Dropdown(upscalers.hires_names(), value="Latent", label="Upscaler",
+                                   elem_id=f"{prefix}_hr_upscaler")
+            steps = gr.Slider(0, 150, value=0, step=1, label="Hires steps (0 = same as sampling)",
+                              elem_id=f"{prefix}_hires_steps")
+            denoising = gr.Slider(0, 1, value=0.7, step=0.01, label="Denoising strength",
+                                  elem_id=f"{prefix}_denoising_strength")
+        with gr.Row():
+            scale = gr.Slider(1, 4, value=2, step=0.05, label="Upscale by", elem_id=f"{prefix}_hr_scale")
+            resize_x = gr.Slider(0, 2048, value=0, step=8, label="Resize width to", elem_id=f"{prefix}_hr_resize_x")
+            resize_y = gr.Slider(0, 2048, value=0, step=8, label="Resize height to", elem_id=f"{prefix}_hr_resize_y")
+        with gr.Row():
+            checkpoint = gr.Dropdown([SAME_CHECKPOINT] + checkpoints, value=SAME_CHECKPOINT, label="Hires checkpoint",
+                                     elem_id=f"{prefix}_hr_checkpoint")
+            sampler = gr.Dropdown([SAME_SAMPLER] + services.samplers.names(), value=SAME_SAMPLER,
+                                  label="Hires sampling method", elem_id=f"{prefix}_hr_sampler")
+            schedule = gr.Dropdown([SAME_SCHEDULE] + list(SCHEDULE_TYPES), value=SAME_SCHEDULE,
+                                   label="Hires schedule type", elem_id=f"{prefix}_hr_scheduler")
+            cfg = gr.Slider(0, 30, value=cfg_default, step=0.5, label="Hires CFG Scale", elem_id=f"{prefix}_hr_cfg")
+        prompt = gr.Textbox(label="Hires prompt (empty = same as the prompt)", lines=2, elem_id=f"{prefix}_hr_prompt")
+        negative = gr.Textbox(label="Hires negative prompt", lines=2, elem_id=f"{prefix}_hr_neg_prompt")
+    return HiresPanel({"enable": enable, "upscaler": upscaler, "steps": steps, "denoising": denoising, "scale": scale,
+                       "resize_x": resize_x, "resize_y": resize_y, "checkpoint": checkpoint, "sampler": sampler,
+                       "schedule": schedule, "cfg": cfg, "prompt": prompt, "negative": negative})

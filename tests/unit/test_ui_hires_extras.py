@@ -1,0 +1,58 @@
+"""The hires accordion's form -> request fields, and the Extras tab's picture sources."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from modules.requests import RequestError
+from modules.ui.extras_tab import BATCH, FOLDER, SINGLE, pictures_for
+from modules.ui.hires_panel import SAME_CHECKPOINT, SAME_SAMPLER, SAME_SCHEDULE, HiresPanel
+
+NAMES = ("enable", "upscaler", "steps", "denoising", "scale", "resize_x", "resize_y", "checkpoint", "sampler",
+         "schedule", "cfg", "prompt", "negative")
+
+
+def form(**values):
+    panel = HiresPanel({name: object() for name in NAMES})
+    base = dict(enable=True, upscaler="Latent", steps=0, denoising=0.7, scale=2, resize_x=0, resize_y=0,
+                checkpoint=SAME_CHECKPOINT, sampler=SAME_SAMPLER, schedule=SAME_SCHEDULE, cfg=7.0, prompt="",
+                negative="")
+    base.update(values)
+    return panel, {panel.components[name]: value for name, value in base.items()}
+
+
+def test_hires_off_adds_nothing():
+    panel, data = form(enable=False, scale=3)
+    assert panel.fields(data, 7.0) == {}
+
+
+def test_use_same_choices_mean_the_first_pass():
+    panel, data = form()
+    fields = panel.fields(data, 7.0)
+    assert fields["enable_hr"] and fields["hr_scale"] == 2 and fields["denoising_strength"] == 0.7
+    assert fields["hr_sampler"] == "" and fields["hr_schedule_type"] == "" and fields["hr_checkpoint"] == ""
+    assert fields["hr_cfg"] is None
+
+
+def test_chosen_values_pass_through():
+    panel, data = form(sampler="DDIM", schedule="Karras", checkpoint="tiny-b", cfg=4.0, prompt="big")
+    fields = panel.fields(data, 7.0)
+    assert (fields["hr_sampler"], fields["hr_schedule_type"], fields["hr_checkpoint"], fields["hr_cfg"],
+            fields["hr_prompt"]) == ("DDIM", "Karras", "tiny-b", 4.0, "big")
+
+
+def test_extras_sources(tmp_path):
+    with pytest.raises(RequestError, match="Upload a picture"):
+        pictures_for(SINGLE, None, None, "", True)
+    for i in range(2):
+        Image.new("RGB", (4, 4), "red").save(tmp_path / f"{i}.png")
+    (tmp_path / "notes.txt").write_text("not a picture")
+    images, names = pictures_for(FOLDER, None, None, str(tmp_path), True)
+    assert names == ["0.png", "1.png"] and images[0].size == (4, 4)
+    with pytest.raises(RequestError, match="without accounts"):
+        pictures_for(FOLDER, None, None, str(tmp_path), False)
+    images, names = pictures_for(BATCH, None, [str(tmp_path / "1.png")], "", False)
+    assert names == ["1.png"]
+    with pytest.raises(RequestError, match="not a picture"):
+        pictures_for(BATCH, None, [str(tmp_path / "notes.txt")], "", False)
