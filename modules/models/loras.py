@@ -2,9 +2,10 @@
 a loaded pipeline for one job at a time.
 
 Adapters are loaded once per loaded checkpoint with diffusers' `load_lora_weights` (kohya/A1111 and
-diffusers/PEFT key formats) and kept (LRU) on it; a job switches them on with `set_adapters` and off again
-with `disable_lora`, which leaves the base weights untouched, bit for bit (fusing would not: fuse -> unfuse
-drifts by ~1e-6, see NOTES-diffusers.md). A job without LoRAs therefore pays nothing but disabled layers.
+diffusers/PEFT key formats) and kept (LRU) on it; a job sets their weights with `set_adapters`. For the job's
+steps the deltas are then added into the base weights (fused), because unfused PEFT layers make every UNet step
+slower (see bench/bench_lora.py); the touched weights are copied first and copied back after the job, so the
+base returns bit for bit (diffusers' unfuse subtracts, which drifts by ~1e-6: NOTES-diffusers.md).
 """
 
 from __future__ import annotations
@@ -160,10 +161,12 @@ def adapter_name(info: LoraInfo) -> str:
 
 @dataclass
 class AdapterSet:
-    """The adapters loaded into one pipeline, most recently used last."""
+    """The adapters loaded into one pipeline, most recently used last, and the weights a fused job changed."""
 
     capacity: int = 8
+    fuse: bool = True
     loaded: OrderedDict[str, LoraInfo] = field(default_factory=OrderedDict)
+    originals: list[tuple[Any, Any]] = field(default_factory=list)  # (parameter, exact copy of its base value)
 
     def ensure(self, pipe: Any, info: LoraInfo) -> str:
         name = adapter_name(info)
@@ -188,8 +191,44 @@ class AdapterSet:
         if getattr(pipe, "text_encoder_2", None) is None:
             weights = [{k: v for k, v in w.items() if k != "text_encoder_2"} for w in weights]
         pipe.set_adapters([name for name, _, _ in entries], adapter_weights=weights)
+        if self.fuse:
+            self._fuse(pipe)
+
+    def _fuse(self, pipe: Any) -> None:
+        import torch
+        from peft.tuners.lora.layer import LoraLayer
+
+        self.restore()
+        with torch.no_grad():
+            for component in (pipe.unet, getattr(pipe, "text_encoder", None), getattr(pipe, "text_encoder_2", None)):
+                if component is None:
+                    continue
+                for module in component.modules():
+                    if not isinstance(module, LoraLayer) or module.merged:
+                        continue
+                    active = [a for a in module.active_adapters if a in module.lora_A]
+                    if not active:
+                        continue
+                    weight = module.get_base_layer().weight
+                    delta = sum(module.get_delta_weight(a) for a in active)
+                    # Kept on the CPU: on a GPU the copies would take VRAM the job needs.
+                    self.originals.append((weight, weight.detach().to("cpu", copy=True)))
+                    weight.add_(delta.to(weight.dtype))
+        pipe.disable_lora()  # the adapters' own path would add the deltas a second time
+
+    def restore(self) -> None:
+        """Put back the exact base weights a fused job changed."""
+        if not self.originals:
+            return
+        import torch
+
+        with torch.no_grad():
+            for weight, original in self.originals:
+                weight.copy_(original)
+        self.originals.clear()
 
     def deactivate(self, pipe: Any) -> None:
+        self.restore()
         if self.loaded:
             pipe.disable_lora()
 
