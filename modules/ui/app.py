@@ -43,7 +43,7 @@ def build_ui(services: Any, banner: str | None = None) -> gr.Blocks:
                 with gr.Tab("History", id="history", elem_id="tab_history") as history:
                     history_tab.build(services, history, t2i, i2i, tabs)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
-                pnginfo.build(services, t2i, tabs, "txt2img")
+                pnginfo.build(services, t2i, tabs, "txt2img", i2i)
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
                 settings_tab.build(services)
             add_extension_tabs(services)

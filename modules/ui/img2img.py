@@ -412,3 +412,27 @@ def connect_send(txt2img: Any, img2img: Img2ImgTab, tabs: Any, tab_id: str = "im
         outputs = ([picture_box] + [getattr(img2img, name) for name in copied]
                    + [img2img.width, img2img.height, img2img.subtabs, tabs, img2img.tab, img2img.inpaint_options])
         button.click(sender(target), inputs=inputs, outputs=outputs)
+
+
+PICTURE_SETTINGS = ("prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale")
+
+
+def connect_picture_send(button: Any, target: str, picture: Any, values_of: Any, img2img: Img2ImgTab, tabs: Any,
+                         tab_id: str = "img2img") -> None:
+    """A "Send to img2img / inpaint" button for a tab that shows one picture (PNG Info): the picture, and the
+    settings `values_of(picture)` reads from it (a dict of request field names; missing ones stay as they are)."""
+
+    def send(image: Image.Image | None):
+        if image is None:
+            raise gr.Error("Nothing to send: load a picture first.")
+        values = values_of(image)
+        updates = [gr.update(value=values[name]) if name in values else gr.update() for name in PICTURE_SETTINGS]
+        value = image if target == "img2img" else {"background": image, "layers": [], "composite": image}
+        width, height = _size_updates(image)
+        return (value, *updates, width, height, gr.Tabs(selected=target), gr.Tabs(selected=tab_id), target,
+                gr.update(visible=target in INPAINT_TABS))
+
+    box = img2img.init_img if target == "img2img" else img2img.inpaint
+    outputs = ([box] + [getattr(img2img, name) for name in PICTURE_SETTINGS]
+               + [img2img.width, img2img.height, img2img.subtabs, tabs, img2img.tab, img2img.inpaint_options])
+    button.click(send, inputs=[picture], outputs=outputs)

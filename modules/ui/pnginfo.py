@@ -76,7 +76,7 @@ def txt2img_updates(services: Any, text: str) -> tuple[list[Any], str]:
     return updates + [checkpoint], message + note
 
 
-def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str) -> None:
+def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str, img2img: Any = None) -> None:
     with gr.Row():
         with gr.Column():
             image = gr.Image(type="pil", label="Source", sources=["upload", "clipboard"], elem_id="pnginfo_image",
@@ -84,7 +84,10 @@ def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str) -> None:
         with gr.Column():
             fields = gr.HTML(elem_id="pnginfo_fields")
             raw = gr.Textbox(label="Parameters", lines=6, interactive=False, elem_id="pnginfo_text")
-            send = gr.Button("Send to txt2img", elem_id="pnginfo_send_txt2img")
+            with gr.Row():
+                send = gr.Button("Send to txt2img", elem_id="pnginfo_send_txt2img")
+                send_img2img = gr.Button("Send to img2img", elem_id="pnginfo_send_img2img")
+                send_inpaint = gr.Button("Send to inpaint", elem_id="pnginfo_send_inpaint")
             note = gr.Markdown(elem_id="pnginfo_note")
 
     def read(img: Image.Image | None):
@@ -104,3 +107,12 @@ def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str) -> None:
 
     outputs = [getattr(txt2img, name) for name in TXT2IMG_TARGETS] + [txt2img.checkpoint, note, tabs]
     send.click(send_to_txt2img, inputs=[raw], outputs=outputs)
+    if img2img is not None:
+        from modules.ui.img2img import connect_picture_send
+
+        def values_of(picture: Image.Image) -> dict[str, Any]:
+            text = read_image_infotext(picture)
+            return txt2img_values(services.samplers, text)[0] if text else {}
+
+        connect_picture_send(send_img2img, "img2img", image, values_of, img2img, tabs)
+        connect_picture_send(send_inpaint, "inpaint", image, values_of, img2img, tabs)

@@ -80,3 +80,18 @@ def test_generated_png_round_trips_through_pnginfo(page, webui_server):
     expect(page.locator("#txt2img_seed input[type=number]")).to_have_value("424242")
     expect(page.locator("#txt2img_steps input[type=number]")).to_have_value("1")
     expect(page.locator("#txt2img_checkpoint input")).to_have_value(re.compile(r"^tiny-a"))
+
+
+def test_pnginfo_sends_the_picture_and_its_prompt_to_img2img(page, a1111_png):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="PNG Info").click()
+    page.locator("#pnginfo_image input[type=file]").set_input_files(str(a1111_png))
+    expect(page.locator("#pnginfo_fields")).to_contain_text(PROMPT, timeout=60_000)
+    page.locator("#pnginfo_send_img2img").click()
+    prompt = page.locator("#img2img_prompt textarea")
+    expect(prompt).to_be_visible(timeout=60_000)  # the img2img tab is selected
+    expect(prompt).to_have_value(PROMPT)
+    expect(page.locator("#img2img_neg_prompt textarea")).to_have_value("blurry")
+    expect(page.locator("#img2img_image img")).to_be_visible()  # the picture itself came along
+    expect(page.locator("#img2img_width input[type=number]")).to_have_value("24")
