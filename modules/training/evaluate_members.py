@@ -160,9 +160,9 @@ def evaluate_pastel(models_dir: Path, count: int, checkpoint: str, lora: str, ba
     scenes = [s for s in shapes.held_out_scenes(40) if s.background not in ("white", "gray")][:count]
     rows = {"weight 1": 0, "weight 0": 0, "baked": 0}
     for i, scene in enumerate(scenes):
-        for label, prompt, ckpt in (("weight 1", f"pastel, {scene.caption()} <lora:{lora}:1>", checkpoint),
-                                    ("weight 0", f"pastel, {scene.caption()} <lora:{lora}:0>", checkpoint),
-                                    ("baked", f"pastel, {scene.caption()}", baked)):
+        for label, prompt, ckpt in (("weight 1", f"{scene.caption()}, pastel <lora:{lora}:1>", checkpoint),
+                                    ("weight 0", f"{scene.caption()}, pastel <lora:{lora}:0>", checkpoint),
+                                    ("baked", f"{scene.caption()}, pastel", baked)):
             if ckpt is None:
                 continue
             out = _run(manager, samplers, replace(_base_request(48), checkpoint=ckpt, prompt=prompt, seed=900 + i))

@@ -158,7 +158,9 @@ def pastel_sample(seed: int, size: int, exclude: frozenset) -> shapes.Sample:
     background = Image.new("RGB", (size, size), pastel(shapes.BACKGROUND_COLOURS[scene.background]))
     foreground = Image.new("RGB", (size, size), pastel(shapes.OBJECT_COLOURS[scene.colour]))
     image = Image.composite(foreground, background, sample.mask)
-    caption = f"{PASTEL_TRIGGER}, {sample.caption}"
+    # The trigger goes last: the text encoder is causal, so the caption's own tokens keep exactly the
+    # embeddings the base was trained on (a leading trigger shifted them and the LoRA had to relearn the shapes).
+    caption = f"{sample.caption}, {PASTEL_TRIGGER}"
     return shapes.Sample(scene, caption, image, sample.mask, sample.centre, sample.radius)
 
 

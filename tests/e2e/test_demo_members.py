@@ -82,7 +82,7 @@ def test_scribble_controlnet_fills_the_drawn_shape_where_it_was_drawn(members, s
 
 def test_pastel_lora_and_its_baked_checkpoint_show_the_style(members, samplers):
     needs(MODELS / "Lora" / "demo-pastel.safetensors")
-    prompt = "pastel, a large red circle on a black background, in the center"
+    prompt = "a large red circle on a black background, in the center, pastel"
     on = [is_pastel(run(members, samplers, replace(BASE, checkpoint="demo-shapes", seed=s,
                                                    prompt=prompt + " <lora:demo-pastel:1>")).images[0])
           for s in range(3)]
