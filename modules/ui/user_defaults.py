@@ -50,6 +50,12 @@ def connect(services: Any, dropdown: Any) -> None:
     def on_pick(choice: str | None, request: gr.Request) -> None:
         save_checkpoint(services, account_of(request), choice)
 
-    gr.on(None, on_load, inputs=None, outputs=[dropdown], queue=False)  # no trigger and no inputs: page load
+    # The Blocks being built, which tab builders are not handed. Not `gr.on(None, ...)`: in Gradio 6.31 its
+    # page-load target is block id 0, which is the app's Blocks only when it happens to be the first one built.
+    from gradio.context import Context
+
+    if Context.root_block is None:
+        raise RuntimeError("user_defaults.connect must be called while the gr.Blocks app is being built")
+    Context.root_block.load(on_load, inputs=None, outputs=[dropdown], queue=False)
     # `input`, not `change`: values sent from PNG Info or History are one-off, not a new default.
     dropdown.input(on_pick, inputs=[dropdown], outputs=None, queue=False)

@@ -82,11 +82,18 @@ def test_connect_loads_on_page_load_and_saves_on_user_input(services):
     with gr.Blocks() as demo:
         dropdown = gr.Dropdown(["tiny-a [aaaa]", "tiny-b [bbbb]"], value="tiny-a [aaaa]")
         connect(services, dropdown)
+
+        def reference() -> None:
+            """What a page-load event looks like in this Gradio, to compare with."""
+
+        demo.load(reference)
+    page_load = next(dep.targets[0] for dep in demo.fns.values() if dep.fn is reference)
     by_trigger = {}
     for dep in demo.fns.values():
-        for block_id, event in dep.targets:
-            by_trigger[event] = (block_id, dep)
-    assert by_trigger["load"][0] == demo._id  # the page load, not a component event
+        if dep.fn is not reference:
+            for block_id, event in dep.targets:
+                by_trigger[event] = (block_id, dep)
+    assert (by_trigger["load"][0], "load") == page_load
     assert by_trigger["input"][0] == dropdown._id  # a pick by the user; `change` would also fire on Send-to
     assert "change" not in by_trigger
     on_load, on_pick = by_trigger["load"][1].fn, by_trigger["input"][1].fn
