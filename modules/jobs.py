@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modules.generation import GenerationResult, JobControl, StepInfo
+from modules.oom import OutOfMemory
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class Job:
 # A runner gets the request, the job's control and the owner; it returns the result or raises.
 Runner = Callable[[Any, JobControl, str], GenerationResult]
 # Exceptions whose message is meant for the user as is (bad input, missing model...).
-UserError = (ValueError, LookupError, PermissionError)
+UserError = (ValueError, LookupError, PermissionError, OutOfMemory)
 
 
 def _without_pictures(request: Any) -> Any:

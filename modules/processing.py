@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from modules import hires
+from modules import hires, oom
 from modules.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
 from modules.upscalers import UpscalerRegistry
 from modules.extension_api import ScriptContext
@@ -103,7 +103,9 @@ class Processor:
             on_step = self.extensions.wrap_on_step(control.on_step if control else None)
             if on_step is not None:
                 control = dataclasses.replace(control or JobControl(), on_step=on_step)
-        result = generate(request, self.models, self.samplers, control, self.preprocessors, self.upscalers)
+        # Seeds are fixed before the first attempt so an out-of-memory retry reproduces the same pictures.
+        result = oom.run_with_retry(request.with_resolved_seeds(), lambda attempt: generate(
+            attempt, self.models, self.samplers, control, self.preprocessors, self.upscalers))
         if self.extensions is not None:
             self.extensions.after_generate(result)
         if self.save_images:

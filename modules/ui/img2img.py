@@ -24,7 +24,7 @@ from modules.requests import (
     RequestError,
 )
 from modules.samplers import SCHEDULE_TYPES
-from modules.ui import controlnet_panel, extension_sections, jobstream
+from modules.ui import controlnet_panel, extension_sections, jobstream, user_defaults
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of
 from modules.ui.txt2img import checkpoint_choices
@@ -268,6 +268,7 @@ def build(services: Any) -> Img2ImgTab:
         checkpoint = gr.Dropdown(choices, value=selected, label="Checkpoint", elem_id="img2img_checkpoint", scale=4)
         vae = gr.Dropdown(["Automatic"] + [v.name for v in services.models.vaes], value="Automatic", label="VAE",
                           elem_id="img2img_vae", scale=2)
+    user_defaults.connect(services, checkpoint)
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(label="Prompt", lines=3, value=defaults.get("prompt", ""), elem_id="img2img_prompt")

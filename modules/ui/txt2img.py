@@ -9,7 +9,7 @@ import gradio as gr
 
 from modules.requests import GenerationRequest
 from modules.samplers import SCHEDULE_TYPES
-from modules.ui import controlnet_panel, extension_sections, hires_panel, jobstream
+from modules.ui import controlnet_panel, extension_sections, hires_panel, jobstream, user_defaults
 from modules.ui.jobstream import status_html, user_of
 
 
@@ -70,6 +70,7 @@ def build(services: Any) -> Txt2ImgTab:
                           elem_id="txt2img_vae", scale=2)
         refresh = gr.Button("🔄", elem_id="txt2img_refresh", scale=0, min_width=48)
     checkpoint_note = gr.Markdown(note, elem_id="txt2img_checkpoint_note")
+    user_defaults.connect(services, checkpoint)
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(label="Prompt", lines=3, value=defaults.get("prompt", ""), elem_id="txt2img_prompt")

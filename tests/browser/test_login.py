@@ -76,3 +76,74 @@ def test_browser_logs_in_and_generates_as_that_user(auth_server, browser_context
         page.close()
     saved = list(outputs.rglob("*.png"))
     assert saved and all(p.relative_to(outputs).parts[0] == "carol" for p in saved)
+
+
+def _options(url: str, user: str, password: str, change: dict | None = None) -> dict:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+    data = json.dumps(change).encode() if change is not None else None
+    request = urllib.request.Request(url + "/sdapi/v1/options", data=data, headers=headers,
+                                     method="POST" if change is not None else "GET")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30) as response:
+        return json.loads(response.read()) if change is None else {}
+
+
+def _default_becomes(url: str, user: str, password: str, name: str) -> bool:
+    """The pick is saved by its own event, which may land just after the dropdown shows it."""
+    import time
+
+    for _ in range(60):
+        if _options(url, user, password)["sd_model_checkpoint"].startswith(name):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _log_in(context, url: str, user: str, password: str):
+    from playwright.sync_api import expect
+
+    context.clear_cookies()  # one browser profile plays both users
+    page = context.new_page()
+    page.goto(url, wait_until="networkidle", timeout=60_000)
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name=re.compile("login", re.I)).click()
+    expect(page.locator("#txt2img_generate")).to_be_visible(timeout=60_000)
+    return page
+
+
+def _pick(page, elem_id: str, name: str) -> None:
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    box.fill(name)
+    page.get_by_role("option", name=re.compile(f"^{re.escape(name)}")).click()
+
+
+def test_each_user_sees_and_sets_their_own_default_checkpoint(auth_server, browser_context):
+    """The dropdowns start at the user's default (the value the API's options keep per user); a pick in the
+    UI becomes that user's default and moves nobody else's."""
+    from playwright.sync_api import expect
+
+    url, _ = auth_server
+    _options(url, "carol", "carol-pw", {"sd_model_checkpoint": "tiny-b"})
+    assert _options(url, "root", "root-pw")["sd_model_checkpoint"].startswith("tiny-a")
+    page = _log_in(browser_context, url, "root", "root-pw")
+    try:
+        expect(page.locator("#txt2img_checkpoint input")).to_have_value(re.compile(r"^tiny-a"))  # not carol's
+        _pick(page, "txt2img_checkpoint", "tiny-b")
+        expect(page.locator("#txt2img_checkpoint input")).to_have_value(re.compile(r"^tiny-b"))
+        assert _default_becomes(url, "root", "root-pw", "tiny-b")
+    finally:
+        page.close()
+    page = _log_in(browser_context, url, "carol", "carol-pw")
+    try:
+        expect(page.locator("#txt2img_checkpoint input")).to_have_value(re.compile(r"^tiny-b"))
+        page.get_by_role("tab", name="img2img", exact=True).click()
+        expect(page.locator("#img2img_checkpoint input")).to_have_value(re.compile(r"^tiny-b"))
+        _pick(page, "img2img_checkpoint", "tiny-a")
+        assert _default_becomes(url, "carol", "carol-pw", "tiny-a")
+        assert _options(url, "root", "root-pw")["sd_model_checkpoint"].startswith("tiny-b")  # root's unchanged
+    finally:
+        page.close()
+        browser_context.clear_cookies()
