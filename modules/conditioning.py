@@ -82,7 +82,11 @@ def build_chunks(runs: list[tuple[list[int], float]], comma_id: int | None, *, i
 def _converter(pipe: Any) -> Callable[[str, Any], str]:
     """diffusers' textual-inversion hook: multi-vector embedding names become their token sequences."""
     convert = getattr(pipe, "maybe_convert_prompt", None)
-    return convert if callable(convert) else (lambda text, tokenizer: text)
+    if not callable(convert):
+        return lambda text, tokenizer: text
+    # Embedding tokens are registered lower-case (CLIP lower-cases every prompt) and diffusers finds them by
+    # plain string search, so the text is lower-cased first: "EasyNegative" then gets all its vectors.
+    return lambda text, tokenizer: convert(text.lower(), tokenizer)
 
 
 def prompt_chunks(tokenizer: Any, text: str, *, convert: Callable[[str, Any], str] | None = None

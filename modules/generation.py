@@ -120,7 +120,8 @@ def _step_callback(control: JobControl | None, batch_index: int, batch_count: in
                    factors: tuple[torch.Tensor, torch.Tensor] | None, schedule: list, batch_size: int) -> Callable:
     def callback(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         if isinstance(pipe.unet, controlnet.ControlledUNet):
-            pipe.unet.step = step + 1  # ControlNet units act by the fraction of steps done
+            # ControlNet units act by the fraction of the sampling done: per timestep the pipeline runs.
+            pipe.unet.fraction = (step + 1) / max(1, getattr(pipe, "num_timesteps", 0) or steps)
         if len(schedule) > 1:  # prompt editing / alternation: the next step may use other embeddings
             kwargs.update(conditioning_at(schedule, step + 1).callback_tensors(batch_size,
                                                                                pipe.do_classifier_free_guidance))
@@ -201,7 +202,7 @@ def _txt2img(run: _Run, prompt: str, seeds: list[int], subseeds: list[int]) -> N
     def run_batch(batch_index: int, start: int, batch_seeds: list[int], batch_subseeds: list[int]) -> list:
         n = len(batch_seeds)
         latents = make_noise(shape, batch_seeds, batch_subseeds, request.subseed_strength).to(device, dtype)
-        with controlnet.attached(pipe, run.controls, request.steps):
+        with controlnet.attached(pipe, run.controls):
             images = pipe(
                 **schedule[0].pipe_kwargs(n), height=request.height, width=request.width,
                 num_inference_steps=request.steps, guidance_scale=request.cfg_scale, latents=latents,
@@ -255,7 +256,7 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
             # A 4-channel UNet ignores masked_image_latents; passing any 4-channel tensor spares a VAE encode.
             kwargs.update(mask_image=prepared.mask, height=height, width=width,
                           masked_image_latents=torch.cat([masked[j] for j in which]) if nine else init)
-        with pipelines.starting_from(pipe, init, noise), controlnet.attached(pipe, run.controls, steps):
+        with pipelines.starting_from(pipe, init, noise), controlnet.attached(pipe, run.controls):
             output = pipe(
                 **schedule[0].pipe_kwargs(n), image=[sources[j].working for j in which], strength=strength,
                 num_inference_steps=request.steps, guidance_scale=request.cfg_scale,
@@ -286,6 +287,9 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
         info = models.find_lora(tag.name) if hasattr(models, "find_lora") else None
         if info is None:
             warnings.append(f"LoRA {tag.name!r} not found in the Lora folder: the tag was ignored.")
+        elif any(seen is info for seen, _, _ in loras):  # the same LoRA twice: A1111 adds the weights
+            loras = [(i, te + tag.te_weight, unet + tag.unet_weight) if i is info else (i, te, unet)
+                     for i, te, unet in loras]
         else:
             loras.append((info, tag.te_weight, tag.unet_weight))
     warnings += [h for h in prompt_hints(request.prompt) if h not in warnings]

@@ -16,6 +16,7 @@ from modules.api import convert
 from modules.api.auth import Caller
 from modules.controlnet.apply import control_map
 from modules.requests import ControlUnit, RequestError
+from modules.requests import _check_picture as check_picture
 
 LEGACY_RESIZE = {"scale to fit (inner fit)": 1, "envelope (outer fit)": 2, "inner fit": 1, "outer fit": 2,
                  "resize": 0, "just resize": 0}
@@ -88,8 +89,8 @@ def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRou
 
     @router.get("/model_list")
     def model_list(update: bool = True, caller: Caller = who) -> dict[str, Any]:
-        if update:
-            services.models.refresh()
+        if update:  # only the ControlNet folder: clients poll this often
+            services.models.refresh_controlnets()
         return {"model_list": [i.name for i in services.models.controlnets if not i.error]}
 
     @router.get("/module_list")
@@ -115,15 +116,22 @@ def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRou
         images = body.get("controlnet_input_images") or []
         if not images:
             raise RequestError("controlnet_input_images is empty: send at least one picture as base64.")
-        resolution = int(body.get("controlnet_processor_res") or 512)
-        unit = ControlUnit(module=module, processor_res=resolution,
-                           threshold_a=None if body.get("controlnet_threshold_a") in (None, -1)
-                           else float(body["controlnet_threshold_a"]),
-                           threshold_b=None if body.get("controlnet_threshold_b") in (None, -1)
-                           else float(body["controlnet_threshold_b"]), resize_mode=0)
+        limits = services.processor.limits
+        try:
+            resolution = int(float(body.get("controlnet_processor_res") or 512))
+            thresholds = [None if body.get(k) in (None, -1) else float(body[k])
+                          for k in ("controlnet_threshold_a", "controlnet_threshold_b")]
+        except (TypeError, ValueError):
+            raise RequestError("controlnet_processor_res and the thresholds must be numbers.") from None
+        if not 64 <= resolution <= limits.max_size:
+            raise RequestError(f"controlnet_processor_res must be between 64 and {limits.max_size}, "
+                               f"but is {resolution}.")
+        unit = ControlUnit(module=module, processor_res=resolution, threshold_a=thresholds[0],
+                           threshold_b=thresholds[1], resize_mode=0)
         out = []
-        for data in images:
+        for n, data in enumerate(images, start=1):
             picture = convert.decode_image(str(data))
+            check_picture(f"Picture {n}", picture, limits)
             try:
                 mapped = control_map(unit, picture, picture.width, picture.height, services.preprocessors)
             except RuntimeError as exc:  # a missing annotator file or a failing preprocessor: say which

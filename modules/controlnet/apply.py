@@ -82,11 +82,13 @@ class ControlledUNet:
     """Stands in for `pipe.unet` during one call: adds the controls' residuals to every evaluation.
 
     Everything but the call is the real UNet's (config, dtype, device...), so the pipeline cannot tell.
-    `step` is advanced by the generation's step callback; a unit acts while step/total is in [start, end].
+    `fraction` (of the sampling steps done) is advanced by the generation's step callback, per timestep that
+    runs, so it is right for samplers with several evaluations per step (Heun, DPM2) and for img2img's shortened
+    schedules; a unit acts while it lies in [start, end].
     """
 
-    def __init__(self, unet: Any, pipe: Any, controls: list[ActiveControl], total_steps: int) -> None:
-        self.__dict__.update(_unet=unet, _pipe=pipe, _controls=controls, total_steps=max(1, total_steps), step=0)
+    def __init__(self, unet: Any, pipe: Any, controls: list[ActiveControl]) -> None:
+        self.__dict__.update(_unet=unet, _pipe=pipe, _controls=controls, fraction=0.0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._unet, name)
@@ -112,7 +114,9 @@ class ControlledUNet:
         if control.mode == BALANCED:
             scales = [control.weight] * len(layers)
         else:  # soft injection: deeper layers (and the middle block) steer more than the shallow ones
-            scales = [control.weight * SOFT_INJECTION ** float(len(layers) - 1 - i) for i in range(len(layers))]
+            # sd-webui-controlnet's exponents 12, 11, ... from the shallowest layer: SD 1.x's 13 outputs end at 0
+            # (the middle block at full weight), SDXL's 10 at 3, as that extension does it.
+            scales = [control.weight * SOFT_INJECTION ** float(12 - i) for i in range(len(layers))]
         layers = [r * s for r, s in zip(layers, scales)]
         if cond_only:
             layers = [torch.cat([torch.zeros_like(r), r]) for r in layers]
@@ -120,7 +124,7 @@ class ControlledUNet:
 
     def __call__(self, sample: torch.Tensor, timestep: Any, encoder_hidden_states: torch.Tensor, *args: Any,
                  **kwargs: Any) -> Any:
-        fraction = self.step / self.total_steps
+        fraction = self.fraction
         down_total: list[torch.Tensor] | None = None
         mid_total: torch.Tensor | None = None
         for control in self._controls:
@@ -141,14 +145,14 @@ class ControlledUNet:
 
 
 @contextmanager
-def attached(pipe: Any, controls: list[ActiveControl], total_steps: int) -> Iterator[ControlledUNet | None]:
+def attached(pipe: Any, controls: list[ActiveControl]) -> Iterator[ControlledUNet | None]:
     """Wrap `pipe.unet` for one call. The pipeline's own __setattr__ would rewrite its config, so the
     instance attribute is swapped directly and always put back."""
     if not controls:
         yield None
         return
     unet = pipe.unet
-    wrapper = ControlledUNet(unet, pipe, controls, total_steps)
+    wrapper = ControlledUNet(unet, pipe, controls)
     object.__setattr__(pipe, "unet", wrapper)
     try:
         yield wrapper

@@ -26,6 +26,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 log = logging.getLogger(__name__)
 
+_GLOBAL_RANDOM = threading.Lock()
 Detector = Callable[..., Image.Image]  # fn(image, resolution, **params) -> PIL picture
 
 
@@ -124,12 +125,13 @@ def shuffle(image: Image.Image, resolution: int, **_: Any) -> Image.Image:
     picture = resize_short_side(_rgb(image), resolution)
     # Seeded from the picture, so the same input gives the same map (and the same generation).
     seed = int(np.asarray(picture, dtype=np.uint64).sum() % (2**31))
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        out = detector(picture, detect_resolution=resolution, image_resolution=resolution)
-    finally:
-        np.random.set_state(state)
+    with _GLOBAL_RANDOM:  # controlnet-aux draws from NumPy's global generator; previews run on other threads
+        state = np.random.get_state()
+        np.random.seed(seed)
+        try:
+            out = detector(picture, detect_resolution=resolution, image_resolution=resolution)
+        finally:
+            np.random.set_state(state)
     return _pil(out)
 
 

@@ -150,7 +150,7 @@ class EmbeddingSet:
                                      f"{width} wide")
             try:
                 # A (n, width) matrix: diffusers adds "name", "name_1"... and maybe_convert_prompt expands "name".
-                pipe.load_textual_inversion(matrix.to(encoder.dtype), token=info.name, tokenizer=tokenizer,
+                pipe.load_textual_inversion(matrix.to(encoder.dtype), token=info.name.lower(), tokenizer=tokenizer,
                                             text_encoder=encoder)
             except Exception as exc:  # e.g. the name clashes with a word of the vocabulary
                 raise EmbeddingError(str(exc)) from exc

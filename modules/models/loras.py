@@ -154,8 +154,14 @@ def checkpoint_family_group(family: str | None) -> str | None:
 
 
 def adapter_name(info: LoraInfo) -> str:
-    # PEFT adapter names become attribute keys: keep them to safe characters, unique per file.
-    digest = hashlib.sha1(str(info.path).encode()).hexdigest()[:8]
+    # PEFT adapter names become attribute keys: keep them to safe characters, unique per file and version (a
+    # LoRA saved again under the same name must not keep its old weights).
+    try:
+        stat = info.path.stat()
+        version = f"{info.path}:{stat.st_size}:{stat.st_mtime_ns}"
+    except OSError:
+        version = str(info.path)
+    digest = hashlib.sha1(version.encode()).hexdigest()[:8]
     return re.sub(r"[^A-Za-z0-9_]", "_", info.name)[:48] + "_" + digest
 
 
@@ -168,13 +174,14 @@ class AdapterSet:
     loaded: OrderedDict[str, LoraInfo] = field(default_factory=OrderedDict)
     originals: list[tuple[Any, Any]] = field(default_factory=list)  # (parameter, exact copy of its base value)
 
-    def ensure(self, pipe: Any, info: LoraInfo) -> str:
+    def ensure(self, pipe: Any, info: LoraInfo, keep: frozenset[str] = frozenset()) -> str:
+        """Load `info` unless loaded; `keep` are the adapters the same job uses, never evicted for it."""
         name = adapter_name(info)
         if name in self.loaded:
             self.loaded.move_to_end(name)
             return name
-        while len(self.loaded) >= self.capacity:
-            old, _ = self.loaded.popitem(last=False)
+        for old in [n for n in self.loaded if n not in keep][: max(0, len(self.loaded) + 1 - self.capacity)]:
+            del self.loaded[old]
             pipe.delete_adapters(old)
         try:
             pipe.load_lora_weights(str(info.path), adapter_name=name)

@@ -163,7 +163,7 @@ class ModelManager:
     def __init__(self, *, checkpoints_dir: Path, vae_dir: Path, cache_file: Path, device: DeviceConfig,
                  models_in_ram: int = 2, loader: Callable[[CheckpointInfo, DeviceConfig], Any] = load_pipeline,
                  preferred: str = "demo-shapes", controlnet_dir: Path | None = None,
-                 controlnets_in_ram: int = 4, lora_dir: Path | None = None,
+                 controlnets_in_ram: int = 2, lora_dir: Path | None = None,
                  embeddings_dir: Path | None = None) -> None:
         self.device = device
         self.embeddings_dir = embeddings_dir
@@ -189,7 +189,7 @@ class ModelManager:
     def refresh(self) -> list[CheckpointInfo]:
         found = self.checkpoints.refresh()
         self.vaes = scan_vaes(self.vae_dir)
-        self.controlnets = controlnets.scan(self.controlnet_dir) if self.controlnet_dir else []
+        self.refresh_controlnets()
         self.loras = lora_files.scan(self.lora_dir)
         self.embeddings = embedding_files.scan(self.embeddings_dir)
         return found
@@ -234,6 +234,10 @@ class ModelManager:
                             f"{checkpoint.name} is {checkpoint.family_label}. Remove the tag, or choose a "
                             f"{info.family_label} checkpoint.")
 
+    def refresh_controlnets(self) -> list[ControlNetInfo]:
+        self.controlnets = controlnets.scan(self.controlnet_dir) if self.controlnet_dir else []
+        return self.controlnets
+
     def find_controlnet(self, name: str) -> ControlNetInfo:
         """By the name sd-webui-controlnet lists ("control_v11p_sd15_scribble"), also accepted with its file
         extension or its "[hash]" suffix, as its API clients send them."""
@@ -259,7 +263,8 @@ class ModelManager:
             key = (str(info.path), str(self.device.dtype))
             model = self._controlnet_cache.get(key)
             if model is None:
-                self._controlnet_cache.make_room()
+                if self._controlnet_cache.make_room():
+                    release_memory()  # on a GPU the evicted ControlNet's memory is needed right now
                 started = time.perf_counter()
                 model = controlnets.load_controlnet(info, self.device.dtype, self.device.device)
                 log.info("loaded ControlNet %s in %.2f s", info.name, time.perf_counter() - started)
@@ -360,7 +365,9 @@ class ModelManager:
                 if loras:
                     for info, _, _ in loras:
                         self.check_lora_family(info, loaded.info)
-                    names = [loaded.adapters.ensure(pipe, info) for info, _, _ in loras]
+                    names: list[str] = []
+                    for info, _, _ in loras:
+                        names.append(loaded.adapters.ensure(pipe, info, keep=frozenset(names)))
                     loaded.adapters.activate(pipe, [(n, te, unet) for n, (_, te, unet) in zip(names, loras)])
                 yield loaded
             finally:

@@ -259,7 +259,7 @@ def _write_info(out_dir: Path, opts: MemberOptions, state: dict, **extra) -> dic
 def _load_state(opts: MemberOptions) -> dict:
     opts.run_dir.mkdir(parents=True, exist_ok=True)
     path = opts.run_dir / "state.pt"
-    state = torch.load(path, weights_only=False) if path.exists() else {}
+    state = torch.load(path, weights_only=True) if path.exists() else {}
     if state:
         log.info("resuming from %s at step %s", path, state.get("step"))
     return state

@@ -261,7 +261,7 @@ def run_base(opts: RunOptions) -> None:
     tokenizer_dir = opts.run_dir / "tokenizer"
     write_clip_tokenizer(tokenizer_dir, shapes.caption_vocabulary())
     state_path = opts.run_dir / "state.pt"
-    state: dict = torch.load(state_path, weights_only=False) if state_path.exists() else {}
+    state: dict = torch.load(state_path, weights_only=True) if state_path.exists() else {}
     if state:
         log.info("resuming from %s (vae step %s, unet step %s)", state_path, state.get("vae_step"), state.get("unet_step"))
     if not state.get("vae_done"):

@@ -74,6 +74,12 @@ def test_detect_runs_the_preprocessor(cn_client):
     missing = cn_client.post("/controlnet/detect", json={"controlnet_module": "softedge_hed",
                                                          "controlnet_input_images": [drawing()]})
     assert missing.status_code == 422 and "ControlNetHED.pth" in missing.json()["detail"]
+    huge = cn_client.post("/controlnet/detect", json={"controlnet_module": "canny", "controlnet_input_images": [drawing()],
+                                                      "controlnet_processor_res": 100000})
+    assert huge.status_code == 422 and "between 64 and" in huge.json()["detail"]
+    words = cn_client.post("/controlnet/detect", json={"controlnet_module": "canny", "controlnet_input_images": [drawing()],
+                                                       "controlnet_threshold_a": "low"})
+    assert words.status_code == 422 and "must be numbers" in words.json()["detail"]
 
 
 def test_txt2img_with_a_unit(cn_client):
@@ -86,6 +92,8 @@ def test_txt2img_with_a_unit(cn_client):
     legacy = cn_client.post("/sdapi/v1/txt2img", json=payload(input_image=drawing(), image=None, guessmode=True,
                                                               control_mode=None, resize_mode="Envelope (Outer Fit)"))
     assert legacy.status_code == 200, legacy.text
+    legacy_info = json.loads(legacy.json()["info"])["infotexts"][0]
+    assert "Control Mode: ControlNet is more important" in legacy_info and "Resize Mode: Resize and Fill" in legacy_info
 
 
 def test_bad_units_are_refused_with_a_message(cn_client):

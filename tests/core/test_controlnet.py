@@ -151,10 +151,10 @@ class FakeUNet:
         return "out"
 
 
-def wrapped(controls, cfg=True, steps=10):
+def wrapped(controls, cfg=True):
     unet = FakeUNet()
     pipe = SimpleNamespace(do_classifier_free_guidance=cfg)
-    return unet, ControlledUNet(unet, pipe, controls, steps)
+    return unet, ControlledUNet(unet, pipe, controls)
 
 
 def active(model, weight=1.0, start=0.0, end=1.0, mode=0):
@@ -177,7 +177,8 @@ def test_prompt_more_important_softens_shallow_layers():
     call(wrapper)
     firsts = [float(r.flatten()[0]) for r in unet.kwargs["down_block_additional_residuals"]]
     mid = float(unet.kwargs["mid_block_additional_residual"].flatten()[0])
-    assert firsts == sorted(firsts) and mid == pytest.approx(1.0) and firsts[0] == pytest.approx(0.825 ** 3)
+    # sd-webui-controlnet's exponents: 12, 11, ... from the shallowest output (here 3 outputs and the middle).
+    assert firsts == sorted(firsts) and firsts[0] == pytest.approx(0.825 ** 12) and mid == pytest.approx(0.825 ** 9)
 
 
 def test_controlnet_more_important_steers_the_prompt_half_only():
@@ -191,10 +192,10 @@ def test_controlnet_more_important_steers_the_prompt_half_only():
 
 def test_units_act_only_between_start_and_end_and_add_up():
     a, b = FakeControlNet(1.0), FakeControlNet(2.0)
-    unet, wrapper = wrapped([active(a, start=0.0, end=0.3), active(b, start=0.5, end=1.0)], steps=10)
+    unet, wrapper = wrapped([active(a, start=0.0, end=0.3), active(b, start=0.5, end=1.0)])
     seen = []
     for step in range(10):
-        wrapper.step = step
+        wrapper.fraction = step / 10
         call(wrapper)
         mid = unet.kwargs.get("mid_block_additional_residual")
         seen.append(None if mid is None else float(mid.flatten()[0]))
@@ -203,3 +204,34 @@ def test_units_act_only_between_start_and_end_and_add_up():
     unet, wrapper = wrapped(both_model)
     call(wrapper)
     assert torch.all(unet.kwargs["mid_block_additional_residual"] == 3.0)
+
+
+@pytest.mark.parametrize("sampler", ["Euler", "Heun", "PLMS"])
+def test_start_and_end_follow_the_sampling_whatever_the_sampler(cn_manager, samplers, sampler, monkeypatch):
+    """Heun evaluates twice per step and PLMS once more than the steps: the unit's range is still a fraction
+    of the sampling, not of the UNet calls."""
+    calls = []
+    original = ControlledUNet._residuals
+
+    def counting(self, control, *args):
+        calls.append(self.fraction)
+        return original(self, control, *args)
+
+    monkeypatch.setattr(ControlledUNet, "_residuals", counting)
+    unit = ControlUnit(image=scribble(), model="tiny-cn", guidance_start=0.0, guidance_end=0.5)
+    run(cn_manager, samplers, replace(BASE, sampler=sampler, steps=8, control_units=(unit,)))
+    assert calls and max(calls) <= 0.5
+    total = {"Euler": 8, "Heun": 15, "PLMS": 9}[sampler]  # UNet calls the sampler makes for 8 steps
+    assert total // 2 <= len(calls) <= total // 2 + 2, (sampler, calls)
+
+
+def test_the_real_unet_is_back_after_an_error_inside_the_call(cn_manager, samplers):
+    from modules.controlnet.apply import attached
+
+    loaded = cn_manager.load(cn_manager.resolve(None))
+    unet = loaded.pipe.unet
+    with pytest.raises(ZeroDivisionError):
+        with attached(loaded.pipe, [active(FakeControlNet(1.0))]):
+            assert isinstance(loaded.pipe.unet, ControlledUNet)
+            raise ZeroDivisionError
+    assert loaded.pipe.unet is unet

@@ -184,3 +184,26 @@ def test_other_family_and_corrupt_files_are_refused_clearly(lora_manager, sample
     with pytest.raises(LoraError):
         run(lora_manager, samplers, "x <lora:broken:1>")
     assert run(lora_manager, samplers, "a red circle <lora:ink:1>").images  # the model is still usable
+
+
+def test_a_job_failing_mid_way_leaves_the_base_weights_exact(lora_manager, samplers, monkeypatch):
+    import modules.generation as generation
+
+    base = pixels(run(lora_manager, samplers, "a red circle"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the sampler fell over")
+
+    monkeypatch.setattr(generation, "_txt2img", broken)  # fails while the LoRA is fused in
+    with pytest.raises(RuntimeError, match="fell over"):
+        run(lora_manager, samplers, "a red circle <lora:ink:1>")
+    monkeypatch.undo()
+    loaded = lora_manager.load(lora_manager.resolve(None))
+    assert loaded.adapters.originals == []
+    assert np.array_equal(pixels(run(lora_manager, samplers, "a red circle")), base)
+
+
+def test_the_same_lora_twice_adds_its_weights(lora_manager, samplers):
+    twice = pixels(run(lora_manager, samplers, "a red circle <lora:ink:0.5> <lora:ink:0.5>"))
+    once = pixels(run(lora_manager, samplers, "a red circle <lora:ink:1>"))
+    assert np.abs(twice - once).max() <= 1

@@ -17,11 +17,11 @@ def test_train_resume_export_and_load(tmp_path, samplers, cpu_fp32):
     opts = RunOptions(run_dir=tmp_path / "run", out_dir=out, cfg=TINY, batch=4, vae_steps=6, vae_batch=4,
                       unet_steps=4)
     run_base(opts)
-    state = torch.load(tmp_path / "run" / "state.pt", weights_only=False)
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
     assert state["vae_step"] == 6 and state["unet_step"] == 4
     # Resuming continues from the saved step instead of starting again.
     run_base(replace(opts, unet_steps=6))
-    state = torch.load(tmp_path / "run" / "state.pt", weights_only=False)
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
     assert state["unet_step"] == 6
     assert json.loads((out / "training.json").read_text())["steps"] == 6
     assert (out / "latent_rgb.json").is_file()
