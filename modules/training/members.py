@@ -375,7 +375,7 @@ def train_scribble(opts: MemberOptions) -> dict:
 # ----------------------------------------------------------------------------------------- pastel LoRA
 
 
-LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out"]
+LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2"]
 
 
 def peft_to_kohya(state_dict: dict[str, torch.Tensor], rank: int, alpha: float) -> dict[str, torch.Tensor]:

@@ -287,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=2000, help="members: planned steps (the cosine anneals within)")
     parser.add_argument("--lr", type=float, default=2e-4, help="members: peak learning rate")
     parser.add_argument("--baked", type=Path, help="pastel: also write a checkpoint with the LoRA merged in")
+    parser.add_argument("--rank", type=int, default=8, help="pastel: LoRA rank")
     parser.add_argument("--tiny", action="store_true", help="the tiny test configuration")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--vae-steps", type=int, default=1500)
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
 
         member_opts = members.MemberOptions(run_dir=args.run_dir, out_dir=args.out, base_dir=args.base,
                                             batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr,
-                                            seed=args.seed, baked_dir=args.baked)
+                                            seed=args.seed, baked_dir=args.baked, lora_rank=args.rank)
         train = {"inpainting": members.train_inpainting, "scribble": members.train_scribble,
                  "pastel": members.train_pastel}[args.member]
         log.info("exported %s: %s", args.member, train(member_opts))
