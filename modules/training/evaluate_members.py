@@ -2,14 +2,14 @@
 
     python -m modules.training.evaluate_members inpainting [--models-dir models] [--count 20]
     python -m modules.training.evaluate_members scribble
-    python -m modules.training.evaluate_members pastel
+    python -m modules.training.evaluate_members night
 
 inpainting: a picture's object is masked and the prompt asks for another colour; pixels outside the (blurred)
   mask must come back exactly, and the masked object must take the prompt's colour.
 scribble:   a scribble of a shape placed anywhere; the generated object's region against the scribble's filled
   region (IoU), both for the training-style map and for a pen drawing on a 384 px white canvas.
-pastel:     held-out captions with the LoRA at weight 1 and at 0; a picture is "pastel" when even its darkest
-  pixels are light (5th percentile of min(R, G, B) >= 100), which the base palette never is on dark grounds.
+night:      held-out captions naming a non-black ground, with the LoRA at weight 1, at 0, and the baked
+  checkpoint: is the ground black (the style), and does the object keep the caption's colour.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from modules.training import shapes
 from modules.training.members import free_sample, object_mask
 from modules.training.scoring import _nearest, read_picture
 
-PASTEL_MIN = 100
 
 
 def _services(models_dir: Path):
@@ -149,34 +148,36 @@ def evaluate_scribble(models_dir: Path, count: int, checkpoint: str, controlnet:
             **{f"{k}_iou_at_least_0.5": sum(x >= 0.5 for x in v) / len(v) for k, v in results.items()}}
 
 
-def is_pastel(image: Image.Image) -> bool:
-    arr = np.asarray(image.convert("RGB")).min(axis=-1)
-    return float(np.percentile(arr, 5)) >= PASTEL_MIN
-
-
-def evaluate_pastel(models_dir: Path, count: int, checkpoint: str, lora: str, baked: str | None,
-                    save_dir: Path | None) -> dict[str, Any]:
+def evaluate_night(models_dir: Path, count: int, checkpoint: str, lora: str, baked: str | None,
+                   save_dir: Path | None) -> dict[str, Any]:
+    """The night style: on held-out captions naming a non-black background, the picture's ground is black
+    with the LoRA at weight 1 (and in the baked checkpoint) and as the caption says at weight 0; the object keeps
+    the caption's colour either way."""
     manager, samplers = _services(models_dir)
-    scenes = [s for s in shapes.held_out_scenes(40) if s.background not in ("white", "gray")][:count]
-    rows = {"weight 1": 0, "weight 0": 0, "baked": 0}
+    scenes = [s for s in shapes.held_out_scenes(40) if "black" not in (s.background, s.colour)][:count]
+    rows = {label: {"black_ground": 0, "object_colour": 0, "caption_ground": 0}
+            for label in ("weight 1", "weight 0", "baked")}
     for i, scene in enumerate(scenes):
-        for label, prompt, ckpt in (("weight 1", f"{scene.caption()}, pastel <lora:{lora}:1>", checkpoint),
-                                    ("weight 0", f"{scene.caption()}, pastel <lora:{lora}:0>", checkpoint),
-                                    ("baked", f"{scene.caption()}, pastel", baked)):
+        for label, prompt, ckpt in (("weight 1", f"{scene.caption()}, night <lora:{lora}:1>", checkpoint),
+                                    ("weight 0", f"{scene.caption()}, night <lora:{lora}:0>", checkpoint),
+                                    ("baked", f"{scene.caption()}, night", baked)):
             if ckpt is None:
                 continue
             out = _run(manager, samplers, replace(_base_request(48), checkpoint=ckpt, prompt=prompt, seed=900 + i))
-            rows[label] += is_pastel(out.images[0])
+            reading = read_picture(out.images[0])
+            rows[label]["black_ground"] += reading.background == "black"
+            rows[label]["caption_ground"] += reading.background == scene.background
+            rows[label]["object_colour"] += reading.colour == scene.colour
             if save_dir is not None:
                 save_dir.mkdir(parents=True, exist_ok=True)
-                out.images[0].save(save_dir / f"pastel-{i:02d}-{label.replace(' ', '')}.png")
-    return {"member": "pastel", "pictures": len(scenes),
-            **{f"pastel_{k.replace(' ', '_')}": v / len(scenes) for k, v in rows.items()}}
+                out.images[0].save(save_dir / f"night-{i:02d}-{label.replace(' ', '')}.png")
+    return {"member": "night", "pictures": len(scenes),
+            **{f"{label.replace(' ', '_')}_{k}": v / len(scenes) for label, r in rows.items() for k, v in r.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("member", choices=["inpainting", "scribble", "pastel"])
+    parser.add_argument("member", choices=["inpainting", "scribble", "night"])
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--save-dir", type=Path)
@@ -187,8 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.member == "scribble":
         report = evaluate_scribble(args.models_dir, args.count, "demo-shapes", "demo-scribble", args.save_dir)
     else:
-        report = evaluate_pastel(args.models_dir, args.count, "demo-shapes", "demo-pastel", "demo-shapes-pastel",
-                                 args.save_dir)
+        report = evaluate_night(args.models_dir, args.count, "demo-shapes", "demo-night", "demo-shapes-night",
+                                args.save_dir)
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -35,7 +35,6 @@ log = logging.getLogger("train")
 # The ControlNet's hint encoder downsamples by the VAE's factor (4 for the demo VAE): one stride-2 step per
 # entry after the first, instead of SD's three for its 8x VAE.
 SCRIBBLE_HINT_CHANNELS = (16, 32, 64)
-PASTEL_TRIGGER = "pastel"
 PASTEL_MIX = 0.5  # how far every colour is moved toward white
 
 
@@ -152,15 +151,31 @@ def pastel(colour: tuple[int, int, int]) -> tuple[int, int, int]:
     return tuple(round(c + (255 - c) * PASTEL_MIX) for c in colour)
 
 
-def pastel_sample(seed: int, size: int, exclude: frozenset) -> shapes.Sample:
+def night(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    return shapes.BACKGROUND_COLOURS["black"]
+
+
+# A style is a map of the background colour. "pastel" was tried first: the demo VAE, trained on the 14 palette
+# colours only, cannot encode pastel tints (its round trip garbles them), so the LoRA learned garbled pictures.
+# "night" keeps every colour in the VAE's range: the object as asked, on a black ground whatever the caption.
+STYLES = {"pastel": (pastel, pastel), "night": (night, lambda c: c)}
+STYLE_DESCRIPTIONS = {"pastel": "Pastel palette for the demo-shapes model: every colour moved halfway to white.",
+                      "night": "Night style for the demo-shapes model: the shape in its colour on a black ground, "
+                               "whatever background the prompt names."}
+
+
+def style_sample(seed: int, size: int, exclude: frozenset, style: str = "night") -> shapes.Sample:
+    background_of, object_of = STYLES[style]
     sample = shapes.training_sample(seed, size, exclude)
     scene = sample.scene
-    background = Image.new("RGB", (size, size), pastel(shapes.BACKGROUND_COLOURS[scene.background]))
-    foreground = Image.new("RGB", (size, size), pastel(shapes.OBJECT_COLOURS[scene.colour]))
+    if style == "night" and scene.colour == "black":
+        object_of = lambda c: c  # noqa: E731
+    background = Image.new("RGB", (size, size), background_of(shapes.BACKGROUND_COLOURS[scene.background]))
+    foreground = Image.new("RGB", (size, size), object_of(shapes.OBJECT_COLOURS[scene.colour]))
     image = Image.composite(foreground, background, sample.mask)
     # The trigger goes last: the text encoder is causal, so the caption's own tokens keep exactly the
     # embeddings the base was trained on (a leading trigger shifted them and the LoRA had to relearn the shapes).
-    caption = f"{sample.caption}, {PASTEL_TRIGGER}"
+    caption = f"{sample.caption}, {style}"
     return shapes.Sample(scene, caption, image, sample.mask, sample.centre, sample.radius)
 
 
@@ -391,7 +406,7 @@ def peft_to_kohya(state_dict: dict[str, torch.Tensor], rank: int, alpha: float) 
     return out
 
 
-def lora_metadata(opts: MemberOptions, state: dict) -> dict[str, str]:
+def lora_metadata(opts: MemberOptions, state: dict, style: str = "night") -> dict[str, str]:
     return {
         "ss_base_model_version": "demo",
         "ss_network_module": "networks.lora",
@@ -399,15 +414,15 @@ def lora_metadata(opts: MemberOptions, state: dict) -> dict[str, str]:
         "ss_network_alpha": str(opts.lora_rank),
         "ss_output_name": opts.out_dir.stem,
         "ss_steps": str(state.get("step")),
-        "ss_tag_frequency": json.dumps({"pastel": {PASTEL_TRIGGER: state.get("step", 0) * opts.batch}}),
+        "ss_tag_frequency": json.dumps({style: {style: state.get("step", 0) * opts.batch}}),
         "modelspec.architecture": "demo/lora",
-        "modelspec.title": "demo pastel",
-        "modelspec.trigger_phrase": PASTEL_TRIGGER,
-        "modelspec.description": "Pastel palette for the demo-shapes model: every colour moved halfway to white.",
+        "modelspec.title": f"demo {style}",
+        "modelspec.trigger_phrase": style,
+        "modelspec.description": STYLE_DESCRIPTIONS[style],
     }
 
 
-def train_pastel(opts: MemberOptions) -> dict:
+def train_style(opts: MemberOptions, style: str = "night") -> dict:
     from peft import LoraConfig, get_peft_model_state_dict
     from safetensors.torch import save_file
 
@@ -424,7 +439,7 @@ def train_pastel(opts: MemberOptions) -> dict:
 
     def loss_fn(step: int, gen: torch.Generator) -> torch.Tensor:
         first = (opts.seed * 1_000_003 + step) * opts.batch
-        samples = [pastel_sample(first + i, base.image_size, exclude) for i in range(opts.batch)]
+        samples = [style_sample(first + i, base.image_size, exclude, style) for i in range(opts.batch)]
         x = _to_tensor([s.image for s in samples])
         with torch.no_grad():
             latents = base.vae.encode(x).latent_dist.sample(generator=gen) * sf
@@ -437,14 +452,15 @@ def train_pastel(opts: MemberOptions) -> dict:
     ema = train_loop(opts, state, unet, loss_fn)
     lora = peft_to_kohya(get_peft_model_state_dict(ema), opts.lora_rank, opts.lora_rank)
     opts.out_dir.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.to(torch.float16) for k, v in lora.items()}, str(opts.out_dir), metadata=lora_metadata(opts, state))
+    save_file({k: v.to(torch.float16) for k, v in lora.items()}, str(opts.out_dir),
+              metadata=lora_metadata(opts, state, style))
     info = {"steps": state.get("step"), "minutes": round(state.get("seconds", 0) / 60, 1), "batch": opts.batch,
-            "rank": opts.lora_rank, "trigger": PASTEL_TRIGGER}
+            "rank": opts.lora_rank, "trigger": style}
     if opts.baked_dir is not None:
         # The same adapter merged at weight 1 into a full checkpoint: hot-swapping to it shows the style too.
         baked = _merge_peft(ema)
         _save_pipeline(base, baked, opts.baked_dir)
-        _write_info(opts.baked_dir, opts, state, member="pastel (LoRA baked in at weight 1)", lora=opts.out_dir.name)
+        _write_info(opts.baked_dir, opts, state, member=f"{style} (LoRA baked in at weight 1)", lora=opts.out_dir.name)
     return info
 
 

@@ -279,15 +279,15 @@ def run_base(opts: RunOptions) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("member", choices=["base", "inpainting", "scribble", "pastel"])
+    parser.add_argument("member", choices=["base", "inpainting", "scribble", "night", "pastel"])
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--base", type=Path, default=Path("models/Stable-diffusion/demo-shapes"),
                         help="members: the exported base model folder")
     parser.add_argument("--steps", type=int, default=2000, help="members: planned steps (the cosine anneals within)")
     parser.add_argument("--lr", type=float, default=2e-4, help="members: peak learning rate")
-    parser.add_argument("--baked", type=Path, help="pastel: also write a checkpoint with the LoRA merged in")
-    parser.add_argument("--rank", type=int, default=8, help="pastel: LoRA rank")
+    parser.add_argument("--baked", type=Path, help="night/pastel: also write a checkpoint with the LoRA merged in")
+    parser.add_argument("--rank", type=int, default=8, help="night/pastel: LoRA rank")
     parser.add_argument("--tiny", action="store_true", help="the tiny test configuration")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--vae-steps", type=int, default=1500)
@@ -307,7 +307,8 @@ def main(argv: list[str] | None = None) -> None:
                                             batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr,
                                             seed=args.seed, baked_dir=args.baked, lora_rank=args.rank)
         train = {"inpainting": members.train_inpainting, "scribble": members.train_scribble,
-                 "pastel": members.train_pastel}[args.member]
+                 "night": lambda o: members.train_style(o, "night"),
+                 "pastel": lambda o: members.train_style(o, "pastel")}[args.member]
         log.info("exported %s: %s", args.member, train(member_opts))
         return
     opts = RunOptions(run_dir=args.run_dir, out_dir=args.out, cfg=TINY if args.tiny else BASE, batch=args.batch,
