@@ -312,7 +312,10 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
         if request.control_units:
             _prepare_controls(run, models, preprocessors, prepared)
         if hasattr(models, "use_embeddings"):
-            used, notes = models.use_embeddings(loaded, f"{prompt}\n{request.negative_prompt}")
+            # The hires pass's own prompts too: an embedding named only there must be loaded as well.
+            texts = (prompt, request.negative_prompt) + ((request.hr_prompt, request.hr_negative_prompt)
+                                                         if request.enable_hr else ())
+            used, notes = models.use_embeddings(loaded, "\n".join(texts))
             warnings += notes
             if used:
                 run.extra["TI hashes"] = ", ".join(f"{name}: {short}" for name, short in used)

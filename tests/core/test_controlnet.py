@@ -4,7 +4,6 @@ family refusal, and every generation mode."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np

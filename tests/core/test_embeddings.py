@@ -88,3 +88,11 @@ def test_other_width_and_broken_files_warn_and_the_job_goes_on(ti_manager, sampl
     assert any("broken was not used" in w for w in result.warnings)
     assert result.images[0].size == (32, 32) and "TI hashes" not in result.info
     assert {e.name for e in ti_manager.embeddings} == {"Inky-Style", "glowy", "sd15emb", "broken"}
+
+
+def test_an_embedding_named_only_in_the_hires_prompt_is_loaded(ti_manager, samplers):
+    request = validate(replace(BASE, prompt="a red circle", enable_hr=True, hr_scale=2.0, hr_upscaler="Latent",
+                               hr_second_pass_steps=2, denoising_strength=0.5, hr_prompt="a red circle, glowy"),
+                       samplers=samplers)
+    result = generate(request, ti_manager, samplers)
+    assert result.images[0].size == (64, 64) and "TI hashes: \"glowy: " in result.info

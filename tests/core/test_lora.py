@@ -4,7 +4,6 @@ base returns bit-exactly, adapters stay loaded, hashes in the infotext, clear re
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import replace
 from pathlib import Path
 
