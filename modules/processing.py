@@ -66,19 +66,15 @@ class Processor:
                     raise RequestError(str(exc)) from None
 
     def _check_units(self, request: GenerationRequest, checkpoint: Any) -> None:
-        from modules.models.controlnets import checkpoint_family_group
+        from modules.models.controlnets import ControlNetError
 
         for n, unit in enumerate(request.control_units, start=1):
             try:
-                info = self.models.find_controlnet(unit.model)
+                self.models.usable_controlnet(unit.model, checkpoint)
             except LookupError as exc:
                 raise RequestError(f"ControlNet unit {n}: {exc.args[0]}") from None
-            if info.error:
-                raise RequestError(f"ControlNet unit {n}: {info.name} cannot be used: it {info.error}.")
-            if info.family != checkpoint_family_group(checkpoint.family):
-                raise RequestError(f"ControlNet unit {n}: {info.name} is for {info.family_label} models, but the "
-                                   f"checkpoint {checkpoint.name} is {checkpoint.family_label}. Choose a ControlNet "
-                                   f"made for {checkpoint.family_label}.")
+            except ControlNetError as exc:
+                raise RequestError(f"ControlNet unit {n}: {exc}") from None
             if self.preprocessors is not None:
                 try:
                     self.preprocessors.get(unit.module)

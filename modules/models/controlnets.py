@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from modules.models.loras import read_header
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,6 @@ def checkpoint_family_group(family: str | None) -> str | None:
     return {"sd2-v": "sd2"}.get(family or "", family)
 
 
-def _safetensors_keys(path: Path) -> dict[str, Any]:
-    with path.open("rb") as fh:
-        (length,) = struct.unpack("<Q", fh.read(8))
-        if length > 100_000_000:
-            raise ValueError("header too large")
-        return json.loads(fh.read(length))
-
-
 def _family_from_shapes(shapes: dict[str, list[int]]) -> str | None:
     for key, shape in shapes.items():
         if key.endswith("attn2.to_k.weight") and len(shape) == 2:
@@ -77,7 +70,7 @@ def _family_from_shapes(shapes: dict[str, list[int]]) -> str | None:
 def _describe_file(path: Path) -> tuple[str | None, str | None]:
     try:
         if path.suffix.lower() == ".safetensors":
-            header = _safetensors_keys(path)
+            header = read_header(path)[0]
             shapes = {k: v["shape"] for k, v in header.items() if isinstance(v, dict) and "shape" in v}
         else:
             import torch

@@ -9,15 +9,15 @@ pipeline; an embedding stays loaded on that pipeline once used, as in A1111.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from modules.models.registry import model_files, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +35,11 @@ class EmbeddingInfo:
     path: Path
 
     def sha256(self) -> str:
-        digest = hashlib.sha256()
-        with self.path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
+        return sha256_file(self.path)
 
 
 def scan(root: Path | None) -> list[EmbeddingInfo]:
-    if root is None or not root.is_dir():
-        return []
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if name.lower().endswith(SUFFIXES) and not name.startswith("."):
-                path = Path(dirpath) / name
-                found.append(EmbeddingInfo(path.stem, path))
-    return found
+    return [EmbeddingInfo(path.stem, path) for path in model_files(root, SUFFIXES)]
 
 
 def read_vectors(path: Path) -> dict[str, torch.Tensor]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from modules.models.registry import model_files
 
 log = logging.getLogger(__name__)
 
@@ -135,15 +136,7 @@ def describe(path: Path) -> LoraInfo:
 
 
 def scan(root: Path | None) -> list[LoraInfo]:
-    if root is None or not root.is_dir():
-        return []
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if name.lower().endswith(SUFFIXES) and not name.startswith("."):
-                found.append(describe(Path(dirpath) / name))
-    return found
+    return [describe(path) for path in model_files(root, SUFFIXES)]
 
 
 def checkpoint_family_group(family: str | None) -> str | None:

@@ -168,10 +168,9 @@ class ModelManager:
         self.device = device
         self.embeddings_dir = embeddings_dir
         self.embeddings: list[EmbeddingInfo] = []
-        self._embedding_hashes: dict[tuple[str, int, float], str] = {}
         self.lora_dir = lora_dir
         self.loras: list[LoraInfo] = []
-        self._lora_hashes: dict[tuple[str, int, float], str] = {}
+        self._file_hashes: dict[tuple[str, str, int, float], str] = {}  # LoRA and embedding hashes, by version
         self.controlnet_dir = controlnet_dir
         self.controlnets: list[ControlNetInfo] = []
         self._controlnet_cache = LruCache(controlnets_in_ram)
@@ -202,11 +201,7 @@ class ModelManager:
             if note:
                 warnings.append(note)
                 continue
-            stat = info.path.stat()
-            key = (str(info.path), stat.st_size, stat.st_mtime)
-            if key not in self._embedding_hashes:
-                self._embedding_hashes[key] = info.sha256()
-            used.append((info.name, self._embedding_hashes[key][:12]))
+            used.append((info.name, self._cached_hash("ti", info.path, info.sha256)[:12]))
         return used, warnings
 
     def find_lora(self, name: str) -> LoraInfo | None:
@@ -220,11 +215,15 @@ class ModelManager:
         return None
 
     def lora_hash(self, info: LoraInfo) -> str:
-        stat = info.path.stat()
-        key = (str(info.path), stat.st_size, stat.st_mtime)
-        if key not in self._lora_hashes:
-            self._lora_hashes[key] = lora_files.lora_hash(info.path)
-        return self._lora_hashes[key]
+        return self._cached_hash("lora", info.path, lambda: lora_files.lora_hash(info.path))
+
+    def _cached_hash(self, kind: str, path: Path, compute: Callable[[], str]) -> str:
+        """Hashes for the infotext are computed once per file version (size and mtime), not per job."""
+        stat = path.stat()
+        key = (kind, str(path), stat.st_size, stat.st_mtime)
+        if key not in self._file_hashes:
+            self._file_hashes[key] = compute()
+        return self._file_hashes[key]
 
     def check_lora_family(self, info: LoraInfo, checkpoint: CheckpointInfo) -> None:
         if info.error:
@@ -250,8 +249,9 @@ class ModelManager:
         names = ", ".join(i.name for i in self.controlnets) or "none"
         raise ModelNotFound(f"ControlNet model {name!r} not found in {self.controlnet_dir}. Available: {names}.")
 
-    def controlnet(self, name: str, checkpoint: CheckpointInfo) -> Any:
-        """The loaded ControlNet for a job on `checkpoint`; refused when the families differ."""
+    def usable_controlnet(self, name: str, checkpoint: CheckpointInfo) -> ControlNetInfo:
+        """The ControlNet `name` if a job on `checkpoint` can use it; ControlNetError (or ModelNotFound) says
+        why not. Checked at submit time and again when the job loads it."""
         info = self.find_controlnet(name)
         if info.error:
             raise ControlNetError(f"ControlNet {info.name} cannot be used: it {info.error}.")
@@ -259,6 +259,11 @@ class ModelManager:
             raise ControlNetError(f"ControlNet {info.name} is for {info.family_label} models, but the checkpoint "
                                   f"{checkpoint.name} is {checkpoint.family_label}. Choose a ControlNet made for "
                                   f"{checkpoint.family_label}.")
+        return info
+
+    def controlnet(self, name: str, checkpoint: CheckpointInfo) -> Any:
+        """The loaded ControlNet for a job on `checkpoint`; refused when the families differ."""
+        info = self.usable_controlnet(name, checkpoint)
         with self._lock:
             key = (str(info.path), str(self.device.dtype))
             model = self._controlnet_cache.get(key)

@@ -250,14 +250,18 @@ class VaeInfo:
     path: Path
 
 
-def scan_vaes(root: Path) -> list[VaeInfo]:
-    if not root.is_dir():
+def model_files(root: Path | None, suffixes: tuple[str, ...]) -> list[Path]:
+    """Files with these suffixes under `root` (subfolders and symlinks too, hidden files not), in a stable
+    order: how every models/ subfolder of single files is listed."""
+    if root is None or not root.is_dir():
         return []
     found = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames.sort()
-        for name in sorted(filenames):
-            if name.lower().endswith(VAE_SUFFIXES) and not name.startswith("."):
-                path = Path(dirpath) / name
-                found.append(VaeInfo(path.relative_to(root).as_posix(), path))
+        found += [Path(dirpath) / name for name in sorted(filenames)
+                  if name.lower().endswith(suffixes) and not name.startswith(".")]
     return found
+
+
+def scan_vaes(root: Path) -> list[VaeInfo]:
+    return [VaeInfo(path.relative_to(root).as_posix(), path) for path in model_files(root, VAE_SUFFIXES)]

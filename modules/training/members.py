@@ -248,6 +248,13 @@ def _noise_schedule():
     return DDPMScheduler(**{k: v for k, v in NOISE_SCHEDULE.items() if k != "steps_offset"})
 
 
+def _noised(sched, latents: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(noisy latents, the noise, timesteps): one random timestep per sample, drawn after the noise."""
+    noise = torch.randn(latents.shape, generator=gen)
+    t = torch.randint(0, sched.config.num_train_timesteps, (latents.shape[0],), generator=gen)
+    return sched.add_noise(latents, noise, t), noise, t
+
+
 def _min_snr_loss(pred, noise, t, alphas) -> torch.Tensor:
     snr = alphas[t] / (1 - alphas[t])
     weight = torch.clamp(snr, max=5.0) / snr
@@ -336,9 +343,7 @@ def train_inpainting(opts: MemberOptions) -> dict:
             masked_latents = base.vae.encode(masked).latent_dist.sample(generator=gen) * sf
             emb = _encode_text(base, _drop_captions([s.caption for s, _ in pairs], opts.caption_dropout, drop_rng))
         small_mask = F.interpolate(mask, size=(latent, latent))
-        noise = torch.randn(latents.shape, generator=gen)
-        t = torch.randint(0, sched.config.num_train_timesteps, (latents.shape[0],), generator=gen)
-        noisy = sched.add_noise(latents, noise, t)
+        noisy, noise, t = _noised(sched, latents, gen)
         pred = unet(torch.cat([noisy, small_mask, masked_latents], dim=1), t, emb).sample
         return _min_snr_loss(pred, noise, t, alphas)
 
@@ -375,9 +380,7 @@ def train_scribble(opts: MemberOptions) -> dict:
             latents = base.vae.encode(x).latent_dist.sample(generator=gen) * sf
             # Empty prompts half the time, as in the ControlNet paper: the drawing alone must carry the shape.
             emb = _encode_text(base, _drop_captions([s.caption for s, _ in pairs], 0.5, drop_rng))
-        noise = torch.randn(latents.shape, generator=gen)
-        t = torch.randint(0, sched.config.num_train_timesteps, (latents.shape[0],), generator=gen)
-        noisy = sched.add_noise(latents, noise, t)
+        noisy, noise, t = _noised(sched, latents, gen)
         down, mid = controlnet(noisy, t, encoder_hidden_states=emb, controlnet_cond=hint, return_dict=False)
         pred = base.unet(noisy, t, emb, down_block_additional_residuals=down, mid_block_additional_residual=mid).sample
         return _min_snr_loss(pred, noise, t, alphas)
@@ -444,9 +447,8 @@ def train_style(opts: MemberOptions, style: str = "night") -> dict:
         with torch.no_grad():
             latents = base.vae.encode(x).latent_dist.sample(generator=gen) * sf
             emb = _encode_text(base, _drop_captions([s.caption for s in samples], opts.caption_dropout, drop_rng))
-        noise = torch.randn(latents.shape, generator=gen)
-        t = torch.randint(0, sched.config.num_train_timesteps, (latents.shape[0],), generator=gen)
-        pred = unet(sched.add_noise(latents, noise, t), t, emb).sample
+        noisy, noise, t = _noised(sched, latents, gen)
+        pred = unet(noisy, t, emb).sample
         return _min_snr_loss(pred, noise, t, alphas)
 
     ema = train_loop(opts, state, unet, loss_fn)
