@@ -45,6 +45,15 @@ class RunOptions:
     caption_dropout: float = 0.1
     seed: int = 0
     checkpoint_every_s: float = 300.0
+    # A further cosine cycle on top of a finished run (`--more-steps`): its own warm-up, peak and wall budget.
+    more_steps: int = 0
+    more_minutes: float = 60.0
+    # Share of timesteps drawn from the noisier half, where a picture's layout (its position) is decided.
+    high_noise: float = 0.0
+    # Lowest weight of the x0 error in the loss (0 = plain Min-SNR-5). Epsilon-MSE weighs the x0 error by the
+    # SNR, about 0.005 at the noisiest step, so the text hardly steers the layout there: the v1 base learned
+    # colour and shape but ignored the position word entirely (position probe 0.00).
+    x0_floor: float = 0.0
     held_out: frozenset = field(default_factory=lambda: frozenset(s.key() for s in shapes.held_out_scenes()))
 
 
@@ -158,24 +167,46 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
     started, last_save = time.monotonic(), time.monotonic()
     gen = torch.Generator().manual_seed(opts.seed * 7 + step)
     drop_rng = random.Random(opts.seed * 13 + step)
-    while step < opts.unet_steps and elapsed + (time.monotonic() - started) < opts.minutes * 60:
+    cycle = state.get("cycle")
+    if opts.more_steps and cycle is None:
+        cycle = state["cycle"] = {"start": step, "steps": opts.more_steps, "seconds_at_start": elapsed,
+                                  "minutes": opts.more_minutes, "lr": opts.lr, "high_noise": opts.high_noise,
+                                  "x0_floor": opts.x0_floor}
+
+    def progress() -> float:
+        seconds = elapsed + time.monotonic() - started
+        if cycle is None:
+            return max(step / opts.unet_steps, seconds / (opts.minutes * 60))
+        return max((step - cycle["start"]) / cycle["steps"], (seconds - cycle["seconds_at_start"]) / (cycle["minutes"] * 60))
+
+    high_noise = cycle["high_noise"] if cycle else opts.high_noise
+    log.info("position probe at step %d: %s", step, position_probe(ema_unet, ema_te, tokenizer, vae, sf))
+    while progress() < 1.0:
         x, captions = training_batch(step, opts)
         captions = ["" if drop_rng.random() < opts.caption_dropout else c for c in captions]
         ids = tokenizer(captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
         with torch.no_grad():
             latents = vae.encode(x).latent_dist.sample(generator=gen) * sf
         noise = torch.randn(latents.shape, generator=gen)
-        t = torch.randint(0, noise_sched.config.num_train_timesteps, (latents.shape[0],), generator=gen)
+        steps_total = noise_sched.config.num_train_timesteps
+        t = torch.randint(0, steps_total, (latents.shape[0],), generator=gen)
+        if high_noise:
+            noisy_half = torch.randint(steps_total // 2, steps_total, t.shape, generator=gen)
+            t = torch.where(torch.rand(t.shape, generator=gen) < high_noise, noisy_half, t)
         noisy = noise_sched.add_noise(latents, noise, t)
         pred = unet(noisy, t, te(ids)[0]).sample
         # Min-SNR-5 weighting: converges markedly faster than plain epsilon MSE on small budgets.
         snr = alphas[t] / (1 - alphas[t])
-        weight = torch.clamp(snr, max=5.0) / snr
+        x0_floor = cycle.get("x0_floor", 0.0) if cycle else opts.x0_floor
+        weight = torch.clamp(snr, min=x0_floor, max=5.0) / snr
         loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weight).mean()
-        warm = min(1.0, (step + 1) / 300)
-        cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / opts.unet_steps))
+        if cycle is None:
+            peak, warm = opts.lr, min(1.0, (step + 1) / 300)
+        else:
+            peak, warm = cycle["lr"], min(1.0, (step + 1 - cycle["start"]) / 100)
+        cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress())))
         for group in opt.param_groups:
-            group["lr"] = opts.lr * warm * cosine
+            group["lr"] = peak * warm * cosine
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -184,6 +215,8 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
         _ema_update(ema_unet, unet, decay)
         _ema_update(ema_te, te, decay)
         step += 1
+        if step % 250 == 0:
+            log.info("position probe at step %d: %s", step, position_probe(ema_unet, ema_te, tokenizer, vae, sf))
         if step % 25 == 0:
             log.info("unet step %d loss %.4f (%.2f s/step)", step, loss.item(),
                      (time.monotonic() - started) / max(1, step - state.get("unet_step_at_start", 0)))
@@ -192,6 +225,37 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
             last_save = time.monotonic()
     _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, elapsed + time.monotonic() - started)
     log.info("unet phase stopped at step %d after %.1f min", step, state["unet_seconds"] / 60)
+
+
+def position_probe(unet, te, tokenizer, vae, scaling_factor: float, count: int = 8) -> dict[str, float]:
+    """How far the caption's position word moves the picture the model predicts from pure noise.
+
+    The object's brightness-weighted centre in the x0 prediction at the noisiest timestep, averaged over seeds:
+    right minus left and bottom minus top, as fractions of the side. The data put them 0.44 apart; a model that
+    ignores the position word reads 0 (the shipped v1 did), so this shows position being learned long before
+    the full evaluation can.
+    """
+    from diffusers import DDPMScheduler
+
+    alphas = DDPMScheduler(**{k: v for k, v in NOISE_SCHEDULE.items() if k != "steps_offset"}).alphas_cumprod
+    t = len(alphas) - 1
+    a = alphas[t]
+    noise = torch.randn(count, unet.config.in_channels, unet.config.sample_size, unet.config.sample_size,
+                        generator=torch.Generator().manual_seed(0))
+    centres = {}
+    with torch.no_grad():
+        for where in ("left", "right", "top", "bottom"):
+            ids = tokenizer([f"a large white square on a black background, on the {where}"] * count,
+                            padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+            eps = unet(noise, torch.full((count,), t), te(ids)[0]).sample
+            x0 = (noise - (1 - a).sqrt() * eps) / a.sqrt()
+            bright = (vae.decode(x0 / scaling_factor).sample.clamp(-1, 1) + 1).mean(dim=(0, 1))
+            weight = bright - bright.min()
+            side = weight.shape[-1]
+            ys, xs = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+            centres[where] = ((weight * xs).sum() / weight.sum() / side, (weight * ys).sum() / weight.sum() / side)
+    return {"right-left": round(float(centres["right"][0] - centres["left"][0]), 3),
+            "bottom-top": round(float(centres["bottom"][1] - centres["top"][1]), 3)}
 
 
 def _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, seconds) -> None:
@@ -285,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base", type=Path, default=Path("models/Stable-diffusion/demo-shapes"),
                         help="members: the exported base model folder")
     parser.add_argument("--steps", type=int, default=2000, help="members: planned steps (the cosine anneals within)")
-    parser.add_argument("--lr", type=float, default=2e-4, help="members: peak learning rate")
+    parser.add_argument("--lr", type=float, default=2e-4, help="members, and the base's --more-steps cycle: peak learning rate")
     parser.add_argument("--baked", type=Path, help="night/pastel: also write a checkpoint with the LoRA merged in")
     parser.add_argument("--rank", type=int, default=8, help="night/pastel: LoRA rank")
     parser.add_argument("--tiny", action="store_true", help="the tiny test configuration")
@@ -294,6 +358,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vae-batch", type=int, default=16)
     parser.add_argument("--unet-steps", type=int, default=6000)
     parser.add_argument("--minutes", type=float, default=120.0)
+    parser.add_argument("--more-steps", type=int, default=0,
+                        help="base: after a finished run, one more cosine cycle of this many steps (peak --lr)")
+    parser.add_argument("--more-minutes", type=float, default=60.0, help="base: wall budget of that cycle")
+    parser.add_argument("--high-noise", type=float, default=0.0,
+                        help="base: share of timesteps drawn from the noisier half (where layout is decided)")
+    parser.add_argument("--x0-floor", type=float, default=0.0,
+                        help="base: lowest loss weight of the x0 error (lifts the noisiest timesteps)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -312,7 +383,10 @@ def main(argv: list[str] | None = None) -> None:
         log.info("exported %s: %s", args.member, train(member_opts))
         return
     opts = RunOptions(run_dir=args.run_dir, out_dir=args.out, cfg=TINY if args.tiny else BASE, batch=args.batch,
-                      vae_steps=args.vae_steps, vae_batch=args.vae_batch, unet_steps=args.unet_steps, minutes=args.minutes, seed=args.seed)
+                      vae_steps=args.vae_steps, vae_batch=args.vae_batch, unet_steps=args.unet_steps, minutes=args.minutes, seed=args.seed,
+                      lr=args.lr if args.more_steps else RunOptions.lr, more_steps=args.more_steps,
+                      more_minutes=args.more_minutes, high_noise=args.high_noise,
+                      x0_floor=args.x0_floor)
     run_base(opts)
 
 

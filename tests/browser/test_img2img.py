@@ -70,6 +70,29 @@ def touch_stroke(page, start: tuple[float, float], end: tuple[float, float]) -> 
     cdp.detach()
 
 
+def upload_to_editor(page, editor: str, path: Path, side: int) -> None:
+    """Drop a picture on an image editor and wait until the server has it.
+
+    The editor draws on a canvas it creates when its tab first shows; a file set before that canvas exists can
+    be dropped without a trace (what made this test flaky on a loaded CI machine), so wait for the canvas
+    first. The upload handler sets width/height to the picture's size: that is the proof the server got the
+    picture, and a user would see the same. One retry covers an upload the browser itself lost.
+    """
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"#{editor} canvas").last).to_be_visible(timeout=WAIT)
+    set_number(page, "img2img_width", side + 8)  # so the wait below cannot pass on an earlier test's value
+    width = page.locator("#img2img_width input[type=number]")
+    for attempt in range(2):
+        page.locator(f"#{editor} input[type=file]").set_input_files(str(path))
+        try:
+            expect(width).to_have_value(str(side), timeout=WAIT // 2)
+            return
+        except AssertionError:
+            if attempt:
+                raise
+
+
 def generate_and_wait(page, outputs: Path) -> Path:
     from playwright.sync_api import expect
 
@@ -124,12 +147,7 @@ def test_painted_mask_keeps_far_pixels_exactly(page, webui_server, tmp_path, art
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)).save(upload)
     digest = hashlib.sha256(upload.read_bytes()).hexdigest()
     open_subtab(page, "img2img_inpaint_tab")
-    page.locator("#img2maskimg input[type=file]").set_input_files(str(upload))
-    # Uploading normally sets width/height to the picture's size, but that event is intermittently lost on
-    # this loaded CI machine (known issue, img2img issue): set them here so this test checks the mask only.
-    expect(page.locator("#img2maskimg canvas").last).to_be_visible(timeout=60_000)
-    set_number(page, "img2img_width", 128)
-    set_number(page, "img2img_height", 128)
+    upload_to_editor(page, "img2maskimg", upload, 128)
     expect(page.locator("#img2img_mask_blur")).to_be_visible()  # inpaint options show on the inpaint tabs
     set_number(page, "img2img_steps", 2)
     x, y = canvas_centre(page, "img2maskimg")
