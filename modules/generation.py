@@ -150,7 +150,9 @@ class _Run:
     control: JobControl | None
     factors: tuple[torch.Tensor, torch.Tensor] | None
     extra: dict[str, Any] = field(default_factory=dict)  # infotext additions of the mode
-    controls: list[controlnet.ActiveControl] = field(default_factory=list)
+    controls: list[controlnet.ActiveControl] = field(default_factory=list)  # those acting in the (first) pass
+    control_units: list[tuple[Any, controlnet.ActiveControl]] = field(default_factory=list)  # every enabled unit
+    preprocessors: Any = None
     images: list[Image.Image] = field(default_factory=list)
     infotexts: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -343,11 +345,13 @@ def _prepare_controls(run: _Run, models: Any, preprocessors: Any, prepared: inpa
     request = run.request
     width, height = (prepared.width, prepared.height) if prepared is not None else (request.width, request.height)
     fallback = prepared.sources[0].working if prepared is not None else None
-    pairs = controlnet.prepare(request.control_units, models, run.loaded.info,
-                               preprocessors or PreprocessorRegistry.default(), width, height, fallback)
-    run.controls = [active for _, active in pairs]
+    run.preprocessors = preprocessors or PreprocessorRegistry.default()
+    pairs = controlnet.prepare(request.control_units, models, run.loaded.info, run.preprocessors, width, height,
+                               fallback)
+    run.control_units = pairs
+    run.controls = [active for _, active in pairs]  # the hires plan narrows this to the first pass's units
     for index, (unit, active) in enumerate(pairs):
-        key, value = active.infotext(unit, index)
+        key, value = active.infotext(unit, index, hires=request.enable_hr and request.mode == "txt2img")
         run.extra[key] = value
 
 

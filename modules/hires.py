@@ -22,8 +22,10 @@ from modules import pipelines
 from modules.conditioning import encode_schedule
 from modules.devices import generator_for
 from modules.prompts import extract_loras
-from modules.requests import GenerationRequest, RequestError, hires_size
+from modules.requests import CONTROL_HR_OPTIONS, GenerationRequest, RequestError, hires_size
 from modules.upscalers import UpscalerError, UpscalerRegistry, is_latent, latent_upscale
+
+LOW_RES_ONLY, HIGH_RES_ONLY = CONTROL_HR_OPTIONS.index("Low res only"), CONTROL_HR_OPTIONS.index("High res only")
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +141,7 @@ class SecondPass:
     size: tuple[int, int, int, int]  # upscale-to width, height, kept width, height (pixels)
     progress: TwoPassProgress | None = None
     warnings: list[str] = field(default_factory=list)
+    controls: list[Any] = field(default_factory=list)  # the ControlNet units of the second pass, at its size
 
     def run_batch(self, latents: torch.Tensor, batch_index: int, seeds: list[int], subseeds: list[int]
                   ) -> list[Image.Image]:
@@ -156,8 +159,13 @@ class SecondPass:
             if request.hr_checkpoint and hasattr(self.models, "resolve") and \
                     str(self.models.resolve(request.hr_checkpoint).path) != str(run.loaded.info.path):
                 with self.models.use(request.hr_checkpoint, request.vae) as other:
-                    return self._refine(other, first_pipe, latents, batch_index, seeds, subseeds)
-            return self._refine(run.loaded, first_pipe, latents, batch_index, seeds, subseeds)
+                    controls = self.controls
+                    if controls and other.info.family != run.loaded.info.family:
+                        self._warn(f"ControlNet was left out of the hires pass: its models are for "
+                                   f"{run.loaded.info.family}, the hires checkpoint is {other.info.family}.")
+                        controls = []
+                    return self._refine(other, first_pipe, latents, batch_index, seeds, subseeds, controls)
+            return self._refine(run.loaded, first_pipe, latents, batch_index, seeds, subseeds, self.controls)
         finally:
             if self.progress is not None:
                 self.progress.offset = 0
@@ -189,7 +197,8 @@ class SecondPass:
         return start[:, :, cut_y // 2:start.shape[2] - (cut_y + 1) // 2, cut_x // 2:start.shape[3] - (cut_x + 1) // 2]
 
     def _refine(self, loaded: Any, first_pipe: Any, latents: torch.Tensor, batch_index: int, seeds: list[int],
-                subseeds: list[int]) -> list[Image.Image]:
+                subseeds: list[int], controls: list[Any]) -> list[Image.Image]:
+        from modules.controlnet.apply import attached
         from modules.generation import _step_callback, _tensor_inputs, make_noise
 
         run, request = self.run, self.run.request
@@ -211,7 +220,7 @@ class SecondPass:
                                    decimal_is_fraction=True)
         total, strength = second_pass_steps(self.steps, request.denoising_strength)
         callback = _step_callback(run.control, batch_index, request.batch_count, self.steps, run.factors, schedule, n)
-        with pipelines.starting_from(pipe, init, noise):
+        with pipelines.starting_from(pipe, init, noise), attached(pipe, controls):
             return pipe(
                 **schedule[0].pipe_kwargs(n), image=init.to(pipe.unet.dtype), strength=strength,
                 num_inference_steps=total, guidance_scale=self.cfg,
@@ -256,6 +265,13 @@ def plan(run: Any, models: Any, samplers: Any, upscalers: UpscalerRegistry | Non
                         cfg=request.cfg_scale if request.hr_cfg is None else request.hr_cfg,
                         prompt=hr_prompt, negative=request.hr_negative_prompt or request.negative_prompt,
                         size=hires_size(request), warnings=warnings)
+    if run.control_units:
+        # Units act in both passes unless told otherwise; the second pass preprocesses their pictures again at
+        # its own size, as sd-webui-controlnet does.
+        run.controls = [active for unit, active in run.control_units if unit.hr_option != HIGH_RES_ONLY]
+        _, _, keep_w, keep_h = second.size
+        second.controls = [active.at_size(unit, keep_w, keep_h, run.preprocessors)
+                           for unit, active in run.control_units if unit.hr_option != LOW_RES_ONLY]
     if run.control is not None:
         second.progress = TwoPassProgress(run.control, request.steps, steps)
         run.control = second.progress.control

@@ -24,6 +24,9 @@ OUTPAINT_FILLS = ("edge", "noise")
 # sd-webui-controlnet's names, in its order (its API also sends the index).
 CONTROL_MODES = ("Balanced", "My prompt is more important", "ControlNet is more important")
 CONTROL_RESIZE_MODES = ("Just Resize", "Crop and Resize", "Resize and Fill")
+# Which passes of the hires fix a unit acts in (sd-webui-controlnet's "Hires-Fix Option"); without the hires fix,
+# every unit acts in the one pass there is.
+CONTROL_HR_OPTIONS = ("Both", "Low res only", "High res only")
 MAX_SEED = 2**32 - 1
 DEFAULT_SAMPLER = "Euler a"
 DEFAULT_SCHEDULE = "Automatic"
@@ -58,6 +61,7 @@ class ControlUnit:
     processor_res: int = 512
     threshold_a: float | None = None  # the preprocessor's first/second slider; None = its default
     threshold_b: float | None = None
+    hr_option: int = 0  # index into CONTROL_HR_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,7 @@ def _validate_units(request: GenerationRequest, limits: Limits) -> tuple[Control
         units.append(replace(unit, weight=weight, guidance_start=start, guidance_end=end, processor_res=resolution,
                              control_mode=_choice(f"{name} control mode", unit.control_mode, CONTROL_MODES),
                              resize_mode=_choice(f"{name} resize mode", unit.resize_mode, CONTROL_RESIZE_MODES),
+                             hr_option=_choice(f"{name} hires-fix option", unit.hr_option, CONTROL_HR_OPTIONS),
                              threshold_a=None if unit.threshold_a is None else _float(f"{name} threshold A", unit.threshold_a),
                              threshold_b=None if unit.threshold_b is None else _float(f"{name} threshold B", unit.threshold_b),
                              pixel_perfect=bool(unit.pixel_perfect), module=str(unit.module or "none")))

@@ -56,7 +56,8 @@ def unit_from_arg(arg: dict[str, Any], index: int, warnings: list[str]) -> Contr
         weight=arg.get("weight", 1.0), guidance_start=arg.get("guidance_start", 0.0),
         guidance_end=arg.get("guidance_end", arg.get("guidance", 1.0)), control_mode=control_mode,
         resize_mode=_resize_mode(arg.get("resize_mode", 1)), pixel_perfect=bool(arg.get("pixel_perfect", False)),
-        processor_res=512 if arg.get("processor_res") in (None, -1) else arg["processor_res"], **threshold)
+        processor_res=512 if arg.get("processor_res") in (None, -1) else arg["processor_res"],
+        hr_option=arg.get("hr_option", 0), **threshold)
 
 
 def units_from_scripts(alwayson_scripts: dict[str, Any] | None, warnings: list[str]) -> tuple[ControlUnit, ...]:

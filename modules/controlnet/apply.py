@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from modules.controlnet.preprocessors import PreprocessorRegistry, fit_to, pixel_perfect_resolution
-from modules.requests import CONTROL_MODES, ControlUnit
+from modules.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, ControlUnit
 
 BALANCED, PROMPT_MORE, CONTROL_MORE = range(3)
 SOFT_INJECTION = 0.825  # sd-webui-controlnet's per-layer falloff for the two non-balanced modes
@@ -41,14 +41,24 @@ class ActiveControl:
         t = torch.from_numpy(arr).permute(2, 0, 1)[None].to(device=device, dtype=dtype)
         return t.expand(batch, -1, -1, -1)
 
-    def infotext(self, unit: ControlUnit, index: int) -> tuple[str, str]:
-        """sd-webui-controlnet's infotext entry: `ControlNet 0: "Module: canny, Model: ..., Weight: 1, ..."`."""
+    def infotext(self, unit: ControlUnit, index: int, hires: bool = False) -> tuple[str, str]:
+        """sd-webui-controlnet's infotext entry: `ControlNet 0: "Module: canny, Model: ..., Weight: 1, ..."`;
+        `Hr Option` only when the hires fix is on (the only time it means anything)."""
         parts = [f"Module: {unit.module}", f"Model: {self.name}", f"Weight: {self.weight:g}",
                  f"Resize Mode: {('Just Resize', 'Crop and Resize', 'Resize and Fill')[unit.resize_mode]}",
                  f"Processor Res: {unit.processor_res}", f"Guidance Start: {self.start:g}",
                  f"Guidance End: {self.end:g}", f"Pixel Perfect: {unit.pixel_perfect}",
                  f"Control Mode: {CONTROL_MODES[self.mode]}"]
+        if hires:
+            parts.append(f"Hr Option: {CONTROL_HR_OPTIONS[unit.hr_option]}")
         return f"ControlNet {index}", ", ".join(parts)
+
+    def at_size(self, unit: ControlUnit, width: int, height: int, preprocessors: PreprocessorRegistry,
+                fallback: Image.Image | None = None) -> ActiveControl:
+        """The same unit for another output size (the hires pass): its picture preprocessed again at that size,
+        so edges stay sharp instead of being the first pass's map enlarged."""
+        picture = unit.image if unit.image is not None else fallback
+        return replace(self, image=control_map(unit, picture, width, height, preprocessors))
 
 
 def control_map(unit: ControlUnit, picture: Image.Image, width: int, height: int,

@@ -15,7 +15,7 @@ from PIL import Image
 
 from modules.controlnet.apply import control_map
 from modules.imaging import flatten
-from modules.requests import CONTROL_MODES, CONTROL_RESIZE_MODES, ControlUnit
+from modules.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, CONTROL_RESIZE_MODES, ControlUnit
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 
 NO_MODEL = "None"
@@ -39,6 +39,7 @@ class UnitWidgets:
     processor_res: Any
     threshold_a: Any
     threshold_b: Any
+    hr_option: Any
     note: Any
     preview_button: Any
     preview: Any
@@ -46,7 +47,7 @@ class UnitWidgets:
     def inputs(self) -> list[Any]:
         items = [self.enabled, self.image, self.module, self.model, self.weight, self.start, self.end,
                  self.control_mode, self.resize_mode, self.pixel_perfect, self.processor_res, self.threshold_a,
-                 self.threshold_b]
+                 self.threshold_b, self.hr_option]
         return items + ([self.use_input] if self.use_input is not None else [])
 
 
@@ -73,7 +74,8 @@ class ControlNetPanel:
                 guidance_end=data.get(w.end, 1.0), control_mode=data.get(w.control_mode) or CONTROL_MODES[0],
                 resize_mode=data.get(w.resize_mode) or CONTROL_RESIZE_MODES[1],
                 pixel_perfect=bool(data.get(w.pixel_perfect)), processor_res=data.get(w.processor_res, 512),
-                threshold_a=data.get(w.threshold_a), threshold_b=data.get(w.threshold_b)))
+                threshold_a=data.get(w.threshold_a), threshold_b=data.get(w.threshold_b),
+                hr_option=data.get(w.hr_option) or CONTROL_HR_OPTIONS[0]))
         return tuple(out)
 
 
@@ -118,7 +120,7 @@ def _slider_updates(services: Any, module: str) -> tuple[Any, Any, str]:
     return updates[0], updates[1], note
 
 
-def _unit(services: Any, tab: str, index: int, with_input: bool) -> UnitWidgets:
+def _unit(services: Any, tab: str, index: int, with_input: bool, with_hires: bool) -> UnitWidgets:
     prefix = f"{tab}_controlnet_unit{index}"
     with gr.Row():
         enabled = gr.Checkbox(label="Enable", value=False, elem_id=f"{prefix}_enable")
@@ -153,10 +155,14 @@ def _unit(services: Any, tab: str, index: int, with_input: bool) -> UnitWidgets:
                                 elem_id=f"{prefix}_control_mode")
         resize_mode = gr.Radio(list(CONTROL_RESIZE_MODES), value=CONTROL_RESIZE_MODES[1], label="Resize Mode",
                                elem_id=f"{prefix}_resize_mode")
+    hr_option = gr.Radio(list(CONTROL_HR_OPTIONS), value=CONTROL_HR_OPTIONS[0], label="Hires-Fix Option",
+                         info="Which passes of the hires fix this unit acts in", elem_id=f"{prefix}_hr_option",
+                         visible=with_hires)
     module.change(lambda m: _slider_updates(services, m), inputs=[module], outputs=[threshold_a, threshold_b, note],
                   queue=False)
     return UnitWidgets(index, enabled, image, use_input, module, model, weight, start, end, control_mode, resize_mode,
-                       pixel_perfect, processor_res, threshold_a, threshold_b, note, preview_button, preview)
+                       pixel_perfect, processor_res, threshold_a, threshold_b, hr_option, note, preview_button,
+                       preview)
 
 
 def build(services: Any, tab: str, width: Any, height: Any, *, with_input: bool = False,
@@ -173,7 +179,7 @@ def build(services: Any, tab: str, width: Any, height: Any, *, with_input: bool 
         with gr.Tabs():
             for i in range(count):
                 with gr.Tab(f"ControlNet Unit {i}", id=f"{tab}_cn_unit{i}"):
-                    panel.units.append(_unit(services, tab, i, with_input))
+                    panel.units.append(_unit(services, tab, i, with_input, with_hires=tab == "txt2img"))
     panel.model_refresh = refresh
 
     def do_refresh() -> list[Any]:

@@ -94,6 +94,10 @@ def test_txt2img_with_a_unit(cn_client):
     assert legacy.status_code == 200, legacy.text
     legacy_info = json.loads(legacy.json()["info"])["infotexts"][0]
     assert "Control Mode: ControlNet is more important" in legacy_info and "Resize Mode: Resize and Fill" in legacy_info
+    hires = cn_client.post("/sdapi/v1/txt2img", json={**payload(hr_option="Low res only"), "enable_hr": True,
+                                                      "hr_scale": 2, "hr_upscaler": "Latent", "denoising_strength": 0.5})
+    assert hires.status_code == 200, hires.text
+    assert "Hr Option: Low res only" in json.loads(hires.json()["info"])["infotexts"][0]
 
 
 def test_bad_units_are_refused_with_a_message(cn_client):

@@ -234,3 +234,32 @@ def test_the_real_unet_is_back_after_an_error_inside_the_call(cn_manager, sample
             assert isinstance(loaded.pipe.unet, ControlledUNet)
             raise ZeroDivisionError
     assert loaded.pipe.unet is unet
+
+
+@pytest.mark.parametrize("option, sizes", [("Both", {32, 64}), ("Low res only", {32}), ("High res only", {64})])
+def test_units_act_in_the_hires_pass_at_its_size(cn_manager, samplers, monkeypatch, option, sizes):
+    """As sd-webui-controlnet: a unit acts in both passes of the hires fix (its picture preprocessed again at the
+    second pass's size) unless its Hires-Fix Option keeps it to one."""
+    seen = []
+    original = ControlledUNet._residuals
+
+    def recording(self, control, *args):
+        seen.append(control.image.size)
+        return original(self, control, *args)
+
+    monkeypatch.setattr(ControlledUNet, "_residuals", recording)
+    unit = ControlUnit(image=scribble(), model="tiny-cn", hr_option=option)
+    request = replace(BASE, enable_hr=True, hr_scale=2.0, hr_upscaler="Latent", denoising_strength=0.6,
+                      hr_second_pass_steps=4, control_units=(unit,))
+    result = run(cn_manager, samplers, request)
+    assert {w for w, h in seen} == sizes and all(w == h for w, h in seen)
+    assert result.images[0].size == (64, 64)
+    assert f"Hr Option: {option}" in result.info
+    assert "Hr Option" not in run(cn_manager, samplers, replace(BASE, control_units=(unit,))).info
+
+
+def test_hires_option_is_checked_by_name_or_index():
+    unit = ControlUnit(image=scribble(), model="tiny-cn", hr_option="high RES only")
+    assert validate(replace(BASE, control_units=(unit,))).control_units[0].hr_option == 2
+    with pytest.raises(RequestError, match="hires-fix option must be one of 0 \\(Both\\)"):
+        validate(replace(BASE, control_units=(replace(unit, hr_option="sometimes"),)))
