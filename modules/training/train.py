@@ -9,6 +9,7 @@ the same command continues from it. Only the exported fp16 weights are committed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import logging
@@ -54,6 +55,8 @@ class RunOptions:
     # SNR, about 0.005 at the noisiest step, so the text hardly steers the layout there: the v1 base learned
     # colour and shape but ignored the position word entirely (position probe 0.00).
     x0_floor: float = 0.0
+    # Weight of the token-grounding loss (modules/training/grounding.py); 0 = denoising only, as the v1 base.
+    ground: float = 0.0
     held_out: frozenset = field(default_factory=lambda: frozenset(s.key() for s in shapes.held_out_scenes()))
 
 
@@ -62,10 +65,18 @@ def images_to_tensor(images: list) -> torch.Tensor:
     return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
 
 
-def training_batch(step: int, opts: RunOptions) -> tuple[torch.Tensor, list[str]]:
+def training_samples(step: int, opts: RunOptions) -> list[shapes.Sample]:
     base = (opts.seed * 1_000_003 + step) * opts.batch
-    samples = [shapes.training_sample(base + i, opts.cfg.image_size, opts.held_out) for i in range(opts.batch)]
+    return [shapes.training_sample(base + i, opts.cfg.image_size, opts.held_out) for i in range(opts.batch)]
+
+
+def training_batch(step: int, opts: RunOptions) -> tuple[torch.Tensor, list[str]]:
+    samples = training_samples(step, opts)
     return images_to_tensor([s.image for s in samples]), [s.caption for s in samples]
+
+
+def masks_to_tensor(samples: list[shapes.Sample]) -> torch.Tensor:
+    return torch.from_numpy(np.stack([np.asarray(s.mask, dtype=np.float32) / 255.0 for s in samples]))[:, None]
 
 
 def _save_state(path: Path, state: dict) -> None:
@@ -171,7 +182,7 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
     if opts.more_steps and cycle is None:
         cycle = state["cycle"] = {"start": step, "steps": opts.more_steps, "seconds_at_start": elapsed,
                                   "minutes": opts.more_minutes, "lr": opts.lr, "high_noise": opts.high_noise,
-                                  "x0_floor": opts.x0_floor}
+                                  "x0_floor": opts.x0_floor, "ground": opts.ground}
 
     def progress() -> float:
         seconds = elapsed + time.monotonic() - started
@@ -180,49 +191,63 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
         return max((step - cycle["start"]) / cycle["steps"], (seconds - cycle["seconds_at_start"]) / (cycle["minutes"] * 60))
 
     high_noise = cycle["high_noise"] if cycle else opts.high_noise
+    ground = cycle.get("ground", 0.0) if cycle else opts.ground
+    recorder: contextlib.AbstractContextManager = contextlib.nullcontext([])
+    if ground:
+        from modules.training.grounding import grounding_loss, recording, word_regions
+
+        recorder = recording(unet)
     log.info("position probe at step %d: %s", step, position_probe(ema_unet, ema_te, tokenizer, vae, sf))
-    while progress() < 1.0:
-        x, captions = training_batch(step, opts)
-        captions = ["" if drop_rng.random() < opts.caption_dropout else c for c in captions]
-        ids = tokenizer(captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
-        with torch.no_grad():
-            latents = vae.encode(x).latent_dist.sample(generator=gen) * sf
-        noise = torch.randn(latents.shape, generator=gen)
-        steps_total = noise_sched.config.num_train_timesteps
-        t = torch.randint(0, steps_total, (latents.shape[0],), generator=gen)
-        if high_noise:
-            noisy_half = torch.randint(steps_total // 2, steps_total, t.shape, generator=gen)
-            t = torch.where(torch.rand(t.shape, generator=gen) < high_noise, noisy_half, t)
-        noisy = noise_sched.add_noise(latents, noise, t)
-        pred = unet(noisy, t, te(ids)[0]).sample
-        # Min-SNR-5 weighting: converges markedly faster than plain epsilon MSE on small budgets.
-        snr = alphas[t] / (1 - alphas[t])
-        x0_floor = cycle.get("x0_floor", 0.0) if cycle else opts.x0_floor
-        weight = torch.clamp(snr, min=x0_floor, max=5.0) / snr
-        loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weight).mean()
-        if cycle is None:
-            peak, warm = opts.lr, min(1.0, (step + 1) / 300)
-        else:
-            peak, warm = cycle["lr"], min(1.0, (step + 1 - cycle["start"]) / 100)
-        cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress())))
-        for group in opt.param_groups:
-            group["lr"] = peak * warm * cosine
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        decay = min(opts.ema_decay, (1 + step) / (10 + step))
-        _ema_update(ema_unet, unet, decay)
-        _ema_update(ema_te, te, decay)
-        step += 1
-        if step % 250 == 0:
-            log.info("position probe at step %d: %s", step, position_probe(ema_unet, ema_te, tokenizer, vae, sf))
-        if step % 25 == 0:
-            log.info("unet step %d loss %.4f (%.2f s/step)", step, loss.item(),
-                     (time.monotonic() - started) / max(1, step - state.get("unet_step_at_start", 0)))
-        if time.monotonic() - last_save > opts.checkpoint_every_s:
-            _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, elapsed + time.monotonic() - started)
-            last_save = time.monotonic()
+    with recorder as maps:
+        while progress() < 1.0:
+            samples = training_samples(step, opts)
+            x, captions = images_to_tensor([s.image for s in samples]), [s.caption for s in samples]
+            captions = ["" if drop_rng.random() < opts.caption_dropout else c for c in captions]
+            maps.clear()
+            ids = tokenizer(captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+            with torch.no_grad():
+                latents = vae.encode(x).latent_dist.sample(generator=gen) * sf
+            noise = torch.randn(latents.shape, generator=gen)
+            steps_total = noise_sched.config.num_train_timesteps
+            t = torch.randint(0, steps_total, (latents.shape[0],), generator=gen)
+            if high_noise:
+                noisy_half = torch.randint(steps_total // 2, steps_total, t.shape, generator=gen)
+                t = torch.where(torch.rand(t.shape, generator=gen) < high_noise, noisy_half, t)
+            noisy = noise_sched.add_noise(latents, noise, t)
+            pred = unet(noisy, t, te(ids)[0]).sample
+            # Min-SNR-5 weighting: converges markedly faster than plain epsilon MSE on small budgets.
+            snr = alphas[t] / (1 - alphas[t])
+            x0_floor = cycle.get("x0_floor", 0.0) if cycle else opts.x0_floor
+            weight = torch.clamp(snr, min=x0_floor, max=5.0) / snr
+            loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weight).mean()
+            grounded = torch.zeros(())
+            if ground:
+                grounded = grounding_loss(maps, masks_to_tensor(samples), word_regions(tokenizer, captions))
+                loss = loss + ground * grounded
+            if cycle is None:
+                peak, warm = opts.lr, min(1.0, (step + 1) / 300)
+            else:
+                peak, warm = cycle["lr"], min(1.0, (step + 1 - cycle["start"]) / 100)
+            cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress())))
+            for group in opt.param_groups:
+                group["lr"] = peak * warm * cosine
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            decay = min(opts.ema_decay, (1 + step) / (10 + step))
+            _ema_update(ema_unet, unet, decay)
+            _ema_update(ema_te, te, decay)
+            step += 1
+            if step % 250 == 0:
+                log.info("position probe at step %d: raw %s, ema %s", step,
+                         position_probe(unet, te, tokenizer, vae, sf), position_probe(ema_unet, ema_te, tokenizer, vae, sf))
+            if step % 25 == 0:
+                log.info("unet step %d loss %.4f grounding %.3f (%.2f s/step)", step, loss.item(), grounded.item(),
+                         (time.monotonic() - started) / max(1, step - state.get("unet_step_at_start", 0)))
+            if time.monotonic() - last_save > opts.checkpoint_every_s:
+                _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, elapsed + time.monotonic() - started)
+                last_save = time.monotonic()
     _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, elapsed + time.monotonic() - started)
     log.info("unet phase stopped at step %d after %.1f min", step, state["unet_seconds"] / 60)
 
@@ -371,6 +396,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="base: share of timesteps drawn from the noisier half (where layout is decided)")
     parser.add_argument("--x0-floor", type=float, default=0.0,
                         help="base: lowest loss weight of the x0 error (lifts the noisiest timesteps)")
+    parser.add_argument("--ground", type=float, default=0.0,
+                        help="base: weight of the token-grounding loss on the cross-attention maps")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -392,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
                       vae_steps=args.vae_steps, vae_batch=args.vae_batch, unet_steps=args.unet_steps, minutes=args.minutes, seed=args.seed,
                       lr=args.lr if args.more_steps else RunOptions.lr, more_steps=args.more_steps,
                       more_minutes=args.more_minutes, high_noise=args.high_noise,
-                      x0_floor=args.x0_floor)
+                      x0_floor=args.x0_floor, ground=args.ground)
     run_base(opts)
 
 

@@ -53,11 +53,12 @@ def test_more_steps_runs_one_further_cycle_and_resumes_it(tmp_path):
     run_base(opts)
     # The cycle is recorded in the state on its first run, so a resume keeps its start, length and loss
     # settings even if the command line changes.
-    cycle_opts = replace(opts, more_steps=2, high_noise=0.5, x0_floor=0.25, lr=1e-4)
+    cycle_opts = replace(opts, more_steps=2, high_noise=0.5, x0_floor=0.25, ground=0.05, lr=1e-4)
     run_base(cycle_opts)
     state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
     assert state["unet_step"] == 5
     assert state["cycle"]["start"] == 3 and state["cycle"]["steps"] == 2 and state["cycle"]["x0_floor"] == 0.25
+    assert state["cycle"]["ground"] == 0.05
     run_base(replace(cycle_opts, more_steps=50))
     assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["unet_step"] == 5
 
@@ -80,15 +81,19 @@ def test_position_probe_reads_a_caption_that_moves_the_object(tmp_path):
             side = sample.shape[-1]
             x0 = torch.full_like(sample, -1.0)
             for i, w in enumerate(where.tolist()):
+                if w < 0:  # the empty prompt: no object
+                    continue
                 cx, cy = {0: (0, 1), 1: (2, 1), 2: (1, 0), 3: (1, 2)}[int(w)]
                 x0[i, :, cy * side // 3:(cy + 1) * side // 3, cx * side // 3:(cx + 1) * side // 3] = 1.0
-            a = DDPMScheduler(**{k: v for k, v in NOISE_SCHEDULE.items() if k != "steps_offset"}).alphas_cumprod[t[0]]
+            a = DDPMScheduler(**{k: v for k, v in NOISE_SCHEDULE.items() if k != "steps_offset"}).alphas_cumprod[t]
+            a = a[:, None, None, None]
             eps = (sample - a.sqrt() * x0) / (1 - a).sqrt()
             return type("Out", (), {"sample": eps})()
 
     def fake_te(ids):
-        words = [tokenizer.decode(row, skip_special_tokens=True).split()[-1] for row in ids]
-        code = torch.tensor([["left", "right", "top", "bottom"].index(w) for w in words], dtype=torch.float32)
+        places = ["left", "right", "top", "bottom"]
+        words = [(tokenizer.decode(row, skip_special_tokens=True).split() or [""])[-1] for row in ids]
+        code = torch.tensor([places.index(w) if w in places else -1 for w in words], dtype=torch.float32)
         return (code[:, None, None].expand(-1, 2, 4),)
 
     class Identity(torch.nn.Module):
