@@ -20,6 +20,46 @@ class HiresPanel:
     def inputs(self) -> set[Any]:
         return set(self.components.values())
 
+    def ordered(self) -> list[Any]:
+        return list(self.components.values())
+
+    def updates_from(self, services: Any, values: dict[str, Any]) -> tuple[list[Any], str]:
+        """Updates for `ordered()` from an infotext's request fields (PNG Info / History "Send to txt2img"), and a
+        note naming what is not available here. Without hires fields the fix is switched off, as A1111 does."""
+        if not values.get("enable_hr"):
+            return [gr.update(value=False)] + [gr.update() for _ in self.components][1:], ""
+        note = ""
+        upscalers = getattr(services, "upscalers", None) or UpscalerRegistry()
+        wanted = {"enable": True, "steps": values.get("hr_second_pass_steps", 0),
+                  "denoising": values.get("denoising_strength", 0.7),
+                  "scale": values.get("hr_scale", 2.0 if not values.get("hr_resize_x") else 1.0),
+                  "resize_x": values.get("hr_resize_x", 0), "resize_y": values.get("hr_resize_y", 0),
+                  "cfg": values.get("hr_cfg", values.get("cfg_scale")),
+                  "prompt": values.get("hr_prompt", ""), "negative": values.get("hr_negative_prompt", "")}
+        if "hr_upscaler" in values:
+            try:
+                wanted["upscaler"] = upscalers.find(values["hr_upscaler"], latent_ok=True)
+            except Exception:
+                note += f" Hires upscaler {values['hr_upscaler']!r} is not here; the current one is kept."
+        wanted["sampler"] = SAME_SAMPLER
+        if values.get("hr_sampler"):
+            try:
+                wanted["sampler"] = services.samplers.resolve(values["hr_sampler"]).name
+            except ValueError:
+                note += f" Hires sampler {values['hr_sampler']!r} is not available here; the first pass's is used."
+        wanted["schedule"] = values.get("hr_schedule_type") if values.get("hr_schedule_type") in SCHEDULE_TYPES \
+            else SAME_SCHEDULE
+        wanted["checkpoint"] = SAME_CHECKPOINT
+        if values.get("hr_checkpoint"):
+            found = services.models.checkpoints.find(values["hr_checkpoint"])
+            if found is not None and found.usable:
+                wanted["checkpoint"] = found.title
+            else:
+                note += f" Hires checkpoint {values['hr_checkpoint']!r} is not here; the same checkpoint is used."
+        updates = [gr.update(value=wanted[name]) if wanted.get(name) is not None else gr.update()
+                   for name in self.components]
+        return updates, note
+
     def fields(self, data: dict[Any, Any], first_cfg: float | None = None) -> dict[str, Any]:
         """The request's hires fields from the submitted form ("Use same ..." = as in the first pass)."""
         v = {name: data[component] for name, component in self.components.items()}

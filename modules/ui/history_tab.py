@@ -18,7 +18,7 @@ from PIL import Image
 from modules.history import Entry, History, Query, parse_day
 from modules.history_import import import_folder
 from modules.ui.img2img import INPAINT_TABS, fit_size
-from modules.ui.pnginfo import TXT2IMG_TARGETS, fields_html, txt2img_updates, txt2img_values
+from modules.ui.pnginfo import fields_html, txt2img_outputs, txt2img_updates, txt2img_values
 
 PER_PAGE = 30
 MODES = ["", "txt2img", "img2img", "inpaint"]
@@ -235,11 +235,10 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
         entry = entry_of(image_id, request)
         if not entry.infotext:
             raise gr.Error("This picture carries no generation parameters.")
-        updates, message = txt2img_updates(services, entry.infotext)
+        updates, message = txt2img_updates(services, entry.infotext, getattr(txt2img, "hires", None))
         return [*updates, message, gr.Tabs(selected="txt2img")]
 
-    to_txt2img.click(send_txt2img, inputs=[selected],
-                     outputs=[*(getattr(txt2img, n) for n in TXT2IMG_TARGETS), txt2img.checkpoint, status, tabs])
+    to_txt2img.click(send_txt2img, inputs=[selected], outputs=[*txt2img_outputs(txt2img), status, tabs])
 
     def sender(target: str):
         def send(image_id: int | None, request: gr.Request):

@@ -67,13 +67,25 @@ def checkpoint_update(services: Any, values: dict[str, Any]) -> tuple[Any, str]:
                          "the current one is kept.")
 
 
-def txt2img_updates(services: Any, text: str) -> tuple[list[Any], str]:
-    """Updates for TXT2IMG_TARGETS then the checkpoint dropdown, and a note: what "Send to txt2img" does
-    (here and in the History tab)."""
+def txt2img_outputs(txt2img: Any) -> list[Any]:
+    """The txt2img components "Send to txt2img" fills, in the order of `txt2img_updates`."""
+    hires = getattr(txt2img, "hires", None)
+    return [getattr(txt2img, name) for name in TXT2IMG_TARGETS] + [txt2img.checkpoint] + \
+        (hires.ordered() if hires is not None else [])
+
+
+def txt2img_updates(services: Any, text: str, hires: Any = None) -> tuple[list[Any], str]:
+    """Updates for `txt2img_outputs` (TXT2IMG_TARGETS, the checkpoint dropdown, the Hires. fix panel when given),
+    and a note: what "Send to txt2img" does (here and in the History tab)."""
     values, message = txt2img_values(services.samplers, text)
     updates = [gr.update(value=values[name]) if name in values else gr.update() for name in TXT2IMG_TARGETS]
     checkpoint, note = checkpoint_update(services, values)
-    return updates + [checkpoint], message + note
+    updates.append(checkpoint)
+    if hires is not None:
+        more, hires_note = hires.updates_from(services, values)
+        updates += more
+        note += hires_note
+    return updates, message + note
 
 
 def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str, img2img: Any = None) -> None:
@@ -98,14 +110,16 @@ def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str, img2img: 
 
     image.change(read, inputs=[image], outputs=[fields, raw])
 
+    targets = txt2img_outputs(txt2img)
+
     def send_to_txt2img(text: str):
         if not text:
-            return [gr.update()] * (len(TXT2IMG_TARGETS) + 1) + [
-                "Nothing to send: load a picture with parameters first.", gr.update()]
-        updates, message = txt2img_updates(services, text)
+            return [gr.update()] * len(targets) + ["Nothing to send: load a picture with parameters first.",
+                                                   gr.update()]
+        updates, message = txt2img_updates(services, text, getattr(txt2img, "hires", None))
         return updates + [message, gr.Tabs(selected=txt2img_tab_id)]
 
-    outputs = [getattr(txt2img, name) for name in TXT2IMG_TARGETS] + [txt2img.checkpoint, note, tabs]
+    outputs = targets + [note, tabs]
     send.click(send_to_txt2img, inputs=[raw], outputs=outputs)
     if img2img is not None:
         from modules.ui.img2img import connect_picture_send

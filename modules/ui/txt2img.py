@@ -36,6 +36,7 @@ class Txt2ImgTab:
     send_img2img: Any = None
     send_inpaint: Any = None
     controlnet: Any = None  # controlnet_panel.ControlNetPanel (the History tab's "Send to ControlNet")
+    hires: Any = None  # hires_panel.HiresPanel (PNG Info / History "Send to txt2img" fill it)
 
 
 def checkpoint_choices(services: Any) -> tuple[list[str], str | None, str]:
@@ -180,4 +181,4 @@ def build(services: Any) -> Txt2ImgTab:
                       steps=steps, cfg_scale=cfg_scale, width=width, height=height, seed=seed, subseed=subseed,
                       subseed_strength=subseed_strength, clip_skip=clip_skip, checkpoint=checkpoint, vae=vae,
                       gallery=gallery, selected=selected, send_img2img=send_img2img, send_inpaint=send_inpaint,
-                      controlnet=controlnet)
+                      controlnet=controlnet, hires=hires)

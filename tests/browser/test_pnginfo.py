@@ -14,7 +14,8 @@ pytestmark = pytest.mark.browser
 PROMPT = "a small green square, (sharp:1.2)"
 PARAMETERS = (f"{PROMPT}\nNegative prompt: blurry\n"
               "Steps: 7, Sampler: Euler a, Schedule type: Automatic, CFG scale: 6.5, Seed: 1234567, "
-              "Size: 24x32, Model hash: 0123456789, Model: not-here, Version: v1.10.1")
+              "Size: 24x32, Model hash: 0123456789, Model: not-here, Denoising strength: 0.45, Hires upscale: 1.5, "
+              "Hires steps: 3, Hires upscaler: Latent (nearest-exact), Version: v1.10.1")
 
 
 @pytest.fixture
@@ -45,6 +46,12 @@ def test_pnginfo_reads_and_sends_to_txt2img(page, a1111_png):
     expect(page.locator("#txt2img_steps input[type=number]")).to_have_value("7")
     expect(page.locator("#txt2img_width input[type=number]")).to_have_value("24")
     expect(page.locator("#txt2img_height input[type=number]")).to_have_value("32")
+    # The hires fields fill the Hires. fix accordion, switched on.
+    page.locator("#txt2img_hr").get_by_text("Hires. fix", exact=True).first.click()
+    expect(page.locator("#txt2img_enable_hr input[type=checkbox]")).to_be_checked()
+    expect(page.locator("#txt2img_hr_scale input[type=number]")).to_have_value("1.5")
+    expect(page.locator("#txt2img_hires_steps input[type=number]")).to_have_value("3")
+    expect(page.locator("#txt2img_denoising_strength input[type=number]")).to_have_value("0.45")
     # The picture names a checkpoint that isn't installed: the user is told, the current one is kept.
     page.get_by_role("tab", name="PNG Info").click()
     expect(page.locator("#pnginfo_note")).to_contain_text("is not here")

@@ -56,3 +56,46 @@ def test_extras_sources(tmp_path):
     assert names == ["1.png"]
     with pytest.raises(RequestError, match="not a picture"):
         pictures_for(BATCH, None, [str(tmp_path / "notes.txt")], "", False)
+
+
+def _services(checkpoints=()):
+    from types import SimpleNamespace
+
+    from modules.samplers import SamplerRegistry
+    from modules.upscalers import UpscalerRegistry
+
+    found = {name: SimpleNamespace(title=f"{name} [abc]", usable=True) for name in checkpoints}
+    return SimpleNamespace(samplers=SamplerRegistry.default(), upscalers=UpscalerRegistry(),
+                           models=SimpleNamespace(checkpoints=SimpleNamespace(find=found.get)))
+
+
+def test_infotext_hires_fields_fill_the_panel_and_read_back_the_same():
+    """PNG Info / History "Send to txt2img": A1111's hires infotext fills the accordion so that generating
+    again asks for the same second pass."""
+    from modules.infotext import parse_infotext
+    from modules.requests import request_fields_from_infotext
+
+    text = ("a fox\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 64x64, Denoising strength: 0.45, "
+            "Hires upscale: 1.5, Hires steps: 12, Hires upscaler: Latent (nearest-exact), Hires CFG Scale: 4, "
+            'Hires sampler: DPM++ 2M, Hires schedule type: Karras, Hires prompt: "a big fox", Hires checkpoint: tiny-b')
+    info = parse_infotext(text)
+    values = request_fields_from_infotext(info.prompt, info.negative_prompt, info.params)
+    panel, _ = form()
+    updates, note = panel.updates_from(_services(["tiny-b"]), values)
+    assert note == ""
+    data = {component: update["value"] for component, update in zip(panel.ordered(), updates)}
+    assert panel.fields(data, 7.0) == dict(
+        enable_hr=True, hr_upscaler="Latent (nearest-exact)", hr_scale=1.5, hr_second_pass_steps=12,
+        denoising_strength=0.45, hr_resize_x=0, hr_resize_y=0, hr_cfg=4.0, hr_sampler="DPM++ 2M",
+        hr_schedule_type="Karras", hr_checkpoint="tiny-b [abc]", hr_prompt="a big fox", hr_negative_prompt="")
+
+
+def test_infotext_without_hires_switches_it_off_and_unknowns_are_named():
+    panel, _ = form()
+    updates, note = panel.updates_from(_services(), {"cfg_scale": 7.0})
+    assert updates[0]["value"] is False and all("value" not in u for u in updates[1:])
+    updates, note = panel.updates_from(_services(), {"enable_hr": True, "hr_upscaler": "4x-Nowhere",
+                                                     "hr_checkpoint": "gone", "hr_sampler": "Nope"})
+    assert "4x-Nowhere" in note and "gone" in note and "Nope" in note
+    values = dict(zip(NAMES, (u.get("value") for u in updates)))
+    assert values["upscaler"] is None and values["checkpoint"] == SAME_CHECKPOINT and values["sampler"] == SAME_SAMPLER
