@@ -55,8 +55,10 @@ class RunOptions:
     # SNR, about 0.005 at the noisiest step, so the text hardly steers the layout there: the v1 base learned
     # colour and shape but ignored the position word entirely (position probe 0.00).
     x0_floor: float = 0.0
-    # Weight of the token-grounding loss (modules/training/grounding.py); 0 = denoising only, as the v1 base.
+    # Weights of the token-grounding losses (modules/training/grounding.py): where a word's attention goes, and
+    # how much of its region's attention it gets. 0 = denoising only, as the v1 base.
     ground: float = 0.0
+    share: float = 0.0
     held_out: frozenset = field(default_factory=lambda: frozenset(s.key() for s in shapes.held_out_scenes()))
 
 
@@ -182,7 +184,8 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
     if opts.more_steps and cycle is None:
         cycle = state["cycle"] = {"start": step, "steps": opts.more_steps, "seconds_at_start": elapsed,
                                   "minutes": opts.more_minutes, "lr": opts.lr, "high_noise": opts.high_noise,
-                                  "x0_floor": opts.x0_floor, "ground": opts.ground}
+                                  "x0_floor": opts.x0_floor, "ground": opts.ground,
+                                  "share": opts.share}
 
     def progress() -> float:
         seconds = elapsed + time.monotonic() - started
@@ -192,9 +195,10 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
 
     high_noise = cycle["high_noise"] if cycle else opts.high_noise
     ground = cycle.get("ground", 0.0) if cycle else opts.ground
+    share = cycle.get("share", 0.0) if cycle else opts.share
     recorder: contextlib.AbstractContextManager = contextlib.nullcontext([])
-    if ground:
-        from modules.training.grounding import grounding_loss, recording, word_regions
+    if ground or share:
+        from modules.training.grounding import grounding_loss, recording, share_loss, word_regions
 
         recorder = recording(unet)
     log.info("position probe at step %d: %s", step, position_probe(ema_unet, ema_te, tokenizer, vae, sf))
@@ -220,10 +224,11 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
             x0_floor = cycle.get("x0_floor", 0.0) if cycle else opts.x0_floor
             weight = torch.clamp(snr, min=x0_floor, max=5.0) / snr
             loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weight).mean()
-            grounded = torch.zeros(())
-            if ground:
-                grounded = grounding_loss(maps, masks_to_tensor(samples), word_regions(tokenizer, captions))
-                loss = loss + ground * grounded
+            grounded = shared = torch.zeros(())
+            if ground or share:
+                masks, regions = masks_to_tensor(samples), word_regions(tokenizer, captions)
+                grounded, shared = grounding_loss(maps, masks, regions), share_loss(maps, masks, regions)
+                loss = loss + ground * grounded + share * shared
             if cycle is None:
                 peak, warm = opts.lr, min(1.0, (step + 1) / 300)
             else:
@@ -243,7 +248,8 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
                 log.info("position probe at step %d: raw %s, ema %s", step,
                          position_probe(unet, te, tokenizer, vae, sf), position_probe(ema_unet, ema_te, tokenizer, vae, sf))
             if step % 25 == 0:
-                log.info("unet step %d loss %.4f grounding %.3f (%.2f s/step)", step, loss.item(), grounded.item(),
+                log.info("unet step %d loss %.4f grounding %.3f share %.3f (%.2f s/step)", step, loss.item(),
+                         grounded.item(), shared.item(),
                          (time.monotonic() - started) / max(1, step - state.get("unet_step_at_start", 0)))
             if time.monotonic() - last_save > opts.checkpoint_every_s:
                 _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, elapsed + time.monotonic() - started)
@@ -398,6 +404,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="base: lowest loss weight of the x0 error (lifts the noisiest timesteps)")
     parser.add_argument("--ground", type=float, default=0.0,
                         help="base: weight of the token-grounding loss on the cross-attention maps")
+    parser.add_argument("--share", type=float, default=0.0,
+                        help="base: weight of the attention-share loss (words get their region's attention)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -419,7 +427,8 @@ def main(argv: list[str] | None = None) -> None:
                       vae_steps=args.vae_steps, vae_batch=args.vae_batch, unet_steps=args.unet_steps, minutes=args.minutes, seed=args.seed,
                       lr=args.lr if args.more_steps else RunOptions.lr, more_steps=args.more_steps,
                       more_minutes=args.more_minutes, high_noise=args.high_noise,
-                      x0_floor=args.x0_floor, ground=args.ground)
+                      x0_floor=args.x0_floor, ground=args.ground,
+                      share=args.share)
     run_base(opts)
 
 

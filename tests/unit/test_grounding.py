@@ -67,3 +67,19 @@ def test_recorder_keeps_maps_and_changes_nothing():
     assert maps and all(m.shape[0] == 2 and m.shape[2] == 77 for m in maps)
     assert all(torch.allclose(m.sum(dim=2), torch.ones(())) for m in maps)  # rows of attention sum to 1
     assert not any("Recorder" in type(p).__name__ for p in unet.attn_processors.values())  # put back
+
+
+def test_share_loss_asks_for_a_large_share_not_only_the_right_place():
+    from modules.training.grounding import grounding_loss, share_loss
+
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., :4, :4] = 1.0
+    faint = torch.full((1, 16, 3), 0.49)
+    faint[0, :, 1] = 0.0
+    faint[0, [0, 1, 4, 5], 1] = 0.02  # token 1: only on the object, perfectly placed, but 2%: barely heard
+    strong = faint.clone()
+    strong[0, [0, 1, 4, 5], 1] = 0.9
+    regions = [{1: True}]
+    assert grounding_loss([faint], mask, regions).item() == pytest.approx(0.0)
+    assert share_loss([faint], mask, regions).item() == pytest.approx(0.98)
+    assert share_loss([strong], mask, regions).item() == pytest.approx(0.1)
