@@ -59,17 +59,15 @@ class RunOptions:
     # how much of its region's attention it gets. 0 = denoising only, as the v1 base.
     ground: float = 0.0
     share: float = 0.0
+    # The share of the object's attention the position word is pulled up to (a floor: above it, no pull). At 0.5
+    # nothing moved in 600 steps; at 0.9 the position word was learned (models/DEMO-MODELS.md).
+    share_target: float = 0.9
     held_out: frozenset = field(default_factory=lambda: frozenset(s.key() for s in shapes.held_out_scenes()))
 
 
 def images_to_tensor(images: list) -> torch.Tensor:
     arr = np.stack([np.asarray(im, dtype=np.float32) for im in images]) / 127.5 - 1.0
     return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
-
-
-# The share of the object's attention the position word is pulled up to (a floor, not a goal of 100%, so the
-# other words keep the rest).
-SHARE_TARGET = 0.5
 
 
 def training_samples(step: int, opts: RunOptions) -> list[shapes.Sample]:
@@ -190,7 +188,7 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
         cycle = state["cycle"] = {"start": step, "steps": opts.more_steps, "seconds_at_start": elapsed,
                                   "minutes": opts.more_minutes, "lr": opts.lr, "high_noise": opts.high_noise,
                                   "x0_floor": opts.x0_floor, "ground": opts.ground,
-                                  "share": opts.share}
+                                  "share": opts.share, "share_target": opts.share_target}
 
     def progress() -> float:
         seconds = elapsed + time.monotonic() - started
@@ -201,6 +199,9 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
     high_noise = cycle["high_noise"] if cycle else opts.high_noise
     ground = cycle.get("ground", 0.0) if cycle else opts.ground
     share = cycle.get("share", 0.0) if cycle else opts.share
+    # A resumed cycle keeps its settings, except the share target, which may be raised for the rest of the cycle.
+    share_target = opts.share_target
+    x0_floor = cycle.get("x0_floor", 0.0) if cycle else opts.x0_floor
     recorder: contextlib.AbstractContextManager = contextlib.nullcontext([])
     if ground or share:
         from modules.training.grounding import grounding_loss, recording, share_loss, word_regions
@@ -226,7 +227,6 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
             pred = unet(noisy, t, te(ids)[0]).sample
             # Min-SNR-5 weighting: converges markedly faster than plain epsilon MSE on small budgets.
             snr = alphas[t] / (1 - alphas[t])
-            x0_floor = cycle.get("x0_floor", 0.0) if cycle else opts.x0_floor
             weight = torch.clamp(snr, min=x0_floor, max=5.0) / snr
             loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weight).mean()
             grounded = shared = torch.zeros(())
@@ -236,7 +236,7 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
                 # took it all (measured), and they are learned without it anyway.
                 where = word_regions(tokenizer, captions, words=tuple(shapes.POSITIONS))
                 grounded = grounding_loss(maps, masks, regions)
-                shared = share_loss(maps, masks, where, target=SHARE_TARGET)
+                shared = share_loss(maps, masks, where, target=share_target)
                 loss = loss + ground * grounded + share * shared
             if cycle is None:
                 peak, warm = opts.lr, min(1.0, (step + 1) / 300)
@@ -416,6 +416,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="base: weight of the token-grounding loss on the cross-attention maps")
     parser.add_argument("--share", type=float, default=0.0,
                         help="base: weight of the attention-share loss (words get their region's attention)")
+    parser.add_argument("--share-target", type=float, default=0.9,
+                        help="base: the position word's share of the object's attention to pull up to")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -439,7 +441,7 @@ def main(argv: list[str] | None = None) -> None:
                       lr=args.lr if args.more_steps else RunOptions.lr, more_steps=args.more_steps,
                       more_minutes=args.more_minutes, high_noise=args.high_noise,
                       x0_floor=args.x0_floor, ground=args.ground,
-                      share=args.share)
+                      share=args.share, share_target=args.share_target)
     run_base(opts)
 
 

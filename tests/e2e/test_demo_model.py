@@ -70,3 +70,22 @@ def test_same_seed_same_picture(demo_manager, samplers):
     c = np.asarray(generate(replace(request, seed=6), demo_manager, samplers).images[0])
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_prompt_decides_position(demo_manager, samplers):
+    """The position word moves the object (the v1 base ignored it: same picture for left and right)."""
+    centres = {}
+    for where in ("left", "right", "top", "bottom"):
+        xs, ys = [], []
+        for seed in range(4):
+            result = generate(demo_request(f"a large red circle on a blue background, on the {where}", seed),
+                              demo_manager, samplers)
+            mask = read_picture(result.images[0]).object_mask
+            assert mask.any(), f"no object drawn for {where!r}, seed {seed}"
+            rows, cols = np.nonzero(mask)
+            xs.append(cols.mean() / mask.shape[1])
+            ys.append(rows.mean() / mask.shape[0])
+        centres[where] = (float(np.mean(xs)), float(np.mean(ys)))
+    # The data put left/right (and top/bottom) centres 0.44 of the side apart; ask for a clear third of that.
+    assert centres["right"][0] - centres["left"][0] > 0.15, centres
+    assert centres["bottom"][1] - centres["top"][1] > 0.15, centres
