@@ -351,7 +351,7 @@ def _prepare_controls(run: _Run, models: Any, preprocessors: Any, prepared: inpa
     run.control_units = pairs
     run.controls = [active for _, active in pairs]  # the hires plan narrows this to the first pass's units
     for index, (unit, active) in enumerate(pairs):
-        key, value = active.infotext(unit, index, hires=request.enable_hr and request.mode == "txt2img")
+        key, value = active.infotext(unit, index)  # the hires plan adds "Hr Option" when a second pass runs
         run.extra[key] = value
 
 

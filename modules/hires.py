@@ -160,7 +160,10 @@ class SecondPass:
                     str(self.models.resolve(request.hr_checkpoint).path) != str(run.loaded.info.path):
                 with self.models.use(request.hr_checkpoint, request.vae) as other:
                     controls = self.controls
-                    if controls and other.info.family != run.loaded.info.family:
+                    from modules.models.controlnets import checkpoint_family_group
+
+                    if controls and checkpoint_family_group(other.info.family) != \
+                            checkpoint_family_group(run.loaded.info.family):
                         self._warn(f"ControlNet was left out of the hires pass: its models are for "
                                    f"{run.loaded.info.family}, the hires checkpoint is {other.info.family}.")
                         controls = []
@@ -272,6 +275,9 @@ def plan(run: Any, models: Any, samplers: Any, upscalers: UpscalerRegistry | Non
         _, _, keep_w, keep_h = second.size
         second.controls = [active.at_size(unit, keep_w, keep_h, run.preprocessors)
                            for unit, active in run.control_units if unit.hr_option != LOW_RES_ONLY]
+        for index, (unit, active) in enumerate(run.control_units):
+            key, value = active.infotext(unit, index, hires=True)
+            run.extra[key] = value
     if run.control is not None:
         second.progress = TwoPassProgress(run.control, request.steps, steps)
         run.control = second.progress.control

@@ -60,8 +60,9 @@ class RunOptions:
     ground: float = 0.0
     share: float = 0.0
     # The share of the object's attention the position word is pulled up to (a floor: above it, no pull). At 0.5
-    # nothing moved in 600 steps; at 0.9 the position word was learned (models/DEMO-MODELS.md).
-    share_target: float = 0.9
+    # nothing moved in 600 steps; at 0.9 the position word was learned (models/DEMO-MODELS.md). None = the
+    # cycle's stored value (0.9 for a new cycle); given on a resume, it replaces the stored one.
+    share_target: float | None = None
     held_out: frozenset = field(default_factory=lambda: frozenset(s.key() for s in shapes.held_out_scenes()))
 
 
@@ -188,7 +189,7 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
         cycle = state["cycle"] = {"start": step, "steps": opts.more_steps, "seconds_at_start": elapsed,
                                   "minutes": opts.more_minutes, "lr": opts.lr, "high_noise": opts.high_noise,
                                   "x0_floor": opts.x0_floor, "ground": opts.ground,
-                                  "share": opts.share, "share_target": opts.share_target}
+                                  "share": opts.share, "share_target": opts.share_target or 0.9}
 
     def progress() -> float:
         seconds = elapsed + time.monotonic() - started
@@ -199,8 +200,10 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
     high_noise = cycle["high_noise"] if cycle else opts.high_noise
     ground = cycle.get("ground", 0.0) if cycle else opts.ground
     share = cycle.get("share", 0.0) if cycle else opts.share
-    # A resumed cycle keeps its settings, except the share target, which may be raised for the rest of the cycle.
-    share_target = opts.share_target
+    # A resumed cycle keeps its settings, except a share target given again, which replaces the stored one.
+    if cycle is not None and opts.share_target is not None:
+        cycle["share_target"] = opts.share_target
+    share_target = cycle.get("share_target", 0.9) if cycle else (opts.share_target or 0.9)
     x0_floor = cycle.get("x0_floor", 0.0) if cycle else opts.x0_floor
     recorder: contextlib.AbstractContextManager = contextlib.nullcontext([])
     if ground or share:
@@ -406,7 +409,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unet-steps", type=int, default=6000)
     parser.add_argument("--minutes", type=float, default=120.0)
     parser.add_argument("--more-steps", type=int, default=0,
-                        help="base: after a finished run, one more cosine cycle of this many steps (peak --lr)")
+                        help="base: one more cosine cycle of this many steps (peak --lr), starting at the run's "
+                             "current step (the first cycle's remaining steps are not run)")
     parser.add_argument("--more-minutes", type=float, default=60.0, help="base: wall budget of that cycle")
     parser.add_argument("--high-noise", type=float, default=0.0,
                         help="base: share of timesteps drawn from the noisier half (where layout is decided)")
@@ -416,8 +420,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="base: weight of the token-grounding loss on the cross-attention maps")
     parser.add_argument("--share", type=float, default=0.0,
                         help="base: weight of the attention-share loss (words get their region's attention)")
-    parser.add_argument("--share-target", type=float, default=0.9,
-                        help="base: the position word's share of the object's attention to pull up to")
+    parser.add_argument("--share-target", type=float,
+                        help="base: the position word's share of the object's attention to pull up to (default 0.9; "
+                             "given on a resume, it replaces the cycle's)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

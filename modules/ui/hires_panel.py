@@ -25,38 +25,61 @@ class HiresPanel:
 
     def updates_from(self, services: Any, values: dict[str, Any]) -> tuple[list[Any], str]:
         """Updates for `ordered()` from an infotext's request fields (PNG Info / History "Send to txt2img"), and a
-        note naming what is not available here. Without hires fields the fix is switched off, as A1111 does."""
+        note naming what is not available here. Without hires fields the fix is switched off, as A1111 does.
+
+        The dropdowns get their current choices with the value (a checkpoint's title gains its hash after
+        start-up; a model may have been added), and a number outside a slider's range is left out, named: Gradio
+        refuses both on the next Generate otherwise.
+        """
         if not values.get("enable_hr"):
             return [gr.update(value=False)] + [gr.update() for _ in self.components][1:], ""
         note = ""
         upscalers = getattr(services, "upscalers", None) or UpscalerRegistry()
-        wanted = {"enable": True, "steps": values.get("hr_second_pass_steps", 0),
-                  "denoising": values.get("denoising_strength", 0.7),
-                  "scale": values.get("hr_scale", 2.0 if not values.get("hr_resize_x") else 1.0),
-                  "resize_x": values.get("hr_resize_x", 0), "resize_y": values.get("hr_resize_y", 0),
-                  "cfg": values.get("hr_cfg", values.get("cfg_scale")),
-                  "prompt": values.get("hr_prompt", ""), "negative": values.get("hr_negative_prompt", "")}
+        wanted: dict[str, Any] = {"enable": True, "prompt": values.get("hr_prompt", ""),
+                                  "negative": values.get("hr_negative_prompt", "")}
+        numbers = {"steps": (values.get("hr_second_pass_steps", 0), 0, 150, "Hires steps"),
+                   "denoising": (values.get("denoising_strength", 0.7), 0, 1, "Denoising strength"),
+                   "scale": (values.get("hr_scale", 2.0 if not values.get("hr_resize_x") else 1.0), 1, 4,
+                             "Hires upscale"),
+                   "resize_x": (values.get("hr_resize_x", 0), 0, 2048, "Hires resize width"),
+                   "resize_y": (values.get("hr_resize_y", 0), 0, 2048, "Hires resize height"),
+                   "cfg": (values.get("hr_cfg", values.get("cfg_scale")), 0, 30, "Hires CFG Scale")}
+        for name, (value, low, high, label) in numbers.items():
+            if value is None:
+                continue
+            if low <= value <= high:
+                wanted[name] = value
+            else:
+                note += f" {label} {value:g} is outside this panel's range ({low}–{high}); the current value is kept."
+        extra: dict[str, dict[str, Any]] = {"upscaler": {"choices": upscalers.hires_names()}}
         if "hr_upscaler" in values:
             try:
                 wanted["upscaler"] = upscalers.find(values["hr_upscaler"], latent_ok=True)
             except Exception:
                 note += f" Hires upscaler {values['hr_upscaler']!r} is not here; the current one is kept."
-        wanted["sampler"] = SAME_SAMPLER
+        wanted["sampler"], wanted["schedule"] = SAME_SAMPLER, SAME_SCHEDULE
         if values.get("hr_sampler"):
             try:
-                wanted["sampler"] = services.samplers.resolve(values["hr_sampler"]).name
+                spec, schedule = services.samplers.resolve_with_schedule(values["hr_sampler"],
+                                                                         values.get("hr_schedule_type") or None)
+                wanted["sampler"] = spec.name
+                if values.get("hr_schedule_type") or schedule != "Automatic":
+                    wanted["schedule"] = schedule
             except ValueError:
                 note += f" Hires sampler {values['hr_sampler']!r} is not available here; the first pass's is used."
-        wanted["schedule"] = values.get("hr_schedule_type") if values.get("hr_schedule_type") in SCHEDULE_TYPES \
-            else SAME_SCHEDULE
+        elif values.get("hr_schedule_type") in SCHEDULE_TYPES:
+            wanted["schedule"] = values["hr_schedule_type"]
+        checkpoints = services.models.checkpoints
         wanted["checkpoint"] = SAME_CHECKPOINT
+        if hasattr(checkpoints, "usable"):
+            extra["checkpoint"] = {"choices": [SAME_CHECKPOINT] + [i.title for i in checkpoints.usable()]}
         if values.get("hr_checkpoint"):
-            found = services.models.checkpoints.find(values["hr_checkpoint"])
+            found = checkpoints.find(values["hr_checkpoint"])
             if found is not None and found.usable:
                 wanted["checkpoint"] = found.title
             else:
                 note += f" Hires checkpoint {values['hr_checkpoint']!r} is not here; the same checkpoint is used."
-        updates = [gr.update(value=wanted[name]) if wanted.get(name) is not None else gr.update()
+        updates = [gr.update(**extra.get(name, {}), **({"value": wanted[name]} if wanted.get(name) is not None else {}))
                    for name in self.components]
         return updates, note
 

@@ -58,7 +58,7 @@ def test_more_steps_runs_one_further_cycle_and_resumes_it(tmp_path):
     state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
     assert state["unet_step"] == 5
     assert state["cycle"]["start"] == 3 and state["cycle"]["steps"] == 2 and state["cycle"]["x0_floor"] == 0.25
-    assert state["cycle"]["ground"] == 0.05
+    assert state["cycle"]["ground"] == 0.05 and state["cycle"]["share_target"] == 0.9
     run_base(replace(cycle_opts, more_steps=50))
     assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["unet_step"] == 5
 

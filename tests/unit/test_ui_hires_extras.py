@@ -99,3 +99,20 @@ def test_infotext_without_hires_switches_it_off_and_unknowns_are_named():
     assert "4x-Nowhere" in note and "gone" in note and "Nope" in note
     values = dict(zip(NAMES, (u.get("value") for u in updates)))
     assert values["upscaler"] is None and values["checkpoint"] == SAME_CHECKPOINT and values["sampler"] == SAME_SAMPLER
+
+
+def test_numbers_outside_the_sliders_are_named_not_sent_and_dropdowns_get_fresh_choices():
+    from types import SimpleNamespace
+
+    services = _services(["tiny-b"])
+    services.models.checkpoints.usable = lambda: [SimpleNamespace(title="tiny-b [abc]")]
+    panel, _ = form()
+    updates, note = panel.updates_from(services, {"enable_hr": True, "hr_second_pass_steps": 400, "hr_scale": 8.0,
+                                                  "hr_checkpoint": "tiny-b", "hr_sampler": "DPM++ 2M Karras"})
+    by_name = dict(zip(NAMES, updates))
+    assert "Hires steps 400" in note and "Hires upscale 8" in note
+    assert "value" not in by_name["steps"] and "value" not in by_name["scale"]
+    # A1111's pre-1.9 name carries its schedule; the checkpoint's title (with its hash) is among the choices sent.
+    assert by_name["sampler"]["value"] == "DPM++ 2M" and by_name["schedule"]["value"] == "Karras"
+    assert by_name["checkpoint"]["value"] in by_name["checkpoint"]["choices"]
+    assert by_name["upscaler"]["choices"][0] == "Latent"
