@@ -85,25 +85,30 @@ def word_regions(tokenizer: Any, captions: list[str], max_length: int = 77,
     return regions
 
 
-def grounding_loss(maps: list[torch.Tensor], masks: torch.Tensor, regions: list[dict[int, bool]]) -> torch.Tensor:
-    """Mean over layers and grounded words of 1 - (the word's attention inside its region / its attention overall).
-
-    `maps`: recorded (batch, pixels, tokens) attention; `masks`: (batch, 1, H, W) object coverage in 0..1.
-    """
+def _word_maps(maps: list[torch.Tensor], masks: torch.Tensor,
+               regions: list[dict[int, bool]]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Per recorded layer: each grounded word's attention over the pixels, and its region's coverage of them,
+    both (words, pixels). `maps`: (batch, pixels, tokens) attention; `masks`: (batch, 1, H, W) object in 0..1."""
     pairs = [(b, token, inside) for b, region in enumerate(regions) for token, inside in region.items()]
-    if not pairs or not maps:
-        return masks.new_zeros(())
+    if not pairs:
+        return
     rows = torch.tensor([b for b, _, _ in pairs])
     tokens = torch.tensor([t for _, t, _ in pairs])
     inside = torch.tensor([i for _, _, i in pairs])
-    losses = []
     for probs in maps:
         side = int(round(probs.shape[1] ** 0.5))
-        cover = F.adaptive_avg_pool2d(masks, side).flatten(1)  # (batch, pixels)
-        cover = torch.where(inside[:, None], cover[rows], 1.0 - cover[rows])
-        attention = probs[rows, :, tokens]  # (pairs, pixels)
-        losses.append(1.0 - (attention * cover).sum(dim=1) / attention.sum(dim=1).clamp(min=1e-8))
-    return torch.stack(losses).mean()
+        cover = F.adaptive_avg_pool2d(masks, side).flatten(1)[rows]
+        yield probs[rows, :, tokens], torch.where(inside[:, None], cover, 1.0 - cover)
+
+
+def _mean(losses: list[torch.Tensor], masks: torch.Tensor) -> torch.Tensor:
+    return torch.stack(losses).mean() if losses else masks.new_zeros(())
+
+
+def grounding_loss(maps: list[torch.Tensor], masks: torch.Tensor, regions: list[dict[int, bool]]) -> torch.Tensor:
+    """Mean over layers and grounded words of 1 - (the word's attention inside its region / its attention overall)."""
+    return _mean([1.0 - (attention * cover).sum(dim=1) / attention.sum(dim=1).clamp(min=1e-8)
+                  for attention, cover in _word_maps(maps, masks, regions)], masks)
 
 
 def share_loss(maps: list[torch.Tensor], masks: torch.Tensor, regions: list[dict[int, bool]],
@@ -116,18 +121,5 @@ def share_loss(maps: list[torch.Tensor], masks: torch.Tensor, regions: list[dict
     of every word at once, the shape and colour words took the share and the position word kept ~0%: the base's
     training asks it of the position word only, see train.py.)
     """
-    pairs = [(b, token, inside) for b, region in enumerate(regions) for token, inside in region.items()]
-    if not pairs or not maps:
-        return masks.new_zeros(())
-    rows = torch.tensor([b for b, _, _ in pairs])
-    tokens = torch.tensor([t for _, t, _ in pairs])
-    inside = torch.tensor([i for _, _, i in pairs])
-    losses = []
-    for probs in maps:
-        side = int(round(probs.shape[1] ** 0.5))
-        cover = F.adaptive_avg_pool2d(masks, side).flatten(1)
-        cover = torch.where(inside[:, None], cover[rows], 1.0 - cover[rows])
-        attention = probs[rows, :, tokens]
-        share = (attention * cover).sum(dim=1) / cover.sum(dim=1).clamp(min=1e-8)
-        losses.append((target - share).clamp(min=0.0))
-    return torch.stack(losses).mean()
+    return _mean([(target - (attention * cover).sum(dim=1) / cover.sum(dim=1).clamp(min=1e-8)).clamp(min=0.0)
+                  for attention, cover in _word_maps(maps, masks, regions)], masks)
