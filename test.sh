@@ -2,7 +2,7 @@
 # Set up .venv (as webui.sh does) plus test tools and a browser, then run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")"
-EXTRA_REQUIREMENTS=requirements-test.txt
+LOCK=requirements-test.lock
 source ./scripts/setup-venv.sh
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   echo "Installing Debian's chromium and chromium-driver for the browser tests"

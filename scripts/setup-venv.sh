@@ -1,14 +1,17 @@
-# Sourced by webui.sh and test.sh: make .venv/ and install requirements only when they changed.
+# Sourced by webui.sh and test.sh: make .venv/ and install the pinned lock only when it changed.
+# requirements.txt lists what we depend on directly (ranges); requirements*.lock pins every package that
+# gets installed, so a release upstream can never move under the app or its tests. Refresh: see README.
 PYTHON=${PYTHON:-python3}
+LOCK=${LOCK:-requirements.lock}
 if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv with $($PYTHON --version 2>&1)"
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt ${EXTRA_REQUIREMENTS:-} | sha256sum | cut -d' ' -f1)
+stamp=".venv/.$LOCK.sha256"
+want=$(cat "$LOCK" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "Installing requirements into .venv (first run takes a few minutes)"
-  .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt ${EXTRA_REQUIREMENTS:+-r $EXTRA_REQUIREMENTS}
+  echo "Installing $LOCK into .venv (first run takes a few minutes)"
+  .venv/bin/python -m pip install --disable-pip-version-check -q -r "$LOCK"
   echo "$want" > "$stamp"
 fi
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False
