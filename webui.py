@@ -6,7 +6,7 @@ import logging
 import sys
 import threading
 
-from modules.settings import apply_offline_environment, settings_from_args
+from modules.core.settings import apply_offline_environment, settings_from_args
 
 log = logging.getLogger("webui")
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     for noisy in ("httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from modules.accounts import AccountError, Accounts, check_serving
+    from modules.service.accounts import AccountError, Accounts, check_serving
 
     try:
         accounts = Accounts.load(settings.auth, settings.auth_file)
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from modules.api.app import build_app
     from modules.api.server import serve
-    from modules.services import build_services, start_extensions
+    from modules.service.services import build_services, start_extensions
     from modules.ui.app import build_ui, mount_ui
 
     services = build_services(settings, per_user_outputs=accounts.enabled, accounts=accounts)

@@ -42,7 +42,7 @@ def import_app() -> float:
     """Seconds to import what webui.py imports before building (cold: the first thing this run does)."""
     started = time.perf_counter()
     import modules.api.app  # noqa: F401
-    import modules.services  # noqa: F401
+    import modules.service.services  # noqa: F401
     import modules.ui.app  # noqa: F401
 
     return time.perf_counter() - started
@@ -51,8 +51,8 @@ def import_app() -> float:
 def build_once(extensions_dir: Path, workdir: Path, models_dir: Path) -> tuple[float, float, int]:
     """Seconds to build the services; to load the extensions and build the app; how many extensions loaded."""
     from modules.api.app import build_app
-    from modules.services import build_services, start_extensions
-    from modules.settings import settings_from_args
+    from modules.service.services import build_services, start_extensions
+    from modules.core.settings import settings_from_args
     from modules.ui.app import build_ui, mount_ui
 
     settings = settings_from_args(["--models-dir", str(models_dir), "--extensions-dir", str(extensions_dir),

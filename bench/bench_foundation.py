@@ -2,7 +2,7 @@
 
 Measured on the same model, size, steps and seed, interleaved so that a busy CPU slows both sides alike:
 
-(a) txt2img: ``modules.generation.generate`` (through the ModelManager) over a bare ``pipe(...)`` call on the
+(a) txt2img: ``modules.engine.generation.generate`` (through the ModelManager) over a bare ``pipe(...)`` call on the
     very same pipeline object, with the same initial noise and the Euler scheduler. Goal: ratio <= 1.05.
 (b) checkpoint switching: ``ModelManager.load`` of a checkpoint already in RAM (models_in_ram=2) over a load
     from disk (models_in_ram=1, each switch reloads); and our load from disk over a bare
@@ -107,7 +107,7 @@ def rss_gb() -> float:
 
 
 def free_memory() -> None:
-    from modules.models.manager import release_memory
+    from modules.engine.models.manager import release_memory
 
     release_memory()
 
@@ -162,7 +162,7 @@ def build_checkpoints(folder: Path) -> list[Path]:
     from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from modules.models import single_file as sf
+    from modules.engine.models import single_file as sf
     from tests.fixtures.original_layout import write_original_checkpoint
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -198,7 +198,7 @@ def build_checkpoints(folder: Path) -> list[Path]:
 
 
 def make_manager(workdir: Path, device: object, models_in_ram: int):
-    from modules.models.manager import ModelManager
+    from modules.engine.models.manager import ModelManager
 
     manager = ModelManager(checkpoints_dir=workdir / "Stable-diffusion", vae_dir=workdir / "VAE",
                            cache_file=workdir / "model-cache.json", device=device, models_in_ram=models_in_ram)
@@ -212,9 +212,9 @@ def make_manager(workdir: Path, device: object, models_in_ram: int):
 def bench_txt2img(args: argparse.Namespace, workdir: Path, device: object) -> list[Row]:
     from diffusers import EulerDiscreteScheduler
 
-    from modules.generation import generate
-    from modules.requests import GenerationRequest
-    from modules.samplers import SamplerRegistry
+    from modules.engine.generation import generate
+    from modules.core.requests import GenerationRequest
+    from modules.engine.samplers import SamplerRegistry
 
     width, height = args.size
     manager = make_manager(workdir, device, models_in_ram=1)
@@ -295,7 +295,7 @@ def bench_disk_load(args: argparse.Namespace, workdir: Path, device: object, pat
     """
     from diffusers import StableDiffusionPipeline
 
-    from modules.models.single_file import ModelFamily, config_dir
+    from modules.engine.models.single_file import ModelFamily, config_dir
 
     config = str(config_dir(ModelFamily("sd1", "SD 1.x")))
 
@@ -370,8 +370,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed repetitions per side (medians reported)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; 1 by default because another job shares this CPU")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (modules.devices)")
-    parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16 (modules.devices)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (modules.engine.devices)")
+    parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16 (modules.engine.devices)")
     parser.add_argument("--only", choices=("all", "txt2img", "load"), default="all")
     return parser.parse_args(argv)
 
@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     import diffusers
     from transformers.utils import logging as hf_logging
 
-    from modules.devices import choose_device
+    from modules.engine.devices import choose_device
 
     hf_logging.set_verbosity_error()
     diffusers.utils.logging.set_verbosity_error()  # the same quiet for both sides: no progress bars or notices

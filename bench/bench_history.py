@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from modules.history import History, Query, parse_day  # noqa: E402
+from modules.service.history import History, Query, parse_day  # noqa: E402
 
 ENGLISH = ("fox", "cat", "castle", "forest", "sunset", "portrait", "cyberpunk", "city", "rain", "neon", "dragon",
            "mountain", "river", "snow", "girl", "boy", "robot", "flower", "ocean", "ship", "lantern", "temple",

@@ -5,7 +5,7 @@
 Prints: time to first use of a rank-16 kohya LoRA (load + switch on), time to change its weight, time to go
 back to no LoRA, and the per-step UNet time with the LoRA over the base (goal <= 1.05), measured alternately
 base / LoRA so that the machine's noise hits both alike. The LoRA is applied as our jobs apply it
-(modules/models/loras.AdapterSet): adapters kept loaded on the pipeline, weights set with set_adapters, the
+(modules/engine/models/loras.AdapterSet): adapters kept loaded on the pipeline, weights set with set_adapters, the
 deltas fused into copies-saved base weights for the job and the exact base put back after it. The unfused
 per-step ratio (PEFT's own layers) is printed too, for comparison.
 """
@@ -23,9 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from modules.devices import choose_device  # noqa: E402
-from modules.models.loras import AdapterSet, describe  # noqa: E402
-from modules.training.members import peft_to_kohya  # noqa: E402
+from modules.engine.devices import choose_device  # noqa: E402
+from modules.engine.models.loras import AdapterSet, describe  # noqa: E402
+from training.members import peft_to_kohya  # noqa: E402
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2"]
 TE_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]
@@ -36,7 +36,7 @@ def full_size_pipeline(dtype: torch.dtype):
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    configs = Path(__file__).resolve().parents[1] / "modules" / "models" / "configs" / "sd1"
+    configs = Path(__file__).resolve().parents[1] / "modules" / "engine" / "models" / "configs" / "sd1"
     torch.manual_seed(0)
     unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(configs / "unet"))
     vae = AutoencoderKL.from_config(AutoencoderKL.load_config(configs / "vae"))

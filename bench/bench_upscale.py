@@ -31,7 +31,7 @@ def child(model_path: str, size: int, tile: int, overlap: int) -> None:
     from spandrel import ModelLoader
 
     sys.path.insert(0, str(ROOT))
-    from modules.upscalers import upscale_with_model
+    from modules.engine.upscaling import upscale_with_model
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = ModelLoader().load_from_file(model_path).eval()

@@ -1,6 +1,6 @@
 """Where does ModelManager.load spend its time over a bare from_single_file? (companion to bench_foundation.py)
 
-Times each stage of our load path (modules.models.manager.load_pipeline + ModelManager.load's bookkeeping)
+Times each stage of our load path (modules.engine.models.manager.load_pipeline + ModelManager.load's bookkeeping)
 next to a bare ``from_single_file`` + ``.to``, interleaved, on the checkpoints bench_foundation.py built.
 Also times a candidate fix ("fused"): read at the file's own dtype (no conversion, tensors stay memory-mapped),
 then convert dtype and memory format (channels_last) in one pass, after checking once that it yields the very
@@ -42,9 +42,9 @@ def main() -> None:
     from diffusers import StableDiffusionPipeline
     from transformers.utils import logging as hf_logging
 
-    from modules.devices import choose_device
-    from modules.models import manager as mm
-    from modules.models.single_file import ModelFamily, config_dir, load_single_file
+    from modules.engine.devices import choose_device
+    from modules.engine.models import manager as mm
+    from modules.engine.models.single_file import ModelFamily, config_dir, load_single_file
 
     hf_logging.set_verbosity_error()
     diffusers.utils.logging.set_verbosity_error()

@@ -12,7 +12,7 @@ An extension is a folder `extensions/<name>/` with an entry module `extension.py
             return ext.replace(request, prompt=request.prompt.upper())
 
 Everything an extension may do goes through the `ExtensionApi` it is given; it records what the extension
-contributes and the loader (`modules.extensions`) applies it once `setup` has returned without error, so a
+contributes and the loader (`modules.service.extensions`) applies it once `setup` has returned without error, so a
 setup that fails half-way leaves nothing behind. Names here are promises: once released, version 1 keeps them.
 See docs/EXTENSIONS.md.
 """
@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from modules.infotext import format_infotext, parse_infotext, quote
-from modules.controlnet.preprocessors import Detector as Preprocessor
-from modules.controlnet.preprocessors import PreprocessorRegistry
-from modules.requests import GenerationRequest, LoraRef, RequestError
+from modules.core.infotext import format_infotext, parse_infotext, quote
+from modules.engine.controlnet.preprocessors import Detector as Preprocessor
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.core.requests import GenerationRequest, LoraRef, RequestError
 
 if TYPE_CHECKING:  # the core's result types import torch; extensions get them at run time from hooks
-    from modules.generation import GenerationResult, StepInfo
+    from modules.core.results import GenerationResult, StepInfo
 
 __all__ = [
     "API_VERSION", "SUPPORTED_API_VERSIONS", "HOOKS", "SCRIPT_KEY", "ExtensionApi", "ExtensionSettings",
@@ -65,7 +65,7 @@ class ExtensionSettings:
     STORE_KEY = "extension_settings"
 
     def __init__(self, store: Any, name: str) -> None:
-        self._store = store  # a modules.settings.SettingsStore, or None (tests, tools): values live in memory
+        self._store = store  # a modules.core.settings.SettingsStore, or None (tests, tools): values live in memory
         self._name = name
         self.defaults: dict[str, Any] = {}
         self.declared: dict[str, Setting] = {}

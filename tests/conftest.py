@@ -33,7 +33,7 @@ def tiny_models_dir(tmp_path_factory) -> Path:
 def cpu_fp32():
     import torch
 
-    from modules.devices import DeviceConfig
+    from modules.engine.devices import DeviceConfig
 
     return DeviceConfig(torch.device("cpu"), torch.float32, "tests run in float32 on the CPU")
 
@@ -47,7 +47,7 @@ def manager(tiny_models_dir, cpu_fp32, tmp_path):
 
 @pytest.fixture(scope="session")
 def samplers():
-    from modules.samplers import SamplerRegistry
+    from modules.engine.samplers import SamplerRegistry
 
     return SamplerRegistry.default()
 

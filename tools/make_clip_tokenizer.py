@@ -26,7 +26,7 @@ import gzip
 import json
 from pathlib import Path
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "modules" / "models" / "configs"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "modules" / "engine" / "models" / "configs"
 # Tokenizer folder -> its pad token. OpenAI CLIP (SD 1.x, SDXL's first encoder) pads with <|endoftext|>;
 # OpenCLIP (SD 2.x, SDXL's second encoder) was trained padding with id 0, which is "!".
 TOKENIZER_FOLDERS = {

@@ -11,7 +11,7 @@ from pathlib import Path
 from accelerate import init_empty_weights
 from diffusers import ControlNetModel, UNet2DConditionModel
 
-CONFIGS = Path(__file__).resolve().parent.parent / "modules" / "models" / "configs"
+CONFIGS = Path(__file__).resolve().parent.parent / "modules" / "engine" / "models" / "configs"
 
 for family in ("sd1", "sd2", "sdxl"):
     with init_empty_weights():

@@ -1,6 +1,6 @@
 """Score a demo checkpoint: held-out captions x seeds through the app's own core, scored automatically.
 
-    python -m modules.training.evaluate --models-dir models --checkpoint demo-shapes [--ground-truth]
+    python -m training.evaluate --models-dir models --checkpoint demo-shapes [--ground-truth]
 
 `--ground-truth` scores the renderer's own pictures of the same scenes: it must be ~100%, or the
 scorer (not the model) is what the numbers measure.
@@ -17,8 +17,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from modules.training import shapes
-from modules.training.scoring import ASPECTS, score
+from training import shapes
+from training.scoring import ASPECTS, score
 
 TARGETS = {"background": 0.95, "colour": 0.85, "shape": 0.60, "position": 0.60, "size": 0.80}
 
@@ -38,11 +38,11 @@ def evaluate_model(models_dir: Path, checkpoint: str, count: int, seeds: int, ov
                    save_dir: Path | None = None) -> dict:
     import torch
 
-    from modules.devices import choose_device
-    from modules.generation import generate
-    from modules.models.manager import ModelManager
-    from modules.requests import GenerationRequest
-    from modules.samplers import SamplerRegistry
+    from modules.engine.devices import choose_device
+    from modules.engine.generation import generate
+    from modules.engine.models.manager import ModelManager
+    from modules.core.requests import GenerationRequest
+    from modules.engine.samplers import SamplerRegistry
 
     device = choose_device("auto", "auto")
     manager = ModelManager(checkpoints_dir=models_dir / "Stable-diffusion", vae_dir=models_dir / "VAE",

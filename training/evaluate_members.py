@@ -1,8 +1,8 @@
 """Score the demo family's members through the app's own core, automatically.
 
-    python -m modules.training.evaluate_members inpainting [--models-dir models] [--count 20]
-    python -m modules.training.evaluate_members scribble
-    python -m modules.training.evaluate_members night
+    python -m training.evaluate_members inpainting [--models-dir models] [--count 20]
+    python -m training.evaluate_members scribble
+    python -m training.evaluate_members night
 
 inpainting: a picture's object is masked and the prompt asks for another colour; pixels outside the (blurred)
   mask must come back exactly, and the masked object must take the prompt's colour.
@@ -25,16 +25,16 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from modules.training import shapes
-from modules.training.members import free_sample, object_mask
-from modules.training.scoring import _nearest, read_picture
+from training import shapes
+from training.members import free_sample, object_mask
+from training.scoring import _nearest, read_picture
 
 
 
 def _services(models_dir: Path):
-    from modules.devices import choose_device
-    from modules.models.manager import ModelManager
-    from modules.samplers import SamplerRegistry
+    from modules.engine.devices import choose_device
+    from modules.engine.models.manager import ModelManager
+    from modules.engine.samplers import SamplerRegistry
 
     device = choose_device("auto", "auto")
     manager = ModelManager(checkpoints_dir=models_dir / "Stable-diffusion", vae_dir=models_dir / "VAE",
@@ -45,20 +45,20 @@ def _services(models_dir: Path):
 
 
 def _base_request(size: int):
-    from modules.requests import GenerationRequest
+    from modules.core.requests import GenerationRequest
 
     return GenerationRequest(sampler="Euler a", steps=20, cfg_scale=5.0, width=size, height=size)
 
 
 def _run(manager, samplers, request):
-    from modules.generation import generate
-    from modules.requests import validate
+    from modules.engine.generation import generate
+    from modules.core.requests import validate
 
     return generate(validate(request, samplers=samplers), manager, samplers)
 
 
 def evaluate_inpainting(models_dir: Path, count: int, checkpoint: str, save_dir: Path | None) -> dict[str, Any]:
-    from modules.imaging import blur_mask
+    from modules.engine.imaging import blur_mask
 
     manager, samplers = _services(models_dir)
     size = 48
@@ -113,15 +113,15 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def evaluate_scribble(models_dir: Path, count: int, checkpoint: str, controlnet: str,
                       save_dir: Path | None) -> dict[str, Any]:
-    from modules.controlnet.preprocessors import PreprocessorRegistry
-    from modules.requests import ControlUnit
+    from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+    from modules.core.requests import ControlUnit
 
     manager, samplers = _services(models_dir)
     preprocessors = PreprocessorRegistry.default()
     size = 48
     results: dict[str, list[float]] = {"map": [], "pen": []}
-    from modules.generation import generate
-    from modules.requests import validate
+    from modules.engine.generation import generate
+    from modules.core.requests import validate
 
     for i in range(count):
         sample = free_sample(10_000_000 + i, size)

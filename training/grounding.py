@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import AttnProcessor
 
-from modules.training import shapes
+from training import shapes
 
 
 class _Recorder(AttnProcessor):

@@ -1,9 +1,9 @@
 """Train the demo family's other members on top of the shipped base model.
 
-    python -m modules.training.train inpainting --base models/Stable-diffusion/demo-shapes \
+    python -m training.train inpainting --base models/Stable-diffusion/demo-shapes \
         --run-dir <outside git> --out models/Stable-diffusion/demo-shapes-inpainting
-    python -m modules.training.train scribble --base ... --out models/ControlNet/demo-scribble
-    python -m modules.training.train pastel --base ... --out models/Lora/demo-pastel.safetensors \
+    python -m training.train scribble --base ... --out models/ControlNet/demo-scribble
+    python -m training.train pastel --base ... --out models/Lora/demo-pastel.safetensors \
         --baked models/Stable-diffusion/demo-shapes-pastel
 
 Each member starts from the base's exported weights (the VAE and text encoder stay frozen, so the member
@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from modules.training import shapes
-from modules.training.demo_model import NOISE_SCHEDULE
+from training import shapes
+from training.demo_model import NOISE_SCHEDULE
 
 log = logging.getLogger("train")
 

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from modules.training.shapes import (
+from training.shapes import (
     BACKGROUND_COLOURS,
     OBJECT_COLOURS,
     POSITIONS,

@@ -1,6 +1,6 @@
 """Train the demo model family on the procedural shapes.
 
-    python -m modules.training.train base --run-dir training-runs/base --out models/Stable-diffusion/demo-shapes
+    python -m training.train base --run-dir training-runs/base --out models/Stable-diffusion/demo-shapes
 
 Seeded and resumable: state is saved to `<run-dir>/state.pt` every few minutes (outside git) and a rerun of
 the same command continues from it. Only the exported fp16 weights are committed.
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from modules.training import shapes
-from modules.training.demo_model import BASE, NOISE_SCHEDULE, TINY, DemoConfig, build_text_encoder, build_unet, build_vae
-from modules.training.tokenizer import write_clip_tokenizer
+from training import shapes
+from training.demo_model import BASE, NOISE_SCHEDULE, TINY, DemoConfig, build_text_encoder, build_unet, build_vae
+from training.tokenizer import write_clip_tokenizer
 
 log = logging.getLogger("train")
 
@@ -55,7 +55,7 @@ class RunOptions:
     # SNR, about 0.005 at the noisiest step, so the text hardly steers the layout there: the v1 base learned
     # colour and shape but ignored the position word entirely (position probe 0.00).
     x0_floor: float = 0.0
-    # Weights of the token-grounding losses (modules/training/grounding.py): where a word's attention goes, and
+    # Weights of the token-grounding losses (training/grounding.py): where a word's attention goes, and
     # how much of its region's attention it gets. 0 = denoising only, as the v1 base.
     ground: float = 0.0
     share: float = 0.0
@@ -132,7 +132,7 @@ def train_vae(opts: RunOptions, state: dict) -> None:
 
 
 def vae_round_trip_score(vae, cfg: DemoConfig, count: int = 200) -> dict[str, float]:
-    from modules.training.scoring import ASPECTS, score
+    from training.scoring import ASPECTS, score
 
     totals = dict.fromkeys(ASPECTS, 0)
     with torch.no_grad():
@@ -207,7 +207,7 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
     x0_floor = cycle.get("x0_floor", 0.0) if cycle else opts.x0_floor
     recorder: contextlib.AbstractContextManager = contextlib.nullcontext([])
     if ground or share:
-        from modules.training.grounding import grounding_loss, recording, share_loss, word_regions
+        from training.grounding import grounding_loss, recording, share_loss, word_regions
 
         recorder = recording(unet)
     log.info("position probe at step %d: %s", step, position_probe(ema_unet, ema_te, tokenizer, vae, sf))
@@ -356,8 +356,8 @@ def write_app_defaults(opts: RunOptions) -> None:
 
 
 def write_preview_factors(opts: RunOptions, vae, scaling_factor: float) -> None:
-    """Fit the latent->RGB map the live preview uses (see modules/previews.py) for this VAE."""
-    from modules.previews import fit_factors
+    """Fit the latent->RGB map the live preview uses (see modules/engine/previews.py) for this VAE."""
+    from modules.engine.previews import fit_factors
 
     vae = vae.float().eval()
     x, _ = training_batch(30_000_000, replace(opts, batch=128))
@@ -430,7 +430,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.member != "base":
-        from modules.training import members
+        from training import members
 
         member_opts = members.MemberOptions(run_dir=args.run_dir, out_dir=args.out, base_dir=args.base,
                                             batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr,

@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from modules.accounts import Accounts
+from modules.service.accounts import Accounts
 from modules.api import controlnet_api, ext_routes, extras_api, history_api, jobs_api, sdapi
 from modules.api.auth import AuthGate, AuthMiddleware, caller_dependency
 from modules.api.sdapi import GenerationFailed
-from modules.jobs import NotAllowed, QueueFull
-from modules.requests import RequestError
+from modules.service.jobs import NotAllowed, QueueFull
+from modules.core.requests import RequestError
 
 log = logging.getLogger(__name__)
 

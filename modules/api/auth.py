@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 from starlette.requests import Request
 
-from modules.accounts import Accounts
+from modules.service.accounts import Accounts
 
 USER_KEY = "webui.user"  # where the middleware leaves the authenticated user name in the ASGI scope
 REALM = 'Basic realm="Stable Diffusion WebUI", charset="UTF-8"'

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Body, Depends
 
 from modules.api import convert
 from modules.api.auth import Caller
-from modules.controlnet.apply import control_map
-from modules.requests import ControlUnit, RequestError
-from modules.requests import _check_picture as check_picture
+from modules.engine.controlnet.apply import control_map
+from modules.core.requests import ControlUnit, RequestError
+from modules.core.requests import _check_picture as check_picture
 
 LEGACY_RESIZE = {"scale to fit (inner fit)": 1, "envelope (outer fit)": 2, "inner fit": 1, "outer fit": 2,
                  "resize": 0, "just resize": 0}

@@ -14,8 +14,8 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from modules.api.schemas import GenerationPayload, Img2ImgPayload
-from modules.infotext import parse_infotext, pnginfo_for
-from modules.requests import (
+from modules.core.infotext import parse_infotext, pnginfo_for
+from modules.core.requests import (
     VAE_AUTOMATIC,
     VAE_NONE,
     GenerationRequest,

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from modules.extensions import Extension, ExtensionHost
+from modules.service.extensions import Extension, ExtensionHost
 
 PREFIX = "/ext"
 

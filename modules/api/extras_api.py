@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 from modules.api import convert
 from modules.api.auth import Caller
 from modules.api.schemas import Float, Int, Lenient
-from modules.extras import ExtrasRequest
-from modules.jobs import FAILED
-from modules.requests import RequestError
-from modules.upscalers import LATENT_MODES, UpscalerRegistry
+from modules.engine.extras import ExtrasRequest
+from modules.service.jobs import FAILED
+from modules.core.requests import RequestError
+from modules.engine.upscaling import LATENT_MODES, UpscalerRegistry
 
 SAME = ("", "use same sampler", "use same scheduler", "use same checkpoint", "none")
 

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from modules.api.auth import Caller
-from modules.history import MAX_PER_PAGE, Entry, History, Query, parse_day
+from modules.service.history import MAX_PER_PAGE, Entry, History, Query, parse_day
 
 PREFIX = "/api/v1/history"
 

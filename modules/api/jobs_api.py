@@ -17,7 +17,7 @@ from modules.api import convert
 from modules.api.auth import Caller
 from modules.api.schemas import JobSummary, Txt2ImgPayload
 from modules.api.sdapi import submit_txt2img
-from modules.jobs import FINISHED, Job
+from modules.service.jobs import FINISHED, Job
 
 EVENT_SECONDS = 0.25
 

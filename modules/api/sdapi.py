@@ -28,11 +28,11 @@ from modules.api.schemas import (
     SdVae,
     Txt2ImgPayload,
 )
-from modules.generation import GenerationResult
-from modules.infotext import image_metadata, read_image_infotext
-from modules.jobs import FAILED, RUNNING, Job
-from modules.requests import RequestError
-from modules.samplers import SCHEDULE_TYPES
+from modules.core.results import GenerationResult
+from modules.core.infotext import image_metadata, read_image_infotext
+from modules.service.jobs import FAILED, RUNNING, Job
+from modules.core.requests import RequestError
+from modules.engine.samplers import SCHEDULE_TYPES
 
 POLL_SECONDS = 0.1
 WRITABLE_OPTIONS = ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers")
@@ -249,7 +249,7 @@ def add_listing_routes(router: APIRouter, services: Any, who: Any) -> None:
 
     @router.get("/embeddings")
     def embeddings(caller: Caller = who) -> dict[str, Any]:
-        from modules.models.embeddings import describe
+        from modules.engine.models.embeddings import describe
 
         loaded, skipped = {}, {}
         for info in services.models.embeddings:

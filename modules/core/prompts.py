@@ -9,7 +9,7 @@
 - `prompt_hints`: what looks malformed, in words for the UI. Nothing here raises on any text: malformed
   input degrades exactly as it does in A1111 (where A1111 itself raises, we pick the nearest A1111 reading).
 
-No torch here: turning weights into embeddings is `modules.conditioning`.
+No torch here: turning weights into embeddings is `modules.engine.conditioning`.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", "--gradio-auth", dest="auth", metavar="USER:PASS[:admin],...",
                    help="accounts for the UI and the API, comma-separated; add ':admin' to make one an admin")
     p.add_argument("--auth-file", type=Path, metavar="FILE",
-                   help="accounts file (name:role:hash lines); create entries with: python -m modules.accounts add NAME")
+                   help="accounts file (name:role:hash lines); create entries with: python -m modules.service.accounts add NAME")
     p.add_argument("--insecure-no-auth", action="store_true",
                    help="allow --listen without accounts: anyone on the network can use (and stop) this server")
     p.add_argument("--enable-insecure-extension-access", action="store_true",

@@ -1,6 +1,6 @@
 """Prompt text -> text-encoder embeddings the way A1111 makes them, for diffusers' `prompt_embeds`.
 
-What A1111 does, and so what we do (modules/prompts.py reads the syntax):
+What A1111 does, and so what we do (modules/core/prompts.py reads the syntax):
 - the prompt is split into runs of equal attention weight; each run is tokenised on its own, without BOS/EOS;
 - tokens fill chunks of 75; `BREAK` starts a new chunk; a chunk that fills up moves the words after its last
   comma (if that comma is within the last 20 tokens) into the next chunk, so a phrase is not cut in two;
@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from modules import prompts
+from modules.core import prompts
 
 log = logging.getLogger(__name__)
 

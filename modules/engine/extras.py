@@ -14,8 +14,8 @@ from typing import Any
 
 from PIL import Image
 
-from modules.infotext import format_infotext, read_image_infotext
-from modules.requests import RequestError
+from modules.core.infotext import format_infotext, read_image_infotext
+from modules.core.requests import RequestError
 
 RESIZE_MODES = ("Scale by", "Scale to")  # A1111's index order (its API's resize_mode)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -141,7 +141,7 @@ def upscale_one(image: Image.Image, request: ExtrasRequest, upscalers: Any, cont
 
 def run_extras(request: ExtrasRequest, upscalers: Any, control: Any = None) -> ExtrasResult:
     """Upscale every picture of the request; an interrupt keeps the pictures already done."""
-    from modules.generation import StepInfo
+    from modules.core.results import StepInfo
 
     result = ExtrasResult(request=request, images=[], infotexts=[], postprocessing=[])
     total = len(request.init_images)

@@ -9,7 +9,6 @@ injected `JobControl`, checked in diffusers' step callback: a Gradio cancel alon
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,55 +16,17 @@ from typing import Any
 import torch
 from PIL import Image
 
-from modules import hires, inpainting, pipelines, previews
-from modules.controlnet import apply as controlnet
-from modules.conditioning import conditioning_at, encode_schedule, is_sdxl
-from modules.devices import generator_for
-from modules.infotext import format_infotext
-from modules.prompts import extract_loras, prompt_hints
-from modules.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, GenerationRequest
+from modules.engine import hires, inpainting, pipelines, previews
+from modules.engine.controlnet import apply as controlnet
+from modules.engine.conditioning import conditioning_at, encode_schedule, is_sdxl
+from modules.engine.devices import generator_for
+from modules.core.infotext import format_infotext
+from modules.core.prompts import extract_loras, prompt_hints
+from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, GenerationRequest
+from modules.core.results import GenerationResult, JobControl, StepInfo
 
 log = logging.getLogger(__name__)
 VERSION = "sdwebui-0.1"
-
-
-@dataclass
-class StepInfo:
-    step: int  # steps done in this batch
-    steps: int
-    batch_index: int
-    batch_count: int
-    preview: Image.Image | None = None
-
-    @property
-    def fraction(self) -> float:
-        return (self.batch_index * self.steps + self.step) / max(1, self.batch_count * self.steps)
-
-
-@dataclass
-class JobControl:
-    """Per-job flags and callbacks. Interrupt stops the job at the next step; skip drops the current batch."""
-
-    interrupt: threading.Event = field(default_factory=threading.Event)
-    skip: threading.Event = field(default_factory=threading.Event)
-    on_step: Callable[[StepInfo], None] | None = None
-    preview_every: int = 0  # 0 = no previews
-
-
-@dataclass
-class GenerationResult:
-    request: GenerationRequest
-    images: list[Image.Image]
-    seeds: list[int]
-    subseeds: list[int]
-    infotexts: list[str]
-    interrupted: bool = False
-    warnings: list[str] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)  # filled by whoever saves the images
-
-    @property
-    def info(self) -> str:
-        return self.infotexts[0] if self.infotexts else ""
 
 
 def slerp(strength: float, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
@@ -340,7 +301,7 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
 
 
 def _prepare_controls(run: _Run, models: Any, preprocessors: Any, prepared: inpainting.Prepared | None) -> None:
-    from modules.controlnet.preprocessors import PreprocessorRegistry
+    from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 
     request = run.request
     width, height = (prepared.width, prepared.height) if prepared is not None else (request.width, request.height)

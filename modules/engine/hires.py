@@ -18,12 +18,12 @@ from typing import Any
 import torch
 from PIL import Image
 
-from modules import pipelines
-from modules.conditioning import encode_schedule
-from modules.devices import generator_for
-from modules.prompts import extract_loras
-from modules.requests import CONTROL_HR_OPTIONS, GenerationRequest, RequestError, hires_size
-from modules.upscalers import UpscalerError, UpscalerRegistry, is_latent, latent_upscale
+from modules.engine import pipelines
+from modules.engine.conditioning import encode_schedule
+from modules.engine.devices import generator_for
+from modules.core.prompts import extract_loras
+from modules.core.requests import CONTROL_HR_OPTIONS, GenerationRequest, RequestError, hires_size
+from modules.engine.upscaling import UpscalerError, UpscalerRegistry, is_latent, latent_upscale
 
 LOW_RES_ONLY, HIGH_RES_ONLY = CONTROL_HR_OPTIONS.index("Low res only"), CONTROL_HR_OPTIONS.index("High res only")
 
@@ -109,7 +109,7 @@ class TwoPassProgress:
     first-pass steps + k, out of first + second. Interrupt and skip are the job's own events."""
 
     def __init__(self, control: Any, first_steps: int, second_steps: int) -> None:
-        from modules.generation import JobControl
+        from modules.core.results import JobControl
 
         self.first_steps, self.total = first_steps, first_steps + second_steps
         self.offset = 0
@@ -118,7 +118,7 @@ class TwoPassProgress:
                                   on_step=self._on_step if control.on_step is not None else None)
 
     def _on_step(self, info: Any) -> None:
-        from modules.generation import StepInfo
+        from modules.core.results import StepInfo
 
         self._outer.on_step(StepInfo(self.offset + info.step, self.total, info.batch_index, info.batch_count,
                                      info.preview))
@@ -160,7 +160,7 @@ class SecondPass:
                     str(self.models.resolve(request.hr_checkpoint).path) != str(run.loaded.info.path):
                 with self.models.use(request.hr_checkpoint, request.vae) as other:
                     controls = self.controls
-                    from modules.models.controlnets import checkpoint_family_group
+                    from modules.engine.models.controlnets import checkpoint_family_group
 
                     if controls and checkpoint_family_group(other.info.family) != \
                             checkpoint_family_group(run.loaded.info.family):
@@ -201,8 +201,8 @@ class SecondPass:
 
     def _refine(self, loaded: Any, first_pipe: Any, latents: torch.Tensor, batch_index: int, seeds: list[int],
                 subseeds: list[int], controls: list[Any]) -> list[Image.Image]:
-        from modules.controlnet.apply import attached
-        from modules.generation import _step_callback, _tensor_inputs, make_noise
+        from modules.engine.controlnet.apply import attached
+        from modules.engine.generation import _step_callback, _tensor_inputs, make_noise
 
         run, request = self.run, self.run.request
         pipe = pipelines.derive(loaded, pipelines.IMG2IMG)

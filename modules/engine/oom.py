@@ -13,15 +13,13 @@ from typing import Any
 
 import torch
 
+from modules.core.results import OutOfMemory
+
 log = logging.getLogger(__name__)
 
 # Lower-cased fragments of the messages torch and its allocators give when memory runs out: CUDA/MPS/XPU say
 # "out of memory", the CPU allocator "can't allocate memory".
 _MESSAGES = ("out of memory", "can't allocate memory")
-
-
-class OutOfMemory(RuntimeError):
-    """A job that did not fit in memory even after the retry; the message tells the user what to change."""
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -34,7 +32,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 def release_memory() -> None:
     """Give back what the failed attempt held: its tensors are garbage once its frames are gone."""
-    from modules.models.manager import release_memory as collect
+    from modules.engine.models.manager import release_memory as collect
 
     collect()  # gc, the CUDA cache and glibc's arenas
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

@@ -5,7 +5,7 @@ The same accounts log into the UI (Gradio's login page) and the REST API (HTTP B
 file of `name:role:hash` lines with bcrypt (or argon2, when argon2-cffi is installed) hashes. Entries are
 created or changed with:
 
-    python -m modules.accounts add NAME [--admin] [--file accounts.txt] [--password-stdin]
+    python -m modules.service.accounts add NAME [--admin] [--file accounts.txt] [--password-stdin]
 
 Standard library plus bcrypt. Nothing here knows about Gradio or FastAPI.
 """
@@ -36,7 +36,7 @@ ROLES = (ADMIN, USER)
 NAME_RE = re.compile(r"[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,63}")
 BCRYPT_MAX_BYTES = 72
 DEFAULT_ROUNDS = 12
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "accounts.txt"
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "accounts.txt"
 PLAIN_PREFIX = "memory-sha256$"  # for --auth passwords, which exist only in this process
 
 
@@ -134,13 +134,13 @@ def parse_auth_file(text: str, source: str = "accounts file") -> list[Account]:
         if len(parts) != 3 or parts[1] not in ROLES or not parts[2].startswith("$"):
             raise AccountError(f"{source} line {number}: expected NAME:ROLE:HASH with ROLE admin or user and a "
                                "bcrypt/argon2 hash (plain passwords are not accepted); create entries with "
-                               "`python -m modules.accounts add NAME`")
+                               "`python -m modules.service.accounts add NAME`")
         accounts.append(Account(check_name(parts[0]), parts[2], parts[1]))
     return accounts
 
 
 def format_auth_file(accounts: Iterable[Account]) -> str:
-    lines = ["# name:role:password hash. Edit with: python -m modules.accounts add NAME [--admin]"]
+    lines = ["# name:role:password hash. Edit with: python -m modules.service.accounts add NAME [--admin]"]
     lines += [f"{a.name}:{a.role}:{a.password_hash}" for a in accounts]
     return "\n".join(lines) + "\n"
 
@@ -226,7 +226,7 @@ def check_serving(listen: bool, accounts: Accounts, insecure_no_auth: bool) -> s
     if not insecure_no_auth:
         raise AccountError(
             "--listen serves this machine to the whole network, so it needs accounts: pass --auth NAME:PASSWORD "
-            "or --auth-file FILE (create one with `python -m modules.accounts add NAME --admin`). "
+            "or --auth-file FILE (create one with `python -m modules.service.accounts add NAME --admin`). "
             "To serve without login anyway, add --insecure-no-auth.")
     return ("This server is open to the network without login (--insecure-no-auth): anyone who can reach it "
             "can use it, see outputs and stop jobs.")
@@ -269,7 +269,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.accounts", description="Manage WebUI accounts.")
+    parser = argparse.ArgumentParser(prog="python -m modules.service.accounts", description="Manage WebUI accounts.")
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help=f"accounts file (default {DEFAULT_FILE})")
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add", help="create an account or change its password/role")

@@ -22,7 +22,7 @@ from typing import Any
 
 from modules import extension_api as ext_api
 from modules.extension_api import SCRIPT_KEY, ExtensionApi, ExtensionSettings, Script, ScriptContext
-from modules.requests import GenerationRequest, RequestError
+from modules.core.requests import GenerationRequest, RequestError
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def _apply_registries(name: str, api: ExtensionApi, samplers: Any, preprocessors
     if wanted.samplers:
         if samplers is None:
             raise RuntimeError("registers a sampler, but no sampler registry was given to the loader")
-        from modules.samplers import SamplerSpec
+        from modules.engine.samplers import SamplerSpec
 
         specs = [SamplerSpec(**kwargs) for kwargs in wanted.samplers]  # all checked before any is registered
         for spec in specs:

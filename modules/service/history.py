@@ -23,8 +23,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from modules.infotext import parse_infotext, read_image_infotext
-from modules.prompts import extract_loras
+from modules.core.infotext import parse_infotext, read_image_infotext
+from modules.core.prompts import extract_loras
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ keeping their sub-folders and modification times: the history only ever points i
 (so serving a picture can never reach elsewhere on disk), the originals are never touched, and a linked
 import costs no space. The infotext of each picture is read as it is indexed.
 
-Run: python -m modules.history_import /path/to/stable-diffusion-webui/outputs [--user alice] [--outputs-dir outputs]
+Run: python -m modules.service.history_import /path/to/stable-diffusion-webui/outputs [--user alice] [--outputs-dir outputs]
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from modules.history import History, walk_images
-from modules.outputs import check_path_component
+from modules.service.history import History, walk_images
+from modules.service.outputs import check_path_component
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,10 @@ def import_folder(history: History, folder: Path, owner: str | None = None) -> I
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.history_import", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m modules.service.history_import", description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="a folder of PNG/JPEG/WebP pictures, searched recursively")
     parser.add_argument("--user", help="the account the pictures belong to (with accounts)")
-    parser.add_argument("--outputs-dir", type=Path, default=Path(__file__).resolve().parent.parent / "outputs",
+    parser.add_argument("--outputs-dir", type=Path, default=Path(__file__).resolve().parents[2] / "outputs",
                         help="the WebUI's outputs folder (default: outputs/ of this install)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from modules.generation import GenerationResult, JobControl, StepInfo
-from modules.oom import OutOfMemory
+from modules.core.results import GenerationResult, JobControl, OutOfMemory, StepInfo
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from PIL import Image
 
-from modules.infotext import exif_for, pnginfo_for
+from modules.core.infotext import exif_for, pnginfo_for
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from modules import hires, oom
-from modules.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
-from modules.upscalers import UpscalerRegistry
+from modules.engine import hires, oom
+from modules.engine.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
+from modules.engine.upscaling import UpscalerRegistry
 from modules.extension_api import ScriptContext
-from modules.extensions import ExtensionHost, run_script
-from modules.generation import GenerationResult, JobControl, generate
-from modules.outputs import OutputStore
-from modules.requests import GenerationRequest, Limits, RequestError, validate
+from modules.service.extensions import ExtensionHost, run_script
+from modules.engine.generation import generate
+from modules.core.results import GenerationResult, JobControl
+from modules.service.outputs import OutputStore
+from modules.core.requests import GenerationRequest, Limits, RequestError, validate
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ class Processor:
 
     def _check_loras(self, request: GenerationRequest, checkpoint: Any) -> None:
         """Another family's LoRA is refused before the job waits in the queue (an unknown name only warns)."""
-        from modules.models.loras import LoraError
-        from modules.prompts import extract_loras
+        from modules.engine.models.loras import LoraError
+        from modules.core.prompts import extract_loras
 
         for tag in extract_loras(request.prompt)[1]:
             info = self.models.find_lora(tag.name)
@@ -66,7 +67,7 @@ class Processor:
                     raise RequestError(str(exc)) from None
 
     def _check_units(self, request: GenerationRequest, checkpoint: Any) -> None:
-        from modules.models.controlnets import ControlNetError
+        from modules.engine.models.controlnets import ControlNetError
 
         for n, unit in enumerate(request.control_units, start=1):
             try:

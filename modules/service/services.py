@@ -7,19 +7,19 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from modules.controlnet.preprocessors import PreprocessorRegistry
-from modules.devices import DeviceConfig, choose_device
-from modules.history import History
-from modules.extensions import ExtensionHost, load_extensions
-from modules.jobs import JobQueue
-from modules.models.manager import ModelManager
-from modules.models.upscalers import UpscalerModels
-from modules.outputs import OutputStore
-from modules.processing import Processor
-from modules.requests import Limits
-from modules.samplers import SamplerRegistry
-from modules.settings import Settings, SettingsStore, UserSettingsStore
-from modules.upscalers import DEFAULT_OVERLAP, DEFAULT_TILE, UpscalerRegistry
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.engine.devices import DeviceConfig, choose_device
+from modules.service.history import History
+from modules.service.extensions import ExtensionHost, load_extensions
+from modules.service.jobs import JobQueue
+from modules.engine.models.manager import ModelManager
+from modules.engine.models.upscalers import UpscalerModels
+from modules.service.outputs import OutputStore
+from modules.service.runner import Processor
+from modules.core.requests import Limits
+from modules.engine.samplers import SamplerRegistry
+from modules.core.settings import Settings, SettingsStore, UserSettingsStore
+from modules.engine.upscaling import DEFAULT_OVERLAP, DEFAULT_TILE, UpscalerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Services:
     user_settings: UserSettingsStore  # per-user values, e.g. each user's default checkpoint (API options)
     per_user_outputs: bool = False  # True once accounts exist: files go to outputs/<user>/...
     history: History | None = None  # index of saved pictures; repaired at start by webui.py
-    accounts: Any = None  # modules.accounts.Accounts when logins exist: the History tab asks who is admin
+    accounts: Any = None  # modules.service.accounts.Accounts when logins exist: the History tab asks who is admin
     extensions: ExtensionHost = field(default_factory=ExtensionHost)  # none until start_extensions()
     upscalers: Any = None  # UpscalerRegistry: models/ESRGAN, RealESRGAN, SwinIR, DAT and the built-in ones
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from modules.models.embeddings import describe
+from modules.engine.models.embeddings import describe
 
 TARGETS = ("txt2img", "img2img")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from modules.extensions import Extension, ExtensionHost, install_allowed, install_from_git, set_enabled
+from modules.service.extensions import Extension, ExtensionHost, install_allowed, install_from_git, set_enabled
 
 
 def status_rows(host: ExtensionHost) -> list[dict[str, str]]:

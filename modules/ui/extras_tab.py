@@ -8,11 +8,11 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from modules.extras import ExtrasRequest, images_from_folder
-from modules.jobs import FAILED, QueueFull
-from modules.requests import RequestError
+from modules.engine.extras import ExtrasRequest, images_from_folder
+from modules.service.jobs import FAILED, QueueFull
+from modules.core.requests import RequestError
 from modules.ui.jobstream import POLL_SECONDS, status_html, user_of
-from modules.upscalers import UpscalerRegistry
+from modules.engine.upscaling import UpscalerRegistry
 
 SINGLE, BATCH, FOLDER = "single", "batch", "folder"
 

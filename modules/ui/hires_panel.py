@@ -7,8 +7,8 @@ from typing import Any
 
 import gradio as gr
 
-from modules.samplers import SCHEDULE_TYPES
-from modules.upscalers import UpscalerRegistry
+from modules.engine.samplers import SCHEDULE_TYPES
+from modules.engine.upscaling import UpscalerRegistry
 
 SAME_SAMPLER, SAME_SCHEDULE, SAME_CHECKPOINT = "Use same sampler", "Use same scheduler", "Use same checkpoint"
 

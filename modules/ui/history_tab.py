@@ -15,8 +15,8 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from modules.history import Entry, History, Query, parse_day
-from modules.history_import import import_folder
+from modules.service.history import Entry, History, Query, parse_day
+from modules.service.history_import import import_folder
 from modules.ui.img2img import INPAINT_TABS, fit_size
 from modules.ui.pnginfo import fields_html, txt2img_outputs, txt2img_updates, txt2img_values
 

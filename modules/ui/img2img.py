@@ -13,8 +13,8 @@ from typing import Any
 import gradio as gr
 from PIL import Image, ImageChops, UnidentifiedImageError
 
-from modules.imaging import flatten, mask_from_alpha
-from modules.requests import (
+from modules.engine.imaging import flatten, mask_from_alpha
+from modules.core.requests import (
     INPAINT_AREAS,
     MASK_MODES,
     MASKED_CONTENT,
@@ -23,7 +23,7 @@ from modules.requests import (
     GenerationRequest,
     RequestError,
 )
-from modules.samplers import SCHEDULE_TYPES
+from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import controlnet_panel, extension_sections, jobstream, user_defaults
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of

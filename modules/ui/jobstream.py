@@ -13,8 +13,8 @@ from typing import Any
 
 import gradio as gr
 
-from modules.jobs import CANCELLED, DONE, FAILED, QueueFull
-from modules.requests import GenerationRequest, RequestError
+from modules.service.jobs import CANCELLED, DONE, FAILED, QueueFull
+from modules.core.requests import GenerationRequest, RequestError
 
 POLL_SECONDS = 0.2
 

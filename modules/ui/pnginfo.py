@@ -8,9 +8,9 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from modules.infotext import image_metadata, parse_infotext, read_image_infotext
-from modules.requests import request_fields_from_infotext
-from modules.samplers import SCHEDULE_TYPES
+from modules.core.infotext import image_metadata, parse_infotext, read_image_infotext
+from modules.core.requests import request_fields_from_infotext
+from modules.engine.samplers import SCHEDULE_TYPES
 
 
 def fields_html(text: str | None, metadata: dict[str, str]) -> str:

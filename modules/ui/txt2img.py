@@ -7,8 +7,8 @@ from typing import Any
 
 import gradio as gr
 
-from modules.requests import GenerationRequest
-from modules.samplers import SCHEDULE_TYPES
+from modules.core.requests import GenerationRequest
+from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import controlnet_panel, extension_sections, hires_panel, jobstream, user_defaults
 from modules.ui.jobstream import status_html, user_of
 

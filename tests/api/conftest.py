@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from modules.accounts import Account, Accounts, _memory_hash
-from modules.settings import settings_from_args
+from modules.service.accounts import Account, Accounts, _memory_hash
+from modules.core.settings import settings_from_args
 
 PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "root": "root-pw"}
 
@@ -25,7 +25,7 @@ def make_accounts() -> Accounts:
 
 
 def make_services(tiny_models_dir, tmp_path, cpu_fp32, per_user_outputs: bool):
-    from modules.services import build_services
+    from modules.service.services import build_services
 
     settings = settings_from_args(["--models-dir", str(tiny_models_dir), "--outputs-dir", str(tmp_path / "outputs"),
                                    "--settings-file", str(tmp_path / "settings.json")])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modules.accounts import (
+from modules.service.accounts import (
     AccountError,
     Accounts,
     check_password,
@@ -53,7 +53,7 @@ def test_a_verified_password_is_not_rehashed_every_request(monkeypatch):
     file_accounts = parse_auth_file(f"alice:user:{hash_password('pw', rounds=4)}\n")
     accounts = Accounts(file_accounts)
     calls = []
-    import modules.accounts as module
+    import modules.service.accounts as module
 
     real = module.check_password
     monkeypatch.setattr(module, "check_password", lambda p, h: calls.append(1) or real(p, h))
@@ -82,7 +82,7 @@ def test_accounts_file_command_creates_and_updates_entries(tmp_path, monkeypatch
 
 def test_the_command_runs_as_a_module(tmp_path):
     path = tmp_path / "accounts.txt"
-    proc = subprocess.run([sys.executable, "-m", "modules.accounts", "--file", str(path), "add", "dora",
+    proc = subprocess.run([sys.executable, "-m", "modules.service.accounts", "--file", str(path), "add", "dora",
                            "--rounds", "4"], input="pw\n", capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert Accounts.load(auth_file=path).verify("dora", "pw")
@@ -91,7 +91,7 @@ def test_the_command_runs_as_a_module(tmp_path):
 def test_plain_passwords_in_the_file_are_refused(tmp_path):
     path = tmp_path / "accounts.txt"
     path.write_text("alice:secret\n")
-    with pytest.raises(AccountError, match="modules.accounts add"):
+    with pytest.raises(AccountError, match="modules.service.accounts add"):
         Accounts.load(auth_file=path)
 
 
@@ -125,7 +125,7 @@ def test_webui_refuses_to_listen_without_accounts(tmp_path):
 
 
 def test_settings_flags():
-    from modules.settings import settings_from_args
+    from modules.core.settings import settings_from_args
 
     settings = settings_from_args(["--listen", "--auth", "a:b", "--auth-file", "x.txt", "--insecure-no-auth", "--api"])
     assert settings.auth == "a:b" and settings.auth_file.name == "x.txt" and settings.insecure_no_auth

@@ -8,7 +8,7 @@ import pytest
 import torch
 from starlette.routing import Mount
 
-from modules.devices import DeviceConfig
+from modules.engine.devices import DeviceConfig
 from tests.api.conftest import PASSWORDS, basic, make_accounts, make_services
 
 # What may answer without credentials: the login page and what it needs to render. Nothing else.

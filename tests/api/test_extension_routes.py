@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modules.extensions import FAILED, load_extensions
+from modules.service.extensions import FAILED, load_extensions
 from tests.api.conftest import basic
 from tests.fixtures.fake_extensions import write_extension
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modules.infotext import format_infotext
-from modules.outputs import OutputStore
+from modules.core.infotext import format_infotext
+from modules.service.outputs import OutputStore
 from tests.api.conftest import basic, make_accounts
 from tests.api.test_sdapi import SMALL, decode, txt2img
 from tests.core.test_upscalers import save_esrgan
@@ -34,8 +34,8 @@ def api(tiny_models_dir, tmp_path, cpu_fp32):
     from fastapi.testclient import TestClient
 
     from modules.api.app import build_app
-    from modules.services import build_services
-    from modules.settings import settings_from_args
+    from modules.service.services import build_services
+    from modules.core.settings import settings_from_args
 
     models = tmp_path / "models"
     models.mkdir()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from modules.infotext import pnginfo_for
+from modules.core.infotext import pnginfo_for
 from tests.api.conftest import basic
 
 SMALL = {"width": 16, "height": 16, "steps": 1}

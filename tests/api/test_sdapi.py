@@ -10,7 +10,7 @@ import time
 import pytest
 from PIL import Image
 
-from modules.infotext import read_image_infotext
+from modules.core.infotext import read_image_infotext
 from tests.api.conftest import basic
 
 SMALL = {"width": 16, "height": 16, "steps": 2}
@@ -179,7 +179,7 @@ def test_listings(client):
 
 def test_png_info_reads_a_data_uri(client):
     infotext = "a cat\nNegative prompt: dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512"
-    from modules.infotext import pnginfo_for
+    from modules.core.infotext import pnginfo_for
 
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buffer, format="PNG", pnginfo=pnginfo_for(infotext, {"Software": "x"}))

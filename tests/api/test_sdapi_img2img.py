@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from modules.infotext import read_image_infotext
+from modules.core.infotext import read_image_infotext
 from tests.api.conftest import basic
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from modules.infotext import pnginfo_for
+from modules.core.infotext import pnginfo_for
 from tests.browser.conftest import CHROMIUM, served_webui
 
 pytestmark = pytest.mark.browser

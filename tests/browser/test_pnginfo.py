@@ -7,7 +7,7 @@ import re
 import pytest
 from PIL import Image
 
-from modules.infotext import pnginfo_for
+from modules.core.infotext import pnginfo_for
 
 pytestmark = pytest.mark.browser
 

@@ -14,9 +14,9 @@ def save_tiny_inpainting_pipeline(folder: Path, seed: int = 2) -> Path:
     from diffusers import EulerDiscreteScheduler, StableDiffusionInpaintPipeline
     from transformers import CLIPTokenizer
 
-    from modules.training import shapes
-    from modules.training.demo_model import NOISE_SCHEDULE, TINY, build_text_encoder, build_unet, build_vae
-    from modules.training.tokenizer import write_clip_tokenizer
+    from training import shapes
+    from training.demo_model import NOISE_SCHEDULE, TINY, build_text_encoder, build_unet, build_vae
+    from training.tokenizer import write_clip_tokenizer
 
     tok_dir = folder.parent / f".tok-{folder.name}"
     write_clip_tokenizer(tok_dir, shapes.caption_vocabulary())
@@ -54,9 +54,9 @@ def tiny_sdxl_pipeline(seed: int = 0):
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-    from modules.training import shapes
-    from modules.training.demo_model import NOISE_SCHEDULE
-    from modules.training.tokenizer import write_clip_tokenizer
+    from training import shapes
+    from training.demo_model import NOISE_SCHEDULE
+    from training.tokenizer import write_clip_tokenizer
 
     import tempfile
 
@@ -92,8 +92,8 @@ class InMemoryModels:
     """Stands in for the ModelManager with one pipeline built in the test (no files)."""
 
     def __init__(self, pipe, name: str = "tiny-xl", family: str = "sdxl") -> None:
-        from modules.models.manager import LoadedModel
-        from modules.models.registry import CheckpointInfo
+        from modules.engine.models.manager import LoadedModel
+        from modules.engine.models.registry import CheckpointInfo
 
         info = CheckpointInfo(name=name, path=Path(name), kind="diffusers", family=family, sha256="ab" * 32)
         self.loaded = LoadedModel(info=info, pipe=pipe, own_vae=pipe.vae, scheduler_config=dict(pipe.scheduler.config),

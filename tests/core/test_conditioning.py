@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from modules.conditioning import (
+from modules.engine.conditioning import (
     CHUNK_LENGTH,
     PromptChunk,
     build_chunks,
@@ -16,7 +16,7 @@ from modules.conditioning import (
     encode_schedule,
     prompt_chunks,
 )
-from modules.training.tokenizer import write_clip_tokenizer
+from training.tokenizer import write_clip_tokenizer
 
 WORDS = ["a", "cat", "dog", "sat", "on", "the", "mat", "red", "house", "hill", "sun", "sky", "painting"]
 
@@ -45,7 +45,7 @@ def tokenizer(tmp_path_factory):
 def pipe(tokenizer):
     from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
 
-    from modules.training.demo_model import NOISE_SCHEDULE, TINY, build_unet, build_vae
+    from training.demo_model import NOISE_SCHEDULE, TINY, build_unet, build_vae
 
     torch.manual_seed(0)
     return StableDiffusionPipeline(

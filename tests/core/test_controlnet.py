@@ -11,15 +11,15 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from modules.controlnet.apply import ActiveControl, ControlledUNet
-from modules.generation import generate
-from modules.processing import Processor
-from modules.requests import ControlUnit, GenerationRequest, RequestError, validate
+from modules.engine.controlnet.apply import ActiveControl, ControlledUNet
+from modules.engine.generation import generate
+from modules.service.runner import Processor
+from modules.core.requests import ControlUnit, GenerationRequest, RequestError, validate
 
 
 @pytest.fixture
 def cn_manager(cn_models_dir, cpu_fp32, tmp_path):
-    from modules.models.manager import ModelManager
+    from modules.engine.models.manager import ModelManager
 
     manager = ModelManager(checkpoints_dir=cn_models_dir / "Stable-diffusion", vae_dir=cn_models_dir / "VAE",
                            cache_file=tmp_path / "c.json", device=cpu_fp32, controlnet_dir=cn_models_dir / "ControlNet")
@@ -96,7 +96,7 @@ def test_units_in_img2img_and_nine_channel_inpaint(cn_manager, samplers, inpaint
 
 
 def test_wrong_family_and_missing_model_are_refused_before_queueing(cn_manager, samplers, tmp_path):
-    from modules.outputs import OutputStore
+    from modules.service.outputs import OutputStore
 
     processor = Processor(models=cn_manager, samplers=samplers, outputs=OutputStore(tmp_path / "out"))
     wrong = replace(BASE, control_units=(ControlUnit(image=scribble(), model="sd15-cn"),))
@@ -225,7 +225,7 @@ def test_start_and_end_follow_the_sampling_whatever_the_sampler(cn_manager, samp
 
 
 def test_the_real_unet_is_back_after_an_error_inside_the_call(cn_manager, samplers):
-    from modules.controlnet.apply import attached
+    from modules.engine.controlnet.apply import attached
 
     loaded = cn_manager.load(cn_manager.resolve(None))
     unet = loaded.pipe.unet

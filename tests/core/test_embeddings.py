@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from modules.generation import generate
-from modules.requests import GenerationRequest, validate
+from modules.engine.generation import generate
+from modules.core.requests import GenerationRequest, validate
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def ti_models_dir(tiny_models_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def ti_manager(ti_models_dir, cpu_fp32, tmp_path):
-    from modules.models.manager import ModelManager
+    from modules.engine.models.manager import ModelManager
 
     manager = ModelManager(checkpoints_dir=ti_models_dir / "Stable-diffusion", vae_dir=ti_models_dir / "VAE",
                            cache_file=tmp_path / "c.json", device=cpu_fp32,
@@ -65,7 +65,7 @@ def test_named_embedding_changes_the_picture_and_is_recorded(ti_manager, sampler
     digest = hashlib.sha256((ti_models_dir / "embeddings" / "sub" / "Inky-Style.pt").read_bytes()).hexdigest()
     assert f'TI hashes: "Inky-Style: {digest[:12]}"' in styled.info
     pipe = ti_manager.load(ti_manager.resolve(None)).pipe
-    from modules.conditioning import _converter, prompt_chunks
+    from modules.engine.conditioning import _converter, prompt_chunks
 
     vocab = pipe.tokenizer.get_vocab()
     tokens = [t for chunk in prompt_chunks(pipe.tokenizer, "a red circle, Inky-Style", convert=_converter(pipe))

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modules import pipelines
-from modules.generation import JobControl, generate, img2img_steps
-from modules.infotext import parse_infotext
-from modules.outputs import OutputStore
-from modules.processing import Processor
-from modules.requests import GenerationRequest, validate
+from modules.engine import pipelines
+from modules.engine.generation import generate, img2img_steps
+from modules.core.results import JobControl
+from modules.core.infotext import parse_infotext
+from modules.service.outputs import OutputStore
+from modules.service.runner import Processor
+from modules.core.requests import GenerationRequest, validate
 
 
 def pixels(image) -> np.ndarray:

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from modules.generation import GenerationResult, JobControl
-from modules.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQueue, NotAllowed, QueueFull
+from modules.core.results import GenerationResult, JobControl
+from modules.service.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobQueue, NotAllowed, QueueFull
 
 WAIT = 10.0
 
@@ -203,7 +203,7 @@ def test_a_user_error_message_is_passed_through_as_is(queue, runner):
 
 
 def test_progress_is_recorded_from_the_step_callback(runner):
-    from modules.generation import StepInfo
+    from modules.core.results import StepInfo
 
     def stepping(request, control, owner):
         control.on_step(StepInfo(step=2, steps=4, batch_index=0, batch_count=1, preview="preview"))
@@ -252,8 +252,8 @@ def test_finished_jobs_do_not_keep_input_pictures():
 
     from PIL import Image
 
-    from modules.generation import GenerationResult
-    from modules.jobs import JobQueue
+    from modules.core.results import GenerationResult
+    from modules.service.jobs import JobQueue
 
     @dataclass(frozen=True)
     class Req:
@@ -275,8 +275,8 @@ def test_finished_jobs_do_not_keep_input_pictures():
 
 
 def test_served_table_does_not_grow_with_owners():
-    from modules.generation import GenerationResult
-    from modules.jobs import JobQueue
+    from modules.core.results import GenerationResult
+    from modules.service.jobs import JobQueue
 
     queue = JobQueue(lambda request, control, owner: GenerationResult(request, [], [], [], []))
     queue.start()

@@ -12,11 +12,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from modules.generation import generate
-from modules.models.loras import LoraError, lora_hash
-from modules.processing import Processor
-from modules.requests import GenerationRequest, RequestError, validate
-from modules.training.members import peft_to_kohya
+from modules.engine.generation import generate
+from modules.engine.models.loras import LoraError, lora_hash
+from modules.service.runner import Processor
+from modules.core.requests import GenerationRequest, RequestError, validate
+from training.members import peft_to_kohya
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TE_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
@@ -76,7 +76,7 @@ def lora_models_dir(tiny_models_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def lora_manager(lora_models_dir, cpu_fp32, tmp_path):
-    from modules.models.manager import ModelManager
+    from modules.engine.models.manager import ModelManager
 
     manager = ModelManager(checkpoints_dir=lora_models_dir / "Stable-diffusion", vae_dir=lora_models_dir / "VAE",
                            cache_file=tmp_path / "c.json", device=cpu_fp32, lora_dir=lora_models_dir / "Lora")
@@ -173,7 +173,7 @@ def test_unknown_lora_warns_and_the_job_goes_on(lora_manager, samplers):
 
 
 def test_other_family_and_corrupt_files_are_refused_clearly(lora_manager, samplers, tmp_path):
-    from modules.outputs import OutputStore
+    from modules.service.outputs import OutputStore
 
     processor = Processor(models=lora_manager, samplers=samplers, outputs=OutputStore(tmp_path / "out"))
     with pytest.raises(RequestError, match=r"LoRA for-demo is for Demo .* but the checkpoint tiny-a is"):
@@ -186,7 +186,7 @@ def test_other_family_and_corrupt_files_are_refused_clearly(lora_manager, sample
 
 
 def test_a_job_failing_mid_way_leaves_the_base_weights_exact(lora_manager, samplers, monkeypatch):
-    import modules.generation as generation
+    import modules.engine.generation as generation
 
     base = pixels(run(lora_manager, samplers, "a red circle"))
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from modules.models import registry as registry_module
-from modules.models.manager import ModelManager, ModelNotFound, load_pipeline
-from modules.models.registry import CheckpointRegistry, HashCache
+from modules.engine.models import registry as registry_module
+from modules.engine.models.manager import ModelManager, ModelNotFound, load_pipeline
+from modules.engine.models.registry import CheckpointRegistry, HashCache
 
 
 class CountingLoader:

@@ -15,8 +15,8 @@ from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionMod
 from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-from modules.models import single_file as sf
-from modules.models.single_file import (
+from modules.engine.models import single_file as sf
+from modules.engine.models.single_file import (
     CheckpointError,
     ModelFamily,
     UnsupportedModel,

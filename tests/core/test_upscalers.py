@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from modules.devices import DeviceConfig
-from modules.models.upscalers import UpscalerModels
-from modules.upscalers import LATENT_MODES, UpscalerError, UpscalerRegistry, latent_upscale, run_tiled
+from modules.engine.devices import DeviceConfig
+from modules.engine.models.upscalers import UpscalerModels
+from modules.engine.upscaling import LATENT_MODES, UpscalerError, UpscalerRegistry, latent_upscale, run_tiled
 
 
 def picture(width: int = 24, height: int = 20, seed: int = 0) -> Image.Image:

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from modules.generation import generate
-from modules.training.scoring import read_picture
+from modules.engine.generation import generate
+from training.scoring import read_picture
 from tests.e2e.test_demo_model import demo_manager, demo_request  # noqa: F401 (fixture)
 
 

@@ -9,15 +9,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from modules.generation import generate
-from modules.imaging import blur_mask
-from modules.models.manager import ModelManager
-from modules.requests import ControlUnit, GenerationRequest, validate
-from modules.settings import REPO_ROOT
-from modules.training import shapes
-from modules.training.evaluate_members import pen_drawing
-from modules.training.members import free_sample, object_mask
-from modules.training.scoring import _nearest, read_picture
+from modules.engine.generation import generate
+from modules.engine.imaging import blur_mask
+from modules.engine.models.manager import ModelManager
+from modules.core.requests import ControlUnit, GenerationRequest, validate
+from modules.core.settings import REPO_ROOT
+from training import shapes
+from training.evaluate_members import pen_drawing
+from training.members import free_sample, object_mask
+from training.scoring import _nearest, read_picture
 
 MODELS = REPO_ROOT / "models"
 BASE = GenerationRequest(sampler="Euler a", steps=20, cfg_scale=5.0, width=48, height=48)
@@ -25,7 +25,7 @@ BASE = GenerationRequest(sampler="Euler a", steps=20, cfg_scale=5.0, width=48, h
 
 @pytest.fixture(scope="module")
 def members(tmp_path_factory):
-    from modules.devices import choose_device
+    from modules.engine.devices import choose_device
 
     manager = ModelManager(checkpoints_dir=MODELS / "Stable-diffusion", vae_dir=MODELS / "VAE",
                            cache_file=tmp_path_factory.mktemp("cache") / "models.json",

@@ -7,18 +7,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from modules.generation import generate
-from modules.models.manager import ModelManager
-from modules.requests import GenerationRequest
-from modules.settings import REPO_ROOT
-from modules.training.scoring import read_picture
+from modules.engine.generation import generate
+from modules.engine.models.manager import ModelManager
+from modules.core.requests import GenerationRequest
+from modules.core.settings import REPO_ROOT
+from training.scoring import read_picture
 
 MODELS = REPO_ROOT / "models"
 
 
 @pytest.fixture(scope="module")
 def demo_manager(tmp_path_factory):
-    from modules.devices import choose_device
+    from modules.engine.devices import choose_device
 
     manager = ModelManager(checkpoints_dir=MODELS / "Stable-diffusion", vae_dir=MODELS / "VAE",
                            cache_file=tmp_path_factory.mktemp("cache") / "models.json",

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from modules.extensions import LOADED, Extension, import_package, load_one
+from modules.service.extensions import LOADED, Extension, import_package, load_one
 
 SHIPPED = Path(__file__).resolve().parents[2] / "extensions"
 
@@ -26,6 +26,6 @@ def load_shipped(name: str, store=None, **registries) -> Extension:
 
 @pytest.fixture
 def settings_store(tmp_path):
-    from modules.settings import SettingsStore
+    from modules.core.settings import SettingsStore
 
     return SettingsStore(tmp_path / "settings.json", {})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modules.extension_api import GenerationRequest
-from modules.infotext import parse_infotext
+from modules.core.infotext import parse_infotext
 from tests.extensions.conftest import SHIPPED, load_shipped, shipped_module
 
 

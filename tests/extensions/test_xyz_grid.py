@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from modules.extensions import load_extensions
-from modules.infotext import parse_infotext
-from modules.outputs import OutputStore
-from modules.processing import Processor
-from modules.requests import GenerationRequest
+from modules.service.extensions import load_extensions
+from modules.core.infotext import parse_infotext
+from modules.service.outputs import OutputStore
+from modules.service.runner import Processor
+from modules.core.requests import GenerationRequest
 from tests.extensions.conftest import SHIPPED, shipped_module
 
 CTX = SimpleNamespace(sampler_names=lambda: ["Euler", "Euler a", "DPM++ 2M"],

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from modules.devices import (
+from modules.engine.devices import (
     DeviceConfig,
     Hardware,
     choose_device,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from modules.extensions import FAILED, LOADED, Extension, ExtensionHost
-from modules.settings import settings_from_args
+from modules.service.extensions import FAILED, LOADED, Extension, ExtensionHost
+from modules.core.settings import settings_from_args
 
 
 def test_status_table_lists_every_extension_and_escapes_errors(tmp_path):
@@ -71,7 +71,7 @@ def test_extension_settings_form_saves_each_extension_under_its_name(tmp_path):
     import gradio as gr
 
     from modules.extension_api import ExtensionApi, ExtensionSettings
-    from modules.settings import SettingsStore
+    from modules.core.settings import SettingsStore
     from modules.ui.extensions_tab import _settings_section
 
     store = SettingsStore(tmp_path / "settings.json", {})

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from modules.extension_api import ExtensionApi
-from modules.extensions import (
+from modules.service.extensions import (
     DISABLED,
     FAILED,
     LOADED,
@@ -18,9 +18,9 @@ from modules.extensions import (
     load_extensions,
     missing_requirements,
 )
-from modules.controlnet.preprocessors import PreprocessorRegistry
-from modules.requests import GenerationRequest
-from modules.settings import SettingsStore
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.core.requests import GenerationRequest
+from modules.core.settings import SettingsStore
 from tests.fixtures.fake_extensions import (
     GOOD,
     RAISES_AT_IMPORT,
@@ -173,7 +173,7 @@ def test_a_sampler_with_a_taken_name_fails_its_extension_only(tmp_path):
         def setup(api):
             api.register_sampler("Euler", EulerDiscreteScheduler)
     """)
-    from modules.samplers import SamplerRegistry
+    from modules.engine.samplers import SamplerRegistry
 
     registry = SamplerRegistry.default()
     host = load_extensions(tmp_path, samplers=registry)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from modules.training import shapes
-from modules.training.tokenizer import write_clip_tokenizer
+from training import shapes
+from training.tokenizer import write_clip_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def named(tokenizer, caption, region):
 
 
 def test_words_are_the_objects_except_the_background_colour(tokenizer):
-    from modules.training.grounding import word_regions
+    from training.grounding import word_regions
 
     captions = ["a large red circle on a blue background, on the left", "a white star on a white background",
                 "a gray background", ""]
@@ -38,7 +38,7 @@ def test_words_are_the_objects_except_the_background_colour(tokenizer):
 
 
 def test_loss_is_low_when_words_attend_to_their_region():
-    from modules.training.grounding import grounding_loss
+    from training.grounding import grounding_loss
 
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., :4, :4] = 1.0  # object in the top-left quarter
@@ -52,8 +52,8 @@ def test_loss_is_low_when_words_attend_to_their_region():
 
 
 def test_recorder_keeps_maps_and_changes_nothing():
-    from modules.training.demo_model import TINY, build_unet
-    from modules.training.grounding import recording
+    from training.demo_model import TINY, build_unet
+    from training.grounding import recording
 
     torch.manual_seed(0)
     unet = build_unet(TINY).eval()
@@ -70,7 +70,7 @@ def test_recorder_keeps_maps_and_changes_nothing():
 
 
 def test_share_loss_asks_for_a_large_share_not_only_the_right_place():
-    from modules.training.grounding import grounding_loss, share_loss
+    from training.grounding import grounding_loss, share_loss
 
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., :4, :4] = 1.0

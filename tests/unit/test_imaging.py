@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from modules import imaging
+from modules.engine import imaging
 
 
 def arr(image: Image.Image) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from modules.infotext import (
+from modules.core.infotext import (
     Infotext,
     decode_user_comment,
     exif_for,

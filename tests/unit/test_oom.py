@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from modules.generation import GenerationResult
-from modules.oom import OutOfMemory, halved_batch, is_out_of_memory, run_with_retry
-from modules.requests import GenerationRequest
+from modules.core.results import GenerationResult
+from modules.core.results import OutOfMemory
+from modules.engine.oom import halved_batch, is_out_of_memory, run_with_retry
+from modules.core.requests import GenerationRequest
 
 REQUEST = GenerationRequest(prompt="x", width=64, height=48, seed=7, subseed=3, batch_size=4, batch_count=2)
 

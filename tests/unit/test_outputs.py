@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from modules import outputs
-from modules.infotext import read_image_infotext
-from modules.outputs import OutputStore, next_number, save_image
+from modules.service import outputs
+from modules.core.infotext import read_image_infotext
+from modules.service.outputs import OutputStore, next_number, save_image
 
 NOW = datetime(2024, 5, 6, 13, 45)
 DAY = "2024-05-06"
@@ -189,7 +189,7 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
 
     from PIL import Image
 
-    from modules.outputs import save_image
+    from modules.service.outputs import save_image
 
     old = os.umask(0o022)
     try:

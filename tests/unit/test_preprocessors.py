@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from modules.controlnet.preprocessors import (
+from modules.engine.controlnet.preprocessors import (
     PreprocessorError,
     PreprocessorRegistry,
     fit_to,
     pixel_perfect_resolution,
 )
-from modules.training import shapes
+from training import shapes
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_registered_preprocessor_gets_its_slider_values(picture):
         seen.update(resolution=resolution, threshold_a=threshold_a)
         return image
 
-    from modules.controlnet.preprocessors import Slider
+    from modules.engine.controlnet.preprocessors import Slider
 
     reg.register("custom", custom, sliders=(Slider("A", 5, 0, 10),))
     reg.run("custom", picture, 128, threshold_a=7)

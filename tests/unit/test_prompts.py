@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modules.prompts import (
+from modules.core.prompts import (
     LoraTag,
     extract_loras,
     parse_attention,

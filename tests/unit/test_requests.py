@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from modules.infotext import parse_infotext
-from modules.requests import (
+from modules.core.infotext import parse_infotext
+from modules.core.requests import (
     MAX_SEED,
     GenerationRequest,
     Limits,
@@ -17,7 +17,7 @@ from modules.requests import (
     request_fields_from_infotext,
     validate,
 )
-from modules.samplers import SamplerRegistry
+from modules.engine.samplers import SamplerRegistry
 
 OK = GenerationRequest(prompt="a red circle", width=512, height=512, steps=20, cfg_scale=7.0, sampler="Euler a")
 

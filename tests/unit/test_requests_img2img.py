@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image, ImageDraw
 
-from modules.requests import (
+from modules.core.requests import (
     MODES,
     GenerationRequest,
     Limits,
@@ -17,7 +17,7 @@ from modules.requests import (
     request_fields_from_infotext,
     validate,
 )
-from modules.infotext import parse_infotext
+from modules.core.infotext import parse_infotext
 
 PICTURE = Image.new("RGB", (32, 24), (10, 20, 30))
 

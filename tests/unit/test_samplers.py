@@ -19,7 +19,7 @@ from diffusers import (
     UniPCMultistepScheduler,
 )
 
-from modules.samplers import (
+from modules.engine.samplers import (
     SCHEDULE_TYPES,
     SamplerRegistry,
     SamplerSpec,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modules.settings import REPO_ROOT, SettingsStore, apply_offline_environment, build_parser, settings_from_args
+from modules.core.settings import REPO_ROOT, SettingsStore, apply_offline_environment, build_parser, settings_from_args
 
 FLAGS = ("--listen", "--port", "--models-dir", "--ckpt-dir", "--lora-dir", "--vae-dir", "--controlnet-dir",
          "--embeddings-dir", "--outputs-dir", "--extensions-dir", "--device", "--precision", "--models-in-ram")
@@ -152,7 +152,7 @@ DEFAULTS = {"preview_every": 5, "default_negative_prompt": ""}
 
 
 def test_missing_file_gives_defaults_and_says_so(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="modules.settings")
+    caplog.set_level(logging.INFO, logger="modules.core.settings")
     store = SettingsStore(tmp_path / "settings.json", DEFAULTS)
     assert store.values == DEFAULTS
     assert store.get("preview_every") == 5
@@ -163,7 +163,7 @@ def test_missing_file_gives_defaults_and_says_so(tmp_path, caplog):
 def test_corrupt_file_gives_defaults_and_is_kept_aside(tmp_path, caplog):
     path = tmp_path / "settings.json"
     path.write_text('{"preview_every": 3,', encoding="utf-8")
-    caplog.set_level(logging.INFO, logger="modules.settings")
+    caplog.set_level(logging.INFO, logger="modules.core.settings")
     store = SettingsStore(path, DEFAULTS)
     assert store.values == DEFAULTS
     backup = tmp_path / "settings.json.corrupt"

@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pytest
 
-from modules.training import shapes
-from modules.training.evaluate import evaluate_ground_truth
-from modules.training.scoring import read_picture, score
+from training import shapes
+from training.evaluate import evaluate_ground_truth
+from training.scoring import read_picture, score
 
 
 def test_same_seed_same_sample_and_caption():
@@ -70,7 +70,7 @@ def test_scribble_and_mask_helpers():
 def test_tokenizer_makes_caption_words_single_tokens(tmp_path):
     from transformers import CLIPTokenizer
 
-    from modules.training.tokenizer import write_clip_tokenizer
+    from training.tokenizer import write_clip_tokenizer
 
     size = write_clip_tokenizer(tmp_path, shapes.caption_vocabulary())
     tok = CLIPTokenizer.from_pretrained(str(tmp_path))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from modules.models.loras import LoraInfo
+from modules.engine.models.loras import LoraInfo
 from modules.ui.canvas import white_canvas
 from modules.ui.controlnet_panel import drawn_picture
 from modules.ui.embeddings_tab import insert_word

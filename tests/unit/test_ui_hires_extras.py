@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from modules.requests import RequestError
+from modules.core.requests import RequestError
 from modules.ui.extras_tab import BATCH, FOLDER, SINGLE, pictures_for
 from modules.ui.hires_panel import SAME_CHECKPOINT, SAME_SAMPLER, SAME_SCHEDULE, HiresPanel
 
@@ -61,8 +61,8 @@ def test_extras_sources(tmp_path):
 def _services(checkpoints=()):
     from types import SimpleNamespace
 
-    from modules.samplers import SamplerRegistry
-    from modules.upscalers import UpscalerRegistry
+    from modules.engine.samplers import SamplerRegistry
+    from modules.engine.upscaling import UpscalerRegistry
 
     found = {name: SimpleNamespace(title=f"{name} [abc]", usable=True) for name in checkpoints}
     return SimpleNamespace(samplers=SamplerRegistry.default(), upscalers=UpscalerRegistry(),
@@ -72,8 +72,8 @@ def _services(checkpoints=()):
 def test_infotext_hires_fields_fill_the_panel_and_read_back_the_same():
     """PNG Info / History "Send to txt2img": A1111's hires infotext fills the accordion so that generating
     again asks for the same second pass."""
-    from modules.infotext import parse_infotext
-    from modules.requests import request_fields_from_infotext
+    from modules.core.infotext import parse_infotext
+    from modules.core.requests import request_fields_from_infotext
 
     text = ("a fox\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 64x64, Denoising strength: 0.45, "
             "Hires upscale: 1.5, Hires steps: 12, Hires upscaler: Latent (nearest-exact), Hires CFG Scale: 4, "

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from modules.accounts import Account, Accounts, _memory_hash
-from modules.history import History
-from modules.outputs import OutputStore
+from modules.service.accounts import Account, Accounts, _memory_hash
+from modules.service.history import History
+from modules.service.outputs import OutputStore
 from modules.ui.history_tab import details_html, grid, import_as, make_query, scope_of
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modules.requests import RequestError, validate
+from modules.core.requests import RequestError, validate
 from modules.ui.img2img import editor_mask, fit_size, read_upload, request_from_form, white_canvas
 
 PHOTO = Image.new("RGB", (40, 24), (10, 120, 200))
@@ -126,7 +126,7 @@ def test_uploads_are_read_whole_with_a_reason_when_they_cannot_be(tmp_path):
 def test_checkpoint_note_lists_unusable_files_with_reasons(tmp_path, cpu_fp32):
     from types import SimpleNamespace
 
-    from modules.models.manager import ModelManager
+    from modules.engine.models.manager import ModelManager
     from modules.ui.txt2img import checkpoint_choices
 
     (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from modules.settings import UserSettingsStore
+from modules.core.settings import UserSettingsStore
 from modules.ui.user_defaults import KEY, account_of, connect, save_checkpoint, saved_checkpoint
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from modules.controlnet.preprocessors import PreprocessorRegistry, fit_to, pixel_perfect_resolution
-from modules.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, ControlUnit
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry, fit_to, pixel_perfect_resolution
+from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, ControlUnit
 
 BALANCED, PROMPT_MORE, CONTROL_MORE = range(3)
 SOFT_INJECTION = 0.825  # sd-webui-controlnet's per-layer falloff for the two non-balanced modes

@@ -328,7 +328,7 @@ def fit_to(control_map: Image.Image, width: int, height: int, resize_mode: int, 
     """The map at the output size, by sd-webui-controlnet's resize modes (0 just resize, 1 crop and resize,
     2 resize and fill). A thin-line map shrunk a lot would fade to grey: its lines are first thickened by the
     shrink factor, so a 3-pixel pen stroke on a 512-pixel canvas is still a line at 48 pixels."""
-    from modules.imaging import resize_image
+    from modules.engine.imaging import resize_image
 
     if resize_mode == 2:  # fill with black, not stretched edges: empty bands mean "no control here"
         k = min(width / control_map.width, height / control_map.height)

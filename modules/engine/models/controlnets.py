@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modules.models.loras import read_header
+from modules.engine.models.loras import read_header
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def load_controlnet(info: ControlNetInfo, dtype: Any, device: Any) -> Any:
         if info.kind == "diffusers":
             model = ControlNetModel.from_pretrained(str(info.path), torch_dtype=dtype, local_files_only=True)
         else:
-            from modules.models.single_file import read_state_dict
+            from modules.engine.models.single_file import read_state_dict
 
             state_dict = read_state_dict(info.path)
             state_dict = {k.removeprefix("control_model."): v for k, v in state_dict.items()}

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from modules.models.registry import model_files, sha256_file
+from modules.engine.models.registry import model_files, sha256_file
 
 log = logging.getLogger(__name__)
 

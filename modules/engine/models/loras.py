@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modules.models.registry import model_files
+from modules.engine.models.registry import model_files
 
 log = logging.getLogger(__name__)
 

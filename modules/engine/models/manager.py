@@ -22,15 +22,15 @@ from typing import Any
 
 import torch
 
-from modules.devices import DeviceConfig
-from modules.models import controlnets
-from modules.models import loras as lora_files
-from modules.models.controlnets import ControlNetError, ControlNetInfo
-from modules.models import embeddings as embedding_files
-from modules.models.embeddings import EmbeddingInfo, EmbeddingSet
-from modules.models.loras import AdapterSet, LoraError, LoraInfo
-from modules.models.registry import CheckpointInfo, CheckpointRegistry, HashCache, VaeInfo, scan_vaes
-from modules.requests import VAE_AUTOMATIC, VAE_NONE
+from modules.engine.devices import DeviceConfig
+from modules.engine.models import controlnets
+from modules.engine.models import loras as lora_files
+from modules.engine.models.controlnets import ControlNetError, ControlNetInfo
+from modules.engine.models import embeddings as embedding_files
+from modules.engine.models.embeddings import EmbeddingInfo, EmbeddingSet
+from modules.engine.models.loras import AdapterSet, LoraError, LoraInfo
+from modules.engine.models.registry import CheckpointInfo, CheckpointRegistry, HashCache, VaeInfo, scan_vaes
+from modules.core.requests import VAE_AUTOMATIC, VAE_NONE
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def place_on_device(pipe: Any, device: DeviceConfig) -> None:
 
 def load_pipeline(info: CheckpointInfo, device: DeviceConfig) -> Any:
     """Read a checkpoint from disk (offline) into a pipeline on the device."""
-    from modules.models.single_file import CheckpointError, ModelFamily, load_single_file
+    from modules.engine.models.single_file import CheckpointError, ModelFamily, load_single_file
 
     if not info.usable:
         raise CheckpointError(f"{info.name} cannot be used: {info.error}")
@@ -343,7 +343,7 @@ class ModelManager:
     def _vae_for(self, loaded: LoadedModel, name: str) -> Any:
         if name in (VAE_AUTOMATIC, VAE_NONE, ""):
             return loaded.own_vae
-        from modules.models.single_file import CheckpointError, ModelFamily, load_vae_file
+        from modules.engine.models.single_file import CheckpointError, ModelFamily, load_vae_file
 
         vae_info = self.find_vae(name)
         if loaded.info.family not in ("sd1", "sd2", "sd2-v", "sdxl"):

@@ -152,7 +152,7 @@ class HashCache:
 
 
 def _describe_file(path: Path) -> dict[str, Any]:
-    from modules.models.single_file import CheckpointError, detect_family, read_state_dict
+    from modules.engine.models.single_file import CheckpointError, detect_family, read_state_dict
 
     try:
         # safetensors are memory-mapped: detection touches a few tensors, not the whole file.

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from modules.devices import DeviceConfig
-from modules.models.manager import LruCache, release_memory
+from modules.engine.devices import DeviceConfig
+from modules.engine.models.manager import LruCache, release_memory
 
 log = logging.getLogger(__name__)
 
