@@ -31,6 +31,7 @@ from modules.core.infotext import format_infotext, parse_infotext, quote
 from modules.engine.controlnet.preprocessors import Detector as Preprocessor
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 from modules.core.requests import GenerationRequest, LoraRef, RequestError
+from modules.core.settings import SettingsStore
 
 if TYPE_CHECKING:  # the core's result types import torch; extensions get them at run time from hooks
     from modules.core.results import GenerationResult, StepInfo
@@ -64,8 +65,8 @@ class ExtensionSettings:
 
     STORE_KEY = "extension_settings"
 
-    def __init__(self, store: Any, name: str) -> None:
-        self._store = store  # a modules.core.settings.SettingsStore, or None (tests, tools): values live in memory
+    def __init__(self, store: SettingsStore | None, name: str) -> None:
+        self._store = store  # None (tests, tools): values live in memory
         self._name = name
         self.defaults: dict[str, Any] = {}
         self.declared: dict[str, Setting] = {}

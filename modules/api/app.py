@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -11,9 +11,12 @@ from fastapi.responses import JSONResponse
 from modules.service.accounts import Accounts
 from modules.api import controlnet_api, ext_routes, extras_api, history_api, jobs_api, sdapi
 from modules.api.auth import AuthGate, AuthMiddleware, caller_dependency
-from modules.api.sdapi import GenerationFailed
+from modules.api.waiting import GenerationFailed
 from modules.service.jobs import NotAllowed, QueueFull
 from modules.core.requests import RequestError
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ def add_error_handlers(app: FastAPI) -> None:
         return _error(500, "GenerationFailed", str(exc))
 
 
-def build_app(services: Any, accounts: Accounts | None = None) -> FastAPI:
+def build_app(services: Services, accounts: Accounts | None = None) -> FastAPI:
     """The app with the A1111-compatible API and ours. `app.state.auth_gate` lets the UI join the login."""
     gate = AuthGate(accounts or Accounts(), outputs_root=services.outputs.root)
     app = FastAPI(title="Stable Diffusion WebUI API", version="1", docs_url="/docs", redoc_url=None,
@@ -58,9 +61,9 @@ def build_app(services: Any, accounts: Accounts | None = None) -> FastAPI:
     app.include_router(jobs_api.build_router(services, current_caller))
     app.include_router(controlnet_api.build_router(services, current_caller))
     app.include_router(extras_api.build_router(services, current_caller))
-    if getattr(services, "history", None) is not None:
+    if services.history is not None:
         app.include_router(history_api.build_router(services.history, current_caller))
-    extensions = getattr(services, "extensions", None)
+    extensions = services.extensions
     if extensions is not None:
         app.include_router(ext_routes.build_router(extensions, [Depends(current_caller)]))
     add_error_handlers(app)

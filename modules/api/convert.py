@@ -1,62 +1,49 @@
-"""A1111 API payloads <-> the core's GenerationRequest/GenerationResult, and images <-> base64."""
+"""A1111 API payloads <-> the core's GenerationRequest/GenerationResult: every conversion of an A1111 (or
+sd-webui-controlnet) field lives here, so the routes only route."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import json
 import re
 import time
 from dataclasses import replace
-from typing import Any
-
-from PIL import Image, UnidentifiedImageError
+from typing import Any, TYPE_CHECKING
 
 from modules.api.schemas import GenerationPayload, Img2ImgPayload
-from modules.core.infotext import parse_infotext, pnginfo_for
+from modules.api.images import decode_image, encode_image
+from modules.core.infotext import parse_infotext
 from modules.core.requests import (
     VAE_AUTOMATIC,
     VAE_NONE,
+    ControlUnit,
     GenerationRequest,
     RequestError,
     request_fields_from_infotext,
 )
 
+if TYPE_CHECKING:
+    from modules.engine.models.manager import ModelManager
+    from modules.engine.samplers import SamplerRegistry
+    from modules.service.services import Services
+
 TITLE_HASH = re.compile(r"\s*\[[0-9a-fA-F]{8,64}\]$")
 DEFAULT_SAMPLER = "Euler"  # A1111's API default (sampler_index = "Euler")
+SAME = ("", "use same sampler", "use same scheduler", "use same checkpoint", "none")
+
+
+LEGACY_RESIZE = {"scale to fit (inner fit)": 1, "envelope (outer fit)": 2, "inner fit": 1, "outer fit": 2,
+                 "resize": 0, "just resize": 0}
+UNIT_FIELDS = {"enabled", "image", "input_image", "mask", "module", "model", "weight", "guidance_start",
+               "guidance_end", "guidance", "control_mode", "resize_mode", "pixel_perfect", "processor_res",
+               "threshold_a", "threshold_b", "guessmode", "lowvram", "low_vram", "is_ui", "input_mode",
+               "batch_images", "output_dir", "loopback", "save_detected_map", "hr_option", "effective_region_mask"}
+
+
 VAE_ALIASES = {"automatic": VAE_AUTOMATIC, "none": VAE_NONE, "": VAE_AUTOMATIC}
 
 
-# ---------------------------------------------------------------------------------------------- images
-def encode_image(image: Image.Image, infotext: str | None = None) -> str:
-    """Bare base64 PNG (no data: prefix), carrying the infotext as A1111's `parameters` chunk."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=pnginfo_for(infotext) if infotext else None)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def decode_image(data: str) -> Image.Image:
-    """A base64 picture, bare or as a data: URI; the format is told by the content, not the prefix."""
-    text = (data or "").strip()
-    if text.startswith("data:"):
-        text = text.partition(",")[2]
-    if not text:
-        raise RequestError("No image was sent: pass it as base64 (bare or as a data: URI).")
-    try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
-    except (binascii.Error, ValueError):
-        raise RequestError("The image is not valid base64.") from None
-    try:
-        image = Image.open(io.BytesIO(raw))
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise RequestError(f"The image could not be read as a picture: {exc}") from None
-    return image
-
-
 # ---------------------------------------------------------------------------------------------- requests
-def find_checkpoint(models: Any, query: str) -> Any:
+def find_checkpoint(models: ModelManager, query: str) -> Any:
     """A checkpoint by A1111 title, name or hash; a title whose hash is not computed yet still matches."""
     info = models.checkpoints.find(query) or models.checkpoints.find(TITLE_HASH.sub("", query))
     if info is None or not info.usable:
@@ -65,14 +52,14 @@ def find_checkpoint(models: Any, query: str) -> Any:
     return info
 
 
-def check_vae(models: Any, name: str) -> str:
+def check_vae(models: ModelManager, name: str) -> str:
     canonical = VAE_ALIASES.get(name.strip().casefold())
     if canonical is not None:
         return canonical
     return models.find_vae(name).name  # raises ModelNotFound (a LookupError) listing the VAEs
 
 
-def pick_sampler(samplers: Any, name: str, scheduler: str | None, warnings: list[str]) -> tuple[str, str]:
+def pick_sampler(samplers: SamplerRegistry, name: str, scheduler: str | None, warnings: list[str]) -> tuple[str, str]:
     """(sampler, schedule type) as A1111 picks them: a legacy suffix ("DPM++ 2M Karras") wins; an unknown or
     unsupported scheduler falls back to Automatic (with a warning) instead of failing the request."""
     try:
@@ -112,12 +99,10 @@ def _infotext_fields(payload: GenerationPayload) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k not in ("checkpoint", "checkpoint_hash", "vae")}
 
 
-def payload_to_request(payload: GenerationPayload, services: Any, user_options: dict[str, Any]
+def payload_to_request(payload: GenerationPayload, services: Services, user_options: dict[str, Any]
                        ) -> tuple[GenerationRequest, list[str]]:
     """A GenerationRequest for an A1111 txt2img payload (or the txt2img part of an img2img one), plus warnings
     about what was ignored."""
-    from modules.api.controlnet_api import units_from_scripts  # it uses this module's image decoding
-
     warnings = _unsupported_warnings(payload)
     overrides = payload.override_settings or {}
     sampler, schedule = pick_sampler(services.samplers, payload.sampler_name or payload.sampler_index
@@ -140,8 +125,6 @@ def payload_to_request(payload: GenerationPayload, services: Any, user_options: 
     )
     if payload.script_name:  # an extension's script, by name or title; its values come in alwayson_scripts
         fields["extra"]["script"] = payload.script_name
-    from modules.api.extras_api import hires_fields  # it uses this module's helpers
-
     fields.update(hires_fields(payload, services, warnings))
     defaults = type(payload)()
     for name, value in _infotext_fields(payload).items():
@@ -164,7 +147,7 @@ def _img2img_warnings(payload: Img2ImgPayload) -> list[str]:
     return notes
 
 
-def img2img_payload_to_request(payload: Img2ImgPayload, services: Any, user_options: dict[str, Any]
+def img2img_payload_to_request(payload: Img2ImgPayload, services: Services, user_options: dict[str, Any]
                                ) -> tuple[GenerationRequest, list[str]]:
     """A GenerationRequest for an A1111 img2img payload: inpaint when it has a mask, img2img otherwise."""
     request, warnings = payload_to_request(payload, services, user_options)
@@ -247,3 +230,91 @@ def image_response(result: Any, payload: GenerationPayload, warnings: list[str],
 def pnginfo_parameters(text: str) -> dict[str, Any]:
     parsed = parse_infotext(text)
     return {"Prompt": parsed.prompt, "Negative prompt": parsed.negative_prompt, **parsed.params}
+
+
+# ---------------------------------------------------------------------------------------------- hires fix
+def _same(value: Any) -> str:
+    text = "" if value is None else str(value).strip()
+    return "" if text.casefold() in SAME else text
+
+
+def hires_fields(payload: Any, services: Services, warnings: list[str]) -> dict[str, Any]:
+    """The request's hires fields from an A1111 txt2img payload (nothing when enable_hr is off)."""
+    if not getattr(payload, "enable_hr", False):
+        return {}
+    if payload.firstphase_width or payload.firstphase_height:
+        warnings.append("firstphase_width/height (the pre-1.0 hires fix) are ignored: width and height are the "
+                        "first pass's size, hr_scale or hr_resize_x/y the final one.")
+    upscaler = _same(payload.hr_upscaler) or "Latent"
+    if str(payload.hr_upscaler).strip().casefold() == "none":
+        upscaler = "None"
+    fields: dict[str, Any] = dict(
+        enable_hr=True, hr_scale=2.0 if payload.hr_scale is None else payload.hr_scale, hr_upscaler=upscaler,
+        hr_second_pass_steps=payload.hr_second_pass_steps or 0, hr_resize_x=payload.hr_resize_x or 0,
+        hr_resize_y=payload.hr_resize_y or 0, hr_prompt=payload.hr_prompt or "",
+        hr_negative_prompt=payload.hr_negative_prompt or "", hr_cfg=payload.hr_cfg,
+        hr_checkpoint=_same(payload.hr_checkpoint_name), hr_schedule_type=_same(payload.hr_scheduler))
+    if payload.denoising_strength is not None:
+        fields["denoising_strength"] = payload.denoising_strength
+    sampler = _same(payload.hr_sampler_name)
+    if sampler:
+        fields["hr_sampler"] = sampler
+    if fields["hr_checkpoint"]:
+        fields["hr_checkpoint"] = find_checkpoint(services.models, fields["hr_checkpoint"]).name
+    return fields
+
+
+# ---------------------------------------------------------------------------------------------- ControlNet units
+# sd-webui-controlnet's field names; older clients use `input_image`, `guessmode` and the legacy resize names.
+def _image_of(value: Any) -> Any:
+    """A unit's picture: base64 (bare or data: URI), or {"image": ..., "mask": ...} as the extension's UI sends."""
+    if isinstance(value, dict):
+        value = value.get("image")
+    if value in (None, ""):
+        return None
+    return decode_image(str(value))
+
+
+def _resize_mode(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().casefold() in LEGACY_RESIZE:
+        return LEGACY_RESIZE[value.strip().casefold()]
+    return value
+
+
+def unit_from_arg(arg: dict[str, Any], index: int, warnings: list[str]) -> ControlUnit:
+    unknown = sorted(set(arg) - UNIT_FIELDS)
+    if unknown:
+        warnings.append(f"ControlNet unit {index}: ignored unknown field(s) {', '.join(unknown)}.")
+    control_mode = arg.get("control_mode")
+    if control_mode is None:  # the old guess mode is "ControlNet is more important"
+        control_mode = 2 if arg.get("guessmode") else 0
+    image = _image_of(arg.get("image") or arg.get("input_image"))
+    threshold = {k: (None if arg.get(k) in (None, -1) else arg[k]) for k in ("threshold_a", "threshold_b")}
+    return ControlUnit(
+        enabled=bool(arg.get("enabled", True)), image=image, module=str(arg.get("module") or "none"),
+        model=str(arg.get("model") or "").strip() if str(arg.get("model") or "").strip() != "None" else "",
+        weight=arg.get("weight", 1.0), guidance_start=arg.get("guidance_start", 0.0),
+        guidance_end=arg.get("guidance_end", arg.get("guidance", 1.0)), control_mode=control_mode,
+        resize_mode=_resize_mode(arg.get("resize_mode", 1)), pixel_perfect=bool(arg.get("pixel_perfect", False)),
+        processor_res=512 if arg.get("processor_res") in (None, -1) else arg["processor_res"],
+        hr_option=arg.get("hr_option", 0), **threshold)
+
+
+def units_from_scripts(alwayson_scripts: dict[str, Any] | None, warnings: list[str]) -> tuple[ControlUnit, ...]:
+    scripts = {str(k).lower(): v for k, v in (alwayson_scripts or {}).items()}
+    block = scripts.get("controlnet")
+    if block is None:
+        return ()
+    args = block.get("args", []) if isinstance(block, dict) else block
+    if not isinstance(args, list):
+        raise RequestError("alwayson_scripts.controlnet.args must be a list of units.")
+    units = []
+    for index, arg in enumerate(args):
+        if not isinstance(arg, dict):
+            raise RequestError(f"ControlNet unit {index + 1} must be an object with the extension's field names.")
+        unit = unit_from_arg(arg, index + 1, warnings)
+        if unit.enabled and unit.model:
+            units.append(unit)
+        elif unit.enabled and unit.module not in ("", "none"):
+            warnings.append(f"ControlNet unit {index + 1} has a preprocessor but no model; it was skipped.")
+    return tuple(units)

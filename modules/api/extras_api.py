@@ -1,24 +1,25 @@
-"""A1111's upscaler routes: /sdapi/v1/upscalers, latent-upscale-modes, extra-single-image, extra-batch-images;
-and the hires fields of its txt2img payload. Extras run as jobs in the shared queue, owned by the caller."""
+"""A1111's upscaler routes: /sdapi/v1/upscalers, latent-upscale-modes, extra-single-image, extra-batch-images.
+Extras run as jobs in the shared queue, owned by the caller."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from modules.api import convert
+from modules.api.images import decode_image, encode_image
 from modules.api.auth import Caller
+from modules.api.waiting import GenerationFailed, wait_for
 from modules.api.schemas import Float, Int, Lenient
 from modules.engine.extras import ExtrasRequest
 from modules.service.jobs import FAILED
 from modules.core.requests import RequestError
 from modules.engine.upscaling import LATENT_MODES, UpscalerRegistry
 
-SAME = ("", "use same sampler", "use same scheduler", "use same checkpoint", "none")
-
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 class ExtrasPayload(Lenient):
     """A1111's ExtrasBaseRequest (face restoration is not offered: it needs downloaded weights)."""
@@ -69,37 +70,6 @@ class UpscalerItem(BaseModel):
     scale: float | None = None
 
 
-def _same(value: Any) -> str:
-    text = "" if value is None else str(value).strip()
-    return "" if text.casefold() in SAME else text
-
-
-def hires_fields(payload: Any, services: Any, warnings: list[str]) -> dict[str, Any]:
-    """The request's hires fields from an A1111 txt2img payload (nothing when enable_hr is off)."""
-    if not getattr(payload, "enable_hr", False):
-        return {}
-    if payload.firstphase_width or payload.firstphase_height:
-        warnings.append("firstphase_width/height (the pre-1.0 hires fix) are ignored: width and height are the "
-                        "first pass's size, hr_scale or hr_resize_x/y the final one.")
-    upscaler = _same(payload.hr_upscaler) or "Latent"
-    if str(payload.hr_upscaler).strip().casefold() == "none":
-        upscaler = "None"
-    fields: dict[str, Any] = dict(
-        enable_hr=True, hr_scale=2.0 if payload.hr_scale is None else payload.hr_scale, hr_upscaler=upscaler,
-        hr_second_pass_steps=payload.hr_second_pass_steps or 0, hr_resize_x=payload.hr_resize_x or 0,
-        hr_resize_y=payload.hr_resize_y or 0, hr_prompt=payload.hr_prompt or "",
-        hr_negative_prompt=payload.hr_negative_prompt or "", hr_cfg=payload.hr_cfg,
-        hr_checkpoint=_same(payload.hr_checkpoint_name), hr_schedule_type=_same(payload.hr_scheduler))
-    if payload.denoising_strength is not None:
-        fields["denoising_strength"] = payload.denoising_strength
-    sampler = _same(payload.hr_sampler_name)
-    if sampler:
-        fields["hr_sampler"] = sampler
-    if fields["hr_checkpoint"]:
-        fields["hr_checkpoint"] = convert.find_checkpoint(services.models, fields["hr_checkpoint"]).name
-    return fields
-
-
 def upscaler_items(upscalers: UpscalerRegistry) -> list[UpscalerItem]:
     items = []
     for up in upscalers.all():
@@ -124,11 +94,8 @@ def _notes(payload: ExtrasPayload) -> list[str]:
     return []
 
 
-async def _run(services: Any, request: ExtrasRequest, http: Request, caller: Caller) -> Any:
-    from modules.api.sdapi import GenerationFailed, wait_for
-
-    request = services.processor.check(request)
-    job = services.jobs.submit(request, caller.name)
+async def _run(services: Services, request: ExtrasRequest, http: Request, caller: Caller) -> Any:
+    job = services.submit(request, caller.name)
     await wait_for(services, job, http)
     if job.status == FAILED:
         raise GenerationFailed(job.error or "the job failed")
@@ -141,12 +108,12 @@ def _html_info(result: Any, notes: list[str]) -> str:
     return "\n".join([result.info] + notes + list(result.warnings)).strip()
 
 
-def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRouter:
+def build_router(services: Services, current_caller: Callable[..., Caller]) -> APIRouter:
     router = APIRouter(prefix="/sdapi/v1", tags=["A1111 compatible"])
     who = Depends(current_caller)
 
     def registry() -> UpscalerRegistry:
-        return getattr(services, "upscalers", None) or UpscalerRegistry()
+        return services.upscalers
 
     @router.get("/upscalers", response_model=list[UpscalerItem])
     def upscalers(caller: Caller = who) -> list[UpscalerItem]:
@@ -163,20 +130,20 @@ def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRou
 
     @router.post("/extra-single-image", response_model=ExtrasSingleResponse)
     async def single(payload: ExtrasSinglePayload, request: Request, caller: Caller = who) -> ExtrasSingleResponse:
-        image = convert.decode_image(payload.image)
+        image = decode_image(payload.image)
         result = await _run(services, _request(payload, [image], ["image"]), request, caller)
-        out = convert.encode_image(result.images[0], result.infotexts[0] or None) if result.images else None
+        out = encode_image(result.images[0], result.infotexts[0] or None) if result.images else None
         return ExtrasSingleResponse(html_info=_html_info(result, _notes(payload)), image=out)
 
     @router.post("/extra-batch-images", response_model=ExtrasBatchResponse)
     async def batch(payload: ExtrasBatchPayload, request: Request, caller: Caller = who) -> ExtrasBatchResponse:
         if not payload.imageList:
             raise RequestError("imageList is empty: send [{\"data\": <base64>, \"name\": <file name>}, ...].")
-        images = [convert.decode_image(item.data) for item in payload.imageList]
+        images = [decode_image(item.data) for item in payload.imageList]
         names = [item.name or f"image-{i}" for i, item in enumerate(payload.imageList)]
         result = await _run(services, _request(payload, images, names), request, caller)
         return ExtrasBatchResponse(html_info=_html_info(result, _notes(payload)),
-                                   images=[convert.encode_image(im, info or None)
+                                   images=[encode_image(im, info or None)
                                            for im, info in zip(result.images, result.infotexts)])
 
     return router

@@ -8,33 +8,36 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from modules.api import convert
+from modules.api.images import encode_image
 from modules.api.auth import Caller
 from modules.api.schemas import JobSummary, Txt2ImgPayload
 from modules.api.sdapi import submit_txt2img
 from modules.service.jobs import FINISHED, Job
 
+if TYPE_CHECKING:
+    from modules.service.services import Services
+
 EVENT_SECONDS = 0.25
 
 
-def summary(services: Any, job: Job, with_images: bool = False) -> JobSummary:
+def summary(services: Services, job: Job, with_images: bool = False) -> JobSummary:
     out = JobSummary(id=job.id, owner=job.owner, status=job.status, progress=round(job.fraction, 4),
                      position=services.jobs.position(job), created=job.created, started=job.started,
                      finished=job.finished, error=job.error)
     if job.result is not None:
         out.info = job.result.info
         if with_images:
-            out.images = [convert.encode_image(image, text)
+            out.images = [encode_image(image, text)
                           for image, text in zip(job.result.images, job.result.infotexts)]
     return out
 
 
-def visible_job(services: Any, job_id: str, caller: Caller) -> Job:
+def visible_job(services: Services, job_id: str, caller: Caller) -> Job:
     job = services.jobs.get(job_id)
     if job is None or (job.owner != caller.name and not caller.is_admin):
         raise HTTPException(404, f"No job {job_id!r} of yours.")
@@ -45,7 +48,7 @@ def _event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def job_events(services: Any, job: Job, request: Request) -> AsyncIterator[str]:
+async def job_events(services: Services, job: Job, request: Request) -> AsyncIterator[str]:
     """`progress` events while the job waits or runs (with a preview when a new one is there), then `done`."""
     last: tuple[Any, ...] | None = None
     last_preview = None
@@ -55,7 +58,7 @@ async def job_events(services: Any, job: Job, request: Request) -> AsyncIterator
         data = state.model_dump(exclude_none=True)
         if job.preview is not None and job.preview is not last_preview:
             last_preview = job.preview
-            data["preview"] = convert.encode_image(job.preview)
+            data["preview"] = encode_image(job.preview)
             key += (id(job.preview),)
         if key != last:
             last = key
@@ -66,7 +69,7 @@ async def job_events(services: Any, job: Job, request: Request) -> AsyncIterator
     yield _event("done", summary(services, job).model_dump(exclude_none=True))
 
 
-def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRouter:
+def build_router(services: Services, current_caller: Callable[..., Caller]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["jobs"])
     who = Depends(current_caller)
 

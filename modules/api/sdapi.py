@@ -6,15 +6,16 @@ Per-user where A1111 is global: `options` (the caller's default checkpoint, VAE,
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from fastapi import APIRouter, Body, Depends, Request
 
 from modules.api import convert
 from modules.api.auth import Caller
+from modules.api.images import decode_image, encode_image
+from modules.api.waiting import job_result, wait_for
 from modules.api.schemas import (
     ImageResponse,
     Img2ImgPayload,
@@ -28,59 +29,36 @@ from modules.api.schemas import (
     SdVae,
     Txt2ImgPayload,
 )
-from modules.core.results import GenerationResult
 from modules.core.infotext import image_metadata, read_image_infotext
-from modules.service.jobs import FAILED, RUNNING, Job
+from modules.service.jobs import RUNNING, Job
 from modules.core.requests import RequestError
 from modules.engine.samplers import SCHEDULE_TYPES
 
-POLL_SECONDS = 0.1
+if TYPE_CHECKING:
+    from modules.service.services import Services
+
 WRITABLE_OPTIONS = ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers")
 
 
-class GenerationFailed(Exception):
-    """A job failed while running; the message is the job's error."""
-
-
-def submit_txt2img(services: Any, payload: Txt2ImgPayload, caller: Caller) -> tuple[Job, list[str]]:
+def submit_txt2img(services: Services, payload: Txt2ImgPayload, caller: Caller) -> tuple[Job, list[str]]:
     """Validate (so bad input fails now, not after waiting in the queue) and queue the job."""
     request, warnings = convert.payload_to_request(payload, services, services.user_settings.get(caller.name))
-    request = services.processor.check(request).with_resolved_seeds()
-    return services.jobs.submit(request, caller.name), warnings
+    return services.submit(request, caller.name), warnings
 
 
-def submit_img2img(services: Any, payload: Img2ImgPayload, caller: Caller) -> tuple[Job, list[str]]:
+def submit_img2img(services: Services, payload: Img2ImgPayload, caller: Caller) -> tuple[Job, list[str]]:
     request, warnings = convert.img2img_payload_to_request(payload, services, services.user_settings.get(caller.name))
-    request = services.processor.check(request).with_resolved_seeds()
-    return services.jobs.submit(request, caller.name), warnings
+    return services.submit(request, caller.name), warnings
 
 
-async def wait_for(services: Any, job: Job, request: Request | None = None) -> None:
-    """Wait without holding a thread; a client that hangs up gets its job interrupted."""
-    while not job.done.is_set():
-        if request is not None and await request.is_disconnected():
-            services.jobs.interrupt(job.id, job.owner)
-            return
-        await asyncio.sleep(POLL_SECONDS)
-
-
-def job_result(job: Job) -> GenerationResult:
-    if job.status == FAILED:
-        raise GenerationFailed(job.error or "the job failed")
-    if job.result is not None:
-        return job.result
-    # Cancelled while still queued: no pictures, as A1111 answers an interrupted run.
-    return GenerationResult(request=job.request, images=[], seeds=[], subseeds=[], infotexts=[], interrupted=True)
-
-
-def model_of(services: Any, request: Any) -> Any:
+def model_of(services: Services, request: Any) -> Any:
     try:
         return services.models.resolve(request.checkpoint)
     except LookupError:
         return None
 
 
-def progress_of(services: Any, job: Job | None, skip_image: bool) -> ProgressResponse:
+def progress_of(services: Services, job: Job | None, skip_image: bool) -> ProgressResponse:
     if job is None:
         return ProgressResponse(progress=0.0, eta_relative=0.0, state=ProgressState(), textinfo=None)
     position = services.jobs.position(job)
@@ -102,12 +80,12 @@ def progress_of(services: Any, job: Job | None, skip_image: bool) -> ProgressRes
         text = f"Step {step.step}/{step.steps}"
     else:
         text = "Starting…"
-    image = None if skip_image or job.preview is None else convert.encode_image(job.preview)
+    image = None if skip_image or job.preview is None else encode_image(job.preview)
     return ProgressResponse(progress=round(fraction, 4), eta_relative=round(eta, 3), state=state,
                             current_image=image, textinfo=text, queue_position=position)
 
 
-def options_of(services: Any, user: str) -> dict[str, Any]:
+def options_of(services: Services, user: str) -> dict[str, Any]:
     mine = services.user_settings.get(user)
     checkpoint = None
     if mine.get("sd_model_checkpoint"):
@@ -133,7 +111,7 @@ def options_of(services: Any, user: str) -> dict[str, Any]:
     }
 
 
-def set_options(services: Any, user: str, body: dict[str, Any]) -> None:
+def set_options(services: Services, user: str, body: dict[str, Any]) -> None:
     changes: dict[str, Any] = {}
     if body.get("sd_model_checkpoint"):
         changes["sd_model_checkpoint"] = convert.find_checkpoint(services.models, str(body["sd_model_checkpoint"])).name
@@ -151,7 +129,7 @@ def set_options(services: Any, user: str, body: dict[str, Any]) -> None:
         services.user_settings.update(user, changes)
 
 
-def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRouter:
+def build_router(services: Services, current_caller: Callable[..., Caller]) -> APIRouter:
     router = APIRouter(prefix="/sdapi/v1", tags=["A1111 compatible"])
     who = Depends(current_caller)
 
@@ -197,7 +175,7 @@ def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRou
 
     @router.post("/png-info", response_model=PngInfoResponse)
     def png_info(payload: PngInfoPayload, caller: Caller = who) -> PngInfoResponse:
-        image = convert.decode_image(payload.image)
+        image = decode_image(payload.image)
         text = read_image_infotext(image) or ""
         items = {k: v for k, v in image_metadata(image).items() if k != "parameters"}
         return PngInfoResponse(info=text, items=items, parameters=convert.pnginfo_parameters(text) if text else {})
@@ -206,7 +184,7 @@ def build_router(services: Any, current_caller: Callable[..., Caller]) -> APIRou
     return router
 
 
-def add_listing_routes(router: APIRouter, services: Any, who: Any) -> None:
+def add_listing_routes(router: APIRouter, services: Services, who: Any) -> None:
     @router.get("/sd-models", response_model=list[SdModel])
     def sd_models(caller: Caller = who) -> list[SdModel]:
         return [SdModel(title=i.title, model_name=i.model_name, hash=i.short_hash, sha256=i.sha256,
@@ -259,7 +237,7 @@ def add_listing_routes(router: APIRouter, services: Any, who: Any) -> None:
 
     @router.get("/scripts")
     def scripts(caller: Caller = who) -> dict[str, Any]:
-        titles = [s.title for s in services.extensions.scripts()] if getattr(services, "extensions", None) else []
+        titles = [s.title for s in services.extensions.scripts()] if services.extensions else []
         return {"txt2img": titles, "img2img": titles}
 
     # Lists A1111 clients probe; this server has none of these (yet).

@@ -15,7 +15,9 @@ from typing import Any
 from PIL import Image
 
 from modules.core.infotext import format_infotext, read_image_infotext
-from modules.core.requests import RequestError
+from modules.core.requests import Limits, RequestError
+from modules.core.results import JobControl
+from modules.engine.upscaling import UpscalerRegistry
 
 RESIZE_MODES = ("Scale by", "Scale to")  # A1111's index order (its API's resize_mode)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -66,7 +68,7 @@ class ExtrasResult:
         return self.postprocessing[0] if self.postprocessing else ""
 
 
-def validate_extras(request: ExtrasRequest, upscalers: Any, limits: Any) -> ExtrasRequest:
+def validate_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, limits: Limits) -> ExtrasRequest:
     if not request.init_images:
         raise RequestError("No picture to upscale: upload one (or several for a batch).")
     try:
@@ -108,7 +110,8 @@ def target_size(size: tuple[int, int], mode: int, scale: float, width: int, heig
     return max(1, int(size[0] * scale)), max(1, int(size[1] * scale))
 
 
-def upscale_one(image: Image.Image, request: ExtrasRequest, upscalers: Any, control: Any = None
+def upscale_one(image: Image.Image, request: ExtrasRequest, upscalers: UpscalerRegistry,
+                control: JobControl | None = None
                 ) -> tuple[Image.Image, str]:
     """(picture, A1111's postprocessing text) for one picture."""
     info: dict[str, Any] = {}
@@ -139,7 +142,8 @@ def upscale_one(image: Image.Image, request: ExtrasRequest, upscalers: Any, cont
     return out, format_infotext("", "", info)
 
 
-def run_extras(request: ExtrasRequest, upscalers: Any, control: Any = None) -> ExtrasResult:
+def run_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, control: JobControl | None = None
+               ) -> ExtrasResult:
     """Upscale every picture of the request; an interrupt keeps the pictures already done."""
     from modules.core.results import StepInfo
 

@@ -1,9 +1,9 @@
-"""generate(request) -> GenerationResult: the core's one entry point, for txt2img, img2img and inpaint.
-No gradio, no HTTP. Picture preparation and pasting back live in `inpainting`, pipeline choice in `pipelines`.
+"""generate(request) -> GenerationResult: the engine's one entry point, for txt2img, img2img and inpaint.
+No gradio, no HTTP, no files. Picture preparation and pasting back live in `inpainting`, pipeline choice in
+`pipelines`, noise, VAE and the step callback in `latents`, the second pass in `hires` (which hands back a plan
+that `generate` applies).
 
-Noise is drawn per image on the CPU from that image's seed (A1111's default "RNG source: CPU"), so a seed
-gives the same picture whatever the batch size or device. Progress, previews and interrupt go through an
-injected `JobControl`, checked in diffusers' step callback: a Gradio cancel alone cannot stop a thread.
+Progress, previews and interrupt go through an injected `JobControl`, checked in diffusers' step callback.
 """
 
 from __future__ import annotations
@@ -16,42 +16,26 @@ from typing import Any
 import torch
 from PIL import Image
 
-from modules.engine import hires, inpainting, pipelines, previews
-from modules.engine.controlnet import apply as controlnet
-from modules.engine.conditioning import conditioning_at, encode_schedule, is_sdxl
-from modules.engine.devices import generator_for
 from modules.core.infotext import format_infotext
-from modules.core.prompts import extract_loras, prompt_hints
-from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, GenerationRequest
-from modules.core.results import GenerationResult, JobControl, StepInfo
+from modules.core.prompts import LoraTag, extract_loras, prompt_hints
+from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest
+from modules.core.results import GenerationResult, JobControl
+from modules.engine import hires, inpainting, pipelines, previews
+from modules.engine.conditioning import StepConditioning, encode_schedule
+from modules.engine.controlnet import apply as controlnet
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.engine.latents import cpu_generators, encode, make_noise, step_callback, tensor_inputs
+from modules.engine.models.loras import LoraInfo
+from modules.engine.models.manager import LoadedModel
+from modules.engine.models.source import ModelSource
+from modules.engine.samplers import SamplerRegistry
+from modules.engine.upscaling import UpscalerRegistry
 
 log = logging.getLogger(__name__)
 VERSION = "sdwebui-0.1"
 
 
-def slerp(strength: float, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between two noise tensors (variation seeds), per image."""
-    flat_low, flat_high = low.reshape(low.shape[0], -1), high.reshape(high.shape[0], -1)
-    dot = (flat_low / flat_low.norm(dim=1, keepdim=True) * flat_high / flat_high.norm(dim=1, keepdim=True)).sum(1)
-    if dot.abs().mean() > 0.9995:
-        return low * (1 - strength) + high * strength
-    omega = torch.acos(dot.clamp(-1, 1))
-    so = torch.sin(omega)
-    a = (torch.sin((1.0 - strength) * omega) / so).reshape(-1, *([1] * (low.dim() - 1)))
-    b = (torch.sin(strength * omega) / so).reshape(-1, *([1] * (low.dim() - 1)))
-    return a * low + b * high
-
-
-def make_noise(shape: tuple[int, ...], seeds: list[int], subseeds: list[int], strength: float) -> torch.Tensor:
-    """Initial latents for a batch, one seed per image, on the CPU in float32."""
-    noise = torch.stack([torch.randn(shape, generator=generator_for(s, torch.device("cpu"))) for s in seeds])
-    if strength > 0:
-        sub = torch.stack([torch.randn(shape, generator=generator_for(s, torch.device("cpu"))) for s in subseeds])
-        noise = slerp(strength, noise, sub)
-    return noise
-
-
-def infotext_params(request: GenerationRequest, loaded: Any, seed: int, subseed: int,
+def infotext_params(request: GenerationRequest, loaded: LoadedModel, seed: int, subseed: int,
                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A1111's parameters line; `extra` adds (or, for "Size", replaces) mode-specific entries."""
     info = loaded.info
@@ -77,55 +61,32 @@ def infotext_params(request: GenerationRequest, loaded: Any, seed: int, subseed:
     return params
 
 
-def _step_callback(control: JobControl | None, batch_index: int, batch_count: int, steps: int,
-                   factors: tuple[torch.Tensor, torch.Tensor] | None, schedule: list, batch_size: int) -> Callable:
-    def callback(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(pipe.unet, controlnet.ControlledUNet):
-            # ControlNet units act by the fraction of the sampling done: per timestep the pipeline runs.
-            pipe.unet.fraction = (step + 1) / max(1, getattr(pipe, "num_timesteps", 0) or steps)
-        if len(schedule) > 1:  # prompt editing / alternation: the next step may use other embeddings
-            kwargs.update(conditioning_at(schedule, step + 1).callback_tensors(batch_size,
-                                                                               pipe.do_classifier_free_guidance))
-        if control is None:
-            return kwargs
-        if control.interrupt.is_set() or control.skip.is_set():
-            pipe._interrupt = True  # diffusers skips the remaining steps and decodes what it has
-        if control.on_step is not None:
-            preview = None
-            done = step + 1
-            if factors is not None and control.preview_every and (done % control.preview_every == 0) and done < steps:
-                preview = previews.latents_to_image(kwargs["latents"], *factors)
-            control.on_step(StepInfo(done, steps, batch_index, batch_count, preview))
-        return kwargs
-
-    return callback
-
-
 @dataclass
 class _Run:
     """What every batch of one job shares, and what the batches have made so far."""
 
     request: GenerationRequest
-    loaded: Any
-    pipe: Any
+    loaded: LoadedModel
+    pipe: Any  # the diffusers pipeline of the mode
     control: JobControl | None
     factors: tuple[torch.Tensor, torch.Tensor] | None
     extra: dict[str, Any] = field(default_factory=dict)  # infotext additions of the mode
     controls: list[controlnet.ActiveControl] = field(default_factory=list)  # those acting in the (first) pass
-    control_units: list[tuple[Any, controlnet.ActiveControl]] = field(default_factory=list)  # every enabled unit
-    preprocessors: Any = None
+    control_units: list[tuple[ControlUnit, controlnet.ActiveControl]] = field(default_factory=list)  # enabled ones
+    preprocessors: PreprocessorRegistry | None = None
     images: list[Image.Image] = field(default_factory=list)
     infotexts: list[str] = field(default_factory=list)
     interrupted: bool = False
-    hires: Any = None  # hires.SecondPass when the hires fix is on: each txt2img batch ends through it
+    hires: hires.SecondPass | None = None  # when the hires fix is on: each txt2img batch ends through it
 
     def add(self, image: Image.Image, seed: int, subseed: int) -> None:
         self.images.append(image)
         params = infotext_params(self.request, self.loaded, seed, subseed, self.extra)
         self.infotexts.append(format_infotext(self.request.prompt, self.request.negative_prompt, params))
 
-    def callback(self, batch_index: int, steps: int, schedule: list, batch_size: int) -> Callable:
-        return _step_callback(self.control, batch_index, self.request.batch_count, steps, self.factors, schedule,
+    def callback(self, batch_index: int, steps: int, schedule: list[StepConditioning], batch_size: int
+                 ) -> Callable[..., dict[str, Any]]:
+        return step_callback(self.control, batch_index, self.request.batch_count, steps, self.factors, schedule,
                               batch_size)
 
     def batches(self, seeds: list[int], subseeds: list[int],
@@ -135,7 +96,7 @@ class _Run:
         for batch_index in range(self.request.batch_count):
             start = batch_index * size
             batch_seeds, batch_subseeds = seeds[start:start + size], subseeds[start:start + size]
-            if hasattr(self.pipe.scheduler, "noise_sampler_seed"):
+            if hasattr(self.pipe.scheduler, "noise_sampler_seed"):  # only the SDE samplers have one
                 # One Brownian tree per image, seeded by that image's seed (a list, even for one image), so any
                 # picture of a batch reproduces alone from its infotext seed, as in A1111.
                 self.pipe.scheduler.noise_sampler_seed = list(batch_seeds)
@@ -146,10 +107,6 @@ class _Run:
                 break
             if self.control is not None:
                 self.control.skip.clear()
-
-
-def _tensor_inputs(pipe: Any) -> list[str]:
-    return ["latents", "prompt_embeds"] + (["add_text_embeds"] if is_sdxl(pipe) else [])
 
 
 def _txt2img(run: _Run, prompt: str, seeds: list[int], subseeds: list[int]) -> None:
@@ -169,9 +126,9 @@ def _txt2img(run: _Run, prompt: str, seeds: list[int], subseeds: list[int]) -> N
             images = pipe(
                 **schedule[0].pipe_kwargs(n), height=request.height, width=request.width,
                 num_inference_steps=request.steps, guidance_scale=request.cfg_scale, latents=latents,
-                generator=[generator_for(s, torch.device("cpu")) for s in batch_seeds],
+                generator=cpu_generators(batch_seeds),
                 callback_on_step_end=run.callback(batch_index, request.steps, schedule, n),
-                callback_on_step_end_tensor_inputs=_tensor_inputs(pipe),
+                callback_on_step_end_tensor_inputs=tensor_inputs(pipe),
                 output_type="latent" if run.hires else "pil",
             ).images
         return run.hires.run_batch(images, batch_index, batch_seeds, batch_subseeds) if run.hires else images
@@ -203,10 +160,10 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
     shape = (pipe.vae.config.latent_channels, height // factor, width // factor)
     schedule = encode_schedule(pipe, prompt, request.negative_prompt, steps, clip_skip=request.clip_skip,
                                decimal_is_fraction=True)
-    pictures = [pipelines.encode(pipe, s.working) for s in sources]
+    pictures = [encode(pipe, s.working) for s in sources]
     mask = None if prepared.mask is None else pipelines.latent_mask(prepared.mask, shape[1], shape[2])
     nine = pipelines.unet_channels(pipe) == 9  # the UNet also sees the mask and the picture without the masked part
-    masked = ([pipelines.encode(pipe, pipelines.masked_picture(s.working, prepared.mask)) for s in sources]
+    masked = ([encode(pipe, pipelines.masked_picture(s.working, prepared.mask)) for s in sources]
               if nine else [])
 
     def run_batch(batch_index: int, start: int, batch_seeds: list[int], batch_subseeds: list[int]) -> list:
@@ -223,9 +180,9 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
             output = pipe(
                 **schedule[0].pipe_kwargs(n), image=[sources[j].working for j in which], strength=strength,
                 num_inference_steps=request.steps, guidance_scale=request.cfg_scale,
-                generator=[generator_for(s, torch.device("cpu")) for s in batch_seeds],
+                generator=cpu_generators(batch_seeds),
                 callback_on_step_end=run.callback(batch_index, steps, schedule, n),
-                callback_on_step_end_tensor_inputs=_tensor_inputs(pipe), output_type="pil", **kwargs)
+                callback_on_step_end_tensor_inputs=tensor_inputs(pipe), output_type="pil", **kwargs)
         return [inpainting.finish(sources[j], image) for j, image in zip(which, output.images)]
 
     run.batches(seeds, subseeds, run_batch)
@@ -237,24 +194,16 @@ def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subse
         run.add(prepared.sources[i % len(prepared.sources)].original.copy(), seed, subseed)
 
 
-def generate(request: GenerationRequest, models: Any, samplers: Any, control: JobControl | None = None,
-             preprocessors: Any = None, upscalers: Any = None) -> GenerationResult:
+def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerRegistry,
+             control: JobControl | None = None, preprocessors: PreprocessorRegistry | None = None,
+             upscalers: UpscalerRegistry | None = None) -> GenerationResult:
     """Run a validated request to images and infotexts (saving is the caller's job). `preprocessors` is the
-    app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one otherwise.
-    `upscalers` (an UpscalerRegistry) serves the hires fix; None = the built-in upscalers only."""
+    app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one when None.
+    `upscalers` serves the hires fix; the built-in upscalers when None."""
     request = request.with_resolved_seeds()
     seeds, subseeds = request.seeds(), request.subseeds()
     prompt, tags, warnings = extract_loras(request.prompt)
-    loras = []
-    for tag in tags:
-        info = models.find_lora(tag.name) if hasattr(models, "find_lora") else None
-        if info is None:
-            warnings.append(f"LoRA {tag.name!r} not found in the Lora folder: the tag was ignored.")
-        elif any(seen is info for seen, _, _ in loras):  # the same LoRA twice: A1111 adds the weights
-            loras = [(i, te + tag.te_weight, unet + tag.unet_weight) if i is info else (i, te, unet)
-                     for i, te, unet in loras]
-        else:
-            loras.append((info, tag.te_weight, tag.unet_weight))
+    loras = _loras(tags, models, warnings)
     warnings += [h for h in prompt_hints(request.prompt) if h not in warnings]
     prepared = inpainting.prepare(request) if request.mode in IMAGE_MODES else None
     if prepared is not None:
@@ -265,29 +214,20 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
             warnings.append(route.note)
         if route.kind != request.mode:
             prepared = inpainting.whole_canvas(request, prepared)
-        factors = None
-        if control is not None and control.preview_every:
-            folder = loaded.info.path if loaded.info.kind == "diffusers" else None
-            factors = previews.factors_for(loaded.info.family, folder)
-        run = _Run(request, loaded, loaded.pipe, control, factors)
+        run = _Run(request, loaded, loaded.pipe, control, _preview_factors(loaded, control))
         if prepared is not None:
             run.extra = dict(prepared.params, Size=f"{prepared.width}x{prepared.height}")
         if request.control_units:
-            _prepare_controls(run, models, preprocessors, prepared)
-        if hasattr(models, "use_embeddings"):
-            # The hires pass's own prompts too: an embedding named only there must be loaded as well.
-            texts = (prompt, request.negative_prompt) + ((request.hr_prompt, request.hr_negative_prompt)
-                                                         if request.enable_hr else ())
-            used, notes = models.use_embeddings(loaded, "\n".join(texts))
-            warnings += notes
-            if used:
-                run.extra["TI hashes"] = ", ".join(f"{name}: {short}" for name, short in used)
+            _prepare_controls(run, models, preprocessors or PreprocessorRegistry.default(), prepared)
+        _use_embeddings(run, models, prompt, warnings)
         if loras:
             # A1111's field: "name: hash" with the 12-digit hash of the weights (metadata edits don't change it).
             run.extra["Lora hashes"] = ", ".join(f"{info.name}: {models.lora_hash(info)[:12]}" for info, _, _ in loras)
         if route.kind == pipelines.TXT2IMG:
             _prepare_scheduler(run, samplers)
-            run.hires = hires.plan(run, models, samplers, upscalers, route.kind, warnings)
+            _apply_hires(run, hires.plan(hires.FirstPass(run.request, loaded, run.control, run.factors,
+                                                         run.control_units, run.preprocessors),
+                                         models, samplers, upscalers or UpscalerRegistry(), route.kind, warnings))
             _txt2img(run, prompt, seeds, subseeds)
         elif request.mode != "txt2img" and request.denoising_strength == 0:
             _unchanged(run, prepared, seeds, subseeds)
@@ -300,14 +240,55 @@ def generate(request: GenerationRequest, models: Any, samplers: Any, control: Jo
                             infotexts=run.infotexts, interrupted=run.interrupted, warnings=warnings)
 
 
-def _prepare_controls(run: _Run, models: Any, preprocessors: Any, prepared: inpainting.Prepared | None) -> None:
-    from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+def _loras(tags: list[LoraTag], models: ModelSource, warnings: list[str]) -> list[tuple[LoraInfo, float, float]]:
+    """(LoRA, text-encoder weight, UNet weight) per distinct LoRA of the prompt; unknown names only warn."""
+    loras: list[tuple[LoraInfo, float, float]] = []
+    for tag in tags:
+        info = models.find_lora(tag.name)
+        if info is None:
+            warnings.append(f"LoRA {tag.name!r} not found in the Lora folder: the tag was ignored.")
+        elif any(seen is info for seen, _, _ in loras):  # the same LoRA twice: A1111 adds the weights
+            loras = [(i, te + tag.te_weight, unet + tag.unet_weight) if i is info else (i, te, unet)
+                     for i, te, unet in loras]
+        else:
+            loras.append((info, tag.te_weight, tag.unet_weight))
+    return loras
 
+
+def _preview_factors(loaded: LoadedModel, control: JobControl | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    if control is None or not control.preview_every:
+        return None
+    folder = loaded.info.path if loaded.info.kind == "diffusers" else None
+    return previews.factors_for(loaded.info.family, folder)
+
+
+def _use_embeddings(run: _Run, models: ModelSource, prompt: str, warnings: list[str]) -> None:
+    """Textual inversions named in the prompts, loaded into this checkpoint's tokenizer."""
+    request = run.request
+    # The hires pass's own prompts too: an embedding named only there must be loaded as well.
+    texts = (prompt, request.negative_prompt) + ((request.hr_prompt, request.hr_negative_prompt)
+                                                 if request.enable_hr else ())
+    used, notes = models.use_embeddings(run.loaded, "\n".join(texts))
+    warnings += notes
+    if used:
+        run.extra["TI hashes"] = ", ".join(f"{name}: {short}" for name, short in used)
+
+
+def _apply_hires(run: _Run, plan: hires.HiresPlan | None) -> None:
+    if plan is None:
+        return
+    run.request, run.controls, run.control = plan.request, plan.first_controls, plan.control
+    run.extra.update(plan.infotext)
+    run.hires = plan.second
+
+
+def _prepare_controls(run: _Run, models: ModelSource, preprocessors: PreprocessorRegistry,
+                      prepared: inpainting.Prepared | None) -> None:
     request = run.request
     width, height = (prepared.width, prepared.height) if prepared is not None else (request.width, request.height)
     fallback = prepared.sources[0].working if prepared is not None else None
-    run.preprocessors = preprocessors or PreprocessorRegistry.default()
-    pairs = controlnet.prepare(request.control_units, models, run.loaded.info, run.preprocessors, width, height,
+    run.preprocessors = preprocessors
+    pairs = controlnet.prepare(request.control_units, models, run.loaded.info, preprocessors, width, height,
                                fallback)
     run.control_units = pairs
     run.controls = [active for _, active in pairs]  # the hires plan narrows this to the first pass's units
@@ -316,6 +297,6 @@ def _prepare_controls(run: _Run, models: Any, preprocessors: Any, prepared: inpa
         run.extra[key] = value
 
 
-def _prepare_scheduler(run: _Run, samplers: Any) -> None:
+def _prepare_scheduler(run: _Run, samplers: SamplerRegistry) -> None:
     run.pipe.scheduler = samplers.make_scheduler(run.request.sampler, run.request.schedule_type,
                                                  run.loaded.scheduler_config, noise_seed=run.request.seed)

@@ -5,6 +5,10 @@ as pictures (decoded, through a pixel upscaler, encoded again), then noised with
 the same seeds at the large latent size, as A1111 does, and refined with `hr_second_pass_steps` img2img
 steps that actually run (A1111's rule: the schedule is stretched to steps / denoising strength).
 
+`plan` returns a `HiresPlan`: what `generation.generate` changes for the first pass (the request with the
+upscaler resolved, the ControlNet units acting in it, the two-pass progress, infotext entries) and the
+`SecondPass` that ends each txt2img batch. Nothing here reaches into the generation's own state.
+
 Progress counts both passes as one bar. An interrupt during the first pass returns that pass's pictures;
 during the second it returns what the second pass has drawn so far.
 """
@@ -12,17 +16,24 @@ during the second it returns what the second pass has drawn so far.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from PIL import Image
 
-from modules.engine import pipelines
-from modules.engine.conditioning import encode_schedule
-from modules.engine.devices import generator_for
 from modules.core.prompts import extract_loras
 from modules.core.requests import CONTROL_HR_OPTIONS, GenerationRequest, RequestError, hires_size
+from modules.core.results import JobControl, StepInfo
+from modules.engine import pipelines
+from modules.engine.conditioning import encode_schedule
+from modules.engine.controlnet.apply import ActiveControl, attached
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.engine.latents import cpu_generators, decode, encode, make_noise, step_callback, tensor_inputs
+from modules.engine.models.families import checkpoint_family_group
+from modules.engine.models.manager import LoadedModel
+from modules.engine.models.source import ModelSource
+from modules.engine.samplers import SamplerRegistry
 from modules.engine.upscaling import UpscalerError, UpscalerRegistry, is_latent, latent_upscale
 
 LOW_RES_ONLY, HIGH_RES_ONLY = CONTROL_HR_OPTIONS.index("Low res only"), CONTROL_HR_OPTIONS.index("High res only")
@@ -38,22 +49,23 @@ def second_pass_steps(steps: int, strength: float) -> tuple[int, float]:
     return total, min(1.0, (steps + 1e-4) / total)
 
 
-def check(request: GenerationRequest, samplers: Any, upscalers: UpscalerRegistry | None, models: Any) -> None:
+def check(request: GenerationRequest, samplers: SamplerRegistry, upscalers: UpscalerRegistry,
+          models: ModelSource) -> None:
     """Refuse, before the job waits in the queue, a hires request naming something this server lacks."""
     if not request.enable_hr:
         return
     try:
-        (upscalers or UpscalerRegistry()).find(request.hr_upscaler, latent_ok=True)
+        upscalers.find(request.hr_upscaler, latent_ok=True)
     except UpscalerError as exc:
         raise RequestError(f"Hires upscaler: {exc}") from None
-    if request.hr_sampler and samplers is not None:
+    if request.hr_sampler:
         try:
             spec, schedule = samplers.resolve_with_schedule(request.hr_sampler, request.hr_schedule_type or None)
         except ValueError as exc:
             raise RequestError(f"Hires sampler: {exc}") from None
         if schedule not in spec.schedule_types:
             raise RequestError(f"Hires sampler {spec.name!r} has no {schedule!r} schedule type.")
-    if request.hr_checkpoint and models is not None:
+    if request.hr_checkpoint:
         try:
             models.resolve(request.hr_checkpoint)
         except LookupError as exc:
@@ -86,40 +98,19 @@ def infotext_fields(request: GenerationRequest, sampler: str, schedule: str, che
     return params
 
 
-def decode(pipe: Any, latents: torch.Tensor) -> list[Image.Image]:
-    """Latents (scaled, as a pipeline's output_type="latent" gives them) -> pictures."""
-    vae = pipe.vae
-    config = vae.config
-    latents = latents.to(device=vae.device, dtype=vae.dtype)
-    mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
-    if mean is not None and std is not None:
-        channels = latents.shape[1]
-        mean_t = torch.tensor(mean).view(1, channels, 1, 1).to(latents)
-        std_t = torch.tensor(std).view(1, channels, 1, 1).to(latents)
-        latents = latents * std_t / config.scaling_factor + mean_t
-    else:
-        latents = latents / config.scaling_factor
-    with torch.no_grad():
-        pixels = vae.decode(latents).sample
-    return pipe.image_processor.postprocess(pixels, output_type="pil")
-
-
 class TwoPassProgress:
     """Wraps a job's control so both passes report on one bar: step k of the second pass is shown as
     first-pass steps + k, out of first + second. Interrupt and skip are the job's own events."""
 
-    def __init__(self, control: Any, first_steps: int, second_steps: int) -> None:
-        from modules.core.results import JobControl
-
+    def __init__(self, control: JobControl, first_steps: int, second_steps: int) -> None:
         self.first_steps, self.total = first_steps, first_steps + second_steps
         self.offset = 0
         self._outer = control
         self.control = JobControl(interrupt=control.interrupt, skip=control.skip, preview_every=control.preview_every,
                                   on_step=self._on_step if control.on_step is not None else None)
 
-    def _on_step(self, info: Any) -> None:
-        from modules.core.results import StepInfo
-
+    def _on_step(self, info: StepInfo) -> None:
+        assert self._outer.on_step is not None
         self._outer.on_step(StepInfo(self.offset + info.step, self.total, info.batch_index, info.batch_count,
                                      info.preview))
 
@@ -128,9 +119,10 @@ class TwoPassProgress:
 class SecondPass:
     """Everything the second pass of every batch shares; `run_batch` does one batch."""
 
-    run: Any  # generation._Run
-    models: Any
-    samplers: Any
+    request: GenerationRequest  # with the upscaler's name resolved
+    loaded: LoadedModel  # the first pass's checkpoint
+    models: ModelSource
+    samplers: SamplerRegistry
     upscalers: UpscalerRegistry
     sampler: str
     schedule: str
@@ -139,15 +131,16 @@ class SecondPass:
     prompt: str
     negative: str
     size: tuple[int, int, int, int]  # upscale-to width, height, kept width, height (pixels)
+    control: JobControl | None = None  # the job's control, seen through `progress` when there is one
+    factors: tuple[torch.Tensor, torch.Tensor] | None = None  # latent -> RGB preview factors
     progress: TwoPassProgress | None = None
     warnings: list[str] = field(default_factory=list)
-    controls: list[Any] = field(default_factory=list)  # the ControlNet units of the second pass, at its size
+    controls: list[ActiveControl] = field(default_factory=list)  # the ControlNet units of the second pass
 
     def run_batch(self, latents: torch.Tensor, batch_index: int, seeds: list[int], subseeds: list[int]
                   ) -> list[Image.Image]:
-        run, request = self.run, self.run.request
-        control = run.control
-        first_pipe = run.pipe
+        request, control = self.request, self.control
+        first_pipe = self.loaded.pipe
         if control is not None and (control.interrupt.is_set() or control.skip.is_set()):
             # Stopped in the first pass: that pass's pictures, as A1111 returns them.
             if control.interrupt.is_set():
@@ -156,19 +149,17 @@ class SecondPass:
         if self.progress is not None:
             self.progress.offset = request.steps
         try:
-            if request.hr_checkpoint and hasattr(self.models, "resolve") and \
-                    str(self.models.resolve(request.hr_checkpoint).path) != str(run.loaded.info.path):
+            if request.hr_checkpoint and \
+                    str(self.models.resolve(request.hr_checkpoint).path) != str(self.loaded.info.path):
                 with self.models.use(request.hr_checkpoint, request.vae) as other:
                     controls = self.controls
-                    from modules.engine.models.controlnets import checkpoint_family_group
-
                     if controls and checkpoint_family_group(other.info.family) != \
-                            checkpoint_family_group(run.loaded.info.family):
+                            checkpoint_family_group(self.loaded.info.family):
                         self._warn(f"ControlNet was left out of the hires pass: its models are for "
-                                   f"{run.loaded.info.family}, the hires checkpoint is {other.info.family}.")
+                                   f"{self.loaded.info.family}, the hires checkpoint is {other.info.family}.")
                         controls = []
                     return self._refine(other, first_pipe, latents, batch_index, seeds, subseeds, controls)
-            return self._refine(run.loaded, first_pipe, latents, batch_index, seeds, subseeds, self.controls)
+            return self._refine(self.loaded, first_pipe, latents, batch_index, seeds, subseeds, self.controls)
         finally:
             if self.progress is not None:
                 self.progress.offset = 0
@@ -179,32 +170,28 @@ class SecondPass:
 
     def _start(self, pipe: Any, first_pipe: Any, latents: torch.Tensor) -> torch.Tensor:
         """The upscaled first pass as latents of `pipe` at the kept size."""
-        request = self.run.request
+        request = self.request
         to_w, to_h, keep_w, keep_h = self.size
         factor = pipe.vae_scale_factor
         if is_latent(request.hr_upscaler):
             start = latent_upscale(latents.float(), request.hr_upscaler, to_h // factor, to_w // factor)
         else:
-            control = self.run.control
             pictures = []
             for picture in decode(first_pipe, latents):
-                if control is not None and control.interrupt.is_set():
+                if self.control is not None and self.control.interrupt.is_set():
                     break
                 pictures.append(self.upscalers.upscale_to(picture, request.hr_upscaler, to_w // factor * factor,
                                                           to_h // factor * factor))
             if len(pictures) < latents.shape[0]:
                 raise _Interrupted(decode(first_pipe, latents))
-            start = torch.cat([pipelines.encode(pipe, p) for p in pictures]).float()
+            start = torch.cat([encode(pipe, p) for p in pictures]).float()
         # Both sides set: keep the middle, as A1111 truncates the latents.
         cut_x, cut_y = (to_w - keep_w) // factor, (to_h - keep_h) // factor
         return start[:, :, cut_y // 2:start.shape[2] - (cut_y + 1) // 2, cut_x // 2:start.shape[3] - (cut_x + 1) // 2]
 
-    def _refine(self, loaded: Any, first_pipe: Any, latents: torch.Tensor, batch_index: int, seeds: list[int],
-                subseeds: list[int], controls: list[Any]) -> list[Image.Image]:
-        from modules.engine.controlnet.apply import attached
-        from modules.engine.generation import _step_callback, _tensor_inputs, make_noise
-
-        run, request = self.run, self.run.request
+    def _refine(self, loaded: LoadedModel, first_pipe: Any, latents: torch.Tensor, batch_index: int,
+                seeds: list[int], subseeds: list[int], controls: list[ActiveControl]) -> list[Image.Image]:
+        request = self.request
         pipe = pipelines.derive(loaded, pipelines.IMG2IMG)
         try:
             init = self._start(pipe, first_pipe, latents)
@@ -215,20 +202,20 @@ class SecondPass:
             return decode(pipe, init)
         pipe.scheduler = self.samplers.make_scheduler(self.sampler, self.schedule, loaded.scheduler_config,
                                                       noise_seed=request.seed)
-        if hasattr(pipe.scheduler, "noise_sampler_seed"):
+        if hasattr(pipe.scheduler, "noise_sampler_seed"):  # only the SDE samplers have a Brownian tree
             pipe.scheduler.noise_sampler_seed = list(seeds)
         n = len(seeds)
         noise = make_noise(tuple(init.shape[1:]), seeds, subseeds, request.subseed_strength)
         schedule = encode_schedule(pipe, self.prompt, self.negative, self.steps, clip_skip=request.clip_skip,
                                    decimal_is_fraction=True)
         total, strength = second_pass_steps(self.steps, request.denoising_strength)
-        callback = _step_callback(run.control, batch_index, request.batch_count, self.steps, run.factors, schedule, n)
+        callback = step_callback(self.control, batch_index, request.batch_count, self.steps, self.factors,
+                                 schedule, n)
         with pipelines.starting_from(pipe, init, noise), attached(pipe, controls):
             return pipe(
                 **schedule[0].pipe_kwargs(n), image=init.to(pipe.unet.dtype), strength=strength,
-                num_inference_steps=total, guidance_scale=self.cfg,
-                generator=[generator_for(s, torch.device("cpu")) for s in seeds],
-                callback_on_step_end=callback, callback_on_step_end_tensor_inputs=_tensor_inputs(pipe),
+                num_inference_steps=total, guidance_scale=self.cfg, generator=cpu_generators(seeds),
+                callback_on_step_end=callback, callback_on_step_end_tensor_inputs=tensor_inputs(pipe),
                 output_type="pil").images
 
 
@@ -238,55 +225,71 @@ class _Interrupted(Exception):
         self.pictures = pictures
 
 
-def plan(run: Any, models: Any, samplers: Any, upscalers: UpscalerRegistry | None, route_kind: str,
-         warnings: list[str]) -> SecondPass | None:
-    """Set up the second pass for a txt2img run (None when the hires fix is off or cannot apply)."""
-    request = run.request
+@dataclass
+class HiresPlan:
+    """What the hires fix changes in a txt2img run; `generation.generate` applies it."""
+
+    request: GenerationRequest  # the upscaler's name resolved, as the infotext writes it
+    first_controls: list[ActiveControl]  # the ControlNet units acting in the first pass
+    control: JobControl | None  # the job's control seen through the two-pass progress
+    infotext: dict[str, Any]  # hires entries, and the units' entries with their "Hr Option"
+    second: SecondPass
+
+
+@dataclass
+class FirstPass:
+    """What `plan` needs to know of the txt2img run it extends."""
+
+    request: GenerationRequest
+    loaded: LoadedModel
+    control: JobControl | None
+    factors: tuple[torch.Tensor, torch.Tensor] | None
+    control_units: list[tuple[Any, ActiveControl]]  # every enabled ControlNet unit, with its first-pass model
+    preprocessors: PreprocessorRegistry | None
+
+
+def plan(first: FirstPass, models: ModelSource, samplers: SamplerRegistry, upscalers: UpscalerRegistry,
+         route_kind: str, warnings: list[str]) -> HiresPlan | None:
+    """The second pass for a txt2img run (None when the hires fix is off or cannot apply)."""
+    request = first.request
     if not request.enable_hr:
         return None
     if route_kind != pipelines.TXT2IMG:
         warnings.append("The hires fix was skipped: this checkpoint runs txt2img as an inpaint.")
         return None
-    upscalers = upscalers or UpscalerRegistry()
-    upscaler = upscalers.find(request.hr_upscaler, latent_ok=True)
-    request = run.request = _replace(request, hr_upscaler=upscaler)
+    request = replace(request, hr_upscaler=upscalers.find(request.hr_upscaler, latent_ok=True))
     sampler, schedule = request.sampler, request.schedule_type
     if request.hr_sampler:
         spec, schedule = samplers.resolve_with_schedule(request.hr_sampler, request.hr_schedule_type or None)
         sampler = spec.name
     elif request.hr_schedule_type:
         schedule = samplers.resolve_with_schedule(sampler, request.hr_schedule_type)[1]
-    title = None
-    if request.hr_checkpoint:
-        title = models.resolve(request.hr_checkpoint).title if hasattr(models, "resolve") else request.hr_checkpoint
+    title = models.resolve(request.hr_checkpoint).title if request.hr_checkpoint else None
     hr_prompt, tags, _ = extract_loras(request.hr_prompt or request.prompt)
     if request.hr_prompt and tags != extract_loras(request.prompt)[1]:
         warnings.append("LoRA tags in the hires prompt are ignored: the first prompt's LoRAs stay in effect.")
     steps = request.hr_second_pass_steps or request.steps
-    second = SecondPass(run=run, models=models, samplers=samplers, upscalers=upscalers, sampler=sampler,
-                        schedule=schedule, steps=steps,
+    second = SecondPass(request=request, loaded=first.loaded, models=models, samplers=samplers, upscalers=upscalers,
+                        sampler=sampler, schedule=schedule, steps=steps,
                         cfg=request.cfg_scale if request.hr_cfg is None else request.hr_cfg,
                         prompt=hr_prompt, negative=request.hr_negative_prompt or request.negative_prompt,
-                        size=hires_size(request), warnings=warnings)
-    if run.control_units:
+                        size=hires_size(request), control=first.control, factors=first.factors, warnings=warnings)
+    infotext: dict[str, Any] = {}
+    first_controls = [active for _, active in first.control_units]
+    if first.control_units:
         # Units act in both passes unless told otherwise; the second pass preprocesses their pictures again at
         # its own size, as sd-webui-controlnet does.
-        run.controls = [active for unit, active in run.control_units if unit.hr_option != HIGH_RES_ONLY]
+        first_controls = [active for unit, active in first.control_units if unit.hr_option != HIGH_RES_ONLY]
         _, _, keep_w, keep_h = second.size
-        second.controls = [active.at_size(unit, keep_w, keep_h, run.preprocessors)
-                           for unit, active in run.control_units if unit.hr_option != LOW_RES_ONLY]
-        for index, (unit, active) in enumerate(run.control_units):
+        second.controls = [active.at_size(unit, keep_w, keep_h, first.preprocessors)
+                           for unit, active in first.control_units if unit.hr_option != LOW_RES_ONLY]
+        for index, (unit, active) in enumerate(first.control_units):
             key, value = active.infotext(unit, index, hires=True)
-            run.extra[key] = value
-    if run.control is not None:
-        second.progress = TwoPassProgress(run.control, request.steps, steps)
-        run.control = second.progress.control
-    run.extra.update(infotext_fields(request, sampler, schedule, title))
-    return second
-
-
-def _replace(request: GenerationRequest, **changes: Any) -> GenerationRequest:
-    from dataclasses import replace
-
-    return replace(request, **changes)
-
+            infotext[key] = value
+    control = first.control
+    if control is not None:
+        second.progress = TwoPassProgress(control, request.steps, steps)
+        control = second.control = second.progress.control
+    infotext.update(infotext_fields(request, sampler, schedule, title))
+    return HiresPlan(request=request, first_controls=first_controls, control=control, infotext=infotext,
+                     second=second)

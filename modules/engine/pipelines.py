@@ -7,7 +7,7 @@ img2img are inpaints of the whole picture (diffusers' txt2img pipeline would fai
 
 Our subclasses replace diffusers' `prepare_latents` so that the starting latents are ours: the VAE encoding
 of the prepared picture (with A1111's masked content applied) noised with the per-image seeded noise of
-`generation.make_noise`. Seeds, variation seeds and batches then behave as in txt2img, and the same seed
+`latents.make_noise`. Seeds, variation seeds and batches then behave as in txt2img, and the same seed
 gives the same picture whatever the batch size.
 """
 
@@ -157,21 +157,6 @@ def starting_from(pipe: Any, init: torch.Tensor, noise: torch.Tensor) -> Iterato
 
 
 @torch.no_grad()
-def encode(pipe: Any, picture: Image.Image) -> torch.Tensor:
-    """One picture -> its scaled latents (1, C, h, w): the distribution's mode, so it is reproducible."""
-    vae = pipe.vae
-    pixels = pipe.image_processor.preprocess(picture, height=picture.height, width=picture.width)
-    latents = vae.encode(pixels.to(device=vae.device, dtype=vae.dtype)).latent_dist.mode()
-    config = vae.config
-    mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
-    if mean is not None and std is not None:  # some SDXL VAEs
-        channels = latents.shape[1]
-        mean_t = torch.tensor(mean).view(1, channels, 1, 1).to(latents)
-        std_t = torch.tensor(std).view(1, channels, 1, 1).to(latents)
-        return (latents - mean_t) * config.scaling_factor / std_t
-    return latents * config.scaling_factor
-
-
 def latent_mask(mask: Image.Image, height: int, width: int) -> torch.Tensor:
     """The working mask at latent size, rounded to 0/1 (A1111's mask_round): (1, 1, h, w), 1 = repaint."""
     small = mask.convert("L").resize((width, height), Image.Resampling.BILINEAR)

@@ -13,11 +13,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    from modules.core.settings import SettingsStore
+    from modules.engine.models.upscalers import UpscalerModels
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +129,10 @@ def upscale_with_model(descriptor: Any, image: Image.Image, tile: int = DEFAULT_
 
 # ---------------------------------------------------------------------------------------------- registry
 class UpscalerRegistry:
-    """The upscalers of this server. `models` is an UpscalerModels (or None: built-in upscalers only);
-    `options` anything with .get(key) for the tile settings, read at each use so a settings change applies."""
+    """The upscalers of this server. `models`: the model files (None: built-in upscalers only); `options`: the
+    settings, for the tile size, read at each use so a settings change applies."""
 
-    def __init__(self, models: Any = None, options: Any = None) -> None:
+    def __init__(self, models: UpscalerModels | None = None, options: SettingsStore | None = None) -> None:
         self.models = models
         self.options = options
 

@@ -23,6 +23,9 @@ from typing import Any
 from modules import extension_api as ext_api
 from modules.extension_api import SCRIPT_KEY, ExtensionApi, ExtensionSettings, Script, ScriptContext
 from modules.core.requests import GenerationRequest, RequestError
+from modules.core.settings import SettingsStore
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.engine.samplers import SamplerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def load_one(folder: Path, *, store: Any = None, samplers: Any = None, preprocessors: Any = None) -> Extension:
+def load_one(folder: Path, *, store: SettingsStore | None = None, samplers: SamplerRegistry | None = None,
+             preprocessors: PreprocessorRegistry | None = None) -> Extension:
     """Import and set up one extension; never raises. Its samplers/preprocessors are registered only if setup
     succeeded."""
     ext = Extension(name=folder.name, folder=folder)
@@ -180,7 +184,8 @@ def load_one(folder: Path, *, store: Any = None, samplers: Any = None, preproces
     return ext
 
 
-def _apply_registries(name: str, api: ExtensionApi, samplers: Any, preprocessors: Any) -> None:
+def _apply_registries(name: str, api: ExtensionApi, samplers: SamplerRegistry | None,
+                      preprocessors: PreprocessorRegistry | None) -> None:
     wanted = api.contributions
     if wanted.samplers:
         if samplers is None:
@@ -209,7 +214,8 @@ def _fail(ext: Extension, where: str, exc: BaseException) -> None:
     log.error("extension %s failed while %s:\n%s", ext.name, where, ext.details.rstrip())
 
 
-def load_extensions(folder: Path, *, store: Any = None, samplers: Any = None, preprocessors: Any = None,
+def load_extensions(folder: Path, *, store: SettingsStore | None = None, samplers: SamplerRegistry | None = None,
+                    preprocessors: PreprocessorRegistry | None = None,
                     disable_all: bool = False) -> ExtensionHost:
     """Every extension of `folder`: loaded, or listed with why not (disabled, refused, failed...)."""
     disabled = set(store.get(DISABLED_KEY) or []) if store is not None else set()
@@ -227,7 +233,7 @@ def load_extensions(folder: Path, *, store: Any = None, samplers: Any = None, pr
     return ExtensionHost(found, folder=folder, store=store)
 
 
-def set_enabled(store: Any, enabled: Iterable[str], all_names: Iterable[str]) -> list[str]:
+def set_enabled(store: SettingsStore, enabled: Iterable[str], all_names: Iterable[str]) -> list[str]:
     """Persist which extensions load at the next start; returns the disabled names."""
     on = set(enabled)
     disabled = sorted(n for n in all_names if n not in on)
@@ -239,7 +245,7 @@ def set_enabled(store: Any, enabled: Iterable[str], all_names: Iterable[str]) ->
 class ExtensionHost:
     """The loaded extensions and the calls into them, each inside the boundary."""
 
-    def __init__(self, extensions: list[Extension] | None = None, folder: Path | None = None, store: Any = None
+    def __init__(self, extensions: list[Extension] | None = None, folder: Path | None = None, store: SettingsStore | None = None
                  ) -> None:
         self.extensions = list(extensions or [])
         self.folder = folder

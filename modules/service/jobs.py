@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
+
 from modules.core.results import GenerationResult, JobControl, OutOfMemory, StepInfo
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     progress: StepInfo | None = None
-    preview: Any = None
+    preview: Image.Image | None = None
     result: GenerationResult | None = None
     error: str | None = None
     control: JobControl = field(default_factory=JobControl)

@@ -16,7 +16,7 @@ import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from PIL import Image
 
@@ -194,12 +194,19 @@ def check_path_component(name: str, what: str) -> str:
     return name
 
 
+class SavedIndex(Protocol):
+    """What the store tells of each picture it saved (the History; tests stand in with a recorder)."""
+
+    def saved(self, path: Path, *, infotext: str, user: str | None, kind: str,
+              size: tuple[int, int]) -> None: ...
+
+
 class OutputStore:
     """The outputs folder: ``root/[user/]kind/YYYY-MM-DD/NNNNN-SEED.ext``."""
 
-    def __init__(self, root: Path, index: Any = None) -> None:
+    def __init__(self, root: Path, index: SavedIndex | None = None) -> None:
         self.root = Path(root)
-        self.index = index  # told of every saved picture (the History); its `saved(path, ...)` is called
+        self.index = index  # told of every saved picture (the History)
 
     def folder(self, kind: str, user: str | None = None) -> Path:
         check_path_component(kind, "output kind")

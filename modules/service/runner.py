@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from modules.engine import hires, oom
@@ -17,6 +17,13 @@ from modules.engine.upscaling import UpscalerRegistry
 from modules.extension_api import ScriptContext
 from modules.service.extensions import ExtensionHost, run_script
 from modules.engine.generation import generate
+from modules.engine.controlnet.preprocessors import PreprocessorError, PreprocessorRegistry
+from modules.engine.models.controlnets import ControlNetError
+from modules.engine.models.loras import LoraError
+from modules.engine.models.manager import ModelManager
+from modules.engine.models.registry import CheckpointInfo
+from modules.engine.samplers import SamplerRegistry
+from modules.core.prompts import extract_loras
 from modules.core.results import GenerationResult, JobControl
 from modules.service.outputs import OutputStore
 from modules.core.requests import GenerationRequest, Limits, RequestError, validate
@@ -30,19 +37,20 @@ GRID_KINDS = {"txt2img": "txt2img-grids", "img2img": "img2img-grids", "inpaint":
 
 @dataclass
 class Processor:
-    models: Any  # ModelManager
-    samplers: Any  # SamplerRegistry
+    models: ModelManager
+    samplers: SamplerRegistry
     outputs: OutputStore
     limits: Limits = Limits()
     save_images: bool = True
-    preprocessors: Any = None  # ControlNet PreprocessorRegistry; None = the built-in one
+    # The app's registries (extensions add preprocessors; models/ESRGAN... add upscalers); built-in ones here.
+    preprocessors: PreprocessorRegistry = field(default_factory=PreprocessorRegistry.default)
     extensions: ExtensionHost | None = None  # hooks and scripts; None = no extensions
-    upscalers: Any = None  # UpscalerRegistry for the hires fix; None = the built-in upscalers only
+    upscalers: UpscalerRegistry = field(default_factory=UpscalerRegistry)
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
         if isinstance(request, ExtrasRequest):
-            return validate_extras(request, self.upscalers or UpscalerRegistry(), self.limits)
+            return validate_extras(request, self.upscalers, self.limits)
         request = validate(request, self.limits, self.samplers)
         checkpoint = self.models.resolve(request.checkpoint)
         self._check_units(request, checkpoint)
@@ -53,10 +61,8 @@ class Processor:
             script.check(request, self._script_context(request, None, None))
         return request
 
-    def _check_loras(self, request: GenerationRequest, checkpoint: Any) -> None:
+    def _check_loras(self, request: GenerationRequest, checkpoint: CheckpointInfo) -> None:
         """Another family's LoRA is refused before the job waits in the queue (an unknown name only warns)."""
-        from modules.engine.models.loras import LoraError
-        from modules.core.prompts import extract_loras
 
         for tag in extract_loras(request.prompt)[1]:
             info = self.models.find_lora(tag.name)
@@ -66,8 +72,7 @@ class Processor:
                 except LoraError as exc:
                     raise RequestError(str(exc)) from None
 
-    def _check_units(self, request: GenerationRequest, checkpoint: Any) -> None:
-        from modules.engine.models.controlnets import ControlNetError
+    def _check_units(self, request: GenerationRequest, checkpoint: CheckpointInfo) -> None:
 
         for n, unit in enumerate(request.control_units, start=1):
             try:
@@ -76,15 +81,19 @@ class Processor:
                 raise RequestError(f"ControlNet unit {n}: {exc.args[0]}") from None
             except ControlNetError as exc:
                 raise RequestError(f"ControlNet unit {n}: {exc}") from None
-            if self.preprocessors is not None:
-                try:
-                    self.preprocessors.get(unit.module)
-                except Exception as exc:
-                    raise RequestError(f"ControlNet unit {n}: {exc}") from None
+            try:
+                self.preprocessors.get(unit.module)
+            except PreprocessorError as exc:
+                raise RequestError(f"ControlNet unit {n}: {exc}") from None
 
     def run(self, request: GenerationRequest, control: JobControl | None = None,
             user: str | None = None) -> GenerationResult:
-        request = self.check(request)
+        """Check, then execute: for callers that hold an unchecked request (scripts, tools, tests)."""
+        return self.execute(self.check(request), control, user)
+
+    def execute(self, request: GenerationRequest, control: JobControl | None = None,
+                user: str | None = None) -> GenerationResult:
+        """Run a request that `check` already accepted (Services.submit checks before queueing)."""
         if isinstance(request, ExtrasRequest):
             return self._run_extras(request, control, user)
         script = self.extensions.script_for(request) if self.extensions else None
@@ -96,7 +105,9 @@ class Processor:
                  ) -> GenerationResult:
         if self.extensions is not None:
             # A hook may return any request: it is checked again, so a bad one fails with a clear message.
-            request = validate(self.extensions.before_generate(request), self.limits, self.samplers)
+            changed = self.extensions.before_generate(request)
+            if changed is not request:
+                request = validate(changed, self.limits, self.samplers)
             on_step = self.extensions.wrap_on_step(control.on_step if control else None)
             if on_step is not None:
                 control = dataclasses.replace(control or JobControl(), on_step=on_step)
@@ -143,7 +154,7 @@ class Processor:
         )
 
     def _run_extras(self, request: ExtrasRequest, control: JobControl | None, user: str | None) -> ExtrasResult:
-        result = run_extras(request, self.upscalers or UpscalerRegistry(), control)
+        result = run_extras(request, self.upscalers, control)
         if self.save_images:
             for image, info, post in zip(result.images, result.infotexts, result.postprocessing):
                 try:

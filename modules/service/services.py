@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.engine.extras import ExtrasRequest
 from modules.engine.devices import DeviceConfig, choose_device
+from modules.service.accounts import Accounts
 from modules.service.history import History
 from modules.service.extensions import ExtensionHost, load_extensions
-from modules.service.jobs import JobQueue
+from modules.service.jobs import Job, JobQueue
 from modules.engine.models.manager import ModelManager
 from modules.engine.models.upscalers import UpscalerModels
 from modules.service.outputs import OutputStore
 from modules.service.runner import Processor
-from modules.core.requests import Limits
+from modules.core.requests import GenerationRequest, Limits
 from modules.engine.samplers import SamplerRegistry
 from modules.core.settings import Settings, SettingsStore, UserSettingsStore
 from modules.engine.upscaling import DEFAULT_OVERLAP, DEFAULT_TILE, UpscalerRegistry
@@ -43,11 +45,21 @@ class Services:
     jobs: JobQueue
     ui_settings: SettingsStore
     user_settings: UserSettingsStore  # per-user values, e.g. each user's default checkpoint (API options)
+    upscalers: UpscalerRegistry  # models/ESRGAN, RealESRGAN, SwinIR, DAT and the built-in ones
     per_user_outputs: bool = False  # True once accounts exist: files go to outputs/<user>/...
     history: History | None = None  # index of saved pictures; repaired at start by webui.py
-    accounts: Any = None  # modules.service.accounts.Accounts when logins exist: the History tab asks who is admin
+    accounts: Accounts | None = None  # when logins exist: the History tab asks who is admin
     extensions: ExtensionHost = field(default_factory=ExtensionHost)  # none until start_extensions()
-    upscalers: Any = None  # UpscalerRegistry: models/ESRGAN, RealESRGAN, SwinIR, DAT and the built-in ones
+
+    def submit(self, request: GenerationRequest | ExtrasRequest, user: str) -> Job:
+        """The one front door for work: validate once (a bad request fails now, not after waiting in the
+        queue), fix the seeds (so the infotext, a retry and the UI all see the same ones), and queue it.
+
+        Raises RequestError (or LookupError) with a message for the user, and QueueFull."""
+        checked = self.processor.check(request)
+        if isinstance(checked, GenerationRequest):
+            checked = checked.with_resolved_seeds()
+        return self.jobs.submit(checked, user)
 
     def model_defaults(self) -> dict[str, Any]:
         """Suggested prompt and size of the default checkpoint (the demo model ships them)."""
@@ -63,7 +75,7 @@ class Services:
 
 
 def build_services(settings: Settings, device: DeviceConfig | None = None, *, per_user_outputs: bool = False,
-                   accounts: Any = None) -> Services:
+                   accounts: Accounts | None = None) -> Services:
     device = device or choose_device(settings.device, settings.precision)
     log.info("device: %s, %s (%s)", device.device, str(device.dtype).replace("torch.", ""), device.reason)
     samplers = SamplerRegistry.default()
@@ -82,8 +94,9 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                           preprocessors=preprocessors, upscalers=upscalers)
     user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
     # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
-    jobs = JobQueue(lambda request, control, owner: processor.run(request, control,
-                                                                  owner if per_user_outputs else None),
+    # Jobs arrive checked (Services.submit): the worker only executes them.
+    jobs = JobQueue(lambda request, control, owner: processor.execute(request, control,
+                                                                      owner if per_user_outputs else None),
                     preview_every=int(ui_settings.get("preview_every") or 0))
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
                     processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings,

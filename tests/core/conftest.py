@@ -103,6 +103,24 @@ class InMemoryModels:
     def use(self, checkpoint, vae="Automatic", loras=()):
         yield self.loaded
 
+    def resolve(self, query):
+        return self.loaded.info
+
+    def find_lora(self, name):
+        return None  # no Lora folder: a tag only warns
+
+    def lora_hash(self, info):
+        raise LookupError("no LoRAs here")
+
+    def use_embeddings(self, loaded, text):
+        return [], []  # no embeddings folder
+
+    def find_controlnet(self, name):
+        raise LookupError(f"no ControlNet {name!r} here")
+
+    def controlnet(self, name, checkpoint):
+        raise LookupError(f"no ControlNet {name!r} here")
+
 
 @pytest.fixture(scope="session")
 def sdxl_models():

@@ -9,6 +9,7 @@ import pytest
 
 from modules.engine import hires
 from modules.engine.generation import generate
+from modules.engine.upscaling import UpscalerRegistry
 from modules.core.results import JobControl
 from modules.core.infotext import parse_infotext
 from modules.core.requests import GenerationRequest, Limits, RequestError, request_fields_from_infotext, validate
@@ -144,8 +145,8 @@ def test_validation_refuses_what_cannot_run(samplers):
     with pytest.raises(RequestError, match="between 1 and 8"):
         validate(replace(BASE, hr_scale=0.5), Limits(), samplers)
     with pytest.raises(RequestError, match="Hires upscaler"):
-        hires.check(replace(BASE, hr_upscaler="4x-Nothing"), samplers, None, None)
+        hires.check(replace(BASE, hr_upscaler="4x-Nothing"), samplers, UpscalerRegistry(), None)
     with pytest.raises(RequestError, match="Hires sampler"):
-        hires.check(replace(BASE, hr_sampler="No such sampler"), samplers, None, None)
+        hires.check(replace(BASE, hr_sampler="No such sampler"), samplers, UpscalerRegistry(), None)
     # Off: nothing about the hires fields is checked.
     assert validate(replace(BASE, enable_hr=False, hr_scale=100), Limits(), samplers).enable_hr is False

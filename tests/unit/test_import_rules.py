@@ -1,11 +1,15 @@
-"""The rules of direction (DESIGN.md), checked from the imports of every module.
+"""The rules of direction (DESIGN.md), checked from the imports of every module, per layer folder.
 
-- only modules/ui imports gradio; only modules/ui and modules/api import FastAPI/Starlette/uvicorn;
-- the core never imports modules.ui or modules.api (webui.py, the composition root, may);
-- prompts, infotext, requests and settings import only the standard library, PIL and each other;
+- `modules/core/` imports only the standard library, PIL, lark and itself: never torch, nothing above it;
+- `modules/engine/` never imports `service/`, `api/`, `ui/`, gradio or FastAPI/Starlette/uvicorn;
+- `modules/service/` never imports `api/` or `ui/` (nor gradio or FastAPI);
+- `modules/api/` and `modules/ui/` never import each other; gradio only in `ui/`, FastAPI only in `api/` and `ui/`;
+- torch and the model libraries are imported only in `engine/` (and by the offline trainer, `training/`);
+- extensions import only `modules.extension_api`; the app never imports `training/`;
+- no import cycle between the project's modules;
 - importing a module does no work: in particular it starts no thread.
 
-Imports inside functions count too: a lazy `import gradio` in the core is still a dependency on it.
+Imports inside functions count too: a lazy `import gradio` in the engine is still a dependency on it.
 """
 
 from __future__ import annotations
@@ -23,12 +27,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ROOT / "modules"
 
+LAYERS = ("core", "engine", "service", "api", "ui")
+# What each layer may import of the project (besides itself); extension_api is the public contract and sits
+# beside the service, above the engine.
+MAY_USE = {
+    "core": {"core"},
+    "engine": {"core", "engine"},
+    "service": {"core", "engine", "service", "extension_api"},
+    "extension_api": {"core", "engine"},
+    "api": {"core", "engine", "service", "api", "extension_api"},
+    "ui": {"core", "engine", "service", "ui", "extension_api"},
+}
 UI_ONLY = {"gradio", "gradio_client"}
 WEB_ONLY = {"fastapi", "starlette", "uvicorn"}
-PLAIN_MODULES = ("modules/prompts.py", "modules/infotext.py", "modules/requests.py", "modules/settings.py")
-PLAIN_ALLOWED_LOCAL = {"modules." + Path(p).stem for p in PLAIN_MODULES}
-# Agreed exceptions to the standard-library-and-PIL rule, per file (each explained where it is imported).
-PLAIN_EXCEPTIONS = {"modules/prompts.py": {"lark"}}  # A1111 parses prompts with lark's Earley parser
+# Libraries that only the engine (and the offline trainer) may load: they are what makes the app heavy.
+ENGINE_ONLY = {"torch", "torchvision", "diffusers", "transformers", "peft", "accelerate", "safetensors", "spandrel",
+               "controlnet_aux", "torchsde", "numpy", "cv2"}
+# The core's dependencies: plain data and A1111 formats (lark: A1111 parses prompts with its Earley parser).
+CORE_ALLOWED = {"PIL", "lark"}
 
 
 @dataclass(frozen=True)
@@ -75,59 +91,138 @@ def imports_of(source: str, rel: str) -> list[Import]:
     return found
 
 
-def _inside(rel: str, folder: str) -> bool:
-    return rel.startswith(folder.rstrip("/") + "/")
+def layer_of(rel: str) -> str | None:
+    """'modules/engine/models/manager.py' -> 'engine'; 'modules/extension_api.py' -> 'extension_api'."""
+    parts = Path(rel).parts
+    if parts[0] != "modules" or len(parts) < 2:
+        return None
+    if parts[1] in LAYERS:
+        return parts[1]
+    return Path(parts[1]).stem if parts[1].endswith(".py") and parts[1] != "__init__.py" else None
+
+
+def _project_layer(name: str) -> str | None:
+    """The layer an imported dotted name belongs to ('modules.engine.hires' -> 'engine'), None if not ours."""
+    parts = name.split(".")
+    if parts[0] != "modules" or len(parts) < 2:
+        return None
+    return parts[1]
 
 
 def violations(source: str, rel: str) -> list[str]:
     """The rule breaks of one file, as readable lines ('' list = clean)."""
     out: list[str] = []
-    in_ui, in_api = _inside(rel, "modules/ui"), _inside(rel, "modules/api")
+    layer = layer_of(rel)
     for imp in imports_of(source, rel):
         where = f"{rel}:{imp.line} imports {imp.name}"
-        if imp.top in UI_ONLY and not in_ui:
+        if imp.top == "training" and not rel.startswith("training/"):
+            out.append(f"{where}: the app never imports the offline trainer (training/)")
+        if rel.startswith("extensions/"):
+            if imp.top == "modules" and imp.name not in ("modules", "modules.extension_api") \
+                    and not imp.name.startswith("modules.extension_api."):
+                out.append(f"{where}: extensions import only modules.extension_api")
+            continue
+        if imp.top in UI_ONLY and layer != "ui":
             out.append(f"{where}: only modules/ui may import gradio")
-        if imp.top in WEB_ONLY and not (in_ui or in_api):
+        if imp.top in WEB_ONLY and layer not in ("ui", "api") and rel != "webui.py":
             out.append(f"{where}: only modules/ui and modules/api may import {imp.top}")
-        is_ui_or_api = imp.name in ("modules.ui", "modules.api") or imp.name.startswith(("modules.ui.", "modules.api."))
-        if is_ui_or_api and not (in_ui or in_api) and rel != "webui.py":
-            out.append(f"{where}: the core must not depend on the UI or the API (rules of direction)")
-        if rel in PLAIN_MODULES:
-            parts = imp.name.split(".")
-            prefixes = {".".join(parts[:i]) for i in range(2, len(parts) + 1)}  # modules.x, modules.x.Name
-            plain = imp.top in sys.stdlib_module_names or imp.top == "PIL" or bool(prefixes & PLAIN_ALLOWED_LOCAL)
-            plain = plain or imp.top in PLAIN_EXCEPTIONS.get(rel, ())
-            plain = plain or imp.name == "modules"  # `from modules import infotext` names the package too
-            if not plain:
-                out.append(f"{where}: {rel} may import only the standard library, PIL, "
-                           f"and {', '.join(sorted(PLAIN_ALLOWED_LOCAL))}")
+        if imp.top in ENGINE_ONLY and layer is not None and layer != "engine":
+            out.append(f"{where}: only modules/engine may import {imp.top}")
+        if layer is None:
+            continue
+        used = _project_layer(imp.name)
+        if used is not None and used != "__init__" and used not in MAY_USE[layer]:
+            out.append(f"{where}: modules/{layer} must not depend on modules/{used} (rules of direction)")
+        if layer == "core" and imp.top != "modules" and imp.top not in sys.stdlib_module_names \
+                and imp.top not in CORE_ALLOWED:
+            out.append(f"{where}: modules/core may import only the standard library, PIL and lark")
     return out
 
 
 def project_sources() -> list[str]:
     files = sorted(p.relative_to(ROOT).as_posix() for p in MODULES.rglob("*.py"))
+    files += sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "extensions").rglob("*.py"))
     if (ROOT / "webui.py").exists():
         files.append("webui.py")
     return files
+
+
+def import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """module -> the project modules it imports (a `from pkg import name` of a submodule points at it)."""
+    modules = {module_name(rel): rel for rel in sources}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, rel in modules.items():
+        for imp in imports_of(sources[rel], rel):
+            target = imp.name
+            while target and target not in modules:  # 'modules.core.requests.Limits' -> 'modules.core.requests'
+                target = target.rpartition(".")[0]
+            if target and target != name and not sources[modules[target]].strip() == "" \
+                    and not modules[target].endswith("__init__.py"):
+                graph[name].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = [0]
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- self-tests
 
 
 @pytest.mark.parametrize(("rel", "source", "expected"), [
-    ("modules/jobs.py", "import gradio as gr\n", "only modules/ui may import gradio"),
-    ("modules/jobs.py", "def f():\n    from gradio.components import Image\n", "only modules/ui may import gradio"),
+    ("modules/service/jobs.py", "import gradio as gr\n", "only modules/ui may import gradio"),
+    ("modules/service/jobs.py", "def f():\n    from gradio.components import Image\n", "only modules/ui may import gradio"),
     ("modules/api/routes.py", "import gradio\n", "only modules/ui may import gradio"),
-    ("modules/generation.py", "from fastapi import FastAPI\n", "may import fastapi"),
-    ("modules/models/manager.py", "import starlette.responses\n", "may import starlette"),
-    ("modules/jobs.py", "from modules.ui import app\n", "must not depend on the UI"),
-    ("modules/jobs.py", "from modules import api\n", "must not depend on the UI"),
-    ("modules/models/manager.py", "from ..api import schemas\n", "must not depend on the UI"),
-    ("modules/requests.py", "import torch\n", "may import only the standard library"),
-    ("modules/infotext.py", "from modules.generation import generate\n", "may import only the standard library"),
-    ("modules/settings.py", "import numpy as np\n", "may import only the standard library"),
-    ("modules/requests.py", "import lark\n", "may import only the standard library"),  # prompts.py's exception only
-    ("modules/prompts.py", "import torch\n", "may import only the standard library"),
+    ("modules/engine/generation.py", "from fastapi import FastAPI\n", "may import fastapi"),
+    ("modules/engine/models/manager.py", "import starlette.responses\n", "may import starlette"),
+    ("modules/service/jobs.py", "from modules.ui import app\n", "must not depend on modules/ui"),
+    ("modules/service/jobs.py", "from modules import api\n", "must not depend on modules/api"),
+    ("modules/engine/models/manager.py", "from ...api import schemas\n", "must not depend on modules/api"),
+    ("modules/engine/hires.py", "from modules.service.outputs import OutputStore\n", "must not depend on modules/service"),
+    ("modules/api/sdapi.py", "from modules.ui.txt2img import build\n", "must not depend on modules/ui"),
+    ("modules/ui/txt2img.py", "def f():\n    from modules.api import convert\n", "must not depend on modules/api"),
+    ("modules/core/requests.py", "import torch\n", "only modules/engine may import torch"),
+    ("modules/core/infotext.py", "from modules.engine.generation import generate\n", "must not depend on modules/engine"),
+    ("modules/core/settings.py", "import yaml\n", "modules/core may import only the standard library"),
+    ("modules/service/jobs.py", "import torch\n", "only modules/engine may import torch"),
+    ("modules/ui/app.py", "import numpy as np\n", "only modules/engine may import numpy"),
+    ("modules/service/runner.py", "from training import shapes\n", "never imports the offline trainer"),
+    ("extensions/x/extension.py", "from modules.core.requests import GenerationRequest\n", "only modules.extension_api"),
+    ("extensions/x/extension.py", "from modules.engine import generation\n", "only modules.extension_api"),
 ])
 def test_checker_flags_bad_source(rel, source, expected):
     found = violations(source, rel)
@@ -136,40 +231,68 @@ def test_checker_flags_bad_source(rel, source, expected):
 
 
 @pytest.mark.parametrize(("rel", "source"), [
-    ("modules/ui/app.py", "import gradio as gr\nfrom modules.jobs import JobQueue\nfrom . import txt2img\n"),
+    ("modules/ui/app.py", "import gradio as gr\nfrom modules.service.jobs import JobQueue\nfrom . import txt2img\n"),
     ("modules/api/app.py", "from fastapi import FastAPI\nfrom starlette.requests import Request\n"),
-    ("webui.py", "from modules.ui.app import build_ui\n"),
-    ("modules/requests.py", "from __future__ import annotations\nimport json, random\nfrom PIL import Image\n"),
-    ("modules/infotext.py", "from modules import requests\nfrom modules.settings import Settings\n"),
-    ("modules/generation.py", "import torch\nfrom modules.requests import GenerationRequest\n"),
-    ("modules/prompts.py", "import lark\nfrom lark import Lark, Transformer\n"),
+    ("webui.py", "from modules.ui.app import build_ui\nfrom modules.api.app import build_app\n"),
+    ("modules/core/requests.py", "from __future__ import annotations\nimport json, random\nfrom PIL import Image\n"),
+    ("modules/core/infotext.py", "from modules.core import requests\nfrom modules.core.settings import Settings\n"),
+    ("modules/core/prompts.py", "import lark\nfrom lark import Lark, Transformer\n"),
+    ("modules/engine/generation.py", "import torch\nfrom modules.core.requests import GenerationRequest\n"),
+    ("modules/service/runner.py", "from modules.engine.generation import generate\nfrom modules import extension_api\n"),
+    ("extensions/x/extension.py", "from modules import extension_api as ext\nfrom .helper import f\n"),
+    ("training/train.py", "import torch\nfrom training import shapes\n"),
 ])
 def test_checker_accepts_allowed_imports(rel, source):
     assert violations(source, rel) == []
 
 
 def test_relative_imports_are_resolved():
-    names = {i.name for i in imports_of("from . import app\nfrom ..jobs import Job\n", "modules/ui/txt2img.py")}
-    assert {"modules.ui.app", "modules.jobs", "modules.jobs.Job"} <= names
+    names = {i.name for i in imports_of("from . import app\nfrom ..service.jobs import Job\n", "modules/ui/txt2img.py")}
+    assert {"modules.ui.app", "modules.service.jobs", "modules.service.jobs.Job"} <= names
+
+
+def test_cycle_finder_finds_a_cycle_through_a_function_level_import():
+    sources = {
+        "modules/engine/a.py": "from modules.engine import b\n",
+        "modules/engine/b.py": "def f():\n    from modules.engine.a import g\n",
+        "modules/engine/c.py": "from modules.engine.a import g\n",
+    }
+    assert cycles(import_graph(sources)) == [["modules.engine.a", "modules.engine.b"]]
+    assert cycles(import_graph({k: v for k, v in sources.items() if not k.endswith("b.py")})) == []
 
 
 # ---------------------------------------------------------------------------------------------- the project
 
 
+def test_modules_shows_the_layers():
+    entries = {p.name for p in MODULES.iterdir() if p.name != "__pycache__"}
+    assert entries == {"__init__.py", "extension_api.py", *LAYERS}, sorted(entries)
+
+
 def test_project_follows_the_rules_of_direction():
     files = project_sources()
-    assert "modules/jobs.py" in files and "modules/requests.py" in files  # the scan sees the project
+    assert "modules/service/jobs.py" in files and "modules/core/requests.py" in files  # the scan sees the project
     problems = []
     for rel in files:
         problems.extend(violations((ROOT / rel).read_text(encoding="utf-8"), rel))
     assert not problems, "import rules broken:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("rel", PLAIN_MODULES)
-def test_plain_modules_import_only_the_standard_library_and_pil(rel):
-    if not (ROOT / rel).exists():
-        pytest.skip(f"{rel} is not written yet")
-    assert violations((ROOT / rel).read_text(encoding="utf-8"), rel) == []
+def test_the_offline_trainer_follows_its_rules_too():
+    files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "training").rglob("*.py"))
+    assert "training/train.py" in files
+    problems = []
+    for rel in files:
+        problems.extend(line for line in violations((ROOT / rel).read_text(encoding="utf-8"), rel)
+                        if "gradio" in line or "fastapi" in line or "modules/" in line)
+    assert not problems, "\n".join(problems)
+
+
+def test_no_import_cycles():
+    sources = {rel: (ROOT / rel).read_text(encoding="utf-8") for rel in project_sources()
+               if rel.startswith("modules/")}
+    found = cycles(import_graph(sources))
+    assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
 IMPORT_ALL = r"""
@@ -192,7 +315,7 @@ print(json.dumps({"before": before, "after": threading.active_count(), "failed":
 
 @pytest.mark.timeout(600)
 def test_importing_every_module_starts_no_thread():
-    names = [module_name(rel) for rel in project_sources() if rel != "webui.py"] + ["webui"]
+    names = [module_name(rel) for rel in project_sources() if rel.startswith("modules/")] + ["webui"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     proc = subprocess.run([sys.executable, "-c", IMPORT_ALL, json.dumps(names)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -210,3 +333,16 @@ def test_thread_check_catches_a_module_that_starts_a_thread(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=60)
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "starts_thread" in report["started"]
+
+
+LOADS_TORCH = "import sys, importlib; importlib.import_module(sys.argv[1]); print('torch' in sys.modules)"
+
+
+@pytest.mark.parametrize("name", ["modules.service.jobs", "modules.core.requests", "modules.core.results",
+                                  "modules.core.infotext", "modules.core.settings", "modules.core.prompts"])
+def test_plain_modules_load_without_torch(name):
+    """The queue and the formats are light: importing them must not pull in torch (about 4 s)."""
+    proc = subprocess.run([sys.executable, "-c", LOADS_TORCH, name], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False", f"importing {name} loads torch"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,6 +19,10 @@ from PIL import Image
 
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry, fit_to, pixel_perfect_resolution
 from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, ControlUnit
+
+if TYPE_CHECKING:  # the manager loads ControlNets; this module only uses them
+    from modules.engine.models.source import ModelSource
+    from modules.engine.models.registry import CheckpointInfo
 
 BALANCED, PROMPT_MORE, CONTROL_MORE = range(3)
 SOFT_INJECTION = 0.825  # sd-webui-controlnet's per-layer falloff for the two non-balanced modes
@@ -71,7 +75,8 @@ def control_map(unit: ControlUnit, picture: Image.Image, width: int, height: int
     return fit_to(mapped, width, height, unit.resize_mode, pre.lines)
 
 
-def prepare(units: tuple[ControlUnit, ...], models: Any, checkpoint: Any, preprocessors: PreprocessorRegistry,
+def prepare(units: tuple[ControlUnit, ...], models: ModelSource, checkpoint: CheckpointInfo,
+            preprocessors: PreprocessorRegistry,
             width: int, height: int, fallback: Image.Image | None) -> list[tuple[ControlUnit, ActiveControl]]:
     """Load each enabled unit's model (refusing another family's) and make its control map."""
     active = []

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from modules.engine.models.loras import read_header
+from modules.engine.models import families
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
-CONTEXT_FAMILIES = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
-LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "demo": "demo"}
 CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
@@ -39,31 +38,13 @@ class ControlNetInfo:
 
     @property
     def family_label(self) -> str:
-        return family_label(self.family)
-
-
-def family_label(family: str | None) -> str:
-    if family and family.startswith("custom-"):
-        return f"SD architecture ({family.removeprefix('custom-')}-wide text)"
-    return LABELS.get(family or "", family or "unknown")
-
-
-def _family_of_width(width: Any) -> str | None:
-    """As the checkpoint registry names families: small SD-architecture models get `custom-<width>`."""
-    if not isinstance(width, int):
-        return None
-    return CONTEXT_FAMILIES.get(width, f"custom-{width}")
-
-
-def checkpoint_family_group(family: str | None) -> str | None:
-    """The ControlNet family a checkpoint family takes (SD 2.x v-prediction and epsilon share ControlNets)."""
-    return {"sd2-v": "sd2"}.get(family or "", family)
+        return families.label(self.family)
 
 
 def _family_from_shapes(shapes: dict[str, list[int]]) -> str | None:
     for key, shape in shapes.items():
         if key.endswith("attn2.to_k.weight") and len(shape) == 2:
-            return _family_of_width(shape[1])
+            return families.family_of_width(shape[1])
     return None
 
 
@@ -98,7 +79,7 @@ def _describe_folder(folder: Path) -> tuple[str | None, str | None]:
     if (folder / "training.json").is_file():
         return "demo", None
     dim = config.get("cross_attention_dim")
-    family = _family_of_width(dim)
+    family = families.family_of_width(dim)
     return (family, None) if family else (None, f"has no usable cross_attention_dim in config.json ({dim!r})")
 
 

@@ -18,11 +18,11 @@ from typing import Any
 import torch
 
 from modules.engine.models.registry import model_files, sha256_file
+from modules.engine.models import families
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".safetensors", ".pt", ".bin")
-WIDTHS = {768: "SD 1.x", 1024: "SD 2.x"}
 
 
 class EmbeddingError(RuntimeError):
@@ -77,7 +77,7 @@ def describe(info: EmbeddingInfo) -> dict[str, Any]:
     first = next(iter(vectors.values()))
     return {"vectors": int(first.shape[0]), "shape": int(first.shape[1]), "sd_checkpoint": None,
             "sd_checkpoint_name": None, "step": None,
-            "family": "SDXL" if "clip_g" in vectors else WIDTHS.get(int(first.shape[1]), f"{first.shape[1]}-wide")}
+            "family": "SDXL" if "clip_g" in vectors else families.width_label(int(first.shape[1]))}
 
 
 def _matrix(t: Any) -> torch.Tensor:
@@ -132,8 +132,8 @@ class EmbeddingSet:
                 raise EmbeddingError("it is an SDXL embedding and this checkpoint is not SDXL")
             width = encoder.get_input_embeddings().weight.shape[1]
             if matrix.shape[1] != width:
-                family = WIDTHS.get(matrix.shape[1], f"{matrix.shape[1]}-wide text encoders")
-                raise EmbeddingError(f"its vectors are for {family}, and this checkpoint's text encoder is "
+                family = families.width_label(int(matrix.shape[1]))
+                raise EmbeddingError(f"its vectors are for {family} text encoders, and this checkpoint's text encoder is "
                                      f"{width} wide")
             try:
                 # A (n, width) matrix: diffusers adds "name", "name_1"... and maybe_convert_prompt expands "name".

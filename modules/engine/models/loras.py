@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from modules.engine.models.registry import model_files
+from modules.engine.models import families
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".safetensors", ".pt", ".ckpt")
 PREVIEW_SUFFIXES = (".png", ".preview.png", ".jpg", ".jpeg", ".webp")
-CONTEXT_FAMILIES = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
-LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "demo": "Demo (SD architecture)"}
 # The metadata fields users look for on a card (kohya's ss_* and the modelspec ones).
 SHOWN_METADATA = ("ss_base_model_version", "ss_sd_model_name", "ss_network_dim", "ss_network_alpha",
                   "modelspec.title", "modelspec.trigger_phrase", "modelspec.description", "ss_output_name")
@@ -48,9 +47,7 @@ class LoraInfo:
 
     @property
     def family_label(self) -> str:
-        if self.family and self.family.startswith("custom-"):
-            return f"SD architecture ({self.family.removeprefix('custom-')}-wide text)"
-        return LABELS.get(self.family or "", self.family or "unknown")
+        return families.label(self.family)
 
     @property
     def alias(self) -> str:
@@ -106,7 +103,7 @@ def family_from_keys(shapes: dict[str, list[int]], metadata: dict[str, str]) -> 
         # kohya `..._attn2_to_k.lora_down.weight`, PEFT `...attn2.to_k.lora_A.weight`: [rank, context width]
         if re.search(r"attn2[._]to_k\.(lora_down|lora_A)\.weight$", key) and len(shape) == 2:
             width = shape[1]
-            return CONTEXT_FAMILIES.get(width, f"custom-{width}")
+            return families.family_of_width(width)
     return None
 
 
@@ -137,10 +134,6 @@ def describe(path: Path) -> LoraInfo:
 
 def scan(root: Path | None) -> list[LoraInfo]:
     return [describe(path) for path in model_files(root, SUFFIXES)]
-
-
-def checkpoint_family_group(family: str | None) -> str | None:
-    return {"sd2-v": "sd2"}.get(family or "", family)
 
 
 # ------------------------------------------------------------------------------------------ adapters

@@ -31,6 +31,7 @@ from modules.engine.models.embeddings import EmbeddingInfo, EmbeddingSet
 from modules.engine.models.loras import AdapterSet, LoraError, LoraInfo
 from modules.engine.models.registry import CheckpointInfo, CheckpointRegistry, HashCache, VaeInfo, scan_vaes
 from modules.core.requests import VAE_AUTOMATIC, VAE_NONE
+from modules.engine.models import families
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ class ModelManager:
     def check_lora_family(self, info: LoraInfo, checkpoint: CheckpointInfo) -> None:
         if info.error:
             raise LoraError(f"LoRA {info.name} cannot be used: it {info.error}.")
-        if info.family is not None and info.family != lora_files.checkpoint_family_group(checkpoint.family):
+        if info.family is not None and info.family != families.checkpoint_family_group(checkpoint.family):
             raise LoraError(f"LoRA {info.name} is for {info.family_label} models, but the checkpoint "
                             f"{checkpoint.name} is {checkpoint.family_label}. Remove the tag, or choose a "
                             f"{info.family_label} checkpoint.")
@@ -255,7 +256,7 @@ class ModelManager:
         info = self.find_controlnet(name)
         if info.error:
             raise ControlNetError(f"ControlNet {info.name} cannot be used: it {info.error}.")
-        if info.family != controlnets.checkpoint_family_group(checkpoint.family):
+        if info.family != families.checkpoint_family_group(checkpoint.family):
             raise ControlNetError(f"ControlNet {info.name} is for {info.family_label} models, but the checkpoint "
                                   f"{checkpoint.name} is {checkpoint.family_label}. Choose a ControlNet made for "
                                   f"{checkpoint.family_label}.")

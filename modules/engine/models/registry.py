@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from modules.engine.models import families
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +75,18 @@ def _diffusers_family(folder: Path) -> dict[str, Any]:
     cls = index.get("_class_name", "")
     width = unet.get("cross_attention_dim")
     if "XL" in cls or unet.get("addition_embed_type") == "text_time":
-        family, label = "sdxl", "SDXL"
+        family = "sdxl"
     elif width == 768:
-        family, label = "sd1", "SD 1.x"
+        family = "sd1"
     elif width == 1024:
-        family, label = ("sd2-v", "SD 2.x 768-v") if prediction == "v_prediction" else ("sd2", "SD 2.x")
+        family = "sd2-v" if prediction == "v_prediction" else "sd2"
     elif cls.startswith("StableDiffusion"):
         # Small SD-architecture models get their own family, so LoRAs and ControlNets of other families
         # are refused for them. Ours (the demo family) carry the training record written by our trainer.
-        family, label = f"custom-{width}", f"SD architecture ({width}-wide text)"
-        if (folder / "training.json").is_file():
-            family, label = "demo", "Demo (SD architecture)"
+        family = "demo" if (folder / "training.json").is_file() else families.custom(width)
     else:
         raise ValueError(f"pipeline {cls or 'unknown'} is not supported; only Stable Diffusion 1.x/2.x/XL")
-    if inpainting:
-        label += " inpainting"
+    label = families.label(family) + (" inpainting" if inpainting else "")
     return {"family": family, "family_label": label, "inpainting": inpainting, "prediction": prediction}
 
 

@@ -38,6 +38,7 @@ from diffusers.loaders.single_file_utils import SingleFileComponentError, infer_
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import CLIPTokenizer
+from modules.engine.models import families
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth")
@@ -63,11 +64,8 @@ class ModelFamily:
     prediction: str = "epsilon"  # "epsilon" | "v_prediction"
 
 
-_LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sd2-v": "SD 2.x 768-v", "sdxl": "SDXL"}
-
-
 def _family(name: str, *, inpainting: bool = False, prediction: str = "epsilon") -> ModelFamily:
-    label = _LABELS[name] + (" inpainting" if inpainting else "")
+    label = families.label(name) + (" inpainting" if inpainting else "")
     if prediction == "v_prediction" and name != "sd2-v":
         label += " v-prediction"
     return ModelFamily(name=name, label=label, inpainting=inpainting, prediction=prediction)
