@@ -51,8 +51,8 @@ def import_app() -> float:
 def build_once(extensions_dir: Path, workdir: Path, models_dir: Path) -> tuple[float, float, int]:
     """Seconds to build the services; to load the extensions and build the app; how many extensions loaded."""
     from modules.api.app import build_app
-    from modules.service.services import build_services, start_extensions
     from modules.core.settings import settings_from_args
+    from modules.service.services import build_services, start_extensions
     from modules.ui.app import build_ui, mount_ui
 
     settings = settings_from_args(["--models-dir", str(models_dir), "--extensions-dir", str(extensions_dir),

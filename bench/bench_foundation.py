@@ -212,8 +212,8 @@ def make_manager(workdir: Path, device: object, models_in_ram: int):
 def bench_txt2img(args: argparse.Namespace, workdir: Path, device: object) -> list[Row]:
     from diffusers import EulerDiscreteScheduler
 
-    from modules.engine.generation import generate
     from modules.core.requests import GenerationRequest
+    from modules.engine.generation import generate
     from modules.engine.samplers import SamplerRegistry
 
     width, height = args.size

@@ -1,7 +1,7 @@
 """History search benchmark: 100,000 synthetic pictures, then the searches the History tab makes, timed.
 
-Rows are written through `History.insert` (the code every save uses), with English, Chinese and mixed
-prompts, 12 checkpoints, LoRAs, 4 owners, sizes and a year of dates. Each search is one page of 50, newest
+Rows are written through `history_index.insert_row` (the code every save uses), with English, Chinese and
+mixed prompts, 12 checkpoints, LoRAs, 4 owners, sizes and a year of dates. Each search is one page of 50, newest
 first, with its total count, as the tab and `GET /api/v1/history` ask. Target: under 100 ms each.
 
 Run from the repository root::
@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from modules.service.history import History, Query, parse_day  # noqa: E402
+from modules.service.history_index import insert_row  # noqa: E402
 
 ENGLISH = ("fox", "cat", "castle", "forest", "sunset", "portrait", "cyberpunk", "city", "rain", "neon", "dragon",
            "mountain", "river", "snow", "girl", "boy", "robot", "flower", "ocean", "ship", "lantern", "temple",
@@ -64,8 +65,8 @@ def fill(history: History, rows: int, seed: int = 0) -> float:
             for i in range(start, min(rows, start + batch)):
                 owner = rng.choice(OWNERS)
                 text, size = synthetic_infotext(rng, i)
-                History.insert(db, f"{owner}/txt2img-images/{i // 1000:05d}/{i:06d}-{i}.png", text, owner=owner,
-                               size=size, created=now - rng.random() * YEAR)
+                insert_row(db, f"{owner}/txt2img-images/{i // 1000:05d}/{i:06d}-{i}.png", text, owner=owner,
+                           size=size, created=now - rng.random() * YEAR)
     return time.perf_counter() - started
 
 

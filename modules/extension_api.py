@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from modules.core.infotext import format_infotext, parse_infotext, quote
-from modules.engine.controlnet.preprocessors import Detector as Preprocessor
-from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 from modules.core.requests import GenerationRequest, LoraRef, RequestError
 from modules.core.settings import SettingsStore
+from modules.engine.controlnet.preprocessors import Detector as Preprocessor
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 
 if TYPE_CHECKING:  # the core's result types import torch; extensions get them at run time from hooks
     from modules.core.results import GenerationResult, StepInfo

@@ -38,10 +38,10 @@ def evaluate_model(models_dir: Path, checkpoint: str, count: int, seeds: int, ov
                    save_dir: Path | None = None) -> dict:
     import torch
 
+    from modules.core.requests import GenerationRequest
     from modules.engine.devices import choose_device
     from modules.engine.generation import generate
     from modules.engine.models.manager import ModelManager
-    from modules.core.requests import GenerationRequest
     from modules.engine.samplers import SamplerRegistry
 
     device = choose_device("auto", "auto")

@@ -30,7 +30,6 @@ from training.members import free_sample, object_mask
 from training.scoring import _nearest, read_picture
 
 
-
 def _services(models_dir: Path):
     from modules.engine.devices import choose_device
     from modules.engine.models.manager import ModelManager
@@ -51,8 +50,8 @@ def _base_request(size: int):
 
 
 def _run(manager, samplers, request):
-    from modules.engine.generation import generate
     from modules.core.requests import validate
+    from modules.engine.generation import generate
 
     return generate(validate(request, samplers=samplers), manager, samplers)
 
@@ -113,15 +112,15 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def evaluate_scribble(models_dir: Path, count: int, checkpoint: str, controlnet: str,
                       save_dir: Path | None) -> dict[str, Any]:
-    from modules.engine.controlnet.preprocessors import PreprocessorRegistry
     from modules.core.requests import ControlUnit
+    from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 
     manager, samplers = _services(models_dir)
     preprocessors = PreprocessorRegistry.default()
     size = 48
     results: dict[str, list[float]] = {"map": [], "pen": []}
-    from modules.engine.generation import generate
     from modules.core.requests import validate
+    from modules.engine.generation import generate
 
     for i in range(count):
         sample = free_sample(10_000_000 + i, size)

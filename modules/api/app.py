@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from modules.service.accounts import Accounts
 from modules.api import controlnet_api, ext_routes, extras_api, history_api, jobs_api, sdapi
 from modules.api.auth import AuthGate, AuthMiddleware, caller_dependency
 from modules.api.waiting import GenerationFailed
-from modules.service.jobs import NotAllowed, QueueFull
 from modules.core.requests import RequestError
+from modules.service.accounts import Accounts
+from modules.service.jobs import NotAllowed, QueueFull
 
 if TYPE_CHECKING:
     from modules.service.services import Services

@@ -8,15 +8,15 @@ units become `ControlUnit`s on the request, and the core does the rest.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Body, Depends
 
-from modules.api.images import decode_image, encode_image
 from modules.api.auth import Caller
-from modules.engine.controlnet.apply import control_map
+from modules.api.images import decode_image, encode_image
 from modules.core.requests import ControlUnit, RequestError
 from modules.core.requests import _check_picture as check_picture
+from modules.engine.controlnet.apply import control_map
 
 if TYPE_CHECKING:
     from modules.service.services import Services

@@ -7,10 +7,10 @@ import json
 import re
 import time
 from dataclasses import replace
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from modules.api.schemas import GenerationPayload, Img2ImgPayload
 from modules.api.images import decode_image, encode_image
+from modules.api.schemas import GenerationPayload, Img2ImgPayload
 from modules.core.infotext import parse_infotext
 from modules.core.requests import (
     VAE_AUTOMATIC,

@@ -4,19 +4,19 @@ Extras run as jobs in the shared queue, owned by the caller."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from modules.api.images import decode_image, encode_image
 from modules.api.auth import Caller
-from modules.api.waiting import GenerationFailed, wait_for
+from modules.api.images import decode_image, encode_image
 from modules.api.schemas import Float, Int, Lenient
-from modules.engine.extras import ExtrasRequest
-from modules.service.jobs import FAILED
+from modules.api.waiting import GenerationFailed, wait_for
 from modules.core.requests import RequestError
+from modules.engine.extras import ExtrasRequest
 from modules.engine.upscaling import LATENT_MODES, UpscalerRegistry
+from modules.service.jobs import FAILED
 
 if TYPE_CHECKING:
     from modules.service.services import Services

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query as Param
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Query as Param
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 

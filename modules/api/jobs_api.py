@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from modules.api.images import encode_image
 from modules.api.auth import Caller
+from modules.api.images import encode_image
 from modules.api.schemas import JobSummary, Txt2ImgPayload
 from modules.api.sdapi import submit_txt2img
 from modules.service.jobs import FINISHED, Job

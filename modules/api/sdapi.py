@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
 from modules.api import convert
 from modules.api.auth import Caller
 from modules.api.images import decode_image, encode_image
-from modules.api.waiting import job_result, wait_for
 from modules.api.schemas import (
     ImageResponse,
     Img2ImgPayload,
@@ -29,10 +28,11 @@ from modules.api.schemas import (
     SdVae,
     Txt2ImgPayload,
 )
+from modules.api.waiting import job_result, wait_for
 from modules.core.infotext import image_metadata, read_image_infotext
-from modules.service.jobs import RUNNING, Job
 from modules.core.requests import RequestError
 from modules.engine.samplers import SCHEDULE_TYPES
+from modules.service.jobs import RUNNING, Job
 
 if TYPE_CHECKING:
     from modules.service.services import Services

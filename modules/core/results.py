@@ -13,6 +13,7 @@ from PIL import Image
 
 from modules.core.requests import GenerationRequest
 
+
 @dataclass
 class StepInfo:
     step: int  # steps done in this batch

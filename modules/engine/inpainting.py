@@ -17,9 +17,9 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageOps
 
+from modules.core.requests import MASKED_CONTENT, RESIZE_MODES, GenerationRequest, RequestError, as_mask
 from modules.engine import imaging
 from modules.engine.imaging import Box
-from modules.core.requests import MASKED_CONTENT, RESIZE_MODES, GenerationRequest, RequestError, as_mask
 
 FILL, ORIGINAL, LATENT_NOISE, LATENT_NOTHING = range(4)
 BLANK_GREY = (127, 127, 127)  # encodes to ~0 in the VAE's [-1, 1] range: "no picture" for 9-channel UNets

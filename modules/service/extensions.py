@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from modules import extension_api as ext_api
-from modules.extension_api import SCRIPT_KEY, ExtensionApi, ExtensionSettings, Script, ScriptContext
 from modules.core.requests import GenerationRequest, RequestError
 from modules.core.settings import SettingsStore
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 from modules.engine.samplers import SamplerRegistry
+from modules.extension_api import SCRIPT_KEY, ExtensionApi, ExtensionSettings, Script, ScriptContext
 
 log = logging.getLogger(__name__)
 

@@ -11,22 +11,22 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from modules.core.prompts import extract_loras
+from modules.core.requests import GenerationRequest, Limits, RequestError, validate
+from modules.core.results import GenerationResult, JobControl
 from modules.engine import hires, oom
-from modules.engine.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
-from modules.engine.upscaling import UpscalerRegistry
-from modules.extension_api import ScriptContext
-from modules.service.extensions import ExtensionHost, run_script
-from modules.engine.generation import generate
 from modules.engine.controlnet.preprocessors import PreprocessorError, PreprocessorRegistry
+from modules.engine.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
+from modules.engine.generation import generate
 from modules.engine.models.controlnets import ControlNetError
 from modules.engine.models.loras import LoraError
 from modules.engine.models.manager import ModelManager
 from modules.engine.models.registry import CheckpointInfo
 from modules.engine.samplers import SamplerRegistry
-from modules.core.prompts import extract_loras
-from modules.core.results import GenerationResult, JobControl
+from modules.engine.upscaling import UpscalerRegistry
+from modules.extension_api import ScriptContext
+from modules.service.extensions import ExtensionHost, run_script
 from modules.service.outputs import OutputStore
-from modules.core.requests import GenerationRequest, Limits, RequestError, validate
 
 log = logging.getLogger(__name__)
 

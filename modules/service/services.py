@@ -7,21 +7,21 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from modules.core.requests import GenerationRequest, Limits
+from modules.core.settings import Settings, SettingsStore, UserSettingsStore
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
-from modules.engine.extras import ExtrasRequest
 from modules.engine.devices import DeviceConfig, choose_device
-from modules.service.accounts import Accounts
-from modules.service.history import History
-from modules.service.extensions import ExtensionHost, load_extensions
-from modules.service.jobs import Job, JobQueue
+from modules.engine.extras import ExtrasRequest
 from modules.engine.models.manager import ModelManager
 from modules.engine.models.upscalers import UpscalerModels
+from modules.engine.samplers import SamplerRegistry
+from modules.engine.upscaling import DEFAULT_OVERLAP, DEFAULT_TILE, UpscalerRegistry
+from modules.service.accounts import Accounts
+from modules.service.extensions import ExtensionHost, load_extensions
+from modules.service.history import History
+from modules.service.jobs import Job, JobQueue
 from modules.service.outputs import OutputStore
 from modules.service.runner import Processor
-from modules.core.requests import GenerationRequest, Limits
-from modules.engine.samplers import SamplerRegistry
-from modules.core.settings import Settings, SettingsStore, UserSettingsStore
-from modules.engine.upscaling import DEFAULT_OVERLAP, DEFAULT_TILE, UpscalerRegistry
 
 log = logging.getLogger(__name__)
 

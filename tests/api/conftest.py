@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from modules.service.accounts import Account, Accounts, _memory_hash
 from modules.core.settings import settings_from_args
+from modules.service.accounts import Account, Accounts, _memory_hash
 
 PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "root": "root-pw"}
 

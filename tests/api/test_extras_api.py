@@ -34,8 +34,8 @@ def api(tiny_models_dir, tmp_path, cpu_fp32):
     from fastapi.testclient import TestClient
 
     from modules.api.app import build_app
-    from modules.service.services import build_services
     from modules.core.settings import settings_from_args
+    from modules.service.services import build_services
 
     models = tmp_path / "models"
     models.mkdir()

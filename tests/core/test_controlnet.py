@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from modules.core.requests import ControlUnit, GenerationRequest, RequestError, validate
 from modules.engine.controlnet.apply import ActiveControl, ControlledUNet
 from modules.engine.generation import generate
 from modules.service.runner import Processor
-from modules.core.requests import ControlUnit, GenerationRequest, RequestError, validate
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from modules.engine.generation import generate
 from modules.core.requests import GenerationRequest, validate
+from modules.engine.generation import generate
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from modules.service.extensions import FAILED, load_extensions
-from modules.core.results import JobControl
 from modules.core.infotext import parse_infotext
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.results import JobControl
+from modules.service.extensions import FAILED, load_extensions
 from modules.service.outputs import OutputStore
 from modules.service.runner import Processor
-from modules.core.requests import GenerationRequest, RequestError
 from tests.fixtures.fake_extensions import GOOD, RAISES_IN_HOOK, write_extension
 
 BASE = GenerationRequest(prompt="a red circle", width=16, height=16, steps=2, seed=7, sampler="Euler",

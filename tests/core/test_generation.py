@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from modules.engine.generation import generate
-from modules.core.results import JobControl
 from modules.core.infotext import parse_infotext
 from modules.core.requests import GenerationRequest
+from modules.core.results import JobControl
+from modules.engine.generation import generate
 
 BASE = GenerationRequest(prompt="a red circle", negative_prompt="blue", width=16, height=16, steps=4, seed=42,
                          cfg_scale=5.0, checkpoint="tiny-a")

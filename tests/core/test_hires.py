@@ -7,12 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from modules.core.infotext import parse_infotext
+from modules.core.requests import GenerationRequest, Limits, RequestError, request_fields_from_infotext, validate
+from modules.core.results import JobControl
 from modules.engine import hires
 from modules.engine.generation import generate
 from modules.engine.upscaling import UpscalerRegistry
-from modules.core.results import JobControl
-from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, Limits, RequestError, request_fields_from_infotext, validate
 
 BASE = GenerationRequest(prompt="a red circle", negative_prompt="blue", width=16, height=16, steps=4, seed=42,
                          cfg_scale=5.0, checkpoint="tiny-a", sampler="Euler", enable_hr=True,

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from modules.core.infotext import parse_infotext
+from modules.core.requests import GenerationRequest, validate
+from modules.core.results import JobControl
 from modules.engine import pipelines
 from modules.engine.generation import generate, img2img_steps
-from modules.core.results import JobControl
-from modules.core.infotext import parse_infotext
 from modules.service.outputs import OutputStore
 from modules.service.runner import Processor
-from modules.core.requests import GenerationRequest, validate
 
 
 def pixels(image) -> np.ndarray:

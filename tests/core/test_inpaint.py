@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from modules.engine import pipelines
-from modules.engine.generation import generate
 from modules.core.infotext import parse_infotext
 from modules.core.requests import GenerationRequest, validate
+from modules.engine import pipelines
+from modules.engine.generation import generate
 
 
 def pixels(image) -> np.ndarray:

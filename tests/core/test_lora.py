@@ -12,10 +12,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from modules.core.requests import GenerationRequest, RequestError, validate
 from modules.engine.generation import generate
 from modules.engine.models.loras import LoraError, lora_hash
 from modules.service.runner import Processor
-from modules.core.requests import GenerationRequest, RequestError, validate
 from training.members import peft_to_kohya
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]

@@ -10,10 +10,10 @@ import pytest
 import torch
 from diffusers import UNet2DConditionModel
 
+from modules.core.requests import GenerationRequest
 from modules.service.jobs import DONE, FAILED, JobQueue
 from modules.service.outputs import OutputStore
 from modules.service.runner import Processor
-from modules.core.requests import GenerationRequest
 
 BASE = GenerationRequest(prompt="a red circle", width=16, height=16, steps=2, seed=42, cfg_scale=5.0,
                          sampler="Euler", checkpoint="tiny-a")

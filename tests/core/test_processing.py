@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from modules.core.infotext import parse_infotext
+from modules.core.requests import GenerationRequest, Limits, RequestError
 from modules.engine.models.manager import ModelNotFound
 from modules.service.outputs import OutputStore
 from modules.service.runner import Processor
-from modules.core.requests import GenerationRequest, Limits, RequestError
 
 BASE = GenerationRequest(prompt="a red circle", negative_prompt="blue", width=16, height=16, steps=3, seed=42,
                          cfg_scale=5.0, sampler="Euler", checkpoint="tiny-a")
@@ -100,9 +100,9 @@ def test_each_user_gets_their_own_folder(processor, tmp_path):
 
 
 def test_failed_save_keeps_pictures_and_warns(manager, samplers, tmp_path):
+    from modules.core.requests import GenerationRequest
     from modules.service.outputs import OutputStore
     from modules.service.runner import Processor
-    from modules.core.requests import GenerationRequest
 
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the outputs folder should be")

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from modules.engine.generation import generate
-from training.scoring import read_picture
 from tests.e2e.test_demo_model import demo_manager, demo_request  # noqa: F401 (fixture)
+from training.scoring import read_picture
 
 
 @pytest.mark.parametrize("upscaler", ["Lanczos", "Latent"])

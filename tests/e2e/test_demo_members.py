@@ -9,11 +9,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from modules.core.requests import ControlUnit, GenerationRequest, validate
+from modules.core.settings import REPO_ROOT
 from modules.engine.generation import generate
 from modules.engine.imaging import blur_mask
 from modules.engine.models.manager import ModelManager
-from modules.core.requests import ControlUnit, GenerationRequest, validate
-from modules.core.settings import REPO_ROOT
 from training import shapes
 from training.evaluate_members import pen_drawing
 from training.members import free_sample, object_mask

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from modules.engine.generation import generate
-from modules.engine.models.manager import ModelManager
 from modules.core.requests import GenerationRequest
 from modules.core.settings import REPO_ROOT
+from modules.engine.generation import generate
+from modules.engine.models.manager import ModelManager
 from training.scoring import read_picture
 
 MODELS = REPO_ROOT / "models"

@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from modules.engine.controlnet.preprocessors import PreprocessorRegistry, fit_to, pixel_perfect_resolution
 from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, ControlUnit
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry, fit_to, pixel_perfect_resolution
 
 if TYPE_CHECKING:  # the manager loads ControlNets; this module only uses them
-    from modules.engine.models.source import ModelSource
     from modules.engine.models.registry import CheckpointInfo
+    from modules.engine.models.source import ModelSource
 
 BALANCED, PROMPT_MORE, CONTROL_MORE = range(3)
 SOFT_INJECTION = 0.825  # sd-webui-controlnet's per-layer falloff for the two non-balanced modes

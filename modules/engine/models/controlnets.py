@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modules.engine.models.loras import read_header
 from modules.engine.models import families
+from modules.engine.models.loras import read_header
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from modules.engine.models.registry import model_files, sha256_file
 from modules.engine.models import families
+from modules.engine.models.registry import model_files, sha256_file
 
 log = logging.getLogger(__name__)
 

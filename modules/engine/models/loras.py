@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modules.engine.models.registry import model_files
 from modules.engine.models import families
+from modules.engine.models.registry import model_files
 
 log = logging.getLogger(__name__)
 

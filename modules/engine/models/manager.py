@@ -22,16 +22,15 @@ from typing import Any
 
 import torch
 
+from modules.core.requests import VAE_AUTOMATIC, VAE_NONE
 from modules.engine.devices import DeviceConfig
-from modules.engine.models import controlnets
+from modules.engine.models import controlnets, families
+from modules.engine.models import embeddings as embedding_files
 from modules.engine.models import loras as lora_files
 from modules.engine.models.controlnets import ControlNetError, ControlNetInfo
-from modules.engine.models import embeddings as embedding_files
 from modules.engine.models.embeddings import EmbeddingInfo, EmbeddingSet
 from modules.engine.models.loras import AdapterSet, LoraError, LoraInfo
 from modules.engine.models.registry import CheckpointInfo, CheckpointRegistry, HashCache, VaeInfo, scan_vaes
-from modules.core.requests import VAE_AUTOMATIC, VAE_NONE
-from modules.engine.models import families
 
 log = logging.getLogger(__name__)
 

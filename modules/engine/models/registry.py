@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
 from modules.engine.models import families
 
 log = logging.getLogger(__name__)

@@ -38,6 +38,7 @@ from diffusers.loaders.single_file_utils import SingleFileComponentError, infer_
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import CLIPTokenizer
+
 from modules.engine.models import families
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
