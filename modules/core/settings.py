@@ -159,13 +159,9 @@ class SettingsStore:
             if not isinstance(data, dict):
                 raise ValueError(f"expected a JSON object, found {type(data).__name__}")
         except (OSError, ValueError) as exc:
-            backup = self.path.with_name(self.path.name + ".corrupt")
+            backup = move_aside(self.path)
             log.warning("settings file %s is unreadable (%s): using defaults; the bad file is kept as %s",
                         self.path, exc, backup)
-            try:
-                os.replace(self.path, backup)
-            except OSError:
-                log.warning("could not move %s aside", self.path)
             return dict(self.defaults)
         return {**self.defaults, **data}
 
@@ -184,6 +180,22 @@ class SettingsStore:
         os.replace(tmp, self.path)
 
 
+def move_aside(path: Path) -> Path | None:
+    """Rename an unreadable file to `<name>.corrupt` (`.corrupt-2`, ... when one is already there, so an earlier
+    copy is never overwritten); None when it cannot be moved."""
+    for n in range(1, 1000):
+        backup = path.with_name(path.name + (".corrupt" if n == 1 else f".corrupt-{n}"))
+        if backup.exists():
+            continue
+        try:
+            os.replace(path, backup)
+        except OSError:
+            log.warning("could not move %s aside", path)
+            return None
+        return backup
+    return None
+
+
 class UserSettingsStore:
     """Per-user values (e.g. each user's default checkpoint) in one JSON file: {user: {key: value}}."""
 
@@ -198,7 +210,10 @@ class UserSettingsStore:
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as exc:
-            log.warning("per-user settings file %s is unreadable (%s): starting empty", path, exc)
+            # Kept aside, never overwritten by the next save: everyone's saved defaults are in it.
+            backup = move_aside(path)
+            log.warning("per-user settings file %s is unreadable (%s): starting empty; the bad file is kept as %s",
+                        path, exc, backup)
 
     def get(self, user: str) -> dict[str, Any]:
         with self._lock:

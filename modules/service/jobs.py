@@ -77,6 +77,7 @@ def _without_pictures(request: Any) -> Any:
 class JobQueue:
     def __init__(self, runner: Runner, *, per_user_limit: int = 10, global_limit: int = 100,
                  keep_finished: int = 100, preview_every: int = 5) -> None:
+        """`keep_finished`: finished jobs kept per owner, so a closed tab or a slow client loses nothing."""
         self._runner = runner
         self.per_user_limit = per_user_limit
         self.global_limit = global_limit
@@ -264,6 +265,12 @@ class JobQueue:
             job.preview = info.preview
 
     def _trim(self) -> None:
-        finished = [j for j in self._jobs.values() if j.status in FINISHED]
-        for job in finished[: max(0, len(finished) - self._keep_finished)]:
-            del self._jobs[job.id]
+        """Forget the oldest finished jobs past `keep_finished` per owner: one user's many jobs never push
+        another user's results out before they could fetch them."""
+        finished: dict[str, list[Job]] = {}
+        for job in self._jobs.values():
+            if job.status in FINISHED:
+                finished.setdefault(job.owner, []).append(job)
+        for jobs in finished.values():
+            for job in jobs[: max(0, len(jobs) - self._keep_finished)]:
+                del self._jobs[job.id]

@@ -286,3 +286,21 @@ def test_served_table_does_not_grow_with_owners():
         assert len(queue._served) <= 2
     finally:
         queue.stop()
+
+
+def test_one_users_many_jobs_never_push_out_anothers_result():
+    runner = FakeRunner()
+    queue = JobQueue(runner, keep_finished=3, per_user_limit=100)
+    queue.start()
+    try:
+        alice = queue.submit("a", "alice")
+        queue.wait(alice, WAIT)
+        bobs = [queue.submit("b", "bob") for _ in range(6)]
+        for job in bobs:
+            queue.wait(job, WAIT)
+        queue.wait(queue.submit("c", "carol"), WAIT)  # finished jobs are trimmed as new ones come in
+        assert queue.get(alice.id) is not None and queue.get(alice.id).result.images == ["image"]
+        kept = [job for job in bobs if queue.get(job.id) is not None]
+        assert kept == bobs[-3:]  # bob's own oldest results go first, only past his own three
+    finally:
+        queue.stop()

@@ -213,3 +213,17 @@ def test_defaults_are_not_shared_with_the_caller(tmp_path):
     store = SettingsStore(tmp_path / "settings.json", defaults)
     store.update({"preview_every": 9})
     assert defaults["preview_every"] == 5
+
+
+def test_a_corrupt_per_user_file_is_kept_aside_not_overwritten(tmp_path):
+    from modules.core.settings import UserSettingsStore
+
+    path = tmp_path / "user-settings.json"
+    path.write_text('{"alice": {"sd_model_checkpoint": "mine"', encoding="utf-8")  # cut short by a crash
+    (tmp_path / "user-settings.json.corrupt").write_text("an older corrupt copy", encoding="utf-8")
+    store = UserSettingsStore(path)
+    assert store.get("alice") == {}
+    store.update("bob", {"sd_vae": "x"})
+    kept = tmp_path / "user-settings.json.corrupt-2"
+    assert kept.read_text(encoding="utf-8") == '{"alice": {"sd_model_checkpoint": "mine"'
+    assert (tmp_path / "user-settings.json.corrupt").read_text(encoding="utf-8") == "an older corrupt copy"
