@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 import shutil
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +32,28 @@ class ImportReport:
     imported: int = 0
     already: int = 0  # imported before (same name at the destination): not duplicated
     unreadable: int = 0
+    skipped: int = 0  # links, and anything that is not a regular file inside the folder: never followed
 
     def __str__(self) -> str:
-        return f"{self.imported} picture(s) imported, {self.already} already there, {self.unreadable} unreadable"
+        text = f"{self.imported} picture(s) imported, {self.already} already there, {self.unreadable} unreadable"
+        return text + (f", {self.skipped} link(s) or special file(s) skipped" if self.skipped else "")
+
+
+def _inside(source: Path, folder: Path) -> bool:
+    """A regular file reached without any link, inside `folder`: a planted `x.png -> /etc/passwd` (or a linked
+    folder) would otherwise become a picture anyone with access to the outputs could download."""
+    if source.is_symlink() or any(parent.is_symlink() for parent in source.parents if folder in parent.parents):
+        return False
+    try:
+        return source.resolve(strict=True).is_relative_to(folder) and stat.S_ISREG(source.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _place(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.link(source, target)  # raises FileExistsError rather than replacing anything
+        os.link(source, target, follow_symlinks=False)  # raises FileExistsError rather than replacing anything
     except FileExistsError:
         raise
     except OSError:  # another file system, or no hard links there
@@ -59,6 +73,10 @@ def import_folder(history: History, folder: Path, owner: str | None = None) -> I
     base = history.root / (check_path_component(owner, "user name") if owner else "") / IMPORT_FOLDER / folder.name
     report = ImportReport()
     for source in walk_images(folder):
+        if not _inside(source, folder):
+            log.warning("history import: skipped %s (a link, or not a regular file inside %s)", source, folder)
+            report.skipped += 1
+            continue
         target = base / source.relative_to(folder)
         try:
             _place(source, target)
