@@ -208,6 +208,10 @@ def _refuse(ext: Extension, message: str) -> Extension:
     return ext
 
 
+class ExtensionValueError(ValueError):
+    """An extension's hook failed on the values one request sent it: that request fails, with this message."""
+
+
 def _fail(ext: Extension, where: str, exc: BaseException) -> None:
     ext.status, ext.error = FAILED, f"{where}: {_first_line(exc)}"
     ext.details = "".join(traceback.format_exception(exc))
@@ -282,11 +286,30 @@ class ExtensionHost:
                     values.append((ext, value))
         return values
 
+    def _for_request(self, ext: Extension, kind: str, fn: Callable[..., Any], request: Any, *args: Any
+                     ) -> tuple[bool, Any]:
+        """A request-scoped hook. When the request carries values for this extension and the hook fails, the
+        values are the likely cause: this request fails with a message naming them, and the extension stays on
+        for everyone else. A hook failing on a request that sent it nothing is a broken extension: it is
+        marked failed (guarded) and the job goes on without it."""
+        values = (getattr(request, "extra", None) or {}).get(ext.name)
+        if values is None:
+            return self.guarded(ext, f"in its {kind} hook", fn, *args)
+        try:
+            return True, fn(*args)
+        except Exception as exc:
+            log.warning("extension %s failed in its %s hook on this request's values %r", ext.name, kind,
+                        values, exc_info=True)
+            raise ExtensionValueError(
+                f"The {ext.name} extension could not use the values sent for it ({_first_line(exc)}). Check "
+                f"alwayson_scripts[{ext.name!r}] (or the extension's section of the form); the extension itself "
+                f"stays on.") from exc
+
     def before_generate(self, request: GenerationRequest) -> GenerationRequest:
         for ext, fn in self._hooks("before_generate"):
             if not ext.active:
                 continue
-            ok, changed = self.guarded(ext, "in its before_generate hook", fn, request)
+            ok, changed = self._for_request(ext, "before_generate", fn, request, request)
             if not ok or changed is None:
                 continue
             if isinstance(changed, GenerationRequest):
@@ -307,7 +330,9 @@ class ExtensionHost:
         return on_step
 
     def after_generate(self, result: Any) -> None:
-        self._call_all("after_generate", result)
+        for ext, fn in self._hooks("after_generate"):
+            if ext.active:
+                self._for_request(ext, "after_generate", fn, result.request, result)
 
     def image_saved(self, path: str, image: Any, infotext: str) -> None:
         self._call_all("image_saved", path, image, infotext)
