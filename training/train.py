@@ -19,6 +19,7 @@ import random
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -156,7 +157,101 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
             e.lerp_(p, 1.0 - decay)
 
 
+@dataclass
+class _UnetPhase:
+    """What the UNet phase trains (UNet and text encoder, with their EMA copies) and with: the frozen VAE."""
+
+    tokenizer: Any
+    vae: torch.nn.Module
+    scaling_factor: float
+    unet: torch.nn.Module
+    te: torch.nn.Module
+    ema_unet: torch.nn.Module
+    ema_te: torch.nn.Module
+    params: list[torch.nn.Parameter]
+    opt: torch.optim.Optimizer
+    noise_sched: Any  # diffusers' DDPMScheduler of NOISE_SCHEDULE
+
+    def probe(self, unet: torch.nn.Module, te: torch.nn.Module) -> dict[str, float]:
+        return position_probe(unet, te, self.tokenizer, self.vae, self.scaling_factor)
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """The loss settings: those of the --more-steps cycle as stored in the state, else the options'."""
+
+    high_noise: float
+    x0_floor: float
+    ground: float
+    share: float
+    share_target: float
+
+
+@dataclass
+class _Schedule:
+    """How far the phase (or its --more-steps cycle) has come, by steps or wall time, whichever is further;
+    and the learning rate there: a warm-up, then a cosine down to a tenth of the peak."""
+
+    opts: RunOptions
+    cycle: dict | None
+    elapsed: float  # seconds spent by earlier runs of this phase
+    started: float  # time.monotonic() when this run began
+
+    def seconds(self) -> float:
+        return self.elapsed + time.monotonic() - self.started
+
+    def progress(self, step: int) -> float:
+        seconds = self.seconds()
+        opts, cycle = self.opts, self.cycle
+        if cycle is None:
+            return max(step / opts.unet_steps, seconds / (opts.minutes * 60))
+        return max((step - cycle["start"]) / cycle["steps"],
+                   (seconds - cycle["seconds_at_start"]) / (cycle["minutes"] * 60))
+
+    def lr(self, step: int) -> float:
+        if self.cycle is None:
+            peak, warm = self.opts.lr, min(1.0, (step + 1) / 300)
+        else:
+            peak, warm = self.cycle["lr"], min(1.0, (step + 1 - self.cycle["start"]) / 100)
+        cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, self.progress(step))))
+        return peak * warm * cosine
+
+
 def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
+    """The second phase: UNet and text encoder learn to denoise the frozen VAE's latents, from where the state
+    left off, until the step or wall budget (of the run, or of its --more-steps cycle); checkpointed as it goes."""
+    phase = _load_unet_phase(opts, state, tokenizer_dir)
+    step = state.get("unet_step", 0)
+    elapsed = state.get("unet_seconds", 0.0)
+    started, last_save = time.monotonic(), time.monotonic()
+    gen = torch.Generator().manual_seed(opts.seed * 7 + step)
+    drop_rng = random.Random(opts.seed * 13 + step)
+    cycle = _cycle(opts, state, step, elapsed)
+    schedule, recipe = _Schedule(opts, cycle, elapsed, started), _recipe(opts, cycle)
+    recorder: contextlib.AbstractContextManager = contextlib.nullcontext([])
+    if recipe.ground or recipe.share:
+        from training.grounding import recording
+
+        recorder = recording(phase.unet)
+    log.info("position probe at step %d: %s", step, phase.probe(phase.ema_unet, phase.ema_te))
+    with recorder as maps:
+        while schedule.progress(step) < 1.0:
+            samples = training_samples(step, opts)
+            captions = ["" if drop_rng.random() < opts.caption_dropout else s.caption for s in samples]
+            maps.clear()
+            loss, grounded, shared = _unet_loss(phase, recipe, samples, captions, maps, gen)
+            _optimise(phase, loss, schedule.lr(step), decay=min(opts.ema_decay, (1 + step) / (10 + step)))
+            step += 1
+            _log_step(phase, state, step, started, loss, grounded, shared)
+            if time.monotonic() - last_save > opts.checkpoint_every_s:
+                _checkpoint(opts, state, phase, step, schedule.seconds())
+                last_save = time.monotonic()
+    _checkpoint(opts, state, phase, step, schedule.seconds())
+    log.info("unet phase stopped at step %d after %.1f min", step, state["unet_seconds"] / 60)
+
+
+def _load_unet_phase(opts: RunOptions, state: dict, tokenizer_dir: Path) -> _UnetPhase:
+    """The models and optimiser, new or as the state saved them; the VAE trained in the first phase."""
     from diffusers import DDPMScheduler
     from transformers import CLIPTokenizer
 
@@ -164,7 +259,6 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
     vae = build_vae(opts.cfg)
     vae.load_state_dict(state["vae"])
     vae.eval().requires_grad_(False)
-    sf = state["scaling_factor"]
     unet = build_unet(opts.cfg)
     te = build_text_encoder(opts.cfg, len(tokenizer))
     params = list(unet.parameters()) + list(te.parameters())
@@ -178,96 +272,87 @@ def train_unet(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
         ema_unet.load_state_dict(state["ema_unet"])
         ema_te.load_state_dict(state["ema_te"])
     noise_sched = DDPMScheduler(**{k: v for k, v in NOISE_SCHEDULE.items() if k != "steps_offset"})
-    alphas = noise_sched.alphas_cumprod
-    step = state.get("unet_step", 0)
-    elapsed = state.get("unet_seconds", 0.0)
-    started, last_save = time.monotonic(), time.monotonic()
-    gen = torch.Generator().manual_seed(opts.seed * 7 + step)
-    drop_rng = random.Random(opts.seed * 13 + step)
+    return _UnetPhase(tokenizer, vae, state["scaling_factor"], unet, te, ema_unet, ema_te, params, opt, noise_sched)
+
+
+def _cycle(opts: RunOptions, state: dict, step: int, elapsed: float) -> dict | None:
+    """The --more-steps cycle: started now (and stored in the state) when asked for, or the one being resumed."""
     cycle = state.get("cycle")
     if opts.more_steps and cycle is None:
         cycle = state["cycle"] = {"start": step, "steps": opts.more_steps, "seconds_at_start": elapsed,
                                   "minutes": opts.more_minutes, "lr": opts.lr, "high_noise": opts.high_noise,
                                   "x0_floor": opts.x0_floor, "ground": opts.ground,
                                   "share": opts.share, "share_target": opts.share_target or 0.9}
-
-    def progress() -> float:
-        seconds = elapsed + time.monotonic() - started
-        if cycle is None:
-            return max(step / opts.unet_steps, seconds / (opts.minutes * 60))
-        return max((step - cycle["start"]) / cycle["steps"], (seconds - cycle["seconds_at_start"]) / (cycle["minutes"] * 60))
-
-    high_noise = cycle["high_noise"] if cycle else opts.high_noise
-    ground = cycle.get("ground", 0.0) if cycle else opts.ground
-    share = cycle.get("share", 0.0) if cycle else opts.share
     # A resumed cycle keeps its settings, except a share target given again, which replaces the stored one.
     if cycle is not None and opts.share_target is not None:
         cycle["share_target"] = opts.share_target
-    share_target = cycle.get("share_target", 0.9) if cycle else (opts.share_target or 0.9)
-    x0_floor = cycle.get("x0_floor", 0.0) if cycle else opts.x0_floor
-    recorder: contextlib.AbstractContextManager = contextlib.nullcontext([])
-    if ground or share:
-        from training.grounding import grounding_loss, recording, share_loss, word_regions
+    return cycle
 
-        recorder = recording(unet)
-    log.info("position probe at step %d: %s", step, position_probe(ema_unet, ema_te, tokenizer, vae, sf))
-    with recorder as maps:
-        while progress() < 1.0:
-            samples = training_samples(step, opts)
-            x, captions = images_to_tensor([s.image for s in samples]), [s.caption for s in samples]
-            captions = ["" if drop_rng.random() < opts.caption_dropout else c for c in captions]
-            maps.clear()
-            ids = tokenizer(captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
-            with torch.no_grad():
-                latents = vae.encode(x).latent_dist.sample(generator=gen) * sf
-            noise = torch.randn(latents.shape, generator=gen)
-            steps_total = noise_sched.config.num_train_timesteps
-            t = torch.randint(0, steps_total, (latents.shape[0],), generator=gen)
-            if high_noise:
-                noisy_half = torch.randint(steps_total // 2, steps_total, t.shape, generator=gen)
-                t = torch.where(torch.rand(t.shape, generator=gen) < high_noise, noisy_half, t)
-            noisy = noise_sched.add_noise(latents, noise, t)
-            pred = unet(noisy, t, te(ids)[0]).sample
-            # Min-SNR-5 weighting: converges markedly faster than plain epsilon MSE on small budgets.
-            snr = alphas[t] / (1 - alphas[t])
-            weight = torch.clamp(snr, min=x0_floor, max=5.0) / snr
-            loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weight).mean()
-            grounded = shared = torch.zeros(())
-            if ground or share:
-                masks, regions = masks_to_tensor(samples), word_regions(tokenizer, captions)
-                # Only the position word is asked for a large share: asked of every word, shape and colour
-                # took it all (measured), and they are learned without it anyway.
-                where = word_regions(tokenizer, captions, words=tuple(shapes.POSITIONS))
-                grounded = grounding_loss(maps, masks, regions)
-                shared = share_loss(maps, masks, where, target=share_target)
-                loss = loss + ground * grounded + share * shared
-            if cycle is None:
-                peak, warm = opts.lr, min(1.0, (step + 1) / 300)
-            else:
-                peak, warm = cycle["lr"], min(1.0, (step + 1 - cycle["start"]) / 100)
-            cosine = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress())))
-            for group in opt.param_groups:
-                group["lr"] = peak * warm * cosine
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            decay = min(opts.ema_decay, (1 + step) / (10 + step))
-            _ema_update(ema_unet, unet, decay)
-            _ema_update(ema_te, te, decay)
-            step += 1
-            if step % 250 == 0:
-                log.info("position probe at step %d: raw %s, ema %s", step,
-                         position_probe(unet, te, tokenizer, vae, sf), position_probe(ema_unet, ema_te, tokenizer, vae, sf))
-            if step % 25 == 0:
-                log.info("unet step %d loss %.4f grounding %.3f share %.3f (%.2f s/step)", step, loss.item(),
-                         grounded.item(), shared.item(),
-                         (time.monotonic() - started) / max(1, step - state.get("unet_step_at_start", 0)))
-            if time.monotonic() - last_save > opts.checkpoint_every_s:
-                _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, elapsed + time.monotonic() - started)
-                last_save = time.monotonic()
-    _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, elapsed + time.monotonic() - started)
-    log.info("unet phase stopped at step %d after %.1f min", step, state["unet_seconds"] / 60)
+
+def _recipe(opts: RunOptions, cycle: dict | None) -> _Recipe:
+    if cycle is None:
+        return _Recipe(high_noise=opts.high_noise, x0_floor=opts.x0_floor, ground=opts.ground, share=opts.share,
+                       share_target=opts.share_target or 0.9)
+    return _Recipe(high_noise=cycle["high_noise"], x0_floor=cycle.get("x0_floor", 0.0), ground=cycle.get("ground", 0.0),
+                   share=cycle.get("share", 0.0), share_target=cycle.get("share_target", 0.9))
+
+
+def _unet_loss(phase: _UnetPhase, recipe: _Recipe, samples: list[shapes.Sample], captions: list[str],
+               maps: list[torch.Tensor], gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One batch's loss (denoising, plus the grounding losses when asked for), and the two grounding terms."""
+    x = images_to_tensor([s.image for s in samples])
+    ids = phase.tokenizer(captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    with torch.no_grad():
+        latents = phase.vae.encode(x).latent_dist.sample(generator=gen) * phase.scaling_factor
+    noise = torch.randn(latents.shape, generator=gen)
+    steps_total = phase.noise_sched.config.num_train_timesteps
+    t = torch.randint(0, steps_total, (latents.shape[0],), generator=gen)
+    if recipe.high_noise:
+        noisy_half = torch.randint(steps_total // 2, steps_total, t.shape, generator=gen)
+        t = torch.where(torch.rand(t.shape, generator=gen) < recipe.high_noise, noisy_half, t)
+    noisy = phase.noise_sched.add_noise(latents, noise, t)
+    pred = phase.unet(noisy, t, phase.te(ids)[0]).sample
+    # Min-SNR-5 weighting: converges markedly faster than plain epsilon MSE on small budgets.
+    alphas = phase.noise_sched.alphas_cumprod
+    snr = alphas[t] / (1 - alphas[t])
+    weight = torch.clamp(snr, min=recipe.x0_floor, max=5.0) / snr
+    loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weight).mean()
+    grounded = shared = torch.zeros(())
+    if recipe.ground or recipe.share:
+        from training.grounding import grounding_loss, share_loss, word_regions
+
+        masks, regions = masks_to_tensor(samples), word_regions(phase.tokenizer, captions)
+        # Only the position word is asked for a large share: asked of every word, shape and colour
+        # took it all (measured), and they are learned without it anyway.
+        where = word_regions(phase.tokenizer, captions, words=tuple(shapes.POSITIONS))
+        grounded = grounding_loss(maps, masks, regions)
+        shared = share_loss(maps, masks, where, target=recipe.share_target)
+        loss = loss + recipe.ground * grounded + recipe.share * shared
+    return loss, grounded, shared
+
+
+def _optimise(phase: _UnetPhase, loss: torch.Tensor, lr: float, decay: float) -> None:
+    """One optimiser step at learning rate `lr` (gradients clipped to norm 1), then the EMA copies follow."""
+    for group in phase.opt.param_groups:
+        group["lr"] = lr
+    phase.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(phase.params, 1.0)
+    phase.opt.step()
+    _ema_update(phase.ema_unet, phase.unet, decay)
+    _ema_update(phase.ema_te, phase.te, decay)
+
+
+def _log_step(phase: _UnetPhase, state: dict, step: int, started: float, loss: torch.Tensor,
+              grounded: torch.Tensor, shared: torch.Tensor) -> None:
+    """The position probe every 250 steps (raw and EMA weights), the losses and speed every 25."""
+    if step % 250 == 0:
+        log.info("position probe at step %d: raw %s, ema %s", step,
+                 phase.probe(phase.unet, phase.te), phase.probe(phase.ema_unet, phase.ema_te))
+    if step % 25 == 0:
+        log.info("unet step %d loss %.4f grounding %.3f share %.3f (%.2f s/step)", step, loss.item(),
+                 grounded.item(), shared.item(),
+                 (time.monotonic() - started) / max(1, step - state.get("unet_step_at_start", 0)))
 
 
 def position_probe(unet, te, tokenizer, vae, scaling_factor: float, count: int = 8, steps: int = 10,
@@ -307,9 +392,10 @@ def position_probe(unet, te, tokenizer, vae, scaling_factor: float, count: int =
             "bottom-top": round(float(centres["bottom"][1] - centres["top"][1]), 3)}
 
 
-def _checkpoint(opts, state, unet, te, ema_unet, ema_te, opt, step, seconds) -> None:
-    state.update(unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
-                 ema_te=ema_te.state_dict(), unet_opt=opt.state_dict(), unet_step=step, unet_seconds=seconds)
+def _checkpoint(opts: RunOptions, state: dict, phase: _UnetPhase, step: int, seconds: float) -> None:
+    state.update(unet=phase.unet.state_dict(), te=phase.te.state_dict(), ema_unet=phase.ema_unet.state_dict(),
+                 ema_te=phase.ema_te.state_dict(), unet_opt=phase.opt.state_dict(), unet_step=step,
+                 unet_seconds=seconds)
     _save_state(opts.run_dir / "state.pt", state)
 
 

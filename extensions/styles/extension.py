@@ -7,6 +7,7 @@ alwayson_scripts under "styles").
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from modules import extension_api as ext
@@ -14,6 +15,8 @@ from modules import extension_api as ext
 from .styles import Style, StyleFile, apply_styles
 
 API_VERSION = 1
+
+Store = Callable[[], StyleFile]  # the styles file as configured now: the setting may change while the app runs
 
 
 def setup(api: ext.ExtensionApi) -> None:
@@ -23,6 +26,17 @@ def setup(api: ext.ExtensionApi) -> None:
     def store() -> StyleFile:
         configured = str(api.settings.get("styles_file") or "").strip()
         return StyleFile(Path(configured).expanduser() if configured else api.folder / "styles.csv")
+
+    add_hooks(api, store)
+    api.add_section("Styles", lambda ctx: build_section(ctx, store))
+    api.add_tab("Styles", lambda ctx: build_tab(ctx, store))
+    # Like A1111's /sdapi/v1/prompt-styles.
+    api.add_route("/list", lambda: [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt}
+                                    for s in store().load().values()])
+
+
+def add_hooks(api: ext.ExtensionApi, store: Store) -> None:
+    """Apply the chosen styles before generating; name them in the infotext, and warn of missing ones, after."""
 
     @api.before_generate
     def apply(request):
@@ -43,66 +57,62 @@ def setup(api: ext.ExtensionApi) -> None:
         for name in values.get("missing") or []:
             result.warnings.append(f"Style {name!r} is not in {store().path}; it was not applied.")
 
-    def section(ctx: ext.SectionContext) -> dict:
-        import gradio as gr
 
-        names = list(store().load())
-        chosen = gr.Dropdown(names, value=[], multiselect=True, label="Styles", elem_id=f"{ctx.panel}_styles")
-        if ctx.prompt is not None and ctx.negative_prompt is not None:
-            into_prompt = gr.Button("Write the styles into the prompt", size="sm")
+def build_section(ctx: ext.SectionContext, store: Store) -> dict:
+    """The Styles dropdown of txt2img/img2img, with a button that writes the styles into the prompt."""
+    import gradio as gr
 
-            def write(selected, prompt, negative):
-                found, _ = store().pick(list(selected or []))
-                new_prompt, new_negative = apply_styles(prompt or "", negative or "", found)
-                return new_prompt, new_negative, []
+    names = list(store().load())
+    chosen = gr.Dropdown(names, value=[], multiselect=True, label="Styles", elem_id=f"{ctx.panel}_styles")
+    if ctx.prompt is not None and ctx.negative_prompt is not None:
+        into_prompt = gr.Button("Write the styles into the prompt", size="sm")
 
-            into_prompt.click(write, inputs=[chosen, ctx.prompt, ctx.negative_prompt],
-                              outputs=[ctx.prompt, ctx.negative_prompt, chosen])
-        return {"styles": chosen}
+        def write(selected, prompt, negative):
+            found, _ = store().pick(list(selected or []))
+            new_prompt, new_negative = apply_styles(prompt or "", negative or "", found)
+            return new_prompt, new_negative, []
 
-    api.add_section("Styles", section)
+        into_prompt.click(write, inputs=[chosen, ctx.prompt, ctx.negative_prompt],
+                          outputs=[ctx.prompt, ctx.negative_prompt, chosen])
+    return {"styles": chosen}
 
-    def tab(ctx: ext.TabContext) -> None:
-        import gradio as gr
 
-        def listing():
-            return list(store().load())
+def build_tab(ctx: ext.TabContext, store: Store) -> None:
+    """The Styles tab: pick a style to edit it, save it (new or changed), or delete it."""
+    import gradio as gr
 
-        gr.Markdown(f"Styles are kept in `{store().path}` (A1111's format: name, prompt, negative_prompt). "
-                    "Write `{prompt}` where the prompt should go; without it the style is appended.")
-        pick = gr.Dropdown(listing(), label="Style", allow_custom_value=True, elem_id="styles_pick")
-        name = gr.Textbox(label="Name", elem_id="styles_name")
-        prompt = gr.Textbox(label="Prompt", lines=2, elem_id="styles_prompt")
-        negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="styles_negative")
-        with gr.Row():
-            save = gr.Button("Save style", variant="primary", elem_id="styles_save")
-            delete = gr.Button("Delete style", elem_id="styles_delete")
-        result = gr.Markdown(elem_id="styles_result")
+    def listing():
+        return list(store().load())
 
-        def show(chosen):
-            style = store().load().get(chosen or "")
-            if style is None:
-                return chosen or "", "", ""
-            return style.name, style.prompt, style.negative_prompt
+    gr.Markdown(f"Styles are kept in `{store().path}` (A1111's format: name, prompt, negative_prompt). "
+                "Write `{prompt}` where the prompt should go; without it the style is appended.")
+    pick = gr.Dropdown(listing(), label="Style", allow_custom_value=True, elem_id="styles_pick")
+    name = gr.Textbox(label="Name", elem_id="styles_name")
+    prompt = gr.Textbox(label="Prompt", lines=2, elem_id="styles_prompt")
+    negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="styles_negative")
+    with gr.Row():
+        save = gr.Button("Save style", variant="primary", elem_id="styles_save")
+        delete = gr.Button("Delete style", elem_id="styles_delete")
+    result = gr.Markdown(elem_id="styles_result")
 
-        def do_save(n, p, neg):
-            try:
-                store().put(Style(n or "", p or "", neg or ""))
-            except (OSError, ValueError) as exc:
-                return f"Not saved: {exc}", gr.update()
-            return f"Saved style {n.strip()!r}.", gr.update(choices=listing(), value=n.strip())
+    def show(chosen):
+        style = store().load().get(chosen or "")
+        if style is None:
+            return chosen or "", "", ""
+        return style.name, style.prompt, style.negative_prompt
 
-        def do_delete(n):
-            removed = store().delete(n or "")
-            message = f"Deleted style {n!r}." if removed else f"There is no style {n!r}."
-            return message, gr.update(choices=listing(), value=None)
+    def do_save(n, p, neg):
+        try:
+            store().put(Style(n or "", p or "", neg or ""))
+        except (OSError, ValueError) as exc:
+            return f"Not saved: {exc}", gr.update()
+        return f"Saved style {n.strip()!r}.", gr.update(choices=listing(), value=n.strip())
 
-        pick.change(show, inputs=[pick], outputs=[name, prompt, negative])
-        save.click(do_save, inputs=[name, prompt, negative], outputs=[result, pick])
-        delete.click(do_delete, inputs=[name], outputs=[result, pick])
+    def do_delete(n):
+        removed = store().delete(n or "")
+        message = f"Deleted style {n!r}." if removed else f"There is no style {n!r}."
+        return message, gr.update(choices=listing(), value=None)
 
-    api.add_tab("Styles", tab)
-
-    # Like A1111's /sdapi/v1/prompt-styles.
-    api.add_route("/list", lambda: [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt}
-                                    for s in store().load().values()])
+    pick.change(show, inputs=[pick], outputs=[name, prompt, negative])
+    save.click(do_save, inputs=[name, prompt, negative], outputs=[result, pick])
+    delete.click(do_delete, inputs=[name], outputs=[result, pick])

@@ -4,7 +4,9 @@ The pictures stay the source of truth; the index can always be rebuilt from them
 between a file and its row never loses anything. Paths are stored relative to the outputs root, with '/'.
 Deleting moves a file into `<root>/.trash/` and can be undone; only `empty_trash(confirm=True)` deletes.
 
-Standard library and PIL only: no gradio, no HTTP (the UI and the API wrap this).
+This module is the files' side (paths, trash, restore, repair, thumbnails) and the one lock; the database
+side (schema, rows, search SQL) is history_index.py. Standard library and PIL only: no gradio, no HTTP (the
+UI and the API wrap this).
 """
 
 from __future__ import annotations
@@ -16,15 +18,25 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from modules.core.infotext import parse_infotext, read_image_infotext
-from modules.core.prompts import extract_loras
+from modules.core.infotext import read_image_infotext
+from modules.service.history_index import (
+    COLUMNS,
+    Entry,
+    Query,
+    Transaction,
+    insert_row,
+    open_index,
+    read_entries,
+    read_facets,
+    search_conditions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,97 +46,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 DATA_DIR = ".history"  # beside the pictures, so the index travels with them; dot folders are never scanned
 TRASH_DIR = ".trash"
 THUMB_SIDE = 256
-MODES = ("txt2img", "img2img", "inpaint", "extras", "other")
 MAX_PER_PAGE = 200
-
-# Why the trigram tokenizer: unicode61 treats a run of Chinese characters as one token (there are no spaces),
-# so "狐狸" would never match "一只蓝色的狐狸"; trigram indexes every 3-character window of any script, which
-# gives substring search for Chinese, English and mixed prompts with no tokenizer code of ours. Its limit is
-# terms of 1-2 characters (common in Chinese: 狐, 狐狸), which `_text_filter` answers with LIKE on the prompt.
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS images (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL,
-    owner TEXT,
-    created REAL NOT NULL,
-    mode TEXT NOT NULL,
-    checkpoint TEXT,
-    model_hash TEXT,
-    seed INTEGER,
-    width INTEGER,
-    height INTEGER,
-    prompt TEXT NOT NULL DEFAULT '',
-    negative_prompt TEXT NOT NULL DEFAULT '',
-    infotext TEXT NOT NULL DEFAULT '',  -- the parameters are parsed from it when read: rows stay small to scan
-    trashed REAL
-);
--- Unique among live pictures only: a trashed picture's number may be taken by a new save meanwhile.
-CREATE UNIQUE INDEX IF NOT EXISTS images_live_path ON images(path) WHERE trashed IS NULL;
--- "trashed IS NULL ORDER BY created DESC" (and its count) straight from an index, for everybody or one owner.
-CREATE INDEX IF NOT EXISTS images_by_time ON images(trashed, created);
-CREATE INDEX IF NOT EXISTS images_by_owner ON images(owner, trashed, created);
-CREATE INDEX IF NOT EXISTS images_by_checkpoint ON images(checkpoint);
-CREATE TABLE IF NOT EXISTS image_loras (
-    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    name TEXT NOT NULL COLLATE NOCASE,
-    PRIMARY KEY (name, image_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS loras_by_image ON image_loras(image_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5(
-    prompt, content='images', content_rowid='id', tokenize='trigram');
-CREATE TRIGGER IF NOT EXISTS images_fts_insert AFTER INSERT ON images BEGIN
-    INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
-END;
-CREATE TRIGGER IF NOT EXISTS images_fts_delete AFTER DELETE ON images BEGIN
-    INSERT INTO images_fts(images_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
-END;
-CREATE TRIGGER IF NOT EXISTS images_fts_update AFTER UPDATE OF prompt ON images BEGIN
-    INSERT INTO images_fts(images_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
-    INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
-END;
-"""
-COLUMNS = ("id, path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, negative_prompt, "
-           "infotext, trashed")
-SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Entry:
-    id: int
-    path: str  # relative to the outputs root, '/'-separated
-    owner: str | None
-    created: float
-    mode: str
-    checkpoint: str | None
-    model_hash: str | None
-    seed: int | None
-    width: int | None
-    height: int | None
-    prompt: str
-    negative_prompt: str
-    params: dict[str, str]
-    infotext: str
-    trashed: float | None = None
-    loras: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return PurePosixPath(self.path).name
-
-
-@dataclass(frozen=True)
-class Query:
-    """A search: every given filter must hold. `text` terms are ANDed substrings of the prompt."""
-
-    text: str = ""
-    checkpoint: str = ""  # name (A1111's "Model") or short hash
-    lora: str = ""
-    mode: str = ""
-    width: int | None = None
-    height: int | None = None
-    since: float | None = None  # epoch seconds, inclusive
-    until: float | None = None  # epoch seconds, exclusive
-    trashed: bool = False  # search the trash instead of the live pictures
 
 
 @dataclass(frozen=True)
@@ -175,52 +97,6 @@ def _is_kind(folder: str) -> bool:
     return folder.endswith(("-images", "-grids")) or folder == "imported"
 
 
-def mode_of(rel: str, params: dict[str, str]) -> str:
-    """txt2img / img2img / inpaint, from the kind folder when it says, else from the parameters."""
-    parts = PurePosixPath(rel).parts[:-1]
-    if "extras-images" in parts:
-        return "extras"
-    if "Mask blur" in params:
-        return "inpaint"
-    if "img2img-images" in parts or "Denoising strength" in params and "Hires upscale" not in params:
-        return "img2img"
-    if "txt2img-images" in parts or "Steps" in params:
-        return "txt2img"
-    return "other"
-
-
-def lora_names(prompt: str, params: dict[str, str]) -> tuple[str, ...]:
-    """LoRAs from the prompt's <lora:...> tags and A1111's "Lora hashes" parameter."""
-    names = [tag.name for tag in extract_loras(prompt)[1]]
-    for item in (params.get("Lora hashes") or "").split(","):
-        name = item.rpartition(":")[0].strip()
-        if name:
-            names.append(name)
-    return tuple(dict.fromkeys(names))
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(float(value)) if value not in (None, "") else None
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _like(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _text_filter(text: str) -> tuple[str | None, list[str]]:
-    """The search words as (an FTS5 MATCH expression for words of 3+ characters, LIKE patterns for shorter ones).
-
-    Every word is quoted, so the user's text is never FTS syntax (AND, NOT, *, quotes are just characters)."""
-    long_terms, short_terms = [], []
-    for word in text.split():
-        (long_terms if len(word) >= 3 else short_terms).append(word)
-    match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms) or None
-    return match, [_like(term) for term in short_terms]
-
-
 def walk_images(folder: Path) -> Iterator[Path]:
     """Every picture under folder, skipping dot files and folders (temp files, trash, the index)."""
     for directory, dirs, files in os.walk(folder):
@@ -228,24 +104,6 @@ def walk_images(folder: Path) -> Iterator[Path]:
         for name in sorted(files):
             if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
                 yield Path(directory) / name
-
-
-@dataclass
-class _Described:
-    """What the index stores about one picture, read from its infotext."""
-
-    prompt: str = ""
-    negative_prompt: str = ""
-    params: dict[str, str] = field(default_factory=dict)
-    infotext: str = ""
-
-
-def _describe(infotext: str | None) -> _Described:
-    if not infotext:
-        return _Described()
-    info = parse_infotext(infotext)
-    params = {k: v for k, v in info.params.items() if not (k.endswith(("-1", "-2")) and k[:-2] in info.params)}
-    return _Described(info.prompt, info.negative_prompt, params, infotext)
 
 
 class History:
@@ -265,24 +123,7 @@ class History:
         with self._lock:
             if self._db is None:
                 self.data_dir.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.data_dir / "history.sqlite3", timeout=30, check_same_thread=False,
-                                     isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")  # readers (another process, a backup) never block a save
-                db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; repair covers a lost last row
-                db.execute("PRAGMA foreign_keys=ON")
-                db.execute("PRAGMA cache_size=-65536")  # 64 MB: the indexes of ~100,000 pictures stay in memory
-                db.execute("PRAGMA mmap_size=268435456")
-                try:
-                    db.executescript(SCHEMA)
-                except sqlite3.OperationalError as exc:
-                    db.close()
-                    if "fts5" in str(exc):
-                        raise RuntimeError("this Python's SQLite has no FTS5 full-text search, which the history "
-                                           "needs: use a Python built with a recent SQLite (3.34 or later)") from exc
-                    raise
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                db.execute("CREATE TEMP TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY)")
-                self._db = db
+                self._db = open_index(self.data_dir / "history.sqlite3")
             return self._db
 
     def close(self) -> None:
@@ -291,8 +132,8 @@ class History:
                 self._db.close()
                 self._db = None
 
-    def _tx(self) -> Any:
-        return _Transaction(self.db, self._lock)
+    def _tx(self) -> Transaction:
+        return Transaction(self.db, self._lock)
 
     def rel(self, path: Path) -> str:
         """path as stored: relative to the root, '/'-separated; ValueError if it is not under the root."""
@@ -327,33 +168,7 @@ class History:
         existing one is replaced (`replace`) or kept."""
         rel = self.rel(path)
         with self._tx() as db:
-            return self.insert(db, rel, infotext, owner=owner, size=size, created=created, replace=replace)
-
-    @staticmethod
-    def insert(db: sqlite3.Connection, rel: str, infotext: str | None, *, owner: str | None = None,
-               size: tuple[int, int] | None = None, created: float | None = None, replace: bool = True) -> int:
-        """The row of one picture, inside the caller's transaction (bench/bench_history.py fills rows with it)."""
-        described = _describe(infotext)
-        params = described.params
-        if size is None:  # a file that could not be opened for its size: trust the infotext
-            width_text, _, height_text = params.get("Size", "").partition("x")
-            size = (_int(width_text), _int(height_text))  # type: ignore[assignment]
-        width, height = size
-        values = (rel, owner, created if created is not None else time.time(), mode_of(rel, params),
-                  params.get("Model"), params.get("Model hash"), _int(params.get("Seed")), width, height,
-                    described.prompt, described.negative_prompt, described.infotext)
-        row = db.execute("SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
-        if row is not None and not replace:
-            return int(row[0])
-        if row is not None:
-            db.execute("DELETE FROM images WHERE id = ?", (row[0],))
-        cursor = db.execute(
-            "INSERT INTO images (path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, "
-            "negative_prompt, infotext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
-        image_id = int(cursor.lastrowid)
-        db.executemany("INSERT OR IGNORE INTO image_loras (image_id, name) VALUES (?, ?)",
-                       [(image_id, name) for name in lora_names(described.prompt, params)])
-        return image_id
+            return insert_row(db, rel, infotext, owner=owner, size=size, created=created, replace=replace)
 
     def record_file(self, path: Path, owner: str | None = None, replace: bool = True) -> int | None:
         """Index a picture file, reading its infotext and size; None (logged) if it is not a readable picture."""
@@ -375,17 +190,7 @@ class History:
     # ------------------------------------------------------------------------------------------ reading
     def _entries(self, sql: str, args: list[Any] | tuple[Any, ...]) -> list[Entry]:
         with self._lock:
-            rows = self.db.execute(sql, args).fetchall()
-            if not rows:
-                return []
-            ids = [row[0] for row in rows]
-            loras: dict[int, list[str]] = {}
-            marks = ",".join("?" * len(ids))
-            for image_id, name in self.db.execute(
-                    f"SELECT image_id, name FROM image_loras WHERE image_id IN ({marks})", ids):
-                loras.setdefault(image_id, []).append(name)
-        return [Entry(*row[:12], params=_describe(row[12]).params, infotext=row[12], trashed=row[13],
-                      loras=tuple(sorted(loras.get(row[0], ())))) for row in rows]
+            return read_entries(self.db, sql, args)
 
     def get(self, image_id: int, owner: str | None = None) -> Entry:
         """The entry, if `owner` may see it (None sees everything); LookupError otherwise, as if it didn't exist."""
@@ -404,7 +209,7 @@ class History:
         """Newest first. `owner` limits to one user's pictures (None: everybody's, for admins and no-login use)."""
         page, per_page = max(1, int(page)), min(max(1, int(per_page)), MAX_PER_PAGE)
         with self._lock:
-            where, args = self._where(query, owner)
+            where, args = search_conditions(self.db, query, owner)
             condition = " AND ".join(where)
             total = self.db.execute(f"SELECT count(*) FROM images i WHERE {condition}", args).fetchone()[0]
             entries = self._entries(
@@ -412,55 +217,10 @@ class History:
                 [*args, per_page, (page - 1) * per_page])
         return HistoryPage(entries, total, page, per_page)
 
-    def _where(self, query: Query, owner: str | None) -> tuple[list[str], list[Any]]:
-        """Conditions on `images i`. Call with the lock held: a text search fills the connection's `hits` table."""
-        where = ["i.trashed IS NOT NULL" if query.trashed else "i.trashed IS NULL"]
-        args: list[Any] = []
-        if owner is not None:
-            where.append("i.owner = ?")
-            args.append(owner)
-        match, likes = _text_filter(query.text)
-        if match is not None:
-            # Matched once into a temporary table: the count and the page both use it, the FTS runs once.
-            self.db.execute("DELETE FROM hits")
-            self.db.execute("INSERT INTO hits SELECT rowid FROM images_fts WHERE images_fts MATCH ?", (match,))
-            where.append("i.id IN hits")
-        for pattern in likes:
-            where.append("i.prompt LIKE ? ESCAPE '\\'")
-            args.append(pattern)
-        if query.checkpoint:
-            where.append("(i.checkpoint = ? COLLATE NOCASE OR i.model_hash = ? COLLATE NOCASE)")
-            args += [query.checkpoint, query.checkpoint]
-        if query.lora:
-            where.append("i.id IN (SELECT image_id FROM image_loras WHERE name = ?)")
-            args.append(query.lora)
-        for column, value in (("mode", query.mode or None), ("width", query.width), ("height", query.height)):
-            if value is not None:
-                where.append(f"i.{column} = ?")
-                args.append(value)
-        if query.since is not None:
-            where.append("i.created >= ?")
-            args.append(query.since)
-        if query.until is not None:
-            where.append("i.created < ?")
-            args.append(query.until)
-        return where, args
-
     def facets(self, owner: str | None = None) -> dict[str, list[str]]:
         """The checkpoints, LoRAs and sizes that occur, for the search form's choices."""
-        scope, args = ("WHERE owner = ?", [owner]) if owner is not None else ("", [])
         with self._lock:
-            db = self.db
-            checkpoints = [r[0] for r in db.execute(
-                f"SELECT DISTINCT checkpoint FROM images {scope} {'AND' if scope else 'WHERE'} checkpoint IS NOT NULL "
-                "ORDER BY checkpoint COLLATE NOCASE", args)]
-            loras = [r[0] for r in db.execute(
-                "SELECT DISTINCT l.name FROM image_loras l JOIN images i ON i.id = l.image_id "
-                f"{scope.replace('owner', 'i.owner')} ORDER BY l.name", args)]
-            sizes = [f"{w}x{h}" for w, h in db.execute(
-                f"SELECT DISTINCT width, height FROM images {scope} {'AND' if scope else 'WHERE'} width IS NOT NULL "
-                "ORDER BY width, height", args)]
-        return {"checkpoints": checkpoints, "loras": loras, "sizes": sizes}
+            return read_facets(self.db, owner)
 
     # ------------------------------------------------------------------------------------------ trash
     def trash(self, image_id: int, owner: str | None = None) -> Entry:
@@ -597,26 +357,3 @@ class History:
             Path(temp).unlink(missing_ok=True)
             raise
         return thumb
-
-
-class _Transaction:
-    """`with history._tx() as db:` — BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the block raises."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.db = db
-        self.lock = lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.lock.release()
-            raise
-        return self.db
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        try:
-            self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
-        finally:
-            self.lock.release()

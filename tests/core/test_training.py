@@ -11,10 +11,8 @@ from diffusers import DDPMScheduler
 from transformers import CLIPTokenizer
 
 from training import shapes
-from training.demo_model import NOISE_SCHEDULE, build_text_encoder, build_unet, build_vae
+from training.demo_model import NOISE_SCHEDULE, TINY, build_text_encoder, build_unet, build_vae
 from training.tokenizer import write_clip_tokenizer
-
-from training.demo_model import TINY
 from training.train import RunOptions, position_probe, run_base
 
 
@@ -34,9 +32,9 @@ def test_train_resume_export_and_load(tmp_path, samplers, cpu_fp32):
     defaults = json.loads((out / "webui-defaults.json").read_text())
     assert defaults["width"] == defaults["height"] == TINY.image_size and defaults["prompt"]
 
+    from modules.core.requests import GenerationRequest
     from modules.engine.generation import generate
     from modules.engine.models.manager import ModelManager
-    from modules.core.requests import GenerationRequest
 
     manager = ModelManager(checkpoints_dir=out.parent, vae_dir=tmp_path / "VAE", cache_file=tmp_path / "c.json",
                            device=cpu_fp32)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from modules.service.history import History, Query, lora_names, mode_of, owner_from_path, parse_day
-from modules.service.history_import import import_folder
 from modules.core.infotext import pnginfo_for
+from modules.service.history import History, Query, owner_from_path, parse_day
+from modules.service.history_import import import_folder
+from modules.service.history_index import lora_names, mode_of
 from modules.service.outputs import OutputStore
 
 PARAMS = "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: {seed}, Size: {w}x{h}, Model hash: {hash}, Model: {model}"
