@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
 
     services = build_services(settings, per_user_outputs=accounts.enabled, accounts=accounts)
     start_extensions(services)  # before the app: extensions add routes, tabs and samplers
+    removed = services.outputs.remove_stale_temporaries()  # half-written files of a crash; no job runs yet
+    if removed:
+        log.info("outputs: removed %d half-written temporary file(s) left by an earlier crash", removed)
     services.jobs.start()
     # A crash may have left pictures without rows (or rows without pictures): put the index right, meanwhile serving.
     threading.Thread(target=_repair_history, args=(services.history,), name="history-repair", daemon=True).start()

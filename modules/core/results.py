@@ -35,6 +35,9 @@ class JobControl:
     skip: threading.Event = field(default_factory=threading.Event)
     on_step: Callable[[StepInfo], None] | None = None
     preview_every: int = 0  # 0 = no previews
+    # (index in the job, picture, seed, infotext) as soon as each picture is made, so it is saved then and a
+    # crash late in a long batch loses only the picture being drawn.
+    on_image: Callable[[int, Image.Image, int, str], None] | None = None
 
 
 @dataclass

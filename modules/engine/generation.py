@@ -83,6 +83,8 @@ class _Run:
         self.images.append(image)
         params = infotext_params(self.request, self.loaded, seed, subseed, self.extra)
         self.infotexts.append(format_infotext(self.request.prompt, self.request.negative_prompt, params))
+        if self.control is not None and self.control.on_image is not None:
+            self.control.on_image(len(self.images) - 1, image, seed, self.infotexts[-1])
 
     def callback(self, batch_index: int, steps: int, schedule: list[StepConditioning], batch_size: int
                  ) -> Callable[..., dict[str, Any]]:

@@ -107,7 +107,8 @@ class TwoPassProgress:
         self.offset = 0
         self._outer = control
         self.control = JobControl(interrupt=control.interrupt, skip=control.skip, preview_every=control.preview_every,
-                                  on_step=self._on_step if control.on_step is not None else None)
+                                  on_step=self._on_step if control.on_step is not None else None,
+                                  on_image=control.on_image)
 
     def _on_step(self, info: StepInfo) -> None:
         assert self._outer.on_step is not None

@@ -228,10 +228,40 @@ class OutputStore:
         path = save_image(
             image, folder=self.folder(kind, user), seed=seed, infotext=infotext, fmt=fmt, now=now, chunks=chunks
         )
-        if self.index is not None:
-            try:
-                self.index.saved(path, infotext=infotext, user=user, kind=kind, size=image.size,
-                                 created=now.timestamp() if now else None)
-            except Exception:  # the picture is safe on disk; the next start's repair scan indexes it
-                log.exception("saved %s but could not add it to the history index", path)
+        self._index(path, image, infotext, user, kind, now)
         return path
+
+    def rewrite_infotext(self, path: Path, image: Image.Image, infotext: str, user: str | None, kind: str) -> None:
+        """Replace the metadata of a picture this job saved moments ago (extensions' after_generate hooks add
+        fields once the whole job is done): written to a temporary file and renamed over it, so the picture
+        is whole at every instant."""
+        path = Path(path)
+        data = _encode(image, path.suffix.lstrip(".").lower(), infotext, 80)
+        temp = _write_temp(path.parent, data, path.suffix)
+        os.replace(temp, path)
+        self._index(path, image, infotext, user, kind, None)
+
+    def _index(self, path: Path, image: Image.Image, infotext: str, user: str | None, kind: str,
+               now: datetime | None) -> None:
+        if self.index is None:
+            return
+        try:
+            self.index.saved(path, infotext=infotext, user=user, kind=kind, size=image.size,
+                             created=now.timestamp() if now else None)
+        except Exception:  # the picture is safe on disk; the next start's repair scan indexes it
+            log.exception("saved %s but could not add it to the history index", path)
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete the half-written `.tmp-*` files a crash left behind (never a finished picture: those have
+        their final names). Call at start, before any job runs."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for temp in self.root.rglob(TEMP_PREFIX + "*"):
+            if temp.is_file() and not temp.is_symlink():
+                try:
+                    temp.unlink()
+                    removed += 1
+                except OSError as exc:
+                    log.warning("could not remove the stale temporary file %s: %s", temp, exc)
+        return removed

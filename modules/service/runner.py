@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from modules.core.prompts import extract_loras
@@ -111,29 +112,40 @@ class Processor:
             on_step = self.extensions.wrap_on_step(control.on_step if control else None)
             if on_step is not None:
                 control = dataclasses.replace(control or JobControl(), on_step=on_step)
+        kind = OUTPUT_KINDS[request.mode]
+        early = _EarlySaves(self, kind, user)
+        if self.save_images:
+            control = dataclasses.replace(control or JobControl(), on_image=early.on_image)
         # Seeds are fixed before the first attempt so an out-of-memory retry reproduces the same pictures.
         result = oom.run_with_retry(request.with_resolved_seeds(), lambda attempt: generate(
             attempt, self.models, self.samplers, control, self.preprocessors, self.upscalers))
         if self.extensions is not None:
             self.extensions.after_generate(result)
         if self.save_images:
-            kind = OUTPUT_KINDS[request.mode]
-            for image, seed, info in zip(result.images, result.seeds, result.infotexts):
-                path = self._save(result, image, kind, seed, info, user)
+            for index, (image, seed, info) in enumerate(zip(result.images, result.seeds, result.infotexts)):
+                path = early.finish(index, image, info) if index in early.saved else \
+                    self._write(result, image, kind, seed, info, user)
                 if path is not None:
                     result.paths.append(path)
+                    if self.extensions is not None:
+                        self.extensions.image_saved(path, image, info)
+            result.warnings.extend(early.errors)
         return result
 
-    def _save(self, result: GenerationResult | None, image: Any, kind: str, seed: int, info: str,
-              user: str | None) -> str | None:
+    def _write(self, result: GenerationResult | None, image: Any, kind: str, seed: int | None, info: str,
+               user: str | None) -> str | None:
         try:
-            path = str(self.outputs.save(image, kind, seed, info, user=user))
+            return str(self.outputs.save(image, kind, seed, info, user=user))
         except OSError as exc:  # disk full, permissions: the pictures are still in the result
             log.error("could not save image of seed %s: %s", seed, exc)
             if result is not None:
                 result.warnings.append(f"Could not save a picture to {self.outputs.root}: {exc}")
             return None
-        if self.extensions is not None:
+
+    def _save(self, result: GenerationResult | None, image: Any, kind: str, seed: int, info: str,
+              user: str | None) -> str | None:
+        path = self._write(result, image, kind, seed, info, user)
+        if path is not None and self.extensions is not None:
             self.extensions.image_saved(path, image, info)
         return path
 
@@ -165,3 +177,34 @@ class Processor:
                     log.error("could not save an extras picture: %s", exc)
                     result.warnings.append(f"Could not save a picture to {self.outputs.root}: {exc}")
         return result
+
+
+class _EarlySaves:
+    """Saves each picture of a job the moment it is made (JobControl.on_image), so a crash late in a long batch
+    keeps every picture drawn before it. An out-of-memory retry draws the same pictures again: those already
+    saved are not written twice. Once the job is done, a picture whose infotext the extensions' after_generate
+    hooks changed gets the final metadata."""
+
+    def __init__(self, runner: Processor, kind: str, user: str | None) -> None:
+        self.runner, self.kind, self.user = runner, kind, user
+        self.saved: dict[int, tuple[str, str]] = {}  # index in the job -> (path, infotext written)
+        self.errors: list[str] = []
+
+    def on_image(self, index: int, image: Any, seed: int, infotext: str) -> None:
+        if index in self.saved:
+            return
+        try:
+            path = self.runner.outputs.save(image, self.kind, seed, infotext, user=self.user)
+        except OSError as exc:  # tried again at the end of the job; the picture stays in the result meanwhile
+            log.error("could not save image of seed %s as it was made: %s", seed, exc)
+            return
+        self.saved[index] = (str(path), infotext)
+
+    def finish(self, index: int, image: Any, infotext: str) -> str | None:
+        path, written = self.saved[index]
+        if infotext != written:
+            try:
+                self.runner.outputs.rewrite_infotext(Path(path), image, infotext, self.user, self.kind)
+            except OSError as exc:
+                self.errors.append(f"Could not add the extensions' fields to {path}: {exc}")
+        return path
