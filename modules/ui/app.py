@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from starlette.routing import Mount
@@ -10,6 +10,9 @@ from starlette.routing import Mount
 from modules.extension_api import TabContext
 from modules.ui import (embeddings_tab, extensions_tab, extras_tab, history_tab, img2img, lora_tab, pnginfo, settings_tab,
                         txt2img)
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 CSS = """
 /* Small pictures (the demo model draws 48 px) are shown enlarged with crisp pixels, not blurred. */
@@ -23,7 +26,7 @@ CSS = """
 """
 
 
-def build_ui(services: Any, banner: str | None = None) -> gr.Blocks:
+def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
     """The UI; `banner` is a warning shown above the tabs (e.g. served on the network without login)."""
     with gr.Blocks(title="Stable Diffusion WebUI", analytics_enabled=False) as demo:
         if banner:
@@ -39,7 +42,7 @@ def build_ui(services: Any, banner: str | None = None) -> gr.Blocks:
                 lora_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt})
             with gr.Tab("Textual Inversion", id="textual_inversion", elem_id="tab_textual_inversion"):
                 embeddings_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt})
-            if getattr(services, "history", None) is not None:
+            if services.history is not None:
                 with gr.Tab("History", id="history", elem_id="tab_history") as history:
                     history_tab.build(services, history, t2i, i2i, tabs)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
@@ -53,9 +56,9 @@ def build_ui(services: Any, banner: str | None = None) -> gr.Blocks:
     return demo
 
 
-def tab_context(services: Any, ext: Any) -> TabContext:
+def tab_context(services: Services, ext: Any) -> TabContext:
     def submit_and_wait(request: Any, user: str) -> Any:
-        job = services.jobs.submit(services.processor.check(request).with_resolved_seeds(), user)
+        job = services.submit(request, user)
         services.jobs.wait(job)
         if job.error:
             raise ValueError(job.error)
@@ -66,7 +69,7 @@ def tab_context(services: Any, ext: Any) -> TabContext:
                       submit_and_wait=submit_and_wait)
 
 
-def add_extension_tabs(services: Any) -> None:
+def add_extension_tabs(services: Services) -> None:
     """One tab per extension tab; a builder that raises leaves a tab saying so, and the rest of the UI."""
     host = services.extensions
     for ext, tab in host.contributions("tabs"):
@@ -89,7 +92,7 @@ def gradio_session_resolver(gradio_app: Any) -> Any:
     return resolve
 
 
-def mount_ui(app: Any, demo: gr.Blocks, services: Any, accounts: Any = None, max_queue: int = 256) -> Any:
+def mount_ui(app: Any, demo: gr.Blocks, services: Services, accounts: Any = None, max_queue: int = 256) -> Any:
     """Serve the UI at / of the API's FastAPI app (one port), behind the same accounts."""
     demo.queue(default_concurrency_limit=8, max_size=max_queue)
     auth = accounts.gradio_auth if accounts is not None and accounts.enabled else None

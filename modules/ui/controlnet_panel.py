@@ -8,7 +8,7 @@ the model will see. The panel turns its values into `ControlUnit`s on the reques
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from PIL import Image
@@ -17,6 +17,9 @@ from modules.engine.controlnet.apply import control_map
 from modules.engine.imaging import flatten
 from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, CONTROL_RESIZE_MODES, ControlUnit
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 NO_MODEL = "None"
 MAX_UNITS = 10
@@ -96,11 +99,11 @@ def drawn_picture(value: Any) -> Image.Image | None:
     return rgb
 
 
-def model_choices(services: Any) -> list[str]:
+def model_choices(services: Services) -> list[str]:
     return [NO_MODEL] + [i.name for i in services.models.controlnets if not i.error]
 
 
-def _slider_updates(services: Any, module: str) -> tuple[Any, Any, str]:
+def _slider_updates(services: Services, module: str) -> tuple[Any, Any, str]:
     reg = services.preprocessors
     try:
         pre = reg.get(module)
@@ -120,7 +123,7 @@ def _slider_updates(services: Any, module: str) -> tuple[Any, Any, str]:
     return updates[0], updates[1], note
 
 
-def _unit(services: Any, tab: str, index: int, with_input: bool, with_hires: bool) -> UnitWidgets:
+def _unit(services: Services, tab: str, index: int, with_input: bool, with_hires: bool) -> UnitWidgets:
     prefix = f"{tab}_controlnet_unit{index}"
     with gr.Row():
         enabled = gr.Checkbox(label="Enable", value=False, elem_id=f"{prefix}_enable")
@@ -165,7 +168,7 @@ def _unit(services: Any, tab: str, index: int, with_input: bool, with_hires: boo
                        preview)
 
 
-def build(services: Any, tab: str, width: Any, height: Any, *, with_input: bool = False,
+def build(services: Services, tab: str, width: Any, height: Any, *, with_input: bool = False,
           fallback: Any = None) -> ControlNetPanel:
     """The panel inside an accordion. `width`/`height` are the tab's size sliders (the map is previewed at the
     output size); `fallback` is a component holding the img2img input picture for "use the img2img input"."""
@@ -192,7 +195,7 @@ def build(services: Any, tab: str, width: Any, height: Any, *, with_input: bool 
     return panel
 
 
-def _wire_preview(services: Any, unit: UnitWidgets, width: Any, height: Any, fallback: Any) -> None:
+def _wire_preview(services: Services, unit: UnitWidgets, width: Any, height: Any, fallback: Any) -> None:
     fields = [unit.image, unit.module, unit.resize_mode, unit.pixel_perfect, unit.processor_res, unit.threshold_a,
               unit.threshold_b, width, height]
     extra = [unit.use_input, fallback] if unit.use_input is not None and fallback is not None else []

@@ -4,11 +4,14 @@ embedding's name (the word that calls it) to the txt2img or img2img prompt."""
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from modules.engine.models.embeddings import describe
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 TARGETS = ("txt2img", "img2img")
 
@@ -28,7 +31,7 @@ def insert_word(prompt: str | None, word: str) -> str:
     return text if word in text else f"{text}, {word}"
 
 
-def build(services: Any, prompts: dict[str, Any]) -> None:
+def build(services: Services, prompts: dict[str, Any]) -> None:
     facts: dict[str, dict[str, Any]] = {}
 
     def listing(query: str) -> tuple[list[list[str]], list[str]]:

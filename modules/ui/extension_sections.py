@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from modules.extension_api import SCRIPT_KEY, SectionContext
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 NO_SCRIPT = "None"
 
@@ -55,7 +58,7 @@ class PanelSections:
         return with_extra
 
 
-def build(services: Any, panel: str, prompt: Any = None, negative_prompt: Any = None) -> PanelSections:
+def build(services: Services, panel: str, prompt: Any = None, negative_prompt: Any = None) -> PanelSections:
     """Build every loaded extension's section for this panel (each in an accordion) and the Script chooser."""
     host = services.extensions
     out = PanelSections(panel)

@@ -4,11 +4,14 @@ each extension's settings; installing from a git URL where that is allowed."""
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from modules.service.extensions import Extension, ExtensionHost, install_allowed, install_from_git, set_enabled
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 
 def status_rows(host: ExtensionHost) -> list[dict[str, str]]:
@@ -81,7 +84,7 @@ def _settings_section(extensions: list[Extension]) -> None:
     save.click(apply, inputs=components, outputs=[result])
 
 
-def build(services: Any) -> None:
+def build(services: Services) -> None:
     host: ExtensionHost = services.extensions
     gr.Markdown("Extensions load from `extensions/` at start. **Enabling or disabling takes effect at the next "
                 "start.** An extension that fails is skipped; the rest of the app works.")
@@ -109,7 +112,7 @@ def build(services: Any) -> None:
     _install_section(services, host)
 
 
-def _install_section(services: Any, host: ExtensionHost) -> None:
+def _install_section(services: Services, host: ExtensionHost) -> None:
     settings = services.settings
     allowed, reason = install_allowed(settings.listen, settings.enable_insecure_extension_access)
     with gr.Accordion("Install from a git URL", open=False, elem_id="extensions_install"):

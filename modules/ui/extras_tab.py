@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from PIL import Image
@@ -12,17 +12,15 @@ from modules.engine.extras import ExtrasRequest, images_from_folder
 from modules.service.jobs import FAILED, QueueFull
 from modules.core.requests import RequestError
 from modules.ui.jobstream import POLL_SECONDS, status_html, user_of
-from modules.engine.upscaling import UpscalerRegistry
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 SINGLE, BATCH, FOLDER = "single", "batch", "folder"
 
 
-def _registry(services: Any) -> UpscalerRegistry:
-    return getattr(services, "upscalers", None) or UpscalerRegistry()
-
-
-def unsupported_note(services: Any) -> str:
-    bad = _registry(services).unsupported()
+def unsupported_note(services: Services) -> str:
+    bad = services.upscalers.unsupported()
     if not bad:
         return ""
     return "Not usable: " + "; ".join(f"`{html.escape(path)}`: {html.escape(reason)}" for path, reason in bad)
@@ -55,9 +53,9 @@ def pictures_for(source: str, single: Image.Image | None, files: list[Any] | Non
     return images_from_folder(folder)
 
 
-def build(services: Any) -> None:
-    registry = _registry(services)
-    folders_allowed = not getattr(services, "per_user_outputs", False)
+def build(services: Services) -> None:
+    registry = services.upscalers
+    folders_allowed = not services.per_user_outputs
     source = gr.State(SINGLE)
     mode = gr.State(0)
     with gr.Row():
@@ -102,11 +100,10 @@ def build(services: Any) -> None:
             height_: int, crop_: bool, up1: str, up2: str, vis: float, request: gr.Request):
         try:
             images, names = pictures_for(source_, single_, files_, folder_, folders_allowed)
-            req = services.processor.check(ExtrasRequest(
+            job = services.submit(ExtrasRequest(
                 init_images=tuple(images), names=tuple(names), resize_mode=mode_, upscaling_resize=scale_,
                 upscaling_resize_w=width_, upscaling_resize_h=height_, upscaling_crop=crop_, upscaler_1=up1,
-                upscaler_2=up2, extras_upscaler_2_visibility=vis))
-            job = services.jobs.submit(req, user_of(request))
+                upscaler_2=up2, extras_upscaler_2_visibility=vis), user_of(request))
         except (RequestError, LookupError, ValueError, QueueFull) as exc:
             yield status_html(f"Error: {exc}", error=True), gr.update(), ""
             return

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from modules.engine.samplers import SCHEDULE_TYPES
-from modules.engine.upscaling import UpscalerRegistry
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 SAME_SAMPLER, SAME_SCHEDULE, SAME_CHECKPOINT = "Use same sampler", "Use same scheduler", "Use same checkpoint"
 
@@ -23,7 +25,7 @@ class HiresPanel:
     def ordered(self) -> list[Any]:
         return list(self.components.values())
 
-    def updates_from(self, services: Any, values: dict[str, Any]) -> tuple[list[Any], str]:
+    def updates_from(self, services: Services, values: dict[str, Any]) -> tuple[list[Any], str]:
         """Updates for `ordered()` from an infotext's request fields (PNG Info / History "Send to txt2img"), and a
         note naming what is not available here. Without hires fields the fix is switched off, as A1111 does.
 
@@ -34,7 +36,7 @@ class HiresPanel:
         if not values.get("enable_hr"):
             return [gr.update(value=False)] + [gr.update() for _ in self.components][1:], ""
         note = ""
-        upscalers = getattr(services, "upscalers", None) or UpscalerRegistry()
+        upscalers = services.upscalers
         wanted: dict[str, Any] = {"enable": True, "prompt": values.get("hr_prompt", ""),
                                   "negative": values.get("hr_negative_prompt", "")}
         numbers = {"steps": (values.get("hr_second_pass_steps", 0), 0, 150, "Hires steps"),
@@ -71,8 +73,7 @@ class HiresPanel:
             wanted["schedule"] = values["hr_schedule_type"]
         checkpoints = services.models.checkpoints
         wanted["checkpoint"] = SAME_CHECKPOINT
-        if hasattr(checkpoints, "usable"):
-            extra["checkpoint"] = {"choices": [SAME_CHECKPOINT] + [i.title for i in checkpoints.usable()]}
+        extra["checkpoint"] = {"choices": [SAME_CHECKPOINT] + [i.title for i in checkpoints.usable()]}
         if values.get("hr_checkpoint"):
             found = checkpoints.find(values["hr_checkpoint"])
             if found is not None and found.usable:
@@ -98,8 +99,8 @@ class HiresPanel:
                     hr_prompt=v["prompt"] or "", hr_negative_prompt=v["negative"] or "")
 
 
-def build(services: Any, prefix: str = "txt2img", cfg_default: float = 7.0) -> HiresPanel:
-    upscalers = getattr(services, "upscalers", None) or UpscalerRegistry()
+def build(services: Services, prefix: str = "txt2img", cfg_default: float = 7.0) -> HiresPanel:
+    upscalers = services.upscalers
     checkpoints = [i.title for i in services.models.checkpoints.usable()]
     with gr.Accordion("Hires. fix", open=False, elem_id=f"{prefix}_hr"):
         enable = gr.Checkbox(label="Enable", value=False, elem_id=f"{prefix}_enable_hr")

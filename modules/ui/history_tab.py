@@ -2,6 +2,9 @@
 
 The grid shows cached thumbnails only; the full picture is loaded for the one being looked at. Everything is
 read through `services.history` with the user's scope: their own pictures, or everybody's for an admin.
+
+`build` lays the tab out (`_layout`), then wires search and paging (`_Search`, built on the form -> query step
+`make_query`), the picture being looked at, sending it to other tabs, the trash and the folder import.
 """
 
 from __future__ import annotations
@@ -10,27 +13,30 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from PIL import Image
 
 from modules.service.history import Entry, History, Query, parse_day
 from modules.service.history_import import import_folder
-from modules.ui.img2img import INPAINT_TABS, fit_size
+from modules.ui.img2img import Img2ImgTab, SendToImg2Img
 from modules.ui.pnginfo import fields_html, txt2img_outputs, txt2img_updates, txt2img_values
+from modules.ui.txt2img import Txt2ImgTab
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 PER_PAGE = 30
 MODES = ["", "txt2img", "img2img", "inpaint"]
-IMG2IMG_COPIED = ("prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale")
 
 
-def scope_of(services: Any, request: gr.Request | None) -> str | None:
+def scope_of(services: Services, request: gr.Request | None) -> str | None:
     """Whose pictures this browser user sees: None (everybody's) for an admin or an instance without logins."""
     name = getattr(request, "username", None)
     if not name:
         return None
-    accounts = getattr(services, "accounts", None)
+    accounts = services.accounts
     return None if accounts is not None and accounts.is_admin(name) else name
 
 
@@ -47,13 +53,13 @@ def make_query(text: str, checkpoint: str, lora: str, mode: str, size: str, sinc
                  height=height, since=parse_day(since), until=parse_day(until, end=True), trashed=bool(trash))
 
 
-def import_as(services: Any, folder: str, for_user: str, request: Any) -> str:
+def import_as(services: Services, folder: str, for_user: str, request: Any) -> str:
     """Import a server folder for `for_user` (default: the caller); only admins, or anyone without accounts."""
     name = getattr(request, "username", None)
     if name and scope_of(services, request) is not None:
         raise PermissionError("Only an admin can import folders from the server's disk.")
     owner = (for_user or "").strip() or name  # None without accounts: the shared layout
-    accounts = getattr(services, "accounts", None)
+    accounts = services.accounts
     if owner and accounts is not None and accounts.get(owner) is None:
         raise ValueError(f"There is no account {owner!r}.")
     source = Path((folder or "").strip()).expanduser()
@@ -90,6 +96,7 @@ def page_text(page: int, pages: int, total: int) -> str:
     return f"Page {page} of {pages} · {total} picture{'s' if total != 1 else ''}"
 
 
+# ------------------------------------------------------------------------------------------ layout
 @dataclass
 class _Form:
     query: Any
@@ -121,60 +128,189 @@ def _form() -> _Form:
     return _Form(query, checkpoint, lora, mode, size, since, until, trash)
 
 
-def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> None:
-    """Lay out the tab inside `tab` and wire it to txt2img, img2img and the top-level `tabs`."""
-    history: History = services.history
-    form = _form()
+@dataclass
+class _Pager:
+    search: Any
+    prev: Any
+    info: Any
+    next: Any
+
+
+def _pager() -> _Pager:
     with gr.Row():
-        search_btn = gr.Button("Search", variant="primary", elem_id="history_search", scale=0, min_width=120)
-        prev_btn = gr.Button("◀ Newer", elem_id="history_prev", scale=0, min_width=120)
-        page_info = gr.Markdown(elem_id="history_page")
-        next_btn = gr.Button("Older ▶", elem_id="history_next", scale=0, min_width=120)
+        search = gr.Button("Search", variant="primary", elem_id="history_search", scale=0, min_width=120)
+        prev = gr.Button("◀ Newer", elem_id="history_prev", scale=0, min_width=120)
+        info = gr.Markdown(elem_id="history_page")
+        next_ = gr.Button("Older ▶", elem_id="history_next", scale=0, min_width=120)
+    return _Pager(search, prev, info, next_)
+
+
+@dataclass
+class _Viewer:
+    """The picture being looked at: what it shows, what can be done with it, and the status line."""
+
+    picture: Any
+    prompt: Any
+    to_txt2img: Any
+    to_img2img: Any
+    to_inpaint: Any
+    to_controlnet: Any
+    reuse_seed: Any
+    download: Any
+    delete: Any
+    restore: Any
+    undo: Any
+    status: Any
+    fields: Any
+    infotext: Any
+
+
+def _viewer(with_controlnet: bool) -> _Viewer:
+    picture = gr.Image(label="Picture", type="filepath", format="png", interactive=False, height=320,
+                       elem_id="history_image")
+    prompt = gr.Textbox(label="Prompt", lines=2, interactive=False, buttons=["copy"], elem_id="history_prompt")
+    with gr.Row():
+        to_txt2img = gr.Button("Send to txt2img", size="sm", elem_id="history_send_txt2img")
+        to_img2img = gr.Button("Send to img2img", size="sm", elem_id="history_send_img2img")
+        to_inpaint = gr.Button("Send to inpaint", size="sm", elem_id="history_send_inpaint")
+        to_controlnet = gr.Button("Send to ControlNet", size="sm", elem_id="history_send_controlnet",
+                                  visible=with_controlnet)
+        reuse_seed = gr.Button("♻️ Reuse seed", size="sm", elem_id="history_reuse_seed")
+    with gr.Row():
+        download = gr.DownloadButton("Download", size="sm", elem_id="history_download", interactive=False)
+        delete = gr.Button("🗑️ Delete", size="sm", variant="stop", elem_id="history_delete")
+        restore = gr.Button("Restore", size="sm", visible=False, elem_id="history_restore")
+        undo = gr.Button("Undo delete", size="sm", visible=False, elem_id="history_undo")
+    status = gr.Markdown(elem_id="history_status")
+    fields = gr.HTML(elem_id="history_fields")
+    infotext = gr.Textbox(label="Parameters", lines=4, interactive=False, buttons=["copy"], elem_id="history_infotext")
+    return _Viewer(picture, prompt, to_txt2img, to_img2img, to_inpaint, to_controlnet, reuse_seed, download, delete,
+                   restore, undo, status, fields, infotext)
+
+
+@dataclass
+class _TrashBox:
+    empty: Any
+    confirm_row: Any
+    confirm_text: Any
+    confirm: Any
+    cancel: Any
+
+
+def _trash_box() -> _TrashBox:
+    with gr.Accordion("Trash", open=False):
+        empty = gr.Button("Empty the trash…", size="sm", elem_id="history_empty_trash")
+        with gr.Row(visible=False) as confirm_row:
+            confirm_text = gr.Markdown(elem_id="history_confirm_text")
+            confirm = gr.Button("Delete them for good", variant="stop", size="sm", elem_id="history_confirm_empty")
+            cancel = gr.Button("Keep them", size="sm", elem_id="history_cancel_empty")
+    return _TrashBox(empty, confirm_row, confirm_text, confirm, cancel)
+
+
+@dataclass
+class _ImportBox:
+    folder: Any
+    user: Any
+    button: Any
+
+
+def _import_box() -> _ImportBox:
+    with gr.Accordion("Import a folder of pictures", open=False):
+        gr.Markdown("Pictures in a folder on this server (ours, or A1111's `outputs/`) are linked into "
+                    "outputs/imported/ with their parameters; the folder itself is not changed. Admins only.")
+        with gr.Row():
+            folder = gr.Textbox(label="Folder on the server", elem_id="history_import_folder", scale=3)
+            user = gr.Textbox(label="For user (empty: yourself)", elem_id="history_import_user")
+        button = gr.Button("Import", size="sm", elem_id="history_import")
+    return _ImportBox(folder, user, button)
+
+
+@dataclass
+class _Layout:
+    form: _Form
+    pager: _Pager
+    gallery: Any
+    viewer: _Viewer
+    trash: _TrashBox
+    importer: _ImportBox
+    ids: Any  # gr.State: the entry ids the grid shows, in its order
+    page: Any  # gr.State: the page shown
+    selected: Any  # gr.State: the id of the picture being looked at
+    last_deleted: Any  # gr.State: the id "Undo delete" restores
+
+
+def _layout(with_controlnet: bool) -> _Layout:
+    form = _form()
+    pager = _pager()
     with gr.Row():
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Pictures, newest first", columns=5, height=640, allow_preview=False,
                                  fit_columns=False,  # one result stays a thumbnail, not a full-width picture
                                  object_fit="contain", elem_id="history_gallery")
         with gr.Column(scale=2):
-            picture = gr.Image(label="Picture", type="filepath", format="png", interactive=False, height=320,
-                               elem_id="history_image")
-            prompt = gr.Textbox(label="Prompt", lines=2, interactive=False, buttons=["copy"], elem_id="history_prompt")
-            with gr.Row():
-                to_txt2img = gr.Button("Send to txt2img", size="sm", elem_id="history_send_txt2img")
-                to_img2img = gr.Button("Send to img2img", size="sm", elem_id="history_send_img2img")
-                to_inpaint = gr.Button("Send to inpaint", size="sm", elem_id="history_send_inpaint")
-                to_controlnet = gr.Button("Send to ControlNet", size="sm", elem_id="history_send_controlnet",
-                                          visible=bool(getattr(getattr(txt2img, "controlnet", None), "units", None)))
-                reuse_seed = gr.Button("♻️ Reuse seed", size="sm", elem_id="history_reuse_seed")
-            with gr.Row():
-                download = gr.DownloadButton("Download", size="sm", elem_id="history_download", interactive=False)
-                delete = gr.Button("🗑️ Delete", size="sm", variant="stop", elem_id="history_delete")
-                restore = gr.Button("Restore", size="sm", visible=False, elem_id="history_restore")
-                undo = gr.Button("Undo delete", size="sm", visible=False, elem_id="history_undo")
-            status = gr.Markdown(elem_id="history_status")
-            fields = gr.HTML(elem_id="history_fields")
-            infotext = gr.Textbox(label="Parameters", lines=4, interactive=False, buttons=["copy"],
-                                  elem_id="history_infotext")
-            with gr.Accordion("Trash", open=False):
-                empty_btn = gr.Button("Empty the trash…", size="sm", elem_id="history_empty_trash")
-                with gr.Row(visible=False) as confirm_row:
-                    confirm_text = gr.Markdown(elem_id="history_confirm_text")
-                    confirm_btn = gr.Button("Delete them for good", variant="stop", size="sm",
-                                            elem_id="history_confirm_empty")
-                    cancel_btn = gr.Button("Keep them", size="sm", elem_id="history_cancel_empty")
-            with gr.Accordion("Import a folder of pictures", open=False):
-                gr.Markdown("Pictures in a folder on this server (ours, or A1111's `outputs/`) are linked into "
-                            "outputs/imported/ with their parameters; the folder itself is not changed. Admins only.")
-                with gr.Row():
-                    import_folder_box = gr.Textbox(label="Folder on the server", elem_id="history_import_folder",
-                                                   scale=3)
-                    import_user = gr.Textbox(label="For user (empty: yourself)", elem_id="history_import_user")
-                import_btn = gr.Button("Import", size="sm", elem_id="history_import")
-    ids, page, selected, last_deleted = gr.State([]), gr.State(1), gr.State(None), gr.State(None)
+            viewer = _viewer(with_controlnet)
+            trash = _trash_box()
+            importer = _import_box()
+    return _Layout(form, pager, gallery, viewer, trash, importer, ids=gr.State([]), page=gr.State(1),
+                   selected=gr.State(None), last_deleted=gr.State(None))
 
-    # ------------------------------------------------------------------------------------------ search
-    def run(page_no: int, values: tuple[Any, ...], request: gr.Request | None):
-        owner = scope_of(services, request)
+
+# ------------------------------------------------------------------------------------------ build and wire
+def build(services: Services, tab: Any, txt2img: Txt2ImgTab, img2img: Img2ImgTab, tabs: Any) -> None:
+    """Lay out the tab inside `tab` and wire it to txt2img, img2img and the top-level `tabs`."""
+    if services.history is None:
+        raise ValueError("The History tab needs services.history (build_services makes one); leave the tab out "
+                         "without it, as build_ui does.")
+    layout = _layout(with_controlnet=bool(_controlnet_units(txt2img)))
+    pictures = _Pictures(services, services.history)
+    search = _Search(pictures, layout.form, layout.page, [layout.gallery, layout.ids, layout.page, layout.pager.info])
+    _wire_search(search, layout.pager, tab)
+    _wire_viewer(pictures, layout)
+    _wire_sending(pictures, layout, txt2img, img2img, tabs)
+    _wire_trash(pictures, search, layout)
+    _wire_import(pictures, search, layout)
+
+
+def _controlnet_units(txt2img: Txt2ImgTab) -> list[Any]:
+    return txt2img.controlnet.units if txt2img.controlnet is not None else []
+
+
+@dataclass
+class _Pictures:
+    """What the handlers read and change in `history`, always in the browser user's scope."""
+
+    services: Services
+    history: History
+
+    def scope(self, request: gr.Request | None) -> str | None:
+        return scope_of(self.services, request)
+
+    def entry(self, image_id: int | None, request: gr.Request) -> Entry:
+        """The picture with this id, if the user may see it; gr.Error with a message otherwise."""
+        if image_id is None:
+            raise gr.Error("Pick a picture first.")
+        try:
+            return self.history.get(image_id, self.scope(request))
+        except LookupError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def picture(self, entry: Entry) -> Image.Image:
+        with Image.open(self.history.file_of(entry)) as image:
+            image.load()
+            return image.convert("RGB")
+
+
+@dataclass
+class _Search:
+    """Search and paging: the form as a query in the user's scope, one page of the grid at a time."""
+
+    pictures: _Pictures
+    form: _Form
+    page: Any  # gr.State: the page shown
+    outputs: list[Any]  # not the status line: a search that follows a delete must not wipe its "Undo" message
+
+    def run(self, page_no: int, values: tuple[Any, ...], request: gr.Request | None):
+        history, owner = self.pictures.history, self.pictures.scope(request)
         try:
             query = make_query(*values)
         except ValueError as exc:
@@ -185,149 +321,159 @@ def build(services: Any, tab: Any, txt2img: Any, img2img: Any, tabs: Any) -> Non
         items, shown = grid(history, found.entries)
         return items, shown, found.page, page_text(found.page, found.pages, found.total)
 
-    # Not the status line: a search that follows a delete must not wipe its "Undo" message.
-    search_outputs = [gallery, ids, page, page_info]
-
     # Handlers spell out their parameters: Gradio finds `request: gr.Request` by signature.
-    def search(text, checkpoint, lora, mode, size, since, until, trash, request: gr.Request):
-        return run(1, (text, checkpoint, lora, mode, size, since, until, trash), request)
+    def first_page(self):
+        def search(text, checkpoint, lora, mode, size, since, until, trash, request: gr.Request):
+            return self.run(1, (text, checkpoint, lora, mode, size, since, until, trash), request)
+        return search
 
-    def turn(step: int):
+    def turn(self, step: int):
         def go(page_no, text, checkpoint, lora, mode, size, since, until, trash, request: gr.Request):
-            return run(max(1, page_no + step), (text, checkpoint, lora, mode, size, since, until, trash), request)
+            return self.run(max(1, page_no + step), (text, checkpoint, lora, mode, size, since, until, trash),
+                            request)
         return go
 
+    def show_again_after(self, event: Any) -> None:
+        """When `event` (which changed the pictures) succeeds, show the current page again."""
+        event.then(self.turn(0), inputs=[self.page, *self.form.inputs()], outputs=self.outputs)
+
+
+def _wire_search(search: _Search, pager: _Pager, tab: Any) -> None:
+    """Search, Enter in the query, the trash switch, the page buttons; opening the tab also refreshes the
+    filters' choices (checkpoints, LoRAs and sizes in the user's pictures)."""
+    form, pictures = search.form, search.pictures
+    first_page = search.first_page()
+    for trigger in (pager.search.click, form.query.submit, form.trash.change):
+        trigger(first_page, inputs=form.inputs(), outputs=search.outputs)
+    pager.prev.click(search.turn(-1), inputs=[search.page, *form.inputs()], outputs=search.outputs)
+    pager.next.click(search.turn(+1), inputs=[search.page, *form.inputs()], outputs=search.outputs)
+
     def facets(request: gr.Request):
-        found = history.facets(scope_of(services, request))
+        found = pictures.history.facets(pictures.scope(request))
         return (gr.update(choices=[""] + found["checkpoints"]), gr.update(choices=[""] + found["loras"]),
                 gr.update(choices=[""] + found["sizes"]))
 
-    for trigger in (search_btn.click, form.query.submit, form.trash.change):
-        trigger(search, inputs=form.inputs(), outputs=search_outputs)
-    prev_btn.click(turn(-1), inputs=[page, *form.inputs()], outputs=search_outputs)
-    next_btn.click(turn(+1), inputs=[page, *form.inputs()], outputs=search_outputs)
-    tab.select(search, inputs=form.inputs(), outputs=search_outputs).then(
+    tab.select(first_page, inputs=form.inputs(), outputs=search.outputs).then(
         facets, outputs=[form.checkpoint, form.lora, form.size])
 
-    # ------------------------------------------------------------------------------------------ one picture
-    def entry_of(image_id: int | None, request: gr.Request) -> Entry:
-        if image_id is None:
-            raise gr.Error("Pick a picture first.")
-        try:
-            return history.get(image_id, scope_of(services, request))
-        except LookupError as exc:
-            raise gr.Error(str(exc)) from None
+
+def _wire_viewer(pictures: _Pictures, layout: _Layout) -> None:
+    """A click in the grid shows that picture, its parameters and the buttons that fit (Restore in the trash)."""
+    v = layout.viewer
 
     def show(shown: list[int], evt: gr.SelectData, request: gr.Request):
-        entry = entry_of(shown[evt.index] if evt.index is not None and evt.index < len(shown) else None, request)
+        entry = pictures.entry(shown[evt.index] if evt.index is not None and evt.index < len(shown) else None,
+                               request)
         try:
-            path = str(history.file_of(entry))
+            path = str(pictures.history.file_of(entry))
         except LookupError as exc:  # a damaged row pointing outside the outputs: never shown
             raise gr.Error(str(exc)) from None
         in_trash = entry.trashed is not None
         return (entry.id, path, entry.prompt, details_html(entry), entry.infotext,
                 gr.update(value=path, interactive=True), gr.update(visible=in_trash), gr.update(visible=not in_trash))
 
-    gallery.select(show, inputs=[ids], outputs=[selected, picture, prompt, fields, infotext, download, restore,
-                                                 delete])
+    layout.gallery.select(show, inputs=[layout.ids], outputs=[layout.selected, v.picture, v.prompt, v.fields,
+                                                                v.infotext, v.download, v.restore, v.delete])
+
+
+def _wire_sending(pictures: _Pictures, layout: _Layout, txt2img: Txt2ImgTab, img2img: Img2ImgTab, tabs: Any) -> None:
+    """Send to txt2img (its parameters), to img2img or inpaint (the picture too), to txt2img's first ControlNet
+    unit (the picture), and Reuse seed."""
+    v, selected, services = layout.viewer, layout.selected, pictures.services
 
     def send_txt2img(image_id: int | None, request: gr.Request):
-        entry = entry_of(image_id, request)
+        entry = pictures.entry(image_id, request)
         if not entry.infotext:
             raise gr.Error("This picture carries no generation parameters.")
-        updates, message = txt2img_updates(services, entry.infotext, getattr(txt2img, "hires", None))
+        updates, message = txt2img_updates(services, entry.infotext, txt2img.hires)
         return [*updates, message, gr.Tabs(selected="txt2img")]
 
-    to_txt2img.click(send_txt2img, inputs=[selected], outputs=[*txt2img_outputs(txt2img), status, tabs])
+    v.to_txt2img.click(send_txt2img, inputs=[selected], outputs=[*txt2img_outputs(txt2img), v.status, tabs])
 
-    def sender(target: str):
+    def sender(sending: SendToImg2Img):
         def send(image_id: int | None, request: gr.Request):
-            entry = entry_of(image_id, request)
-            pic = picture_of(entry)
+            entry = pictures.entry(image_id, request)
+            picture = pictures.picture(entry)
             values, message = txt2img_values(services.samplers, entry.infotext) if entry.infotext else ({}, "")
-            copied = [gr.update(value=values[n]) if n in values else gr.update() for n in IMG2IMG_COPIED]
-            width, height = fit_size(pic)
-            box = pic if target == "img2img" else {"background": pic, "layers": [], "composite": pic}
-            note = message.replace("txt2img", target) if message else f"Sent to {target}."
-            return (box, *copied, width, height, gr.Tabs(selected=target), gr.Tabs(selected="img2img"), target,
-                    gr.update(visible=target in INPAINT_TABS), note)
+            note = message.replace("txt2img", sending.target) if message else f"Sent to {sending.target}."
+            return [*sending.updates(picture, values), note]
         return send
 
-    for button, target, box in ((to_img2img, "img2img", img2img.init_img), (to_inpaint, "inpaint", img2img.inpaint)):
-        button.click(sender(target), inputs=[selected],
-                     outputs=[box, *(getattr(img2img, n) for n in IMG2IMG_COPIED), img2img.width, img2img.height,
-                              img2img.subtabs, tabs, img2img.tab, img2img.inpaint_options, status])
+    for button, target in ((v.to_img2img, "img2img"), (v.to_inpaint, "inpaint")):
+        sending = SendToImg2Img(img2img, tabs, target)
+        button.click(sender(sending), inputs=[selected], outputs=[*sending.outputs(), v.status])
 
-    def picture_of(entry: Entry) -> Image.Image:
-        with Image.open(history.file_of(entry)) as image:
-            image.load()
-            return image.convert("RGB")
-
-    units = getattr(getattr(txt2img, "controlnet", None), "units", None) or []
+    units = _controlnet_units(txt2img)
     if units:
         def send_controlnet(image_id: int | None, request: gr.Request):
-            pic = picture_of(entry_of(image_id, request))
-            return ({"background": pic, "layers": [], "composite": pic}, True, gr.Tabs(selected="txt2img"),
+            picture = pictures.picture(pictures.entry(image_id, request))
+            return ({"background": picture, "layers": [], "composite": picture}, True, gr.Tabs(selected="txt2img"),
                     "Sent to txt2img's ControlNet unit 0 (enabled): pick its preprocessor and model there.")
 
-        to_controlnet.click(send_controlnet, inputs=[selected],
-                            outputs=[units[0].image, units[0].enabled, tabs, status])
+        v.to_controlnet.click(send_controlnet, inputs=[selected], outputs=[units[0].image, units[0].enabled, tabs,
+                                                                             v.status])
 
     def reuse(image_id: int | None, request: gr.Request):
-        entry = entry_of(image_id, request)
+        entry = pictures.entry(image_id, request)
         if entry.seed is None:
             raise gr.Error("This picture's parameters have no seed.")
         return entry.seed, f"Seed {entry.seed} set in txt2img.", gr.Tabs(selected="txt2img")
 
-    reuse_seed.click(reuse, inputs=[selected], outputs=[txt2img.seed, status, tabs])
+    v.reuse_seed.click(reuse, inputs=[selected], outputs=[txt2img.seed, v.status, tabs])
 
-    # ------------------------------------------------------------------------------------------ trash
-    cleared = [selected, picture, prompt, fields, infotext, download]
+
+def _wire_trash(pictures: _Pictures, search: _Search, layout: _Layout) -> None:
+    """Delete (to the trash, with Undo), Restore, and Empty the trash (after a confirmation)."""
+    v, trash = layout.viewer, layout.trash
+    cleared = [layout.selected, v.picture, v.prompt, v.fields, v.infotext, v.download]
 
     def clear() -> list[Any]:
         return [None, None, "", "", "", gr.update(value=None, interactive=False)]
 
     def do_delete(image_id: int | None, request: gr.Request):
-        entry = entry_of(image_id, request)
-        history.trash(entry.id, scope_of(services, request))
+        entry = pictures.entry(image_id, request)
+        pictures.history.trash(entry.id, pictures.scope(request))
         return [*clear(), entry.id, gr.update(visible=True),
                 f"Moved {entry.name} to the trash. **Undo delete** brings it back."]
 
-    delete.click(do_delete, inputs=[selected], outputs=[*cleared, last_deleted, undo, status]).then(
-        turn(0), inputs=[page, *form.inputs()], outputs=search_outputs)
+    search.show_again_after(v.delete.click(do_delete, inputs=[layout.selected],
+                                           outputs=[*cleared, layout.last_deleted, v.undo, v.status]))
 
     def do_restore(image_id: int | None, request: gr.Request):
-        entry = entry_of(image_id, request)
-        back = history.restore(entry.id, scope_of(services, request))
+        entry = pictures.entry(image_id, request)
+        back = pictures.history.restore(entry.id, pictures.scope(request))
         return [*clear(), None, gr.update(visible=False), gr.update(visible=False),
                 f"Restored {back.name} to {back.path}."]
 
-    for button, source in ((undo, last_deleted), (restore, selected)):
-        button.click(do_restore, inputs=[source], outputs=[*cleared, last_deleted, undo, restore, status]).then(
-            turn(0), inputs=[page, *form.inputs()], outputs=search_outputs)
+    for button, source in ((v.undo, layout.last_deleted), (v.restore, layout.selected)):
+        search.show_again_after(button.click(do_restore, inputs=[source],
+                                             outputs=[*cleared, layout.last_deleted, v.undo, v.restore, v.status]))
 
     def ask_empty(request: gr.Request):
-        count = history.search(Query(trashed=True), scope_of(services, request), per_page=1).total
+        count = pictures.history.search(Query(trashed=True), pictures.scope(request), per_page=1).total
         if count == 0:
             return gr.update(visible=False), "", "The trash is empty."
         return (gr.update(visible=True),
                 f"Delete the **{count}** picture(s) in the trash for good? This cannot be undone.", "")
 
-    empty_btn.click(ask_empty, outputs=[confirm_row, confirm_text, status])
-    cancel_btn.click(lambda: (gr.update(visible=False), "The trash was kept."), outputs=[confirm_row, status])
+    trash.empty.click(ask_empty, outputs=[trash.confirm_row, trash.confirm_text, v.status])
+    trash.cancel.click(lambda: (gr.update(visible=False), "The trash was kept."), outputs=[trash.confirm_row, v.status])
 
     def do_empty(request: gr.Request):
-        deleted = history.empty_trash(scope_of(services, request), confirm=True)
+        deleted = pictures.history.empty_trash(pictures.scope(request), confirm=True)
         return gr.update(visible=False), f"Deleted {deleted} picture(s) from the trash for good."
 
-    confirm_btn.click(do_empty, outputs=[confirm_row, status]).then(
-        turn(0), inputs=[page, *form.inputs()], outputs=search_outputs)
+    search.show_again_after(trash.confirm.click(do_empty, outputs=[trash.confirm_row, v.status]))
+
+
+def _wire_import(pictures: _Pictures, search: _Search, layout: _Layout) -> None:
+    importer = layout.importer
 
     def do_import(folder: str, for_user: str, request: gr.Request):
         try:
-            return import_as(services, folder, for_user, request)
+            return import_as(pictures.services, folder, for_user, request)
         except (PermissionError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
 
-    import_btn.click(do_import, inputs=[import_folder_box, import_user], outputs=[status]).then(
-        turn(0), inputs=[page, *form.inputs()], outputs=search_outputs)
+    search.show_again_after(importer.button.click(do_import, inputs=[importer.folder, importer.user],
+                                                  outputs=[layout.viewer.status]))

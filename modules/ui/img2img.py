@@ -7,8 +7,9 @@ brush painted, never its colour, so any brush colour works and the picture under
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from PIL import Image, ImageChops, UnidentifiedImageError
@@ -27,7 +28,10 @@ from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import controlnet_panel, extension_sections, jobstream, user_defaults
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of
-from modules.ui.txt2img import checkpoint_choices
+from modules.ui.txt2img import Txt2ImgTab, checkpoint_choices
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 SUBTABS = (("img2img", "img2img"), ("sketch", "Sketch"), ("inpaint", "Inpaint"), ("inpaint_sketch", "Inpaint sketch"),
            ("inpaint_upload", "Inpaint upload"), ("outpaint", "Outpaint"))
@@ -212,7 +216,7 @@ def _picture_tabs() -> dict[str, Any]:
     return c
 
 
-def _settings(services: Any) -> dict[str, Any]:
+def _settings(services: Services) -> dict[str, Any]:
     defaults = services.model_defaults()
     c: dict[str, Any] = {}
     c["resize_mode"] = gr.Radio(list(RESIZE_MODES), value=RESIZE_MODES[0], type="index", label="Resize mode",
@@ -261,7 +265,7 @@ def _settings(services: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ build and wire
-def build(services: Any) -> Img2ImgTab:
+def build(services: Services) -> Img2ImgTab:
     choices, selected, _ = checkpoint_choices(services)
     defaults = services.model_defaults()
     with gr.Row():
@@ -392,48 +396,65 @@ def _picked(gallery: Any, index: int | None) -> Image.Image | None:
         return image.copy()
 
 
-def connect_send(txt2img: Any, img2img: Img2ImgTab, tabs: Any, tab_id: str = "img2img") -> None:
-    """txt2img's "Send to img2img" / "Send to inpaint": the picture and the prompt and settings that made it."""
-    copied = ["prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale", "checkpoint", "vae"]
-    inputs = [txt2img.gallery, txt2img.selected] + [getattr(txt2img, name) for name in copied]
+TXT2IMG_SETTINGS = ("prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale", "checkpoint", "vae")
+PICTURE_SETTINGS = ("prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale")
 
-    def sender(target: str):
+
+@dataclass(frozen=True)
+class SendToImg2Img:
+    """"Send to img2img" / "Send to inpaint", written once for the tabs that have the buttons (txt2img, PNG Info,
+    History): the widgets it fills and their updates for one picture.
+
+    `target` is the sub-tab that receives the picture ("img2img" or "inpaint"); `settings` names the img2img
+    fields copied from the values a tab read (request field names; a missing one keeps its current value)."""
+
+    img2img: Img2ImgTab
+    tabs: Any  # the app's top-level gr.Tabs
+    target: str
+    settings: tuple[str, ...] = PICTURE_SETTINGS
+    tab_id: str = "img2img"  # the img2img tab's id among `tabs`
+
+    def outputs(self) -> list[Any]:
+        i2i = self.img2img
+        box = i2i.init_img if self.target == "img2img" else i2i.inpaint
+        return [box, *(getattr(i2i, name) for name in self.settings), i2i.width, i2i.height, i2i.subtabs, self.tabs,
+                i2i.tab, i2i.inpaint_options]
+
+    def updates(self, picture: Image.Image, values: Mapping[str, Any]) -> list[Any]:
+        """Updates for `outputs()`: the picture in the target's box (on an inpaint canvas, with no mask yet),
+        the settings, a working size, and both tab levels switched to the target."""
+        box = picture if self.target == "img2img" else {"background": picture, "layers": [], "composite": picture}
+        settings = [gr.update(value=values[name]) if name in values else gr.update() for name in self.settings]
+        return [box, *settings, *_size_updates(picture), gr.Tabs(selected=self.target), gr.Tabs(selected=self.tab_id),
+                self.target, gr.update(visible=self.target in INPAINT_TABS)]
+
+
+def connect_send(txt2img: Txt2ImgTab, img2img: Img2ImgTab, tabs: Any, tab_id: str = "img2img") -> None:
+    """txt2img's "Send to img2img" / "Send to inpaint": the picture and the prompt and settings that made it."""
+    inputs = [txt2img.gallery, txt2img.selected] + [getattr(txt2img, name) for name in TXT2IMG_SETTINGS]
+
+    def sender(sending: SendToImg2Img):
         def send(gallery, index, *values):
             picture = _picked(gallery, index)
             if picture is None:
                 raise gr.Error("Nothing to send: generate a picture first.")
-            value = picture if target == "img2img" else {"background": picture, "layers": [], "composite": picture}
-            width, height = _size_updates(picture)
-            return (value, *values, width, height, gr.Tabs(selected=target), gr.Tabs(selected=tab_id), target,
-                    gr.update(visible=target in INPAINT_TABS))
+            return sending.updates(picture, dict(zip(sending.settings, values)))
         return send
 
-    for button, target, picture_box in ((txt2img.send_img2img, "img2img", img2img.init_img),
-                                        (txt2img.send_inpaint, "inpaint", img2img.inpaint)):
-        outputs = ([picture_box] + [getattr(img2img, name) for name in copied]
-                   + [img2img.width, img2img.height, img2img.subtabs, tabs, img2img.tab, img2img.inpaint_options])
-        button.click(sender(target), inputs=inputs, outputs=outputs)
+    for button, target in ((txt2img.send_img2img, "img2img"), (txt2img.send_inpaint, "inpaint")):
+        sending = SendToImg2Img(img2img, tabs, target, TXT2IMG_SETTINGS, tab_id)
+        button.click(sender(sending), inputs=inputs, outputs=sending.outputs())
 
 
-PICTURE_SETTINGS = ("prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale")
-
-
-def connect_picture_send(button: Any, target: str, picture: Any, values_of: Any, img2img: Img2ImgTab, tabs: Any,
-                         tab_id: str = "img2img") -> None:
+def connect_picture_send(button: Any, target: str, picture: Any, values_of: Callable[[Image.Image], dict[str, Any]],
+                         img2img: Img2ImgTab, tabs: Any, tab_id: str = "img2img") -> None:
     """A "Send to img2img / inpaint" button for a tab that shows one picture (PNG Info): the picture, and the
     settings `values_of(picture)` reads from it (a dict of request field names; missing ones stay as they are)."""
+    sending = SendToImg2Img(img2img, tabs, target, tab_id=tab_id)
 
     def send(image: Image.Image | None):
         if image is None:
             raise gr.Error("Nothing to send: load a picture first.")
-        values = values_of(image)
-        updates = [gr.update(value=values[name]) if name in values else gr.update() for name in PICTURE_SETTINGS]
-        value = image if target == "img2img" else {"background": image, "layers": [], "composite": image}
-        width, height = _size_updates(image)
-        return (value, *updates, width, height, gr.Tabs(selected=target), gr.Tabs(selected=tab_id), target,
-                gr.update(visible=target in INPAINT_TABS))
+        return sending.updates(image, values_of(image))
 
-    box = img2img.init_img if target == "img2img" else img2img.inpaint
-    outputs = ([box] + [getattr(img2img, name) for name in PICTURE_SETTINGS]
-               + [img2img.width, img2img.height, img2img.subtabs, tabs, img2img.tab, img2img.inpaint_options])
-    button.click(send, inputs=[picture], outputs=outputs)
+    button.click(send, inputs=[picture], outputs=sending.outputs())

@@ -9,12 +9,15 @@ import html
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from modules.service.jobs import CANCELLED, DONE, FAILED, QueueFull
 from modules.core.requests import GenerationRequest, RequestError
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 POLL_SECONDS = 0.2
 
@@ -53,7 +56,7 @@ def error(message: str) -> Update:
     return Update(None, status_html(f"Error: {message}", error=True))
 
 
-def progress_text(services: Any, job: Any) -> str:
+def progress_text(services: Services, job: Any) -> str:
     position = services.jobs.position(job)
     if position > 0:
         return f"Queued: {position} job(s) ahead of yours"
@@ -64,11 +67,11 @@ def progress_text(services: Any, job: Any) -> str:
     return "Loading model…"
 
 
-def follow(services: Any, request: GenerationRequest, user: str) -> Iterator[Update]:
+def follow(services: Services, request: GenerationRequest, user: str) -> Iterator[Update]:
     """Check and submit the request, then report until the job ends."""
     try:
-        request = services.processor.check(request).with_resolved_seeds()
-        job = services.jobs.submit(request, user)
+        job = services.submit(request, user)
+        request = job.request
     except (RequestError, LookupError, ValueError, QueueFull) as exc:
         yield error(str(exc))
         return

@@ -6,10 +6,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from PIL import Image
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 THUMB = 96
 TARGETS = ("txt2img", "img2img")
@@ -61,7 +64,7 @@ def insert_tag(prompt: str | None, name: str) -> str:
     return f"{text} {tag}".strip()
 
 
-def build(services: Any, prompts: dict[str, Any]) -> None:
+def build(services: Services, prompts: dict[str, Any]) -> None:
     """`prompts` maps "txt2img"/"img2img" to those tabs' prompt boxes."""
     thumbs: dict[str, str] = {}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from PIL import Image
@@ -11,6 +11,12 @@ from PIL import Image
 from modules.core.infotext import image_metadata, parse_infotext, read_image_infotext
 from modules.core.requests import request_fields_from_infotext
 from modules.engine.samplers import SCHEDULE_TYPES
+from modules.ui.hires_panel import HiresPanel
+from modules.ui.img2img import Img2ImgTab, connect_picture_send
+from modules.ui.txt2img import Txt2ImgTab
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 
 def fields_html(text: str | None, metadata: dict[str, str]) -> str:
@@ -54,7 +60,7 @@ TXT2IMG_TARGETS = ("prompt", "negative_prompt", "sampler", "schedule_type", "ste
                    "seed", "subseed", "subseed_strength", "clip_skip")
 
 
-def checkpoint_update(services: Any, values: dict[str, Any]) -> tuple[Any, str]:
+def checkpoint_update(services: Services, values: dict[str, Any]) -> tuple[Any, str]:
     """The checkpoint dropdown's update for an infotext's Model/Model hash, and a note when it is not here."""
     wanted = values.get("checkpoint_hash") or values.get("checkpoint")
     if not wanted:
@@ -67,14 +73,14 @@ def checkpoint_update(services: Any, values: dict[str, Any]) -> tuple[Any, str]:
                          "the current one is kept.")
 
 
-def txt2img_outputs(txt2img: Any) -> list[Any]:
+def txt2img_outputs(txt2img: Txt2ImgTab) -> list[Any]:
     """The txt2img components "Send to txt2img" fills, in the order of `txt2img_updates`."""
-    hires = getattr(txt2img, "hires", None)
+    hires = txt2img.hires
     return [getattr(txt2img, name) for name in TXT2IMG_TARGETS] + [txt2img.checkpoint] + \
         (hires.ordered() if hires is not None else [])
 
 
-def txt2img_updates(services: Any, text: str, hires: Any = None) -> tuple[list[Any], str]:
+def txt2img_updates(services: Services, text: str, hires: HiresPanel | None = None) -> tuple[list[Any], str]:
     """Updates for `txt2img_outputs` (TXT2IMG_TARGETS, the checkpoint dropdown, the Hires. fix panel when given),
     and a note: what "Send to txt2img" does (here and in the History tab)."""
     values, message = txt2img_values(services.samplers, text)
@@ -88,7 +94,8 @@ def txt2img_updates(services: Any, text: str, hires: Any = None) -> tuple[list[A
     return updates, message + note
 
 
-def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str, img2img: Any = None) -> None:
+def build(services: Services, txt2img: Txt2ImgTab, tabs: Any, txt2img_tab_id: str,
+          img2img: Img2ImgTab | None = None) -> None:
     with gr.Row():
         with gr.Column():
             image = gr.Image(type="pil", label="Source", sources=["upload", "clipboard"], elem_id="pnginfo_image",
@@ -116,14 +123,12 @@ def build(services: Any, txt2img: Any, tabs: Any, txt2img_tab_id: str, img2img: 
         if not text:
             return [gr.update()] * len(targets) + ["Nothing to send: load a picture with parameters first.",
                                                    gr.update()]
-        updates, message = txt2img_updates(services, text, getattr(txt2img, "hires", None))
+        updates, message = txt2img_updates(services, text, txt2img.hires)
         return updates + [message, gr.Tabs(selected=txt2img_tab_id)]
 
     outputs = targets + [note, tabs]
     send.click(send_to_txt2img, inputs=[raw], outputs=outputs)
     if img2img is not None:
-        from modules.ui.img2img import connect_picture_send
-
         def values_of(picture: Image.Image) -> dict[str, Any]:
             text = read_image_infotext(picture)
             return txt2img_values(services.samplers, text)[0] if text else {}

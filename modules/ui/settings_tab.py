@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
-def build(services: Any) -> None:
+
+def build(services: Services) -> None:
     store = services.ui_settings
     gr.Markdown(f"Saved to `{store.path}`. Device: **{services.device.device}**, "
                 f"{str(services.device.dtype).replace('torch.', '')} ({services.device.reason}).")

@@ -1,9 +1,14 @@
-"""The txt2img tab: builds a GenerationRequest from the form, submits it as a job, streams progress."""
+"""The txt2img tab: builds a GenerationRequest from the form, submits it as a job, streams progress.
+
+`build` lays the tab out (the model row, the prompts, the settings column, the output column, then the ControlNet
+and Hires. fix panels), collects what makes the request in a `_Form` (form -> request) and wires the events.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -11,6 +16,9 @@ from modules.core.requests import GenerationRequest
 from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import controlnet_panel, extension_sections, hires_panel, jobstream, user_defaults
 from modules.ui.jobstream import status_html, user_of
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 
 @dataclass
@@ -35,11 +43,11 @@ class Txt2ImgTab:
     selected: Any = None  # gr.State: the gallery index last clicked (for "Send to")
     send_img2img: Any = None
     send_inpaint: Any = None
-    controlnet: Any = None  # controlnet_panel.ControlNetPanel (the History tab's "Send to ControlNet")
-    hires: Any = None  # hires_panel.HiresPanel (PNG Info / History "Send to txt2img" fill it)
+    controlnet: controlnet_panel.ControlNetPanel | None = None  # the History tab's "Send to ControlNet" fills it
+    hires: hires_panel.HiresPanel | None = None  # PNG Info / History "Send to txt2img" fill it
 
 
-def checkpoint_choices(services: Any) -> tuple[list[str], str | None, str]:
+def checkpoint_choices(services: Services) -> tuple[list[str], str | None, str]:
     usable = services.models.checkpoints.usable()
     default = services.models.default_checkpoint()
     note = ""
@@ -55,15 +63,57 @@ def checkpoint_choices(services: Any) -> tuple[list[str], str | None, str]:
     return [i.title for i in usable], (default.title if default else None), note
 
 
-def kept_choice(services: Any, current: str | None, fallback: str | None) -> str | None:
+def kept_choice(services: Services, current: str | None, fallback: str | None) -> str | None:
     """After a rescan, the title of the checkpoint the user had chosen (titles change once a hash is known)."""
     found = services.models.checkpoints.find(current or "")
     return found.title if found is not None and found.usable else fallback
 
 
-def build(services: Any) -> Txt2ImgTab:
-    defaults = services.model_defaults()
-    samplers = services.samplers.names()
+# ------------------------------------------------------------------------------------------ form -> request
+def request_from_form(values: Mapping[str, Any], **more: Any) -> GenerationRequest:
+    """The request the form's plain values describe (keyed by GenerationRequest field names); `more` adds the
+    ControlNet units, the extensions' values and the hires fields. Values are checked later by `validate`."""
+    seed, subseed = values["seed"], values["subseed"]
+    return GenerationRequest(
+        prompt=values["prompt"] or "", negative_prompt=values["negative_prompt"] or "", sampler=values["sampler"],
+        schedule_type=values["schedule_type"], steps=values["steps"], cfg_scale=values["cfg_scale"],
+        width=values["width"], height=values["height"], seed=-1 if seed is None else seed,
+        subseed=-1 if subseed is None else subseed, subseed_strength=values["subseed_strength"],
+        batch_count=values["batch_count"], batch_size=values["batch_size"], clip_skip=values["clip_skip"],
+        checkpoint=values["checkpoint"] or None, vae=values["vae"] or "Automatic", **more)
+
+
+@dataclass
+class _Form:
+    """The widgets whose values make the request: `fields` by request field name, and the panels."""
+
+    fields: dict[str, Any]
+    controlnet: controlnet_panel.ControlNetPanel
+    hires: hires_panel.HiresPanel
+    sections: extension_sections.PanelSections
+
+    def inputs(self) -> set[Any]:
+        return (set(self.fields.values()) | self.controlnet.inputs() | set(self.sections.components)
+                | self.hires.inputs())
+
+    def request(self, data: dict[Any, Any]) -> GenerationRequest:
+        """The request from Gradio's submitted form ({component: value}: `inputs()` is a set)."""
+        values = {name: data[component] for name, component in self.fields.items()}
+        return request_from_form(values, control_units=self.controlnet.control_units(data),
+                                 extra=self.sections.extra_from(data), **self.hires.fields(data, values["cfg_scale"]))
+
+
+# ------------------------------------------------------------------------------------------ layout
+@dataclass
+class _ModelRow:
+    checkpoint: Any
+    vae: Any
+    refresh: Any
+    note: Any
+
+
+def _model_row(services: Services) -> _ModelRow:
+    """The checkpoint and VAE dropdowns, 🔄 and the note on unusable checkpoints; the user's default is kept."""
     choices, selected, note = checkpoint_choices(services)
     with gr.Row():
         checkpoint = gr.Dropdown(choices, value=selected, label="Checkpoint", elem_id="txt2img_checkpoint", scale=4)
@@ -72,6 +122,19 @@ def build(services: Any) -> Txt2ImgTab:
         refresh = gr.Button("🔄", elem_id="txt2img_refresh", scale=0, min_width=48)
     checkpoint_note = gr.Markdown(note, elem_id="txt2img_checkpoint_note")
     user_defaults.connect(services, checkpoint)
+    return _ModelRow(checkpoint, vae, refresh, checkpoint_note)
+
+
+@dataclass
+class _PromptRow:
+    prompt: Any
+    negative: Any
+    generate: Any
+    interrupt: Any
+    skip: Any
+
+
+def _prompt_row(services: Services, defaults: dict[str, Any]) -> _PromptRow:
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(label="Prompt", lines=3, value=defaults.get("prompt", ""), elem_id="txt2img_prompt")
@@ -79,82 +142,141 @@ def build(services: Any) -> Txt2ImgTab:
                                   value=defaults.get("negative_prompt",
                                                      services.ui_settings.get("default_negative_prompt") or ""))
         with gr.Column(scale=1, min_width=160):
-            generate_btn = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
+            generate = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
             with gr.Row():
-                interrupt_btn = gr.Button("Interrupt", elem_id="txt2img_interrupt")
-                skip_btn = gr.Button("Skip", elem_id="txt2img_skip")
+                interrupt = gr.Button("Interrupt", elem_id="txt2img_interrupt")
+                skip = gr.Button("Skip", elem_id="txt2img_skip")
+    return _PromptRow(prompt, negative, generate, interrupt, skip)
+
+
+@dataclass
+class _Settings:
+    sampler: Any
+    schedule_type: Any
+    steps: Any
+    width: Any
+    height: Any
+    batch_count: Any
+    batch_size: Any
+    cfg_scale: Any
+    seed: Any
+    random_seed: Any
+    reuse_seed: Any
+    subseed: Any
+    subseed_strength: Any
+    clip_skip: Any
+
+    def fields(self) -> dict[str, Any]:
+        """The settings that go into the request, by request field name."""
+        return {"sampler": self.sampler, "schedule_type": self.schedule_type, "steps": self.steps,
+                "cfg_scale": self.cfg_scale, "width": self.width, "height": self.height, "seed": self.seed,
+                "subseed": self.subseed, "subseed_strength": self.subseed_strength, "batch_count": self.batch_count,
+                "batch_size": self.batch_size, "clip_skip": self.clip_skip}
+
+
+def _settings(services: Services, defaults: dict[str, Any]) -> _Settings:
+    with gr.Row():
+        sampler = gr.Dropdown(services.samplers.names(), value=defaults.get("sampler", "Euler a"),
+                              label="Sampling method", elem_id="txt2img_sampler")
+        schedule_type = gr.Dropdown(list(SCHEDULE_TYPES), value="Automatic", label="Schedule type",
+                                    elem_id="txt2img_scheduler")
+    steps = gr.Slider(1, 150, value=defaults.get("steps", 20), step=1, label="Sampling steps", elem_id="txt2img_steps")
+    with gr.Row():
+        width = gr.Slider(8, 2048, value=defaults.get("width", 512), step=8, label="Width", elem_id="txt2img_width")
+        height = gr.Slider(8, 2048, value=defaults.get("height", 512), step=8, label="Height",
+                           elem_id="txt2img_height")
+    with gr.Row():
+        batch_count = gr.Slider(1, 100, value=1, step=1, label="Batch count", elem_id="txt2img_batch_count")
+        batch_size = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="txt2img_batch_size")
+    cfg_scale = gr.Slider(0, 30, value=defaults.get("cfg_scale", 7.0), step=0.5, label="CFG Scale",
+                          elem_id="txt2img_cfg_scale")
+    with gr.Row():
+        seed = gr.Number(value=-1, precision=0, label="Seed", elem_id="txt2img_seed", scale=3)
+        random_seed = gr.Button("🎲", elem_id="txt2img_random_seed", scale=0, min_width=48)
+        reuse_seed = gr.Button("♻️", elem_id="txt2img_reuse_seed", scale=0, min_width=48)
+    with gr.Accordion("Variation seed and more", open=False):
+        subseed = gr.Number(value=-1, precision=0, label="Variation seed", elem_id="txt2img_subseed")
+        subseed_strength = gr.Slider(0, 1, value=0, step=0.01, label="Variation strength",
+                                     elem_id="txt2img_subseed_strength")
+        clip_skip = gr.Slider(1, 12, value=1, step=1, label="Clip skip", elem_id="txt2img_clip_skip")
+    return _Settings(sampler, schedule_type, steps, width, height, batch_count, batch_size, cfg_scale, seed,
+                     random_seed, reuse_seed, subseed, subseed_strength, clip_skip)
+
+
+@dataclass
+class _Output:
+    status: Any
+    preview: Any
+    gallery: Any
+    send_img2img: Any
+    send_inpaint: Any
+    info: Any
+
+
+def _output_column() -> _Output:
+    status = gr.HTML(status_html("Ready."), elem_id="txt2img_status")
+    preview = gr.Image(label="Preview", interactive=False, visible=True, elem_id="txt2img_preview", format="png",
+                       height=160)
+    gallery = gr.Gallery(label="Output", format="png", columns=2, object_fit="contain", height="auto",
+                         elem_id="txt2img_gallery", preview=True)
+    with gr.Row():
+        send_img2img = gr.Button("Send to img2img", elem_id="txt2img_send_to_img2img", size="sm")
+        send_inpaint = gr.Button("Send to inpaint", elem_id="txt2img_send_to_inpaint", size="sm")
+    info = gr.Textbox(label="Generation parameters", lines=4, interactive=False, elem_id="txt2img_info")
+    return _Output(status, preview, gallery, send_img2img, send_inpaint, info)
+
+
+# ------------------------------------------------------------------------------------------ build and wire
+def build(services: Services) -> Txt2ImgTab:
+    defaults = services.model_defaults()
+    model = _model_row(services)
+    prompts = _prompt_row(services, defaults)
     with gr.Row():
         with gr.Column(scale=1):
-            with gr.Row():
-                sampler = gr.Dropdown(samplers, value=defaults.get("sampler", "Euler a"), label="Sampling method",
-                                      elem_id="txt2img_sampler")
-                schedule_type = gr.Dropdown(list(SCHEDULE_TYPES), value="Automatic", label="Schedule type", elem_id="txt2img_scheduler")
-            steps = gr.Slider(1, 150, value=defaults.get("steps", 20), step=1, label="Sampling steps",
-                              elem_id="txt2img_steps")
-            with gr.Row():
-                width = gr.Slider(8, 2048, value=defaults.get("width", 512), step=8, label="Width",
-                                  elem_id="txt2img_width")
-                height = gr.Slider(8, 2048, value=defaults.get("height", 512), step=8, label="Height",
-                                   elem_id="txt2img_height")
-            with gr.Row():
-                batch_count = gr.Slider(1, 100, value=1, step=1, label="Batch count", elem_id="txt2img_batch_count")
-                batch_size = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="txt2img_batch_size")
-            cfg_scale = gr.Slider(0, 30, value=defaults.get("cfg_scale", 7.0), step=0.5, label="CFG Scale",
-                                  elem_id="txt2img_cfg_scale")
-            with gr.Row():
-                seed = gr.Number(value=-1, precision=0, label="Seed", elem_id="txt2img_seed", scale=3)
-                random_seed = gr.Button("🎲", elem_id="txt2img_random_seed", scale=0, min_width=48)
-                reuse_seed = gr.Button("♻️", elem_id="txt2img_reuse_seed", scale=0, min_width=48)
-            with gr.Accordion("Variation seed and more", open=False):
-                subseed = gr.Number(value=-1, precision=0, label="Variation seed", elem_id="txt2img_subseed")
-                subseed_strength = gr.Slider(0, 1, value=0, step=0.01, label="Variation strength",
-                                             elem_id="txt2img_subseed_strength")
-                clip_skip = gr.Slider(1, 12, value=1, step=1, label="Clip skip", elem_id="txt2img_clip_skip")
-            sections = extension_sections.build(services, "txt2img", prompt, negative)
+            settings = _settings(services, defaults)
+            sections = extension_sections.build(services, "txt2img", prompts.prompt, prompts.negative)
         with gr.Column(scale=1):
-            status = gr.HTML(status_html("Ready."), elem_id="txt2img_status")
-            preview = gr.Image(label="Preview", interactive=False, visible=True, elem_id="txt2img_preview",
-                               format="png", height=160)
-            gallery = gr.Gallery(label="Output", format="png", columns=2, object_fit="contain", height="auto",
-                                 elem_id="txt2img_gallery", preview=True)
-            with gr.Row():
-                send_img2img = gr.Button("Send to img2img", elem_id="txt2img_send_to_img2img", size="sm")
-                send_inpaint = gr.Button("Send to inpaint", elem_id="txt2img_send_to_inpaint", size="sm")
-            info = gr.Textbox(label="Generation parameters", lines=4, interactive=False, elem_id="txt2img_info")
-    job_id = gr.State(None)
-    selected = gr.State(0)
-
-    def remember(evt: gr.SelectData) -> int:
-        return evt.index
-
-    gallery.select(remember, outputs=[selected], queue=False)
+            output = _output_column()
+    job_id, selected = gr.State(None), gr.State(0)
+    output.gallery.select(remember, outputs=[selected], queue=False)
     last_seed = gr.State(-1)
 
-    controlnet = controlnet_panel.build(services, "txt2img", width, height)
+    controlnet = controlnet_panel.build(services, "txt2img", settings.width, settings.height)
     hires = hires_panel.build(services, "txt2img", defaults.get("cfg_scale", 7.0))
-    form = {"prompt": prompt, "negative": negative, "sampler": sampler, "schedule": schedule_type, "steps": steps,
-            "cfg": cfg_scale, "width": width, "height": height, "seed": seed, "subseed": subseed,
-            "strength": subseed_strength, "count": batch_count, "size": batch_size, "clip_skip": clip_skip,
-            "checkpoint": checkpoint, "vae": vae}
-    inputs = set(form.values()) | controlnet.inputs() | set(sections.components) | hires.inputs()
+    form = _Form({"prompt": prompts.prompt, "negative_prompt": prompts.negative, **settings.fields(),
+                  "checkpoint": model.checkpoint, "vae": model.vae}, controlnet, hires, sections)
+    _wire_generate(services, form, prompts, output, job_id, last_seed)
+    _wire_controls(services, model, prompts, settings, job_id, last_seed)
+    return Txt2ImgTab(prompt=prompts.prompt, negative_prompt=prompts.negative, sampler=settings.sampler,
+                      schedule_type=settings.schedule_type, steps=settings.steps, cfg_scale=settings.cfg_scale,
+                      width=settings.width, height=settings.height, seed=settings.seed, subseed=settings.subseed,
+                      subseed_strength=settings.subseed_strength, clip_skip=settings.clip_skip,
+                      checkpoint=model.checkpoint, vae=model.vae, gallery=output.gallery, selected=selected,
+                      send_img2img=output.send_img2img, send_inpaint=output.send_inpaint, controlnet=controlnet,
+                      hires=hires)
+
+
+def remember(evt: gr.SelectData) -> int:
+    """The gallery index last clicked: the picture "Send to img2img / inpaint" sends."""
+    return evt.index
+
+
+def _wire_generate(services: Services, form: _Form, prompts: _PromptRow, output: _Output, job_id: Any,
+                   last_seed: Any) -> None:
+    """Generate (the button, or Enter in the prompt): submit the form's request and stream the job."""
 
     def run(data: dict, request: gr.Request):
-        v = {name: data[component] for name, component in form.items()}
-        req = GenerationRequest(
-            prompt=v["prompt"] or "", negative_prompt=v["negative"] or "", sampler=v["sampler"],
-            schedule_type=v["schedule"], steps=v["steps"], cfg_scale=v["cfg"], width=v["width"], height=v["height"],
-            seed=-1 if v["seed"] is None else v["seed"], subseed=-1 if v["subseed"] is None else v["subseed"],
-            subseed_strength=v["strength"], batch_count=v["count"], batch_size=v["size"], clip_skip=v["clip_skip"],
-            checkpoint=v["checkpoint"] or None, vae=v["vae"] or "Automatic",
-            control_units=controlnet.control_units(data), extra=sections.extra_from(data),
-            **hires.fields(data, v["cfg"]))
-        for update in jobstream.follow(services, req, user_of(request)):
+        for update in jobstream.follow(services, form.request(data), user_of(request)):
             yield update.values()
 
-    generate_btn.click(run, inputs=inputs, outputs=[job_id, status, preview, gallery, info, last_seed],
-                       concurrency_limit=None, show_progress="hidden")
-    prompt.submit(run, inputs=inputs, outputs=[job_id, status, preview, gallery, info, last_seed],
-                  concurrency_limit=None, show_progress="hidden")
+    outputs = [job_id, output.status, output.preview, output.gallery, output.info, last_seed]
+    prompts.generate.click(run, inputs=form.inputs(), outputs=outputs, concurrency_limit=None, show_progress="hidden")
+    prompts.prompt.submit(run, inputs=form.inputs(), outputs=outputs, concurrency_limit=None, show_progress="hidden")
+
+
+def _wire_controls(services: Services, model: _ModelRow, prompts: _PromptRow, settings: _Settings, job_id: Any,
+                   last_seed: Any) -> None:
+    """Interrupt and Skip of the running job, the seed buttons, and 🔄 (rescan the models folders)."""
 
     def interrupt(job: str | None, request: gr.Request):
         if job:
@@ -164,21 +286,16 @@ def build(services: Any) -> Txt2ImgTab:
         if job:
             services.jobs.skip(job, user_of(request))
 
-    interrupt_btn.click(interrupt, inputs=[job_id], outputs=None, queue=False)
-    skip_btn.click(skip, inputs=[job_id], outputs=None, queue=False)
-    random_seed.click(lambda: -1, outputs=[seed], queue=False)
-    reuse_seed.click(lambda s: s, inputs=[last_seed], outputs=[seed], queue=False)
+    prompts.interrupt.click(interrupt, inputs=[job_id], outputs=None, queue=False)
+    prompts.skip.click(skip, inputs=[job_id], outputs=None, queue=False)
+    settings.random_seed.click(lambda: -1, outputs=[settings.seed], queue=False)
+    settings.reuse_seed.click(lambda s: s, inputs=[last_seed], outputs=[settings.seed], queue=False)
 
     def do_refresh(current: str | None):
         services.models.refresh()
-        choices_, selected_, note_ = checkpoint_choices(services)
-        keep = kept_choice(services, current, selected_)
-        return (gr.update(choices=choices_, value=keep),
-                gr.update(choices=["Automatic"] + [v.name for v in services.models.vaes]), note_)
+        choices, selected, note = checkpoint_choices(services)
+        keep = kept_choice(services, current, selected)
+        return (gr.update(choices=choices, value=keep),
+                gr.update(choices=["Automatic"] + [v.name for v in services.models.vaes]), note)
 
-    refresh.click(do_refresh, inputs=[checkpoint], outputs=[checkpoint, vae, checkpoint_note])
-    return Txt2ImgTab(prompt=prompt, negative_prompt=negative, sampler=sampler, schedule_type=schedule_type,
-                      steps=steps, cfg_scale=cfg_scale, width=width, height=height, seed=seed, subseed=subseed,
-                      subseed_strength=subseed_strength, clip_skip=clip_skip, checkpoint=checkpoint, vae=vae,
-                      gallery=gallery, selected=selected, send_img2img=send_img2img, send_inpaint=send_inpaint,
-                      controlnet=controlnet, hires=hires)
+    model.refresh.click(do_refresh, inputs=[model.checkpoint], outputs=[model.checkpoint, model.vae, model.note])

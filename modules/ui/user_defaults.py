@@ -7,9 +7,12 @@ accounts there is no lasting identity (each browser session is its own user), so
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+
+if TYPE_CHECKING:
+    from modules.service.services import Services
 
 KEY = "sd_model_checkpoint"  # A1111's option name, shared with the API
 
@@ -19,7 +22,7 @@ def account_of(request: Any) -> str | None:
     return getattr(request, "username", None) or None
 
 
-def saved_checkpoint(services: Any, user: str | None) -> str | None:
+def saved_checkpoint(services: Services, user: str | None) -> str | None:
     """The dropdown title of the user's saved default; None when there is none or it is no longer usable."""
     if not user:
         return None
@@ -28,7 +31,7 @@ def saved_checkpoint(services: Any, user: str | None) -> str | None:
     return info.title if info is not None and info.usable else None
 
 
-def save_checkpoint(services: Any, user: str | None, choice: str | None) -> bool:
+def save_checkpoint(services: Services, user: str | None, choice: str | None) -> bool:
     """Store the chosen checkpoint as the user's default (by name, as the API does: titles gain a hash later)."""
     if not user or not choice:
         return False
@@ -40,7 +43,7 @@ def save_checkpoint(services: Any, user: str | None, choice: str | None) -> bool
     return True
 
 
-def connect(services: Any, dropdown: Any) -> None:
+def connect(services: Services, dropdown: Any) -> None:
     """On page load, show the user's default; when the user picks a checkpoint, save it as their default."""
 
     def on_load(request: gr.Request) -> Any:

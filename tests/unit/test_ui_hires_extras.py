@@ -65,8 +65,9 @@ def _services(checkpoints=()):
     from modules.engine.upscaling import UpscalerRegistry
 
     found = {name: SimpleNamespace(title=f"{name} [abc]", usable=True) for name in checkpoints}
+    checkpoints = SimpleNamespace(find=found.get, usable=lambda: list(found.values()))
     return SimpleNamespace(samplers=SamplerRegistry.default(), upscalers=UpscalerRegistry(),
-                           models=SimpleNamespace(checkpoints=SimpleNamespace(find=found.get)))
+                           models=SimpleNamespace(checkpoints=checkpoints))
 
 
 def test_infotext_hires_fields_fill_the_panel_and_read_back_the_same():

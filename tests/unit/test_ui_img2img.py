@@ -162,3 +162,40 @@ def test_refresh_keeps_the_chosen_checkpoint_when_its_title_gains_a_hash(manager
     assert after.startswith("tiny-b [")
     assert kept_choice(services, before, "fallback") == after
     assert kept_choice(services, "gone.safetensors", "fallback") == "fallback"
+
+
+def test_send_to_img2img_fills_each_output_it_names_and_keeps_what_it_was_not_given():
+    """One "Send to img2img / inpaint" for txt2img, PNG Info and History: every output gets its update, in order."""
+    from dataclasses import fields
+
+    from modules.ui.img2img import PICTURE_SETTINGS, Img2ImgTab, SendToImg2Img
+
+    tab = Img2ImgTab(**{f.name: f"<{f.name}>" for f in fields(Img2ImgTab)})
+    picture = Image.new("RGB", (2048, 1024))  # scaled to a working size of at most 1024 per side
+    for target, box in (("img2img", "<init_img>"), ("inpaint", "<inpaint>")):
+        sending = SendToImg2Img(tab, "<tabs>", target)
+        outputs = sending.outputs()
+        updates = dict(zip(outputs, sending.updates(picture, {"prompt": "a fox", "steps": 12})))
+        assert len(outputs) == len(sending.updates(picture, {})) == 7 + len(PICTURE_SETTINGS)
+        assert updates["<prompt>"]["value"] == "a fox" and updates["<steps>"]["value"] == 12
+        assert "value" not in updates["<sampler>"]  # not in the picture's parameters: the field keeps its value
+        assert (updates["<width>"]["value"], updates["<height>"]["value"]) == (1024, 512)
+        assert updates["<subtabs>"].selected == target and updates["<tabs>"].selected == "img2img"
+        assert updates["<tab>"] == target and updates["<inpaint_options>"]["visible"] == (target == "inpaint")
+        if target == "img2img":
+            assert updates[box] is picture
+        else:  # on the inpaint canvas with nothing painted yet
+            assert updates[box] == {"background": picture, "layers": [], "composite": picture}
+
+
+def test_txt2img_form_fills_the_request_and_empty_fields_mean_random_seeds_and_the_default_model():
+    from modules.ui.txt2img import request_from_form as txt2img_request
+
+    values = {"prompt": None, "negative_prompt": "blurry", "sampler": "Euler", "schedule_type": "Karras", "steps": 4,
+              "cfg_scale": 5.0, "width": 64, "height": 48, "seed": None, "subseed": 9, "subseed_strength": 0.2,
+              "batch_count": 2, "batch_size": 1, "clip_skip": 2, "checkpoint": "", "vae": None}
+    request = txt2img_request(values, extra={"ext": {"k": 1}})
+    assert (request.prompt, request.negative_prompt, request.seed, request.subseed) == ("", "blurry", -1, 9)
+    assert (request.checkpoint, request.vae, request.extra) == (None, "Automatic", {"ext": {"k": 1}})
+    assert (request.width, request.height, request.batch_count, request.clip_skip) == (64, 48, 2, 2)
+    validate(request)
