@@ -18,6 +18,20 @@ def _repair_history(history) -> None:
         log.exception("history: the repair scan failed")
 
 
+def _certificate(settings):
+    """The certificate to serve HTTPS with, or None for plain HTTP; a bad file stops the start with why."""
+    from modules.service import tls
+
+    try:
+        if settings.tls_self_signed:
+            return tls.self_signed(settings.paths.cache_dir / "tls")
+        if settings.tls_certfile is not None:
+            return tls.given(settings.tls_certfile, settings.tls_keyfile)
+    except tls.TlsError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = settings_from_args(argv)
     # Before anything imports gradio or huggingface_hub: they read these at import time.
@@ -40,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     from modules.api.app import build_app
     from modules.api.server import serve
     from modules.service.services import build_services, start_extensions
+    from modules.service.tls import describe
     from modules.ui.app import build_ui, mount_ui
 
     services = build_services(settings, per_user_outputs=accounts.enabled, accounts=accounts)
@@ -53,12 +68,20 @@ def main(argv: list[str] | None = None) -> None:
     stop_hashing = threading.Event()
     threading.Thread(target=services.models.checkpoints.hash_missing, args=(stop_hashing,), name="hashing",
                      daemon=True).start()
+    certificate = _certificate(settings)
     app = build_app(services, accounts)
     mount_ui(app, build_ui(services, banner=warning), services, accounts)
-    log.info("serving the UI and the API on http://%s:%d", settings.host, settings.port)
-    services.extensions.app_started(f"http://{settings.host}:{settings.port}")
+    scheme = "https" if certificate is not None else "http"
+    log.info("serving the UI and the API on %s://%s:%d", scheme, settings.host, settings.port)
+    if certificate is not None:
+        log.info("tls: %s", describe(certificate, settings.port))
+    elif settings.listen:
+        log.warning("serving the LAN over plain HTTP: passwords cross the network in the clear. Use "
+                    "--tls-self-signed (or --tls-certfile/--tls-keyfile) to serve HTTPS.")
+    services.extensions.app_started(f"{scheme}://{settings.host}:{settings.port}")
     try:
-        serve(app, settings.host, settings.port)
+        serve(app, settings.host, settings.port, certfile=certificate.certfile if certificate else None,
+              keyfile=certificate.keyfile if certificate else None)
     finally:
         stop_hashing.set()
         services.jobs.stop()

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modules.core.aside import move_aside
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +56,14 @@ class Settings:
     insecure_no_auth: bool = False
     enable_insecure_extension_access: bool = False  # offer installing extensions even when served on the LAN
     disable_all_extensions: bool = False
+    tls_keyfile: Path | None = None  # HTTPS with the admin's certificate (A1111's flag names)
+    tls_certfile: Path | None = None
+    tls_self_signed: bool = False  # HTTPS with a certificate made once for this machine and kept
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_self_signed or self.tls_certfile is not None
 
     @property
     def host(self) -> str:
@@ -90,11 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure-no-auth", action="store_true",
                    help="allow --listen without accounts: anyone on the network can use (and stop) this server")
     p.add_argument("--enable-insecure-extension-access", action="store_true",
-                   help="offer installing extensions from a git URL in the UI even with --listen (anyone who can "
-                        "log in could then run code on this machine)")
+                   help="offer installing extensions from a git URL in the UI even with --listen (to admins when "
+                        "there are accounts; without accounts, anyone who reaches the server could run code here)")
     p.add_argument("--disable-all-extensions", action="store_true", help="start without loading any extension")
     p.add_argument("--api", action="store_true", help="accepted for A1111 launch scripts; the API is always served")
+    p.add_argument("--tls-keyfile", type=Path, metavar="FILE", help="serve HTTPS: the certificate's private key (PEM)")
+    p.add_argument("--tls-certfile", type=Path, metavar="FILE", help="serve HTTPS: the certificate (PEM)")
+    p.add_argument("--tls-self-signed", action="store_true",
+                   help="serve HTTPS with a certificate made for this machine's names and kept in .cache/tls; the "
+                        "log shows its fingerprint, for people to check when their browser asks")
     return p
+
+
+def _tls_files(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    if (args.tls_keyfile is None) != (args.tls_certfile is None):
+        raise SystemExit("--tls-keyfile and --tls-certfile go together: give both (or --tls-self-signed).")
+    if args.tls_self_signed and args.tls_certfile is not None:
+        raise SystemExit("--tls-self-signed makes its own certificate: leave out --tls-keyfile/--tls-certfile, "
+                         "or drop --tls-self-signed to serve yours.")
+    if args.tls_certfile is None:
+        return None, None
+    return args.tls_keyfile.expanduser().resolve(), args.tls_certfile.expanduser().resolve()
 
 
 def _embeddings_dir(models_dir: Path) -> Path:
@@ -110,6 +135,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     if args.models_in_ram < 1:
         raise SystemExit("--models-in-ram must be at least 1")
     models = args.models_dir.expanduser().resolve()
+    tls_keyfile, tls_certfile = _tls_files(args)
     paths = Paths(
         checkpoints=(args.ckpt_dir or models / "Stable-diffusion").expanduser().resolve(),
         loras=(args.lora_dir or models / "Lora").expanduser().resolve(),
@@ -128,7 +154,8 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
                     auth=args.auth, auth_file=args.auth_file.expanduser().resolve() if args.auth_file else None,
                     insecure_no_auth=args.insecure_no_auth,
                     enable_insecure_extension_access=args.enable_insecure_extension_access,
-                    disable_all_extensions=args.disable_all_extensions)
+                    disable_all_extensions=args.disable_all_extensions, tls_keyfile=tls_keyfile,
+                    tls_certfile=tls_certfile, tls_self_signed=args.tls_self_signed)
 
 
 def apply_offline_environment(allow_downloads: bool, environ: dict[str, str] | None = None) -> None:
@@ -159,7 +186,7 @@ class SettingsStore:
             if not isinstance(data, dict):
                 raise ValueError(f"expected a JSON object, found {type(data).__name__}")
         except (OSError, ValueError) as exc:
-            backup = move_aside(self.path)
+            backup = _keep_aside(self.path)
             log.warning("settings file %s is unreadable (%s): using defaults; the bad file is kept as %s",
                         self.path, exc, backup)
             return dict(self.defaults)
@@ -180,20 +207,12 @@ class SettingsStore:
         os.replace(tmp, self.path)
 
 
-def move_aside(path: Path) -> Path | None:
-    """Rename an unreadable file to `<name>.corrupt` (`.corrupt-2`, ... when one is already there, so an earlier
-    copy is never overwritten); None when it cannot be moved."""
-    for n in range(1, 1000):
-        backup = path.with_name(path.name + (".corrupt" if n == 1 else f".corrupt-{n}"))
-        if backup.exists():
-            continue
-        try:
-            os.replace(path, backup)
-        except OSError:
-            log.warning("could not move %s aside", path)
-            return None
-        return backup
-    return None
+def _keep_aside(path: Path) -> Path | None:
+    try:
+        return move_aside(path)
+    except OSError as exc:
+        log.warning("could not move %s aside: %s", path, exc)
+        return None
 
 
 class UserSettingsStore:
@@ -211,7 +230,7 @@ class UserSettingsStore:
             pass
         except (OSError, ValueError) as exc:
             # Kept aside, never overwritten by the next save: everyone's saved defaults are in it.
-            backup = move_aside(path)
+            backup = _keep_aside(path)
             log.warning("per-user settings file %s is unreadable (%s): starting empty; the bad file is kept as %s",
                         path, exc, backup)
 
