@@ -58,6 +58,7 @@ class Setting:
     default: Any
     label: str = ""
     choices: tuple[Any, ...] | None = None
+    check: Callable[[Any], None] | None = None  # raises ValueError, saying what is allowed, to refuse a value
 
 
 class ExtensionSettings:
@@ -102,6 +103,12 @@ class ExtensionSettings:
             choices = self.declared[key].choices
             if choices is not None and value not in choices:
                 raise ValueError(f"Setting {key!r} must be one of {list(choices)}, not {value!r}.")
+            check = self.declared[key].check
+            if check is not None and value != self.defaults[key]:
+                try:
+                    check(value)
+                except ValueError as exc:
+                    raise ValueError(f"Setting {key!r}: {exc}") from None
         values = {**self._saved(), **changes}
         if self._store is None:
             self._memory = values
@@ -114,13 +121,21 @@ class ExtensionSettings:
 # ---------------------------------------------------------------------------------------------- contexts
 @dataclass
 class TabContext:
-    """What a tab builder may use: its own settings and the app's services that are safe to share."""
+    """What a tab builder may use: its own settings and the app's services that are safe to share.
+
+    What changes the server for everyone (a shared file, a setting) is an admin's, or the local user's where there
+    are no accounts: wrap such a handler in `admin_only(handler, "change the styles")` (it refuses anyone else, and
+    its wrapper is what goes to `.click`), and pass the components that do it to `show_to_admins(...)` (hidden
+    from the others; a read-only note in `others` is shown to them instead). Hiding is for the eye; the check in
+    admin_only is what protects."""
 
     name: str
     settings: ExtensionSettings
     sampler_names: Callable[[], list[str]]
     checkpoint_names: Callable[[], list[str]]
     submit_and_wait: Callable[[GenerationRequest, str], Any]  # (request, user) -> GenerationResult
+    admin_only: Callable[[Callable[..., Any], str], Callable[..., Any]]  # (handler, what it does) -> handler
+    show_to_admins: Callable[..., None]  # (components, others=()) -> None
 
 
 @dataclass
@@ -261,10 +276,15 @@ class ExtensionApi:
             raise ValueError(f"Route path {path!r} may not contain '..'.")
         self.contributions.routes.append(Route(clean, endpoint, tuple(m.upper() for m in methods)))
 
-    def add_setting(self, key: str, default: Any, label: str = "", choices: Sequence[Any] | None = None) -> None:
-        """A setting with its default; read it with api.settings.get(key). Persisted under this extension's name."""
+    def add_setting(self, key: str, default: Any, label: str = "", choices: Sequence[Any] | None = None,
+                    check: Callable[[Any], None] | None = None) -> None:
+        """A setting with its default; read it with api.settings.get(key). Persisted under this extension's name.
+        `check(value)` raises ValueError (its message says what is allowed) to refuse a value before it is saved:
+        a setting naming a file must never be a free path on the server."""
+        if check is not None:
+            _check_callable("A setting's check", check)
         self.settings.declare(Setting(str(key), default, label or str(key),
-                                      tuple(choices) if choices is not None else None))
+                                      tuple(choices) if choices is not None else None, check))
 
     # -------------------------------------------------------------- registries
     def register_sampler(self, name: str, scheduler_class: type, options: dict[str, Any] | None = None,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from modules import extension_api as ext
 
-from .styles import Style, StyleFile, apply_styles
+from .styles import DEFAULT_FILE, Style, StyleFile, apply_styles, styles_file_in
 
 API_VERSION = 1
 
@@ -20,19 +20,31 @@ Store = Callable[[], StyleFile]  # the styles file as configured now: the settin
 
 
 def setup(api: ext.ExtensionApi) -> None:
-    api.add_setting("styles_file", "", label="styles.csv to use (empty: the one in this extension's folder; an "
-                                             "A1111 styles.csv path works as is)")
+    api.add_setting("styles_file", "", label=f"Styles file: a .csv file name in {api.folder} (empty: {DEFAULT_FILE}; "
+                                             "copy an A1111 styles.csv there to use it)",
+                    check=lambda value: styles_file_in(api.folder, str(value or "")))
 
     def store() -> StyleFile:
-        configured = str(api.settings.get("styles_file") or "").strip()
-        return StyleFile(Path(configured).expanduser() if configured else api.folder / "styles.csv")
+        return StyleFile(configured_file(api)[0])
 
     add_hooks(api, store)
     api.add_section("Styles", lambda ctx: build_section(ctx, store))
-    api.add_tab("Styles", lambda ctx: build_tab(ctx, store))
+    api.add_tab("Styles", lambda ctx: build_tab(ctx, store, lambda: configured_file(api)[1]))
     # Like A1111's /sdapi/v1/prompt-styles.
     api.add_route("/list", lambda: [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt}
                                     for s in store().load().values()])
+
+
+def configured_file(api: ext.ExtensionApi) -> tuple[Path, str]:
+    """(the styles file, a problem to show or ""). A value the setting's check would refuse (saved by an older
+    version, or written into the settings file by hand) is not used: the default file is, and the problem says so."""
+    configured = str(api.settings.get("styles_file") or "")
+    try:
+        return styles_file_in(api.folder, configured), ""
+    except ValueError as exc:
+        api.log.warning("styles_file setting refused, using %s: %s", DEFAULT_FILE, exc)
+        return api.folder / DEFAULT_FILE, (f"The styles file setting is refused ({exc}); {DEFAULT_FILE} is used "
+                                           "until an admin changes it in Extensions > Extension settings.")
 
 
 def add_hooks(api: ext.ExtensionApi, store: Store) -> None:
@@ -77,23 +89,29 @@ def build_section(ctx: ext.SectionContext, store: Store) -> dict:
     return {"styles": chosen}
 
 
-def build_tab(ctx: ext.TabContext, store: Store) -> None:
-    """The Styles tab: pick a style to edit it, save it (new or changed), or delete it."""
+def build_tab(ctx: ext.TabContext, store: Store, problem: Callable[[], str] = lambda: "") -> None:
+    """The Styles tab: pick a style to edit it, save it (new or changed), or delete it. The styles file is
+    everyone's: only an admin saves or deletes (the others see the styles, read-only)."""
     import gradio as gr
 
     def listing():
         return list(store().load())
 
-    gr.Markdown(f"Styles are kept in `{store().path}` (A1111's format: name, prompt, negative_prompt). "
+    gr.Markdown(f"Styles are kept in `{store().path.name}` (A1111's format: name, prompt, negative_prompt). "
                 "Write `{prompt}` where the prompt should go; without it the style is appended.")
+    if problem():
+        gr.Markdown(f"⚠️ {problem()}", elem_id="styles_problem")
     pick = gr.Dropdown(listing(), label="Style", allow_custom_value=True, elem_id="styles_pick")
     name = gr.Textbox(label="Name", elem_id="styles_name")
     prompt = gr.Textbox(label="Prompt", lines=2, elem_id="styles_prompt")
     negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="styles_negative")
-    with gr.Row():
+    readonly = gr.Markdown("The styles are shared by everyone: only an admin can save or delete them.",
+                           visible=False, elem_id="styles_readonly")
+    with gr.Row(visible=False, elem_id="styles_editor_buttons") as buttons:
         save = gr.Button("Save style", variant="primary", elem_id="styles_save")
         delete = gr.Button("Delete style", elem_id="styles_delete")
     result = gr.Markdown(elem_id="styles_result")
+    ctx.show_to_admins([buttons], [readonly])
 
     def show(chosen):
         style = store().load().get(chosen or "")
@@ -114,5 +132,5 @@ def build_tab(ctx: ext.TabContext, store: Store) -> None:
         return message, gr.update(choices=listing(), value=None)
 
     pick.change(show, inputs=[pick], outputs=[name, prompt, negative])
-    save.click(do_save, inputs=[name, prompt, negative], outputs=[result, pick])
-    delete.click(do_delete, inputs=[name], outputs=[result, pick])
+    save.click(ctx.admin_only(do_save, "change the styles"), inputs=[name, prompt, negative], outputs=[result, pick])
+    delete.click(ctx.admin_only(do_delete, "change the styles"), inputs=[name], outputs=[result, pick])

@@ -9,12 +9,29 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 FIELDS = ("name", "prompt", "negative_prompt")
 PLACEHOLDER = "{prompt}"
+DEFAULT_FILE = "styles.csv"
+# A plain file name: no folder, no path separator, not hidden, ending .csv. Never a path anywhere on the server
+# (a `.pth` file in site-packages, say, runs at Python's next start).
+FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.()-]{0,95}\.csv")
+
+
+def styles_file_in(folder: Path, name: str) -> Path:
+    """The styles file `name` inside `folder` (the extension's own); ValueError saying what is allowed otherwise."""
+    name = (name or "").strip() or DEFAULT_FILE
+    if not FILE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"{name!r} is not allowed: give a plain file name ending .csv (letters, digits, spaces, "
+                         f"'_', '-', '.', no folder), kept in {folder}. To use an A1111 styles.csv, copy it there.")
+    path = Path(folder) / name
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise ValueError(f"{path} is a link or not a plain file: styles are kept only in plain files of {folder}.")
+    return path
 
 
 @dataclass(frozen=True)

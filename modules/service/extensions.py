@@ -389,15 +389,21 @@ GIT_URL = re.compile(r"^(https://|http://|ssh://|git://|git@)[^\s]+$")
 CLONE_TIMEOUT = 300
 
 
-def install_allowed(listen: bool, insecure_access: bool) -> tuple[bool, str]:
-    """Installing runs someone else's code here: offered on a local server, or when explicitly enabled."""
+def install_allowed(listen: bool, insecure_access: bool, admin: bool = True) -> tuple[bool, str]:
+    """Installing runs someone else's code here: offered on a local server, or when explicitly enabled; and, where
+    there are accounts, only to an admin (`admin`: the caller is one, or there are no accounts), whatever --listen
+    says: behind a reverse proxy the server listens on localhost, yet everyone who can log in reaches it."""
+    if not admin:
+        return False, ("Only an admin can install extensions: an extension runs its code on this server, for "
+                       "everyone, from the next start.")
     if not listen:
         return True, "This server listens on localhost only."
     if insecure_access:
         return True, "Allowed by --enable-insecure-extension-access."
     return False, ("Installing extensions is off because this server is reachable from the network (--listen). "
                    "Install them on the server's machine (git clone into extensions/), or restart with "
-                   "--enable-insecure-extension-access if everyone who can log in may run code here.")
+                   "--enable-insecure-extension-access to let admins install from here (without accounts: anyone "
+                   "who reaches the server).")
 
 
 def name_from_url(url: str) -> str:

@@ -10,6 +10,7 @@ Standard library only (with the core infotext and prompt parsers).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -19,6 +20,8 @@ from typing import Any
 
 from modules.core.infotext import parse_infotext
 from modules.core.prompts import extract_loras
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Entry", "Query", "Transaction", "insert_row", "lora_names", "mode_of", "open_index", "read_entries",
            "read_facets", "search_conditions"]
@@ -117,21 +120,21 @@ class Query:
 def open_index(path: Path) -> sqlite3.Connection:
     """The index database at `path` (its folder must exist), its schema created or checked."""
     db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")  # readers (another process, a backup) never block a save
-    db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; repair covers a lost last row
-    db.execute("PRAGMA foreign_keys=ON")
-    db.execute("PRAGMA cache_size=-65536")  # 64 MB: the indexes of ~100,000 pictures stay in memory
-    db.execute("PRAGMA mmap_size=268435456")
-    try:
+    try:  # a damaged file fails here ("file is not a database"): never leave its handle open
+        db.execute("PRAGMA journal_mode=WAL")  # readers (another process, a backup) never block a save
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; repair covers a lost last row
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA cache_size=-65536")  # 64 MB: the indexes of ~100,000 pictures stay in memory
+        db.execute("PRAGMA mmap_size=268435456")
         db.executescript(SCHEMA)
-    except sqlite3.OperationalError as exc:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY)")  # see `search_conditions`
+    except sqlite3.Error as exc:
         db.close()
-        if "fts5" in str(exc):
+        if isinstance(exc, sqlite3.OperationalError) and "fts5" in str(exc):
             raise RuntimeError("this Python's SQLite has no FTS5 full-text search, which the history "
                                "needs: use a Python built with a recent SQLite (3.34 or later)") from exc
         raise
-    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY)")  # see `search_conditions`
     return db
 
 
@@ -153,33 +156,53 @@ class Transaction:
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         try:
-            self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
+            if kind is None:
+                try:
+                    self.db.execute("COMMIT")
+                except BaseException:  # a full disk fails the COMMIT: never leave the connection inside BEGIN
+                    self._rollback()
+                    raise
+            else:
+                self._rollback()
         finally:
             self.lock.release()
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself after some errors (a full disk, I/O); a second ROLLBACK would then raise
+        # "no transaction is active" and hide the error that says what went wrong.
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.warning("history: ROLLBACK failed after an earlier error: %s", exc)
 
 
 # ------------------------------------------------------------------------------------------ writing
 def insert_row(db: sqlite3.Connection, rel: str, infotext: str | None, *, owner: str | None = None,
-               size: tuple[int, int] | None = None, created: float | None = None, replace: bool = True) -> int:
+               size: tuple[int, int] | None = None, created: float | None = None, replace: bool = True,
+               trashed: float | None = None, image_id: int | None = None) -> int:
     """The row of one picture at `rel`, inside the caller's transaction; returns its id. One live row per path:
-    an existing one is replaced (`replace`) or kept. (bench/bench_history.py fills rows with it.)"""
+    an existing one is replaced (`replace`) or kept. (bench/bench_history.py fills rows with it.)
+    `trashed` adds a row of the trash instead (a rebuild finding a trashed picture): live rows are untouched;
+    `image_id` asks for that id (it must be free), which a trashed picture's file name carries."""
     described = _describe(infotext)
     params = described.params
     if size is None:  # a file that could not be opened for its size: trust the infotext
         width_text, _, height_text = params.get("Size", "").partition("x")
         size = (_int(width_text), _int(height_text))  # type: ignore[assignment]
     width, height = size
-    values = (rel, owner, created if created is not None else time.time(), mode_of(rel, params),
+    values = (image_id, rel, owner, created if created is not None else time.time(), mode_of(rel, params),
               params.get("Model"), params.get("Model hash"), _int(params.get("Seed")), width, height,
-              described.prompt, described.negative_prompt, described.infotext)
-    row = db.execute("SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
+              described.prompt, described.negative_prompt, described.infotext, trashed)
+    row = None if trashed is not None else db.execute(
+        "SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
     if row is not None and not replace:
         return int(row[0])
     if row is not None:
         db.execute("DELETE FROM images WHERE id = ?", (row[0],))
     cursor = db.execute(
-        "INSERT INTO images (path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, "
-        "negative_prompt, infotext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        "INSERT INTO images (id, path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, "
+        "negative_prompt, infotext, trashed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
     image_id = int(cursor.lastrowid)
     db.executemany("INSERT OR IGNORE INTO image_loras (image_id, name) VALUES (?, ?)",
                    [(image_id, name) for name in lora_names(described.prompt, params)])

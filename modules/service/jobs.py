@@ -3,6 +3,10 @@
 One worker thread runs jobs one at a time (one model, one device), picking users round-robin so someone
 with ten queued jobs delays another user's first job by at most one job. Interrupt and skip act on one
 job, checked by its owner (or an admin). Finished jobs are kept for a while so a closed tab loses nothing.
+
+With a JobStore (queue_store.py), queued jobs survive a restart: each is saved when queued, marked when it
+starts, dropped when it finishes or is cancelled; `start` queues the saved ones again, in their order, before
+the worker runs, and a job the process died running is run again from its start.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -68,6 +72,39 @@ Runner = Callable[[Any, JobControl, str], GenerationResult]
 UserError = (ValueError, LookupError, PermissionError, OutOfMemory)
 
 
+@dataclass(frozen=True)
+class SavedJob:
+    """A queued job as a JobStore keeps it across a restart."""
+
+    id: str
+    owner: str
+    seq: int  # the queue's order: saved jobs are queued again by it
+    request: Any
+    created: float
+    was_running: bool = False  # it had started when the process stopped: it runs again from its start
+
+
+class JobStore(Protocol):
+    """Where the queue keeps its jobs so a restart resumes them (queue_store.QueueFolder). The queue logs any
+    error of the store and goes on: a job that could not be saved still runs, it only won't survive a restart."""
+
+    def save(self, job: SavedJob) -> None:
+        """The job was queued (called outside the queue's lock: encoding big input pictures takes a while)."""
+        ...
+
+    def started(self, job_id: str) -> None:
+        """The job starts running; it stays saved, so a process that dies now runs it again at the next start."""
+        ...
+
+    def remove(self, job_id: str) -> None:
+        """The job finished or was cancelled."""
+        ...
+
+    def load(self) -> list[SavedJob]:
+        """The saved jobs, in their order. An unreadable one is set aside with a warning, never raised."""
+        ...
+
+
 def _without_pictures(request: Any) -> Any:
     if getattr(request, "init_images", None) or getattr(request, "mask", None) is not None:
         return dataclasses.replace(request, init_images=(), mask=None)
@@ -76,9 +113,13 @@ def _without_pictures(request: Any) -> Any:
 
 class JobQueue:
     def __init__(self, runner: Runner, *, per_user_limit: int = 10, global_limit: int = 100,
-                 keep_finished: int = 100, preview_every: int = 5) -> None:
-        """`keep_finished`: finished jobs kept per owner, so a closed tab or a slow client loses nothing."""
+                 keep_finished: int = 100, preview_every: int = 5, store: JobStore | None = None) -> None:
+        """`keep_finished`: finished jobs kept per owner, so a closed tab or a slow client loses nothing.
+        `store`: keeps the queued jobs across a restart (None: they live in memory only)."""
         self._runner = runner
+        self._store = store
+        self._resumed = False  # the store's jobs were queued (at `start` or the first `submit`)
+        self._reserved: Counter[str] = Counter()  # owner -> jobs being saved, not queued yet
         self.per_user_limit = per_user_limit
         self.global_limit = global_limit
         self.preview_every = preview_every
@@ -98,6 +139,7 @@ class JobQueue:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         if self._thread is None:
+            self._resume()  # before the worker: the jobs saved before a restart keep their place
             self._stopping = False
             self._thread = threading.Thread(target=self._work, name="job-worker", daemon=True)
             self._thread.start()
@@ -114,22 +156,91 @@ class JobQueue:
 
     # ------------------------------------------------------------------ submitting and reading
     def submit(self, request: Any, owner: str = "local") -> Job:
+        self._resume()  # saved jobs first, so new ones are numbered after them
         with self._cond:
-            queued = sum(len(q) for q in self._queues.values())
-            mine = len(self._queues.get(owner, ()))
+            # Jobs being saved count too: a burst of submissions can't pass the limits while files are written.
+            queued = sum(len(q) for q in self._queues.values()) + sum(self._reserved.values())
+            mine = len(self._queues.get(owner, ())) + self._reserved[owner]
             if mine >= self.per_user_limit:
                 raise QueueFull(f"You already have {mine} jobs waiting (limit {self.per_user_limit}); "
                                 "wait for one to finish.")
             if queued >= self.global_limit:
                 raise QueueFull(f"The queue is full ({queued} jobs waiting); try again in a moment.")
-            job = Job(id=uuid.uuid4().hex[:12], owner=owner, request=request, seq=next(self._seq))
-            job.control.preview_every = self.preview_every
-            job.control.on_step = lambda info, job=job: self._on_step(job, info)
-            self._queues.setdefault(owner, deque()).append(job)
-            self._jobs[job.id] = job
+            job = self._new_job(uuid.uuid4().hex[:12], owner, request, next(self._seq))
+            self._reserved[owner] += 1
+        try:
+            self._save(job)
+        finally:
+            with self._cond:
+                self._reserved[owner] -= 1
+                if self._reserved[owner] <= 0:
+                    del self._reserved[owner]
+        with self._cond:
+            self._enqueue(job)
             self._trim()
-            self._cond.notify_all()
             return job
+
+    def _new_job(self, job_id: str, owner: str, request: Any, seq: int, created: float | None = None) -> Job:
+        job = Job(id=job_id, owner=owner, request=request, seq=seq)
+        if created is not None:
+            job.created = created
+        job.control.preview_every = self.preview_every
+        job.control.on_step = lambda info, job=job: self._on_step(job, info)
+        return job
+
+    def _enqueue(self, job: Job) -> None:
+        """Queue behind the owner's jobs with a lower number (two submissions may finish saving out of order)."""
+        queue = self._queues.setdefault(job.owner, deque())
+        place = len(queue)
+        while place and queue[place - 1].seq > job.seq:
+            place -= 1
+        queue.insert(place, job)
+        self._jobs[job.id] = job
+        self._cond.notify_all()
+
+    # ------------------------------------------------------------------ the store
+    def _save(self, job: Job) -> None:
+        if self._store is None:
+            return
+        try:
+            self._store.save(SavedJob(id=job.id, owner=job.owner, seq=job.seq, request=job.request,
+                                      created=job.created))
+        except Exception:  # the job still runs; only a restart before it starts would lose it
+            log.exception("queue: could not save job %s of %s; it runs, but a restart before then loses it",
+                          job.id, job.owner)
+
+    def _store_call(self, what: str, job: Job) -> None:
+        if self._store is None:
+            return
+        try:
+            getattr(self._store, what)(job.id)
+        except Exception:
+            log.exception("queue: the job store failed to note that job %s was %s", job.id,
+                          "started" if what == "started" else "finished")
+
+    def _resume(self) -> None:
+        """Queue the jobs saved before a restart, in their order, each for its owner (once, before any new one)."""
+        with self._cond:
+            if self._resumed or self._store is None:
+                self._resumed = True
+                return
+            self._resumed = True
+            try:
+                saved = self._store.load()
+            except Exception:  # never stop the start: the files stay for the next one
+                log.exception("queue: could not read the saved jobs; starting without them")
+                return
+            resumed = [item for item in saved if item.id not in self._jobs]
+            for item in resumed:
+                if item.was_running:
+                    log.warning("queue: job %s of %s was running when the WebUI stopped: it runs again from its "
+                                "start (the pictures it had saved are already in the outputs folder)",
+                                item.id, item.owner)
+                self._enqueue(self._new_job(item.id, item.owner, item.request, item.seq, item.created))
+            if resumed:
+                last = max(job.seq for job in self._jobs.values())
+                self._seq = itertools.count(max(last + 1, next(self._seq)))
+                log.info("queue: %d job(s) saved before the restart are queued again", len(resumed))
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
@@ -232,6 +343,7 @@ class JobQueue:
                     continue
                 job.status, job.started = RUNNING, time.time()
                 self._running = job
+            self._store_call("started", job)
             self._run(job)
 
     def _run(self, job: Job) -> None:
@@ -247,9 +359,13 @@ class JobQueue:
             status = FAILED
         with self._cond:
             self._running = None
-            self._finish(job, status)
+            # Stopped by a shutdown (`stop` interrupts it), not by its owner: it stays saved and runs again.
+            cut_short = self._stopping and (status != DONE or job.result is None or job.result.interrupted)
+            self._finish(job, status, keep_saved=cut_short)
 
-    def _finish(self, job: Job, status: str) -> None:
+    def _finish(self, job: Job, status: str, keep_saved: bool = False) -> None:
+        if not keep_saved:
+            self._store_call("remove", job)
         job.status, job.finished = status, time.time()
         # Kept jobs must stay small: hundreds are kept, and input pictures can be 8192 px.
         job.preview = None

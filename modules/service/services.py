@@ -21,6 +21,7 @@ from modules.service.extensions import ExtensionHost, load_extensions
 from modules.service.history import History
 from modules.service.jobs import Job, JobQueue
 from modules.service.outputs import OutputStore
+from modules.service.queue_store import DEFAULT_TYPES, QueueFolder
 from modules.service.runner import Processor
 
 log = logging.getLogger(__name__)
@@ -94,10 +95,12 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                           preprocessors=preprocessors, upscalers=upscalers)
     user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
     # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
-    # Jobs arrive checked (Services.submit): the worker only executes them.
+    # Jobs arrive checked (Services.submit): the worker only executes them. Queued jobs are kept beside the
+    # history index (outputs/.history/queue/), so a restart resumes them.
     jobs = JobQueue(lambda request, control, owner: processor.execute(request, control,
                                                                       owner if per_user_outputs else None),
-                    preview_every=int(ui_settings.get("preview_every") or 0))
+                    preview_every=int(ui_settings.get("preview_every") or 0),
+                    store=QueueFolder(history.data_dir / "queue", types=(*DEFAULT_TYPES, ExtrasRequest)))
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
                     processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings,
                     user_settings=user_settings,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.requests import Request
 from starlette.routing import Mount
 
 from modules.extension_api import TabContext
@@ -64,9 +67,16 @@ def tab_context(services: Services, ext: Any) -> TabContext:
             raise ValueError(job.error)
         return job.result
 
+    from modules.ui import roles  # what only an admin may do, in an extension's tab
+
+    def show(components: Any, others: Any = ()) -> None:
+        roles.show_to_admins(services.accounts, list(components), list(others))
+
     return TabContext(name=ext.name, settings=ext.api.settings, sampler_names=services.samplers.names,
                       checkpoint_names=lambda: [i.title for i in services.models.checkpoints.usable()],
-                      submit_and_wait=submit_and_wait)
+                      submit_and_wait=submit_and_wait,
+                      admin_only=lambda handler, what: roles.admin_only(services.accounts, handler, what),
+                      show_to_admins=show)
 
 
 def add_extension_tabs(services: Services) -> None:
@@ -96,10 +106,51 @@ def mount_ui(app: Any, demo: gr.Blocks, services: Services, accounts: Any = None
     """Serve the UI at / of the API's FastAPI app (one port), behind the same accounts."""
     demo.queue(default_concurrency_limit=8, max_size=max_queue)
     auth = accounts.gradio_auth if accounts is not None and accounts.enabled else None
+    mounted: list[Any] = []  # the Gradio app, once mounted; the logout routes need its sessions
+    add_logout_routes(app, lambda: mounted[0])  # before the mount at "/", so they win over Gradio's
     gr.mount_gradio_app(app, demo, path="/", auth=auth, auth_message="Log in with your WebUI account.", css=CSS,
                         allowed_paths=[str(services.outputs.root)], show_error=True, footer_links=["api", "settings"])
+    mounted.append(next(r.app for r in app.routes if isinstance(r, Mount) and r.path == ""))
+    # Gradio checks the file paths sent as event inputs (only its upload folder is accepted) once it has
+    # launched, and a mounted app never launches by itself: without this, any path on the server (another
+    # user's picture, /dev/zero) was read as an input.
+    demo.has_launched = True
     gate = getattr(app.state, "auth_gate", None)
     if gate is not None:
-        gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "")
-        gate.session_resolvers.append(gradio_session_resolver(gradio_app))
+        gate.session_resolvers.append(gradio_session_resolver(mounted[0]))
     return app
+
+
+LOGOUT_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Log out</title></head>
+<body style="font-family:sans-serif;margin:3em"><form method="post" action="logout">
+<p>Log out of the Stable Diffusion WebUI (every browser where you are logged in)?</p>
+<button type="submit">Log out</button> <a href="./">Back</a></form></body></html>"""
+
+
+def add_logout_routes(app: Any, gradio_app: Callable[[], Any]) -> None:
+    """`POST /logout` ends the user's sessions and goes back to this server's login page.
+
+    Gradio's own logout is a GET (so any link or <img> elsewhere logs users out) and redirects to the
+    X-Forwarded-Host a client sends. Here a GET only shows a button that posts, and the redirect is relative.
+    """
+
+    def cookie_names() -> tuple[str, str]:
+        cookie_id = gradio_app().cookie_id
+        return f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"
+
+    def confirm() -> HTMLResponse:
+        return HTMLResponse(LOGOUT_PAGE)
+
+    def logout(request: Request) -> RedirectResponse:
+        tokens = gradio_app().tokens
+        user = next((tokens[t] for t in (request.cookies.get(n) for n in cookie_names()) if t in tokens), None)
+        for token, owner in list(tokens.items()):
+            if user is not None and owner == user:
+                tokens.pop(token, None)
+        response = RedirectResponse(request.scope.get("root_path", "") + "/", status_code=303)
+        for name in cookie_names():
+            response.delete_cookie(name, path="/")
+        return response
+
+    app.add_api_route("/logout", confirm, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/logout", logout, methods=["POST"], include_in_schema=False)

@@ -22,6 +22,7 @@ from modules.service.history import Entry, History, Query, parse_day
 from modules.service.history_import import import_folder
 from modules.ui.img2img import Img2ImgTab, SendToImg2Img
 from modules.ui.pnginfo import fields_html, txt2img_outputs, txt2img_updates, txt2img_values
+from modules.ui.roles import may_administer, show_to_admins
 from modules.ui.txt2img import Txt2ImgTab
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def make_query(text: str, checkpoint: str, lora: str, mode: str, size: str, sinc
 def import_as(services: Services, folder: str, for_user: str, request: Any) -> str:
     """Import a server folder for `for_user` (default: the caller); only admins, or anyone without accounts."""
     name = getattr(request, "username", None)
-    if name and scope_of(services, request) is not None:
+    if not may_administer(services.accounts, request):
         raise PermissionError("Only an admin can import folders from the server's disk.")
     owner = (for_user or "").strip() or name  # None without accounts: the shared layout
     accounts = services.accounts
@@ -212,17 +213,18 @@ class _ImportBox:
     folder: Any
     user: Any
     button: Any
+    box: Any = None  # the accordion: shown only to admins (import_as checks again)
 
 
 def _import_box() -> _ImportBox:
-    with gr.Accordion("Import a folder of pictures", open=False):
+    with gr.Accordion("Import a folder of pictures", open=False, visible=False, elem_id="history_import_box") as box:
         gr.Markdown("Pictures in a folder on this server (ours, or A1111's `outputs/`) are linked into "
                     "outputs/imported/ with their parameters; the folder itself is not changed. Admins only.")
         with gr.Row():
             folder = gr.Textbox(label="Folder on the server", elem_id="history_import_folder", scale=3)
             user = gr.Textbox(label="For user (empty: yourself)", elem_id="history_import_user")
         button = gr.Button("Import", size="sm", elem_id="history_import")
-    return _ImportBox(folder, user, button)
+    return _ImportBox(folder, user, button, box)
 
 
 @dataclass
@@ -477,3 +479,4 @@ def _wire_import(pictures: _Pictures, search: _Search, layout: _Layout) -> None:
 
     search.show_again_after(importer.button.click(do_import, inputs=[importer.folder, importer.user],
                                                   outputs=[layout.viewer.status]))
+    show_to_admins(pictures.services.accounts, [importer.box])

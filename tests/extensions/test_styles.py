@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from modules.extension_api import GenerationRequest
-from tests.extensions.conftest import load_shipped, shipped_module
+from modules.service.extensions import LOADED, load_one
+from tests.extensions.conftest import SHIPPED, load_shipped, shipped_module
 
 A1111_FILE = (
     "\ufeffname,prompt,negative_prompt\n"
@@ -56,11 +58,20 @@ def test_old_files_with_a_text_column_still_read(styles):
     assert styles.parse("name,text\nOld,old style\n")["Old"].prompt == "old style"
 
 
+def copied_styles(tmp_path, store):
+    """The styles extension loaded from a copy, so its folder can hold the test's styles files."""
+    folder = tmp_path / "styles"
+    shutil.copytree(SHIPPED / "styles", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    ext = load_one(folder, store=store)
+    assert ext.status == LOADED, ext.error
+    return ext
+
+
 def test_hooks_apply_the_chosen_styles_and_record_them(settings_store, tmp_path):
-    path = tmp_path / "my-styles.csv"
+    ext = copied_styles(tmp_path, settings_store)
+    path = ext.api.folder / "my-styles.csv"
     path.write_text(A1111_FILE, encoding="utf-8")
-    ext = load_shipped("styles", settings_store)
-    ext.api.settings.update({"styles_file": str(path)})
+    ext.api.settings.update({"styles_file": "my-styles.csv"})
     [before] = ext.api.contributions.hooks["before_generate"]
     [after] = ext.api.contributions.hooks["after_generate"]
     request = GenerationRequest(prompt="a cat", negative_prompt="blurry",
@@ -85,3 +96,40 @@ def test_the_list_route_lists_the_shipped_styles(settings_store):
     [route] = ext.api.contributions.routes
     names = [s["name"] for s in route.endpoint()]
     assert "Photo" in names and "Watercolor" in names
+
+
+@pytest.mark.parametrize("value", ["/tmp/x.pth", "/usr/lib/python3/dist-packages/evil.pth", "../styles.csv",
+                                   "../../etc/passwd", "sub/x.csv", "sub\\x.csv", "x.pth", "styles.csv.pth", ".x.csv",
+                                   "..csv", "~/styles.csv", "x\x00.csv", "a" * 200 + ".csv"])
+def test_the_styles_file_setting_is_never_a_path_on_the_server(settings_store, tmp_path, value):
+    ext = copied_styles(tmp_path, settings_store)
+    with pytest.raises(ValueError, match="plain file name ending .csv"):
+        ext.api.settings.update({"styles_file": value})
+    assert ext.api.settings.get("styles_file") == ""
+    assert "extension_settings" not in settings_store.values  # nothing was saved
+
+
+def test_a_styles_file_linked_out_of_the_extension_folder_is_refused(settings_store, tmp_path):
+    ext = copied_styles(tmp_path, settings_store)
+    outside = tmp_path / "secret.csv"
+    outside.write_text("name,prompt\nSecret,the secret\n", encoding="utf-8")
+    (ext.api.folder / "linked.csv").symlink_to(outside)
+    with pytest.raises(ValueError, match="link"):
+        ext.api.settings.update({"styles_file": "linked.csv"})
+    ext.api.settings.update({"styles_file": "studio.csv"})  # a new plain file in the folder is fine
+    [before] = ext.api.contributions.hooks["before_generate"]
+    changed = before(GenerationRequest(prompt="a cat", extra={"styles": {"styles": ["Photo"]}}))
+    assert changed.extra["styles"]["missing"] == ["Photo"]  # studio.csv does not exist yet: nothing applied
+
+
+def test_a_path_saved_by_an_older_version_is_not_used(settings_store, tmp_path):
+    """A free path left in the settings file (the setting accepted one before) falls back to the default file."""
+    target = tmp_path / "site-packages" / "evil.pth"
+    settings_store.update({"extension_settings": {"styles": {"styles_file": str(target)}}})
+    ext = copied_styles(tmp_path, settings_store)
+    [route] = ext.api.contributions.routes
+    assert "Photo" in [s["name"] for s in route.endpoint()]  # read from the extension's own styles.csv
+    [before] = ext.api.contributions.hooks["before_generate"]
+    changed = before(GenerationRequest(prompt="a cat", extra={"styles": {"styles": ["Photo"]}}))
+    assert changed.extra["styles"]["applied"] == ["Photo"]
+    assert not target.parent.exists()

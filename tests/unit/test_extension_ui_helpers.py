@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from modules.service.extensions import FAILED, LOADED, Extension, ExtensionHost
 from modules.core.settings import settings_from_args
 
@@ -82,8 +84,9 @@ def test_extension_settings_form_saves_each_extension_under_its_name(tmp_path):
         api.add_setting("mode", "a", choices=["a", "b"])
         exts.append(Extension(name, tmp_path, status=LOADED, api=api))
     with gr.Blocks() as demo:
-        _settings_section(exts)
+        _settings_section(exts, None)  # no accounts: the local user saves
     [dependency] = [d for d in demo.fns.values() if d.name == "apply"]
-    assert dependency.fn(5, "b", 7, "c").startswith("Not all saved: two: Setting 'mode' must be one of")
+    no_login = SimpleNamespace(username=None)
+    assert dependency.fn(no_login, 5, "b", 7, "c").startswith("Not all saved: two: Setting 'mode' must be one of")
     assert store.get("extension_settings")["one"] == {"size": 5, "mode": "b"}
     assert "two" not in store.get("extension_settings")

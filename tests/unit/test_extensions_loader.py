@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from modules.extension_api import ExtensionApi
+from modules.extension_api import ExtensionApi, ExtensionSettings
 from modules.service.extensions import (
     DISABLED,
     FAILED,
@@ -199,6 +199,34 @@ def test_install_is_offered_only_on_localhost_or_when_enabled():
     allowed, reason = install_allowed(listen=True, insecure_access=False)
     assert not allowed and "--enable-insecure-extension-access" in reason
     assert install_allowed(listen=True, insecure_access=True)[0]
+
+
+@pytest.mark.parametrize("listen,insecure_access", [(False, False), (True, False), (True, True)])
+def test_install_needs_an_admin_wherever_the_server_listens(listen, insecure_access):
+    """Behind a reverse proxy the server listens on localhost, yet every account reaches it: a plain user never
+    installs (the code runs at the next start); `admin` is True for an admin, and for the local user when there
+    are no accounts."""
+    allowed, reason = install_allowed(listen=listen, insecure_access=insecure_access, admin=False)
+    assert not allowed and "Only an admin can install extensions" in reason
+    assert install_allowed(listen=listen, insecure_access=insecure_access, admin=True)[0] == (
+        not listen or insecure_access)
+
+
+def test_a_setting_check_refuses_a_value_before_it_is_saved(tmp_path):
+    store = SettingsStore(tmp_path / "settings.json", {})
+    api = ExtensionApi("files", tmp_path, ExtensionSettings(store, "files"))
+
+    def plain_name(value):
+        if "/" in str(value):
+            raise ValueError("give a file name, not a path")
+
+    api.add_setting("file", "", check=plain_name)
+    with pytest.raises(ValueError, match="Setting 'file': give a file name, not a path"):
+        api.settings.update({"file": "/tmp/x.pth"})
+    assert api.settings.get("file") == "" and not (tmp_path / "settings.json").exists()
+    api.settings.update({"file": "mine.csv"})
+    api.settings.update({"file": ""})  # the default is always allowed
+    assert store.get("extension_settings") == {"files": {"file": ""}}
 
 
 def test_install_refuses_when_not_allowed_and_bad_urls(tmp_path):
