@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.routing import Mount
 
 from modules.extension_api import TabContext
+from modules.ui.user_defaults import account_of
 from modules.ui import (embeddings_tab, extensions_tab, extras_tab, history_tab, img2img, lora_tab, pnginfo, settings_tab,
                         txt2img)
 
@@ -34,6 +36,8 @@ def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
     with gr.Blocks(title="Stable Diffusion WebUI", analytics_enabled=False) as demo:
         if banner:
             gr.Markdown(f"⚠️ **{banner}**", elem_id="insecure_banner")
+        if services.accounts is not None and services.accounts.enabled:
+            _user_bar(demo, services.accounts)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
                 t2i = txt2img.build(services)
@@ -57,6 +61,26 @@ def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
                 extensions_tab.build(services)
         img2img.connect_send(t2i, i2i, tabs)
     return demo
+
+
+def user_bar_html(name: str | None, admin: bool) -> str:
+    """Who is logged in, and a Log out button (a POST: a link elsewhere cannot log anyone out)."""
+    if not name:
+        return ""
+    role = " (admin)" if admin else ""
+    return (f'<div class="user-bar">Logged in as <b>{html.escape(name)}</b>{role} '
+            f'<form method="post" action="logout" style="display:inline">'
+            f'<button type="submit" id="logout_button">Log out</button></form></div>')
+
+
+def _user_bar(demo: gr.Blocks, accounts: Any) -> None:
+    bar = gr.HTML(elem_id="user_bar")
+
+    def show(request: gr.Request) -> str:
+        name = account_of(request)
+        return user_bar_html(name, bool(name) and accounts.is_admin(name))
+
+    demo.load(show, outputs=[bar], queue=False)
 
 
 def tab_context(services: Services, ext: Any) -> TabContext:
@@ -108,7 +132,7 @@ def mount_ui(app: Any, demo: gr.Blocks, services: Services, accounts: Any = None
     auth = accounts.gradio_auth if accounts is not None and accounts.enabled else None
     mounted: list[Any] = []  # the Gradio app, once mounted; the logout routes need its sessions
     add_logout_routes(app, lambda: mounted[0])  # before the mount at "/", so they win over Gradio's
-    gr.mount_gradio_app(app, demo, path="/", auth=auth, auth_message="Log in with your WebUI account.", css=CSS,
+    gr.mount_gradio_app(app, demo, path="/", auth=auth, auth_message="Stable Diffusion WebUI: log in with your account.", css=CSS,
                         allowed_paths=[str(services.outputs.root)], show_error=True, footer_links=["api", "settings"])
     mounted.append(next(r.app for r in app.routes if isinstance(r, Mount) and r.path == ""))
     # Gradio checks the file paths sent as event inputs (only its upload folder is accepted) once it has

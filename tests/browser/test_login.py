@@ -147,3 +147,20 @@ def test_each_user_sees_and_sets_their_own_default_checkpoint(auth_server, brows
     finally:
         page.close()
         browser_context.clear_cookies()
+
+
+def test_the_page_names_who_is_logged_in_and_logs_out(auth_server, browser_context, tmp_path):
+    from playwright.sync_api import expect
+
+    url, _ = auth_server
+    page = _log_in(browser_context, url, "carol", "carol-pw")
+    try:
+        expect(page.locator("#user_bar")).to_contain_text("Logged in as carol", timeout=30_000)
+        page.screenshot(path=str(tmp_path / "user-bar.png"))
+        page.locator("#logout_button").click()
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        expect(page.get_by_label("username")).to_be_visible(timeout=60_000)  # back at the login page
+        expect(page.locator("body")).to_contain_text("Stable Diffusion WebUI")
+        expect(page.locator("#txt2img_generate")).to_have_count(0)
+    finally:
+        page.close()
