@@ -62,14 +62,18 @@ def main(argv: list[str] | None = None) -> None:
     removed = services.outputs.remove_stale_temporaries()  # half-written files of a crash; no job runs yet
     if removed:
         log.info("outputs: removed %d half-written temporary file(s) left by an earlier crash", removed)
-    services.jobs.start()
     # A crash may have left pictures without rows (or rows without pictures): put the index right, meanwhile serving.
     threading.Thread(target=_repair_history, args=(services.history,), name="history-repair", daemon=True).start()
     stop_hashing = threading.Event()
     threading.Thread(target=services.models.checkpoints.hash_missing, args=(stop_hashing,), name="hashing",
                      daemon=True).start()
     certificate = _certificate(settings)
-    app = build_app(services, accounts)
+    hosts = None
+    if not accounts.enabled:  # nothing else would stop a DNS-rebinding page from driving an open instance
+        from modules.service.tls import machine_names
+
+        hosts = frozenset(n.lower() for n in (*machine_names(), *settings.allowed_hosts))
+    app = build_app(services, accounts, allowed_hosts=hosts)
     mount_ui(app, build_ui(services, banner=warning), services, accounts)
     scheme = "https" if certificate is not None else "http"
     log.info("serving the UI and the API on %s://%s:%d", scheme, settings.host, settings.port)
@@ -79,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("serving the LAN over plain HTTP: passwords cross the network in the clear. Use "
                     "--tls-self-signed (or --tls-certfile/--tls-keyfile) to serve HTTPS.")
     services.extensions.app_started(f"{scheme}://{settings.host}:{settings.port}")
+    # Last, once everything that can refuse to start has: a resumed job must not hold the device for a start
+    # that fails (a bad certificate, a wrong flag).
+    services.jobs.start()
     try:
         serve(app, settings.host, settings.port, certfile=certificate.certfile if certificate else None,
               keyfile=certificate.keyfile if certificate else None)

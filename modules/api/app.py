@@ -55,8 +55,10 @@ def add_error_handlers(app: FastAPI) -> None:
         return _error(503, "StorageUnavailable", str(exc), {"Retry-After": "30"})
 
 
-def build_app(services: Services, accounts: Accounts | None = None) -> FastAPI:
-    """The app with the A1111-compatible API and ours. `app.state.auth_gate` lets the UI join the login."""
+def build_app(services: Services, accounts: Accounts | None = None,
+              allowed_hosts: frozenset[str] | None = None) -> FastAPI:
+    """The app with the A1111-compatible API and ours. `app.state.auth_gate` lets the UI join the login.
+    `allowed_hosts`: the only Host names answered (webui.py sets it for an instance without accounts)."""
     gate = AuthGate(accounts or Accounts(), outputs_root=services.outputs.root)
     # FastAPI's own /docs loads Swagger UI from a CDN, which an offline studio can't reach: ours is local.
     app = FastAPI(title="Stable Diffusion WebUI API", version="1", docs_url=None, redoc_url=None,
@@ -64,7 +66,7 @@ def build_app(services: Services, accounts: Accounts | None = None) -> FastAPI:
     app.state.auth_gate = gate
     app.state.services = services
     app.add_middleware(AuthMiddleware, gate=gate)
-    app.add_middleware(BrowserGuard)  # added last, so it runs first: refused requests never cost a bcrypt
+    app.add_middleware(BrowserGuard, allowed_hosts=allowed_hosts)  # added last, so it runs first: refused requests never cost a bcrypt
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     def docs(request: Request) -> HTMLResponse:

@@ -311,14 +311,23 @@ class BrowserGuard:
     session token or outputs, form POSTs that would empty the trash or interrupt, websockets.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, allowed_hosts: frozenset[str] | None = None) -> None:
         self.app = app
+        # Set for an instance without accounts: a page whose DNS name is re-pointed at this machine (DNS
+        # rebinding) looks same-origin to the browser, and nothing else would stop it.
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        if self.allowed_hosts is not None and host_name(headers.get("host", "")) not in self.allowed_hosts:
+            await self._refuse(scope, send, 421, f"This server does not answer to the name "
+                                                f"{headers.get('host', '')!r}: it has no accounts, so it answers only "
+                                                f"to its own names ({', '.join(sorted(self.allowed_hosts))}). Add "
+                                                f"another name with --allowed-hosts.")
+            return
         if is_cross_site(headers) and not self._is_navigation(scope, headers):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
@@ -331,9 +340,26 @@ class BrowserGuard:
         await self.app(scope, receive, _harden(send) if scope["type"] == "http" else send)
 
     @staticmethod
+    async def _refuse(scope: dict, send: Any, status: int, detail: str) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await _harden(send)({"type": "http.response.start", "status": status,
+                             "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": json.dumps({"error": "Forbidden", "detail": detail}).encode()})
+
+    @staticmethod
     def _is_navigation(scope: dict, headers: Headers) -> bool:
         return (scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
                 and headers.get("sec-fetch-mode") == "navigate" and headers.get("sec-fetch-dest") == "document")
+
+
+def host_name(host: str) -> str:
+    """'studio:7860' -> 'studio'; '[::1]:7860' -> '::1'; lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 def _harden(send: Any) -> Any:

@@ -59,6 +59,7 @@ class Settings:
     tls_keyfile: Path | None = None  # HTTPS with the admin's certificate (A1111's flag names)
     tls_certfile: Path | None = None
     tls_self_signed: bool = False  # HTTPS with a certificate made once for this machine and kept
+    allowed_hosts: tuple[str, ...] = ()  # more names an instance without accounts answers to
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -108,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-self-signed", action="store_true",
                    help="serve HTTPS with a certificate made for this machine's names and kept in .cache/tls; the "
                         "log shows its fingerprint, for people to check when their browser asks")
+    p.add_argument("--allowed-hosts", default="", metavar="NAME,...",
+                   help="without accounts the server answers only to its own names (localhost, its host name and "
+                        "addresses): add others here, e.g. a name your LAN's DNS gives it")
     return p
 
 
@@ -155,7 +159,8 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
                     insecure_no_auth=args.insecure_no_auth,
                     enable_insecure_extension_access=args.enable_insecure_extension_access,
                     disable_all_extensions=args.disable_all_extensions, tls_keyfile=tls_keyfile,
-                    tls_certfile=tls_certfile, tls_self_signed=args.tls_self_signed)
+                    tls_certfile=tls_certfile, tls_self_signed=args.tls_self_signed,
+                    allowed_hosts=tuple(h.strip().lower() for h in args.allowed_hosts.split(",") if h.strip()))
 
 
 def apply_offline_environment(allow_downloads: bool, environ: dict[str, str] | None = None) -> None:
@@ -224,8 +229,9 @@ class UserSettingsStore:
         self._values: dict[str, dict[str, Any]] = {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                self._values = {str(k): dict(v) for k, v in data.items() if isinstance(v, dict)}
+            if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+                raise ValueError("expected {user: {setting: value}}")
+            self._values = {str(k): dict(v) for k, v in data.items()}
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as exc:

@@ -317,7 +317,8 @@ class Accounts:
         self._verified: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
         self._dummies: dict[str, str] = {}  # hash kind -> a hash of a random password made that way
-
+        for account in self._accounts.values():  # made now: making one at the first unknown name would show
+            self._dummy_for(account.name)
     @classmethod
     def load(cls, auth: str | None = None, auth_file: Path | None = None) -> Accounts:
         found: list[Account] = []

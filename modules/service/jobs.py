@@ -66,6 +66,7 @@ class Job:
         return self.progress.fraction if self.progress else 0.0
 
 
+KEEP_AT_LEAST = 5  # finished jobs per owner that the total bound never takes
 # A runner gets the request, the job's control and the owner; it returns the result or raises.
 Runner = Callable[[Any, JobControl, str], GenerationResult]
 # Exceptions whose message is meant for the user as is (bad input, missing model...).
@@ -100,6 +101,10 @@ class JobStore(Protocol):
         """The job finished or was cancelled."""
         ...
 
+    def requeue(self, job_id: str) -> None:
+        """A shutdown cut the running job short: it waits again, as it was before it started (not a crash)."""
+        ...
+
     def load(self) -> list[SavedJob]:
         """The saved jobs, in their order. An unreadable one is set aside with a warning, never raised."""
         ...
@@ -113,7 +118,8 @@ def _without_pictures(request: Any) -> Any:
 
 class JobQueue:
     def __init__(self, runner: Runner, *, per_user_limit: int = 10, global_limit: int = 100,
-                 keep_finished: int = 100, preview_every: int = 5, store: JobStore | None = None) -> None:
+                 keep_finished: int = 100, keep_total: int = 500, preview_every: int = 5,
+                 store: JobStore | None = None) -> None:
         """`keep_finished`: finished jobs kept per owner, so a closed tab or a slow client loses nothing.
         `store`: keeps the queued jobs across a restart (None: they live in memory only)."""
         self._runner = runner
@@ -124,6 +130,7 @@ class JobQueue:
         self.global_limit = global_limit
         self.preview_every = preview_every
         self._keep_finished = keep_finished
+        self._keep_total = keep_total
         self._cond = threading.Condition()
         self._queues: OrderedDict[str, deque[Job]] = OrderedDict()  # owner -> queued jobs
         # owner -> when they were last served (a counter): the least recently served owner goes next, so a
@@ -216,7 +223,7 @@ class JobQueue:
             getattr(self._store, what)(job.id)
         except Exception:
             log.exception("queue: the job store failed to note that job %s was %s", job.id,
-                          "started" if what == "started" else "finished")
+                          {"started": "started", "requeue": "cut short"}.get(what, "finished"))
 
     def _resume(self) -> None:
         """Queue the jobs saved before a restart, in their order, each for its owner (once, before any new one)."""
@@ -290,11 +297,12 @@ class JobQueue:
 
     def current_of(self, user: str) -> Job | None:
         """The user's running job, else their oldest queued one."""
-        running = self._running
-        if running is not None and running.owner == user:
-            return running
-        queue = self._queues.get(user)
-        return queue[0] if queue else None
+        with self._cond:  # the worker may pop the last queued job meanwhile
+            running = self._running
+            if running is not None and running.owner == user:
+                return running
+            queue = self._queues.get(user)
+            return queue[0] if queue else None
 
     # ------------------------------------------------------------------ worker
     @staticmethod
@@ -360,12 +368,11 @@ class JobQueue:
         with self._cond:
             self._running = None
             # Stopped by a shutdown (`stop` interrupts it), not by its owner: it stays saved and runs again.
-            cut_short = self._stopping and (status != DONE or job.result is None or job.result.interrupted)
+            cut_short = self._stopping and status != FAILED and (job.result is None or job.result.interrupted)
             self._finish(job, status, keep_saved=cut_short)
 
     def _finish(self, job: Job, status: str, keep_saved: bool = False) -> None:
-        if not keep_saved:
-            self._store_call("remove", job)
+        self._store_call("requeue" if keep_saved else "remove", job)
         job.status, job.finished = status, time.time()
         # Kept jobs must stay small: hundreds are kept, and input pictures can be 8192 px.
         job.preview = None
@@ -390,3 +397,11 @@ class JobQueue:
         for jobs in finished.values():
             for job in jobs[: max(0, len(jobs) - self._keep_finished)]:
                 del self._jobs[job.id]
+        # And a bound for the server's memory (every anonymous page is an owner of its own): past the total, the
+        # oldest go first, never below a few per owner.
+        total = sum(min(len(jobs), self._keep_finished) for jobs in finished.values())
+        if total <= self._keep_total:
+            return
+        for job in sorted((j for jobs in finished.values() for j in jobs[-self._keep_finished:][:-KEEP_AT_LEAST]),
+                          key=lambda j: j.finished or 0)[: total - self._keep_total]:
+            self._jobs.pop(job.id, None)

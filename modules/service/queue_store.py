@@ -53,14 +53,51 @@ class QueueFolder:
     def __init__(self, folder: Path, types: Iterable[type] = DEFAULT_TYPES) -> None:
         self.folder = Path(folder)
         self._types = {_type_name(kind): kind for kind in types}
+        self._lock: Any = None  # the open lock file while this process owns the folder
+        self._shared = False  # another running instance owns it: this one keeps its queue in memory only
+
+    def _owns(self) -> bool:
+        """Only one running instance may own the folder (two instances on one outputs folder would each resume,
+        and run, the other's jobs). Held for the life of the process; released by the OS when it ends."""
+        if self._lock is not None:
+            return True
+        if self._shared:
+            return False
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): one instance per outputs folder is the user's to keep
+            self._lock = True
+            return True
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.folder.with_name(self.folder.name + ".lock"), "a+")  # noqa: SIM115 - held open
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            self._shared = True
+            log.warning("queue: another running instance uses %s; this one's queued jobs will not survive a "
+                        "restart (give each instance its own --outputs-dir)", self.folder)
+            return False
+        self._lock = handle
+        return True
+
+    def close(self) -> None:
+        """Let another instance own the folder (the end of the process does the same)."""
+        if self._lock not in (None, True):
+            self._lock.close()
+        self._lock = None
 
     # ------------------------------------------------------------------------------------------ JobStore
     def save(self, job: SavedJob) -> None:
+        if not self._owns():
+            return
         record = {"format": FORMAT, "id": _checked_id(job.id), "owner": job.owner, "seq": job.seq,
                   "created": job.created, "restarts": 0, "request": encode(job.request, self._types)}
         self._write(self._path(job.id, QUEUED_SUFFIX), record)
 
     def started(self, job_id: str) -> None:
+        if not self._owns():
+            return
         # A rename: the file stays whole, and a process that dies now finds the job marked as running.
         try:
             os.replace(self._path(job_id, QUEUED_SUFFIX), self._path(job_id, RUNNING_SUFFIX))
@@ -68,12 +105,22 @@ class QueueFolder:
             pass  # never saved (the store failed at submit): nothing to mark
 
     def remove(self, job_id: str) -> None:
+        if not self._owns():
+            return
         for suffix in (QUEUED_SUFFIX, RUNNING_SUFFIX):
             self._path(job_id, suffix).unlink(missing_ok=True)
 
+    def requeue(self, job_id: str) -> None:
+        if not self._owns():
+            return
+        try:
+            os.replace(self._path(job_id, RUNNING_SUFFIX), self._path(job_id, QUEUED_SUFFIX))
+        except FileNotFoundError:
+            pass
+
     def load(self) -> list[SavedJob]:
         """The saved jobs by their order; damaged files are moved aside, half-written temporaries removed."""
-        if not self.folder.is_dir():
+        if not self.folder.is_dir() or not self._owns():
             return []
         jobs: dict[str, SavedJob] = {}
         for path in sorted(self.folder.iterdir()):

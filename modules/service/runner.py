@@ -202,7 +202,7 @@ class _EarlySaves:
 
     def finish(self, index: int, image: Any, infotext: str) -> str | None:
         path, written = self.saved[index]
-        if infotext != written:
+        if infotext != written and Path(path).is_file():  # trashed meanwhile from History: never brought back
             try:
                 self.runner.outputs.rewrite_infotext(Path(path), image, infotext, self.user, self.kind)
             except OSError as exc:

@@ -105,12 +105,13 @@ def self_signed(folder: Path, names: list[str] | None = None, *, now: dt.datetim
         try:
             cert = x509.load_pem_x509_certificate(certfile.read_bytes())
             covered = set(_names_of(cert))
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(str(certfile), str(keyfile))  # a pair
             if set(names) <= covered and cert.not_valid_after_utc - RENEW_BEFORE > now:
                 return Certificate(certfile, keyfile, fingerprint_of(cert), tuple(sorted(covered)), True)
             log.info("tls: the kept certificate does not cover %s or expires soon: making a new one",
                      ", ".join(sorted(set(names) - covered)) or "every name")
-        except ValueError as exc:
-            log.warning("tls: %s is unreadable (%s): making a new certificate", certfile, exc)
+        except (ValueError, ssl.SSLError) as exc:
+            log.warning("tls: %s is unreadable or not the key's (%s): making a new certificate", certfile, exc)
         stamp = now.strftime("%Y%m%d-%H%M%S")
         for path in (certfile, keyfile):
             path.rename(path.with_name(f"{path.name}.{stamp}.old"))

@@ -304,3 +304,20 @@ def test_one_users_many_jobs_never_push_out_anothers_result():
         assert kept == bobs[-3:]  # bob's own oldest results go first, only past his own three
     finally:
         queue.stop()
+
+
+def test_finished_jobs_are_bounded_in_all_never_below_a_few_per_owner():
+    queue = JobQueue(FakeRunner(), keep_finished=10, keep_total=16, per_user_limit=100)
+    queue.start()
+    try:
+        jobs = {owner: [] for owner in ("a", "b", "c")}
+        for _ in range(10):
+            for owner in jobs:
+                jobs[owner].append(queue.submit("x", owner))
+                queue.wait(jobs[owner][-1], WAIT)
+        queue.wait(queue.submit("x", "d"), WAIT)  # trims as it comes in
+        kept = {owner: [j for j in mine if queue.get(j.id) is not None] for owner, mine in jobs.items()}
+        assert sum(len(k) for k in kept.values()) <= 16
+        assert all(k == mine[-len(k):] and len(k) >= 5 for k, mine in zip(kept.values(), jobs.values()))
+    finally:
+        queue.stop()

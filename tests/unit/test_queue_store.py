@@ -61,8 +61,16 @@ def img2img_request(prompt: str, seed: int = 1) -> GenerationRequest:
                              extra={"xyz_grid": {"axes": ["Seed", "Steps"], "values": (1, 2.5, None)}})
 
 
+_OPEN: dict[Path, QueueFolder] = {}
+
+
 def folder_store(tmp_path: Path) -> QueueFolder:
-    return QueueFolder(tmp_path / "outputs" / ".history" / "queue")
+    """The store of a new process on the folder: the earlier one's process has ended (its lock is released)."""
+    folder = tmp_path / "outputs" / ".history" / "queue"
+    if folder in _OPEN:
+        _OPEN.pop(folder).close()
+    _OPEN[folder] = QueueFolder(folder)
+    return _OPEN[folder]
 
 
 def wait_all(queue: JobQueue, jobs) -> None:
@@ -147,7 +155,8 @@ def test_a_shutdown_keeps_the_running_job_and_the_queue_for_the_next_start(tmp_p
     queue.stop()  # Ctrl+C: the running job is interrupted by the shutdown, not by its owner
     assert running.status == CANCELLED and queued.status == "queued"
     saved = folder_store(tmp_path).load()
-    assert [(job.id, job.was_running) for job in saved] == [(running.id, True), (queued.id, False)]
+    # Waiting again, as before it started: a shutdown is not a crash, so it counts no restart.
+    assert [(job.id, job.was_running) for job in saved] == [(running.id, False), (queued.id, False)]
 
 
 def test_cancelled_and_finished_jobs_leave_the_store(tmp_path):
@@ -278,3 +287,16 @@ def test_move_aside_numbers_copies_and_moves_companions(tmp_path):
             ("history.sqlite3.corrupt", "history.sqlite3.corrupt-2", "history.sqlite3.corrupt-3")] == [
         "copy 0", "copy 1", "copy 2"]
     assert (tmp_path / "history.sqlite3.corrupt-2-wal").read_text() == "wal 1" and not db.exists()
+
+
+def test_a_second_running_instance_on_the_same_folder_does_not_take_the_first_ones_jobs(tmp_path, caplog):
+    folder = tmp_path / "outputs" / ".history" / "queue"
+    first = QueueFolder(folder)
+    queue = JobQueue(Recorder(), store=first)
+    queue.submit(GenerationRequest(prompt="mine"), "alice")
+    second = QueueFolder(folder)  # another instance started on the same outputs folder meanwhile
+    assert second.load() == []
+    assert "another running instance" in caplog.text
+    second.save(SavedJob(id="ab12cd34ef56", owner="bob", seq=0, request=GenerationRequest(prompt="theirs"), created=0.0))
+    assert [p.name for p in folder.glob("*.json")] == [f"{queue.all_jobs()[0].id}.json"]
+    first.close()

@@ -227,3 +227,13 @@ def test_a_corrupt_per_user_file_is_kept_aside_not_overwritten(tmp_path):
     kept = tmp_path / "user-settings.json.corrupt-2"
     assert kept.read_text(encoding="utf-8") == '{"alice": {"sd_model_checkpoint": "mine"'
     assert (tmp_path / "user-settings.json.corrupt").read_text(encoding="utf-8") == "an older corrupt copy"
+
+
+def test_a_per_user_file_of_the_wrong_shape_is_kept_aside_too(tmp_path):
+    from modules.core.settings import UserSettingsStore
+
+    path = tmp_path / "user-settings.json"
+    path.write_text('{"alice": {"sd_vae": "x"}, "bob": 5}', encoding="utf-8")
+    store = UserSettingsStore(path)
+    store.update("carol", {"sd_vae": "y"})
+    assert (tmp_path / "user-settings.json.corrupt").read_text(encoding="utf-8") == '{"alice": {"sd_vae": "x"}, "bob": 5}'
