@@ -7,6 +7,7 @@ units become `ControlUnit`s on the request, and the core does the rest.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,8 @@ from fastapi import APIRouter, Body, Depends
 
 from modules.api.auth import Caller
 from modules.api.images import decode_image, encode_image
-from modules.core.requests import ControlUnit, RequestError
+from modules.api.schemas import BoundedRoute, refuse_unsafe_json
+from modules.core.requests import ControlUnit, RequestError, check_picture_budget
 from modules.core.requests import _check_picture as check_picture
 from modules.engine.controlnet.apply import control_map
 
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
     from modules.service.services import Services
 
 def build_router(services: Services, current_caller: Callable[..., Caller]) -> APIRouter:
-    router = APIRouter(prefix="/controlnet", tags=["ControlNet (sd-webui-controlnet compatible)"])
+    router = APIRouter(prefix="/controlnet", tags=["ControlNet (sd-webui-controlnet compatible)"],
+                       route_class=BoundedRoute)
     who = Depends(current_caller)
 
     @router.get("/version")
@@ -54,25 +57,37 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
 
     @router.post("/detect")
     def detect(body: dict[str, Any] = Body(...), caller: Caller = who) -> dict[str, Any]:
+        refuse_unsafe_json(body)
         module = str(body.get("controlnet_module") or "none")
         images = body.get("controlnet_input_images") or []
         if not images:
             raise RequestError("controlnet_input_images is empty: send at least one picture as base64.")
+        if not isinstance(images, list):
+            raise RequestError("controlnet_input_images must be a list of pictures as base64.")
         limits = services.processor.limits
         try:
             resolution = int(float(body.get("controlnet_processor_res") or 512))
             thresholds = [None if body.get(k) in (None, -1) else float(body[k])
                           for k in ("controlnet_threshold_a", "controlnet_threshold_b")]
-        except (TypeError, ValueError):
-            raise RequestError("controlnet_processor_res and the thresholds must be numbers.") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: inf, as JSON's 1e999 reads
+            sent = ", ".join(f"{k}={repr(body.get(k))[:60]}" for k in ("controlnet_processor_res",
+                                                                      "controlnet_threshold_a", "controlnet_threshold_b"))
+            raise RequestError(f"controlnet_processor_res and the thresholds must be numbers (finite); got {sent}.") from None
+        if not all(t is None or math.isfinite(t) for t in thresholds):
+            raise RequestError(f"The thresholds must be finite numbers, but are {thresholds[0]} and {thresholds[1]}.")
         if not 64 <= resolution <= limits.max_size:
             raise RequestError(f"controlnet_processor_res must be between 64 and {limits.max_size}, "
                                f"but is {resolution}.")
         unit = ControlUnit(module=module, processor_res=resolution, threshold_a=thresholds[0],
                            threshold_b=thresholds[1], resize_mode=0)
+        if len(images) > limits.max_input_images:  # before decoding any
+            raise RequestError(f"controlnet_input_images has {len(images)} pictures; at most "
+                               f"{limits.max_input_images} are allowed in one request. Send fewer.")
+        # Opened, not decoded: the pixels of all the pictures are checked together first.
+        pictures = [decode_image(data, f"Picture {n}", limits, load=False) for n, data in enumerate(images, start=1)]
+        check_picture_budget([picture.size for picture in pictures], limits, "controlnet_input_images")
         out = []
-        for n, data in enumerate(images, start=1):
-            picture = decode_image(str(data))
+        for n, picture in enumerate(pictures, start=1):
             check_picture(f"Picture {n}", picture, limits)
             try:
                 mapped = control_map(unit, picture, picture.width, picture.height, services.preprocessors)

@@ -17,6 +17,7 @@ from modules.core.requests import (
     VAE_NONE,
     ControlUnit,
     GenerationRequest,
+    Limits,
     RequestError,
     request_fields_from_infotext,
 )
@@ -121,7 +122,7 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
         # units are ours, on the request itself.
         extra={str(name).lower(): value for name, value in (payload.alwayson_scripts or {}).items()
                if str(name).lower() != "controlnet"},
-        control_units=units_from_scripts(payload.alwayson_scripts, warnings),
+        control_units=units_from_scripts(payload.alwayson_scripts, warnings, services.processor.limits),
     )
     if payload.script_name:  # an extension's script, by name or title; its values come in alwayson_scripts
         fields["extra"]["script"] = payload.script_name
@@ -154,8 +155,15 @@ def img2img_payload_to_request(payload: Img2ImgPayload, services: Services, user
     warnings += _img2img_warnings(payload)
     if not payload.init_images:
         raise RequestError("init_images is empty: send the picture to start from, as base64.")
-    images = tuple(decode_image(data) for data in payload.init_images)
-    mask = decode_image(payload.mask) if payload.mask else None
+    limits = services.processor.limits
+    count = len(payload.init_images) + bool(payload.mask) + sum(u.image is not None for u in request.control_units)
+    if count > limits.max_input_images:  # before decoding any: a body of tiny pictures could hold thousands
+        raise RequestError(f"The request has {count} pictures (init_images, mask and ControlNet images); at most "
+                           f"{limits.max_input_images} are allowed in one request. Send fewer.")
+    # Opened, not decoded: `validate` checks the pixels of all the pictures together before decoding them.
+    images = tuple(decode_image(data, f"init_images[{i}]", limits, load=False)
+                   for i, data in enumerate(payload.init_images))
+    mask = decode_image(payload.mask, "The mask", limits, load=False) if payload.mask else None
     resize_mode = payload.resize_mode
     if resize_mode == 3:  # A1111's "Just resize (latent upscale)"
         warnings.append("Resize mode 3 (latent upscale) is not supported; using 0 (Just resize).")
@@ -266,13 +274,14 @@ def hires_fields(payload: Any, services: Services, warnings: list[str]) -> dict[
 
 # ---------------------------------------------------------------------------------------------- ControlNet units
 # sd-webui-controlnet's field names; older clients use `input_image`, `guessmode` and the legacy resize names.
-def _image_of(value: Any) -> Any:
-    """A unit's picture: base64 (bare or data: URI), or {"image": ..., "mask": ...} as the extension's UI sends."""
+def _image_of(value: Any, what: str = "The image", limits: Limits = Limits()) -> Any:
+    """A unit's picture: base64 (bare or data: URI), or {"image": ..., "mask": ...} as the extension's UI sends.
+    Opened, not decoded: `validate` checks the pixels of all the request's pictures before decoding them."""
     if isinstance(value, dict):
         value = value.get("image")
-    if value in (None, ""):
+    if value is None or value == "":
         return None
-    return decode_image(str(value))
+    return decode_image(value, what, limits, load=False)
 
 
 def _resize_mode(value: Any) -> Any:
@@ -281,14 +290,14 @@ def _resize_mode(value: Any) -> Any:
     return value
 
 
-def unit_from_arg(arg: dict[str, Any], index: int, warnings: list[str]) -> ControlUnit:
+def unit_from_arg(arg: dict[str, Any], index: int, warnings: list[str], limits: Limits = Limits()) -> ControlUnit:
     unknown = sorted(set(arg) - UNIT_FIELDS)
     if unknown:
         warnings.append(f"ControlNet unit {index}: ignored unknown field(s) {', '.join(unknown)}.")
     control_mode = arg.get("control_mode")
     if control_mode is None:  # the old guess mode is "ControlNet is more important"
         control_mode = 2 if arg.get("guessmode") else 0
-    image = _image_of(arg.get("image") or arg.get("input_image"))
+    image = _image_of(arg.get("image") or arg.get("input_image"), f"ControlNet unit {index}'s image", limits)
     threshold = {k: (None if arg.get(k) in (None, -1) else arg[k]) for k in ("threshold_a", "threshold_b")}
     return ControlUnit(
         enabled=bool(arg.get("enabled", True)), image=image, module=str(arg.get("module") or "none"),
@@ -300,7 +309,8 @@ def unit_from_arg(arg: dict[str, Any], index: int, warnings: list[str]) -> Contr
         hr_option=arg.get("hr_option", 0), **threshold)
 
 
-def units_from_scripts(alwayson_scripts: dict[str, Any] | None, warnings: list[str]) -> tuple[ControlUnit, ...]:
+def units_from_scripts(alwayson_scripts: dict[str, Any] | None, warnings: list[str], limits: Limits = Limits()
+                       ) -> tuple[ControlUnit, ...]:
     scripts = {str(k).lower(): v for k, v in (alwayson_scripts or {}).items()}
     block = scripts.get("controlnet")
     if block is None:
@@ -308,11 +318,15 @@ def units_from_scripts(alwayson_scripts: dict[str, Any] | None, warnings: list[s
     args = block.get("args", []) if isinstance(block, dict) else block
     if not isinstance(args, list):
         raise RequestError("alwayson_scripts.controlnet.args must be a list of units.")
+    pictures = sum(1 for arg in args if isinstance(arg, dict) and (arg.get("image") or arg.get("input_image")))
+    if pictures > limits.max_input_images:  # before decoding any
+        raise RequestError(f"alwayson_scripts.controlnet.args has {pictures} pictures; at most "
+                           f"{limits.max_input_images} are allowed in one request. Send fewer units with pictures.")
     units = []
     for index, arg in enumerate(args):
         if not isinstance(arg, dict):
             raise RequestError(f"ControlNet unit {index + 1} must be an object with the extension's field names.")
-        unit = unit_from_arg(arg, index + 1, warnings)
+        unit = unit_from_arg(arg, index + 1, warnings, limits)
         if unit.enabled and unit.model:
             units.append(unit)
         elif unit.enabled and unit.module not in ("", "none"):

@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from modules.api.auth import Caller
 from modules.api.images import decode_image, encode_image
-from modules.api.schemas import Float, Int, Lenient
+from modules.api.schemas import BoundedRoute, Float, Int, Lenient
 from modules.api.waiting import GenerationFailed, wait_for
-from modules.core.requests import RequestError
-from modules.engine.extras import ExtrasRequest
+from modules.core.requests import RequestError, check_picture_budget
+from modules.engine.extras import ExtrasRequest, target_size
 from modules.engine.upscaling import LATENT_MODES, UpscalerRegistry
-from modules.service.jobs import FAILED
+from modules.service.jobs import FAILED, Job
 
 if TYPE_CHECKING:
     from modules.service.services import Services
@@ -94,8 +95,33 @@ def _notes(payload: ExtrasPayload) -> list[str]:
     return []
 
 
-async def _run(services: Services, request: ExtrasRequest, http: Request, caller: Caller) -> Any:
-    job = services.submit(request, caller.name)
+def _submit(services: Services, payload: ExtrasPayload, data: list[Any], names: list[str], caller: Caller,
+            field: str) -> Job:
+    """Open the pictures (headers only), check what the request would hold, and queue it; `validate_extras`
+    decodes them at submit. Runs in a thread: decoding must not hold the event loop."""
+    limits = services.processor.limits
+    if len(data) > limits.max_input_images:  # before decoding any
+        raise RequestError(f"The request has {len(data)} pictures; at most {limits.max_input_images} are allowed "
+                           "in one request. Send fewer, or split them over several requests.")
+    images = [decode_image(item, field.format(i), limits, load=False) for i, item in enumerate(data)]
+    check_picture_budget([image.size for image in images], limits)
+    request = _request(payload, images, names)
+    try:  # the results are held until the client has them: bound them as the uploads are
+        scale = (int(request.resize_mode), float(request.upscaling_resize), int(request.upscaling_resize_w),
+                 int(request.upscaling_resize_h))
+        made = sum(w * h for w, h in (target_size(image.size, *scale) for image in images))
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        made = 0  # validate_extras says what is wrong with the numbers
+    if made > limits.max_input_pixels and request.upscaler_1 != "None":
+        raise RequestError(f"The upscaled pictures would hold {made:,} pixels, over the limit of "
+                           f"{limits.max_input_pixels:,} pixels per request. Upscale less, or send fewer pictures "
+                           "per request.")
+    return services.submit(request, caller.name)
+
+
+async def _run(services: Services, payload: ExtrasPayload, data: list[Any], names: list[str], http: Request,
+               caller: Caller, field: str) -> Any:
+    job = await run_in_threadpool(_submit, services, payload, data, names, caller, field)
     await wait_for(services, job, http)
     if job.status == FAILED:
         raise GenerationFailed(job.error or "the job failed")
@@ -109,7 +135,7 @@ def _html_info(result: Any, notes: list[str]) -> str:
 
 
 def build_router(services: Services, current_caller: Callable[..., Caller]) -> APIRouter:
-    router = APIRouter(prefix="/sdapi/v1", tags=["A1111 compatible"])
+    router = APIRouter(prefix="/sdapi/v1", tags=["A1111 compatible"], route_class=BoundedRoute)
     who = Depends(current_caller)
 
     def registry() -> UpscalerRegistry:
@@ -130,8 +156,7 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
 
     @router.post("/extra-single-image", response_model=ExtrasSingleResponse)
     async def single(payload: ExtrasSinglePayload, request: Request, caller: Caller = who) -> ExtrasSingleResponse:
-        image = decode_image(payload.image)
-        result = await _run(services, _request(payload, [image], ["image"]), request, caller)
+        result = await _run(services, payload, [payload.image], ["image"], request, caller, "image")
         out = encode_image(result.images[0], result.infotexts[0] or None) if result.images else None
         return ExtrasSingleResponse(html_info=_html_info(result, _notes(payload)), image=out)
 
@@ -139,9 +164,9 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
     async def batch(payload: ExtrasBatchPayload, request: Request, caller: Caller = who) -> ExtrasBatchResponse:
         if not payload.imageList:
             raise RequestError("imageList is empty: send [{\"data\": <base64>, \"name\": <file name>}, ...].")
-        images = [decode_image(item.data) for item in payload.imageList]
         names = [item.name or f"image-{i}" for i, item in enumerate(payload.imageList)]
-        result = await _run(services, _request(payload, images, names), request, caller)
+        result = await _run(services, payload, [item.data for item in payload.imageList], names, request, caller,
+                            "imageList[{}].data")
         return ExtrasBatchResponse(html_info=_html_info(result, _notes(payload)),
                                    images=[encode_image(im, info or None)
                                            for im, info in zip(result.images, result.infotexts)])

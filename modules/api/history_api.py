@@ -8,17 +8,25 @@ instance without accounts) sees all. Someone else's picture does not exist (404,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Path as PathParam
 from fastapi import Query as Param
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from modules.api.auth import Caller
+from modules.api.schemas import BoundedRoute
 from modules.service.history import MAX_PER_PAGE, Entry, History, Query, parse_day
 
 PREFIX = "/api/v1/history"
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot be looked up (it raised OverflowError, a 500)
+MAX_PAGE = 10**9
+# Every word is one more condition of one SQL expression; SQLite refuses expressions deeper than 1,000 (a 500).
+MAX_SEARCH_WORDS = 32
+MAX_SEARCH_LENGTH = 1_000  # characters
+PictureId = Annotated[int, PathParam(ge=0, le=MAX_ID, description="the picture's id in the history")]
 
 
 class HistoryItem(BaseModel):
@@ -78,18 +86,30 @@ def parse_size(text: str) -> tuple[int | None, int | None]:
         raise HTTPException(422, f"invalid size {text!r}: write it as WIDTHxHEIGHT, e.g. 512x768") from None
 
 
+def check_search_text(q: str) -> None:
+    words = len(q.split())
+    if words > MAX_SEARCH_WORDS or len(q) > MAX_SEARCH_LENGTH:
+        raise HTTPException(422, f"The search has {words:,} words and {len(q):,} characters; at most "
+                                 f"{MAX_SEARCH_WORDS} words and {MAX_SEARCH_LENGTH:,} characters are allowed. "
+                                 "Search for fewer words (every word must occur).")
+
+
 def build_query(q: str = "", checkpoint: str = "", lora: str = "", mode: str = "", size: str = "",
                 since: str = "", until: str = "", trash: bool = False) -> Query:
+    check_search_text(q)
     width, height = parse_size(size)
     try:
         return Query(text=q, checkpoint=checkpoint, lora=lora, mode=mode, width=width, height=height,
                      since=parse_day(since), until=parse_day(until, end=True), trashed=trash)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    except (OverflowError, OSError) as exc:  # `until` includes its day: the day after 9999-12-31 does not exist
+        raise HTTPException(422, f"until={until!r} is past the last day that can be searched ({exc}); the last "
+                                 "is 9999-12-30. Write days as YYYY-MM-DD.") from None
 
 
 def build_router(history: History, current_caller: Callable[..., Caller]) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["history"])
+    router = APIRouter(prefix=PREFIX, tags=["history"], route_class=BoundedRoute)
     who = Depends(current_caller)
 
     @router.get("", response_model=HistoryPageOut)
@@ -100,7 +120,7 @@ def build_router(history: History, current_caller: Callable[..., Caller]) -> API
                since: str = Param("", description="first day, YYYY-MM-DD"),
                until: str = Param("", description="last day, YYYY-MM-DD (included)"),
                trash: bool = Param(False, description="search the trash instead"),
-               page: int = Param(1, ge=1), per_page: int = Param(50, ge=1, le=MAX_PER_PAGE),
+               page: int = Param(1, ge=1, le=MAX_PAGE), per_page: int = Param(50, ge=1, le=MAX_PER_PAGE),
                caller: Caller = who) -> HistoryPageOut:
         query = build_query(q, checkpoint, lora, mode, size, since, until, trash)
         found = history.search(query, scope_of(caller), page=page, per_page=per_page)
@@ -108,7 +128,7 @@ def build_router(history: History, current_caller: Callable[..., Caller]) -> API
                               items=[item(e) for e in found.entries])
 
     @router.get("/{image_id}", response_model=HistoryItem)
-    def get(image_id: int, caller: Caller = who) -> HistoryItem:
+    def get(image_id: PictureId, caller: Caller = who) -> HistoryItem:
         return item(history.get(image_id, scope_of(caller)), full=True)
 
     def file_response(path: Any, media_type: str | None = None) -> FileResponse:
@@ -118,11 +138,11 @@ def build_router(history: History, current_caller: Callable[..., Caller]) -> API
         return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
     @router.get("/{image_id}/image")
-    def image(image_id: int, caller: Caller = who) -> FileResponse:
+    def image(image_id: PictureId, caller: Caller = who) -> FileResponse:
         return file_response(history.file_of(history.get(image_id, scope_of(caller))))
 
     @router.get("/{image_id}/thumbnail")
-    def thumbnail(image_id: int, caller: Caller = who) -> FileResponse:
+    def thumbnail(image_id: PictureId, caller: Caller = who) -> FileResponse:
         entry = history.get(image_id, scope_of(caller))
         history.file_of(entry)  # refuses a row pointing outside the outputs before any thumbnail is made
         try:
@@ -131,12 +151,12 @@ def build_router(history: History, current_caller: Callable[..., Caller]) -> API
             raise HTTPException(404, "The picture's file is missing.") from None
 
     @router.delete("/{image_id}", response_model=HistoryItem)
-    def delete(image_id: int, caller: Caller = who) -> HistoryItem:
+    def delete(image_id: PictureId, caller: Caller = who) -> HistoryItem:
         """Moves the picture to the trash; `POST .../restore` undoes it."""
         return item(history.trash(image_id, scope_of(caller)))
 
     @router.post("/{image_id}/restore", response_model=HistoryItem)
-    def restore(image_id: int, caller: Caller = who) -> HistoryItem:
+    def restore(image_id: PictureId, caller: Caller = who) -> HistoryItem:
         return item(history.restore(image_id, scope_of(caller)))
 
     @router.post("/trash/empty", response_model=EmptyTrashResult)

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from modules.api.auth import Caller
 from modules.api.images import encode_image
-from modules.api.schemas import JobSummary, Txt2ImgPayload
+from modules.api.schemas import BoundedRoute, JobSummary, Txt2ImgPayload
 from modules.api.sdapi import submit_txt2img
 from modules.service.jobs import FINISHED, Job
 
@@ -70,7 +70,7 @@ async def job_events(services: Services, job: Job, request: Request) -> AsyncIte
 
 
 def build_router(services: Services, current_caller: Callable[..., Caller]) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["jobs"])
+    router = APIRouter(prefix="/api/v1", tags=["jobs"], route_class=BoundedRoute)
     who = Depends(current_caller)
 
     @router.get("/health")

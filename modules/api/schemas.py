@@ -2,15 +2,23 @@
 
 Tolerant as A1111 is: unknown fields are ignored, `null` means "the default", numbers may come as strings
 and floats where ints are expected. Range checks are not repeated here: the core's `validate` does them
-with messages that teach.
+with messages that teach. What JSON cannot hold in an answer (NaN, Infinity, lone surrogates) is refused here,
+and `BoundedRoute` bounds the size of a request's body.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from fastapi import HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from modules.core.requests import RequestError
 
 
 def _lenient_int(value: Any) -> Any:
@@ -32,18 +40,123 @@ def _lenient_int(value: Any) -> Any:
 def _lenient_float(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return float(value.strip())
+            number = float(value.strip())
         except ValueError:
             raise ValueError(f"expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        return number
     return value
 
 
 Int = Annotated[int, BeforeValidator(_lenient_int)]
 Float = Annotated[float, BeforeValidator(_lenient_float)]
 
+# ---------------------------------------------------------------------------------------------- what JSON cannot hold
+# Python's JSON reader accepts NaN, Infinity and 1e400 (as inf), and "\ud800" (a lone surrogate); neither can be
+# written back, so the answer that would quote them (an error listing the input, the echoed `parameters`) fails
+# with a 500. They are refused where they come in, with errors that quote them safely.
+
+
+def unsafe_json(value: Any) -> tuple[tuple[Any, ...], str, str] | None:
+    """(where, what is wrong, the value written safely) of the first non-finite number or lone surrogate in a
+    JSON value, or None. Walks without recursion: a JSON body may nest deeper than Python's stack."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return where, (f"must be a finite number, got {item}: NaN, Infinity and numbers past 1e308 have no "
+                           "value here. Send an ordinary number."), str(item)
+        if isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return where, (f"holds a lone surrogate ({item[exc.start]!r}) at character {exc.start + 1}, which "
+                               "is not a character. Send valid UTF-8 text (in JSON, a \\ud83d escape must be "
+                               "followed by its low half, e.g. \\ud83d\\ude00)."), \
+                    item[:200].encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and not key.isascii():
+                    stack.append((where, key))  # a key is text too; reported where its object is
+                stack.append(((*where, key), child))
+        elif isinstance(item, list | tuple):
+            stack.extend(((*where, i), child) for i, child in enumerate(item))
+    return None
+
+
+def refuse_unsafe_json(value: Any, what: str = "The request") -> None:
+    """For routes taking a plain dict body: a RequestError naming the field, as `Lenient` payloads answer."""
+    problem = unsafe_json(value)
+    if problem is not None:
+        where, message, _ = problem
+        name = ".".join(str(part).encode("ascii", "backslashreplace").decode() for part in where) or what
+        raise RequestError(f"{name} {message}")
+
+
+MAX_BODY_BYTES = 64 * 2**20  # a request's body, pictures in base64 included: 48 MB of PNG/JPEG/WebP files
+
+
+def _error_safe(errors: Sequence[Any]) -> list[Any]:
+    """Validation errors whose `input` JSON can hold (FastAPI's answer quotes it)."""
+    safe = []
+    for error in errors:
+        if isinstance(error, dict) and unsafe_json(error.get("input")) is not None:
+            error = {**error, "input": repr(error["input"])[:200].encode("ascii", "backslashreplace").decode()}
+        safe.append(error)
+    return safe
+
+
+class BoundedRoute(APIRoute):
+    """Our routes: the body is bounded to `max_body_bytes`, over it the answer is a 413 that says the limit
+    (FastAPI's own `max_body_size` answers a bare "Content Too Large"); validation errors quoting what JSON
+    cannot hold (NaN, a lone surrogate) are answered, not a 500."""
+
+    max_body_bytes = MAX_BODY_BYTES
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        limit = self.max_body_bytes
+
+        def too_large(size: str) -> HTTPException:
+            return HTTPException(413, f"The request body is {size}, over the limit of {limit / 2**20:g} MB. Send "
+                                      "fewer or smaller pictures (JPEG or WebP files are smaller than PNG).")
+
+        async def bounded(request: Request) -> Response:
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:  # refused before a byte is read
+                raise too_large(f"{int(length) / 2**20:.1f} MB")
+            received = 0
+
+            async def receive() -> Any:  # a body sent in chunks, without a length, is counted as it comes
+                nonlocal received
+                message = await request.receive()
+                if message.get("type") == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise too_large("larger")
+                return message
+
+            try:
+                return await handler(Request(request.scope, receive))
+            except RequestValidationError as exc:
+                raise RequestValidationError(_error_safe(exc.errors()), body=None) from None
+
+        return bounded
+
 
 class Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _json_safe(cls, data: Any, handler: Any) -> Any:
+        problem = unsafe_json(data)
+        if problem is not None:
+            where, message, shown = problem
+            raise ValidationError.from_exception_data(cls.__name__, [InitErrorDetails(
+                type=PydanticCustomError("unsafe_json", "{message}", {"message": message}), loc=where, input=shown)])
+        return handler(data)
 
     @model_validator(mode="before")
     @classmethod

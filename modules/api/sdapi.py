@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Body, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from modules.api import convert
 from modules.api.auth import Caller
 from modules.api.images import decode_image, encode_image
 from modules.api.schemas import (
+    BoundedRoute,
     ImageResponse,
     Img2ImgPayload,
     PngInfoPayload,
@@ -27,6 +29,7 @@ from modules.api.schemas import (
     SdModel,
     SdVae,
     Txt2ImgPayload,
+    refuse_unsafe_json,
 )
 from modules.api.waiting import job_result, wait_for
 from modules.core.infotext import image_metadata, read_image_infotext
@@ -112,6 +115,7 @@ def options_of(services: Services, user: str) -> dict[str, Any]:
 
 
 def set_options(services: Services, user: str, body: dict[str, Any]) -> None:
+    refuse_unsafe_json(body, "The options")
     changes: dict[str, Any] = {}
     if body.get("sd_model_checkpoint"):
         changes["sd_model_checkpoint"] = convert.find_checkpoint(services.models, str(body["sd_model_checkpoint"])).name
@@ -120,8 +124,9 @@ def set_options(services: Services, user: str, body: dict[str, Any]) -> None:
     if body.get("CLIP_stop_at_last_layers") is not None:
         try:
             clip_skip = int(float(body["CLIP_stop_at_last_layers"]))
-        except (TypeError, ValueError):
-            raise RequestError("CLIP_stop_at_last_layers must be a whole number from 1 to 12.") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: inf, as JSON's 1e999 reads
+            raise RequestError("CLIP_stop_at_last_layers must be a whole number from 1 to 12, but is "
+                               f"{repr(body['CLIP_stop_at_last_layers'])[:100]}.") from None
         if not 1 <= clip_skip <= 12:
             raise RequestError(f"CLIP_stop_at_last_layers must be from 1 to 12, but is {clip_skip}.")
         changes["CLIP_stop_at_last_layers"] = clip_skip
@@ -130,19 +135,20 @@ def set_options(services: Services, user: str, body: dict[str, Any]) -> None:
 
 
 def build_router(services: Services, current_caller: Callable[..., Caller]) -> APIRouter:
-    router = APIRouter(prefix="/sdapi/v1", tags=["A1111 compatible"])
+    router = APIRouter(prefix="/sdapi/v1", tags=["A1111 compatible"], route_class=BoundedRoute)
     who = Depends(current_caller)
 
     @router.post("/txt2img", response_model=ImageResponse)
     async def txt2img(payload: Txt2ImgPayload, request: Request, caller: Caller = who) -> dict[str, Any]:
-        job, warnings = submit_txt2img(services, payload, caller)
+        # Decoding pictures and validating take a thread, not the event loop every other request waits on.
+        job, warnings = await run_in_threadpool(submit_txt2img, services, payload, caller)
         await wait_for(services, job, request)
         result = job_result(job)
         return convert.image_response(result, payload, warnings, model_of(services, result.request))
 
     @router.post("/img2img", response_model=ImageResponse)
     async def img2img(payload: Img2ImgPayload, request: Request, caller: Caller = who) -> dict[str, Any]:
-        job, warnings = submit_img2img(services, payload, caller)
+        job, warnings = await run_in_threadpool(submit_img2img, services, payload, caller)
         await wait_for(services, job, request)
         result = job_result(job)
         return convert.image_response(result, payload, warnings, model_of(services, result.request))
@@ -175,7 +181,7 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
 
     @router.post("/png-info", response_model=PngInfoResponse)
     def png_info(payload: PngInfoPayload, caller: Caller = who) -> PngInfoResponse:
-        image = decode_image(payload.image)
+        image = decode_image(payload.image, "The image", services.processor.limits)
         text = read_image_infotext(image) or ""
         items = {k: v for k, v in image_metadata(image).items() if k != "parameters"}
         return PngInfoResponse(info=text, items=items, parameters=convert.pnginfo_parameters(text) if text else {})

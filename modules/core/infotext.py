@@ -96,12 +96,45 @@ def format_infotext(prompt: str, negative_prompt: str, params: Mapping[str, obje
     return f"{prompt}{negative}\n{', '.join(parts)}".strip()
 
 
+_KEY_TAIL = re.compile(r"[\w \-/]*")
+_SPACES = re.compile(r"\s*")
+_WORD = re.compile(r"\w")
+
+
+def find_params(line: str) -> list[tuple[str, str]]:
+    """RE_PARAM.findall(line), in linear time.
+
+    The regex alone is quadratic: from every start inside a long run of key characters without a ':' after it,
+    `\\w[\\w \\-/]+` scans to the run's end and fails, so a 1 MB PNG text chunk of "a a a ..." held a thread for
+    hours. A start fails exactly when the run of key characters it begins is not followed by ':', and then every
+    start up to the run's end fails too (they end at the same place), so the scan jumps there. Once a key and
+    ':' are found the value always matches, so the regex itself reads every pair that is found."""
+    found: list[tuple[str, str]] = []
+    pos, end = 0, len(line)
+    while pos < end:
+        start = _SPACES.match(line, pos).end()  # RE_PARAM's leading \s*
+        if start >= end:
+            break
+        if not _WORD.match(line, start):
+            pos = start + 1
+            continue
+        stop = _KEY_TAIL.match(line, start + 1).end()
+        if stop > start + 1 and stop < end and line[stop] == ":":
+            match = RE_PARAM.match(line, pos)
+            if match is not None:  # always, by the argument above; the regex stays the one definition
+                found.append(match.groups())
+                pos = match.end()
+                continue
+        pos = max(stop, pos + 1)
+    return found
+
+
 def _split_trailers(lines: list[str]) -> tuple[list[str], list[str]]:
     """Split off Template lines that follow a real params line; ([], []) trailers if none."""
     for i in range(len(lines) - 2, -1, -1):
         if not lines[i + 1].startswith(TRAILER_KEYS):
             continue
-        if len(RE_PARAM.findall(lines[i])) >= 3:
+        if len(find_params(lines[i])) >= 3:
             return lines[: i + 1], lines[i + 1 :]
     return lines, []
 
@@ -125,9 +158,10 @@ def parse_infotext(text: str) -> Infotext:
     lines = text.replace("\r\n", "\n").strip().split("\n")
     lines, trailers = _split_trailers(lines)
     *head, lastline = lines
-    if len(RE_PARAM.findall(lastline)) < 3:
+    pairs = find_params(lastline)
+    if len(pairs) < 3:
         head.append(lastline)
-        lastline = ""
+        lastline, pairs = "", []
 
     # Accumulated exactly as A1111 does, blank leading lines included, so both sides agree.
     prompt = negative = ""
@@ -143,7 +177,7 @@ def parse_infotext(text: str) -> Infotext:
             prompt += ("\n" if prompt else "") + line
 
     params: dict[str, str] = {}
-    for key, value in RE_PARAM.findall(lastline):
+    for key, value in pairs:
         value = unquote(value)
         params[key] = value
         size = RE_IMAGESIZE.match(value)

@@ -13,6 +13,8 @@ from typing import Any
 
 from PIL import Image
 
+from modules.core.prompts import editing_syntax_count
+
 MODES = ("txt2img", "img2img", "inpaint")
 IMAGE_MODES = ("img2img", "inpaint")  # modes that start from an input picture
 # A1111's names, in A1111's order: the index is what its API sends.
@@ -145,13 +147,20 @@ class Limits:
     max_batch_count: int = 100
     max_batch_size: int = 8
     max_cfg: float = 30.0
+    # The prompt-editing grammar is parsed in the worker; its cost grows with the brackets (~1-3 ms each), so a
+    # prompt of 40,000 '[' held the single worker for minutes. Within these bounds a prompt parses in under a second.
+    max_prompt_length: int = 10_000  # characters, per prompt field
+    max_prompt_brackets: int = 300  # [ ] ( ) : | per prompt field that uses '[' (see prompts.editing_syntax_count)
+    # Pictures sent with one request are decoded and held while the job waits: bound their number and pixels.
+    max_input_images: int = 16
+    max_input_pixels: int = 8192 * 8192  # all the request's pictures together (one picture at max_input_side)
 
 
 def _float(name: str, value: Any) -> float:
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise RequestError(f"{name} must be a number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past 1e308
+        raise RequestError(f"{name} must be a number, got {repr(value)[:60]}") from None
     if not math.isfinite(number):  # Python's JSON accepts NaN and Infinity; int() of them would crash
         raise RequestError(f"{name} must be a finite number, got {value!r}")
     return number
@@ -164,11 +173,84 @@ def _int(name: str, value: Any) -> int:
     return int(number)
 
 
+def check_unicode(name: str, text: str) -> None:
+    """Refuse text that cannot be written as UTF-8: JSON's "\\ud800" escapes give Python strings holding lone
+    surrogates, which fail in the tokenizer, the PNG text chunk and the JSON answer (as a 500)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestError(f"{name} holds a lone surrogate ({text[exc.start]!r}) at character {exc.start + 1}, "
+                           "which is not a character. Send valid UTF-8 text (in JSON, a \\ud83d escape must be "
+                           "followed by its low half, e.g. \\ud83d\\ude00).") from None
+
+
+PROMPT_FIELDS = (("prompt", "Prompt"), ("negative_prompt", "Negative prompt"), ("hr_prompt", "Hires prompt"),
+                 ("hr_negative_prompt", "Hires negative prompt"))
+
+
+def check_prompt(name: str, text: Any, limits: Limits = Limits()) -> None:
+    """A prompt the worker can read quickly: text, within the length, and within the bracket budget of the
+    prompt-editing grammar (whose parse time grows with them)."""
+    if not isinstance(text, str):
+        raise RequestError(f"{name} must be text, got {type(text).__name__}.")
+    check_unicode(name, text)
+    if len(text) > limits.max_prompt_length:
+        raise RequestError(f"{name} is {len(text):,} characters long, over the limit of {limits.max_prompt_length:,} "
+                           "characters. Shorten it.")
+    count = editing_syntax_count(text)
+    if count > limits.max_prompt_brackets:
+        raise RequestError(f"{name} uses prompt editing ([...]) and has {count:,} of its brackets, colons and bars "
+                           f"([ ] ( ) : |), over the limit of {limits.max_prompt_brackets:,}: each one adds to the "
+                           "time it takes to read the prompt. Remove some, or write \\[ \\( for literal brackets.")
+
+
+def _check_texts(request: GenerationRequest, limits: Limits) -> None:
+    for name, label in PROMPT_FIELDS:
+        check_prompt(label, getattr(request, name), limits)
+    for f in fields(request):
+        value = getattr(request, f.name)
+        if isinstance(value, str):
+            check_unicode(f.name.replace("_", " ").capitalize(), value)
+    for lora in request.loras:
+        check_unicode("A LoRA name", str(lora.name))
+
+
+def _pictures_of(request: GenerationRequest) -> list[Any]:
+    """Every picture the request uses: input pictures, mask, ControlNet images."""
+    pictures: list[Any] = []
+    if request.mode in IMAGE_MODES:
+        pictures += list(request.init_images or ())
+        if request.mode == "inpaint" and request.mask is not None:
+            pictures.append(request.mask)
+    pictures += [unit.image for unit in request.control_units if unit.enabled and unit.image is not None]
+    return pictures
+
+
+def check_picture_budget(sizes: list[tuple[int, int]], limits: Limits, what: str = "The request") -> None:
+    """Refuse more pictures, or more pixels all together, than one request may hold while it waits in the queue.
+    `sizes` come from the pictures' headers, so nothing has been decoded yet."""
+    if len(sizes) > limits.max_input_images:
+        raise RequestError(f"{what} has {len(sizes)} pictures; at most {limits.max_input_images} are allowed in one "
+                           "request. Send fewer, or split them over several requests.")
+    total = sum(w * h for w, h in sizes)
+    if total > limits.max_input_pixels:
+        listed = ", ".join(f"{w}x{h}" for w, h in sizes[:8]) + (", ..." if len(sizes) > 8 else "")
+        raise RequestError(f"{what}'s pictures hold {total:,} pixels ({listed}), over the limit of "
+                           f"{limits.max_input_pixels:,} pixels per request. Send fewer or smaller pictures.")
+
+
+def _check_picture_budget(request: GenerationRequest, limits: Limits) -> None:
+    pictures = [image for image in _pictures_of(request) if isinstance(image, Image.Image)]
+    check_picture_budget([image.size for image in pictures], limits)
+
+
 def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: Any = None) -> GenerationRequest:
     """Check a request and return it with its numbers normalised; raise RequestError that teaches the fix.
 
     `samplers` (a SamplerRegistry) is optional so this module stays free of torch/diffusers.
     """
+    _check_texts(request, limits)
+    _check_picture_budget(request, limits)  # from the pictures' headers, before any pixel is decoded
     ints = {name: _int(name, getattr(request, name)) for name in
             ("steps", "width", "height", "seed", "subseed", "batch_count", "batch_size", "clip_skip")}
     if request.mode not in MODES:
@@ -322,16 +404,23 @@ def _choice(name: str, value: Any, names: tuple[str, ...]) -> int:
 def _check_picture(name: str, image: Any, limits: Limits) -> None:
     if not isinstance(image, Image.Image):
         raise RequestError(f"{name} is not a picture (got {type(image).__name__}).")
+    check_picture_size(name, image.size, limits)  # from the header: a lazily opened picture is not decoded yet
     try:
         image.load()  # a truncated file fails here, not halfway through the job
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise RequestError(f"{name} could not be read ({exc}). Upload a complete PNG, JPEG or WebP file.") from None
-    width, height = image.size
+
+
+def check_picture_size(name: str, size: tuple[int, int], limits: Limits = Limits()) -> None:
+    width, height = size
     if max(width, height) > limits.max_input_side:
         raise RequestError(f"{name} is {width}x{height} pixels, over the limit of {limits.max_input_side} pixels "
                            "per side. Scale it down first.")
     if min(width, height) < 1:
         raise RequestError(f"{name} is empty ({width}x{height} pixels).")
+    if width * height > limits.max_input_pixels:
+        raise RequestError(f"{name} is {width}x{height} = {width * height:,} pixels, over the limit of "
+                           f"{limits.max_input_pixels:,} pixels per request. Scale it down first.")
 
 
 def _validate_images(request: GenerationRequest, limits: Limits) -> dict[str, Any]:

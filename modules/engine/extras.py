@@ -76,12 +76,16 @@ def validate_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, limits:
         scale = float(request.upscaling_resize)
         width, height = int(request.upscaling_resize_w), int(request.upscaling_resize_h)
         visibility = float(request.extras_upscaler_2_visibility)
-    except (TypeError, ValueError) as exc:
-        raise RequestError(f"Extras: a number field is not a number ({exc}).") from None
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int() of an infinite number
+        raise RequestError(f"Extras: a number field is not a finite number ({exc}).") from None
+    limit = limits.max_input_side
     if mode not in (0, 1):
         raise RequestError(f"resize_mode must be 0 ({RESIZE_MODES[0]}) or 1 ({RESIZE_MODES[1]}), but is {mode}.")
     if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
         raise RequestError(f"Upscale by must be above 0 and at most {MAX_SCALE:g}, but is {scale:g}.")
+    if mode == 1 and not (1 <= width <= limit and 1 <= height <= limit):
+        raise RequestError(f"'Scale to' width and height (upscaling_resize_w/h) must be between 1 and {limit} "
+                           f"pixels, but are {width} and {height}.")
     if not 0.0 <= visibility <= 1.0:
         raise RequestError(f"Upscaler 2 visibility must be between 0 and 1, but is {visibility:g}.")
     names = []
@@ -90,13 +94,17 @@ def validate_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, limits:
             names.append(upscalers.find(name))
         except LookupError as exc:
             raise RequestError(f"{label}: {exc.args[0]}") from None
-    limit = getattr(limits, "max_input_side", 8192)
     for i, image in enumerate(request.init_images):
         if not isinstance(image, Image.Image):
             raise RequestError(f"Picture {i + 1} is not a picture.")
         w, h = target_size(image.size, mode, scale, width, height)
         if max(w, h) > limit or min(w, h) < 1:
             raise RequestError(f"Picture {i + 1} would become {w}x{h} pixels; the limit is {limit} a side.")
+        try:
+            image.load()  # the API opens uploads lazily: decoded here, at submit time, and not in the worker
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise RequestError(f"Picture {i + 1} could not be read ({exc}). Upload a complete PNG, JPEG or WebP "
+                               "file.") from None
     return ExtrasRequest(init_images=tuple(request.init_images), names=tuple(request.names), resize_mode=mode,
                          upscaling_resize=scale, upscaling_resize_w=width, upscaling_resize_h=height,
                          upscaling_crop=bool(request.upscaling_crop), upscaler_1=names[0], upscaler_2=names[1],

@@ -143,9 +143,11 @@ def img2img_steps(steps: int, strength: float) -> tuple[float, int, str | None]:
     ran = min(int(steps * strength), steps)
     if ran >= 1:
         return strength, ran, None
+    # Just over 1/steps, so diffusers' int(steps * strength) is 1 despite rounding; never over 1, which diffusers
+    # refuses (with 1 step that one step is the whole schedule, from full noise, as in A1111).
     note = (f"Denoising strength {strength:g} with {steps} steps leaves no step to run: ran 1 step "
-            f"(as strength {1 / steps:.3g}). Raise the steps or the strength.")
-    return 1.0 / steps + 1e-6, 1, note
+            f"(as strength {min(1.0, 1 / steps):.3g}). Raise the steps or the strength.")
+    return min(1.0, 1.0 / steps + 1e-6), 1, note
 
 
 def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: str, seeds: list[int],

@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
-from modules.core.infotext import read_image_infotext
 from modules.core.aside import move_aside
+from modules.core.infotext import read_image_infotext
 from modules.service.history_index import (
     COLUMNS,
     Entry,

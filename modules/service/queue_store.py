@@ -28,8 +28,8 @@ from typing import Any
 
 from PIL import Image
 
-from modules.core.requests import ControlUnit, GenerationRequest, LoraRef
 from modules.core.aside import move_aside
+from modules.core.requests import ControlUnit, GenerationRequest, LoraRef
 from modules.service.jobs import SavedJob
 
 log = logging.getLogger(__name__)

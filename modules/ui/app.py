@@ -12,9 +12,18 @@ from starlette.requests import Request
 from starlette.routing import Mount
 
 from modules.extension_api import TabContext
+from modules.ui import (
+    embeddings_tab,
+    extensions_tab,
+    extras_tab,
+    history_tab,
+    img2img,
+    lora_tab,
+    pnginfo,
+    settings_tab,
+    txt2img,
+)
 from modules.ui.user_defaults import account_of
-from modules.ui import (embeddings_tab, extensions_tab, extras_tab, history_tab, img2img, lora_tab, pnginfo, settings_tab,
-                        txt2img)
 
 if TYPE_CHECKING:
     from modules.service.services import Services

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
+from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, CONTROL_RESIZE_MODES, ControlUnit
 from modules.engine.controlnet.apply import control_map
 from modules.engine.imaging import flatten
-from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, CONTROL_RESIZE_MODES, ControlUnit
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 
 if TYPE_CHECKING:

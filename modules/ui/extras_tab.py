@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
+from modules.core.requests import RequestError
 from modules.engine.extras import ExtrasRequest, images_from_folder
 from modules.service.jobs import FAILED, QueueFull
-from modules.core.requests import RequestError
 from modules.ui.jobstream import POLL_SECONDS, status_html, user_of
 
 if TYPE_CHECKING:

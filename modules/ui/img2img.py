@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image, ImageChops, UnidentifiedImageError
 
-from modules.engine.imaging import flatten, mask_from_alpha
 from modules.core.requests import (
     INPAINT_AREAS,
     MASK_MODES,
@@ -24,6 +23,7 @@ from modules.core.requests import (
     GenerationRequest,
     RequestError,
 )
+from modules.engine.imaging import flatten, mask_from_alpha
 from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import controlnet_panel, extension_sections, jobstream, user_defaults
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas

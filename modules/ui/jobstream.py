@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from modules.service.jobs import CANCELLED, DONE, FAILED, QueueFull
 from modules.core.requests import GenerationRequest, RequestError
+from modules.service.jobs import CANCELLED, DONE, FAILED, QueueFull
 
 if TYPE_CHECKING:
     from modules.service.services import Services

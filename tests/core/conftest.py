@@ -51,14 +51,14 @@ def inpaint_manager(inpaint_models_dir, cpu_fp32, tmp_path):
 
 def tiny_sdxl_pipeline(seed: int = 0):
     """An SDXL pipeline from tiny random components, as diffusers' own tests build one."""
+    import tempfile
+
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     from training import shapes
     from training.demo_model import NOISE_SCHEDULE
     from training.tokenizer import write_clip_tokenizer
-
-    import tempfile
 
     with tempfile.TemporaryDirectory() as tok_dir:
         write_clip_tokenizer(Path(tok_dir), shapes.caption_vocabulary())

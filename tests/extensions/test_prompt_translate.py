@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from modules.extension_api import GenerationRequest
 from modules.core.infotext import parse_infotext
+from modules.extension_api import GenerationRequest
 from tests.extensions.conftest import SHIPPED, load_shipped, shipped_module
 
 

@@ -3,17 +3,16 @@ infotext)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 from PIL import Image
 
-from modules.service.extensions import load_extensions
 from modules.core.infotext import parse_infotext
+from modules.core.requests import GenerationRequest
+from modules.service.extensions import load_extensions
 from modules.service.outputs import OutputStore
 from modules.service.runner import Processor
-from modules.core.requests import GenerationRequest
 from tests.extensions.conftest import SHIPPED, shipped_module
 
 CTX = SimpleNamespace(sampler_names=lambda: ["Euler", "Euler a", "DPM++ 2M"],

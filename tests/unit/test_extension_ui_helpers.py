@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from modules.service.extensions import FAILED, LOADED, Extension, ExtensionHost
 from modules.core.settings import settings_from_args
+from modules.service.extensions import FAILED, LOADED, Extension, ExtensionHost
 
 
 def test_status_table_lists_every_extension_and_escapes_errors(tmp_path):
@@ -72,8 +72,8 @@ def test_shipped_extensions_import_only_the_extension_api_from_modules():
 def test_extension_settings_form_saves_each_extension_under_its_name(tmp_path):
     import gradio as gr
 
-    from modules.extension_api import ExtensionApi, ExtensionSettings
     from modules.core.settings import SettingsStore
+    from modules.extension_api import ExtensionApi, ExtensionSettings
     from modules.ui.extensions_tab import _settings_section
 
     store = SettingsStore(tmp_path / "settings.json", {})

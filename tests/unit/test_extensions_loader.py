@@ -6,6 +6,9 @@ import logging
 
 import pytest
 
+from modules.core.requests import GenerationRequest
+from modules.core.settings import SettingsStore
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 from modules.extension_api import ExtensionApi, ExtensionSettings
 from modules.service.extensions import (
     DISABLED,
@@ -18,9 +21,6 @@ from modules.service.extensions import (
     load_extensions,
     missing_requirements,
 )
-from modules.engine.controlnet.preprocessors import PreprocessorRegistry
-from modules.core.requests import GenerationRequest
-from modules.core.settings import SettingsStore
 from tests.fixtures.fake_extensions import (
     GOOD,
     RAISES_AT_IMPORT,

@@ -7,10 +7,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from modules.core.results import GenerationResult
-from modules.core.results import OutOfMemory
-from modules.engine.oom import halved_batch, is_out_of_memory, run_with_retry
 from modules.core.requests import GenerationRequest
+from modules.core.results import GenerationResult, OutOfMemory
+from modules.engine.oom import halved_batch, is_out_of_memory, run_with_retry
 
 REQUEST = GenerationRequest(prompt="x", width=64, height=48, seed=7, subseed=3, batch_size=4, batch_count=2)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from modules.service import outputs
 from modules.core.infotext import read_image_infotext
+from modules.service import outputs
 from modules.service.outputs import OutputStore, next_number, save_image
 
 NOW = datetime(2024, 5, 6, 13, 45)

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image, ImageDraw
 
+from modules.core.infotext import parse_infotext
 from modules.core.requests import (
     MODES,
     GenerationRequest,
@@ -17,7 +18,6 @@ from modules.core.requests import (
     request_fields_from_infotext,
     validate,
 )
-from modules.core.infotext import parse_infotext
 
 PICTURE = Image.new("RGB", (32, 24), (10, 20, 30))
 

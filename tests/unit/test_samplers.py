@@ -7,8 +7,8 @@ import inspect
 import pytest
 import torch
 from diffusers import (
-    DPMSolverSDEScheduler,
     DPMSolverMultistepScheduler,
+    DPMSolverSDEScheduler,
     DPMSolverSinglestepScheduler,
     EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
