@@ -96,6 +96,11 @@ class _Run:
         """run_batch(batch_index, first image index, seeds, subseeds) -> pictures, for each batch in turn."""
         size = self.request.batch_size
         for batch_index in range(self.request.batch_count):
+            if self.control is not None and self.control.interrupt.is_set():
+                # Interrupted before this batch began (while the model loaded, the prompt was read, or the last
+                # batch was saved): stop here rather than start a batch only to throw its noise away.
+                self.interrupted = True
+                break
             start = batch_index * size
             batch_seeds, batch_subseeds = seeds[start:start + size], subseeds[start:start + size]
             if hasattr(self.pipe.scheduler, "noise_sampler_seed"):  # only the SDE samplers have one

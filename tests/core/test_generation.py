@@ -73,6 +73,15 @@ def test_interrupt_stops_at_next_step_and_keeps_the_picture(manager, samplers):
     assert max(seen) < 10
 
 
+def test_an_interrupt_before_the_first_step_runs_no_batch(manager, samplers):
+    control = JobControl()
+    steps = []
+    control.on_step = lambda info: steps.append(info.step)
+    control.interrupt.set()  # e.g. pressed while the checkpoint was loading
+    result = generate(replace(BASE, steps=10, batch_count=3), manager, samplers, control)
+    assert result.interrupted and result.images == [] and steps == []
+
+
 def test_skip_drops_current_batch_only(manager, samplers):
     control = JobControl()
     batches = []
