@@ -291,13 +291,15 @@ def _load_state(opts: MemberOptions) -> dict:
 
 
 def _save_pipeline(base: Base, unet, out_dir: Path, inpaint: bool = False) -> None:
-    from diffusers import PNDMScheduler, StableDiffusionInpaintPipeline, StableDiffusionPipeline
+    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
-    scheduler = PNDMScheduler.from_config(base.scheduler_config)
+    # Euler a and an fp32 text encoder, as the base: plain diffusers' defaults then draw what the app draws.
+    scheduler = EulerAncestralDiscreteScheduler.from_config(base.scheduler_config)
     cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
     pipe = cls(vae=base.vae, text_encoder=base.text_encoder, tokenizer=base.tokenizer, unet=unet, scheduler=scheduler,
                safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.to(torch.float16)
+    pipe.text_encoder.to(torch.float32)
     pipe.save_pretrained(out_dir, safe_serialization=True)
     # The app's defaults and preview factors belong to the VAE and data, which the member shares with the base.
     for name in ("latent_rgb.json", "webui-defaults.json"):

@@ -400,8 +400,9 @@ def _checkpoint(opts: RunOptions, state: dict, phase: _UnetPhase, step: int, sec
 
 
 def export(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
-    """Write the EMA weights as a diffusers folder in fp16 (what the app loads, and what we commit)."""
-    from diffusers import PNDMScheduler, StableDiffusionPipeline
+    """Write the EMA weights as a diffusers folder in fp16 (what the app loads, and what we commit); the text
+    encoder stays fp32 and the scheduler is Euler a, so plain diffusers' defaults draw what the app draws."""
+    from diffusers import EulerAncestralDiscreteScheduler, PNDMScheduler, StableDiffusionPipeline
     from transformers import CLIPTokenizer
 
     tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir)
@@ -412,10 +413,13 @@ def export(opts: RunOptions, state: dict, tokenizer_dir: Path) -> None:
     unet.load_state_dict(state["ema_unet"])
     te = build_text_encoder(opts.cfg, len(tokenizer))
     te.load_state_dict(state["ema_te"])
-    scheduler = PNDMScheduler(**NOISE_SCHEDULE, skip_prk_steps=True, set_alpha_to_one=False)
+    # The PNDM settings are kept in the config: the app's DDIM and PLMS samplers read set_alpha_to_one from it.
+    scheduler = EulerAncestralDiscreteScheduler.from_config(
+        PNDMScheduler(**NOISE_SCHEDULE, skip_prk_steps=True, set_alpha_to_one=False).config)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.to(torch.float16)
+    pipe.text_encoder.to(torch.float32)  # transformers loads it in the dtype it is stored in: one dtype with the UNet
     pipe.save_pretrained(opts.out_dir, safe_serialization=True)
     info = {
         "steps": state.get("unet_step"),

@@ -31,6 +31,14 @@ def test_train_resume_export_and_load(tmp_path, samplers, cpu_fp32):
     assert (out / "latent_rgb.json").is_file()
     defaults = json.loads((out / "webui-defaults.json").read_text())
     assert defaults["width"] == defaults["height"] == TINY.image_size and defaults["prompt"]
+    # Plain diffusers' defaults load it in one dtype with Euler a (an fp16 text encoder beside a float32 UNet
+    # failed, and PNDM drew wrong colours): what the model card promises.
+    from diffusers import StableDiffusionPipeline
+
+    plain = StableDiffusionPipeline.from_pretrained(out)
+    assert type(plain.scheduler).__name__ == "EulerAncestralDiscreteScheduler"
+    assert plain.text_encoder.dtype == plain.unet.dtype == torch.float32
+    plain("a red circle", num_inference_steps=2, height=16, width=16, guidance_scale=5)
 
     from modules.core.requests import GenerationRequest
     from modules.engine.generation import generate
