@@ -6,12 +6,12 @@ load, the extensions' settings, the server's settings, the Styles editor's Save 
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import pytest
 
 from tests.browser.conftest import CHROMIUM, REPO_ROOT, served_webui
+from tests.browser.test_login import _log_in as logged_in
 from tests.browser.test_login import _status
 
 pytestmark = pytest.mark.browser
@@ -29,19 +29,6 @@ def studio_server(tiny_models_dir, tmp_path_factory):
     with served_webui(base, tiny_models_dir, ("--auth", "carol:carol-pw,root:root-pw:admin", "--extensions-dir",
                                               str(extensions)), ready=lambda url: _status(url + "/") == 200) as served:
         yield served
-
-
-def logged_in(browser_context, url: str, user: str, password: str):
-    from playwright.sync_api import expect
-
-    browser_context.clear_cookies()
-    page = browser_context.new_page()
-    page.goto(url, wait_until="networkidle", timeout=60_000)
-    page.get_by_label("username").fill(user)
-    page.get_by_label("password").fill(password)
-    page.get_by_role("button", name=re.compile("login", re.I)).click()
-    expect(page.locator("#txt2img_generate")).to_be_visible(timeout=60_000)
-    return page
 
 
 def test_a_plain_user_sees_the_shared_settings_read_only(studio_server, browser_context):
