@@ -81,9 +81,12 @@ def parse_size(text: str) -> tuple[int | None, int | None]:
         return None, None
     width, sep, height = text.lower().partition("x")
     try:
-        return int(width), int(height) if sep else None
+        sizes = int(width), int(height) if sep else None
     except ValueError:
         raise HTTPException(422, f"invalid size {text!r}: write it as WIDTHxHEIGHT, e.g. 512x768") from None
+    if any(s is not None and not 0 <= s <= MAX_ID for s in sizes):  # SQLite cannot compare larger integers
+        raise HTTPException(422, f"invalid size {text[:40]!r}: width and height are whole numbers of pixels")
+    return sizes
 
 
 def check_search_text(q: str) -> None:

@@ -156,3 +156,10 @@ def test_picture_routes_bound_the_request_body(client, chunked):
                            headers={**basic("alice"), "Content-Type": "application/json"})
     assert response.status_code == 413, response.text[:300]
     assert f"over the limit of {MAX_BODY_BYTES // 2**20} MB" in response.json()["detail"]
+
+
+def test_a_history_size_over_sqlites_integers_is_a_422(client):
+    from tests.api.conftest import basic
+
+    answer = client.get("/api/v1/history", params={"size": "9223372036854775808x1"}, headers=basic("alice"))
+    assert answer.status_code == 422 and "width and height" in answer.text
