@@ -45,7 +45,10 @@ CREATE TABLE IF NOT EXISTS images (
     prompt TEXT NOT NULL DEFAULT '',
     negative_prompt TEXT NOT NULL DEFAULT '',
     infotext TEXT NOT NULL DEFAULT '',  -- the parameters are parsed from it when read: rows stay small to scan
-    trashed REAL
+    trashed REAL,
+    -- What the user typed when an extension changed the prompt before drawing (prompt-translate's
+    -- "Original prompt"): searched beside the prompt drawn, so the words the user wrote find the picture.
+    original_prompt TEXT NOT NULL DEFAULT ''
 );
 -- Unique among live pictures only: a trashed picture's number may be taken by a new save meanwhile.
 CREATE UNIQUE INDEX IF NOT EXISTS images_live_path ON images(path) WHERE trashed IS NULL;
@@ -60,21 +63,32 @@ CREATE TABLE IF NOT EXISTS image_loras (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS loras_by_image ON image_loras(image_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5(
-    prompt, content='images', content_rowid='id', tokenize='trigram');
+    prompt, original_prompt, content='images', content_rowid='id', tokenize='trigram');
 CREATE TRIGGER IF NOT EXISTS images_fts_insert AFTER INSERT ON images BEGIN
-    INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
+    INSERT INTO images_fts(rowid, prompt, original_prompt) VALUES (new.id, new.prompt, new.original_prompt);
 END;
 CREATE TRIGGER IF NOT EXISTS images_fts_delete AFTER DELETE ON images BEGIN
-    INSERT INTO images_fts(images_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
+    INSERT INTO images_fts(images_fts, rowid, prompt, original_prompt)
+        VALUES ('delete', old.id, old.prompt, old.original_prompt);
 END;
-CREATE TRIGGER IF NOT EXISTS images_fts_update AFTER UPDATE OF prompt ON images BEGIN
-    INSERT INTO images_fts(images_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
-    INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
+CREATE TRIGGER IF NOT EXISTS images_fts_update AFTER UPDATE OF prompt, original_prompt ON images BEGIN
+    INSERT INTO images_fts(images_fts, rowid, prompt, original_prompt)
+        VALUES ('delete', old.id, old.prompt, old.original_prompt);
+    INSERT INTO images_fts(rowid, prompt, original_prompt) VALUES (new.id, new.prompt, new.original_prompt);
 END;
 """
+# Version 1 indexed the prompt drawn only. Its full-text table and triggers are remade with the new column, and
+# the column is filled from each row's infotext (`_migrate`).
+_DROP_V1_SEARCH = """
+DROP TRIGGER IF EXISTS images_fts_insert;
+DROP TRIGGER IF EXISTS images_fts_delete;
+DROP TRIGGER IF EXISTS images_fts_update;
+DROP TABLE IF EXISTS images_fts;
+"""
+ORIGINAL_PROMPT = "Original prompt"  # the infotext field prompt-translate writes (modules/extension_api hooks)
 COLUMNS = ("id, path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, negative_prompt, "
            "infotext, trashed")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -103,7 +117,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Query:
-    """A search: every given filter must hold. `text` terms are ANDed substrings of the prompt."""
+    """A search: every given filter must hold. `text` terms are ANDed substrings of the prompt (as drawn or as
+    the user typed it)."""
 
     text: str = ""
     checkpoint: str = ""  # name (A1111's "Model") or short hash
@@ -126,6 +141,7 @@ def open_index(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA cache_size=-65536")  # 64 MB: the indexes of ~100,000 pictures stay in memory
         db.execute("PRAGMA mmap_size=268435456")
+        _migrate(db)
         db.executescript(SCHEMA)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         db.execute("CREATE TEMP TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY)")  # see `search_conditions`
@@ -136,6 +152,31 @@ def open_index(path: Path) -> sqlite3.Connection:
                                "needs: use a Python built with a recent SQLite (3.34 or later)") from exc
         raise
     return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an index of an older version up to SCHEMA_VERSION in place (a rebuild from the pictures would take
+    minutes for a large gallery); a new, empty database has nothing to do."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'images'").fetchone()
+    if exists is None or version >= 2:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in filter(None, (part.strip() for part in _DROP_V1_SEARCH.split(";"))):
+            db.execute(statement)
+        db.execute("ALTER TABLE images ADD COLUMN original_prompt TEXT NOT NULL DEFAULT ''")
+        rows = db.execute("SELECT id, infotext FROM images WHERE infotext LIKE ?", (f"%{ORIGINAL_PROMPT}:%",))
+        db.executemany("UPDATE images SET original_prompt = ? WHERE id = ?",
+                       [(original, image_id) for image_id, infotext in rows.fetchall()
+                        if (original := _describe(infotext).original_prompt)])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.executescript(SCHEMA)
+    db.execute("INSERT INTO images_fts(images_fts) VALUES ('rebuild')")
+    log.info("history: the index was brought to version %d (searches the prompt as typed too)", SCHEMA_VERSION)
 
 
 class Transaction:
@@ -193,7 +234,7 @@ def insert_row(db: sqlite3.Connection, rel: str, infotext: str | None, *, owner:
     width, height = size
     values = (image_id, rel, owner, created if created is not None else time.time(), mode_of(rel, params),
               params.get("Model"), params.get("Model hash"), _int(params.get("Seed")), width, height,
-              described.prompt, described.negative_prompt, described.infotext, trashed)
+              described.prompt, described.negative_prompt, described.infotext, trashed, described.original_prompt)
     row = None if trashed is not None else db.execute(
         "SELECT id FROM images WHERE path = ? AND trashed IS NULL", (rel,)).fetchone()
     if row is not None and not replace:
@@ -202,7 +243,8 @@ def insert_row(db: sqlite3.Connection, rel: str, infotext: str | None, *, owner:
         db.execute("DELETE FROM images WHERE id = ?", (row[0],))
     cursor = db.execute(
         "INSERT INTO images (id, path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, "
-        "negative_prompt, infotext, trashed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        "negative_prompt, infotext, trashed, original_prompt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        values)
     image_id = int(cursor.lastrowid)
     db.executemany("INSERT OR IGNORE INTO image_loras (image_id, name) VALUES (?, ?)",
                    [(image_id, name) for name in lora_names(described.prompt, params)])
@@ -217,6 +259,7 @@ class _Described:
     negative_prompt: str = ""
     params: dict[str, str] = field(default_factory=dict)
     infotext: str = ""
+    original_prompt: str = ""  # what the user typed, when it is not the prompt drawn
 
 
 def _describe(infotext: str | None) -> _Described:
@@ -224,7 +267,9 @@ def _describe(infotext: str | None) -> _Described:
         return _Described()
     info = parse_infotext(infotext)
     params = {k: v for k, v in info.params.items() if not (k.endswith(("-1", "-2")) and k[:-2] in info.params)}
-    return _Described(info.prompt, info.negative_prompt, params, infotext)
+    original = params.get(ORIGINAL_PROMPT, "")
+    return _Described(info.prompt, info.negative_prompt, params, infotext,
+                      original if original != info.prompt else "")
 
 
 MODES = ("txt2img", "img2img", "inpaint", "extras", "other")  # what `mode_of` says
@@ -291,8 +336,8 @@ def search_conditions(db: sqlite3.Connection, query: Query, owner: str | None) -
         db.execute("INSERT INTO hits SELECT rowid FROM images_fts WHERE images_fts MATCH ?", (match,))
         where.append("i.id IN hits")
     for pattern in likes:
-        where.append("i.prompt LIKE ? ESCAPE '\\'")
-        args.append(pattern)
+        where.append("(i.prompt LIKE ? ESCAPE '\\' OR i.original_prompt LIKE ? ESCAPE '\\')")
+        args += [pattern, pattern]
     if query.checkpoint:
         where.append("(i.checkpoint = ? COLLATE NOCASE OR i.model_hash = ? COLLATE NOCASE)")
         args += [query.checkpoint, query.checkpoint]
