@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Body, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from modules.api import convert
+from modules.api import a1111_options, convert
 from modules.api.auth import Caller
 from modules.api.images import decode_image, encode_image
 from modules.api.schemas import (
@@ -40,7 +40,6 @@ from modules.service.jobs import RUNNING, Job
 if TYPE_CHECKING:
     from modules.service.services import Services
 
-WRITABLE_OPTIONS = ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers")
 
 
 def submit_txt2img(services: Services, payload: Txt2ImgPayload, caller: Caller) -> tuple[Job, list[str]]:
@@ -89,6 +88,7 @@ def progress_of(services: Services, job: Job | None, skip_image: bool) -> Progre
 
 
 def options_of(services: Services, user: str) -> dict[str, Any]:
+    """Every A1111 1.10 option for this user: their own values over what is in force on this server."""
     mine = services.user_settings.get(user)
     checkpoint = None
     if mine.get("sd_model_checkpoint"):
@@ -97,39 +97,20 @@ def options_of(services: Services, user: str) -> dict[str, Any]:
         except LookupError:
             checkpoint = None  # removed from disk since; fall back to the server's default
     checkpoint = checkpoint or services.models.default_checkpoint()
-    preview_every = int(services.ui_settings.get("preview_every") or 0)
-    return {
-        "sd_model_checkpoint": checkpoint.title if checkpoint else None,
-        "sd_checkpoint_hash": checkpoint.sha256 if checkpoint else None,
-        "sd_vae": mine.get("sd_vae", "Automatic"),
-        "CLIP_stop_at_last_layers": mine.get("CLIP_stop_at_last_layers", 1),
-        "sd_checkpoints_limit": services.settings.models_in_ram,
-        "samples_format": "png",
-        "enable_pnginfo": True,
-        "live_previews_enable": preview_every > 0,
-        "show_progress_every_n_steps": preview_every,
-        "randn_source": "CPU",
-        "eta_noise_seed_delta": 0,
-        "sd_lora": "None",
-    }
+    values = a1111_options.values_for(mine, lambda key: a1111_options.in_force(services, key))
+    values["sd_model_checkpoint"] = checkpoint.title if checkpoint else None
+    values["sd_checkpoint_hash"] = checkpoint.sha256 if checkpoint else None
+    return values
 
 
 def set_options(services: Services, user: str, body: dict[str, Any]) -> None:
+    """A1111's POST /options, per user: all keys checked before any is stored (see a1111_options)."""
     refuse_unsafe_json(body, "The options")
-    changes: dict[str, Any] = {}
-    if body.get("sd_model_checkpoint"):
-        changes["sd_model_checkpoint"] = convert.find_checkpoint(services.models, str(body["sd_model_checkpoint"])).name
-    if body.get("sd_vae") is not None:
-        changes["sd_vae"] = convert.check_vae(services.models, str(body["sd_vae"]))
-    if body.get("CLIP_stop_at_last_layers") is not None:
-        try:
-            clip_skip = int(float(body["CLIP_stop_at_last_layers"]))
-        except (TypeError, ValueError, OverflowError):  # OverflowError: inf, as JSON's 1e999 reads
-            raise RequestError("CLIP_stop_at_last_layers must be a whole number from 1 to 12, but is "
-                               f"{repr(body['CLIP_stop_at_last_layers'])[:100]}.") from None
-        if not 1 <= clip_skip <= 12:
-            raise RequestError(f"CLIP_stop_at_last_layers must be from 1 to 12, but is {clip_skip}.")
-        changes["CLIP_stop_at_last_layers"] = clip_skip
+    specials = {
+        "sd_model_checkpoint": lambda v: convert.find_checkpoint(services.models, v).name if v else None,
+        "sd_vae": lambda v: convert.check_vae(services.models, v),
+    }
+    changes = a1111_options.check_changes(body, lambda key: a1111_options.in_force(services, key), specials)
     if changes:
         services.user_settings.update(user, changes)
 

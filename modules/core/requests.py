@@ -64,6 +64,8 @@ class ControlUnit:
     threshold_a: float | None = None  # the preprocessor's first/second slider; None = its default
     threshold_b: float | None = None
     hr_option: int = 0  # index into CONTROL_HR_OPTIONS
+    # sd-webui-controlnet returns the unit's map after the pictures unless this is off; never saved as a picture.
+    save_detected_map: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,11 @@ class GenerationRequest:
     inpainting_mask_invert: bool = False
     outpaint: tuple[int, int, int, int] = (0, 0, 0, 0)  # pixels added left, right, up, down (inpaint mode)
     outpaint_fill: str = "edge"  # how the new area starts: OUTPAINT_FILLS
+    # Face restoration (A1111's "Restore faces"): each picture after decode, before saving. The restorer and
+    # CodeFormer's weight are the user's settings (face_restoration_model, code_former_weight), copied in here.
+    restore_faces: bool = False
+    face_restorer: str = "CodeFormer"
+    codeformer_weight: float = 0.5  # CodeFormer's fidelity w: 0 = the most restoration, 1 = the closest to the input
     control_units: tuple[ControlUnit, ...] = ()
     # Hires. fix (txt2img; `denoising_strength` above is its strength): A1111's API names and defaults.
     # Empty/None values mean "as in the first pass".
@@ -114,6 +121,16 @@ class GenerationRequest:
     hr_prompt: str = ""
     hr_negative_prompt: str = ""
     hr_checkpoint: str = ""
+    # Refiner (A1111 1.6): another checkpoint of the same family makes the steps after `refiner_switch_at`
+    # (a fraction of the steps, in (0, 1)); with the hires fix on, of the second pass's steps. "" = no refiner.
+    refiner_checkpoint: str = ""
+    refiner_switch_at: float = 0.8
+    # A1111's settings that change the picture (its option names in comments); per request, from the user's options.
+    eta_noise_seed_delta: int = 0  # ENSD: the sampler's own noise (ancestral and SDE steps) uses seed + this
+    eta_ddim: float = 0.0  # DDIM's eta (0 = deterministic DDIM); other samplers ignore it, as in A1111
+    color_correction: bool = False  # img2img_color_correction: match the result's colours to the input's
+    img2img_fix_steps: bool = False  # run exactly `steps` steps whatever the denoising strength
+    inpainting_mask_weight: float = 1.0  # inpainting checkpoints: how much of the masked area they are shown hidden
 
     def with_resolved_seeds(self, rng: random.Random | None = None) -> GenerationRequest:
         """Replace -1 seeds by concrete ones, so the job (and its infotext) can be reproduced."""
@@ -276,6 +293,7 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
         raise RequestError(f"Batch size must be between 1 and {limits.max_batch_size}.")
     if not 1 <= ints["clip_skip"] <= 12:
         raise RequestError(f"Clip skip must be between 1 and 12, but is {ints['clip_skip']}.")
+    _check_a1111_settings(request)
     for name in ("seed", "subseed"):
         if not -1 <= ints[name] <= MAX_SEED:
             raise RequestError(f"{name.capitalize()} must be -1 (random) or between 0 and {MAX_SEED}.")
@@ -292,7 +310,18 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
         sampler = spec.name
     return replace(request, cfg_scale=cfg, subseed_strength=subseed_strength, sampler=sampler,
                    schedule_type=schedule, **ints, **_validate_images(request, limits),
-                   control_units=_validate_units(request, limits), **_validate_hires(replace(request, **ints), limits))
+                   control_units=_validate_units(request, limits), **_validate_hires(replace(request, **ints), limits),
+                   **_validate_refiner(request))
+
+
+def _check_a1111_settings(request: GenerationRequest) -> None:
+    ensd = _int("ETA noise seed delta", request.eta_noise_seed_delta)
+    if not 0 <= ensd <= MAX_SEED:
+        raise RequestError(f"ETA noise seed delta must be between 0 and {MAX_SEED}, but is {ensd}.")
+    for name, label in (("eta_ddim", "Eta for DDIM"), ("inpainting_mask_weight", "Inpainting conditioning mask strength")):
+        value = _float(label, getattr(request, name))
+        if not 0.0 <= value <= 1.0:
+            raise RequestError(f"{label} must be between 0 and 1, but is {value:g}.")
 
 
 def hires_size(request: GenerationRequest) -> tuple[int, int, int, int]:
@@ -342,6 +371,23 @@ def _validate_hires(request: GenerationRequest, limits: Limits) -> dict[str, Any
         raise RequestError(f"The hires fix would make a {width}x{height} picture; it needs at least 8 pixels a side.")
     return {"enable_hr": True, "hr_scale": scale, "hr_second_pass_steps": steps, "denoising_strength": strength,
             "hr_cfg": cfg, "hr_upscaler": str(request.hr_upscaler or "Latent"), **resize}
+
+
+NO_REFINER = ("", "none")  # A1111's UI offers "None"; its API clients send null, "" or "None"
+
+
+def _validate_refiner(request: GenerationRequest) -> dict[str, Any]:
+    """The refiner's name, and its switch point when there is one (A1111 ignores the point without a refiner)."""
+    name = "" if request.refiner_checkpoint is None else str(request.refiner_checkpoint).strip()
+    if name.casefold() in NO_REFINER:
+        return {"refiner_checkpoint": ""}
+    check_unicode("Refiner checkpoint", name)
+    switch = _float("Refiner switch at", request.refiner_switch_at)
+    if not 0.0 < switch < 1.0:
+        raise RequestError(f"Refiner switch at must be between 0 and 1 (both excluded), but is {switch:g}: it is the "
+                           "fraction of the steps after which the refiner takes over (0.8 with 20 steps: the "
+                           "checkpoint makes 16 steps, the refiner 4). For no refiner, choose 'None'.")
+    return {"refiner_checkpoint": name, "refiner_switch_at": switch}
 
 
 def _validate_units(request: GenerationRequest, limits: Limits) -> tuple[ControlUnit, ...]:
@@ -504,6 +550,9 @@ INFOTEXT_FIELDS = {
     "Hires prompt": ("hr_prompt", str),
     "Hires negative prompt": ("hr_negative_prompt", str),
     "Hires checkpoint": ("hr_checkpoint", str),
+    "Face restoration": ("face_restorer", str),  # A1111 writes the restorer's name when restore_faces is on
+    "Refiner": ("refiner_checkpoint", str),  # A1111 writes "name [short hash]"
+    "Refiner switch at": ("refiner_switch_at", float),
 }
 
 
@@ -531,6 +580,8 @@ def request_fields_from_infotext(prompt: str, negative_prompt: str, params: dict
                 out["hr_resize_x"], out["hr_resize_y"] = (int(v) for v in resize.split("x", 1))
             except ValueError:
                 pass
+    if params.get("Face restoration"):
+        out["restore_faces"] = True
     if "Model" in params or "Model hash" in params:
         out["checkpoint"] = params.get("Model") or params.get("Model hash")
         out["checkpoint_hash"] = params.get("Model hash")

@@ -43,9 +43,10 @@ def make_noise(shape: tuple[int, ...], seeds: list[int], subseeds: list[int], st
     return noise
 
 
-def cpu_generators(seeds: list[int]) -> list[torch.Generator]:
-    """One generator per image for the sampler's own noise (ancestral steps), seeded like its initial noise."""
-    return [generator_for(s, torch.device("cpu")) for s in seeds]
+def cpu_generators(seeds: list[int], delta: int = 0) -> list[torch.Generator]:
+    """One generator per image for the sampler's own noise (ancestral and SDE steps), seeded like its initial
+    noise plus `delta`: A1111's "Eta noise seed delta" (ENSD), which changes only the noise added while sampling."""
+    return [generator_for(s + delta, torch.device("cpu")) for s in seeds]
 
 
 def _normalisation(config: Any, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
