@@ -181,6 +181,7 @@ class SettingsStore:
         self.path = path
         self.defaults = dict(defaults)
         self.values = self._load()
+        self._form_lock = threading.Lock()  # `update_from`: compare and write as one step
 
     def _load(self) -> dict[str, Any]:
         if not self.path.exists():
@@ -203,6 +204,25 @@ class SettingsStore:
     def update(self, changes: dict[str, Any]) -> None:
         self.values.update(changes)
         self.save()
+
+    def update_from(self, seen: dict[str, Any], wanted: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Save what a form changed, never what it merely showed: `seen` holds the values the form was filled
+        with, `wanted` what it holds now. Only keys that differ are written, and a key someone else changed
+        since the form was filled is not overwritten: returns (saved, conflicts), conflicts mapping each
+        refused key to the newer value now stored."""
+        with self._form_lock:
+            saved, conflicts = {}, {}
+            for key, value in wanted.items():
+                if value == seen.get(key):
+                    continue
+                current = self.get(key)
+                if current != seen.get(key) and current != value:
+                    conflicts[key] = current
+                else:
+                    saved[key] = value
+            if saved:
+                self.update(saved)
+            return saved, conflicts
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from modules.ui import (
     img2img,
     lora_tab,
     pnginfo,
+    send_to,
     settings_tab,
     txt2img,
 )
@@ -53,7 +54,7 @@ def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
             with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
                 i2i = img2img.build(services)
             with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
-                extras_tab.build(services)
+                extras = extras_tab.build(services)
             with gr.Tab("Lora", id="lora", elem_id="tab_lora"):
                 lora_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt})
             with gr.Tab("Textual Inversion", id="textual_inversion", elem_id="tab_textual_inversion"):
@@ -63,12 +64,16 @@ def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
                     history_tab.build(services, history, t2i, i2i, tabs)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
                 pnginfo.build(services, t2i, tabs, "txt2img", i2i)
-            with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
-                settings_tab.build(services)
+            with gr.Tab("Settings", id="settings", elem_id="tab_settings") as settings:
+                settings_tab.build(services, settings)
             add_extension_tabs(services)
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
                 extensions_tab.build(services)
         img2img.connect_send(t2i, i2i, tabs)
+        send_to.connect(send_to.GallerySends(t2i.gallery, t2i.selected, extras=t2i.send_extras,
+                                             controlnet=t2i.send_controlnet), t2i, i2i, extras, tabs)
+        send_to.connect(send_to.GallerySends(i2i.gallery, i2i.selected, **(i2i.sends or {})), t2i, i2i, extras, tabs)
+        settings_tab.fill_default_negative(services, [t2i.negative_prompt, i2i.negative_prompt])
     return demo
 
 

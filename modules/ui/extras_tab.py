@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -17,6 +18,16 @@ if TYPE_CHECKING:
     from modules.service.services import Services
 
 SINGLE, BATCH, FOLDER = "single", "batch", "folder"
+
+
+@dataclass(frozen=True)
+class ExtrasTab:
+    """What a send fills in the Extras tab: its single-picture box, the source tabs and the chosen source."""
+
+    image: Any
+    source_tabs: Any
+    source: Any  # gr.State: which source Generate reads
+    single: str  # the id of the "Single Image" source tab, and the source value it stands for
 
 
 def unsupported_note(services: Services) -> str:
@@ -53,15 +64,15 @@ def pictures_for(source: str, single: Image.Image | None, files: list[Any] | Non
     return images_from_folder(folder)
 
 
-def build(services: Services) -> None:
+def build(services: Services) -> ExtrasTab:
     registry = services.upscalers
     folders_allowed = not services.per_user_outputs
     source = gr.State(SINGLE)
     mode = gr.State(0)
     with gr.Row():
         with gr.Column(scale=1):
-            with gr.Tabs(elem_id="extras_source"):
-                with gr.Tab("Single Image", elem_id="extras_single_tab") as tab_single:
+            with gr.Tabs(elem_id="extras_source") as source_tabs:
+                with gr.Tab("Single Image", id=SINGLE, elem_id="extras_single_tab") as tab_single:
                     single = gr.Image(type="pil", label="Source", elem_id="extras_image", image_mode=None)
                 with gr.Tab("Batch Process", elem_id="extras_batch_tab") as tab_batch:
                     files = gr.File(file_count="multiple", label="Batch Process", elem_id="extras_image_batch")
@@ -128,3 +139,4 @@ def build(services: Services) -> None:
         return gr.update(choices=names), gr.update(choices=names), unsupported_note(services)
 
     refresh.click(do_refresh, outputs=[upscaler_1, upscaler_2, note])
+    return ExtrasTab(image=single, source_tabs=source_tabs, source=source, single=SINGLE)

@@ -25,10 +25,10 @@ from modules.core.requests import (
 )
 from modules.engine.imaging import flatten, mask_from_alpha
 from modules.engine.samplers import SCHEDULE_TYPES
-from modules.ui import controlnet_panel, extension_sections, jobstream, user_defaults
+from modules.ui import controlnet_panel, extension_sections, jobstream, send_row, user_defaults
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of
-from modules.ui.txt2img import Txt2ImgTab, checkpoint_choices
+from modules.ui.txt2img import Txt2ImgTab, checkpoint_choices, remember
 
 if TYPE_CHECKING:
     from modules.service.services import Services
@@ -59,6 +59,9 @@ class Img2ImgTab:
     height: Any
     checkpoint: Any
     vae: Any
+    gallery: Any = None
+    selected: Any = None  # gr.State: the gallery index last clicked (for "Send to")
+    sends: dict[str, Any] | None = None  # the "Send to" buttons by target, wired by send_to.connect
 
 
 def read_upload(payload: Any, max_side: int) -> tuple[Image.Image | None, str | None]:
@@ -295,7 +298,10 @@ def build(services: Services) -> Img2ImgTab:
             preview = gr.Image(label="Preview", interactive=False, elem_id="img2img_preview", format="png", height=160)
             gallery = gr.Gallery(label="Output", format="png", columns=2, object_fit="contain", height="auto",
                                  elem_id="img2img_gallery", preview=True)
+            sends = send_row.send_buttons("img2img", ("img2img", "inpaint", "extras", "controlnet"))
             info = gr.Textbox(label="Generation parameters", lines=4, interactive=False, elem_id="img2img_info")
+    selected = gr.State(0)
+    gallery.select(remember, outputs=[selected], queue=False)
     tab = gr.State("img2img")
     job_id, last_seed = gr.State(None), gr.State(-1)
     form = {**{k: v for k, v in pictures.items() if k not in ("tabs", "subtabs", "sketch_clear")},
@@ -334,7 +340,7 @@ def build(services: Services) -> Img2ImgTab:
                       inpaint_options=settings["inpaint_options"], prompt=prompt, negative_prompt=negative,
                       sampler=settings["sampler"], schedule_type=settings["schedule_type"], steps=settings["steps"],
                       cfg_scale=settings["cfg_scale"], width=settings["width"], height=settings["height"],
-                      checkpoint=checkpoint, vae=vae)
+                      checkpoint=checkpoint, vae=vae, gallery=gallery, selected=selected, sends=sends)
 
 
 def _size_updates(picture: Image.Image | None) -> tuple[Any, Any]:

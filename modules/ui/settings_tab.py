@@ -1,9 +1,13 @@
 """Settings tab: UI defaults persisted in the settings JSON file. They are the server's, for everyone: only an
-admin (or the local user of an instance without accounts) changes them."""
+admin (or the local user of an instance without accounts) changes them.
+
+The form is filled when the page opens and each time the tab is selected, never from the values at start-up:
+two admins with the page open must not undo each other's changes. Saving writes only the fields this admin
+changed, and refuses one another admin changed meanwhile (`SettingsStore.update_from`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -15,7 +19,15 @@ if TYPE_CHECKING:
 MAX_PREVIEW_EVERY = 50
 
 
-def build(services: Services) -> None:
+KEYS = ("preview_every", "default_negative_prompt")  # what this tab edits; each is used where its label says
+
+
+def current(store: Any) -> dict[str, Any]:
+    return {key: store.get(key) for key in KEYS}
+
+
+def build(services: Services, tab: Any = None) -> None:
+    """The Settings form; `tab` (the gr.Tab holding it) refreshes the form when selected."""
     store = services.ui_settings
     readonly = gr.Markdown("These settings are the server's, for everyone: only an admin can change them.",
                            visible=False, elem_id="settings_readonly")
@@ -24,17 +36,56 @@ def build(services: Services) -> None:
                     f"{str(services.device.dtype).replace('torch.', '')} ({services.device.reason}).")
         preview_every = gr.Slider(0, MAX_PREVIEW_EVERY, value=store.get("preview_every"), step=1,
                                   label="Live preview every N steps (0 = off)", elem_id="settings_preview_every")
-        negative = gr.Textbox(value=store.get("default_negative_prompt"), label="Default negative prompt",
-                              elem_id="settings_default_negative")
+        negative = gr.Textbox(value=store.get("default_negative_prompt"), elem_id="settings_default_negative",
+                              label="Default negative prompt (fills txt2img's and img2img's when the page opens)")
         save = gr.Button("Apply settings", variant="primary", elem_id="settings_apply")
         result = gr.Markdown(elem_id="settings_result")
+    seen = gr.State({})  # the values the form was filled with: what "changed" is measured against
 
-    def apply(every: float, neg: str):
+    def fill():
+        values = current(store)
+        return values, values["preview_every"], values["default_negative_prompt"] or ""
+
+    def apply(shown: dict[str, Any], every: float, neg: str):
         every = min(max(int(every or 0), 0), MAX_PREVIEW_EVERY)  # the slider's bounds, whatever a client sends
-        store.update({"preview_every": every, "default_negative_prompt": neg or ""})
-        services.jobs.preview_every = every
-        return "Settings saved."
+        saved, conflicts = store.update_from(shown or current(store),
+                                             {"preview_every": every, "default_negative_prompt": neg or ""})
+        if "preview_every" in saved:
+            services.jobs.preview_every = every
+        values = current(store)
+        notes = [f"Settings saved: {', '.join(LABELS[k] for k in saved)}." if saved else
+                 "Nothing changed, nothing saved."]
+        notes += [f"Not saved: **{LABELS[k]}** was changed by someone else since this page showed it; it is now "
+                  f"`{v!r}`, shown above. Change it again to replace it." for k, v in conflicts.items()]
+        # The form now shows what is stored (another admin's newer values included), and `seen` follows it.
+        return values, values["preview_every"], values["default_negative_prompt"] or "", "\n\n".join(notes)
 
-    save.click(admin_only(services.accounts, apply, "change the server's settings"), inputs=[preview_every, negative],
-               outputs=[result])
+    fields = [seen, preview_every, negative]
+    save.click(admin_only(services.accounts, apply, "change the server's settings"), inputs=[seen, preview_every,
+               negative], outputs=[*fields, result])
+    from gradio.context import Context
+
+    if Context.root_block is not None:
+        Context.root_block.load(fill, outputs=fields, queue=False)
+    if tab is not None:
+        tab.select(fill, outputs=fields, queue=False)
     show_to_admins(services.accounts, [editors], [readonly])
+
+
+LABELS = {"preview_every": "Live preview every N steps", "default_negative_prompt": "Default negative prompt"}
+
+
+def fill_default_negative(services: Services, boxes: list[Any]) -> None:
+    """txt2img's and img2img's negative prompt start at the current default each time the page opens (not the
+    one at start-up), unless the default model suggests its own."""
+    from gradio.context import Context
+
+    if Context.root_block is None or not boxes:
+        raise RuntimeError("fill_default_negative must be called while the gr.Blocks app is being built")
+
+    def on_load():
+        suggested = services.model_defaults().get("negative_prompt")
+        text = suggested if suggested is not None else services.ui_settings.get("default_negative_prompt") or ""
+        return [text for _ in boxes] if len(boxes) > 1 else text
+
+    Context.root_block.load(on_load, outputs=boxes, queue=False)

@@ -14,7 +14,7 @@ import gradio as gr
 
 from modules.core.requests import GenerationRequest
 from modules.engine.samplers import SCHEDULE_TYPES
-from modules.ui import controlnet_panel, extension_sections, hires_panel, jobstream, user_defaults
+from modules.ui import controlnet_panel, extension_sections, hires_panel, jobstream, send_row, user_defaults
 from modules.ui.jobstream import status_html, user_of
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ class Txt2ImgTab:
     selected: Any = None  # gr.State: the gallery index last clicked (for "Send to")
     send_img2img: Any = None
     send_inpaint: Any = None
+    send_extras: Any = None  # picture-only sends, wired by send_to.connect
+    send_controlnet: Any = None
     controlnet: controlnet_panel.ControlNetPanel | None = None  # the History tab's "Send to ControlNet" fills it
     hires: hires_panel.HiresPanel | None = None  # PNG Info / History "Send to txt2img" fill it
 
@@ -211,6 +213,8 @@ class _Output:
     send_img2img: Any
     send_inpaint: Any
     info: Any
+    send_extras: Any = None
+    send_controlnet: Any = None
 
 
 def _output_column() -> _Output:
@@ -219,11 +223,10 @@ def _output_column() -> _Output:
                        height=160)
     gallery = gr.Gallery(label="Output", format="png", columns=2, object_fit="contain", height="auto",
                          elem_id="txt2img_gallery", preview=True)
-    with gr.Row():
-        send_img2img = gr.Button("Send to img2img", elem_id="txt2img_send_to_img2img", size="sm")
-        send_inpaint = gr.Button("Send to inpaint", elem_id="txt2img_send_to_inpaint", size="sm")
+    buttons = send_row.send_buttons("txt2img", ("img2img", "inpaint", "extras", "controlnet"))
     info = gr.Textbox(label="Generation parameters", lines=4, interactive=False, elem_id="txt2img_info")
-    return _Output(status, preview, gallery, send_img2img, send_inpaint, info)
+    return _Output(status, preview, gallery, buttons["img2img"], buttons["inpaint"], info, buttons["extras"],
+                   buttons["controlnet"])
 
 
 # ------------------------------------------------------------------------------------------ build and wire
@@ -252,7 +255,8 @@ def build(services: Services) -> Txt2ImgTab:
                       width=settings.width, height=settings.height, seed=settings.seed, subseed=settings.subseed,
                       subseed_strength=settings.subseed_strength, clip_skip=settings.clip_skip,
                       checkpoint=model.checkpoint, vae=model.vae, gallery=output.gallery, selected=selected,
-                      send_img2img=output.send_img2img, send_inpaint=output.send_inpaint, controlnet=controlnet,
+                      send_img2img=output.send_img2img, send_inpaint=output.send_inpaint,
+                      send_extras=output.send_extras, send_controlnet=output.send_controlnet, controlnet=controlnet,
                       hires=hires)
 
 

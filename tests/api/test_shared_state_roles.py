@@ -437,7 +437,8 @@ def test_without_accounts_the_local_user_still_does_all_of_it(tiny_models_dir, t
     demo = build_ui(services)
     shown = visibility_on_load(demo, None)
     assert {key: shown.get(key) for key in ADMIN_ONLY} == dict.fromkeys(ADMIN_ONLY, True)
-    assert click(demo, "settings_apply", None, settings_preview_every=7) == ["Settings saved."]
+    answer = click(demo, "settings_apply", None, settings_preview_every=7)
+    assert answer[-1] == "Settings saved: Live preview every N steps.", answer
     assert services.ui_settings.get("preview_every") == 7
     saved = click(demo, "styles_save", None, styles_name="Local", styles_prompt="{prompt}, local", styles_negative="")
     assert not isinstance(saved, Exception), saved
