@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from modules.api import a1111_options
 from modules.api.images import decode_image, encode_image
 from modules.api.schemas import GenerationPayload, Img2ImgPayload
 from modules.core.infotext import parse_infotext
@@ -81,13 +82,53 @@ def pick_sampler(samplers: SamplerRegistry, name: str, scheduler: str | None, wa
 
 def _unsupported_warnings(payload: GenerationPayload) -> list[str]:
     notes = []
-    if payload.restore_faces:
-        notes.append("restore_faces is not supported; ignored.")
     if payload.tiling:
         notes.append("tiling is not supported; ignored.")
     if payload.styles:
         notes.append("styles are not supported yet; ignored.")
     return notes
+
+
+def _eta_fields(payload: GenerationPayload, sampler: str, warnings: list[str]) -> dict[str, Any]:
+    """A payload's `eta` (A1111: the sampler's eta for this job). diffusers' DDIM takes one; its ancestral
+    samplers always use 1, so another value for them is said, not silently dropped."""
+    if payload.eta is None:
+        return {}
+    try:
+        eta = float(payload.eta)
+    except (TypeError, ValueError, OverflowError):
+        raise RequestError(f"eta must be a number, but is {repr(payload.eta)[:60]}.") from None
+    if sampler == "DDIM":
+        return {"eta_ddim": eta}
+    if eta != 1.0:
+        warnings.append(f"eta {eta:g} is not supported with {sampler} (only DDIM takes an eta here); ignored.")
+    return {}
+
+
+def _face_fields(payload: GenerationPayload, services: Services, user_options: dict[str, Any],
+                 overrides: dict[str, Any]) -> dict[str, Any]:
+    """restore_faces, and the restorer and CodeFormer weight it uses: the payload's override_settings, else the
+    caller's options, else the server's settings (A1111's face_restoration_model, code_former_weight). A
+    restore_faces of null follows the caller's `face_restoration` option, as A1111 1.7+ does."""
+    def option(key: str, default: Any) -> Any:
+        if key in overrides:
+            return overrides[key]
+        if key in user_options:
+            return user_options[key]
+        value = services.ui_settings.get(key)
+        return default if value is None else value
+
+    wanted = payload.restore_faces
+    if wanted is None:
+        wanted = option("face_restoration", False)
+    if isinstance(wanted, str) and wanted.strip().casefold() in ("true", "false", "1", "0", ""):
+        wanted = wanted.strip().casefold() in ("true", "1")
+    if not isinstance(wanted, (bool, int)):
+        raise RequestError(f"restore_faces must be true or false, but is {repr(wanted)[:60]}.")
+    restorer = option("face_restoration_model", "CodeFormer")
+    # All three even when off: a picture's `infotext` (below) may turn restoration on with its own restorer.
+    return {"restore_faces": bool(wanted), "face_restorer": "None" if restorer is None else str(restorer),
+            "codeformer_weight": option("code_former_weight", 0.5)}
 
 
 def _infotext_fields(payload: GenerationPayload) -> dict[str, Any]:
@@ -124,6 +165,10 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
                if str(name).lower() != "controlnet"},
         control_units=units_from_scripts(payload.alwayson_scripts, warnings, services.processor.limits),
     )
+    fields.update(a1111_options.request_fields(user_options, overrides,
+                                               lambda key: a1111_options.in_force(services, key), warnings))
+    fields.update(_eta_fields(payload, sampler, warnings))
+    fields.update(_face_fields(payload, services, user_options, overrides))
     if payload.script_name:  # an extension's script, by name or title; its values come in alwayson_scripts
         fields["extra"]["script"] = payload.script_name
     fields.update(hires_fields(payload, services, warnings))
@@ -202,8 +247,8 @@ def result_info(result: Any, payload: GenerationPayload, warnings: list[str], mo
         "cfg_scale": request.cfg_scale,
         "steps": request.steps,
         "batch_size": request.batch_size,
-        "restore_faces": False,
-        "face_restoration_model": None,
+        "restore_faces": request.restore_faces,
+        "face_restoration_model": request.face_restorer if request.restore_faces else None,
         "sd_model_name": model.model_name if model else None,
         "sd_model_hash": model.short_hash if model else None,
         "sd_vae_name": None if request.vae in (VAE_AUTOMATIC, VAE_NONE) else request.vae,
@@ -228,6 +273,9 @@ def image_response(result: Any, payload: GenerationPayload, warnings: list[str],
     images = None
     if payload.send_images:
         images = [encode_image(image, info) for image, info in zip(result.images, result.infotexts)]
+        # sd-webui-controlnet's maps follow the pictures; `infotexts` in `info` covers the pictures only, as
+        # there (a client pairs images[i] with infotexts[i] for i < len(infotexts)).
+        images += [encode_image(m.image) for m in result.detected_maps]
     parameters = payload.model_dump()
     if isinstance(payload, Img2ImgPayload) and not payload.include_init_images:
         parameters.update(init_images=None, mask=None)  # A1111 does not echo the pictures back unless asked
@@ -306,7 +354,23 @@ def unit_from_arg(arg: dict[str, Any], index: int, warnings: list[str], limits: 
         guidance_end=arg.get("guidance_end", arg.get("guidance", 1.0)), control_mode=control_mode,
         resize_mode=_resize_mode(arg.get("resize_mode", 1)), pixel_perfect=bool(arg.get("pixel_perfect", False)),
         processor_res=512 if arg.get("processor_res") in (None, -1) else arg["processor_res"],
-        hr_option=arg.get("hr_option", 0), **threshold)
+        hr_option=arg.get("hr_option", 0), save_detected_map=_flag(arg.get("save_detected_map"), True,
+                                                                    f"ControlNet unit {index}'s save_detected_map"),
+        **threshold)
+
+
+def _flag(value: Any, default: bool, what: str) -> bool:
+    """A JSON boolean as clients send it: true/false, 0/1 or their strings; null means the default."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise RequestError(f"{what} must be true or false, not {value!r}.")
 
 
 def units_from_scripts(alwayson_scripts: dict[str, Any] | None, warnings: list[str], limits: Limits = Limits()

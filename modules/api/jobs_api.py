@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from modules.api.auth import Caller
 from modules.api.images import encode_image
-from modules.api.schemas import BoundedRoute, JobSummary, Txt2ImgPayload
+from modules.api.schemas import BoundedRoute, DetectedMapOut, JobSummary, Txt2ImgPayload
 from modules.api.sdapi import submit_txt2img
 from modules.service.jobs import FINISHED, Job
 
@@ -34,6 +34,9 @@ def summary(services: Services, job: Job, with_images: bool = False) -> JobSumma
         if with_images:
             out.images = [encode_image(image, text)
                           for image, text in zip(job.result.images, job.result.infotexts)]
+            if job.result.detected_maps:
+                out.detected_maps = [DetectedMapOut(unit=m.unit, module=m.module, image=encode_image(m.image))
+                                     for m in job.result.detected_maps]
     return out
 
 

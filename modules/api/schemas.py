@@ -321,6 +321,12 @@ class Scheduler(BaseModel):
     need_inner_model: bool = False
 
 
+class DetectedMapOut(BaseModel):
+    unit: int  # index among the request's enabled ControlNet units
+    module: str  # the preprocessor
+    image: str  # base64 PNG
+
+
 class JobSummary(BaseModel):
     id: str
     owner: str
@@ -333,3 +339,5 @@ class JobSummary(BaseModel):
     error: str | None = None
     images: list[str] | None = None
     info: str | None = None
+    # ControlNet maps apart from `images`: here images[i] always pairs with the i-th picture's infotext.
+    detected_maps: list[DetectedMapOut] | None = None

@@ -41,6 +41,18 @@ class JobControl:
 
 
 @dataclass
+class DetectedMap:
+    """A ControlNet unit's preprocessed map, as sd-webui-controlnet returns it after the pictures.
+
+    Kept apart from `images`: a map is shown and returned, never saved to outputs nor indexed in History, and
+    it has no infotext or seed of its own."""
+
+    unit: int  # index of the unit among the request's enabled units
+    module: str  # the preprocessor that made it
+    image: Image.Image
+
+
+@dataclass
 class GenerationResult:
     request: GenerationRequest
     images: list[Image.Image]
@@ -50,6 +62,7 @@ class GenerationResult:
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # filled by whoever saves the images
+    detected_maps: list[DetectedMap] = field(default_factory=list)  # ControlNet maps, in the extension's order
 
     @property
     def info(self) -> str:

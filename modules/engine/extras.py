@@ -16,7 +16,8 @@ from PIL import Image
 
 from modules.core.infotext import format_infotext, read_image_infotext
 from modules.core.requests import Limits, RequestError
-from modules.core.results import JobControl
+from modules.core.results import DetectedMap, JobControl
+from modules.engine.faces.restorers import FaceRestoreError, FaceRestorers
 from modules.engine.upscaling import UpscalerRegistry
 
 RESIZE_MODES = ("Scale by", "Scale to")  # A1111's index order (its API's resize_mode)
@@ -39,6 +40,10 @@ class ExtrasRequest:
     upscaler_1: str = "None"
     upscaler_2: str = "None"
     extras_upscaler_2_visibility: float = 0.0
+    # Face restoration after the upscale, GFPGAN then CodeFormer (A1111's postprocessing order); 0 = off.
+    gfpgan_visibility: float = 0.0
+    codeformer_visibility: float = 0.0
+    codeformer_weight: float = 0.0  # CodeFormer's w: 0 = the most restoration (A1111's Extras default)
     mask: None = None
     mode: str = "extras"  # how the job queue and the outputs tell it from a generation
 
@@ -62,13 +67,51 @@ class ExtrasResult:
     paths: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     subseeds: list[int] = field(default_factory=list)
+    detected_maps: list[DetectedMap] = field(default_factory=list)  # always empty: as GenerationResult, for viewers
 
     @property
     def info(self) -> str:
         return self.postprocessing[0] if self.postprocessing else ""
 
 
-def validate_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, limits: Limits) -> ExtrasRequest:
+def _check_faces(request: ExtrasRequest, faces: FaceRestorers | None) -> dict[str, float]:
+    """The face restoration fields, checked; a restorer asked for must have its model file here."""
+    values = {}
+    for name, label in (("gfpgan_visibility", "GFPGAN visibility"), ("codeformer_visibility", "CodeFormer visibility"),
+                        ("codeformer_weight", "CodeFormer weight")):
+        try:
+            values[name] = float(getattr(request, name))
+        except (TypeError, ValueError, OverflowError):
+            raise RequestError(f"{label} must be a number, got {getattr(request, name)!r}.") from None
+        if not 0.0 <= values[name] <= 1.0:  # also refuses NaN
+            raise RequestError(f"{label} must be between 0 and 1, but is {values[name]:g}.")
+    for restorer, key in (("GFPGAN", "gfpgan_visibility"), ("CodeFormer", "codeformer_visibility")):
+        if values[key] > 0:
+            if faces is None:
+                raise RequestError("Face restoration is not set up on this server (no face restorer folders).")
+            try:
+                faces.check(restorer)
+            except FaceRestoreError as exc:
+                raise RequestError(f"{exc} (Set {key} to 0 to upscale without it.)") from None
+    return values
+
+
+def restore_one(image: Image.Image, request: ExtrasRequest, faces: FaceRestorers | None
+                ) -> tuple[Image.Image, dict[str, Any]]:
+    """GFPGAN then CodeFormer, each blended by its visibility, and A1111's postprocessing fields for them."""
+    info: dict[str, Any] = {}
+    if request.gfpgan_visibility > 0 and faces is not None:
+        image, _ = faces.restore(image, "GFPGAN", request.gfpgan_visibility)
+        info["GFPGAN visibility"] = round(request.gfpgan_visibility, 3)
+    if request.codeformer_visibility > 0 and faces is not None:
+        image, _ = faces.restore(image, "CodeFormer", request.codeformer_visibility, request.codeformer_weight)
+        info["CodeFormer visibility"] = round(request.codeformer_visibility, 3)
+        info["CodeFormer weight"] = round(request.codeformer_weight, 3)
+    return image, info
+
+
+def validate_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, limits: Limits,
+                    faces: FaceRestorers | None = None) -> ExtrasRequest:
     if not request.init_images:
         raise RequestError("No picture to upscale: upload one (or several for a batch).")
     try:
@@ -108,7 +151,7 @@ def validate_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, limits:
     return ExtrasRequest(init_images=tuple(request.init_images), names=tuple(request.names), resize_mode=mode,
                          upscaling_resize=scale, upscaling_resize_w=width, upscaling_resize_h=height,
                          upscaling_crop=bool(request.upscaling_crop), upscaler_1=names[0], upscaler_2=names[1],
-                         extras_upscaler_2_visibility=visibility)
+                         extras_upscaler_2_visibility=visibility, **_check_faces(request, faces))
 
 
 def target_size(size: tuple[int, int], mode: int, scale: float, width: int, height: int) -> tuple[int, int]:
@@ -150,9 +193,9 @@ def upscale_one(image: Image.Image, request: ExtrasRequest, upscalers: UpscalerR
     return out, format_infotext("", "", info)
 
 
-def run_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, control: JobControl | None = None
-               ) -> ExtrasResult:
-    """Upscale every picture of the request; an interrupt keeps the pictures already done."""
+def run_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, control: JobControl | None = None,
+               faces: FaceRestorers | None = None) -> ExtrasResult:
+    """Upscale (then restore the faces of) every picture of the request; an interrupt keeps the pictures done."""
     from modules.core.results import StepInfo
 
     result = ExtrasResult(request=request, images=[], infotexts=[], postprocessing=[])
@@ -162,6 +205,9 @@ def run_extras(request: ExtrasRequest, upscalers: UpscalerRegistry, control: Job
             result.interrupted = True
             break
         out, text = upscale_one(image, request, upscalers, control)
+        out, restored = restore_one(out, request, faces)
+        if restored:
+            text = ", ".join(part for part in (text, format_infotext("", "", restored)) if part)
         result.images.append(out)
         result.infotexts.append(read_image_infotext(image) or "")
         result.postprocessing.append(text)

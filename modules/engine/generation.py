@@ -19,15 +19,19 @@ from PIL import Image
 from modules.core.infotext import format_infotext
 from modules.core.prompts import LoraTag, extract_loras, prompt_hints
 from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest
-from modules.core.results import GenerationResult, JobControl
+from modules.core.results import DetectedMap, GenerationResult, JobControl
 from modules.engine import hires, inpainting, pipelines, previews
+from modules.engine.color_correction import match_colours
 from modules.engine.conditioning import StepConditioning, encode_schedule
 from modules.engine.controlnet import apply as controlnet
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.engine.faces.job import JobFaces, job_faces
+from modules.engine.faces.restorers import FaceRestorers
 from modules.engine.latents import cpu_generators, encode, make_noise, step_callback, tensor_inputs
 from modules.engine.models.loras import LoraInfo
 from modules.engine.models.manager import LoadedModel
 from modules.engine.models.source import ModelSource
+from modules.engine.refiner import Handover, Resume, handover, stopping
 from modules.engine.samplers import SamplerRegistry
 from modules.engine.upscaling import UpscalerRegistry
 
@@ -45,6 +49,7 @@ def infotext_params(request: GenerationRequest, loaded: LoadedModel, seed: int, 
         "Schedule type": request.schedule_type,
         "CFG scale": request.cfg_scale,
         "Seed": seed,
+        **({"Face restoration": request.face_restorer} if request.restore_faces else {}),  # A1111's place for it
         "Size": f"{request.width}x{request.height}",
         "Model hash": info.short_hash,
         "Model": info.model_name,
@@ -78,10 +83,17 @@ class _Run:
     infotexts: list[str] = field(default_factory=list)
     interrupted: bool = False
     hires: hires.SecondPass | None = None  # when the hires fix is on: each txt2img batch ends through it
+    hr_maps: list[Image.Image | None] = field(default_factory=list)  # per enabled unit, when the hires fix is on
+    faces: JobFaces | None = None  # restore_faces: applied to each finished picture (hires and refiner included)
+
+    def restored(self, images: list[Image.Image]) -> list[Image.Image]:
+        return self.faces.restore_all(images) if self.faces is not None else images
+    refiner: Handover | None = None  # A1111's refiner; with the hires fix, the second pass's
 
     def add(self, image: Image.Image, seed: int, subseed: int) -> None:
         self.images.append(image)
-        params = infotext_params(self.request, self.loaded, seed, subseed, self.extra)
+        extra = {**self.extra, **self.refiner.infotext()} if self.refiner else self.extra
+        params = infotext_params(self.request, self.loaded, seed, subseed, extra)
         self.infotexts.append(format_infotext(self.request.prompt, self.request.negative_prompt, params))
         if self.control is not None and self.control.on_image is not None:
             self.control.on_image(len(self.images) - 1, image, seed, self.infotexts[-1])
@@ -129,18 +141,30 @@ def _txt2img(run: _Run, prompt: str, seeds: list[int], subseeds: list[int]) -> N
     def run_batch(batch_index: int, start: int, batch_seeds: list[int], batch_subseeds: list[int]) -> list:
         n = len(batch_seeds)
         latents = make_noise(shape, batch_seeds, batch_subseeds, request.subseed_strength).to(device, dtype)
+        generators = cpu_generators(batch_seeds, request.eta_noise_seed_delta)
+        callback = run.callback(batch_index, request.steps, schedule, n)
+        # With the hires fix the refiner acts in the second pass only (A1111's default).
+        switch = run.refiner.switch(request.steps) if run.refiner and not run.hires else None
         with controlnet.attached(pipe, run.controls):
             images = pipe(
                 **schedule[0].pipe_kwargs(n), height=request.height, width=request.width,
                 num_inference_steps=request.steps, guidance_scale=request.cfg_scale, latents=latents,
-                generator=cpu_generators(batch_seeds),
-                callback_on_step_end=run.callback(batch_index, request.steps, schedule, n),
+                generator=generators,
+                **_eta(request),
+                callback_on_step_end=stopping(callback, switch * pipe.scheduler.order) if switch else callback,
                 callback_on_step_end_tensor_inputs=tensor_inputs(pipe),
-                output_type="latent" if run.hires else "pil",
+                output_type="latent" if run.hires or switch else "pil",
             ).images
+        if run.refiner and switch:
+            return run.refiner.finish(images, Resume(
+                base_pipe=pipe, base_info=run.loaded.info, kind=pipelines.IMG2IMG, scheduler=pipe.scheduler,
+                total=request.steps, runs=request.steps, switch=switch, prompt=prompt,
+                negative=request.negative_prompt, cfg=request.cfg_scale, generators=generators,
+                make_callback=lambda refined: run.callback(batch_index, request.steps, refined, n),
+                control=run.control, mode_kwargs=_eta(request), controls=run.controls))
         return run.hires.run_batch(images, batch_index, batch_seeds, batch_subseeds) if run.hires else images
 
-    run.batches(seeds, subseeds, run_batch)
+    run.batches(seeds, subseeds, lambda *batch: run.restored(run_batch(*batch)))
 
 
 def img2img_steps(steps: int, strength: float) -> tuple[float, int, str | None]:
@@ -161,7 +185,13 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
     request, pipe = run.request, run.pipe
     txt2img = request.mode == "txt2img"  # only on a 9-channel UNet: an inpaint of a blank canvas
     strength, steps, note = img2img_steps(request.steps, 1.0 if txt2img else request.denoising_strength)
-    if note:
+    total = request.steps
+    if request.img2img_fix_steps and not txt2img and strength < 1.0:
+        # A1111's "With img2img, do exactly the amount of steps the slider specifies": a longer schedule, of which
+        # the last `steps` run (A1111 divides by the strength the same way, capped at 0.999).
+        total = min(int(request.steps / min(strength, 0.999)), 10_000)
+        strength, steps = min(1.0, request.steps / total + 1e-6), request.steps
+    elif note:
         warnings.append(note)
     fill = inpainting.LATENT_NOTHING if txt2img else request.inpainting_fill
     sources, width, height = prepared.sources, prepared.width, prepared.height
@@ -172,8 +202,10 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
     pictures = [encode(pipe, s.working) for s in sources]
     mask = None if prepared.mask is None else pipelines.latent_mask(prepared.mask, shape[1], shape[2])
     nine = pipelines.unet_channels(pipe) == 9  # the UNet also sees the mask and the picture without the masked part
-    masked = ([encode(pipe, pipelines.masked_picture(s.working, prepared.mask)) for s in sources]
-              if nine else [])
+    if nine and request.inpainting_mask_weight < 1.0:
+        run.extra["Conditional mask weight"] = request.inpainting_mask_weight
+    masked = ([encode(pipe, _conditioning_picture(s.working, prepared.mask, request.inpainting_mask_weight))
+               for s in sources] if nine else [])
 
     def run_batch(batch_index: int, start: int, batch_seeds: list[int], batch_subseeds: list[int]) -> list:
         n = len(batch_seeds)
@@ -185,30 +217,54 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
             # A 4-channel UNet ignores masked_image_latents; passing any 4-channel tensor spares a VAE encode.
             kwargs.update(mask_image=prepared.mask, height=height, width=width,
                           masked_image_latents=torch.cat([masked[j] for j in which]) if nine else init)
+        generators = cpu_generators(batch_seeds, request.eta_noise_seed_delta)
+        callback = run.callback(batch_index, steps, schedule, n)
+        switch = run.refiner.switch(steps) if run.refiner else None
         with pipelines.starting_from(pipe, init, noise), controlnet.attached(pipe, run.controls):
             output = pipe(
                 **schedule[0].pipe_kwargs(n), image=[sources[j].working for j in which], strength=strength,
-                num_inference_steps=request.steps, guidance_scale=request.cfg_scale,
-                generator=cpu_generators(batch_seeds),
-                callback_on_step_end=run.callback(batch_index, steps, schedule, n),
-                callback_on_step_end_tensor_inputs=tensor_inputs(pipe), output_type="pil", **kwargs)
+                num_inference_steps=total, guidance_scale=request.cfg_scale,
+                generator=generators,
+                **_eta(request),
+                callback_on_step_end=stopping(callback, switch * pipe.scheduler.order) if switch else callback,
+                callback_on_step_end_tensor_inputs=tensor_inputs(pipe), output_type="latent" if switch else "pil",
+                **kwargs)
+        if run.refiner and switch:
+            output.images = run.refiner.finish(output.images, Resume(
+                base_pipe=pipe, base_info=run.loaded.info, kind=kind, scheduler=pipe.scheduler, total=total,
+                runs=steps, switch=switch, prompt=prompt, negative=request.negative_prompt, cfg=request.cfg_scale,
+                generators=generators, make_callback=lambda refined: run.callback(batch_index, steps, refined, n),
+                control=run.control, init=init, noise=noise, controls=run.controls,
+                mode_kwargs={**kwargs, **_eta(request), "image": [sources[j].working for j in which]}))
+        output.images = run.restored(output.images)  # before colour correction and the overlay, as in A1111
+        if request.color_correction:
+            output.images = [match_colours(image, sources[j].working) for j, image in zip(which, output.images)]
         return [inpainting.finish(sources[j], image) for j, image in zip(which, output.images)]
 
     run.batches(seeds, subseeds, run_batch)
 
 
+def _conditioning_picture(picture: Image.Image, mask: Image.Image, weight: float) -> Image.Image:
+    """What an inpainting checkpoint is shown of the picture: the masked part hidden by `weight` (A1111's
+    "Inpainting conditioning mask strength"; 1 hides it fully, 0 shows the whole picture)."""
+    hidden = pipelines.masked_picture(picture, mask)
+    return hidden if weight >= 1.0 else Image.blend(picture.convert("RGB"), hidden, weight)
+
+
 def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subseeds: list[int]) -> None:
     """Denoising strength 0: the input as it is (resized to the working size in whole-picture modes)."""
     for i, (seed, subseed) in enumerate(zip(seeds, subseeds)):
-        run.add(prepared.sources[i % len(prepared.sources)].original.copy(), seed, subseed)
+        source = prepared.sources[i % len(prepared.sources)]
+        image = source.original.copy() if run.faces is None else inpainting.finish(source, run.faces(source.working))
+        run.add(image, seed, subseed)
 
 
 def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerRegistry,
              control: JobControl | None = None, preprocessors: PreprocessorRegistry | None = None,
-             upscalers: UpscalerRegistry | None = None) -> GenerationResult:
+             upscalers: UpscalerRegistry | None = None, faces: FaceRestorers | None = None) -> GenerationResult:
     """Run a validated request to images and infotexts (saving is the caller's job). `preprocessors` is the
     app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one when None.
-    `upscalers` serves the hires fix; the built-in upscalers when None."""
+    `upscalers` serves the hires fix; the built-in upscalers when None. `faces` serves restore_faces."""
     request = request.with_resolved_seeds()
     seeds, subseeds = request.seeds(), request.subseeds()
     prompt, tags, warnings = extract_loras(request.prompt)
@@ -224,11 +280,13 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
         if route.kind != request.mode:
             prepared = inpainting.whole_canvas(request, prepared)
         run = _Run(request, loaded, loaded.pipe, control, _preview_factors(loaded, control))
+        run.faces = job_faces(request, faces)
         if prepared is not None:
             run.extra = dict(prepared.params, Size=f"{prepared.width}x{prepared.height}")
         if request.control_units:
             _prepare_controls(run, models, preprocessors or PreprocessorRegistry.default(), prepared)
         _use_embeddings(run, models, prompt, warnings)
+        run.refiner = handover(request, models, loras, warnings)
         if loras:
             # A1111's field: "name: hash" with the 12-digit hash of the weights (metadata edits don't change it).
             run.extra["Lora hashes"] = ", ".join(f"{info.name}: {models.lora_hash(info)[:12]}" for info, _, _ in loras)
@@ -244,9 +302,12 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
             run.pipe = pipelines.derive(loaded, route.kind)
             _prepare_scheduler(run, samplers)
             _from_pictures(run, prompt, prepared, route.kind, seeds, subseeds, warnings)
+    if run.faces is not None:
+        warnings += run.faces.notes()
     count = len(run.images)
     return GenerationResult(request=run.request, images=run.images, seeds=seeds[:count], subseeds=subseeds[:count],
-                            infotexts=run.infotexts, interrupted=run.interrupted, warnings=warnings)
+                            infotexts=run.infotexts, interrupted=run.interrupted, warnings=warnings,
+                            detected_maps=_detected_maps(run))
 
 
 def _loras(tags: list[LoraTag], models: ModelSource, warnings: list[str]) -> list[tuple[LoraInfo, float, float]]:
@@ -289,6 +350,24 @@ def _apply_hires(run: _Run, plan: hires.HiresPlan | None) -> None:
     run.request, run.controls, run.control = plan.request, plan.first_controls, plan.control
     run.extra.update(plan.infotext)
     run.hires = plan.second
+    run.hires.refiner = run.refiner
+    run.hr_maps = plan.hr_maps
+
+
+def _detected_maps(run: _Run) -> list[DetectedMap]:
+    """Each enabled unit's map, once per job, as sd-webui-controlnet appends them: unit by unit, the second
+    pass's map before the first's when the hires fix runs; none for a unit with `save_detected_map` off. The
+    `none` preprocessor's map (the unit's picture fitted to the output) is returned too, as the extension does."""
+    maps: list[DetectedMap] = []
+    for index, (unit, active) in enumerate(run.control_units):
+        if not unit.save_detected_map or run.preprocessors is None:
+            continue
+        module = run.preprocessors.canonical(unit.module)  # "invert (from white bg & black line)" -> "invert"
+        hr_map = run.hr_maps[index] if index < len(run.hr_maps) else None
+        if hr_map is not None:
+            maps.append(DetectedMap(index, module, hr_map))
+        maps.append(DetectedMap(index, module, active.image))
+    return maps
 
 
 def _prepare_controls(run: _Run, models: ModelSource, preprocessors: PreprocessorRegistry,
@@ -309,3 +388,24 @@ def _prepare_controls(run: _Run, models: ModelSource, preprocessors: Preprocesso
 def _prepare_scheduler(run: _Run, samplers: SamplerRegistry) -> None:
     run.pipe.scheduler = samplers.make_scheduler(run.request.sampler, run.request.schedule_type,
                                                  run.loaded.scheduler_config, noise_seed=run.request.seed)
+    request = run.request
+    # A1111 writes ENSD only where it changes the picture: samplers that add noise of their own while sampling.
+    if request.eta_noise_seed_delta and _draws_noise(run.pipe.scheduler, request):
+        run.extra["ENSD"] = request.eta_noise_seed_delta
+    if request.eta_ddim and type(run.pipe.scheduler).__name__ == "DDIMScheduler":
+        run.extra["Eta DDIM"] = request.eta_ddim
+
+
+def _draws_noise(scheduler: Any, request: GenerationRequest) -> bool:
+    """Whether the scheduler draws from the job's generators while sampling (what ENSD re-seeds)."""
+    name = type(scheduler).__name__
+    if "Ancestral" in name or name == "LCMScheduler":
+        return True
+    if name == "DDIMScheduler":
+        return request.eta_ddim > 0
+    return str(getattr(scheduler.config, "algorithm_type", "")).startswith("sde")
+
+
+def _eta(request: GenerationRequest) -> dict[str, Any]:
+    """DDIM's eta for the pipeline call (the pipelines hand it only to schedulers whose step takes one)."""
+    return {"eta": request.eta_ddim} if request.eta_ddim else {}

@@ -33,6 +33,7 @@ from modules.engine.latents import cpu_generators, decode, encode, make_noise, s
 from modules.engine.models.families import checkpoint_family_group
 from modules.engine.models.manager import LoadedModel
 from modules.engine.models.source import ModelSource
+from modules.engine.refiner import Handover, Resume, stopping
 from modules.engine.samplers import SamplerRegistry
 from modules.engine.upscaling import UpscalerError, UpscalerRegistry, is_latent, latent_upscale
 
@@ -137,6 +138,7 @@ class SecondPass:
     progress: TwoPassProgress | None = None
     warnings: list[str] = field(default_factory=list)
     controls: list[ActiveControl] = field(default_factory=list)  # the ControlNet units of the second pass
+    refiner: Handover | None = None  # A1111's refiner acts in the second pass (its default "second pass")
 
     def run_batch(self, latents: torch.Tensor, batch_index: int, seeds: list[int], subseeds: list[int]
                   ) -> list[Image.Image]:
@@ -212,12 +214,23 @@ class SecondPass:
         total, strength = second_pass_steps(self.steps, request.denoising_strength)
         callback = step_callback(self.control, batch_index, request.batch_count, self.steps, self.factors,
                                  schedule, n)
+        generators = cpu_generators(seeds, request.eta_noise_seed_delta)
+        switch = self.refiner.switch(self.steps) if self.refiner else None  # the refiner's share of this pass
         with pipelines.starting_from(pipe, init, noise), attached(pipe, controls):
-            return pipe(
+            images = pipe(
                 **schedule[0].pipe_kwargs(n), image=init.to(pipe.unet.dtype), strength=strength,
-                num_inference_steps=total, guidance_scale=self.cfg, generator=cpu_generators(seeds),
-                callback_on_step_end=callback, callback_on_step_end_tensor_inputs=tensor_inputs(pipe),
-                output_type="pil").images
+                num_inference_steps=total, guidance_scale=self.cfg, generator=generators,
+                callback_on_step_end=stopping(callback, switch * pipe.scheduler.order) if switch else callback,
+                callback_on_step_end_tensor_inputs=tensor_inputs(pipe),
+                output_type="latent" if switch else "pil").images
+        if self.refiner is None or not switch:
+            return images
+        return self.refiner.finish(images, Resume(
+            base_pipe=pipe, base_info=loaded.info, kind=pipelines.IMG2IMG, scheduler=pipe.scheduler, total=total,
+            runs=self.steps, switch=switch, prompt=self.prompt, negative=self.negative, cfg=self.cfg,
+            generators=generators, control=self.control, init=init, noise=noise, controls=controls,
+            make_callback=lambda refined: step_callback(self.control, batch_index, request.batch_count, self.steps,
+                                                        self.factors, refined, n)))
 
 
 class _Interrupted(Exception):
@@ -235,6 +248,7 @@ class HiresPlan:
     control: JobControl | None  # the job's control seen through the two-pass progress
     infotext: dict[str, Any]  # hires entries, and the units' entries with their "Hr Option"
     second: SecondPass
+    hr_maps: list[Image.Image | None] = field(default_factory=list)  # per enabled unit: its second-pass map
 
 
 @dataclass
@@ -277,13 +291,17 @@ def plan(first: FirstPass, models: ModelSource, samplers: SamplerRegistry, upsca
                         size=hires_size(request), control=first.control, factors=first.factors, warnings=warnings)
     infotext: dict[str, Any] = {}
     first_controls = [active for _, active in first.control_units]
+    hr_maps: list[Image.Image | None] = []
     if first.control_units:
         # Units act in both passes unless told otherwise; the second pass preprocesses their pictures again at
         # its own size, as sd-webui-controlnet does.
         first_controls = [active for unit, active in first.control_units if unit.hr_option != HIGH_RES_ONLY]
         _, _, keep_w, keep_h = second.size
-        second.controls = [active.at_size(unit, keep_w, keep_h, first.preprocessors)
-                           for unit, active in first.control_units if unit.hr_option != LOW_RES_ONLY]
+        at_hr = [active.at_size(unit, keep_w, keep_h, first.preprocessors) if unit.hr_option != LOW_RES_ONLY
+                 or unit.save_detected_map else None for unit, active in first.control_units]
+        second.controls = [hr for (unit, _), hr in zip(first.control_units, at_hr) if unit.hr_option != LOW_RES_ONLY]
+        # sd-webui-controlnet returns each unit's second-pass map whatever its Hr Option says.
+        hr_maps = [hr.image if hr is not None else None for hr in at_hr]
         for index, (unit, active) in enumerate(first.control_units):
             key, value = active.infotext(unit, index, hires=True)
             infotext[key] = value
@@ -293,4 +311,4 @@ def plan(first: FirstPass, models: ModelSource, samplers: SamplerRegistry, upsca
         control = second.control = second.progress.control
     infotext.update(infotext_fields(request, sampler, schedule, title))
     return HiresPlan(request=request, first_controls=first_controls, control=control, infotext=infotext,
-                     second=second)
+                     second=second, hr_maps=hr_maps)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from modules.core.requests import GenerationRequest, RequestError
-from modules.service.jobs import CANCELLED, DONE, FAILED, QueueFull
+from modules.service.jobs import CANCELLED, DONE, FAILED, QUEUED, QueueFull
+from modules.ui.outputs_view import saved_html
 
 if TYPE_CHECKING:
     from modules.service.services import Services
@@ -29,10 +30,12 @@ def user_of(request: gr.Request | None) -> str:
     return f"session-{getattr(request, 'session_hash', None) or 'local'}"
 
 
-def status_html(text: str, fraction: float | None = None, error: bool = False) -> str:
+def status_html(text: str, fraction: float | None = None, error: bool = False, running: bool = False,
+                after: str = "") -> str:
+    """The status line; `running` marks a job in progress (Escape interrupts it), `after` is trusted HTML."""
     bar = f'<progress value="{fraction:.3f}" max="1"></progress>' if fraction is not None else ""
-    css = "status-error" if error else "status"
-    return f'<div class="{css}">{bar}<span>{html.escape(text)}</span></div>'
+    css = "status-error" if error else "status status-running" if running else "status"
+    return f'<div class="{css}">{bar}<span>{html.escape(text)}</span>{after}</div>'
 
 
 def _keep() -> Any:
@@ -41,7 +44,7 @@ def _keep() -> Any:
 
 @dataclass
 class Update:
-    job_id: str | None
+    job_id: Any  # the job Interrupt/Skip act on; gr.update() leaves it as another stream of the tab set it
     status: str
     preview: Any = field(default_factory=_keep)
     gallery: Any = field(default_factory=_keep)
@@ -53,7 +56,21 @@ class Update:
 
 
 def error(message: str) -> Update:
-    return Update(None, status_html(f"Error: {message}", error=True))
+    # The tab's job id is kept: a second Generate refused here must not unhook Interrupt from the running job.
+    return Update(gr.update(), status_html(f"Error: {message}", error=True))
+
+
+def waiting_behind_own(services: Services, job: Any) -> bool:
+    """True while the job waits for another job of the same user (a second Generate click, or the API)."""
+    if job.status != QUEUED:
+        return False
+    front = services.jobs.current_of(job.owner)
+    return front is not None and front is not job
+
+
+def queued_note(services: Services, job: Any) -> str:
+    waiting = sum(1 for j in services.jobs.jobs_of(job.owner) if j is not job and j.status == QUEUED)
+    return f" · {waiting} more of your jobs queued after this one" if waiting else ""
 
 
 def progress_text(services: Services, job: Any) -> str:
@@ -75,23 +92,37 @@ def follow(services: Services, request: GenerationRequest, user: str) -> Iterato
     except (RequestError, LookupError, ValueError, QueueFull) as exc:
         yield error(str(exc))
         return
-    yield Update(job.id, status_html("Queued…", 0.0), seed=request.seed)
+    # Generate clicked again while a job runs queues another (as ComfyUI's and InvokeAI's queues do). The
+    # streams of one tab share its status line, so only the stream of the user's front job reports (counting
+    # the others), and each sets the tab's job id only once its own job is in front: Interrupt, Skip and
+    # Escape act on the job that runs, and a finished stream never unhooks them from the next one.
+    if waiting_behind_own(services, job):
+        yield Update(gr.update(), status_html("Queued after your running job: it starts when that one ends.",
+                                              running=True), seed=request.seed)
+    else:
+        yield Update(job.id, status_html("Queued…", 0.0, running=True), seed=request.seed)
     shown = None
     while not job.done.wait(POLL_SECONDS):
+        if waiting_behind_own(services, job):
+            continue
         preview = job.preview if job.preview is not shown else gr.update()  # re-encoding it costs CPU
         shown = job.preview
-        yield Update(job.id, status_html(progress_text(services, job), job.fraction), preview=preview)
+        text = progress_text(services, job) + queued_note(services, job)
+        yield Update(job.id, status_html(text, job.fraction, running=True), preview=preview)
     if job.status == FAILED:
-        yield Update(None, status_html(f"Error: {job.error}", error=True), preview=None)
+        yield Update(gr.update(), status_html(f"Error: {job.error}", error=True), preview=None)
         return
     result = job.result
     if job.status == CANCELLED or result is None:
-        yield Update(None, status_html("Interrupted before any picture was made."), preview=None)
+        yield Update(gr.update(), status_html("Interrupted before any picture was made."), preview=None)
         return
     elapsed = (job.finished or time.time()) - (job.started or job.created)
     text = f"{'Interrupted' if result.interrupted else 'Done'}: {len(result.images)} image(s) in {elapsed:.1f} s"
     if result.warnings:
         text += ". Note: " + " ".join(result.warnings)
-    gallery = [(path, f"seed {s}") for path, s in zip(result.paths, result.seeds)] or result.images
-    yield Update(None, status_html(text, 1.0 if job.status == DONE else None), preview=None, gallery=gallery,
-                 info=result.info, seed=result.seeds[0] if result.seeds else gr.update())
+    gallery = [(path, f"seed {s}") for path, s in zip(result.paths, result.seeds)] or list(result.images)
+    # ControlNet maps after the pictures, as sd-webui-controlnet shows them; shown only, never saved.
+    gallery += [(m.image, f"ControlNet {m.unit}: {m.module}") for m in result.detected_maps]
+    saved = saved_html(result.paths, services.outputs.root)  # where the pictures went, as links to open them
+    yield Update(gr.update(), status_html(text, 1.0 if job.status == DONE else None, after=saved), preview=None,
+                 gallery=gallery, info=result.info, seed=result.seeds[0] if result.seeds else gr.update())
