@@ -26,10 +26,13 @@ def _thumbnail(path: Any) -> str:
         with Image.open(path) as image:
             image.thumbnail((THUMB, THUMB))
             buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, format="JPEG", quality=80)
+            # PNG for the small ones (the demo model draws 48 px): JPEG's 8x8 blocks would smear them.
+            small = image.width * image.height <= 64 * 64
+            image.convert("RGB").save(buffer, format="PNG" if small else "JPEG", **({} if small else {"quality": 80}))
+            kind = "png" if small else "jpeg"
     except (OSError, ValueError):
         return ""
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"data:image/{kind};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def card_html(info: Any, thumbnail: str) -> str:
@@ -41,7 +44,8 @@ def card_html(info: Any, thumbnail: str) -> str:
         lines.append(f"<small>base: {html.escape(meta['ss_sd_model_name'])}</small>")
     if info.error:
         lines.append(f"<small class='status-error'>{html.escape(info.error)}</small>")
-    image = (f"<img src='{thumbnail}' alt='' style='width:{THUMB}px;height:{THUMB}px;object-fit:cover'>"
+    image = (f"<img src='{thumbnail}' alt='{html.escape(info.name)} preview' "
+             f"style='width:{THUMB}px;height:{THUMB}px;object-fit:cover;image-rendering:pixelated'>"
              if thumbnail else f"<div style='width:{THUMB}px;height:{THUMB}px;background:#8882'></div>")
     return (f"<div class='lora-card' style='display:flex;gap:8px;align-items:center'>{image}"
             f"<div>{'<br>'.join(lines)}</div></div>")
