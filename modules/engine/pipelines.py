@@ -40,11 +40,15 @@ class _OwnLatents:
     """Starts from `webui_latents` = (init latents, noise), set by `starting_from` around the call."""
 
     webui_latents: tuple[torch.Tensor, torch.Tensor] | None = None
+    webui_resume: torch.Tensor | None = None  # a refiner continues from another model's half-done latents
 
     def _own(self, timestep: torch.Tensor, dtype: torch.dtype, device: Any) -> tuple[torch.Tensor, ...]:
         if self.webui_latents is None:
             raise PipelineError("call this pipeline inside pipelines.starting_from(...)")
         init, noise = (t.to(device=device, dtype=dtype) for t in self.webui_latents)
+        if self.webui_resume is not None:
+            # Already noised to this timestep by the earlier steps: adding noise again would be a second dose.
+            return init, noise, self.webui_resume.to(device=device, dtype=dtype)
         # A1111 noises the picture at every strength, 1.0 included (diffusers would start from pure noise).
         return init, noise, self.scheduler.add_noise(init, noise, timestep)
 
@@ -148,12 +152,15 @@ def derive(loaded: Any, kind: str) -> Any:
 
 
 @contextmanager
-def starting_from(pipe: Any, init: torch.Tensor, noise: torch.Tensor) -> Iterator[Any]:
-    pipe.webui_latents = (init, noise)
+def starting_from(pipe: Any, init: torch.Tensor, noise: torch.Tensor, resume: torch.Tensor | None = None
+                  ) -> Iterator[Any]:
+    """`init` and `noise` are the picture's latents and its seed's noise; `resume`, when given, is where the
+    sampling already is (a refiner taking over): the loop starts from it instead of the noised picture."""
+    pipe.webui_latents, pipe.webui_resume = (init, noise), resume
     try:
         yield pipe
     finally:
-        pipe.webui_latents = None
+        pipe.webui_latents, pipe.webui_resume = None, None
 
 
 @torch.no_grad()
