@@ -16,6 +16,7 @@ from modules.core.infotext import parse_infotext
 from modules.core.requests import (
     VAE_AUTOMATIC,
     VAE_NONE,
+    NO_REFINER,
     ControlUnit,
     GenerationRequest,
     Limits,
@@ -172,6 +173,7 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
     if payload.script_name:  # an extension's script, by name or title; its values come in alwayson_scripts
         fields["extra"]["script"] = payload.script_name
     fields.update(hires_fields(payload, services, warnings))
+    fields.update(refiner_fields(payload, services))
     defaults = type(payload)()
     for name, value in _infotext_fields(payload).items():
         source = {"batch_count": "n_iter", "schedule_type": "scheduler", "sampler": "sampler_name"}.get(name, name)
@@ -317,6 +319,22 @@ def hires_fields(payload: Any, services: Services, warnings: list[str]) -> dict[
         fields["hr_sampler"] = sampler
     if fields["hr_checkpoint"]:
         fields["hr_checkpoint"] = find_checkpoint(services.models, fields["hr_checkpoint"]).name
+    return fields
+
+
+# ---------------------------------------------------------------------------------------------- refiner
+def refiner_fields(payload: Any, services: Services) -> dict[str, Any]:
+    """A1111 1.6's refiner: a checkpoint by title, name or infotext form (null, "" or "None": no refiner), and
+    the fraction of the steps where it takes over (`validate` checks it; A1111's UI default when left out)."""
+    name = "" if payload.refiner_checkpoint is None else str(payload.refiner_checkpoint).strip()
+    if name.casefold() in NO_REFINER:
+        return {}
+    try:
+        fields: dict[str, Any] = {"refiner_checkpoint": find_checkpoint(services.models, name).name}
+    except LookupError as exc:
+        raise LookupError(f"Refiner: {exc.args[0]}") from None
+    if payload.refiner_switch_at is not None:
+        fields["refiner_switch_at"] = payload.refiner_switch_at
     return fields
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from modules.core.prompts import extract_loras
 from modules.core.requests import GenerationRequest, Limits, RequestError, validate
 from modules.core.results import GenerationResult, JobControl
-from modules.engine import hires, oom
+from modules.engine import hires, oom, refiner
 from modules.engine.controlnet.preprocessors import PreprocessorError, PreprocessorRegistry
 from modules.engine.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
 from modules.engine.generation import generate
@@ -57,6 +57,7 @@ class Processor:
         self._check_units(request, checkpoint)
         self._check_loras(request, checkpoint)
         hires.check(request, self.samplers, self.upscalers, self.models)
+        refiner.check(request, checkpoint, self.models)
         script = self.extensions.script_for(request) if self.extensions else None
         if script is not None and script.check is not None:
             script.check(request, self._script_context(request, None, None))
