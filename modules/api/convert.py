@@ -172,6 +172,8 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
     fields.update(_face_fields(payload, services, user_options, overrides))
     if payload.script_name:  # an extension's script, by name or title; its values come in alwayson_scripts
         fields["extra"]["script"] = payload.script_name
+        if payload.script_args:
+            _script_values(fields["extra"], payload.script_name, payload.script_args, services, warnings)
     fields.update(hires_fields(payload, services, warnings))
     fields.update(refiner_fields(payload, services))
     defaults = type(payload)()
@@ -180,6 +182,27 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
         if name in fields and getattr(payload, source, None) == getattr(defaults, source, None):
             fields[name] = value
     return GenerationRequest(**fields), warnings
+
+
+def _script_values(extra: dict[str, Any], name: str, args: list[Any], services: Services,
+                   warnings: list[str]) -> None:
+    """A1111's positional `script_args` as the script's values by name (the names its extension declared);
+    values sent by name in alwayson_scripts win. An unknown script is refused later, naming those available."""
+    script = services.extensions.script_named(name)
+    if script is None:
+        return
+    if not script.args:
+        warnings.append(f"script_args were ignored: the script {script.title!r} takes its values by name in "
+                        f"alwayson_scripts[{script.name!r}].")
+        return
+    if len(args) > len(script.args):
+        warnings.append(f"script_args has {len(args)} values; the script {script.title!r} takes "
+                        f"{len(script.args)} ({', '.join(script.args)}): the rest were ignored.")
+    named = {key: value for key, value in zip(script.args, args) if not key.startswith("_")}
+    sent = extra.get(script.name)
+    if isinstance(sent, dict) and set(sent) == {"args"} and isinstance(sent["args"], dict):
+        sent = sent["args"]
+    extra[script.name] = {**named, **(sent if isinstance(sent, dict) else {})}
 
 
 def _img2img_warnings(payload: Img2ImgPayload) -> list[str]:

@@ -16,6 +16,7 @@ from modules.api.schemas import BoundedRoute, Float, Int, Lenient
 from modules.api.waiting import GenerationFailed, wait_for
 from modules.core.requests import RequestError, check_picture_budget
 from modules.engine.extras import ExtrasRequest, target_size
+from modules.engine.faces.restorers import available_restorers
 from modules.engine.upscaling import LATENT_MODES, UpscalerRegistry
 from modules.service.jobs import FAILED, Job
 
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from modules.service.services import Services
 
 class ExtrasPayload(Lenient):
-    """A1111's ExtrasBaseRequest (face restoration is not offered: it needs downloaded weights)."""
+    """A1111's ExtrasBaseRequest. Face restoration runs when its model file is in models/GFPGAN or
+    models/Codeformer; asked for without it, the request is refused with the file names to put there."""
 
     resize_mode: Int = 0
     show_extras_results: bool = True
@@ -86,13 +88,9 @@ def _request(payload: ExtrasPayload, images: list[Any], names: list[str]) -> Ext
                          upscaling_resize=payload.upscaling_resize, upscaling_resize_w=payload.upscaling_resize_w,
                          upscaling_resize_h=payload.upscaling_resize_h, upscaling_crop=payload.upscaling_crop,
                          upscaler_1=payload.upscaler_1 or "None", upscaler_2=payload.upscaler_2 or "None",
-                         extras_upscaler_2_visibility=payload.extras_upscaler_2_visibility)
-
-
-def _notes(payload: ExtrasPayload) -> list[str]:
-    if payload.gfpgan_visibility or payload.codeformer_visibility:
-        return ["Face restoration (GFPGAN/CodeFormer) is not available on this server; it was skipped."]
-    return []
+                         extras_upscaler_2_visibility=payload.extras_upscaler_2_visibility,
+                         gfpgan_visibility=payload.gfpgan_visibility, codeformer_visibility=payload.codeformer_visibility,
+                         codeformer_weight=payload.codeformer_weight)
 
 
 def _submit(services: Services, payload: ExtrasPayload, data: list[Any], names: list[str], caller: Caller,
@@ -130,8 +128,8 @@ async def _run(services: Services, payload: ExtrasPayload, data: list[Any], name
     return job.result
 
 
-def _html_info(result: Any, notes: list[str]) -> str:
-    return "\n".join([result.info] + notes + list(result.warnings)).strip()
+def _html_info(result: Any) -> str:
+    return "\n".join([result.info] + list(result.warnings)).strip()
 
 
 def build_router(services: Services, current_caller: Callable[..., Caller]) -> APIRouter:
@@ -144,6 +142,11 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
     @router.get("/upscalers", response_model=list[UpscalerItem])
     def upscalers(caller: Caller = who) -> list[UpscalerItem]:
         return upscaler_items(registry())
+
+    @router.get("/face-restorers")
+    def face_restorers(caller: Caller = who) -> list[dict[str, str | None]]:
+        """A1111's list, {name, cmd_dir}: the restorers whose model file is in their folder here."""
+        return available_restorers(services.faces) if services.faces is not None else []
 
     @router.get("/latent-upscale-modes")
     def latent_modes(caller: Caller = who) -> list[dict[str, str]]:
@@ -158,7 +161,7 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
     async def single(payload: ExtrasSinglePayload, request: Request, caller: Caller = who) -> ExtrasSingleResponse:
         result = await _run(services, payload, [payload.image], ["image"], request, caller, "image")
         out = encode_image(result.images[0], result.infotexts[0] or None) if result.images else None
-        return ExtrasSingleResponse(html_info=_html_info(result, _notes(payload)), image=out)
+        return ExtrasSingleResponse(html_info=_html_info(result), image=out)
 
     @router.post("/extra-batch-images", response_model=ExtrasBatchResponse)
     async def batch(payload: ExtrasBatchPayload, request: Request, caller: Caller = who) -> ExtrasBatchResponse:
@@ -167,7 +170,7 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
         names = [item.name or f"image-{i}" for i, item in enumerate(payload.imageList)]
         result = await _run(services, payload, [item.data for item in payload.imageList], names, request, caller,
                             "imageList[{}].data")
-        return ExtrasBatchResponse(html_info=_html_info(result, _notes(payload)),
+        return ExtrasBatchResponse(html_info=_html_info(result),
                                    images=[encode_image(im, info or None)
                                            for im, info in zip(result.images, result.infotexts)])
 

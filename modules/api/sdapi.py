@@ -224,14 +224,8 @@ def add_listing_routes(router: APIRouter, services: Services, who: Any) -> None:
 
     @router.get("/scripts")
     def scripts(caller: Caller = who) -> dict[str, Any]:
-        titles = [s.title for s in services.extensions.scripts()] if services.extensions else []
-        return {"txt2img": titles, "img2img": titles}
+        scripts = services.extensions.scripts() if services.extensions else []
+        return {panel: [s.title for s in scripts if panel in s.panels] for panel in ("txt2img", "img2img")}
 
-    # Lists A1111 clients probe; this server has none of these (yet).
-    for name in ("prompt-styles", "face-restorers",
-                 "realesrgan-models", "hypernetworks", "sd-modules", "script-info", "extensions"):
-        router.add_api_route(f"/{name}", _empty_list, methods=["GET"], dependencies=[who], name=name)
-
-
-def _empty_list() -> list[Any]:
-    return []
+    # The other A1111 routes (styles, extensions, memory, cmd-flags...): modules/api/discovery.py; face-restorers:
+    # extras_api (the restorers whose model files are here).

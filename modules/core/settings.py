@@ -39,6 +39,8 @@ class Paths:
     cache_dir: Path
     annotators: Path = Path("models/annotators")  # controlnet-aux weights, by its file names
     upscalers: Path | None = None  # holds ESRGAN/, RealESRGAN/, SwinIR/, DAT/ (A1111's models/ folder)
+    gfpgan: Path | None = None  # face restorers: GFPGAN and RestoreFormer files (A1111's models/GFPGAN)
+    codeformer: Path | None = None  # CodeFormer files (A1111's models/Codeformer)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vae-dir", type=Path, help="VAE folder (default <models-dir>/VAE)")
     p.add_argument("--controlnet-dir", type=Path, help="ControlNet folder (default <models-dir>/ControlNet)")
     p.add_argument("--embeddings-dir", type=Path, help="textual inversion folder (default <models-dir>/embeddings)")
+    p.add_argument("--gfpgan-models-path", type=Path, metavar="DIR",
+                   help="GFPGAN and RestoreFormer face restorers (default <models-dir>/GFPGAN)")
+    p.add_argument("--codeformer-models-path", type=Path, metavar="DIR",
+                   help="CodeFormer face restorer (default <models-dir>/Codeformer)")
     p.add_argument("--outputs-dir", type=Path, default=REPO_ROOT / "outputs", help="where pictures are saved")
     p.add_argument("--extensions-dir", type=Path, default=REPO_ROOT / "extensions", help="extensions folder")
     p.add_argument("--settings-file", type=Path, default=REPO_ROOT / "settings.json", help="UI settings file (JSON)")
@@ -134,6 +140,16 @@ def _embeddings_dir(models_dir: Path) -> Path:
     return inside
 
 
+def _models_subdir(models_dir: Path, name: str) -> Path:
+    """models_dir/name, or its differently cased twin when only that exists (Forge and guides write CodeFormer)."""
+    exact = models_dir / name
+    if not exact.exists() and models_dir.is_dir():
+        for child in models_dir.iterdir():
+            if child.name.casefold() == name.casefold() and child.is_dir():
+                return child
+    return exact
+
+
 def settings_from_args(argv: list[str] | None = None) -> Settings:
     args = build_parser().parse_args(argv)
     if args.models_in_ram < 1:
@@ -152,6 +168,8 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         cache_dir=(REPO_ROOT / ".cache"),
         annotators=(models / "annotators").expanduser().resolve(),
         upscalers=models,
+        gfpgan=(args.gfpgan_models_path or _models_subdir(models, "GFPGAN")).expanduser().resolve(),
+        codeformer=(args.codeformer_models_path or _models_subdir(models, "Codeformer")).expanduser().resolve(),
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,

@@ -18,6 +18,8 @@ from modules.core.results import GenerationResult, JobControl
 from modules.engine import hires, oom, refiner
 from modules.engine.controlnet.preprocessors import PreprocessorError, PreprocessorRegistry
 from modules.engine.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
+from modules.engine.faces.restorers import FaceRestorers
+from modules.engine.faces.restorers import check_request as check_faces
 from modules.engine.generation import generate
 from modules.engine.models.controlnets import ControlNetError
 from modules.engine.models.loras import LoraError
@@ -47,17 +49,19 @@ class Processor:
     preprocessors: PreprocessorRegistry = field(default_factory=PreprocessorRegistry.default)
     extensions: ExtensionHost | None = None  # hooks and scripts; None = no extensions
     upscalers: UpscalerRegistry = field(default_factory=UpscalerRegistry)
+    faces: FaceRestorers | None = None  # models/GFPGAN, models/Codeformer; None: restore_faces is refused
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
         if isinstance(request, ExtrasRequest):
-            return validate_extras(request, self.upscalers, self.limits)
+            return validate_extras(request, self.upscalers, self.limits, self.faces)
         request = validate(request, self.limits, self.samplers)
         checkpoint = self.models.resolve(request.checkpoint)
         self._check_units(request, checkpoint)
         self._check_loras(request, checkpoint)
         hires.check(request, self.samplers, self.upscalers, self.models)
         refiner.check(request, checkpoint, self.models)
+        request = check_faces(request, self.faces)
         script = self.extensions.script_for(request) if self.extensions else None
         if script is not None and script.check is not None:
             script.check(request, self._script_context(request, None, None))
@@ -103,8 +107,11 @@ class Processor:
             return run_script(self.extensions, script, request, self._script_context(request, control, user))
         return self._run_one(request, control, user)
 
-    def _run_one(self, request: GenerationRequest, control: JobControl | None, user: str | None
-                 ) -> GenerationResult:
+    def _run_one(self, request: GenerationRequest, control: JobControl | None, user: str | None,
+                 save: bool = True) -> GenerationResult:
+        """One generation with the extensions' hooks; its pictures saved as they are made unless `save` is off
+        (a script's parts, e.g. SD upscale's tiles, which are neither outputs nor History entries)."""
+        save = save and self.save_images
         if self.extensions is not None:
             # A hook may return any request: it is checked again, so a bad one fails with a clear message.
             changed = self.extensions.before_generate(request)
@@ -115,14 +122,16 @@ class Processor:
                 control = dataclasses.replace(control or JobControl(), on_step=on_step)
         kind = OUTPUT_KINDS[request.mode]
         early = _EarlySaves(self, kind, user)
-        if self.save_images:
+        if save:
             control = dataclasses.replace(control or JobControl(), on_image=early.on_image)
         # Seeds are fixed before the first attempt so an out-of-memory retry reproduces the same pictures.
         result = oom.run_with_retry(request.with_resolved_seeds(), lambda attempt: generate(
-            attempt, self.models, self.samplers, control, self.preprocessors, self.upscalers))
+            attempt, self.models, self.samplers, control, self.preprocessors, self.upscalers, self.faces))
+        if self.faces is not None and request.restore_faces:
+            self.faces.after_job()
         if self.extensions is not None:
             self.extensions.after_generate(result)
-        if self.save_images:
+        if save:
             for index, (image, seed, info) in enumerate(zip(result.images, result.seeds, result.infotexts)):
                 path = early.finish(index, image, info) if index in early.saved else \
                     self._write(result, image, kind, seed, info, user)
@@ -164,10 +173,15 @@ class Processor:
             interrupted=lambda: control is not None and control.interrupt.is_set(),
             sampler_names=self.samplers.names,
             checkpoint_names=lambda: [i.name for i in self.models.checkpoints.usable()],
+            generate=lambda sub: self._run_one(validate(sub, self.limits, self.samplers), control, user, save=False),
+            upscaler_names=self.upscalers.names,
+            upscale_to=self.upscalers.upscale_to,
         )
 
     def _run_extras(self, request: ExtrasRequest, control: JobControl | None, user: str | None) -> ExtrasResult:
-        result = run_extras(request, self.upscalers, control)
+        result = run_extras(request, self.upscalers, control, self.faces)
+        if self.faces is not None:
+            self.faces.after_job()
         if self.save_images:
             for image, info, post in zip(result.images, result.infotexts, result.postprocessing):
                 try:

@@ -12,6 +12,7 @@ from modules.core.settings import Settings, SettingsStore, UserSettingsStore
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 from modules.engine.devices import DeviceConfig, choose_device
 from modules.engine.extras import ExtrasRequest
+from modules.engine.faces.restorers import FaceRestorers
 from modules.engine.models.manager import ModelManager
 from modules.engine.models.upscalers import UpscalerModels
 from modules.engine.samplers import SamplerRegistry
@@ -31,6 +32,11 @@ UI_DEFAULTS: dict[str, Any] = {
     "default_negative_prompt": "",
     "ESRGAN_tile": DEFAULT_TILE,  # upscaler tile size in pixels (0 = no tiling), A1111's setting name
     "ESRGAN_tile_overlap": DEFAULT_OVERLAP,
+    # Face restoration, A1111's option names and defaults: the restorer restore_faces uses, CodeFormer's weight,
+    # and whether to free the model after each job.
+    "face_restoration_model": "CodeFormer",
+    "code_former_weight": 0.5,
+    "face_restoration_unload": False,
 }
 
 
@@ -47,6 +53,7 @@ class Services:
     ui_settings: SettingsStore
     user_settings: UserSettingsStore  # per-user values, e.g. each user's default checkpoint (API options)
     upscalers: UpscalerRegistry  # models/ESRGAN, RealESRGAN, SwinIR, DAT and the built-in ones
+    faces: FaceRestorers | None = None  # models/GFPGAN and models/Codeformer: restore_faces and Extras
     per_user_outputs: bool = False  # True once accounts exist: files go to outputs/<user>/...
     history: History | None = None  # index of saved pictures; repaired at start by webui.py
     accounts: Accounts | None = None  # when logins exist: the History tab asks who is admin
@@ -91,8 +98,10 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     ui_settings = SettingsStore(settings.paths.settings_file, UI_DEFAULTS)
     upscalers = UpscalerRegistry(UpscalerModels(settings.paths.upscalers, device), ui_settings)
     upscalers.refresh()
+    faces = FaceRestorers(settings.paths.gfpgan, settings.paths.codeformer, device, ui_settings)
+    faces.refresh()
     processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
-                          preprocessors=preprocessors, upscalers=upscalers)
+                          preprocessors=preprocessors, upscalers=upscalers, faces=faces)
     user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
     # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
     # Jobs arrive checked (Services.submit): the worker only executes them. Queued jobs are kept beside the
@@ -104,7 +113,8 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
                     processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings,
                     user_settings=user_settings,
-                    per_user_outputs=per_user_outputs, history=history, accounts=accounts, upscalers=upscalers)
+                    per_user_outputs=per_user_outputs, history=history, accounts=accounts, upscalers=upscalers,
+                    faces=faces)
 
 
 def start_extensions(services: Services) -> ExtensionHost:

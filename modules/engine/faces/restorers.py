@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from modules.core.requests import GenerationRequest, RequestError
 from modules.engine.devices import DeviceConfig
 from modules.engine.faces.detection import FaceDetector
 from modules.engine.faces.restoration import FaceRegion, restore_faces
@@ -212,6 +213,8 @@ class FaceRestorers:
     def check(self, name: str | None) -> str:
         """The canonical name of a restorer that can run; FaceRestoreError says why not."""
         spec = self.spec(name)
+        if self._usable(spec) is None:
+            self.refresh()  # a file put there since the last scan counts: no restart needed
         self.file_for(spec.name)
         return spec.name
 
@@ -267,3 +270,23 @@ def available_restorers(faces: FaceRestorers) -> list[dict[str, str | None]]:
     """A1111's /sdapi/v1/face-restorers answer: {name, cmd_dir} for each restorer whose model file is here."""
     return [{"name": spec.name, "cmd_dir": str(faces.folder(spec)) if faces.folder(spec) else None}
             for spec in faces.available()]
+
+
+def check_request(request: GenerationRequest, faces: FaceRestorers | None) -> GenerationRequest:
+    """At submit time: a job asking for face restoration fails now, naming the missing file, not after its
+    pictures are drawn. Returns the request with the restorer's canonical name and a checked weight."""
+    if not request.restore_faces:
+        return request
+    try:
+        weight = float(request.codeformer_weight)
+    except (TypeError, ValueError, OverflowError):
+        raise RequestError(f"CodeFormer weight must be a number, got {request.codeformer_weight!r}.") from None
+    if not 0.0 <= weight <= 1.0:  # also refuses NaN
+        raise RequestError(f"CodeFormer weight must be between 0 and 1, but is {weight:g}.")
+    if faces is None:
+        raise RequestError("Face restoration is not set up on this server (no face restorer folders).")
+    try:
+        name = faces.check(request.face_restorer)
+    except FaceRestoreError as exc:
+        raise RequestError(str(exc)) from None
+    return replace(request, face_restorer=name, codeformer_weight=weight)
