@@ -8,7 +8,6 @@ for admins when accounts exist; none lets a user stop the server.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from fastapi.responses import JSONResponse
 from modules.api.a1111_flags import cmd_flags
 from modules.api.auth import Caller
 from modules.api.schemas import BoundedRoute
+from modules.engine.memory import memory_report
 from modules.service.jobs import FINISHED, QUEUED, RUNNING, NotAllowed
 
 if TYPE_CHECKING:
@@ -61,38 +61,6 @@ def queue_status(services: Services) -> dict[str, Any]:
             eta += max(0.0, average - elapsed)
     return {"msg": "estimation", "rank": None, "queue_size": len(waiting), "avg_event_process_time": average,
             "avg_event_concurrent_process_time": average, "rank_eta": None, "queue_eta": round(eta, 3)}
-
-
-def memory() -> dict[str, Any]:
-    """A1111's MemoryResponse: the process's RAM, and CUDA's figures when there is a CUDA device."""
-    try:
-        import psutil
-
-        process = psutil.Process(os.getpid())
-        rss = process.memory_info().rss
-        total = psutil.virtual_memory().total
-        ram: dict[str, Any] = {"free": total - rss, "used": rss, "total": total}
-    except Exception as exc:  # noqa: BLE001 - A1111 reports the error in the field rather than failing
-        ram = {"error": str(exc)}
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return {"ram": ram, "cuda": {"error": "unavailable"}}
-        free, total = torch.cuda.mem_get_info()
-        stats = torch.cuda.memory_stats()
-
-        def pair(name: str) -> dict[str, int]:
-            return {"current": stats.get(f"{name}.all.current", 0), "peak": stats.get(f"{name}.all.peak", 0)}
-
-        cuda: dict[str, Any] = {
-            "system": {"free": free, "used": total - free, "total": total}, "active": pair("active_bytes"),
-            "allocated": pair("allocated_bytes"), "reserved": pair("reserved_bytes"),
-            "inactive": pair("inactive_split_bytes"),
-            "events": {"retries": stats.get("num_alloc_retries", 0), "oom": stats.get("num_ooms", 0)}}
-    except Exception as exc:  # noqa: BLE001 - as above
-        cuda = {"error": str(exc)}
-    return {"ram": ram, "cuda": cuda}
 
 
 def prompt_styles(services: Services) -> list[dict[str, Any]]:
@@ -147,7 +115,7 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
 
     @router.get("/sdapi/v1/memory")
     def get_memory(caller: Caller = who) -> dict[str, Any]:
-        return memory()
+        return memory_report()
 
     @router.get("/sdapi/v1/prompt-styles")
     def styles(caller: Caller = who) -> list[dict[str, Any]]:
