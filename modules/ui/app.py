@@ -19,6 +19,7 @@ from modules.ui import (
     history_tab,
     img2img,
     lora_tab,
+    page_assets,
     pnginfo,
     send_to,
     settings_tab,
@@ -48,7 +49,8 @@ def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
             gr.Markdown(f"⚠️ **{banner}**", elem_id="insecure_banner")
         if services.accounts is not None and services.accounts.enabled:
             _user_bar(demo, services.accounts)
-        with gr.Tabs(elem_id="tabs") as tabs:
+        # "wrap": on a narrow screen the tabs go on a second line instead of hiding behind a "…" menu.
+        with gr.Tabs(elem_id="tabs", overflow_behavior="wrap") as tabs:
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
                 t2i = txt2img.build(services)
             with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
@@ -146,7 +148,8 @@ def mount_ui(app: Any, demo: gr.Blocks, services: Services, accounts: Any = None
     auth = accounts.gradio_auth if accounts is not None and accounts.enabled else None
     mounted: list[Any] = []  # the Gradio app, once mounted; the logout routes need its sessions
     add_logout_routes(app, lambda: mounted[0])  # before the mount at "/", so they win over Gradio's
-    gr.mount_gradio_app(app, demo, path="/", auth=auth, auth_message="Stable Diffusion WebUI: log in with your account.", css=CSS,
+    gr.mount_gradio_app(app, demo, path="/", auth=auth, auth_message="Stable Diffusion WebUI: log in with your account.",
+                        css=CSS + page_assets.css(), head=page_assets.head(),
                         allowed_paths=[str(services.outputs.root)], show_error=True, footer_links=["api", "settings"])
     mounted.append(next(r.app for r in app.routes if isinstance(r, Mount) and r.path == ""))
     # Gradio checks the file paths sent as event inputs (only its upload folder is accepted) once it has

@@ -17,6 +17,7 @@ from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, CONTROL_RES
 from modules.engine.controlnet.apply import control_map
 from modules.engine.imaging import flatten
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
+from modules.ui.outputs_view import SHOWN_BUTTONS
 
 if TYPE_CHECKING:
     from modules.service.services import Services
@@ -137,7 +138,7 @@ def _unit(services: Services, tab: str, index: int, with_input: bool, with_hires
                                brush=gr.Brush(default_size=6, colors=SKETCH_COLORS, default_color="#000000"),
                                eraser=gr.Eraser(default_size=24))
         preview = gr.Image(label="Preprocessor preview", interactive=False, format="png", height=360,
-                           elem_id=f"{prefix}_preview")
+                           elem_id=f"{prefix}_preview", buttons=SHOWN_BUTTONS)
     with gr.Row():
         module = gr.Dropdown(services.preprocessors.names(), value="none", label="Preprocessor",
                              elem_id=f"{prefix}_module")

@@ -13,6 +13,7 @@ from modules.core.requests import RequestError
 from modules.engine.extras import ExtrasRequest, images_from_folder
 from modules.service.jobs import FAILED, QueueFull
 from modules.ui.jobstream import POLL_SECONDS, status_html, user_of
+from modules.ui.outputs_view import output_gallery, saved_html
 
 if TYPE_CHECKING:
     from modules.service.services import Services
@@ -97,8 +98,7 @@ def build(services: Services) -> ExtrasTab:
             run_btn = gr.Button("Generate", variant="primary", elem_id="extras_generate")
         with gr.Column(scale=1):
             status = gr.HTML(status_html("Ready."), elem_id="extras_status")
-            gallery = gr.Gallery(label="Result", format="png", columns=2, object_fit="contain", height="auto",
-                                 elem_id="extras_gallery")
+            gallery = output_gallery("extras_gallery", label="Result", columns=2, object_fit="contain", height="auto")
             info = gr.HTML(elem_id="extras_html_info")
 
     tab_single.select(lambda: SINGLE, outputs=[source], queue=False)
@@ -127,7 +127,8 @@ def build(services: Services) -> ExtrasTab:
         result = job.result
         shown = list(result.paths) or result.images
         text = "<br>".join(html.escape(t) for t in result.postprocessing[:1] + result.warnings)
-        yield status_html(f"Done: {len(result.images)} picture(s).", 1.0), shown, text
+        saved = saved_html(result.paths, services.outputs.root)
+        yield status_html(f"Done: {len(result.images)} picture(s).", 1.0, after=saved), shown, text
 
     run_btn.click(run, inputs=[source, single, files, folder, mode, scale, width, height, crop, upscaler_1,
                                upscaler_2, visibility], outputs=[status, gallery, info], concurrency_limit=None,

@@ -28,6 +28,7 @@ from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import controlnet_panel, extension_sections, jobstream, send_row, user_defaults
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of
+from modules.ui.outputs_view import SHOWN_BUTTONS, output_gallery
 from modules.ui.txt2img import Txt2ImgTab, checkpoint_choices, remember
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ def _upload(label: str, elem_id: str, height: int) -> gr.Image:
 
 def _picture_tabs() -> dict[str, Any]:
     c: dict[str, Any] = {"tabs": {}}
-    with gr.Tabs(elem_id="mode_img2img") as c["subtabs"]:
+    with gr.Tabs(elem_id="mode_img2img", overflow_behavior="wrap") as c["subtabs"]:
         with gr.Tab("img2img", id="img2img", elem_id="img2img_img2img_tab") as c["tabs"]["img2img"]:
             c["init_img"] = _upload("Image for img2img", "img2img_image", 480)
         with gr.Tab("Sketch", id="sketch", elem_id="img2img_img2img_sketch_tab") as c["tabs"]["sketch"]:
@@ -295,9 +296,9 @@ def build(services: Services) -> Img2ImgTab:
             sections = extension_sections.build(services, "img2img", prompt, negative)
         with gr.Column(scale=1):
             status = gr.HTML(status_html("Ready."), elem_id="img2img_status")
-            preview = gr.Image(label="Preview", interactive=False, elem_id="img2img_preview", format="png", height=160)
-            gallery = gr.Gallery(label="Output", format="png", columns=2, object_fit="contain", height="auto",
-                                 elem_id="img2img_gallery", preview=True)
+            preview = gr.Image(label="Preview", interactive=False, elem_id="img2img_preview", format="png", height=160,
+                               buttons=SHOWN_BUTTONS)
+            gallery = output_gallery("img2img_gallery", columns=2, object_fit="contain", height="auto", preview=True)
             sends = send_row.send_buttons("img2img", ("img2img", "inpaint", "extras", "controlnet"))
             info = gr.Textbox(label="Generation parameters", lines=4, interactive=False, elem_id="img2img_info")
     selected = gr.State(0)
@@ -321,7 +322,7 @@ def build(services: Services) -> Img2ImgTab:
 
     outputs = [job_id, status, preview, gallery, info, last_seed]
     generate_btn.click(run, inputs=set(form.values()) | controlnet.inputs() | set(sections.components),
-                       outputs=outputs, concurrency_limit=None, show_progress="hidden")
+                       outputs=outputs, concurrency_limit=None, show_progress="hidden", trigger_mode="multiple")
 
     def interrupt(job: str | None, request: gr.Request) -> None:
         if job:

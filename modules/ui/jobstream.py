@@ -124,5 +124,7 @@ def follow(services: Services, request: GenerationRequest, user: str) -> Iterato
     # ControlNet maps after the pictures, as sd-webui-controlnet shows them; shown only, never saved.
     gallery += [(m.image, f"ControlNet {m.unit}: {m.module}") for m in result.detected_maps]
     saved = saved_html(result.paths, services.outputs.root)  # where the pictures went, as links to open them
+    # Opened on the first picture, with its caption and the download and fullscreen buttons, not a grid.
     yield Update(gr.update(), status_html(text, 1.0 if job.status == DONE else None, after=saved), preview=None,
-                 gallery=gallery, info=result.info, seed=result.seeds[0] if result.seeds else gr.update())
+                 gallery=gr.update(value=gallery, selected_index=0), info=result.info,
+                 seed=result.seeds[0] if result.seeds else gr.update())

@@ -16,6 +16,7 @@ from modules.core.requests import GenerationRequest
 from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import controlnet_panel, extension_sections, hires_panel, jobstream, send_row, user_defaults
 from modules.ui.jobstream import status_html, user_of
+from modules.ui.outputs_view import SHOWN_BUTTONS, output_gallery
 
 if TYPE_CHECKING:
     from modules.service.services import Services
@@ -220,9 +221,8 @@ class _Output:
 def _output_column() -> _Output:
     status = gr.HTML(status_html("Ready."), elem_id="txt2img_status")
     preview = gr.Image(label="Preview", interactive=False, visible=True, elem_id="txt2img_preview", format="png",
-                       height=160)
-    gallery = gr.Gallery(label="Output", format="png", columns=2, object_fit="contain", height="auto",
-                         elem_id="txt2img_gallery", preview=True)
+                       height=160, buttons=SHOWN_BUTTONS)
+    gallery = output_gallery("txt2img_gallery", columns=2, object_fit="contain", height="auto", preview=True)
     buttons = send_row.send_buttons("txt2img", ("img2img", "inpaint", "extras", "controlnet"))
     info = gr.Textbox(label="Generation parameters", lines=4, interactive=False, elem_id="txt2img_info")
     return _Output(status, preview, gallery, buttons["img2img"], buttons["inpaint"], info, buttons["extras"],
@@ -274,8 +274,10 @@ def _wire_generate(services: Services, form: _Form, prompts: _PromptRow, output:
             yield update.values()
 
     outputs = [job_id, output.status, output.preview, output.gallery, output.info, last_seed]
-    prompts.generate.click(run, inputs=form.inputs(), outputs=outputs, concurrency_limit=None, show_progress="hidden")
-    prompts.prompt.submit(run, inputs=form.inputs(), outputs=outputs, concurrency_limit=None, show_progress="hidden")
+    # "multiple": a click while a job runs queues another job (Gradio's default "once" dropped it silently).
+    for event in (prompts.generate.click, prompts.prompt.submit):
+        event(run, inputs=form.inputs(), outputs=outputs, concurrency_limit=None, show_progress="hidden",
+              trigger_mode="multiple")
 
 
 def _wire_controls(services: Services, model: _ModelRow, prompts: _PromptRow, settings: _Settings, job_id: Any,
