@@ -149,6 +149,7 @@ class SectionContext:
     settings: ExtensionSettings
     prompt: Any = None
     negative_prompt: Any = None
+    upscaler_names: Callable[[], list[str]] = list  # the server's pixel upscalers, A1111's order ("None" first)
 
 
 @dataclass
@@ -161,6 +162,12 @@ class ScriptContext:
     interrupted: Callable[[], bool]
     sampler_names: Callable[[], list[str]]
     checkpoint_names: Callable[[], list[str]]
+    # One generation whose pictures are neither saved nor indexed (hooks still run): for the parts of a picture
+    # the script assembles and saves itself, as SD upscale's tiles. None where the host cannot offer it.
+    generate: Callable[[GenerationRequest], GenerationResult] | None = None
+    upscaler_names: Callable[[], list[str]] = list  # the server's pixel upscalers, A1111's order ("None" first)
+    # (image, upscaler name, width, height) -> the picture at exactly that size through that upscaler.
+    upscale_to: Callable[[Image.Image, str, int, int], Image.Image] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- contributions
@@ -190,6 +197,10 @@ class Script:
     title: str
     run: Callable[[GenerationRequest, ScriptContext], GenerationResult]
     check: Callable[[GenerationRequest, ScriptContext], None] | None = None
+    # The names of A1111's positional `script_args`, in order: the API turns script_args into the script's
+    # values by these names ("_" or a leading "_" skips a position). Empty: values come by name only.
+    args: tuple[str, ...] = ()
+    panels: tuple[str, ...] = PANELS  # where the Script dropdown offers it (A1111's Script.show)
 
 
 @dataclass
@@ -299,15 +310,21 @@ class ExtensionApi:
         self.contributions.preprocessors.append((str(name), fn))
 
     def register_script(self, title: str, run: Callable[[GenerationRequest, ScriptContext], Any],
-                        check: Callable[[GenerationRequest, ScriptContext], None] | None = None) -> None:
-        """An alternative run mode, chosen per request by request.extra["script"] == <name>. run(request, ctx)
-        returns a GenerationResult; check(request, ctx) raises ValueError for bad values before queueing."""
+                        check: Callable[[GenerationRequest, ScriptContext], None] | None = None, *,
+                        args: Sequence[str] = (), panels: Sequence[str] = PANELS) -> None:
+        """An alternative run mode, chosen per request by request.extra["script"] == <name> or <title>.
+        run(request, ctx) returns a GenerationResult; check(request, ctx) raises ValueError for bad values before
+        queueing. `args` names A1111's positional script_args for API clients; `panels` where it is offered."""
         _check_callable("A script's run", run)
         if check is not None:
             _check_callable("A script's check", check)
         if self.contributions.scripts:
             raise ValueError("An extension registers at most one script (it is chosen by the extension's name).")
-        self.contributions.scripts.append(Script(self.name, str(title), run, check))
+        unknown = [p for p in panels if p not in PANELS]
+        if unknown or not panels:
+            raise ValueError(f"A script's panels must be some of {', '.join(PANELS)}; got {list(panels)}.")
+        self.contributions.scripts.append(Script(self.name, str(title), run, check, tuple(str(a) for a in args),
+                                                 tuple(panels)))
 
     # -------------------------------------------------------------- per-request values
     def values(self, request: GenerationRequest) -> dict[str, Any]:

@@ -179,7 +179,11 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
     defaults = type(payload)()
     for name, value in _infotext_fields(payload).items():
         source = {"batch_count": "n_iter", "schedule_type": "scheduler", "sampler": "sampler_name"}.get(name, name)
-        if name in fields and getattr(payload, source, None) == getattr(defaults, source, None):
+        option = a1111_options.OPTION_OF_FIELD.get(name)
+        if option is not None:  # A1111 pastes these as override_settings; the payload's own overrides win
+            if option not in overrides:
+                fields[name] = value
+        elif name in fields and getattr(payload, source, None) == getattr(defaults, source, None):
             fields[name] = value
     return GenerationRequest(**fields), warnings
 

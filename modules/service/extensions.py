@@ -349,7 +349,16 @@ class ExtensionHost:
 
     def script_for(self, request: GenerationRequest) -> Script | None:
         """The script a request asks for (by extension name or title), None for an ordinary run."""
-        wanted = (request.extra or {}).get(SCRIPT_KEY)
+        script = self.script_named((request.extra or {}).get(SCRIPT_KEY))
+        panel = "txt2img" if request.mode == "txt2img" else "img2img"
+        if script is not None and panel not in script.panels:
+            raise RequestError(f"The script {script.title!r} works in {' and '.join(script.panels)} only, not in "
+                               f"{panel}.")
+        return script
+
+    def script_named(self, wanted: Any) -> Script | None:
+        """A script by extension name or title, case-insensitive as A1111 matches titles ("sd upscale");
+        None for no script ("", "None")."""
         if not wanted or str(wanted).strip().casefold() in ("none", ""):
             return None
         key = str(wanted).strip().casefold()

@@ -64,7 +64,12 @@ class Processor:
         request = check_faces(request, self.faces)
         script = self.extensions.script_for(request) if self.extensions else None
         if script is not None and script.check is not None:
-            script.check(request, self._script_context(request, None, None))
+            try:
+                script.check(request, self._script_context(request, None, None))
+            except RequestError:
+                raise
+            except ValueError as exc:  # a script's "bad value" is the caller's to fix: a 422, not a 500
+                raise RequestError(str(exc)) from exc
         return request
 
     def _check_loras(self, request: GenerationRequest, checkpoint: CheckpointInfo) -> None:

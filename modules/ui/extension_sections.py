@@ -67,14 +67,14 @@ def build(services: Services, panel: str, prompt: Any = None, negative_prompt: A
             continue
         with gr.Accordion(section.title, open=False, elem_id=f"{panel}_ext_{ext.name}"):
             ctx = SectionContext(name=ext.name, panel=panel, settings=ext.api.settings, prompt=prompt,
-                                 negative_prompt=negative_prompt)
+                                 negative_prompt=negative_prompt, upscaler_names=services.upscalers.names)
             ok, components = host.guarded(ext, "building its section", section.builder, ctx)
             if not ok:
                 gr.Markdown(f"This section failed to build: {ext.error}. See the Extensions tab.")
                 continue
             for key, component in (components or {}).items():
                 out.fields.append((ext.name, str(key), component))
-    scripts = host.scripts()
+    scripts = [s for s in host.scripts() if panel in s.panels]  # A1111's Script.show(is_img2img)
     if scripts:
         out.script_names = {s.title: s.name for s in scripts}
         out.script = gr.Dropdown([NO_SCRIPT, *out.script_names], value=NO_SCRIPT, label="Script",
