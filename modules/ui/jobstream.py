@@ -84,6 +84,13 @@ def progress_text(services: Services, job: Any) -> str:
     return "Loading model…"
 
 
+def gallery_items(result: Any) -> list[Any]:
+    """The saved pictures (or the pictures, when none was saved), then the ControlNet maps as
+    sd-webui-controlnet shows them after the pictures: shown only, never saved."""
+    items: list[Any] = [(path, f"seed {s}") for path, s in zip(result.paths, result.seeds)] or list(result.images)
+    return items + [(m.image, f"ControlNet {m.unit}: {m.module}") for m in result.detected_maps]
+
+
 def follow(services: Services, request: GenerationRequest, user: str) -> Iterator[Update]:
     """Check and submit the request, then report until the job ends."""
     try:
@@ -120,9 +127,7 @@ def follow(services: Services, request: GenerationRequest, user: str) -> Iterato
     text = f"{'Interrupted' if result.interrupted else 'Done'}: {len(result.images)} image(s) in {elapsed:.1f} s"
     if result.warnings:
         text += ". Note: " + " ".join(result.warnings)
-    gallery = [(path, f"seed {s}") for path, s in zip(result.paths, result.seeds)] or list(result.images)
-    # ControlNet maps after the pictures, as sd-webui-controlnet shows them; shown only, never saved.
-    gallery += [(m.image, f"ControlNet {m.unit}: {m.module}") for m in result.detected_maps]
+    gallery = gallery_items(result)
     saved = saved_html(result.paths, services.outputs.root)  # where the pictures went, as links to open them
     # Opened on the first picture, with its caption and the download and fullscreen buttons, not a grid.
     yield Update(gr.update(), status_html(text, 1.0 if job.status == DONE else None, after=saved), preview=None,
