@@ -322,6 +322,7 @@ def values_for(user_values: Mapping[str, Any], in_force: Callable[[str], Any]) -
 REQUEST_FIELDS = {"eta_noise_seed_delta": "eta_noise_seed_delta", "eta_ddim": "eta_ddim",
                   "img2img_color_correction": "color_correction", "img2img_fix_steps": "img2img_fix_steps",
                   "inpainting_mask_weight": "inpainting_mask_weight"}
+OPTION_OF_FIELD = {field_name: key for key, field_name in REQUEST_FIELDS.items()}
 HANDLED_BY_CONVERT = ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers")
 
 

@@ -553,6 +553,10 @@ INFOTEXT_FIELDS = {
     "Face restoration": ("face_restorer", str),  # A1111 writes the restorer's name when restore_faces is on
     "Refiner": ("refiner_checkpoint", str),  # A1111 writes "name [short hash]"
     "Refiner switch at": ("refiner_switch_at", float),
+    # A1111's settings written in the infotext (it pastes them back as override_settings)
+    "ENSD": ("eta_noise_seed_delta", int),
+    "Eta DDIM": ("eta_ddim", float),
+    "Conditional mask weight": ("inpainting_mask_weight", float),
 }
 
 

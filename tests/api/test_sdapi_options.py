@@ -126,6 +126,9 @@ def test_eta_noise_seed_delta_changes_an_ancestral_sampler_for_that_user_only(cl
     # override_settings gives one request the same effect (A1111 clients send it there too).
     once, _ = generate(client, "bob", {**payload, "override_settings": {"eta_noise_seed_delta": 31337}})
     assert np.array_equal(once, after)
+    # A pasted infotext carries it too (A1111 turns its "ENSD" into override_settings).
+    pasted, pasted_info = generate(client, "bob", {**payload, "infotext": f"x\n{info}"})
+    assert np.array_equal(pasted, after) and "ENSD: 31337" in pasted_info
     # A sampler that adds no noise of its own is not changed by it, and its infotext does not claim it.
     plain = {**SMALL, "sampler_name": "Euler"}
     euler_alice, euler_info = generate(client, "alice", plain)
