@@ -162,9 +162,10 @@ class ScriptContext:
     interrupted: Callable[[], bool]
     sampler_names: Callable[[], list[str]]
     checkpoint_names: Callable[[], list[str]]
-    # One generation whose pictures are neither saved nor indexed (hooks still run): for the parts of a picture
-    # the script assembles and saves itself, as SD upscale's tiles. None where the host cannot offer it.
-    generate: Callable[[GenerationRequest], GenerationResult] | None = None
+    # generate(request, part=(index, count)): one generation whose pictures are neither saved nor indexed (hooks
+    # still run), for the parts of a picture the script assembles and saves itself, as SD upscale's tiles;
+    # `part` makes the progress bar count the parts as one job. None where the host cannot offer it.
+    generate: Callable[..., GenerationResult] | None = None
     upscaler_names: Callable[[], list[str]] = list  # the server's pixel upscalers, A1111's order ("None" first)
     # (image, upscaler name, width, height) -> the picture at exactly that size through that upscaler.
     upscale_to: Callable[[Image.Image, str, int, int], Image.Image] | None = None

@@ -137,6 +137,7 @@ def upscale(request: Any, options: Options, grid: Any, ctx: ext.ScriptContext, n
     fields = {"SD upscale overlap": options.overlap, "SD upscale upscaler": options.upscaler}
     first, pictures, infotexts, seeds, paths, interrupted = None, [], [], [], [], False
     warnings = list(notes)
+    parts = request.batch_count * math.ceil(len(work) / size)
     for n in range(request.batch_count):
         start_seed = request.seed + n
         drawn: list[Any] = []
@@ -147,8 +148,9 @@ def upscale(request: Any, options: Options, grid: Any, ctx: ext.ScriptContext, n
                 break
             chunk = work[i:i + size]
             # As A1111: each batch of tiles starts one seed after the last, its tiles counting on from there.
+            part = n * math.ceil(len(work) / size) + i // size
             result = ctx.generate(ext.replace(base, init_images=tuple(chunk), batch_size=len(chunk),
-                                              seed=start_seed + i // size))
+                                              seed=start_seed + i // size), part=(part, parts))
             first = first or result
             info = info or (result.infotexts[0] if result.infotexts else None)
             drawn += result.images[:len(chunk)]

@@ -178,7 +178,8 @@ class Processor:
             interrupted=lambda: control is not None and control.interrupt.is_set(),
             sampler_names=self.samplers.names,
             checkpoint_names=lambda: [i.name for i in self.models.checkpoints.usable()],
-            generate=lambda sub: self._run_one(validate(sub, self.limits, self.samplers), control, user, save=False),
+            generate=lambda sub, part=None: self._run_one(validate(sub, self.limits, self.samplers),
+                                                          _part_of(control, part), user, save=False),
             upscaler_names=self.upscalers.names,
             upscale_to=self.upscalers.upscale_to,
         )
@@ -197,6 +198,21 @@ class Processor:
                     log.error("could not save an extras picture: %s", exc)
                     result.warnings.append(f"Could not save a picture to {self.outputs.root}: {exc}")
         return result
+
+
+def _part_of(control: JobControl | None, part: tuple[int, int] | None) -> JobControl | None:
+    """The job's control for part `index` of `count` of a script's work (SD upscale's tile batches): its steps
+    reported as batches of the whole, so the progress bar runs once from 0 to 1 instead of once per part."""
+    if control is None or part is None or control.on_step is None:
+        return control
+    index, count = part
+    outer = control.on_step
+
+    def on_step(info: Any) -> None:
+        outer(dataclasses.replace(info, batch_index=index * info.batch_count + info.batch_index,
+                                  batch_count=count * info.batch_count))
+
+    return dataclasses.replace(control, on_step=on_step)
 
 
 class _EarlySaves:

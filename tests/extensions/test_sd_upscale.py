@@ -11,6 +11,7 @@ from PIL import Image
 
 from modules.core.infotext import parse_infotext
 from modules.core.requests import GenerationRequest
+from modules.core.results import JobControl
 from modules.service.extensions import load_extensions
 from modules.service.outputs import OutputStore
 from modules.service.runner import Processor
@@ -118,8 +119,12 @@ def test_tiles_are_redrawn_and_only_the_joined_pictures_saved(processor, tmp_pat
     monkeypatch.setattr(processor, "_run_one", counting)
     picture = noise(32, 32, 5)
     # 64x64 in 32x32 tiles sharing 16 pixels: 3 x 3 tiles, drawn 4 at a time; two pictures (batch count).
+    steps = []
     result = processor.run(upscale_request(picture, overlap=16, width=32, height=32, denoising_strength=0.6,
-                                           batch_size=4, batch_count=2))
+                                           batch_size=4, batch_count=2), JobControl(on_step=steps.append))
+    # One progress bar for the whole job: six parts of one batch each, never going back.
+    fractions = [info.fraction for info in steps]
+    assert {info.batch_count for info in steps} == {6} and fractions == sorted(fractions) and fractions[-1] == 1.0
     assert parts == [(4, 7, 32, 32), (4, 8, 32, 32), (1, 9, 32, 32), (4, 8, 32, 32), (4, 9, 32, 32), (1, 10, 32, 32)]
     assert [im.size for im in result.images] == [(64, 64), (64, 64)] and result.seeds == [7, 8]
     upscaled = np.asarray(picture.resize((64, 64), Image.Resampling.LANCZOS), dtype=np.int16)
