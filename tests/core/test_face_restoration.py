@@ -170,3 +170,25 @@ def test_a_codeformer_file_says_what_it_needs(tmp_path):
     with pytest.raises(FaceRestoreError) as err:
         faces.check("CodeFormer")
     assert "spandrel_extra_arches" in str(err.value) and "S-Lab" in str(err.value)
+
+
+@pytest.mark.slow
+def test_a_full_size_random_gfpgan_restores_the_face_reproducibly(tmp_path):
+    """GFPGAN cannot be built small (spandrel reads no sizes from its weights): 86 M parameters, ~20 s."""
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    torch.manual_seed(0)
+    model = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None, fix_decoder=False,
+                   num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+    (tmp_path / "GFPGAN").mkdir()
+    torch.save({"params_ema": model.state_dict()}, tmp_path / "GFPGAN" / "GFPGANv1.4.pth")
+    del model
+    faces = FaceRestorers(tmp_path / "GFPGAN", tmp_path / "Codeformer", CPU)
+    faces.refresh()
+    first, regions = faces.restore(astronaut(), "GFPGAN", 0.8)
+    second, _ = faces.restore(astronaut(), "GFPGAN", 0.8)
+    assert len(regions) == 1 and np.array_equal(np.asarray(first), np.asarray(second))  # stored noise, not fresh
+    left, top, right, bottom = regions[0].inside(512, 512)
+    before, after = np.asarray(astronaut()), np.asarray(first)
+    assert np.array_equal(before[bottom:], after[bottom:])
+    assert not np.array_equal(before[top:bottom, left:right], after[top:bottom, left:right])
