@@ -12,6 +12,7 @@ from PIL import Image
 from modules.core.requests import RequestError
 from modules.engine.extras import ExtrasRequest, images_from_folder
 from modules.service.jobs import FAILED, QueueFull
+from modules.ui import face_restoration
 from modules.ui.jobstream import POLL_SECONDS, status_html, user_of
 from modules.ui.outputs_view import output_gallery, saved_html
 
@@ -94,6 +95,7 @@ def build(services: Services) -> ExtrasTab:
                 upscaler_2 = gr.Dropdown(registry.names(), value="None", label="Upscaler 2", elem_id="extras_upscaler_2")
                 visibility = gr.Slider(0, 1, value=0, step=0.001, label="Upscaler 2 visibility",
                                        elem_id="extras_upscaler_2_visibility")
+            gfpgan, codeformer, codeformer_weight = face_restoration.extras_sliders()
             note = gr.Markdown(unsupported_note(services), elem_id="extras_unsupported")
             run_btn = gr.Button("Generate", variant="primary", elem_id="extras_generate")
         with gr.Column(scale=1):
@@ -108,13 +110,15 @@ def build(services: Services) -> ExtrasTab:
     tab_to.select(lambda: 1, outputs=[mode], queue=False)
 
     def run(source_: str, single_: Any, files_: Any, folder_: str, mode_: int, scale_: float, width_: int,
-            height_: int, crop_: bool, up1: str, up2: str, vis: float, request: gr.Request):
+            height_: int, crop_: bool, up1: str, up2: str, vis: float, gfpgan_: float, codeformer_: float,
+            weight_: float, request: gr.Request):
         try:
             images, names = pictures_for(source_, single_, files_, folder_, folders_allowed)
             job = services.submit(ExtrasRequest(
                 init_images=tuple(images), names=tuple(names), resize_mode=mode_, upscaling_resize=scale_,
                 upscaling_resize_w=width_, upscaling_resize_h=height_, upscaling_crop=crop_, upscaler_1=up1,
-                upscaler_2=up2, extras_upscaler_2_visibility=vis), user_of(request))
+                upscaler_2=up2, extras_upscaler_2_visibility=vis, gfpgan_visibility=gfpgan_,
+                codeformer_visibility=codeformer_, codeformer_weight=weight_), user_of(request))
         except (RequestError, LookupError, ValueError, QueueFull) as exc:
             yield status_html(f"Error: {exc}", error=True), gr.update(), ""
             return
@@ -131,7 +135,8 @@ def build(services: Services) -> ExtrasTab:
         yield status_html(f"Done: {len(result.images)} picture(s).", 1.0, after=saved), shown, text
 
     run_btn.click(run, inputs=[source, single, files, folder, mode, scale, width, height, crop, upscaler_1,
-                               upscaler_2, visibility], outputs=[status, gallery, info], concurrency_limit=None,
+                               upscaler_2, visibility, gfpgan, codeformer, codeformer_weight],
+                  outputs=[status, gallery, info], concurrency_limit=None,
                   show_progress="hidden")
 
     def do_refresh():

@@ -7,10 +7,12 @@ changed, and refuses one another admin changed meanwhile (`SettingsStore.update_
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from modules.ui import face_restoration
 from modules.ui.roles import admin_only, show_to_admins
 
 if TYPE_CHECKING:
@@ -40,11 +42,14 @@ def build(services: Services, tab: Any = None) -> None:
                               label="Default negative prompt (fills txt2img's and img2img's when the page opens)")
         save = gr.Button("Apply settings", variant="primary", elem_id="settings_apply")
         result = gr.Markdown(elem_id="settings_result")
+        read_at = gr.Markdown(elem_id="settings_read_at")
+        face_restoration.settings_section(services, tab)  # its own Apply: a section of its own
     seen = gr.State({})  # the values the form was filled with: what "changed" is measured against
 
     def fill():
         values = current(store)
-        return values, values["preview_every"], values["default_negative_prompt"] or ""
+        stamp = f"Showing the values stored at {time.strftime('%H:%M:%S')} (read again each time this tab opens)."
+        return values, values["preview_every"], values["default_negative_prompt"] or "", stamp
 
     def apply(shown: dict[str, Any], every: float, neg: str):
         every = min(max(int(every or 0), 0), MAX_PREVIEW_EVERY)  # the slider's bounds, whatever a client sends
@@ -66,9 +71,9 @@ def build(services: Services, tab: Any = None) -> None:
     from gradio.context import Context
 
     if Context.root_block is not None:
-        Context.root_block.load(fill, outputs=fields, queue=False)
+        Context.root_block.load(fill, outputs=[*fields, read_at], queue=False)
     if tab is not None:
-        tab.select(fill, outputs=fields, queue=False)
+        tab.select(fill, outputs=[*fields, read_at], queue=False)
     show_to_admins(services.accounts, [editors], [readonly])
 
 
