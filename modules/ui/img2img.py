@@ -25,7 +25,15 @@ from modules.core.requests import (
 )
 from modules.engine.imaging import flatten, mask_from_alpha
 from modules.engine.samplers import SCHEDULE_TYPES
-from modules.ui import controlnet_panel, extension_sections, jobstream, send_row, user_defaults
+from modules.ui import (
+    controlnet_panel,
+    extension_sections,
+    face_restoration,
+    jobstream,
+    refiner_panel,
+    send_row,
+    user_defaults,
+)
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of
 from modules.ui.outputs_view import SHOWN_BUTTONS, output_gallery
@@ -291,6 +299,8 @@ def build(services: Services) -> Img2ImgTab:
         with gr.Column(scale=1):
             pictures = _picture_tabs()
             settings = _settings(services)
+            restore_faces = face_restoration.checkbox("img2img")
+            refiner = refiner_panel.build(services, "img2img")
             controlnet = controlnet_panel.build(services, "img2img", settings["width"], settings["height"],
                                                 with_input=True, fallback=pictures["init_img"])
             sections = extension_sections.build(services, "img2img", prompt, negative)
@@ -307,13 +317,16 @@ def build(services: Services) -> Img2ImgTab:
     job_id, last_seed = gr.State(None), gr.State(-1)
     form = {**{k: v for k, v in pictures.items() if k not in ("tabs", "subtabs", "sketch_clear")},
             **{k: v for k, v in settings.items() if k not in ("inpaint_options", "random_seed", "reuse_seed")},
-            "prompt": prompt, "negative_prompt": negative, "checkpoint": checkpoint, "vae": vae, "tab": tab}
+            "prompt": prompt, "negative_prompt": negative, "checkpoint": checkpoint, "vae": vae, "tab": tab,
+            "restore_faces": restore_faces}
 
     def run(data: dict, request: gr.Request):
         values = {name: data[component] for name, component in form.items()}
         try:
             req = replace(request_from_form(values["tab"], values), control_units=controlnet.control_units(data),
-                          extra=sections.extra_from(data))
+                          extra=sections.extra_from(data), restore_faces=bool(values.get("restore_faces")),
+                          **refiner.fields(data))
+            req = face_restoration.with_settings(services, req, user_of(request))
         except RequestError as exc:
             yield jobstream.error(str(exc)).values()
             return
@@ -321,7 +334,8 @@ def build(services: Services) -> Img2ImgTab:
             yield update.values()
 
     outputs = [job_id, status, preview, gallery, info, last_seed]
-    generate_btn.click(run, inputs=set(form.values()) | controlnet.inputs() | set(sections.components),
+    inputs = set(form.values()) | controlnet.inputs() | set(sections.components) | refiner.inputs()
+    generate_btn.click(run, inputs=inputs,
                        outputs=outputs, concurrency_limit=None, show_progress="hidden", trigger_mode="multiple")
 
     def interrupt(job: str | None, request: gr.Request) -> None:

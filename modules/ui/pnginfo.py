@@ -12,6 +12,7 @@ from modules.core.infotext import image_metadata, parse_infotext, read_image_inf
 from modules.core.requests import request_fields_from_infotext
 from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui.hires_panel import HiresPanel
+from modules.ui.refiner_panel import RefinerPanel
 from modules.ui.img2img import Img2ImgTab, connect_picture_send
 from modules.ui.txt2img import Txt2ImgTab
 
@@ -77,10 +78,12 @@ def txt2img_outputs(txt2img: Txt2ImgTab) -> list[Any]:
     """The txt2img components "Send to txt2img" fills, in the order of `txt2img_updates`."""
     hires = txt2img.hires
     return [getattr(txt2img, name) for name in TXT2IMG_TARGETS] + [txt2img.checkpoint] + \
-        (hires.ordered() if hires is not None else [])
+        (hires.ordered() if hires is not None else []) + \
+        (txt2img.refiner.ordered() if txt2img.refiner is not None else [])
 
 
-def txt2img_updates(services: Services, text: str, hires: HiresPanel | None = None) -> tuple[list[Any], str]:
+def txt2img_updates(services: Services, text: str, hires: HiresPanel | None = None,
+                    refiner: RefinerPanel | None = None) -> tuple[list[Any], str]:
     """Updates for `txt2img_outputs` (TXT2IMG_TARGETS, the checkpoint dropdown, the Hires. fix panel when given),
     and a note: what "Send to txt2img" does (here and in the History tab)."""
     values, message = txt2img_values(services.samplers, text)
@@ -91,6 +94,10 @@ def txt2img_updates(services: Services, text: str, hires: HiresPanel | None = No
         more, hires_note = hires.updates_from(services, values)
         updates += more
         note += hires_note
+    if refiner is not None:
+        more, refiner_note = refiner.updates_from(services, values)
+        updates += more
+        note += refiner_note
     return updates, message + note
 
 
@@ -123,7 +130,7 @@ def build(services: Services, txt2img: Txt2ImgTab, tabs: Any, txt2img_tab_id: st
         if not text:
             return [gr.update()] * len(targets) + ["Nothing to send: load a picture with parameters first.",
                                                    gr.update()]
-        updates, message = txt2img_updates(services, text, txt2img.hires)
+        updates, message = txt2img_updates(services, text, txt2img.hires, txt2img.refiner)
         return updates + [message, gr.Tabs(selected=txt2img_tab_id)]
 
     outputs = targets + [note, tabs]

@@ -14,7 +14,16 @@ import gradio as gr
 
 from modules.core.requests import GenerationRequest
 from modules.engine.samplers import SCHEDULE_TYPES
-from modules.ui import controlnet_panel, extension_sections, hires_panel, jobstream, send_row, user_defaults
+from modules.ui import (
+    controlnet_panel,
+    extension_sections,
+    face_restoration,
+    hires_panel,
+    jobstream,
+    refiner_panel,
+    send_row,
+    user_defaults,
+)
 from modules.ui.jobstream import status_html, user_of
 from modules.ui.outputs_view import SHOWN_BUTTONS, output_gallery
 
@@ -48,6 +57,7 @@ class Txt2ImgTab:
     send_controlnet: Any = None
     controlnet: controlnet_panel.ControlNetPanel | None = None  # the History tab's "Send to ControlNet" fills it
     hires: hires_panel.HiresPanel | None = None  # PNG Info / History "Send to txt2img" fill it
+    refiner: refiner_panel.RefinerPanel | None = None  # they fill it too
 
 
 def checkpoint_choices(services: Services) -> tuple[list[str], str | None, str]:
@@ -94,16 +104,19 @@ class _Form:
     controlnet: controlnet_panel.ControlNetPanel
     hires: hires_panel.HiresPanel
     sections: extension_sections.PanelSections
+    refiner: refiner_panel.RefinerPanel | None = None
 
     def inputs(self) -> set[Any]:
         return (set(self.fields.values()) | self.controlnet.inputs() | set(self.sections.components)
-                | self.hires.inputs())
+                | self.hires.inputs() | (self.refiner.inputs() if self.refiner else set()))
 
     def request(self, data: dict[Any, Any]) -> GenerationRequest:
         """The request from Gradio's submitted form ({component: value}: `inputs()` is a set)."""
         values = {name: data[component] for name, component in self.fields.items()}
         return request_from_form(values, control_units=self.controlnet.control_units(data),
-                                 extra=self.sections.extra_from(data), **self.hires.fields(data, values["cfg_scale"]))
+                                 restore_faces=bool(values.get("restore_faces")),
+                                 extra=self.sections.extra_from(data), **self.hires.fields(data, values["cfg_scale"]),
+                                 **(self.refiner.fields(data) if self.refiner else {}))
 
 
 # ------------------------------------------------------------------------------------------ layout
@@ -237,6 +250,7 @@ def build(services: Services) -> Txt2ImgTab:
     with gr.Row():
         with gr.Column(scale=1):
             settings = _settings(services, defaults)
+            restore_faces = face_restoration.checkbox("txt2img")
             sections = extension_sections.build(services, "txt2img", prompts.prompt, prompts.negative)
         with gr.Column(scale=1):
             output = _output_column()
@@ -246,8 +260,10 @@ def build(services: Services) -> Txt2ImgTab:
 
     controlnet = controlnet_panel.build(services, "txt2img", settings.width, settings.height)
     hires = hires_panel.build(services, "txt2img", defaults.get("cfg_scale", 7.0))
+    refiner = refiner_panel.build(services, "txt2img")
     form = _Form({"prompt": prompts.prompt, "negative_prompt": prompts.negative, **settings.fields(),
-                  "checkpoint": model.checkpoint, "vae": model.vae}, controlnet, hires, sections)
+                  "checkpoint": model.checkpoint, "vae": model.vae, "restore_faces": restore_faces}, controlnet, hires,
+                 sections, refiner)
     _wire_generate(services, form, prompts, output, job_id, last_seed)
     _wire_controls(services, model, prompts, settings, job_id, last_seed)
     return Txt2ImgTab(prompt=prompts.prompt, negative_prompt=prompts.negative, sampler=settings.sampler,
@@ -257,7 +273,7 @@ def build(services: Services) -> Txt2ImgTab:
                       checkpoint=model.checkpoint, vae=model.vae, gallery=output.gallery, selected=selected,
                       send_img2img=output.send_img2img, send_inpaint=output.send_inpaint,
                       send_extras=output.send_extras, send_controlnet=output.send_controlnet, controlnet=controlnet,
-                      hires=hires)
+                      hires=hires, refiner=refiner)
 
 
 def remember(evt: gr.SelectData) -> int:
@@ -270,7 +286,8 @@ def _wire_generate(services: Services, form: _Form, prompts: _PromptRow, output:
     """Generate (the button, or Enter in the prompt): submit the form's request and stream the job."""
 
     def run(data: dict, request: gr.Request):
-        for update in jobstream.follow(services, form.request(data), user_of(request)):
+        job = face_restoration.with_settings(services, form.request(data), user_of(request))
+        for update in jobstream.follow(services, job, user_of(request)):
             yield update.values()
 
     outputs = [job_id, output.status, output.preview, output.gallery, output.info, last_seed]
