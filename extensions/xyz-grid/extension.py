@@ -83,6 +83,7 @@ def run_plot(request: Any, ctx: ext.ScriptContext, axes: list[Any], values: dict
         paths=plot.grid_paths + [c.paths[0] for c in made if c.paths],
         warnings=warnings,
         interrupted=plot.interrupted,
+        detected_maps=[],  # a cell's ControlNet maps are not the plot's (A1111's plot keeps each cell's picture only)
     )
 
 
