@@ -58,6 +58,7 @@ class Txt2ImgTab:
     controlnet: controlnet_panel.ControlNetPanel | None = None  # the History tab's "Send to ControlNet" fills it
     hires: hires_panel.HiresPanel | None = None  # PNG Info / History "Send to txt2img" fill it
     refiner: refiner_panel.RefinerPanel | None = None  # they fill it too
+    restore_faces: Any = None  # checked by "Send to txt2img" when the picture's infotext has "Face restoration"
 
 
 def checkpoint_choices(services: Services) -> tuple[list[str], str | None, str]:
@@ -273,7 +274,7 @@ def build(services: Services) -> Txt2ImgTab:
                       checkpoint=model.checkpoint, vae=model.vae, gallery=output.gallery, selected=selected,
                       send_img2img=output.send_img2img, send_inpaint=output.send_inpaint,
                       send_extras=output.send_extras, send_controlnet=output.send_controlnet, controlnet=controlnet,
-                      hires=hires, refiner=refiner)
+                      hires=hires, refiner=refiner, restore_faces=restore_faces)
 
 
 def remember(evt: gr.SelectData) -> int:

@@ -49,3 +49,14 @@ def test_the_controls_are_where_a1111_users_look(ui):
                     "extras_codeformer_visibility", "extras_codeformer_weight", "settings_face_restoration_model",
                     "settings_code_former_weight"):
         assert elem_id in ids, elem_id
+
+
+def test_send_to_txt2img_checks_restore_faces_when_the_picture_had_it(samplers):
+    from modules.ui.pnginfo import TXT2IMG_TARGETS, txt2img_updates
+
+    services = SimpleNamespace(samplers=samplers, models=SimpleNamespace(checkpoints=None))
+    with_faces = "a portrait\nSteps: 20, Sampler: Euler a, Seed: 1, Face restoration: CodeFormer, Size: 512x512"
+    updates, _ = txt2img_updates(services, with_faces)
+    assert updates[TXT2IMG_TARGETS.index("restore_faces")]["value"] is True
+    updates, _ = txt2img_updates(services, "a portrait\nSteps: 20, Sampler: Euler a, Seed: 1, Size: 512x512")
+    assert "value" not in updates[TXT2IMG_TARGETS.index("restore_faces")]  # left as the user set it
