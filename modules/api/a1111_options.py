@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modules.core.requests import RequestError
+from modules.core.user_options import REQUEST_FIELDS
 
 if TYPE_CHECKING:
     from modules.service.services import Services
@@ -317,11 +318,8 @@ def values_for(user_values: Mapping[str, Any], in_force: Callable[[str], Any]) -
 
 
 # ---------------------------------------------------------------------------------------------- into requests
-# The EFFECT options read here, by the GenerationRequest field each one sets (the checkpoint, VAE and clip skip
-# are read by convert.payload_to_request itself).
-REQUEST_FIELDS = {"eta_noise_seed_delta": "eta_noise_seed_delta", "eta_ddim": "eta_ddim",
-                  "img2img_color_correction": "color_correction", "img2img_fix_steps": "img2img_fix_steps",
-                  "inpainting_mask_weight": "inpainting_mask_weight"}
+# The EFFECT options read here are core.user_options.REQUEST_FIELDS (the UI reads them too); the checkpoint, VAE
+# and clip skip are read by convert.payload_to_request itself.
 OPTION_OF_FIELD = {field_name: key for key, field_name in REQUEST_FIELDS.items()}
 HANDLED_BY_CONVERT = ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers")
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from modules.core.requests import GenerationRequest, RequestError
+from modules.core.user_options import request_fields
 from modules.service.jobs import CANCELLED, DONE, FAILED, QUEUED, QueueFull
 from modules.ui.outputs_view import saved_html
 
@@ -94,6 +95,8 @@ def gallery_items(result: Any) -> list[Any]:
 def follow(services: Services, request: GenerationRequest, user: str) -> Iterator[Update]:
     """Check and submit the request, then report until the job ends."""
     try:
+        # The user's A1111 settings (ENSD, colour correction...), set through /sdapi/v1/options, act here too.
+        request = replace(request, **request_fields(services.user_settings.get(user)))
         job = services.submit(request, user)
         request = job.request
     except (RequestError, LookupError, ValueError, QueueFull) as exc:
