@@ -59,6 +59,7 @@ class UnitWidgets:
 class ControlNetPanel:
     units: list[UnitWidgets] = field(default_factory=list)
     model_refresh: Any = None
+    accordion: Any = None  # opened by "Send to ControlNet": a picture sent into a closed panel looks lost
 
     def inputs(self) -> set[Any]:
         return {c for unit in self.units for c in unit.inputs()}
@@ -175,7 +176,7 @@ def build(services: Services, tab: str, width: Any, height: Any, *, with_input: 
     output size); `fallback` is a component holding the img2img input picture for "use the img2img input"."""
     count = max(1, min(MAX_UNITS, int(services.ui_settings.get("controlnet_units") or 3)))
     panel = ControlNetPanel()
-    with gr.Accordion("ControlNet", open=False, elem_id=f"{tab}_controlnet"):
+    with gr.Accordion("ControlNet", open=False, elem_id=f"{tab}_controlnet") as panel.accordion:
         with gr.Row():
             gr.Markdown("Draw or upload a control image, pick a preprocessor and a model, and tick **Enable**. "
                         "Several enabled units work together.")

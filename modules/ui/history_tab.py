@@ -410,10 +410,11 @@ def _wire_sending(pictures: _Pictures, layout: _Layout, txt2img: Txt2ImgTab, img
         def send_controlnet(image_id: int | None, request: gr.Request):
             picture = pictures.picture(pictures.entry(image_id, request))
             return ({"background": picture, "layers": [], "composite": picture}, True, gr.Tabs(selected="txt2img"),
-                    "Sent to txt2img's ControlNet unit 0 (enabled): pick its preprocessor and model there.")
+                    "Sent to txt2img's ControlNet unit 0 (enabled): pick its preprocessor and model there.",
+                    gr.Accordion(open=True))
 
         v.to_controlnet.click(send_controlnet, inputs=[selected], outputs=[units[0].image, units[0].enabled, tabs,
-                                                                             v.status])
+                                                                             v.status, txt2img.controlnet.accordion])
 
     def reuse(image_id: int | None, request: gr.Request):
         entry = pictures.entry(image_id, request)

@@ -60,8 +60,8 @@ def connect(sends: GallerySends, txt2img: Txt2ImgTab, img2img: Img2ImgTab, extra
     if sends.controlnet is not None and units:
         sends.controlnet.click(
             _with_picture(lambda picture: ({"background": picture, "layers": [], "composite": picture}, True,
-                                           gr.Tabs(selected="txt2img"))),
-            inputs=inputs, outputs=[units[0].image, units[0].enabled, tabs])
+                                           gr.Tabs(selected="txt2img"), gr.Accordion(open=True))),
+            inputs=inputs, outputs=[units[0].image, units[0].enabled, tabs, txt2img.controlnet.accordion])
     elif sends.controlnet is not None:
         sends.controlnet.visible = False  # no ControlNet panel in txt2img: a button that cannot work is not shown
 

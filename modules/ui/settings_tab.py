@@ -82,15 +82,16 @@ LABELS = {"preview_every": "Live preview every N steps", "default_negative_promp
 
 def fill_default_negative(services: Services, boxes: list[Any]) -> None:
     """txt2img's and img2img's negative prompt start at the current default each time the page opens (not the
-    one at start-up), unless the default model suggests its own."""
+    one at start-up). The admin's setting wins over the default model's suggestion (the demo model suggests an
+    empty one, which used to hide the setting); the suggestion fills in when the setting is empty."""
     from gradio.context import Context
 
     if Context.root_block is None or not boxes:
         raise RuntimeError("fill_default_negative must be called while the gr.Blocks app is being built")
 
     def on_load():
-        suggested = services.model_defaults().get("negative_prompt")
-        text = suggested if suggested is not None else services.ui_settings.get("default_negative_prompt") or ""
+        text = services.ui_settings.get("default_negative_prompt") or services.model_defaults().get(
+            "negative_prompt") or ""
         return [text for _ in boxes] if len(boxes) > 1 else text
 
     Context.root_block.load(on_load, outputs=boxes, queue=False)
