@@ -66,6 +66,8 @@ def test_draw_a_scribble_preview_its_map_and_generate(page, artifacts_dir):
     info = page.locator("#txt2img_info textarea")
     expect(info).to_have_value(re.compile(r'ControlNet 0: "Module: scribble_threshold, Model: tiny-cn'), timeout=WAIT)
     expect(page.locator("#txt2img_gallery img").first).to_be_visible(timeout=WAIT)
+    # The unit's map follows the picture in the gallery, as sd-webui-controlnet shows it.
+    expect(page.locator('#txt2img_gallery [aria-label="Thumbnail 2 of 2"]').first).to_be_attached(timeout=WAIT)
     page.screenshot(path=str(artifacts_dir / "controlnet.png"), full_page=True)
 
 
