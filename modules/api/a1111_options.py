@@ -85,9 +85,12 @@ UPSCALING = {
                         "SWIN_torch_compile": False, "ldsr_steps": 100, "ldsr_cached": False}),
     "upscaler_for_img2img": Option(None, FIXED, "img2img resizes its input with Lanczos here", nullable=True),
 }
-# Face restoration and the refiner are wired by their own modules; their keys are stored per user meanwhile.
-FACES = _section(STORED, {"face_restoration": False, "face_restoration_model": "CodeFormer",
-                          "code_former_weight": 0.5, "face_restoration_unload": False})
+# Face restoration reads these per job (convert.py): the user's value, else the server's Settings.
+FACES = {
+    "face_restoration": Option(False, EFFECT), "face_restoration_model": Option("CodeFormer", EFFECT),
+    "code_former_weight": Option(0.5, EFFECT, low=0.0, high=1.0),
+    "face_restoration_unload": Option(False, FIXED, SERVER),
+}
 SYSTEM = _fixed(SERVER, {
     "auto_launch_browser": "Local", "enable_console_prompts": False, "show_warnings": False,
     "show_gradio_deprecation_warnings": True, "memmon_poll_rate": 8, "samples_log_stdout": False, "multiple_tqdm": True,
@@ -301,8 +304,11 @@ def in_force(services: Services, key: str) -> Any:
               "show_progress_every_n_steps": preview_every}
     if key in server:
         return server[key]
-    if key in ("ESRGAN_tile", "ESRGAN_tile_overlap") and services.ui_settings.get(key) is not None:
-        return services.ui_settings.get(key)
+    # The admin's Settings tab keeps some of A1111's options under their A1111 names (ESRGAN_tile, the face
+    # restorer...): theirs is the value in force, and every user's default.
+    configured = services.ui_settings.get(key)
+    if configured is not None and not isinstance(configured, dict):
+        return configured
     return OPTIONS[key].in_force
 
 
@@ -313,7 +319,7 @@ def values_for(user_values: Mapping[str, Any], in_force: Callable[[str], Any]) -
         if option.kind in (EFFECT, STORED) and key in user_values:
             values[key] = user_values[key]
         else:
-            values[key] = in_force(key) if option.kind in (FIXED, DERIVED) else option.default
+            values[key] = in_force(key)
     return values
 
 
