@@ -116,3 +116,22 @@ def test_extras_codeformer_without_its_file_is_refused_with_the_way_out(api):
     bad = client.post("/sdapi/v1/extra-single-image", headers=basic("alice"),
                       json={"image": b64(astronaut()), "gfpgan_visibility": 2})
     assert bad.status_code == 422 and "between 0 and 1" in bad.json()["detail"]
+
+
+def test_inpaint_with_restore_faces_keeps_every_pixel_outside_the_mask(api):
+    """Restoration comes before the overlay, as in A1111: the face (outside the mask here) stays exactly as sent."""
+    from PIL import Image, ImageDraw
+
+    client, _, _ = api
+    mask = Image.new("L", (512, 512), 0)
+    ImageDraw.Draw(mask).rectangle((360, 360, 511, 511), fill=255)  # a corner, away from the face
+    payload = {"init_images": [b64(astronaut())], "mask": b64(mask), "mask_blur": 0, "denoising_strength": 0.6,
+               "width": 512, "height": 512, "steps": 2, "prompt": "an astronaut", "restore_faces": True,
+               "override_settings": {"face_restoration_model": "RestoreFormer"}}
+    response = client.post("/sdapi/v1/img2img", headers=basic("alice"), json=payload)
+    assert response.status_code == 200, response.text
+    assert "Face restoration: RestoreFormer" in json.loads(response.json()["info"])["infotexts"][0]
+    before = np.asarray(astronaut())
+    after = np.asarray(decode(response.json()["images"][0]).convert("RGB"))
+    assert np.array_equal(before[:350], after[:350])  # the face included
+    assert not np.array_equal(before[380:, 380:], after[380:, 380:])  # the masked corner was repainted
