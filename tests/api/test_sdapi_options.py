@@ -213,3 +213,14 @@ def test_img2img_fix_steps_runs_every_step_of_the_slider(client, services):
     assert post(client, "alice", {"img2img_fix_steps": True}).status_code == 200
     fixed, _ = generate(client, "alice", payload, "img2img")
     assert set(seen) == {4} and len(seen) == 4 and np.abs(fixed - plain).max() > 0
+
+
+def test_the_servers_settings_are_the_default_and_fixed_ones_stay_the_admins(client, services):
+    services.ui_settings.values.update(face_restoration_model="GFPGAN", ESRGAN_tile=256)
+    options = get(client, "alice")
+    assert options["face_restoration_model"] == "GFPGAN" and options["ESRGAN_tile"] == 256
+    response = post(client, "alice", {"ESRGAN_tile": 128})
+    assert response.status_code == 422 and "admin" in response.json()["detail"]
+    assert post(client, "alice", {"face_restoration_model": "CodeFormer"}).status_code == 200
+    assert get(client, "alice")["face_restoration_model"] == "CodeFormer"
+    assert get(client, "bob")["face_restoration_model"] == "GFPGAN"
