@@ -172,6 +172,17 @@ def test_a_codeformer_file_says_what_it_needs(tmp_path):
     assert "spandrel_extra_arches" in str(err.value) and "S-Lab" in str(err.value)
 
 
+def test_a_file_in_torchs_legacy_format_is_found_too(tmp_path):
+    from tests.fixtures.faces import tiny_restoreformer
+
+    (tmp_path / "GFPGAN").mkdir()
+    torch.save({"params": tiny_restoreformer().state_dict()}, tmp_path / "GFPGAN" / "RestoreFormer.pth",
+               _use_new_zipfile_serialization=False)  # as files saved before torch 1.6 are
+    faces = FaceRestorers(tmp_path / "GFPGAN", tmp_path / "Codeformer", CPU)
+    faces.refresh()
+    assert faces.check("RestoreFormer") == "RestoreFormer"
+
+
 @pytest.mark.slow
 def test_a_full_size_random_gfpgan_restores_the_face_reproducibly(tmp_path):
     """GFPGAN cannot be built small (spandrel reads no sizes from its weights): 86 M parameters, ~20 s."""

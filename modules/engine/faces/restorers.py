@@ -75,7 +75,13 @@ def _read_state(path: Path, meta: bool) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as f:  # shapes only: scanning reads no weights
             return {key: torch.empty(f.get_slice(key).get_shape(), device="meta") for key in f.keys()}
     # weights_only: a .pth is a pickle, and these folders hold files downloaded from anywhere.
-    return torch.load(str(path), map_location="cpu", weights_only=True, mmap=meta)
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=meta)
+    except RuntimeError:
+        if not meta:
+            raise
+        # Files saved before torch 1.6 (the legacy format) cannot be memory-mapped: read them whole.
+        return torch.load(str(path), map_location="cpu", weights_only=True)
 
 
 def extra_arches_installed() -> bool:
