@@ -87,6 +87,14 @@ def _unsupported_warnings(payload: GenerationPayload) -> list[str]:
         notes.append("tiling is not supported; ignored.")
     if payload.styles:
         notes.append("styles are not supported yet; ignored.")
+    # A1111's per-request sampler parameters (its options s_churn...): diffusers' samplers here take none of them.
+    defaults = {"s_churn": 0.0, "s_tmin": 0.0, "s_noise": 1.0, "s_min_uncond": 0.0}
+    for name, default in defaults.items():
+        value = getattr(payload, name)
+        if value is not None and str(value).strip() not in ("", str(default), str(int(default))):
+            notes.append(f"{name} is not supported by this server's samplers; ignored.")
+    if payload.s_tmax not in (None, 0, 0.0, "inf", float("inf")):
+        notes.append("s_tmax is not supported by this server's samplers; ignored.")
     return notes
 
 

@@ -224,3 +224,11 @@ def test_the_servers_settings_are_the_default_and_fixed_ones_stay_the_admins(cli
     assert post(client, "alice", {"face_restoration_model": "CodeFormer"}).status_code == 200
     assert get(client, "alice")["face_restoration_model"] == "CodeFormer"
     assert get(client, "bob")["face_restoration_model"] == "GFPGAN"
+
+
+def test_sampler_parameters_a_payload_sends_are_not_silently_dropped(client):
+    response = client.post("/sdapi/v1/txt2img", headers=basic("alice"),
+                           json={**SMALL, "steps": 1, "s_churn": 0.5, "s_noise": 1, "s_tmax": 0})
+    assert response.status_code == 200
+    warnings = " ".join(json.loads(response.json()["info"])["warnings"])
+    assert "s_churn is not supported" in warnings and "s_noise" not in warnings and "s_tmax" not in warnings
