@@ -74,14 +74,16 @@ SAVING = _section(STORED, {
 PATHS = _fixed("output folders are the server's (--outputs-dir), per user when accounts exist", {
     "outdir_samples": "", "outdir_txt2img_samples": "outputs/txt2img-images",
     "outdir_img2img_samples": "outputs/img2img-images", "outdir_extras_samples": "outputs/extras-images",
-    "outdir_grids": "", "outdir_txt2img_grids": "outputs/txt2img-grids", "outdir_img2img_grids": "outputs/img2img-grids",
+    "outdir_grids": "", "outdir_txt2img_grids": "outputs/txt2img-grids",
+    "outdir_img2img_grids": "outputs/img2img-grids",
     "outdir_save": "log/images", "outdir_init_images": "outputs/init-images",
 })
 UPSCALING = {
     **_fixed(SERVER, {"ESRGAN_tile": 192, "ESRGAN_tile_overlap": 8, "DAT_tile": 192, "DAT_tile_overlap": 8,
                       "SWIN_tile": 192, "SWIN_tile_overlap": 8, "SCUNET_tile": 256, "SCUNET_tile_overlap": 8}),
     **_section(STORED, {"realesrgan_enabled_models": ["R-ESRGAN 4x+", "R-ESRGAN 4x+ Anime6B"],
-                        "dat_enabled_models": ["DAT x2", "DAT x3", "DAT x4"], "set_scale_by_when_changing_upscaler": False,
+                        "dat_enabled_models": ["DAT x2", "DAT x3", "DAT x4"],
+                        "set_scale_by_when_changing_upscaler": False,
                         "SWIN_torch_compile": False, "ldsr_steps": 100, "ldsr_cached": False}),
     "upscaler_for_img2img": Option(None, FIXED, "img2img resizes its input with Lanczos here", nullable=True),
 }
@@ -120,8 +122,9 @@ STABLE_DIFFUSION = {
                       "cache_fp16_weight": False, "auto_vae_precision_bfloat16": False, "auto_vae_precision": True,
                       "upcast_attn": False, "sd_vae_overrides_per_model_preferences": True}),
     **_fixed(UNSUPPORTED, {
-        "enable_quantization": False, "emphasis": "Original", "enable_prompt_comments": True, "enable_batch_seeds": True,
-        "comma_padding_backtrack": 20, "sdxl_clip_l_skip": False, "tiling": False, "hires_fix_refiner_pass": "second pass",
+        "enable_quantization": False, "emphasis": "Original", "enable_prompt_comments": True,
+        "enable_batch_seeds": True, "comma_padding_backtrack": 20, "sdxl_clip_l_skip": False, "tiling": False,
+        "hires_fix_refiner_pass": "second pass",
         "sdxl_crop_top": 0, "sdxl_crop_left": 0, "sdxl_refiner_low_aesthetic_score": 2.5,
         "sdxl_refiner_high_aesthetic_score": 6.0, "sd3_enable_t5": False, "sd_vae_encode_method": "Full",
         "sd_vae_decode_method": "Full", "initial_noise_multiplier": 1.0, "img2img_extra_noise": 0.0,
@@ -215,7 +218,8 @@ SAMPLING = {
     }),
     # This server's UniPC runs with A1111's UniPC settings (modules/engine/samplers.py); other values are refused.
     **_fixed(UNSUPPORTED + " (UniPC runs with A1111's defaults)", {
-        "uni_pc_variant": "bh1", "uni_pc_skip_type": "time_uniform", "uni_pc_order": 3, "uni_pc_lower_order_final": True}),
+        "uni_pc_variant": "bh1", "uni_pc_skip_type": "time_uniform", "uni_pc_order": 3,
+        "uni_pc_lower_order_final": True}),
 }
 
 OPTIONS: dict[str, Option] = {

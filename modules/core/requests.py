@@ -318,7 +318,8 @@ def _check_a1111_settings(request: GenerationRequest) -> None:
     ensd = _int("ETA noise seed delta", request.eta_noise_seed_delta)
     if not 0 <= ensd <= MAX_SEED:
         raise RequestError(f"ETA noise seed delta must be between 0 and {MAX_SEED}, but is {ensd}.")
-    for name, label in (("eta_ddim", "Eta for DDIM"), ("inpainting_mask_weight", "Inpainting conditioning mask strength")):
+    for name, label in (("eta_ddim", "Eta for DDIM"),
+                        ("inpainting_mask_weight", "Inpainting conditioning mask strength")):
         value = _float(label, getattr(request, name))
         if not 0.0 <= value <= 1.0:
             raise RequestError(f"{label} must be between 0 and 1, but is {value:g}.")
