@@ -45,6 +45,29 @@
     }
   });
 
+  // A result arriving opens the output gallery on its first picture, and Gradio then focuses that thumbnail:
+  // the caret left the prompt being typed in, and Escape went to the gallery instead of the running job.
+  // Focus that no key or pointer asked for goes back where it was.
+  const OUTPUT_GALLERIES = TABS.map((tab) => `#${tab}_gallery`).join(", ");
+  let lastUserInput = 0;
+  let lastFocused = null;
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, () => { lastUserInput = performance.now(); }, true);
+  }
+  document.addEventListener("focusin", (event) => {
+    const target = event.target;
+    const unasked = performance.now() - lastUserInput > 500;
+    if (unasked && target.closest && target.closest(OUTPUT_GALLERIES)) {
+      if (lastFocused && lastFocused.isConnected) {
+        lastFocused.focus({ preventScroll: true });
+      } else {
+        target.blur();
+      }
+      return;
+    }
+    lastFocused = target;
+  }, true);
+
   function nameButtons() {
     const names = window.webuiButtonNames || {};
     for (const [id, name] of Object.entries(names)) {
