@@ -116,7 +116,7 @@ def test_a_second_generate_queues_a_job_and_escape_interrupts(page, webui_server
     page.keyboard.press("Escape")
     expect(status).to_contain_text("Interrupted", timeout=WAIT)
     expect(status.locator(".status-running")).to_have_count(0)
-    page.screenshot(path=str(artifacts_dir / "interrupted.png"))
+    page.screenshot(path=str(artifacts_dir / "interrupted.png"), full_page=True)
     assert len(new_pngs(outputs, before)) < 60  # both jobs stopped before their 30 pictures
 
 
