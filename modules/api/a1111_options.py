@@ -222,9 +222,16 @@ SAMPLING = {
         "uni_pc_lower_order_final": True}),
 }
 
+# sd-webui-controlnet's own options that its API clients set. convert.py reads control_net_no_detectmap per job.
+CONTROLNET = {
+    "control_net_no_detectmap": Option(False, EFFECT),  # True: no maps after the pictures in `images`
+    **_fixed("ControlNet maps are shown and returned, never saved as pictures here", {
+        "control_net_detectmap_autosaving": False, "control_net_detectedmap_dir": "detected_maps"}),
+}
+
 OPTIONS: dict[str, Option] = {
     **SAVING, **PATHS, **UPSCALING, **FACES, **SYSTEM, **TRAINING, **STABLE_DIFFUSION, **IMG2IMG, **INTERROGATE,
-    **USER_INTERFACE, **PREVIEWS_AND_FILES, **SAMPLING,
+    **USER_INTERFACE, **PREVIEWS_AND_FILES, **SAMPLING, **CONTROLNET,
 }
 
 

@@ -176,6 +176,10 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
     )
     fields.update(a1111_options.request_fields(user_options, overrides,
                                                lambda key: a1111_options.in_force(services, key), warnings))
+    # sd-webui-controlnet's "Do not append detectmap to output", the user's option or this job's override (a
+    # bool: request_fields refused any other type above).
+    if overrides.get("control_net_no_detectmap", user_options.get("control_net_no_detectmap")) is True:
+        fields["control_units"] = tuple(replace(u, save_detected_map=False) for u in fields["control_units"])
     fields.update(_eta_fields(payload, sampler, warnings))
     fields.update(_face_fields(payload, services, user_options, overrides))
     if payload.script_name:  # an extension's script, by name or title; its values come in alwayson_scripts

@@ -153,3 +153,22 @@ def test_jobs_api_returns_maps_apart_from_the_pictures(cn):
     assert len(state["images"]) == 1
     assert [(m["unit"], m["module"]) for m in state["detected_maps"]] == [(0, "invert")]
     assert np.array_equal(np.asarray(decoded(state["detected_maps"][0]["image"]), dtype=np.int16), inverted())
+
+
+def test_the_extensions_no_detectmap_option_per_user_and_per_job(cn):
+    client, _ = cn
+    assert client.get("/sdapi/v1/options").json()["control_net_no_detectmap"] is False
+    overridden = client.post("/sdapi/v1/txt2img", json={**txt2img(unit()),
+                                                        "override_settings": {"control_net_no_detectmap": True}})
+    assert len(overridden.json()["images"]) == 1
+    wrong = client.post("/sdapi/v1/txt2img", json={**txt2img(unit()),
+                                                   "override_settings": {"control_net_no_detectmap": "yes"}})
+    assert wrong.status_code == 422 and "control_net_no_detectmap" in wrong.json()["detail"]
+    assert client.post("/sdapi/v1/options", json={"control_net_no_detectmap": True}).status_code == 200
+    try:
+        assert len(client.post("/sdapi/v1/txt2img", json=txt2img(unit())).json()["images"]) == 1
+        saving = client.post("/sdapi/v1/options", json={"control_net_detectmap_autosaving": True})
+        assert saving.status_code == 422 and "never saved as pictures" in saving.json()["detail"]
+    finally:  # the app is shared by this module's tests
+        client.post("/sdapi/v1/options", json={"control_net_no_detectmap": False})
+    assert len(client.post("/sdapi/v1/txt2img", json=txt2img(unit())).json()["images"]) == 2
