@@ -232,3 +232,12 @@ def test_sampler_parameters_a_payload_sends_are_not_silently_dropped(client):
     assert response.status_code == 200
     warnings = " ".join(json.loads(response.json()["info"])["warnings"])
     assert "s_churn is not supported" in warnings and "s_noise" not in warnings and "s_tmax" not in warnings
+
+
+def test_eta_ddim_acts_in_a_ddim_hires_pass_too(client):
+    payload = {**SMALL, "steps": 2, "sampler_name": "Euler", "enable_hr": True, "hr_scale": 2,
+               "hr_upscaler": "Latent", "hr_sampler_name": "DDIM", "denoising_strength": 0.7}
+    plain, _ = generate(client, "alice", payload)
+    assert post(client, "alice", {"eta_ddim": 0.9}).status_code == 200
+    noisy, _ = generate(client, "alice", payload)
+    assert plain.shape == noisy.shape == (32, 32, 3) and np.abs(noisy - plain).max() > 0
