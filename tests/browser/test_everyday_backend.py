@@ -168,3 +168,49 @@ def test_the_demo_lora_card_shows_its_picture(page, artifacts_dir):
     assert picture.evaluate("img => img.complete && img.naturalWidth") == 48
     assert picture.bounding_box()["width"] >= 90  # shown at the card's size, not as a 48 px speck
     page.locator("#lora_cards").screenshot(path=str(artifacts_dir / "lora-card.png"), timeout=WAIT)
+
+
+def find_in(grid, cell) -> tuple[int, int] | None:
+    """Where `cell` appears unchanged inside `grid` (both RGB arrays), or None."""
+    import numpy as np
+
+    h, w = cell.shape[:2]
+    ys, xs = np.nonzero((grid[: grid.shape[0] - h + 1, : grid.shape[1] - w + 1] == cell[0, 0]).all(axis=2))
+    for y, x in zip(ys, xs):
+        if (grid[y:y + h, x:x + w] == cell).all():
+            return int(x), int(y)
+    return None
+
+
+def test_an_xyz_plot_at_the_demo_size_has_readable_labels_beside_its_pictures(page, demo_server, artifacts_dir):
+    import numpy as np
+    from playwright.sync_api import expect
+
+    from tests.browser.test_controlnet_lora import choose
+
+    _, outputs = demo_server
+    before = set(outputs.rglob("*.png"))
+    page.locator("#txt2img_prompt textarea").fill("a large red circle on a blue background")
+    set_number(page, "txt2img_steps", 3)
+    page.locator("#txt2img_ext_xyz-grid").get_by_text("X/Y/Z plot", exact=True).first.click()
+    choose(page, "txt2img_xyz_x_type", "Prompt S/R")
+    values = page.locator("#txt2img_xyz_x_values textarea, #txt2img_xyz_x_values input").first
+    values.fill("red circle, green triangle on the left of a very long label, yellow square, small and large")
+    choose(page, "txt2img_script", "X/Y/Z plot")
+    page.locator("#txt2img_generate").click()
+    expect(page.locator("#txt2img_status")).to_contain_text("Done", timeout=WAIT)
+    page.screenshot(path=str(artifacts_dir / "xyz-plot.png"), full_page=True, timeout=WAIT)
+
+    made = sorted(set(outputs.rglob("*.png")) - before)
+    grids = [p for p in made if "txt2img-grids" in p.parts]
+    cells = [p for p in made if "txt2img-images" in p.parts]
+    assert len(grids) == 1 and len(cells) == 4, made  # the prompt as written, then 3 replacements
+    grid = np.asarray(Image.open(grids[0]).convert("RGB"))
+    (artifacts_dir / "xyz-grid.png").write_bytes(grids[0].read_bytes())
+    places = [find_in(grid, np.asarray(Image.open(p).convert("RGB"))) for p in cells]
+    assert None not in places, "a cell of the grid is not its picture unchanged: a label was drawn over it"
+    assert all(Image.open(p).size == (48, 48) for p in cells)
+    top = min(y for _, y in places)
+    band = grid[:top].min(axis=2)
+    rows = np.nonzero((band < 128).any(axis=1))[0]
+    assert rows.size and rows[-1] - rows[0] + 1 >= 2 * 9, "the long label wrapped onto a second line of text"
