@@ -8,10 +8,16 @@ readers.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent / "static"
+# Subsets shipped so the page's own labels draw on a machine without emoji or CJK fonts (static/fonts/README.md):
+# (family named last in the CSS font stack, file, the code points it holds).
+SYMBOLS = "\U0001F504\U0001F3B2\u267B\U0001F4A5\u26A0\U0001F5D1\uFE0F"  # 🔄 🎲 ♻ 💥 ⚠ 🗑 and the emoji selector
+SHIPPED_FONTS = (("WebUI Symbols", "webui-symbols.woff2", SYMBOLS),
+                 ("WebUI CJK Labels", "webui-cjk-labels.woff2", "\u4E2D\u6587"))  # 中文 of prompt-translate
 
 # What the icon-only buttons do, by elem_id: shown as a tooltip (title) and read out by screen readers
 # (aria-label), so the buttons keep their meaning where no emoji font draws the icon.
@@ -32,8 +38,20 @@ BUTTON_NAMES = {
 }
 
 
+def font_faces() -> str:
+    """@font-face rules with the subsets inline (a data: URL needs no route, login or proxy path), each
+    limited by unicode-range so the browser uses it only for the glyphs it holds."""
+    rules = []
+    for family, file_name, chars in SHIPPED_FONTS:
+        data = base64.b64encode((STATIC / "fonts" / file_name).read_bytes()).decode("ascii")
+        ranges = ", ".join(f"U+{ord(c):X}" for c in chars)
+        rules.append(f'@font-face {{ font-family: "{family}"; src: url(data:font/woff2;base64,{data}) '
+                     f'format("woff2"); unicode-range: {ranges}; font-display: swap; }}')
+    return "\n".join(rules) + "\n"
+
+
 def css() -> str:
-    return (STATIC / "everyday.css").read_text(encoding="utf-8")
+    return font_faces() + (STATIC / "everyday.css").read_text(encoding="utf-8")
 
 
 def head() -> str:

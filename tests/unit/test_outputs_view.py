@@ -49,3 +49,23 @@ def test_the_page_styles_name_cjk_and_emoji_fonts_and_fill_preview_boxes():
     for family in ('"Microsoft YaHei"', '"PingFang SC"', '"Noto Sans CJK SC"', '"Noto Color Emoji"'):
         assert family in css
     assert "image-rendering: pixelated" in css and "object-fit: contain" in css
+
+
+def _is_emoji(char: str) -> bool:
+    return ord(char) >= 0x1F000 or 0x2600 <= ord(char) <= 0x27BF or char == "\ufe0f"
+
+
+def test_every_emoji_in_the_ui_and_shipped_extensions_is_in_the_shipped_symbol_font():
+    root = Path(__file__).resolve().parents[2]
+    used = {c for path in [*root.glob("modules/ui/*.py"), *root.glob("extensions/*/*.py")]
+            for c in path.read_text(encoding="utf-8") if _is_emoji(c)}
+    missing = used - set(page_assets.SYMBOLS)
+    assert not missing, (f"{' '.join(sorted(missing))} would draw as a box where no emoji font is installed: add "
+                         "it to page_assets.SYMBOLS and make the subset again (modules/ui/static/fonts/README.md)")
+
+
+def test_the_shipped_fonts_are_inline_and_limited_to_their_glyphs():
+    faces = page_assets.font_faces()
+    assert faces.count("@font-face") == 2 and "data:font/woff2;base64,d09GMg" in faces  # the woff2 signature
+    assert "unicode-range: U+1F504, U+1F3B2" in faces and "unicode-range: U+4E2D, U+6587" in faces
+    assert '"WebUI Symbols"' in page_assets.css().split("--font:")[1]
