@@ -28,6 +28,16 @@ def current(store: Any) -> dict[str, Any]:
     return {key: store.get(key) for key in KEYS}
 
 
+def keep_edits(seen: dict[str, Any], form: dict[str, Any], stored: dict[str, Any]
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(seen, form) after the tab is selected again: a field the admin edited and has not applied keeps the edit
+    and what it is measured against (so Apply still notices another admin's change); the others show what is
+    stored now."""
+    edited = {k for k in form if seen and k in seen and form[k] != (seen[k] if seen[k] is not None else "")}
+    return ({k: seen[k] if k in edited else stored[k] for k in stored},
+            {k: form[k] if k in edited else stored[k] for k in stored})
+
+
 def build(services: Services, tab: Any = None) -> None:
     """The Settings form; `tab` (the gr.Tab holding it) refreshes the form when selected."""
     store = services.ui_settings
@@ -51,6 +61,11 @@ def build(services: Services, tab: Any = None) -> None:
         stamp = f"Showing the values stored at {time.strftime('%H:%M:%S')} (read again each time this tab opens)."
         return values, values["preview_every"], values["default_negative_prompt"] or "", stamp
 
+    def refill(shown: dict[str, Any], every: float, neg: str):
+        values, *_, stamp = fill()
+        seen_now, form = keep_edits(shown, {"preview_every": every, "default_negative_prompt": neg or ""}, values)
+        return seen_now, form["preview_every"], form["default_negative_prompt"] or "", stamp
+
     def apply(shown: dict[str, Any], every: float, neg: str):
         every = min(max(int(every or 0), 0), MAX_PREVIEW_EVERY)  # the slider's bounds, whatever a client sends
         saved, conflicts = store.update_from(shown or current(store),
@@ -73,7 +88,7 @@ def build(services: Services, tab: Any = None) -> None:
     if Context.root_block is not None:
         Context.root_block.load(fill, outputs=[*fields, read_at], queue=False)
     if tab is not None:
-        tab.select(fill, outputs=[*fields, read_at], queue=False)
+        tab.select(refill, inputs=fields, outputs=[*fields, read_at], queue=False)
     show_to_admins(services.accounts, [editors], [readonly])
 
 

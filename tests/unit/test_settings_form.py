@@ -36,3 +36,15 @@ def test_a_field_both_changed_is_refused_with_the_newer_value(tmp_path):
     # Refilled with what is stored, the form saves the same field again.
     saved, conflicts = store.update_from({**second, "preview_every": 10}, {"preview_every": 2})
     assert saved == {"preview_every": 2} and conflicts == {}
+
+
+def test_coming_back_to_the_tab_keeps_an_unapplied_edit_and_refreshes_the_rest():
+    from modules.ui.settings_tab import keep_edits
+
+    seen = {"preview_every": 5, "default_negative_prompt": ""}
+    form = {"preview_every": 5, "default_negative_prompt": "lowres"}  # typed, not applied yet
+    stored = {"preview_every": 10, "default_negative_prompt": ""}  # another admin changed the other field
+    seen_now, shown = keep_edits(seen, form, stored)
+    assert shown == {"preview_every": 10, "default_negative_prompt": "lowres"}
+    assert seen_now == {"preview_every": 10, "default_negative_prompt": ""}
+    assert keep_edits({}, form, stored) == (stored, stored)  # before the page load's read: what is stored
