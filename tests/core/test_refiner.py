@@ -176,3 +176,12 @@ def test_interrupted_before_the_switch_returns_the_base_picture_without_loading_
     assert result.interrupted and len(result.images) == 1
     assert "Refiner" not in result.infotexts[0]
     assert all("tiny-b" not in name for name in manager.loaded_names())
+
+
+def test_sdxl_continues_exactly_too(sdxl_models, samplers):
+    """SDXL's img2img pipeline (pooled embeddings, size micro-conditioning) continues the txt2img run bit for bit."""
+    request = validate(replace(BASE, checkpoint="tiny-xl", sampler="DPM++ 2M", steps=4))
+    plain = generate(request, sdxl_models, samplers)
+    same = generate(replace(request, refiner_checkpoint="tiny-xl", refiner_switch_at=0.5), sdxl_models, samplers)
+    assert np.array_equal(pixels(plain.images[0]), pixels(same.images[0]))
+    assert "Refiner: tiny-xl [" in same.infotexts[0]
