@@ -21,6 +21,7 @@ from PIL import Image
 from modules.service.history import Entry, History, Query, parse_day
 from modules.service.history_import import import_folder
 from modules.ui.img2img import Img2ImgTab, SendToImg2Img
+from modules.ui.outputs_view import SHOWN_BUTTONS
 from modules.ui.pnginfo import fields_html, txt2img_outputs, txt2img_updates, txt2img_values
 from modules.ui.roles import may_administer, show_to_admins
 from modules.ui.txt2img import Txt2ImgTab
@@ -168,7 +169,7 @@ class _Viewer:
 
 def _viewer(with_controlnet: bool) -> _Viewer:
     picture = gr.Image(label="Picture", type="filepath", format="png", interactive=False, height=320,
-                       elem_id="history_image")
+                       elem_id="history_image", buttons=SHOWN_BUTTONS)
     prompt = gr.Textbox(label="Prompt", lines=2, interactive=False, buttons=["copy"], elem_id="history_prompt")
     with gr.Row():
         to_txt2img = gr.Button("Send to txt2img", size="sm", elem_id="history_send_txt2img")
