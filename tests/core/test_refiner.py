@@ -185,3 +185,23 @@ def test_sdxl_continues_exactly_too(sdxl_models, samplers):
     same = generate(replace(request, refiner_checkpoint="tiny-xl", refiner_switch_at=0.5), sdxl_models, samplers)
     assert np.array_equal(pixels(plain.images[0]), pixels(same.images[0]))
     assert "Refiner: tiny-xl [" in same.infotexts[0]
+
+
+def test_controlnet_units_keep_their_step_window_across_the_switch(cn_models_dir, cpu_fp32, tmp_path, samplers):
+    """A unit acting from 25% to 75% of the steps acts on the same steps whether or not the refiner took over
+    at 50%: with the checkpoint itself as the refiner the picture is the same, bit for bit."""
+    from modules.core.requests import ControlUnit
+    from tests.core.test_controlnet import scribble
+    from tests.fixtures.tiny import tiny_manager
+
+    manager = tiny_manager(cn_models_dir, cpu_fp32, tmp_path / "cache.json")
+    manager.controlnet_dir = cn_models_dir / "ControlNet"
+    manager.refresh()
+    unit = ControlUnit(image=scribble(), model="tiny-cn", guidance_start=0.25, guidance_end=0.75)
+    request = validate(replace(BASE, width=32, height=32, steps=8, checkpoint="tiny-a", control_units=(unit,)),
+                       samplers=samplers)
+    plain = generate(request, manager, samplers)
+    same = generate(replace(request, refiner_checkpoint="tiny-a", refiner_switch_at=0.5), manager, samplers)
+    assert np.array_equal(pixels(plain.images[0]), pixels(same.images[0]))
+    without = generate(replace(request, control_units=()), manager, samplers)
+    assert not np.array_equal(pixels(plain.images[0]), pixels(without.images[0]))  # the unit does act
