@@ -11,8 +11,9 @@ inside its sampler loop. The refiner's conditioning is encoded by its own text e
 and the job's LoRAs, VAE and embeddings apply to it through the model manager, as they would to any checkpoint.
 (Swapping only the UNet in a step callback would keep the base's text encoders and VAE: not what A1111 does.)
 
-The switch counts sampling steps (A1111's "Refiner switch by sampling steps"): with 20 steps and 0.8 the base
-makes steps 1-16 and the refiner 17-20. With the hires fix on, the refiner acts in the second pass only, A1111's
+The switch counts sampling steps, as A1111 1.6 did and later versions do with "Refiner switch by sampling
+steps" on (by default they switch at a noise level instead); the infotext says so with that field, so A1111
+reading it switches the same way. With 20 steps and 0.8 the base makes steps 1-16 and the refiner 17-20. With the hires fix on, the refiner acts in the second pass only, A1111's
 default ("Hires fix: which pass to enable refiner for: second pass").
 
 Memory: the manager lends the refiner like any checkpoint, so with `--models-in-ram 1` it replaces the base in
