@@ -1,7 +1,8 @@
 """Prompt translate: Chinese prompts are translated to English with the shipped glossary before encoding.
 
 The translated prompt is what the model sees and what the infotext's prompt says; the original is kept in
-the infotext as "Original prompt" (and "Original negative prompt"). Per request:
+the infotext as "Original prompt" (and "Original negative prompt"), which History also searches, so the
+picture is found by the words typed and by the words drawn. Per request:
 request.extra["prompt-translate"] = {"enabled": bool}; without it the "translate_by_default" setting decides.
 """
 
