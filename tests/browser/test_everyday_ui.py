@@ -167,6 +167,14 @@ def test_at_tablet_width_every_tab_is_reachable_and_the_canvas_is_wide(page, art
     page.screenshot(path=str(artifacts_dir / "tablet-txt2img.png"))
     # txt2img's results come first, under Generate; the settings follow.
     assert page.locator("#txt2img_gallery").bounding_box()["y"] < page.locator("#txt2img_steps").bounding_box()["y"]
+    # A ControlNet unit's canvas and its preview stack, each the panel's width, without overlapping.
+    page.locator("#txt2img_controlnet").get_by_text("ControlNet", exact=True).first.click()
+    canvas, preview = page.locator(f"#{UNIT}_image"), page.locator(f"#{UNIT}_preview")
+    expect(canvas.locator("canvas").last).to_be_visible(timeout=WAIT)
+    canvas.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "tablet-controlnet.png"))
+    top, bottom = canvas.bounding_box(), preview.bounding_box()
+    assert top["height"] >= 300 and top["width"] >= 600 and top["y"] + top["height"] <= bottom["y"], (top, bottom)
 
     page.get_by_role("tab", name="Extensions").click()
     expect(page.locator("#tab_extensions")).to_be_visible()
