@@ -100,6 +100,9 @@ def follow(services: Services, request: GenerationRequest, user: str) -> Iterato
         job = services.submit(request, user)
         request = job.request
     except (RequestError, LookupError, ValueError, QueueFull) as exc:
+        if services.jobs.current_of(user) is not None:
+            # The running job's stream rewrites the status line at once: say it where it stays (a toast).
+            gr.Warning(f"Not queued: {exc}")
         yield error(str(exc))
         return
     # Generate clicked again while a job runs queues another (as ComfyUI's and InvokeAI's queues do). The
