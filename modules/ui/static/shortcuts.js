@@ -47,16 +47,20 @@
 
   // A result arriving opens the output gallery on its first picture, and Gradio then focuses that thumbnail:
   // the caret left the prompt being typed in, and Escape went to the gallery instead of the running job.
-  // Focus that no key or pointer asked for goes back where it was.
+  // Focus that no key or pointer asked for goes back where it was: asked means a click or key inside the
+  // gallery, or Tab, in the last half second (an Escape that just ended a job does not count).
   const OUTPUT_GALLERIES = TABS.map((tab) => `#${tab}_gallery`).join(", ");
-  let lastUserInput = 0;
+  let lastAsked = 0;
   let lastFocused = null;
   for (const type of ["pointerdown", "keydown"]) {
-    document.addEventListener(type, () => { lastUserInput = performance.now(); }, true);
+    document.addEventListener(type, (event) => {
+      const inside = event.target && event.target.closest && event.target.closest(OUTPUT_GALLERIES);
+      if (inside || event.key === "Tab") lastAsked = performance.now();
+    }, true);
   }
   document.addEventListener("focusin", (event) => {
     const target = event.target;
-    const unasked = performance.now() - lastUserInput > 500;
+    const unasked = performance.now() - lastAsked > 500;
     if (unasked && target.closest && target.closest(OUTPUT_GALLERIES)) {
       if (lastFocused && lastFocused.isConnected) {
         lastFocused.focus({ preventScroll: true });
