@@ -14,6 +14,7 @@ import pytest
 
 from tests.browser.test_controlnet_lora import UNIT, choose
 from tests.browser.test_img2img import mouse_stroke
+from tests.browser.test_login import _log_in, _status, auth_server  # noqa: F401 (a fixture)
 from tests.browser.test_txt2img import PROMPT, set_number
 
 pytestmark = pytest.mark.browser
@@ -87,6 +88,24 @@ def test_ctrl_enter_generates_and_the_status_links_the_saved_file(page, webui_se
     answer = page.request.get(link.evaluate("a => a.href"))
     assert answer.status == 200
     assert answer.body() == saved[0].read_bytes()
+
+
+def test_the_saved_file_link_needs_the_owners_login(auth_server, browser_context):
+    from playwright.sync_api import expect
+
+    url, outputs = auth_server
+    page = _log_in(browser_context, url, "carol", "carol-pw")
+    try:
+        small_job(page)
+        page.locator("#txt2img_generate").click()
+        link = page.locator("#txt2img_status a.saved-file")
+        expect(link).to_be_visible(timeout=WAIT)
+        assert link.inner_text().startswith("carol/txt2img-images/")  # as History names it: under carol's folder
+        href = link.evaluate("a => a.href")
+        assert page.request.get(href).status == 200  # carol's session opens it
+        assert _status(href) == 401  # without a login it stays closed
+    finally:
+        page.close()
 
 
 def test_a_second_generate_queues_a_job_and_escape_interrupts(page, webui_server, artifacts_dir):
