@@ -40,6 +40,7 @@ from diffusers import (
     LCMScheduler,
     LMSDiscreteScheduler,
     PNDMScheduler,
+    TCDScheduler,
     UniPCMultistepScheduler,
 )
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
@@ -55,18 +56,31 @@ __all__ = [
 ]
 
 # A1111's labels, in A1111's order. Each non-automatic type is one config key of the diffusers scheduler.
-SCHEDULE_TYPES: tuple[str, ...] = ("Automatic", "Uniform", "Karras", "Exponential", "SGM Uniform", "Beta")
+# A1111 1.10 also has Polyexponential, KL Optimal and Align Your Steps: they need sigma lists that diffusers'
+# scheduler configs cannot express, so they are not offered (refused by name rather than approximated).
+SCHEDULE_TYPES: tuple[str, ...] = (
+    "Automatic", "Uniform", "Karras", "Exponential", "SGM Uniform", "Simple", "Normal", "DDIM", "Beta",
+)
 
-_SCHEDULE_CONFIG: Mapping[str, tuple[str, object]] = MappingProxyType(
+# The scheduler config a schedule type sets; the first key decides whether a scheduler class supports it.
+_SCHEDULE_CONFIG: Mapping[str, Mapping[str, object]] = MappingProxyType(
     {
         # A1111 "Uniform" = k-diffusion get_sigmas(): timesteps at linspace(999, 0, n).
-        "Uniform": ("timestep_spacing", "linspace"),
-        "Karras": ("use_karras_sigmas", True),
-        "Exponential": ("use_exponential_sigmas", True),
-        # A1111 "SGM Uniform" = linspace(t_max, t_min, n + 1)[:-1]: starts at 999, diffusers "trailing".
-        "SGM Uniform": ("timestep_spacing", "trailing"),
+        "Uniform": {"timestep_spacing": "linspace"},
+        "Karras": {"use_karras_sigmas": True},
+        "Exponential": {"use_exponential_sigmas": True},
+        # A1111 "SGM Uniform" = linspace(t_max, t_min, n + 1)[:-1]: starts at 999, diffusers "trailing". The
+        # schedule few-step models (Lightning, Hyper-SD, Turbo) are distilled for.
+        "SGM Uniform": {"timestep_spacing": "trailing"},
+        # A1111 "Simple" takes every (1000 / n)-th trained timestep from 999 down: "trailing", except that A1111
+        # truncates where diffusers rounds (at most one timestep apart when n does not divide 1000).
+        "Simple": {"timestep_spacing": "trailing"},
+        # A1111 "Normal" = linspace(t_max, t_min, n): the same timesteps as diffusers' "linspace".
+        "Normal": {"timestep_spacing": "linspace"},
+        # A1111 "DDIM" = timesteps 1, 1 + 1000 // n, ...: diffusers' "leading" with steps_offset 1.
+        "DDIM": {"timestep_spacing": "leading", "steps_offset": 1},
         # diffusers' beta sigmas use alpha = beta = 0.6, A1111's defaults; they need scipy.
-        "Beta": ("use_beta_sigmas", True),
+        "Beta": {"use_beta_sigmas": True},
     }
 )
 _SIGMA_FLAGS: tuple[str, ...] = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas")
@@ -122,8 +136,8 @@ def supported_schedule_types(scheduler_class: type) -> tuple[str, ...]:
     params = _init_params(scheduler_class) or frozenset()
     have_scipy = importlib.util.find_spec("scipy") is not None
     supported = ["Automatic"]
-    for label, (key, _value) in _SCHEDULE_CONFIG.items():
-        if key in params and (label != "Beta" or have_scipy):
+    for label, config in _SCHEDULE_CONFIG.items():
+        if set(config) <= params and (label != "Beta" or have_scipy):
             supported.append(label)
     return tuple(supported)
 
@@ -271,8 +285,7 @@ class SamplerRegistry:
         # Set every sigma flag, so "Automatic" after a Karras job really is the checkpoint's schedule.
         kwargs.update({flag: False for flag in _SIGMA_FLAGS if flag in params})
         if effective != "Automatic":
-            key, value = _SCHEDULE_CONFIG[effective]
-            kwargs[key] = value
+            kwargs.update(_SCHEDULE_CONFIG[effective])
         if noise_seed is not None and "noise_sampler_seed" in params:
             kwargs["noise_sampler_seed"] = noise_seed
         return spec.scheduler_class.from_config(config, **kwargs)
@@ -386,5 +399,15 @@ def _default_specs(*, have_torchsde: bool) -> list[SamplerSpec]:
             schedule_types=("Automatic",),
             note="diffusers' LCMScheduler picks timesteps from a 50-step skip schedule; A1111's LCM "
             "follows the chosen sigma schedule.",
+        ),
+        # For TCD LoRAs (Forge/ComfyUI's "TCD"). Its gamma (diffusers calls it eta) is how much fresh noise each
+        # step adds: "Eta (DDIM)" sets it when not 0; otherwise diffusers' default 0.3 applies.
+        SamplerSpec(
+            "TCD",
+            TCDScheduler,
+            aliases=("k_tcd",),
+            schedule_types=("Automatic",),
+            note="Gamma comes from 'Eta (DDIM)' (0 means diffusers' default, 0.3); timesteps follow TCD's own "
+            "50-step skip schedule whatever the schedule type.",
         ),
     ]
