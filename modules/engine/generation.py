@@ -62,6 +62,7 @@ def infotext_params(request: GenerationRequest, loaded: LoadedModel, seed: int, 
     if request.clip_skip > 1:
         params["Clip skip"] = request.clip_skip
     params.update(extra or {})
+    params.update(request.infotext_fields)
     params["Version"] = VERSION
     return params
 
@@ -228,7 +229,7 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
                 **_eta(request),
                 callback_on_step_end=stopping(callback, switch * pipe.scheduler.order) if switch else callback,
                 callback_on_step_end_tensor_inputs=tensor_inputs(pipe), output_type="latent" if switch else "pil",
-                **kwargs)
+                **pipelines.aesthetic(pipe, **pipelines.aesthetic_scores(request)), **kwargs)
         if run.refiner and switch:
             output.images = run.refiner.finish(output.images, Resume(
                 base_pipe=pipe, base_info=run.loaded.info, kind=kind, scheduler=pipe.scheduler, total=total,
@@ -392,14 +393,15 @@ def _prepare_scheduler(run: _Run, samplers: SamplerRegistry) -> None:
     # A1111 writes ENSD only where it changes the picture: samplers that add noise of their own while sampling.
     if request.eta_noise_seed_delta and _draws_noise(run.pipe.scheduler, request):
         run.extra["ENSD"] = request.eta_noise_seed_delta
-    if request.eta_ddim and type(run.pipe.scheduler).__name__ == "DDIMScheduler":
+    # TCD takes the same eta as its gamma, so it changes TCD's picture too and has to be written down.
+    if request.eta_ddim and type(run.pipe.scheduler).__name__ in ("DDIMScheduler", "TCDScheduler"):
         run.extra["Eta DDIM"] = request.eta_ddim
 
 
 def _draws_noise(scheduler: Any, request: GenerationRequest) -> bool:
     """Whether the scheduler draws from the job's generators while sampling (what ENSD re-seeds)."""
     name = type(scheduler).__name__
-    if "Ancestral" in name or name == "LCMScheduler":
+    if "Ancestral" in name or name in ("LCMScheduler", "TCDScheduler"):  # TCD: unless gamma is 0
         return True
     if name == "DDIMScheduler":
         return request.eta_ddim > 0
