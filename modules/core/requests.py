@@ -131,6 +131,12 @@ class GenerationRequest:
     color_correction: bool = False  # img2img_color_correction: match the result's colours to the input's
     img2img_fix_steps: bool = False  # run exactly `steps` steps whatever the denoising strength
     inpainting_mask_weight: float = 1.0  # inpainting checkpoints: how much of the masked area they are shown hidden
+    # SDXL refiner checkpoints are conditioned on an aesthetic score: this one for the prompt, the low one for the
+    # negative prompt (sdxl_refiner_high_aesthetic_score, sdxl_refiner_low_aesthetic_score); other models ignore them.
+    aesthetic_score: float = 6.0
+    negative_aesthetic_score: float = 2.5
+    # Fields the service adds to every picture's infotext, e.g. the wildcards' "Template" a prompt was drawn from.
+    infotext_fields: dict[str, str] = field(default_factory=dict)
 
     def with_resolved_seeds(self, rng: random.Random | None = None) -> GenerationRequest:
         """Replace -1 seeds by concrete ones, so the job (and its infotext) can be reproduced."""
@@ -323,6 +329,11 @@ def _check_a1111_settings(request: GenerationRequest) -> None:
         value = _float(label, getattr(request, name))
         if not 0.0 <= value <= 1.0:
             raise RequestError(f"{label} must be between 0 and 1, but is {value:g}.")
+    for name, label in (("aesthetic_score", "SDXL high aesthetic score"),
+                        ("negative_aesthetic_score", "SDXL low aesthetic score")):
+        value = _float(label, getattr(request, name))
+        if not 0.0 <= value <= 10.0:  # the refiner was trained on scores of 0-10 (LAION aesthetics)
+            raise RequestError(f"{label} must be between 0 and 10, but is {value:g} (A1111's defaults: 6 and 2.5).")
 
 
 def hires_size(request: GenerationRequest) -> tuple[int, int, int, int]:

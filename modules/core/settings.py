@@ -41,6 +41,7 @@ class Paths:
     upscalers: Path | None = None  # holds ESRGAN/, RealESRGAN/, SwinIR/, DAT/ (A1111's models/ folder)
     gfpgan: Path | None = None  # face restorers: GFPGAN and RestoreFormer files (A1111's models/GFPGAN)
     codeformer: Path | None = None  # CodeFormer files (A1111's models/Codeformer)
+    wildcards: Path | None = None  # __name__ wildcard files (name.txt / .yaml); None = no wildcards folder
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vae-dir", type=Path, help="VAE folder (default <models-dir>/VAE)")
     p.add_argument("--controlnet-dir", type=Path, help="ControlNet folder (default <models-dir>/ControlNet)")
     p.add_argument("--embeddings-dir", type=Path, help="textual inversion folder (default <models-dir>/embeddings)")
+    p.add_argument("--wildcards-dir", type=Path,
+                   help="wildcard files for __name__ in prompts (default wildcards/ beside <models-dir>)")
     p.add_argument("--gfpgan-models-path", type=Path, metavar="DIR",
                    help="GFPGAN and RestoreFormer face restorers (default <models-dir>/GFPGAN)")
     p.add_argument("--codeformer-models-path", type=Path, metavar="DIR",
@@ -170,6 +173,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         upscalers=models,
         gfpgan=(args.gfpgan_models_path or _models_subdir(models, "GFPGAN")).expanduser().resolve(),
         codeformer=(args.codeformer_models_path or _models_subdir(models, "Codeformer")).expanduser().resolve(),
+        wildcards=(args.wildcards_dir or models.parent / "wildcards").expanduser().resolve(),
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,

@@ -6,7 +6,7 @@ written for it work here:
   by " and " (", " otherwise); `{0.5::a|2::b}` weighted options; variants nest.
 - `__name__` a random line of the wildcard `name` (`__sub/name__` in a subfolder, `__colors*__` a glob); the
   line is itself a template. `{2$$__colors__}` draws two distinct lines.
-- `\\{`, `\\}` and `\\|` are literal (A1111 never gives `{}` a meaning, so they reach the model as written).
+- `\\{`, `\\}`, `\\|` and `\\_` are literal (A1111 never gives `{}` a meaning, so they reach the model as written).
 
 A1111's own `[a|b]` alternation is left alone: a `|` inside `[...]` never splits a variant.
 Wildcard files are looked up through a callable the service layer passes in (`Lookup`), so this module stays pure.
@@ -124,7 +124,7 @@ def parse(template: str) -> tuple:
     i = 0
     while i < len(template):
         char = template[i]
-        if char == "\\" and i + 1 < len(template) and template[i + 1] in "{}|":
+        if char == "\\" and i + 1 < len(template) and template[i + 1] in "{}|_":
             text.append(template[i + 1])
             i += 2
             continue

@@ -28,8 +28,10 @@ from modules.engine.models.registry import CheckpointInfo
 from modules.engine.samplers import SamplerRegistry
 from modules.engine.upscaling import UpscalerRegistry
 from modules.extension_api import ScriptContext
+from modules.service import merger
 from modules.service.extensions import ExtensionHost, run_script
 from modules.service.outputs import OutputStore
+from modules.service import wildcards
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +52,14 @@ class Processor:
     extensions: ExtensionHost | None = None  # hooks and scripts; None = no extensions
     upscalers: UpscalerRegistry = field(default_factory=UpscalerRegistry)
     faces: FaceRestorers | None = None  # models/GFPGAN, models/Codeformer; None: restore_faces is refused
+    wildcards: wildcards.WildcardFiles = field(default_factory=lambda: wildcards.WildcardFiles(None))
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
         if isinstance(request, ExtrasRequest):
             return validate_extras(request, self.upscalers, self.limits, self.faces)
+        if isinstance(request, merger.MergeRequest):
+            return merger.check(request, self.models)
         request = validate(request, self.limits, self.samplers)
         checkpoint = self.models.resolve(request.checkpoint)
         self._check_units(request, checkpoint)
@@ -62,6 +67,7 @@ class Processor:
         hires.check(request, self.samplers, self.upscalers, self.models)
         refiner.check(request, checkpoint, self.models)
         request = check_faces(request, self.faces)
+        wildcards.check(request, self.wildcards)
         script = self.extensions.script_for(request) if self.extensions else None
         if script is not None and script.check is not None:
             try:
@@ -107,15 +113,22 @@ class Processor:
         """Run a request that `check` already accepted (Services.submit checks before queueing)."""
         if isinstance(request, ExtrasRequest):
             return self._run_extras(request, control, user)
+        if isinstance(request, merger.MergeRequest):
+            return merger.run(request, self.models, control)
         script = self.extensions.script_for(request) if self.extensions else None
         if script is not None:
             return run_script(self.extensions, script, request, self._script_context(request, control, user))
         return self._run_one(request, control, user)
 
     def _run_one(self, request: GenerationRequest, control: JobControl | None, user: str | None,
-                 save: bool = True) -> GenerationResult:
+                 save: bool = True, drawn: bool = False) -> GenerationResult:
         """One generation with the extensions' hooks; its pictures saved as they are made unless `save` is off
         (a script's parts, e.g. SD upscale's tiles, which are neither outputs nor History entries)."""
+        if not drawn:  # prompts with {a|b} or __wildcards__: each picture its own prompt, from its own seed
+            request = request.with_resolved_seeds()
+            parts = wildcards.split(request, self.wildcards)
+            if parts is not None:
+                return self._run_parts(request, parts, control, user, save)
         save = save and self.save_images
         if self.extensions is not None:
             # A hook may return any request: it is checked again, so a bad one fails with a clear message.
@@ -146,6 +159,22 @@ class Processor:
                         self.extensions.image_saved(path, image, info)
             result.warnings.extend(early.errors)
         return result
+
+    def _run_parts(self, request: GenerationRequest, parts: list[GenerationRequest], control: JobControl | None,
+                   user: str | None, save: bool) -> GenerationResult:
+        """The pictures of a job whose pictures drew different prompts, one generation each, as one result."""
+        results = []
+        for index, part in enumerate(parts):
+            if index and control is not None and control.interrupt.is_set():
+                break
+            results.append(self._run_one(part, _part_of(control, (index, len(parts))), user, save, drawn=True))
+        merged = GenerationResult(request=request, images=[], seeds=[], subseeds=[], infotexts=[],
+                                  interrupted=any(r.interrupted for r in results) or len(results) < len(parts))
+        for result in results:
+            for name in ("images", "seeds", "subseeds", "infotexts", "warnings", "paths", "detected_maps"):
+                getattr(merged, name).extend(x for x in getattr(result, name) if name != "warnings"
+                                             or x not in merged.warnings)
+        return merged
 
     def _write(self, result: GenerationResult | None, image: Any, kind: str, seed: int | None, info: str,
                user: str | None) -> str | None:

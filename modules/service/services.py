@@ -21,9 +21,11 @@ from modules.service.accounts import Accounts
 from modules.service.extensions import ExtensionHost, load_extensions
 from modules.service.history import History
 from modules.service.jobs import Job, JobQueue
+from modules.service.merger import MergeRequest
 from modules.service.outputs import OutputStore
 from modules.service.queue_store import DEFAULT_TYPES, QueueFolder
 from modules.service.runner import Processor
+from modules.service.wildcards import WildcardFiles
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class Services:
     accounts: Accounts | None = None  # when logins exist: the History tab asks who is admin
     extensions: ExtensionHost = field(default_factory=ExtensionHost)  # none until start_extensions()
 
-    def submit(self, request: GenerationRequest | ExtrasRequest, user: str) -> Job:
+    def submit(self, request: GenerationRequest | ExtrasRequest | MergeRequest, user: str) -> Job:
         """The one front door for work: validate once (a bad request fails now, not after waiting in the
         queue), fix the seeds (so the infotext, a retry and the UI all see the same ones), and queue it.
 
@@ -101,7 +103,8 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     faces = FaceRestorers(settings.paths.gfpgan, settings.paths.codeformer, device, ui_settings)
     faces.refresh()
     processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
-                          preprocessors=preprocessors, upscalers=upscalers, faces=faces)
+                          preprocessors=preprocessors, upscalers=upscalers, faces=faces,
+                          wildcards=WildcardFiles(settings.paths.wildcards))
     user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
     # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
     # Jobs arrive checked (Services.submit): the worker only executes them. Queued jobs are kept beside the
@@ -109,7 +112,8 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     jobs = JobQueue(lambda request, control, owner: processor.execute(request, control,
                                                                       owner if per_user_outputs else None),
                     preview_every=int(ui_settings.get("preview_every") or 0),
-                    store=QueueFolder(history.data_dir / "queue", types=(*DEFAULT_TYPES, ExtrasRequest)))
+                    store=QueueFolder(history.data_dir / "queue",
+                                     types=(*DEFAULT_TYPES, ExtrasRequest, MergeRequest)))
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
                     processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings,
                     user_settings=user_settings,
