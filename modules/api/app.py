@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from modules.api import controlnet_api, discovery, ext_routes, extras_api, history_api, jobs_api, sdapi
+from modules.api import controlnet_api, discovery, ext_routes, extras_api, history_api, jobs_api, merge_api, sdapi
 from modules.api.auth import AuthGate, AuthMiddleware, BrowserGuard, caller_dependency
 from modules.api.waiting import GenerationFailed
 from modules.core.requests import RequestError
@@ -78,6 +78,7 @@ def build_app(services: Services, accounts: Accounts | None = None,
     app.include_router(jobs_api.build_router(services, current_caller))
     app.include_router(controlnet_api.build_router(services, current_caller))
     app.include_router(extras_api.build_router(services, current_caller))
+    app.include_router(merge_api.build_router(services, current_caller))
     if services.history is not None:
         app.include_router(history_api.build_router(services.history, current_caller))
     extensions = services.extensions
