@@ -271,11 +271,16 @@ def result_info(result: Any, payload: GenerationPayload, warnings: list[str], mo
     seeds = result.seeds or [request.seed]
     subseeds = result.subseeds or [request.subseed]
     count = max(1, len(result.images))
+    prompts, negatives = [request.prompt] * count, [request.negative_prompt] * count
+    parsed = [parse_infotext(text) for text in result.infotexts]
+    if parsed and any(name in parsed[0].params for name in ("Template", "Negative Template")):
+        # Wildcards: each picture drew its own prompt; the job's request holds the template.
+        prompts, negatives = [p.prompt for p in parsed], [p.negative_prompt for p in parsed]
     return {
-        "prompt": request.prompt,
-        "all_prompts": [request.prompt] * count,
-        "negative_prompt": request.negative_prompt,
-        "all_negative_prompts": [request.negative_prompt] * count,
+        "prompt": prompts[0],
+        "all_prompts": prompts,
+        "negative_prompt": negatives[0],
+        "all_negative_prompts": negatives,
         "seed": seeds[0],
         "all_seeds": seeds,
         "subseed": subseeds[0],
