@@ -125,8 +125,7 @@ STABLE_DIFFUSION = {
         "enable_quantization": False, "emphasis": "Original", "enable_prompt_comments": True,
         "enable_batch_seeds": True, "comma_padding_backtrack": 20, "sdxl_clip_l_skip": False, "tiling": False,
         "hires_fix_refiner_pass": "second pass",
-        "sdxl_crop_top": 0, "sdxl_crop_left": 0, "sdxl_refiner_low_aesthetic_score": 2.5,
-        "sdxl_refiner_high_aesthetic_score": 6.0, "sd3_enable_t5": False, "sd_vae_encode_method": "Full",
+        "sdxl_crop_top": 0, "sdxl_crop_left": 0, "sd3_enable_t5": False, "sd_vae_encode_method": "Full",
         "sd_vae_decode_method": "Full", "initial_noise_multiplier": 1.0, "img2img_extra_noise": 0.0,
         "img2img_background_color": "#ffffff", "s_min_uncond": 0.0, "s_min_uncond_all": False,
         "token_merging_ratio": 0.0, "token_merging_ratio_img2img": 0.0, "token_merging_ratio_hr": 0.0,
@@ -140,6 +139,9 @@ STABLE_DIFFUSION = {
     "randn_source": Option("GPU", FIXED, "noise is always drawn on the CPU here, so seeds match across machines",
                            ours="CPU"),
     "sd_vae": Option("Automatic", EFFECT),
+    # Used by SDXL refiner checkpoints (as the main checkpoint or as the refiner).
+    "sdxl_refiner_high_aesthetic_score": Option(6.0, EFFECT, low=0.0, high=10.0),
+    "sdxl_refiner_low_aesthetic_score": Option(2.5, EFFECT, low=0.0, high=10.0),
 }
 IMG2IMG = {
     "inpainting_mask_weight": Option(1.0, EFFECT, low=0.0, high=1.0),

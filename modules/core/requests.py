@@ -14,6 +14,8 @@ from typing import Any
 from PIL import Image
 
 from modules.core.prompts import editing_syntax_count
+from modules.core.soft_inpainting import SoftInpainting
+from modules.core.soft_inpainting import validate as validate_soft
 
 MODES = ("txt2img", "img2img", "inpaint")
 IMAGE_MODES = ("img2img", "inpaint")  # modes that start from an input picture
@@ -137,6 +139,7 @@ class GenerationRequest:
     negative_aesthetic_score: float = 2.5
     # Fields the service adds to every picture's infotext, e.g. the wildcards' "Template" a prompt was drawn from.
     infotext_fields: dict[str, str] = field(default_factory=dict)
+    soft_inpainting: SoftInpainting | None = None  # inpaint: grey mask values repaint in proportion (A1111's)
 
     def with_resolved_seeds(self, rng: random.Random | None = None) -> GenerationRequest:
         """Replace -1 seeds by concrete ones, so the job (and its infotext) can be reproduced."""
@@ -497,6 +500,13 @@ def _validate_images(request: GenerationRequest, limits: Limits) -> dict[str, An
            "resize_mode": _choice("Resize mode", request.resize_mode, RESIZE_MODES)}
     if request.mode == "inpaint":
         out.update(_validate_inpaint(request, images[0], limits))
+        if request.soft_inpainting is not None:
+            try:
+                out["soft_inpainting"] = validate_soft(request.soft_inpainting)
+            except ValueError as exc:
+                raise RequestError(str(exc)) from None
+    elif request.soft_inpainting is not None:
+        raise RequestError("Soft inpainting needs a mask: use Inpaint (or send a mask), or turn soft inpainting off.")
     return out
 
 

@@ -13,7 +13,9 @@ from typing import Any
 # A1111 option name -> GenerationRequest field (the checkpoint, VAE and clip skip have their own paths).
 REQUEST_FIELDS = {"eta_noise_seed_delta": "eta_noise_seed_delta", "eta_ddim": "eta_ddim",
                   "img2img_color_correction": "color_correction", "img2img_fix_steps": "img2img_fix_steps",
-                  "inpainting_mask_weight": "inpainting_mask_weight"}
+                  "inpainting_mask_weight": "inpainting_mask_weight",
+                  "sdxl_refiner_high_aesthetic_score": "aesthetic_score",
+                  "sdxl_refiner_low_aesthetic_score": "negative_aesthetic_score"}
 
 
 def request_fields(user_values: Mapping[str, Any]) -> dict[str, Any]:

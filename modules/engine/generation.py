@@ -20,7 +20,8 @@ from modules.core.infotext import format_infotext
 from modules.core.prompts import LoraTag, extract_loras, prompt_hints
 from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest
 from modules.core.results import DetectedMap, GenerationResult, JobControl
-from modules.engine import hires, inpainting, pipelines, previews
+from modules.engine import hires, inpainting, pipelines, previews, vae_decode
+from modules.engine import soft_inpainting as soft
 from modules.engine.color_correction import match_colours
 from modules.engine.conditioning import StepConditioning, encode_schedule
 from modules.engine.controlnet import apply as controlnet
@@ -201,11 +202,16 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
     schedule = encode_schedule(pipe, prompt, request.negative_prompt, steps, clip_skip=request.clip_skip,
                                decimal_is_fraction=True)
     pictures = [encode(pipe, s.working) for s in sources]
-    mask = None if prepared.mask is None else pipelines.latent_mask(prepared.mask, shape[1], shape[2])
+    settings = request.soft_inpainting if prepared.mask is not None and not txt2img else None
+    # Soft inpainting: the pipeline's own (binary) mask covers every pixel that may change; the grey levels act
+    # in the step callback and the final paste.
+    mask_image = soft.hard_mask(prepared.mask) if settings else prepared.mask
+    mask = None if prepared.mask is None else pipelines.latent_mask(mask_image, shape[1], shape[2])
+    grey = soft.latent_mask(prepared.mask, shape[1], shape[2]) if settings else None
     nine = pipelines.unet_channels(pipe) == 9  # the UNet also sees the mask and the picture without the masked part
     if nine and request.inpainting_mask_weight < 1.0:
         run.extra["Conditional mask weight"] = request.inpainting_mask_weight
-    masked = ([encode(pipe, _conditioning_picture(s.working, prepared.mask, request.inpainting_mask_weight))
+    masked = ([encode(pipe, _conditioning_picture(s.working, mask_image, request.inpainting_mask_weight))
                for s in sources] if nine else [])
 
     def run_batch(batch_index: int, start: int, batch_seeds: list[int], batch_subseeds: list[int]) -> list:
@@ -216,10 +222,12 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
         kwargs: dict[str, Any] = {}
         if kind == pipelines.INPAINT:
             # A 4-channel UNet ignores masked_image_latents; passing any 4-channel tensor spares a VAE encode.
-            kwargs.update(mask_image=prepared.mask, height=height, width=width,
+            kwargs.update(mask_image=mask_image, height=height, width=width,
                           masked_image_latents=torch.cat([masked[j] for j in which]) if nine else init)
         generators = cpu_generators(batch_seeds, request.eta_noise_seed_delta)
         callback = run.callback(batch_index, steps, schedule, n)
+        if settings is not None:
+            callback = soft.wrap_callback(callback, settings, torch.cat([pictures[j] for j in which]), noise, grey)
         switch = run.refiner.switch(steps) if run.refiner else None
         with pipelines.starting_from(pipe, init, noise), controlnet.attached(pipe, run.controls):
             output = pipe(
@@ -240,6 +248,8 @@ def _from_pictures(run: _Run, prompt: str, prepared: inpainting.Prepared, kind: 
         output.images = run.restored(output.images)  # before colour correction and the overlay, as in A1111
         if request.color_correction:
             output.images = [match_colours(image, sources[j].working) for j, image in zip(which, output.images)]
+        if settings is not None:
+            return [soft.finish(sources[j], image, prepared.mask, settings) for j, image in zip(which, output.images)]
         return [inpainting.finish(sources[j], image) for j, image in zip(which, output.images)]
 
     run.batches(seeds, subseeds, run_batch)
@@ -262,10 +272,12 @@ def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subse
 
 def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerRegistry,
              control: JobControl | None = None, preprocessors: PreprocessorRegistry | None = None,
-             upscalers: UpscalerRegistry | None = None, faces: FaceRestorers | None = None) -> GenerationResult:
+             upscalers: UpscalerRegistry | None = None, faces: FaceRestorers | None = None,
+             vae_tiling: str = "auto") -> GenerationResult:
     """Run a validated request to images and infotexts (saving is the caller's job). `preprocessors` is the
     app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one when None.
-    `upscalers` serves the hires fix; the built-in upscalers when None. `faces` serves restore_faces."""
+    `upscalers` serves the hires fix; the built-in upscalers when None. `faces` serves restore_faces.
+    `vae_tiling` (auto / on / off) says when the VAE decodes in tiles (see `vae_decode`)."""
     request = request.with_resolved_seeds()
     seeds, subseeds = request.seeds(), request.subseeds()
     prompt, tags, warnings = extract_loras(request.prompt)
@@ -274,7 +286,8 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     prepared = inpainting.prepare(request) if request.mode in IMAGE_MODES else None
     if prepared is not None:
         warnings += prepared.warnings
-    with models.use(request.checkpoint, request.vae, loras) as loaded:
+    with models.use(request.checkpoint, request.vae, loras) as loaded, \
+            vae_decode.guarded(loaded.pipe.vae, vae_tiling, warnings):
         route = pipelines.route(request.mode, loaded.pipe, loaded.info.name)
         if route.note:
             warnings.append(route.note)

@@ -112,8 +112,29 @@ def is_xl(pipe: Any) -> bool:
     return getattr(pipe, "text_encoder_2", None) is not None
 
 
+def needs_aesthetic_score(pipe: Any) -> bool:
+    """The SDXL refiner's UNet is conditioned on an aesthetic score besides the sizes (diffusers' config flag)."""
+    return bool(pipe.config.get("requires_aesthetics_score", False))
+
+
+def aesthetic_scores(request: Any) -> dict[str, float]:
+    """A1111's "SDXL high/low aesthetic score" options, as the request carries them, by diffusers' names."""
+    return {"score": float(request.aesthetic_score), "negative": float(request.negative_aesthetic_score)}
+
+
+def aesthetic(pipe: Any, score: float = 6.0, negative: float = 2.5) -> dict[str, float]:
+    """Keyword arguments for an SDXL img2img/inpaint call: the scores where the UNet takes them, else nothing.
+    A1111 gives the prompt the high score and the negative prompt the low one, as diffusers does."""
+    if not needs_aesthetic_score(pipe):
+        return {}
+    return {"aesthetic_score": score, "negative_aesthetic_score": negative}
+
+
 def route(mode: str, pipe: Any, model_name: str = "this checkpoint") -> Route:
     """The pipeline kind for a request mode on this model (9-channel UNets always inpaint)."""
+    if mode == TXT2IMG and needs_aesthetic_score(pipe):
+        raise PipelineError(f"{model_name} is an SDXL refiner: it refines pictures and cannot make one from noise. "
+                            "Choose it as the Refiner of an SDXL checkpoint, or use it in img2img.")
     channels = unet_channels(pipe)
     if channels == 4:
         return Route(mode)

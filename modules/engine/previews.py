@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from modules.engine.models import families
+
 # rows: latent channels; columns: R, G, B
 SD1_FACTORS = ((0.3512, 0.2297, 0.3227), (0.3250, 0.4974, 0.2350), (-0.2829, 0.1762, 0.2721), (-0.2120, -0.2616, -0.7177))
 SDXL_FACTORS = ((0.3651, 0.4232, 0.4341), (-0.2533, -0.0042, 0.1068), (0.1076, 0.1111, -0.0362), (-0.3165, -0.2492, -0.2188))
@@ -22,7 +24,7 @@ def factors_for(family: str | None, model_dir: Path | None = None) -> tuple[torc
     if model_dir is not None and (model_dir / "latent_rgb.json").is_file():
         data = json.loads((model_dir / "latent_rgb.json").read_text(encoding="utf-8"))
         return torch.tensor(data["factors"]), torch.tensor(data.get("bias", [0.0, 0.0, 0.0]))
-    if family == "sdxl":
+    if families.latent_family(family) == "sdxl":  # the SDXL refiner shares SDXL's latent space
         return torch.tensor(SDXL_FACTORS), torch.tensor(SDXL_BIAS)
     return torch.tensor(SD1_FACTORS), torch.zeros(3)
 

@@ -60,8 +60,9 @@ def short_title(name: str, short_hash: str | None) -> str:
 
 def family_error(refiner: Any, checkpoint: Any) -> str | None:
     """Why `refiner` cannot refine `checkpoint` (CheckpointInfos), or None. Latents, prediction type and the
-    scheduler carry over from one model to the other, so the families must be the same."""
-    if refiner.family != checkpoint.family:
+    scheduler carry over from one model to the other, so both must work in the same latent space: the same
+    family, or the SDXL refiner and SDXL."""
+    if families.latent_family(refiner.family) != families.latent_family(checkpoint.family):
         return (f"The refiner {refiner.name} is {families.label(refiner.family)} and the checkpoint "
                 f"{checkpoint.name} is {families.label(checkpoint.family)}: a refiner continues the checkpoint's "
                 f"latents, so it must be of the same family. Choose a {families.label(checkpoint.family)} refiner.")
@@ -83,9 +84,22 @@ def resolve(models: ModelSource, query: str) -> Any:
         return models.resolve(stripped)
 
 
+def makes_no_pictures(checkpoint: Any, mode: str) -> str | None:
+    """Why `checkpoint` cannot run `mode` alone: the SDXL refiner was trained on the last, low-noise steps only
+    (diffusers ships it as an img2img pipeline), so it refines pictures but makes none from noise."""
+    if checkpoint.family == "sdxl-refiner" and mode == "txt2img":
+        return (f"{checkpoint.name} is an SDXL refiner: it refines pictures and cannot make one from noise. Choose it "
+                "as the Refiner of an SDXL checkpoint, or use it in img2img.")
+    return None
+
+
 def check(request: GenerationRequest, checkpoint: Any, models: ModelSource) -> None:
-    """At submit time: the refiner exists (LookupError naming it, as for a missing checkpoint) and fits the
-    checkpoint (and the hires checkpoint, whose pass it refines when the hires fix is on)."""
+    """At submit time: the checkpoint can make this picture alone; the refiner exists (LookupError naming it, as
+    for a missing checkpoint) and fits the checkpoint (and the hires checkpoint, whose pass it refines when the
+    hires fix is on)."""
+    error = makes_no_pictures(checkpoint, request.mode)
+    if error:
+        raise RequestError(error)
     if not request.refiner_checkpoint:
         return
     try:
@@ -175,6 +189,7 @@ class Handover:
     loras: list[tuple[LoraInfo, float, float]]
     clip_skip: int
     warnings: list[str]
+    aesthetic: dict[str, float] = field(default_factory=dict)  # an SDXL refiner's scores (pipelines.aesthetic)
     used: Any = None  # the refiner's CheckpointInfo, after it made a step
 
     def switch(self, steps: int) -> int | None:
@@ -202,7 +217,7 @@ class Handover:
         control = resume.control
         if control is not None and (control.interrupt.is_set() or control.skip.is_set()):
             return decode(resume.base_pipe, latents)
-        with self.models.use(self.checkpoint, self.vae, self.loras) as refiner:
+        with self.models.use(self.checkpoint, self.vae, self._fitting_loras()) as refiner:
             error = family_error(refiner.info, resume.base_info)
             if error:
                 raise RequestError(error)
@@ -213,6 +228,20 @@ class Handover:
             self.used = refiner.info
             return self._continue(pipe, latents, resume, output_type)
 
+    def _fitting_loras(self) -> list[tuple[LoraInfo, float, float]]:
+        """The job's LoRAs that fit the refiner. The SDXL refiner has a UNet and text encoder of its own, so SDXL's
+        LoRAs have nothing to patch there (A1111 finds none of their layers in it either): it runs without them."""
+        info = self.models.resolve(self.checkpoint)
+        group = families.checkpoint_family_group(info.family)
+        fitting = []
+        for lora in self.loras:
+            if lora[0].family is None or lora[0].family == group:
+                fitting.append(lora)
+            else:
+                self._warn(f"LoRA {lora[0].name} is for {lora[0].family_label} models: the refiner {info.name} "
+                           f"({families.label(info.family)}) made its steps without it.")
+        return fitting
+
     def _continue(self, pipe: Any, latents: torch.Tensor, resume: Resume, output_type: str) -> list[Any]:
         order = int(getattr(resume.scheduler, "order", 1))
         done = resume.switch * order  # loop iterations the base made (second-order samplers make two a step)
@@ -222,7 +251,8 @@ class Handover:
         strength = min(1.0, (resume.runs - resume.switch + 1e-4) / resume.total)
         init = latents if resume.init is None else resume.init
         noise = torch.zeros_like(latents) if resume.noise is None else resume.noise
-        kwargs = {"image": latents.to(pipe.unet.dtype), **resume.mode_kwargs}
+        kwargs = {"image": latents.to(pipe.unet.dtype), **resume.mode_kwargs,
+                  **pipelines.aesthetic(pipe, **self.aesthetic)}
         pipe.scheduler = resume.scheduler
         with carried_over(resume.scheduler), pipelines.starting_from(pipe, init, noise, resume=latents), \
                 attached(pipe, resume.controls) as controlled:
@@ -240,4 +270,5 @@ def handover(request: GenerationRequest, models: ModelSource, loras: list[tuple[
     if not request.refiner_checkpoint:
         return None
     return Handover(models=models, checkpoint=resolve(models, request.refiner_checkpoint).name, switch_at=request.refiner_switch_at,
-                    vae=request.vae, loras=loras, clip_skip=request.clip_skip, warnings=warnings)
+                    vae=request.vae, loras=loras, clip_skip=request.clip_skip, warnings=warnings,
+                    aesthetic=pipelines.aesthetic_scores(request))

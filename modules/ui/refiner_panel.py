@@ -66,7 +66,7 @@ def build(services: Services, prefix: str) -> RefinerPanel:
     with gr.Accordion("Refiner", open=False, elem_id=f"{prefix}_refiner"):
         with gr.Row():
             checkpoint = gr.Dropdown(choices_of(services), value=NO_REFINER, label="Checkpoint",
-                                     info="Of the same family as the main checkpoint",
+                                     info="Of the same family as the main checkpoint (for SDXL: also the SDXL refiner)",
                                      elem_id=f"{prefix}_refiner_checkpoint")
             switch_at = gr.Slider(SWITCH_MIN, SWITCH_MAX, value=DEFAULT_SWITCH_AT, step=0.01, label="Switch at",
                                   info="Fraction of the steps after which the refiner takes over",

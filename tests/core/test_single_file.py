@@ -134,6 +134,10 @@ SDXL_KEYS = {
             {**SDXL_KEYS, UNET + "input_blocks.0.0.weight": _z(320, 9, 3, 3)},
             ModelFamily("sdxl", "SDXL inpainting", True),
         ),
+        (  # sd_xl_refiner_1.0: OpenCLIP-G is the conditioner's first embedder
+            {"conditioner.embedders.0.model.transformer.resblocks.9.mlp.c_proj.bias": _z(1), **SD1_KEYS},
+            ModelFamily("sdxl-refiner", "SDXL refiner"),
+        ),
     ],
 )
 def test_detect_family_from_keys_and_shapes(state_dict: dict, expected: ModelFamily) -> None:
@@ -149,10 +153,6 @@ def test_detect_family_from_keys_and_shapes(state_dict: dict, expected: ModelFam
         ({"emb_params": _z(2, 768)}, "models/embeddings"),
         ({"foo.bar": _z(3), "baz": _z(1)}, "not a Stable Diffusion checkpoint"),
         ({UNET + "input_blocks.0.0.weight": _z(1, 4, 1, 1)}, "no text encoder"),
-        (
-            {"conditioner.embedders.0.model.transformer.resblocks.9.mlp.c_proj.bias": _z(1), **SD1_KEYS},
-            "SDXL refiner is not supported yet",
-        ),
         (
             {UNET + "joint_blocks.0.context_block.adaLN_modulation.1.bias": _z(9216), UNET + "pos_embed": _z(1, 36864)},
             "Stable Diffusion 3",

@@ -17,6 +17,7 @@ class Family:
     label: str  # for people
     text_width: int | None  # the cross-attention (text) width of its UNet: how adapters show their family
     group: str  # the family of the LoRAs and ControlNets it takes (SD 2.x v and epsilon share them)
+    latent: str | None = None  # the family whose latents it continues (a refiner's base family); None: its own
 
 
 FAMILIES = (
@@ -24,6 +25,9 @@ FAMILIES = (
     Family("sd2", "SD 2.x", 1024, "sd2"),
     Family("sd2-v", "SD 2.x 768-v", 1024, "sd2"),
     Family("sdxl", "SDXL", 2048, "sdxl"),
+    # Its own UNet (OpenCLIP-G text only, aesthetic score): SDXL's LoRAs and ControlNets do not fit it, but it
+    # works in SDXL's latent space (same VAE), so it can take over an SDXL run.
+    Family("sdxl-refiner", "SDXL refiner", 1280, "sdxl-refiner", latent="sdxl"),
     Family("demo", "Demo (SD architecture)", None, "demo"),  # this project's demo models (training.json)
 )
 BY_NAME = {family.name: family for family in FAMILIES}
@@ -54,6 +58,12 @@ def width_label(width: int) -> str:
     """The family a text-encoder width belongs to, for messages about embeddings: 'SD 1.x', '320-wide'."""
     family = _BY_WIDTH.get(width)
     return label(family) if family else f"{width}-wide"
+
+
+def latent_family(family: str | None) -> str | None:
+    """The family whose latent space a checkpoint family works in: a refiner can continue those runs."""
+    known = BY_NAME.get(family or "")
+    return (known.latent or known.name) if known else family
 
 
 def checkpoint_family_group(family: str | None) -> str | None:

@@ -144,7 +144,7 @@ def load_pipeline(info: CheckpointInfo, device: DeviceConfig) -> Any:
         from diffusers import DiffusionPipeline
 
         kwargs: dict[str, Any] = {"dtype": read_dtype, "local_files_only": True}
-        if info.family not in ("sdxl",):
+        if info.family not in ("sdxl", "sdxl-refiner"):
             kwargs.update(safety_checker=None, requires_safety_checker=False)
         try:
             pipe = DiffusionPipeline.from_pretrained(str(info.path), **kwargs)
@@ -346,7 +346,7 @@ class ModelManager:
         from modules.engine.models.single_file import CheckpointError, ModelFamily, load_vae_file
 
         vae_info = self.find_vae(name)
-        if loaded.info.family not in ("sd1", "sd2", "sd2-v", "sdxl"):
+        if loaded.info.family not in ("sd1", "sd2", "sd2-v", "sdxl", "sdxl-refiner"):
             raise CheckpointError(f"VAE files are for SD 1.x/2.x/XL checkpoints; {loaded.info.name} is "
                                   f"{loaded.info.family_label}. Choose 'Automatic'.")
         key = (str(vae_info.path), loaded.info.family)

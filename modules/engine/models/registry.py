@@ -32,7 +32,7 @@ class CheckpointInfo:
     name: str  # path relative to the checkpoints folder, with extension (A1111's `name`)
     path: Path
     kind: str  # "single_file" | "diffusers"
-    family: str | None = None  # "sd1", "sd2", "sd2-v", "sdxl", "demo"...; None when unsupported
+    family: str | None = None  # "sd1", "sd2", "sd2-v", "sdxl", "sdxl-refiner", "demo"...; None when unsupported
     family_label: str = ""
     inpainting: bool = False
     prediction: str = "epsilon"
@@ -75,7 +75,9 @@ def _diffusers_family(folder: Path) -> dict[str, Any]:
     inpainting = unet.get("in_channels", 4) == 9
     cls = index.get("_class_name", "")
     width = unet.get("cross_attention_dim")
-    if "XL" in cls or unet.get("addition_embed_type") == "text_time":
+    if _is_sdxl_refiner(index, unet):
+        family = "sdxl-refiner"
+    elif "XL" in cls or unet.get("addition_embed_type") == "text_time":
         family = "sdxl"
     elif width == 768:
         family = "sd1"
@@ -89,6 +91,15 @@ def _diffusers_family(folder: Path) -> dict[str, Any]:
         raise ValueError(f"pipeline {cls or 'unknown'} is not supported; only Stable Diffusion 1.x/2.x/XL")
     label = families.label(family) + (" inpainting" if inpainting else "")
     return {"family": family, "family_label": label, "inpainting": inpainting, "prediction": prediction}
+
+
+def _is_sdxl_refiner(index: dict[str, Any], unet: dict[str, Any]) -> bool:
+    """The SDXL refiner's folder: aesthetic-score conditioning, or an SDXL UNet fed by OpenCLIP-G alone (no first
+    text encoder: diffusers writes `text_encoder: [null, null]`)."""
+    if unet.get("addition_embed_type") != "text_time":
+        return False
+    no_first_encoder = (index.get("text_encoder") or [None])[0] is None and "text_encoder_2" in index
+    return bool(index.get("requires_aesthetics_score")) or no_first_encoder
 
 
 def sha256_file(path: Path) -> str:

@@ -30,6 +30,7 @@ from diffusers import (
     DiffusionPipeline,
     StableDiffusionInpaintPipeline,
     StableDiffusionPipeline,
+    StableDiffusionXLImg2ImgPipeline,
     StableDiffusionXLInpaintPipeline,
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
@@ -59,7 +60,7 @@ class UnsupportedModel(CheckpointError):
 class ModelFamily:
     """What the loader needs to know about a checkpoint: which config folder and which pipeline."""
 
-    name: str  # "sd1" | "sd2" | "sd2-v" | "sdxl": also the config folder's name
+    name: str  # "sd1" | "sd2" | "sd2-v" | "sdxl" | "sdxl-refiner": also the config folder's name
     label: str  # for people: "SD 1.x", "SDXL inpainting", ...
     inpainting: bool = False  # the UNet takes 9 channels: latents + mask + masked-image latents
     prediction: str = "epsilon"  # "epsilon" | "v_prediction"
@@ -153,7 +154,6 @@ def _first_line(error: BaseException) -> str:
 
 # diffusers' model types we recognise but cannot run yet -> what to tell the user.
 _NOT_YET = {
-    "xl_refiner": "SDXL refiner is not supported yet",
     "playground-v2-5": "Playground v2.5 is not supported yet",
     "upscale": "the SD x4 upscaler is not supported yet",
     "instruct-pix2pix": "InstructPix2Pix is not supported yet",
@@ -202,10 +202,13 @@ def detect_family(state_dict: Mapping[str, torch.Tensor]) -> ModelFamily:
         return _family("sd2", inpainting=True)  # SD 2 inpainting is the 512 epsilon model
     if kind == "v2":
         return _family("sd2-v", prediction="v_prediction") if _sd2_is_v(state_dict) else _family("sd2")
+    if kind == "xl_refiner":
+        return _family("sdxl-refiner")
     if kind in ("xl_base", "xl_inpaint"):
         prediction = "v_prediction" if "v_pred" in state_dict else "epsilon"  # marker set by v-pred finetunes
         return _family("sdxl", inpainting=kind == "xl_inpaint", prediction=prediction)
-    raise UnsupportedModel(f"this is a {kind} model; only SD 1.x, SD 2.x and SDXL checkpoints are supported")
+    raise UnsupportedModel(f"this is a {kind} model; only SD 1.x, SD 2.x and SDXL (base, refiner) checkpoints "
+                           "are supported")
 
 
 def _reject_other_files(state_dict: Mapping[str, torch.Tensor]) -> None:
@@ -276,13 +279,16 @@ def _scheduler(folder: Path, family: ModelFamily) -> Any:
 def _pipeline_class(family: ModelFamily) -> type[DiffusionPipeline]:
     if family.name == "sdxl":
         return StableDiffusionXLInpaintPipeline if family.inpainting else StableDiffusionXLPipeline
+    if family.name == "sdxl-refiner":  # it only refines pictures: its main pipeline is img2img (diffusers' too)
+        return StableDiffusionXLInpaintPipeline if family.inpainting else StableDiffusionXLImg2ImgPipeline
     return StableDiffusionInpaintPipeline if family.inpainting else StableDiffusionPipeline
 
 
 def load_single_file(
     path: Path, family: ModelFamily, *, dtype: torch.dtype, vae: AutoencoderKL | None = None
 ) -> DiffusionPipeline:
-    """Build the txt2img (or, for 9-channel UNets, inpaint) pipeline of a checkpoint, without the network.
+    """Build the txt2img (or, for 9-channel UNets, inpaint; for the SDXL refiner, img2img) pipeline of a
+    checkpoint, without the network.
 
     `vae`, when given, replaces the checkpoint's own VAE (A1111's "SD VAE" setting) and is used as is.
     The safety checker is not loaded: single-file checkpoints never ship one.
@@ -290,14 +296,17 @@ def load_single_file(
     path = Path(path)
     folder = config_dir(family)
     common: dict[str, Any] = {"config": str(folder), "local_files_only": True, "dtype": dtype}
-    components: dict[str, Any] = {
-        "tokenizer": load_tokenizer(folder / "tokenizer"),
-        "scheduler": _scheduler(folder, family),
-    }
-    if family.name == "sdxl":
-        components["tokenizer_2"] = load_tokenizer(folder / "tokenizer_2")
+    components: dict[str, Any] = {"scheduler": _scheduler(folder, family)}
+    if family.name == "sdxl-refiner":
+        # OpenCLIP-G only; its tokenizer is SDXL's second one, shipped once in the SDXL folder.
+        components.update(tokenizer=None, text_encoder=None,
+                          tokenizer_2=load_tokenizer(CONFIGS / "sdxl" / "tokenizer_2"))
+    elif family.name == "sdxl":
+        components.update(tokenizer=load_tokenizer(folder / "tokenizer"),
+                          tokenizer_2=load_tokenizer(folder / "tokenizer_2"))
     else:
-        components.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        components.update(tokenizer=load_tokenizer(folder / "tokenizer"), safety_checker=None, feature_extractor=None,
+                          requires_safety_checker=False)
     if vae is not None:
         components["vae"] = vae
     try:
