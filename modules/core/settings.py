@@ -54,6 +54,7 @@ class Settings:
     models_in_ram: int = 2
     allow_downloads: bool = False
     max_size: int = 2048
+    vae_tiling: str = "auto"  # auto: tile a VAE decode that would not fit in free memory; on / off force it
     auth: str | None = None  # "name:password[:admin],..." from --auth
     auth_file: Path | None = None
     insecure_no_auth: bool = False
@@ -100,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-in-ram", type=int, default=2, metavar="N",
                    help="how many checkpoints to keep loaded (least recently used is evicted)")
     p.add_argument("--max-size", type=int, default=2048, help="largest width/height a request may ask for")
+    p.add_argument("--vae-tiling", choices=("auto", "on", "off"), default="auto",
+                   help="decode pictures in overlapping tiles: auto (when the decode would not fit in free memory, "
+                        "or ran out of it), on (always), off (never)")
     p.add_argument("--allow-downloads", action="store_true",
                    help="let libraries reach the Hugging Face hub (off by default: the app runs offline)")
     p.add_argument("--auth", "--gradio-auth", dest="auth", metavar="USER:PASS[:admin],...",
@@ -177,6 +181,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,
+                    vae_tiling=args.vae_tiling,
                     auth=args.auth, auth_file=args.auth_file.expanduser().resolve() if args.auth_file else None,
                     insecure_no_auth=args.insecure_no_auth,
                     enable_insecure_extension_access=args.enable_insecure_extension_access,

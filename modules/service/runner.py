@@ -53,6 +53,7 @@ class Processor:
     upscalers: UpscalerRegistry = field(default_factory=UpscalerRegistry)
     faces: FaceRestorers | None = None  # models/GFPGAN, models/Codeformer; None: restore_faces is refused
     wildcards: wildcards.WildcardFiles = field(default_factory=lambda: wildcards.WildcardFiles(None))
+    vae_tiling: str = "auto"  # --vae-tiling: when the VAE decodes in tiles (engine/vae_decode.py)
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
@@ -144,7 +145,8 @@ class Processor:
             control = dataclasses.replace(control or JobControl(), on_image=early.on_image)
         # Seeds are fixed before the first attempt so an out-of-memory retry reproduces the same pictures.
         result = oom.run_with_retry(request.with_resolved_seeds(), lambda attempt: generate(
-            attempt, self.models, self.samplers, control, self.preprocessors, self.upscalers, self.faces))
+            attempt, self.models, self.samplers, control, self.preprocessors, self.upscalers, self.faces,
+            vae_tiling=self.vae_tiling))
         if self.faces is not None and request.restore_faces:
             self.faces.after_job()
         if self.extensions is not None:

@@ -104,7 +104,7 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     faces.refresh()
     processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
                           preprocessors=preprocessors, upscalers=upscalers, faces=faces,
-                          wildcards=WildcardFiles(settings.paths.wildcards))
+                          wildcards=WildcardFiles(settings.paths.wildcards), vae_tiling=settings.vae_tiling)
     user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
     # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
     # Jobs arrive checked (Services.submit): the worker only executes them. Queued jobs are kept beside the

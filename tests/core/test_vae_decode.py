@@ -114,3 +114,40 @@ def test_with_tiling_forced_off_out_of_memory_fails_the_decode(vae, latents, mon
     _out_of_memory_unless_tiled(vae, monkeypatch)
     with vae_decode.guarded(vae, "off", []), pytest.raises(torch.OutOfMemoryError):
         vae.decode(latents)
+
+
+def test_a_job_whose_decode_runs_out_of_memory_finishes_tiled_with_the_same_infotext(manager, samplers,
+                                                                                       monkeypatch):
+    from dataclasses import replace
+
+    from diffusers import AutoencoderKL
+
+    from modules.core.requests import GenerationRequest
+    from modules.engine.generation import generate
+
+    request = GenerationRequest(prompt="a red circle", width=64, height=64, steps=2, seed=5, sampler="Euler",
+                                checkpoint="tiny-a", batch_size=2)
+    plain = generate(request, manager, samplers)
+    original = AutoencoderKL._decode
+
+    def _decode(self, z, *args, **kwargs):
+        if not self.use_tiling:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 12.00 GiB")
+        return original(self, z, *args, **kwargs)
+
+    monkeypatch.setattr(AutoencoderKL, "_decode", _decode)
+    retried = generate(request, manager, samplers)  # the pipeline's own decode (output_type="pil")
+    assert len(retried.images) == 2 and retried.infotexts == plain.infotexts
+    assert any("decoded again in overlapping tiles" in w for w in retried.warnings)
+    assert not any("tiles" in w for w in plain.warnings)
+    with pytest.raises(torch.OutOfMemoryError):
+        generate(replace(request, batch_size=1), manager, samplers, vae_tiling="off")
+
+
+def test_the_vae_tiling_flag_reaches_the_settings():
+    from modules.core.settings import settings_from_args
+
+    assert settings_from_args([]).vae_tiling == "auto"
+    assert settings_from_args(["--vae-tiling", "on"]).vae_tiling == "on"
+    with pytest.raises(SystemExit):
+        settings_from_args(["--vae-tiling", "sometimes"])
