@@ -180,3 +180,67 @@ def test_an_aesthetic_score_outside_0_10_is_refused(bad):
         validate(replace(BASE, aesthetic_score=bad))
     with pytest.raises(RequestError, match="aesthetic score"):
         validate(replace(BASE, negative_aesthetic_score=bad))
+
+
+# ------------------------------------------------------------------------------------------ single file
+
+
+def _tiny_refiner_configs(folder: Path, out: Path) -> Path:
+    """A config folder like configs/sdxl-refiner but of the tiny refiner's sizes, and SDXL's real tokenizer_2."""
+    import shutil
+
+    for sub in ("unet", "vae", "text_encoder_2", "scheduler"):
+        shutil.copytree(folder / sub, out / "sdxl-refiner" / sub, ignore=shutil.ignore_patterns("*.safetensors"))
+    shutil.copy(folder / "model_index.json", out / "sdxl-refiner")
+    shutil.copytree(sf.CONFIGS / "sdxl" / "tokenizer_2", out / "sdxl" / "tokenizer_2")
+    return out
+
+
+def test_a_single_file_refiner_in_the_original_layout_loads_offline_and_refines(xl_models_dir, cpu_fp32, tmp_path,
+                                                                               monkeypatch, samplers):
+    from tests.core.conftest import tiny_sdxl_pipeline
+    from tests.fixtures.original_layout_xl import write_original_refiner
+    from tests.fixtures.tiny import tiny_manager
+    from tests.fixtures.tiny_refiner import tiny_refiner_pipeline
+
+    real_tokenizer = sf.load_tokenizer(sf.CONFIGS / "sdxl" / "tokenizer_2")  # the loader insists on 49,408 tokens
+    source = tiny_refiner_pipeline(tiny_sdxl_pipeline(), tokenizer=real_tokenizer)
+    source.save_pretrained(str(tmp_path / "as-folder"))
+    monkeypatch.setattr(sf, "CONFIGS", _tiny_refiner_configs(tmp_path / "as-folder", tmp_path / "configs"))
+    models = tmp_path / "models"
+    (models / "Stable-diffusion").mkdir(parents=True)
+    (models / "VAE").mkdir()
+    (models / "Stable-diffusion" / "tiny-xl").symlink_to(xl_models_dir / "Stable-diffusion" / "tiny-xl",
+                                                         target_is_directory=True)
+    path = models / "Stable-diffusion" / "sd_xl_refiner_tiny.safetensors"
+    write_original_refiner(source, path)
+    assert detect_family(sf.read_state_dict(path)) == ModelFamily("sdxl-refiner", "SDXL refiner")
+
+    manager = tiny_manager(models, cpu_fp32, tmp_path / "cache.json")
+    info = manager.resolve("sd_xl_refiner_tiny")
+    assert (info.kind, info.family) == ("single_file", "sdxl-refiner")
+    pipe = manager.load(info).pipe
+    assert type(pipe).__name__ == "StableDiffusionXLImg2ImgPipeline" and pipe.text_encoder is None
+    assert pipelines.needs_aesthetic_score(pipe)
+    for name in ("unet", "vae", "text_encoder_2"):
+        expected, loaded = getattr(source, name).state_dict(), getattr(pipe, name).state_dict()
+        assert set(expected) == set(loaded) and all(expected[k].equal(loaded[k]) for k in expected), name
+    result = generate(validate(replace(REFINED, refiner_checkpoint="sd_xl_refiner_tiny")), manager, samplers)
+    assert "Refiner: sd_xl_refiner_tiny [" in result.infotexts[0]
+
+
+def test_the_jobs_sdxl_loras_are_left_out_of_the_refiner_with_a_warning(xl_manager):
+    from modules.engine.models.loras import LoraInfo
+
+    sdxl_lora = LoraInfo(name="xl-style", path=Path("xl-style.safetensors"), family="sdxl")
+    refiner_lora = LoraInfo(name="refiner-detail", path=Path("refiner-detail.safetensors"), family="sdxl-refiner")
+    warnings: list[str] = []
+    handover = refiner.handover(validate(REFINED), xl_manager, [(sdxl_lora, 1.0, 1.0), (refiner_lora, 0.5, 0.5)],
+                                warnings)
+    assert handover._fitting_loras() == [(refiner_lora, 0.5, 0.5)]
+    assert warnings == ["LoRA xl-style is for SDXL models: the refiner tiny-xl-refiner (SDXL refiner) made its steps "
+                        "without it."]
+    # For a refiner of the checkpoint's own family every LoRA fits, as before.
+    same = refiner.handover(validate(replace(REFINED, refiner_checkpoint="tiny-xl")), xl_manager,
+                            [(sdxl_lora, 1.0, 1.0)], [])
+    assert same._fitting_loras() == [(sdxl_lora, 1.0, 1.0)]
