@@ -18,6 +18,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageOps
 
 from modules.core.requests import MASKED_CONTENT, RESIZE_MODES, GenerationRequest, RequestError, as_mask
+from modules.core.soft_inpainting import infotext_params as soft_infotext
 from modules.engine import imaging
 from modules.engine.imaging import Box
 
@@ -103,6 +104,11 @@ def _inpaint_params(request: GenerationRequest) -> dict[str, Any]:
     return params
 
 
+def _overlay(request: GenerationRequest, mask: Image.Image) -> Image.Image:
+    """Soft inpainting pastes in proportion to the mask's grey levels; A1111's hard overlay doubles them."""
+    return mask.copy() if request.soft_inpainting is not None else imaging.double_mask(mask)
+
+
 def _whole_picture(request: GenerationRequest, pictures: list[Image.Image], blurred: Image.Image
                    ) -> tuple[list[Source], Image.Image, int, int]:
     if request.outpainting:  # the canvas is the working picture: padded to a multiple of 8, cropped back after
@@ -113,7 +119,7 @@ def _whole_picture(request: GenerationRequest, pictures: list[Image.Image], blur
         return sources, mask, mask.width, mask.height
     width, height = request.width, request.height
     mask = imaging.resize_image(request.resize_mode, blurred, width, height)
-    overlay = imaging.double_mask(mask)
+    overlay = _overlay(request, mask)
     sources = []
     for picture in pictures:
         resized = imaging.resize_image(request.resize_mode, picture, width, height)
@@ -129,7 +135,7 @@ def _only_masked(request: GenerationRequest, pictures: list[Image.Image], blurre
         raise RequestError("Nothing to inpaint: the mask is empty. Paint over the part of the picture to redo.")
     region = imaging.expand_to_aspect(region, width, height, blurred.width, blurred.height)
     mask = blurred.crop(region).resize((width, height), imaging.LANCZOS)
-    overlay = imaging.double_mask(blurred)
+    overlay = _overlay(request, blurred)
     sources = [Source(working=p.crop(region).resize((width, height), imaging.LANCZOS), original=p, overlay=overlay,
                       box=region) for p in pictures]
     return sources, mask, width, height
@@ -161,6 +167,8 @@ def prepare(request: GenerationRequest) -> Prepared:
         for source in sources:
             source.working = imaging.fill_masked(source.working, mask)
     params.update(_inpaint_params(request))
+    if request.soft_inpainting is not None:
+        params.update(soft_infotext(request.soft_inpainting))
     return Prepared(sources, mask, width, height, warnings, params)
 
 
