@@ -13,6 +13,8 @@ from modules.api import a1111_options
 from modules.api.images import decode_image, encode_image
 from modules.api.schemas import GenerationPayload, Img2ImgPayload
 from modules.core.infotext import parse_infotext
+from modules.core.soft_inpainting import SCRIPT_NAME as SOFT_SCRIPT
+from modules.core.soft_inpainting import from_script_args as soft_from_args
 from modules.core.requests import (
     VAE_AUTOMATIC,
     VAE_NONE,
@@ -260,8 +262,24 @@ def img2img_payload_to_request(payload: Img2ImgPayload, services: Services, user
         mask_blur=payload.mask_blur if payload.mask_blur is not None else payload.mask_blur_x,
         inpainting_fill=payload.inpainting_fill, inpaint_full_res=bool(payload.inpaint_full_res),
         inpaint_full_res_padding=payload.inpaint_full_res_padding,
-        inpainting_mask_invert=bool(payload.inpainting_mask_invert))
+        inpainting_mask_invert=bool(payload.inpainting_mask_invert),
+        **_soft_inpainting(request.extra, mask is not None, warnings))
     return request, warnings
+
+
+def _soft_inpainting(extra: dict[str, Any], has_mask: bool, warnings: list[str]) -> dict[str, Any]:
+    """A1111's `alwayson_scripts["soft inpainting"].args` as the request's own field (taken out of `extra`)."""
+    if SOFT_SCRIPT not in extra:
+        return {}
+    rest = {k: v for k, v in extra.items() if k != SOFT_SCRIPT}
+    try:
+        settings = soft_from_args(extra[SOFT_SCRIPT])
+    except ValueError as exc:
+        raise RequestError(str(exc)) from None
+    if settings is not None and not has_mask:  # as in A1111, where the script acts only on inpainting
+        warnings.append("Soft inpainting was asked for without a mask: it acts only when inpainting.")
+        settings = None
+    return {"extra": rest, "soft_inpainting": settings}
 
 
 # ---------------------------------------------------------------------------------------------- results
