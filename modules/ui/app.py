@@ -19,6 +19,7 @@ from modules.ui import (
     history_tab,
     img2img,
     lora_tab,
+    merger_tab,
     page_assets,
     pnginfo,
     send_to,
@@ -66,6 +67,8 @@ def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
                     history_tab.build(services, history, t2i, i2i, tabs)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
                 pnginfo.build(services, t2i, tabs, "txt2img", i2i)
+            with gr.Tab("Checkpoint Merger", id="merger", elem_id="tab_merger"):
+                merger_tab.build(services, [t2i.checkpoint, i2i.checkpoint])
             with gr.Tab("Settings", id="settings", elem_id="tab_settings") as settings:
                 settings_tab.build(services, settings)
             add_extension_tabs(services)
