@@ -221,6 +221,7 @@ class SecondPass:
                 **schedule[0].pipe_kwargs(n), image=init.to(pipe.unet.dtype), strength=strength,
                 num_inference_steps=total, guidance_scale=self.cfg, generator=generators,
                 **({"eta": request.eta_ddim} if request.eta_ddim else {}),  # DDIM's eta, if the pass uses DDIM
+                **pipelines.aesthetic(pipe, **pipelines.aesthetic_scores(request)),  # an SDXL refiner as hires model
                 callback_on_step_end=stopping(callback, switch * pipe.scheduler.order) if switch else callback,
                 callback_on_step_end_tensor_inputs=tensor_inputs(pipe),
                 output_type="latent" if switch else "pil").images

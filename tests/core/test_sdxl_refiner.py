@@ -244,3 +244,15 @@ def test_the_jobs_sdxl_loras_are_left_out_of_the_refiner_with_a_warning(xl_manag
     same = refiner.handover(validate(replace(REFINED, refiner_checkpoint="tiny-xl")), xl_manager,
                             [(sdxl_lora, 1.0, 1.0)], [])
     assert same._fitting_loras() == [(sdxl_lora, 1.0, 1.0)]
+
+
+def test_the_refiner_as_the_hires_checkpoint_gets_the_jobs_aesthetic_scores(xl_manager, samplers):
+    request = validate(replace(BASE, steps=3, enable_hr=True, hr_upscaler="Latent", denoising_strength=0.5,
+                               hr_second_pass_steps=2, hr_checkpoint="tiny-xl-refiner", aesthetic_score=7.0,
+                               negative_aesthetic_score=1.0))
+    calls: list = []
+    handle = _record(xl_manager, "tiny-xl-refiner", calls)
+    result = generate(request, xl_manager, samplers)
+    handle.remove()
+    assert len(result.images) == 1
+    assert calls and all(c[2][:, -1].tolist() == [1.0, 7.0] for c in calls)
