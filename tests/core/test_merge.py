@@ -163,3 +163,14 @@ def test_a_baked_in_vae_replaces_the_vae_weights(models, models_dir):
     with pytest.raises(RequestError, match="does not fit"):
         merger.run(MergeRequest("demo-shapes", "demo-shapes-night", name="x", bake_in_vae="other"), models)
     assert not (models_dir / "Stable-diffusion" / "x").exists()
+
+
+def test_an_interrupted_merge_writes_nothing(models, models_dir):
+    from modules.core.results import JobControl
+
+    control = JobControl()
+    control.interrupt.set()
+    result = merger.run(MergeRequest("demo-shapes", "demo-shapes-night", name="stopped"), models, control)
+    assert result.interrupted and result.checkpoint == ""
+    assert sorted(p.name for p in (models_dir / "Stable-diffusion").iterdir()) == [
+        "demo-shapes", "demo-shapes-inpainting", "demo-shapes-night", "tiny-a"]
