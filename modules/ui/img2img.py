@@ -32,6 +32,7 @@ from modules.ui import (
     jobstream,
     refiner_panel,
     send_row,
+    soft_inpainting_panel,
     user_defaults,
 )
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
@@ -172,7 +173,8 @@ def request_from_form(tab: str, form: dict[str, Any]) -> GenerationRequest:
         mask_blur=form.get("mask_blur", 4), inpainting_fill=form.get("inpainting_fill", 1),
         inpaint_full_res=form.get("inpaint_area") == 1, inpaint_full_res_padding=form.get("padding", 32),
         inpainting_mask_invert=form.get("mask_mode") == 1, outpaint=outpaint,
-        outpaint_fill=form.get("outpaint_fill") or "edge")
+        outpaint_fill=form.get("outpaint_fill") or "edge",
+        soft_inpainting=soft_inpainting_panel.settings_from(form) if mode == "inpaint" else None)
 
 
 # ------------------------------------------------------------------------------------------ layout
@@ -245,6 +247,7 @@ def _settings(services: Services) -> dict[str, Any]:
                                          label="Inpaint area", elem_id="img2img_inpaint_full_res")
             c["padding"] = gr.Slider(0, 256, value=32, step=4, label="Only masked padding, pixels",
                                      elem_id="img2img_inpaint_full_res_padding")
+        c.update(soft_inpainting_panel.build())
     with gr.Row():
         c["sampler"] = gr.Dropdown(services.samplers.names(), value=defaults.get("sampler", "Euler a"),
                                    label="Sampling method", elem_id="img2img_sampler")
