@@ -174,3 +174,32 @@ def test_an_interrupted_merge_writes_nothing(models, models_dir):
     assert result.interrupted and result.checkpoint == ""
     assert sorted(p.name for p in (models_dir / "Stable-diffusion").iterdir()) == [
         "demo-shapes", "demo-shapes-inpainting", "demo-shapes-night", "tiny-a"]
+
+
+def test_diffusers_and_original_keys_of_sd1_fall_in_the_same_25_blocks(tmp_path):
+    """Our diffusers numbering agrees with the original layout's on the real SD 1.x block layout."""
+    from tests.core.test_single_file import _random_sd1_pipeline, _tiny_sd1_configs
+    from tests.fixtures.original_layout import unet_to_original
+
+    unet = _random_sd1_pipeline(_tiny_sd1_configs(tmp_path / "configs") / "sd1").unet
+    diffusers_keys = list(unet.state_dict())
+    tagged = {key: torch.tensor([float(n)]) for n, key in enumerate(diffusers_keys)}  # each weight marked
+    original = unet_to_original(tagged)
+    config = dict(unet.config)
+    for key, tag in original.items():
+        source = diffusers_keys[int(tag.item())]
+        assert merge.block_of(key, {}) == merge.block_of(f"unet.{source}", config), (key, source)
+    names = merge.block_names(original, {})
+    assert len(names) == 25 and names[0] == "IN00" and names[12] == "M00" and names[-1] == "OUT11"
+    assert merge.block_names({f"unet.{k}": v for k, v in tagged.items()}, config) == names
+
+
+def test_a_merge_request_survives_a_restart_in_the_queue_folder(tmp_path):
+    from modules.service.jobs import SavedJob
+    from modules.service.queue_store import DEFAULT_TYPES, QueueFolder
+
+    request = MergeRequest("a", "b", "c", method="add_difference", multiplier=0.7, block_weights=(0.1, 0.2),
+                           name="x", save_as_half=True, bake_in_vae="v.safetensors")
+    folder = QueueFolder(tmp_path / "queue", types=(*DEFAULT_TYPES, MergeRequest))
+    folder.save(SavedJob(id="j1", owner="alice", seq=0, request=request, created=0.0))
+    assert [job.request for job in folder.load()] == [request]  # read back from the file, field by field
