@@ -64,3 +64,11 @@ def test_a1111_script_args_and_bad_values():
         from_script_args({"args": [True, 1, 0.5, 4, 2.0]})
     with pytest.raises(RequestError, match="Soft inpainting needs a mask"):
         validate(replace(BASE, mode="img2img", mask=None))
+
+
+def test_a_queued_soft_inpaint_request_survives_a_restart():
+    from modules.service.queue_store import DEFAULT_TYPES, decode, encode
+
+    types = {f"{t.__module__}.{t.__qualname__}": t for t in DEFAULT_TYPES}
+    request = replace(BASE, soft_inpainting=SoftInpainting(schedule_bias=2.0))
+    assert decode(encode(request, types), types).soft_inpainting == SoftInpainting(schedule_bias=2.0)
