@@ -44,6 +44,9 @@ def _noise_level(scheduler: Any, position: int) -> float | None:
     sigmas = getattr(scheduler, "sigmas", None)
     if float(getattr(scheduler, "init_noise_sigma", 1.0)) > 1.0 and sigmas is not None:
         return float(sigmas[position])  # Euler-style: latents are x0 + sigma * noise
+    if getattr(scheduler, "alphas_cumprod", None) is None:
+        raise ValueError(f"Soft inpainting cannot follow the noise level of the sampler {type(scheduler).__name__}: "
+                         "choose Euler, DPM++ or DDIM, or turn soft inpainting off.")
     alpha = float(scheduler.alphas_cumprod[int(scheduler.timesteps[position])])
     return ((1 - alpha) / alpha) ** 0.5
 
@@ -108,7 +111,8 @@ def difference_overlay(mask: Image.Image, working: Image.Image, generated: Image
     after = np.asarray(generated.convert("RGB").resize(working.size, imaging.LANCZOS), dtype=np.float64) / 255.0
     change = np.linalg.norm(after - before, axis=2) * 4  # RGB distance, scaled to the latent distances A1111 uses
     change = _smooth(change)  # one odd pixel should not decide: A1111 filters its distance map too
-    scalar = 0.5 * (1 - settings.mask_influence) + (1 - m ** (settings.preservation_strength / 2)) * settings.mask_influence
+    influence = settings.mask_influence
+    scalar = 0.5 * (1 - influence) + (1 - m ** (settings.preservation_strength / 2)) * influence
     half = settings.difference_threshold * scalar / (1.00001 - scalar)
     kept = _smootherstep(1 / (1 + (change / np.maximum(half, 1e-6)) ** settings.difference_contrast))
     opacity = np.minimum(1 - kept, m)  # never repaint more than asked
