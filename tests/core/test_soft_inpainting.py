@@ -72,3 +72,14 @@ def test_a_queued_soft_inpaint_request_survives_a_restart():
     types = {f"{t.__module__}.{t.__qualname__}": t for t in DEFAULT_TYPES}
     request = replace(BASE, soft_inpainting=SoftInpainting(schedule_bias=2.0))
     assert decode(encode(request, types), types).soft_inpainting == SoftInpainting(schedule_bias=2.0)
+
+
+def test_a_horizontal_gradient_mask_changes_more_from_left_to_right(manager, samplers):
+    gradient = Image.fromarray(np.tile(np.linspace(0, 255, 48).astype(np.uint8), (48, 1)), "L")
+    for seed in (1, 2):
+        request = replace(BASE, mask=gradient, seed=seed)
+        result = generate(validate(request, samplers=samplers), manager, samplers)
+        diff = np.abs(np.asarray(result.images[0], np.int16) - np.asarray(request.init_images[0], np.int16))
+        quarters = [float(diff[:, i:i + 12].mean()) for i in range(0, 48, 12)]
+        assert quarters == sorted(quarters) and quarters[3] > 3 * quarters[0], quarters
+        assert not diff[:, 0].any()  # the mask's 0 column: the original exactly
