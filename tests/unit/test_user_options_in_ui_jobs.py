@@ -20,7 +20,8 @@ def test_the_ui_submits_with_the_users_own_a1111_settings(tmp_path):
         submitted.append((user, request))
         raise RequestError("stop here")  # the stream reports it and ends: nothing else of the app is needed
 
-    services = SimpleNamespace(user_settings=store, submit=submit)
+    services = SimpleNamespace(user_settings=store, submit=submit,
+                               jobs=SimpleNamespace(current_of=lambda user: None))  # no job of theirs runs
     for user in ("alice", "bob"):
         updates = list(follow(services, GenerationRequest(prompt="x", mode="img2img"), user))
         assert updates  # the error was reported
