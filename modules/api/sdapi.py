@@ -224,8 +224,9 @@ def add_listing_routes(router: APIRouter, services: Services, who: Any) -> None:
 
     @router.get("/scripts")
     def scripts(caller: Caller = who) -> dict[str, Any]:
+        # A1111 lists script names as title().lower(): clients send them back as script_name.
         scripts = services.extensions.scripts() if services.extensions else []
-        return {panel: [s.title for s in scripts if panel in s.panels] for panel in ("txt2img", "img2img")}
+        return {panel: [s.title.lower() for s in scripts if panel in s.panels] for panel in ("txt2img", "img2img")}
 
     # The other A1111 routes (styles, extensions, memory, cmd-flags...): modules/api/discovery.py; face-restorers:
     # extras_api (the restorers whose model files are here).

@@ -82,7 +82,7 @@ def test_a1111_script_name_runs_an_extension_script_with_its_alwayson_values(ser
     services.extensions = load_extensions(tmp_path / "extensions")
     services.processor.extensions = services.extensions
     with TestClient(build_app(services, accounts)) as client:
-        assert client.get("/sdapi/v1/scripts", headers=basic("alice")).json()["txt2img"] == ["Add a word"]
+        assert client.get("/sdapi/v1/scripts", headers=basic("alice")).json()["txt2img"] == ["add a word"]
         payload = {"prompt": "a red circle", "width": 16, "height": 16, "steps": 1, "seed": 3,
                    "script_name": "add a word", "alwayson_scripts": {"add-word": {"args": {"word": "blue"}}}}
         response = client.post("/sdapi/v1/txt2img", json=payload, headers=basic("alice"))

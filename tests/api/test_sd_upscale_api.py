@@ -60,8 +60,8 @@ def test_sd_upscale_with_a1111s_script_args(client, args):
 
 def test_sd_upscale_is_offered_for_img2img_only_and_bad_args_are_refused(client):
     scripts = client.get("/sdapi/v1/scripts").json()
-    assert "SD upscale" in scripts["img2img"] and "SD upscale" not in scripts["txt2img"]
-    assert "X/Y/Z plot" in scripts["txt2img"] and "X/Y/Z plot" in scripts["img2img"]
+    assert "sd upscale" in scripts["img2img"] and "sd upscale" not in scripts["txt2img"]
+    assert "x/y/z plot" in scripts["txt2img"] and "x/y/z plot" in scripts["img2img"]
     txt = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "steps": 1, "width": 16, "height": 16,
                                                  "script_name": "sd upscale", "script_args": ["", 8, 1, 2]})
     assert txt.status_code == 422 and "img2img only" in txt.json()["detail"]

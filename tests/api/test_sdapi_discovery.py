@@ -144,6 +144,6 @@ def test_styles_extensions_and_scripts_come_from_the_loaded_extensions(client, s
     titles = client.get("/sdapi/v1/scripts", headers=basic("alice")).json()
     for panel in ("txt2img", "img2img"):
         names = {i["name"] for i in infos if i["is_img2img"] == (panel == "img2img")}
-        assert titles[panel] and names == {t.lower() for t in titles[panel]}
+        assert titles[panel] and names == set(titles[panel]) and all(t == t.lower() for t in titles[panel])
     assert all(set(i) == {"name", "is_alwayson", "is_img2img", "args"} for i in infos)
 
