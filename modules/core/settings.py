@@ -42,6 +42,8 @@ class Paths:
     gfpgan: Path | None = None  # face restorers: GFPGAN and RestoreFormer files (A1111's models/GFPGAN)
     codeformer: Path | None = None  # CodeFormer files (A1111's models/Codeformer)
     wildcards: Path | None = None  # __name__ wildcard files (name.txt / .yaml); None = no wildcards folder
+    # CLIP vision encoders (A1111/Forge/ComfyUI's models/clip_vision, the files IP-Adapter uses); None = none
+    clip_vision: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         gfpgan=(args.gfpgan_models_path or _models_subdir(models, "GFPGAN")).expanduser().resolve(),
         codeformer=(args.codeformer_models_path or _models_subdir(models, "Codeformer")).expanduser().resolve(),
         wildcards=(args.wildcards_dir or models.parent / "wildcards").expanduser().resolve(),
+        clip_vision=_models_subdir(models, "clip_vision").expanduser().resolve(),
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,
