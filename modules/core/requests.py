@@ -36,6 +36,8 @@ DEFAULT_SAMPLER = "Euler a"
 DEFAULT_SCHEDULE = "Automatic"
 VAE_AUTOMATIC = "Automatic"
 VAE_NONE = "None"
+DECODE_METHODS = ("Full", "TAESD")  # A1111's sd_vae_decode_method
+MAX_DEEPCACHE_INTERVAL = 10
 
 
 class RequestError(ValueError):
@@ -140,6 +142,10 @@ class GenerationRequest:
     # Fields the service adds to every picture's infotext, e.g. the wildcards' "Template" a prompt was drawn from.
     infotext_fields: dict[str, str] = field(default_factory=dict)
     soft_inpainting: SoftInpainting | None = None  # inpaint: grey mask values repaint in proportion (A1111's)
+    # Fast paths (issue 16): A1111's "sd_vae_decode_method" (Full / TAESD, the tiny decoder in models/VAE-approx);
+    # DeepCache: the UNet's deep features reused for N-1 of every N steps (0 = off; lossy, named in the infotext).
+    vae_decode_method: str = "Full"
+    deepcache_interval: int = 0
 
     def with_resolved_seeds(self, rng: random.Random | None = None) -> GenerationRequest:
         """Replace -1 seeds by concrete ones, so the job (and its infotext) can be reproduced."""
@@ -303,6 +309,7 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
     if not 1 <= ints["clip_skip"] <= 12:
         raise RequestError(f"Clip skip must be between 1 and 12, but is {ints['clip_skip']}.")
     _check_a1111_settings(request)
+    _check_fast_paths(request)
     for name in ("seed", "subseed"):
         if not -1 <= ints[name] <= MAX_SEED:
             raise RequestError(f"{name.capitalize()} must be -1 (random) or between 0 and {MAX_SEED}.")
@@ -321,6 +328,16 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
                    schedule_type=schedule, **ints, **_validate_images(request, limits),
                    control_units=_validate_units(request, limits), **_validate_hires(replace(request, **ints), limits),
                    **_validate_refiner(request))
+
+
+def _check_fast_paths(request: GenerationRequest) -> None:
+    if request.vae_decode_method not in DECODE_METHODS:
+        raise RequestError(f"Decode method must be one of {', '.join(DECODE_METHODS)}, but is "
+                           f"{request.vae_decode_method!r}. TAESD needs its tiny decoder in models/VAE-approx.")
+    interval = _int("DeepCache interval", request.deepcache_interval)
+    if interval < 0 or interval == 1 or interval > MAX_DEEPCACHE_INTERVAL:
+        raise RequestError(f"DeepCache interval must be 0 (off) or from 2 to {MAX_DEEPCACHE_INTERVAL}, but is "
+                           f"{request.deepcache_interval}. 3 is a good start: the full UNet runs every third step.")
 
 
 def _check_a1111_settings(request: GenerationRequest) -> None:
@@ -579,6 +596,8 @@ INFOTEXT_FIELDS = {
     "ENSD": ("eta_noise_seed_delta", int),
     "Eta DDIM": ("eta_ddim", float),
     "Conditional mask weight": ("inpainting_mask_weight", float),
+    "Decode method": ("vae_decode_method", str),
+    "DeepCache interval": ("deepcache_interval", int),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image
 
@@ -63,6 +64,8 @@ class GenerationResult:
     warnings: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # filled by whoever saves the images
     detected_maps: list[DetectedMap] = field(default_factory=list)  # ControlNet maps, in the extension's order
+    # The memory policy the job ran under, why, fp8 storage, and its peak memory (engine/placement.py).
+    memory: dict[str, Any] = field(default_factory=dict)
 
     @property
     def info(self) -> str:

@@ -40,6 +40,7 @@ class DeviceConfig:
     dtype: torch.dtype
     reason: str  # one or more sentences for the startup log, warnings included
     warnings: tuple[str, ...] = ()  # the same warnings on their own, for logging at WARNING level
+    memory: str = "auto"  # --memory: auto | full | offload | lowvram (engine/placement.py)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from modules.core.infotext import format_infotext
 from modules.core.prompts import LoraTag, extract_loras, prompt_hints
 from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest
 from modules.core.results import DetectedMap, GenerationResult, JobControl
-from modules.engine import hires, inpainting, pipelines, previews, vae_decode
+from modules.engine import hires, inpainting, pipelines, placement, previews, taesd, vae_decode
 from modules.engine import soft_inpainting as soft
 from modules.engine.color_correction import match_colours
 from modules.engine.conditioning import StepConditioning, encode_schedule
@@ -273,11 +274,14 @@ def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subse
 def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerRegistry,
              control: JobControl | None = None, preprocessors: PreprocessorRegistry | None = None,
              upscalers: UpscalerRegistry | None = None, faces: FaceRestorers | None = None,
-             vae_tiling: str = "auto") -> GenerationResult:
+             vae_tiling: str = "auto", tiny: taesd.TinyDecoders | None = None,
+             preview_method: str = previews.TAESD) -> GenerationResult:
     """Run a validated request to images and infotexts (saving is the caller's job). `preprocessors` is the
     app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one when None.
     `upscalers` serves the hires fix; the built-in upscalers when None. `faces` serves restore_faces.
-    `vae_tiling` (auto / on / off) says when the VAE decodes in tiles (see `vae_decode`)."""
+    `vae_tiling` (auto / on / off) says when the VAE decodes in tiles (see `vae_decode`). `tiny` serves the
+    tiny decoders of models/VAE-approx: previews when `preview_method` is TAESD, and the request's
+    `vae_decode_method` TAESD. The result's `memory` tells the memory policy and the job's peak."""
     request = request.with_resolved_seeds()
     seeds, subseeds = request.seeds(), request.subseeds()
     prompt, tags, warnings = extract_loras(request.prompt)
@@ -287,13 +291,16 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     if prepared is not None:
         warnings += prepared.warnings
     with models.use(request.checkpoint, request.vae, loras) as loaded, \
-            vae_decode.guarded(loaded.pipe.vae, vae_tiling, warnings):
+            _decoding(request, loaded, tiny, vae_tiling, warnings), \
+            placement.measured(loaded.pipe._execution_device) as peak:
         route = pipelines.route(request.mode, loaded.pipe, loaded.info.name)
         if route.note:
             warnings.append(route.note)
         if route.kind != request.mode:
             prepared = inpainting.whole_canvas(request, prepared)
-        run = _Run(request, loaded, loaded.pipe, control, _preview_factors(loaded, control))
+        run = _Run(request, loaded, loaded.pipe, control, _previewer(loaded, control, tiny, preview_method))
+        if request.vae_decode_method == taesd.DECODE_TAESD:
+            run.extra["Decode method"] = taesd.DECODE_TAESD
         run.faces = job_faces(request, faces)
         if prepared is not None:
             run.extra = dict(prepared.params, Size=f"{prepared.width}x{prepared.height}")
@@ -321,7 +328,8 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     count = len(run.images)
     return GenerationResult(request=run.request, images=run.images, seeds=seeds[:count], subseeds=subseeds[:count],
                             infotexts=run.infotexts, interrupted=run.interrupted, warnings=warnings,
-                            detected_maps=_detected_maps(run))
+                            detected_maps=_detected_maps(run),
+                            memory=placement.job_details(loaded.placement, peak[0] if peak else None))
 
 
 def _loras(tags: list[LoraTag], models: ModelSource, warnings: list[str]) -> list[tuple[LoraInfo, float, float]]:
@@ -339,9 +347,31 @@ def _loras(tags: list[LoraTag], models: ModelSource, warnings: list[str]) -> lis
     return loras
 
 
-def _preview_factors(loaded: LoadedModel, control: JobControl | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _decoding(request: GenerationRequest, loaded: LoadedModel, tiny: taesd.TinyDecoders | None, vae_tiling: str,
+              warnings: list[str]) -> AbstractContextManager[None]:
+    """How this job's pictures are decoded: the tiny decoder (Decode method TAESD), or the VAE, tiled when needed."""
+    if request.vae_decode_method != taesd.DECODE_TAESD:
+        return vae_decode.guarded(loaded.pipe.vae, vae_tiling, warnings)
+    model = tiny.get(loaded.info.family) if tiny is not None else None
+    if model is None:
+        raise taesd.TinyDecoderError(taesd.missing_message(loaded.info.family, loaded.info.family_label,
+                                                           tiny.folder if tiny else None))
+    return taesd.decoding_with(loaded.pipe.vae, model)
+
+
+def _previewer(loaded: LoadedModel, control: JobControl | None, tiny: taesd.TinyDecoders | None,
+               method: str) -> previews.Previewer | None:
+    """TAESD previews when asked and the family's tiny decoder is there; else the linear approximation."""
     if control is None or not control.preview_every:
         return None
+    if method == previews.TAESD and tiny is not None:
+        try:
+            model = tiny.get(loaded.info.family)
+        except taesd.TinyDecoderError as exc:  # a broken file costs the job its fine previews, not its pictures
+            log.warning("previews fall back to the linear approximation: %s", exc)
+            model = None
+        if model is not None:
+            return previews.TinyPreview(model)
     folder = loaded.info.path if loaded.info.kind == "diffusers" else None
     return previews.factors_for(loaded.info.family, folder)
 

@@ -93,7 +93,7 @@ def tensor_inputs(pipe: Any) -> list[str]:
 
 
 def step_callback(control: JobControl | None, batch_index: int, batch_count: int, steps: int,
-                  factors: tuple[torch.Tensor, torch.Tensor] | None, schedule: list[StepConditioning],
+                  factors: previews.Previewer | None, schedule: list[StepConditioning],
                   batch_size: int) -> Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]]:
     """diffusers' callback_on_step_end for one batch: ControlNet timing, prompt editing, progress, previews,
     interrupt and skip."""
@@ -112,7 +112,7 @@ def step_callback(control: JobControl | None, batch_index: int, batch_count: int
             preview = None
             done = step + 1
             if factors is not None and control.preview_every and (done % control.preview_every == 0) and done < steps:
-                preview = previews.latents_to_image(kwargs["latents"], *factors)
+                preview = previews.render(factors, kwargs["latents"])
             control.on_step(StepInfo(done, steps, batch_index, batch_count, preview))
         return kwargs
 

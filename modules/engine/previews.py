@@ -1,18 +1,25 @@
-"""Live previews: latents to a rough RGB picture by a fixed linear map, no VAE and no extra weights.
+"""Live previews: latents to a rough RGB picture by a fixed linear map, no VAE and no extra weights, or by a
+tiny decoder (TAESD, `engine/taesd.py`) when its file is in models/VAE-approx.
 
 The SD 1.x/2.x and SDXL factors are the widely used least-squares fits of RGB to the four latent
 channels. Other models (our demo family) ship their own fit as `latent_rgb.json` in the model folder.
+A1111's "Live preview method" names the two: "Approx cheap" (the linear map) and "TAESD".
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
 
 from modules.engine.models import families
+
+APPROX_CHEAP, TAESD = "Approx cheap", "TAESD"
+METHODS = (APPROX_CHEAP, TAESD)  # A1111's show_progress_type values this server has
 
 # rows: latent channels; columns: R, G, B
 SD1_FACTORS = ((0.3512, 0.2297, 0.3227), (0.3250, 0.4974, 0.2350), (-0.2829, 0.1762, 0.2721), (-0.2120, -0.2616, -0.7177))
@@ -46,3 +53,30 @@ def fit_factors(latents: torch.Tensor, images: torch.Tensor) -> tuple[list[list[
     x1 = torch.cat([x, torch.ones(x.shape[0], 1)], dim=1)
     solution = torch.linalg.lstsq(x1, y).solution
     return solution[:-1].tolist(), solution[-1].tolist()
+
+
+@dataclass(frozen=True)
+class TinyPreview:
+    """A preview drawn by a tiny decoder: the first picture of the batch at full size."""
+
+    decoder: Any  # a diffusers AutoencoderTiny
+
+    def image(self, latents: torch.Tensor) -> Image.Image:
+        from modules.engine.taesd import decode_pixels
+
+        channels = self.decoder.config.latent_channels
+        pixels = decode_pixels(self.decoder, latents[:1, :channels])[0].float().cpu()
+        rgb = ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        return Image.fromarray(rgb, "RGB")
+
+
+Previewer = tuple[torch.Tensor, torch.Tensor] | TinyPreview  # (factors, bias) of the linear map, or a tiny decoder
+
+
+def render(previewer: Previewer, latents: torch.Tensor) -> Image.Image | None:
+    """A preview of the batch's first picture; None for latents that are not (N, C, h, w) pictures."""
+    if latents.dim() != 4:
+        return None  # packed latents (transformer families) need their own unpacking first
+    if isinstance(previewer, TinyPreview):
+        return previewer.image(latents)
+    return latents_to_image(latents, *previewer)

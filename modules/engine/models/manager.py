@@ -24,7 +24,10 @@ import torch
 
 from modules.core.requests import VAE_AUTOMATIC, VAE_NONE
 from modules.engine.devices import DeviceConfig
-from modules.engine.models import controlnets, families
+from modules.engine.placement import Placement, file_has_fp8, place
+from modules.engine import image_embeddings
+from modules.engine.controlnet.preprocessors import REFERENCE_MODULES
+from modules.engine.models import controlnets, families, ipadapters
 from modules.engine.models import embeddings as embedding_files
 from modules.engine.models import loras as lora_files
 from modules.engine.models.controlnets import ControlNetError, ControlNetInfo
@@ -49,6 +52,7 @@ class LoadedModel:
     derived: dict[str, Any] = field(default_factory=dict)  # pipelines shared via from_pipe, by class name
     adapters: AdapterSet = field(default_factory=AdapterSet)  # LoRAs loaded into this pipeline (LRU)
     embeddings: EmbeddingSet = field(default_factory=EmbeddingSet)  # textual inversions added to its tokenizer
+    placement: Placement | None = None  # memory policy and fp8 storage (engine/placement.py)
 
 
 class LruCache:
@@ -81,6 +85,9 @@ class LruCache:
 
     def keys(self) -> list[Any]:
         return list(self._items)
+
+    def drop(self, key: Any) -> Any | None:
+        return self._items.pop(key, None)
 
     def clear(self) -> list[Any]:
         values = list(self._items.values())
@@ -154,7 +161,7 @@ def load_pipeline(info: CheckpointInfo, device: DeviceConfig) -> Any:
         family = ModelFamily(name=info.family or "sd1", label=info.family_label, inpainting=info.inpainting,
                              prediction=info.prediction)
         pipe = load_single_file(info.path, family, dtype=read_dtype)
-    place_on_device(pipe, device)
+    # Not placed here: ModelManager.load puts it on the device by the memory policy (engine/placement.py).
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -164,8 +171,14 @@ class ModelManager:
                  models_in_ram: int = 2, loader: Callable[[CheckpointInfo, DeviceConfig], Any] = load_pipeline,
                  preferred: str = "demo-shapes", controlnet_dir: Path | None = None,
                  controlnets_in_ram: int = 2, lora_dir: Path | None = None,
-                 embeddings_dir: Path | None = None) -> None:
+                 embeddings_dir: Path | None = None, ipadapter_dir: Path | None = None,
+                 clip_vision_dir: Path | None = None) -> None:
         self.device = device
+        self.ipadapter_dir = ipadapter_dir  # IP-Adapters; models/ControlNet is searched for them too
+        self.clip_vision_dir = clip_vision_dir
+        self.ipadapters: list[ipadapters.IPAdapterInfo] = []
+        self.clip_vision: list[image_embeddings.ClipVisionInfo] = []
+        self._ipadapter_cache = LruCache(4)  # state dicts and encoders, by file and dtype
         self.embeddings_dir = embeddings_dir
         self.embeddings: list[EmbeddingInfo] = []
         self.lora_dir = lora_dir
@@ -183,6 +196,7 @@ class ModelManager:
         self._vae_cache = LruCache(2)
         self._lock = threading.RLock()
         self.listeners: list[Callable[[LoadedModel], None]] = []  # "model loaded" hooks
+        self.fp8_checkpoints: set[str] = set()  # names whose UNet keeps fp8 weights (set_fp8)
 
     # ------------------------------------------------------------------ discovery
     def refresh(self) -> list[CheckpointInfo]:
@@ -235,7 +249,51 @@ class ModelManager:
 
     def refresh_controlnets(self) -> list[ControlNetInfo]:
         self.controlnets = controlnets.scan(self.controlnet_dir) if self.controlnet_dir else []
+        self.ipadapters = ipadapters.scan(self.ipadapter_dir, self.controlnet_dir)
+        self.clip_vision = image_embeddings.scan(self.clip_vision_dir)
         return self.controlnets
+
+    def find_ip_adapter(self, name: str) -> ipadapters.IPAdapterInfo:
+        """By the name sd-webui-controlnet lists ("ip-adapter_sd15"), also with its extension or "[hash]"."""
+        query = name.strip()
+        if query.endswith("]") and " [" in query:
+            query = query[:query.rindex(" [")]
+        for info in self.ipadapters:
+            if query in (info.name, info.path.name, info.path.stem, Path(info.name).name):
+                return info
+        names = ", ".join(i.name for i in self.ipadapters) or "none"
+        raise ModelNotFound(f"IP-Adapter model {name!r} not found in {self.ipadapter_dir} (nor in "
+                            f"{self.controlnet_dir}). Available: {names}.")
+
+    def usable_ip_adapter(self, name: str, module: str, checkpoint: CheckpointInfo
+                          ) -> tuple[ipadapters.IPAdapterInfo, image_embeddings.ClipVisionInfo]:
+        """The IP-Adapter and the encoder it needs for a job on `checkpoint`; IPAdapterError (or ModelNotFound)
+        says why not. Checked at submit time and again when the job loads it."""
+        info = self.find_ip_adapter(name)
+        known = {k.casefold(): v for k, v in REFERENCE_MODULES.items()}
+        ipadapters.check_module(info, module, known.get(module.strip().casefold()), module.strip().casefold() in known)
+        ipadapters.check_family(info, checkpoint.family, checkpoint.name)
+        return info, ipadapters.choose_encoder(info, self.clip_vision, self.clip_vision_dir)
+
+    def ip_adapter(self, name: str, module: str, checkpoint: CheckpointInfo) -> ipadapters.LoadedIPAdapter:
+        """The IP-Adapter's weights and its CLIP vision encoder, loaded (kept in a small LRU cache)."""
+        info, encoder_info = self.usable_ip_adapter(name, module, checkpoint)
+        with self._lock:
+            weights = self._cached(("ipadapter", str(info.path)), lambda: ipadapters.load(info))
+            encoder = self._cached(("clip_vision", str(encoder_info.path), str(self.device.dtype)),
+                                   lambda: image_embeddings.load(encoder_info, self.device.dtype, self.device.device))
+        return ipadapters.LoadedIPAdapter(info, weights, encoder, encoder_info.name)
+
+    def _cached(self, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+        value = self._ipadapter_cache.get(key)
+        if value is None:
+            if self._ipadapter_cache.make_room():
+                release_memory()
+            started = time.perf_counter()
+            value = make()
+            log.info("loaded %s %s in %.2f s", key[0], Path(key[1]).name, time.perf_counter() - started)
+            self._ipadapter_cache.put(key, value)
+        return value
 
     def find_controlnet(self, name: str) -> ControlNetInfo:
         """By the name sd-webui-controlnet lists ("control_v11p_sd15_scribble"), also accepted with its file
@@ -331,8 +389,10 @@ class ModelManager:
                 release_memory()
             started = time.perf_counter()
             pipe = self._loader(info, self.device)
+            placement = place(pipe, self.device, fp8=info.name in self.fp8_checkpoints,
+                              fp8_file=info.path.exists() and file_has_fp8(info.path))
             loaded = LoadedModel(info=info, pipe=pipe, own_vae=pipe.vae, scheduler_config=dict(pipe.scheduler.config),
-                                 load_seconds=time.perf_counter() - started)
+                                 load_seconds=time.perf_counter() - started, placement=placement)
             loaded.info = self.checkpoints.ensure_hash(info)
             self._cache.put(key, loaded)
             log.info("loaded %s (%s) in %.2f s", info.name, info.family_label, loaded.load_seconds)
@@ -379,9 +439,23 @@ class ModelManager:
                 loaded.adapters.deactivate(pipe)
                 pipe.vae = loaded.own_vae
 
+    def set_fp8(self, name: str, on: bool) -> bool:
+        """Store the checkpoint's UNet weights in fp8 (or not) from its next load; a loaded copy is dropped so the
+        next job loads it the new way. Returns whether anything changed."""
+        with self._lock:
+            if (name in self.fp8_checkpoints) == on:
+                return False
+            (self.fp8_checkpoints.add if on else self.fp8_checkpoints.discard)(name)
+            info = self.checkpoints.find(name)
+            if info is not None:
+                self._cache.drop(str(info.path))
+                release_memory()
+            return True
+
     def unload_all(self) -> None:
         with self._lock:
             self._cache.clear()
             self._vae_cache.clear()
             self._controlnet_cache.clear()
+            self._ipadapter_cache.clear()
             release_memory()
