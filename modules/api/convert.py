@@ -13,6 +13,8 @@ from modules.api import a1111_options
 from modules.api.images import decode_image, encode_image
 from modules.api.schemas import GenerationPayload, Img2ImgPayload
 from modules.core.infotext import parse_infotext
+from modules.core.detailer import SCRIPT_NAME as DETAILER_SCRIPT
+from modules.core.detailer import from_script_args as detailer_from_args
 from modules.core.soft_inpainting import SCRIPT_NAME as SOFT_SCRIPT
 from modules.core.soft_inpainting import from_script_args as soft_from_args
 from modules.core.requests import (
@@ -176,6 +178,7 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
                if str(name).lower() != "controlnet"},
         control_units=units_from_scripts(payload.alwayson_scripts, warnings, services.processor.limits),
     )
+    fields.update(_detailer(fields["extra"]))
     fields.update(a1111_options.request_fields(user_options, overrides,
                                                lambda key: a1111_options.in_force(services, key), warnings))
     # sd-webui-controlnet's "Do not append detectmap to output", the user's option or this job's override (a
@@ -264,7 +267,28 @@ def img2img_payload_to_request(payload: Img2ImgPayload, services: Services, user
         inpaint_full_res_padding=payload.inpaint_full_res_padding,
         inpainting_mask_invert=bool(payload.inpainting_mask_invert),
         **_soft_inpainting(request.extra, mask is not None, warnings))
+    if _detailer_skips_img2img(payload.alwayson_scripts):  # ADetailer's "Skip img2img": only the redraw acts
+        request = replace(request, denoising_strength=0.0)
     return request, warnings
+
+
+def _detailer(extra: dict[str, Any]) -> dict[str, Any]:
+    """ADetailer's `alwayson_scripts.ADetailer.args` as the request's own units (taken out of `extra`)."""
+    if DETAILER_SCRIPT not in extra:
+        return {}
+    try:
+        units, _ = detailer_from_args(extra[DETAILER_SCRIPT])
+    except ValueError as exc:
+        raise RequestError(str(exc)) from None
+    return {"extra": {k: v for k, v in extra.items() if k != DETAILER_SCRIPT}, "detailer": units}
+
+
+def _detailer_skips_img2img(scripts: dict[str, Any] | None) -> bool:
+    value = {str(k).lower(): v for k, v in (scripts or {}).items()}.get(DETAILER_SCRIPT)
+    if value is None:
+        return False
+    units, skip = detailer_from_args(value)  # already accepted by _detailer
+    return skip and bool(units)
 
 
 def _soft_inpainting(extra: dict[str, Any], has_mask: bool, warnings: list[str]) -> dict[str, Any]:

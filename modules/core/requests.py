@@ -13,6 +13,9 @@ from typing import Any
 
 from PIL import Image
 
+from modules.core.detailer import DetailerUnit
+from modules.core.detailer import from_infotext as detailer_from_infotext
+from modules.core.detailer import validate as validate_detailer
 from modules.core.prompts import editing_syntax_count
 from modules.core.soft_inpainting import SoftInpainting
 from modules.core.soft_inpainting import validate as validate_soft
@@ -142,6 +145,7 @@ class GenerationRequest:
     # Fields the service adds to every picture's infotext, e.g. the wildcards' "Template" a prompt was drawn from.
     infotext_fields: dict[str, str] = field(default_factory=dict)
     soft_inpainting: SoftInpainting | None = None  # inpaint: grey mask values repaint in proportion (A1111's)
+    detailer: tuple[DetailerUnit, ...] = ()  # detect and redraw (ADetailer's) each finished picture, unit by unit
     # Fast paths (issue 16): A1111's "sd_vae_decode_method" (Full / TAESD, the tiny decoder in models/VAE-approx);
     # DeepCache: the UNet's deep features reused for N-1 of every N steps (0 = off; lossy, named in the infotext).
     vae_decode_method: str = "Full"
@@ -327,7 +331,15 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
     return replace(request, cfg_scale=cfg, subseed_strength=subseed_strength, sampler=sampler,
                    schedule_type=schedule, **ints, **_validate_images(request, limits),
                    control_units=_validate_units(request, limits), **_validate_hires(replace(request, **ints), limits),
-                   **_validate_refiner(request))
+                   **_validate_refiner(request), detailer=_validate_detailer(request, limits))
+
+
+def _validate_detailer(request: GenerationRequest, limits: Limits) -> tuple[DetailerUnit, ...]:
+    try:
+        return tuple(validate_detailer(unit, i, limits.max_size, limits.max_steps, limits.max_cfg)
+                     for i, unit in enumerate(request.detailer or ()))
+    except ValueError as exc:
+        raise RequestError(str(exc)) from None
 
 
 def _check_fast_paths(request: GenerationRequest) -> None:
@@ -627,6 +639,9 @@ def request_fields_from_infotext(prompt: str, negative_prompt: str, params: dict
                 pass
     if params.get("Face restoration"):
         out["restore_faces"] = True
+    units = detailer_from_infotext(params)
+    if units:
+        out["detailer"] = units
     if "Model" in params or "Model hash" in params:
         out["checkpoint"] = params.get("Model") or params.get("Model hash")
         out["checkpoint_hash"] = params.get("Model hash")

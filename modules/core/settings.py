@@ -42,6 +42,7 @@ class Paths:
     gfpgan: Path | None = None  # face restorers: GFPGAN and RestoreFormer files (A1111's models/GFPGAN)
     codeformer: Path | None = None  # CodeFormer files (A1111's models/Codeformer)
     wildcards: Path | None = None  # __name__ wildcard files (name.txt / .yaml); None = no wildcards folder
+    adetailer: Path | None = None  # detect and redraw: detection models (LBP cascade .xml files); None = built-in only
     # CLIP vision encoders (A1111/Forge/ComfyUI's models/clip_vision, the files IP-Adapter uses); None = none
     clip_vision: Path | None = None
 
@@ -180,6 +181,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         gfpgan=(args.gfpgan_models_path or _models_subdir(models, "GFPGAN")).expanduser().resolve(),
         codeformer=(args.codeformer_models_path or _models_subdir(models, "Codeformer")).expanduser().resolve(),
         wildcards=(args.wildcards_dir or models.parent / "wildcards").expanduser().resolve(),
+        adetailer=(models / "adetailer").expanduser().resolve(),
         clip_vision=_models_subdir(models, "clip_vision").expanduser().resolve(),
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,

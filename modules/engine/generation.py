@@ -21,7 +21,9 @@ from modules.core.infotext import format_infotext
 from modules.core.prompts import LoraTag, extract_loras, prompt_hints
 from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest
 from modules.core.results import DetectedMap, GenerationResult, JobControl
+from modules.core.detailer import infotext_params as detailer_infotext
 from modules.engine import hires, inpainting, pipelines, placement, previews, taesd, vae_decode
+from modules.engine.detailer import Detectors, JobDetailer
 from modules.engine import soft_inpainting as soft
 from modules.engine.color_correction import match_colours
 from modules.engine.conditioning import StepConditioning, encode_schedule
@@ -92,8 +94,11 @@ class _Run:
     def restored(self, images: list[Image.Image]) -> list[Image.Image]:
         return self.faces.restore_all(images) if self.faces is not None else images
     refiner: Handover | None = None  # A1111's refiner; with the hires fix, the second pass's
+    detail: JobDetailer | None = None  # detect and redraw: each finished picture, before its infotext and saving
 
     def add(self, image: Image.Image, seed: int, subseed: int) -> None:
+        if self.detail is not None:
+            image = self.detail(image, seed, subseed)
         self.images.append(image)
         extra = {**self.extra, **self.refiner.infotext()} if self.refiner else self.extra
         params = infotext_params(self.request, self.loaded, seed, subseed, extra)
@@ -275,7 +280,7 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
              control: JobControl | None = None, preprocessors: PreprocessorRegistry | None = None,
              upscalers: UpscalerRegistry | None = None, faces: FaceRestorers | None = None,
              vae_tiling: str = "auto", tiny: taesd.TinyDecoders | None = None,
-             preview_method: str = previews.TAESD) -> GenerationResult:
+             preview_method: str = previews.TAESD, detectors: Detectors | None = None) -> GenerationResult:
     """Run a validated request to images and infotexts (saving is the caller's job). `preprocessors` is the
     app's ControlNet PreprocessorRegistry (extensions may have added to it); the built-in one when None.
     `upscalers` serves the hires fix; the built-in upscalers when None. `faces` serves restore_faces.
@@ -308,6 +313,9 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
             _prepare_controls(run, models, preprocessors or PreprocessorRegistry.default(), prepared)
         _use_embeddings(run, models, prompt, warnings)
         run.refiner = handover(request, models, loras, warnings)
+        if request.detailer:  # ADetailer's units; `detectors` None: the built-in face detector only
+            run.detail = JobDetailer(request, detectors or Detectors(None), _region_inpainter(run, samplers, warnings))
+            run.extra.update(detailer_infotext(request.detailer))
         if loras:
             # A1111's field: "name: hash" with the 12-digit hash of the weights (metadata edits don't change it).
             run.extra["Lora hashes"] = ", ".join(f"{info.name}: {models.lora_hash(info)[:12]}" for info, _, _ in loras)
@@ -325,11 +333,41 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
             _from_pictures(run, prompt, prepared, route.kind, seeds, subseeds, warnings)
     if run.faces is not None:
         warnings += run.faces.notes()
+    if run.detail is not None:
+        warnings += run.detail.notes()
     count = len(run.images)
     return GenerationResult(request=run.request, images=run.images, seeds=seeds[:count], subseeds=subseeds[:count],
                             infotexts=run.infotexts, interrupted=run.interrupted, warnings=warnings,
                             detected_maps=_detected_maps(run),
                             memory=placement.job_details(loaded.placement, peak[0] if peak else None))
+
+
+def _region_inpainter(run: _Run, samplers: SamplerRegistry, warnings: list[str]
+                      ) -> Callable[[GenerationRequest], Image.Image]:
+    """Detect and redraw's inpaint of one region, with the job's loaded model, LoRAs and VAE. The shared inpaint
+    pipeline's scheduler is put back after, so the job's own next batch samples as it would have."""
+    job_loras = {tag.name for tag in extract_loras(run.request.prompt)[1]}
+
+    def inpaint(region: GenerationRequest) -> Image.Image:
+        prompt, tags, _ = extract_loras(region.prompt)
+        missing = sorted({tag.name for tag in tags} - job_loras)
+        note = (f"ADetailer prompt: the LoRA {', '.join(missing)} acts only when the main prompt names it; "
+                "here it was left out.")
+        if missing and note not in warnings:
+            warnings.append(note)
+        kind = pipelines.route(pipelines.INPAINT, run.loaded.pipe, run.loaded.info.name).kind
+        pipe = pipelines.derive(run.loaded, kind)
+        saved = pipe.scheduler
+        control = None if run.control is None else JobControl(interrupt=run.control.interrupt)
+        sub = _Run(region, run.loaded, pipe, control, None)
+        try:
+            _prepare_scheduler(sub, samplers)
+            _from_pictures(sub, prompt, inpainting.prepare(region), kind, [region.seed], [region.subseed], [])
+        finally:
+            pipe.scheduler = saved
+        return sub.images[0] if sub.images else region.init_images[0]  # interrupted: the picture as it was
+
+    return inpaint
 
 
 def _loras(tags: list[LoraTag], models: ModelSource, warnings: list[str]) -> list[tuple[LoraInfo, float, float]]:
@@ -382,6 +420,7 @@ def _use_embeddings(run: _Run, models: ModelSource, prompt: str, warnings: list[
     # The hires pass's own prompts too: an embedding named only there must be loaded as well.
     texts = (prompt, request.negative_prompt) + ((request.hr_prompt, request.hr_negative_prompt)
                                                  if request.enable_hr else ())
+    texts += tuple(text for unit in request.detailer for text in (unit.prompt, unit.negative_prompt))
     used, notes = models.use_embeddings(run.loaded, "\n".join(texts))
     warnings += notes
     if used:

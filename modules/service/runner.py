@@ -15,7 +15,7 @@ from typing import Any
 from modules.core.prompts import extract_loras
 from modules.core.requests import GenerationRequest, Limits, RequestError, validate
 from modules.core.results import GenerationResult, JobControl
-from modules.engine import hires, oom, refiner
+from modules.engine import detailer, hires, oom, refiner
 from modules.engine.controlnet.preprocessors import PreprocessorError, PreprocessorRegistry
 from modules.engine.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
 from modules.engine.faces.restorers import FaceRestorers
@@ -54,6 +54,8 @@ class Processor:
     faces: FaceRestorers | None = None  # models/GFPGAN, models/Codeformer; None: restore_faces is refused
     wildcards: wildcards.WildcardFiles = field(default_factory=lambda: wildcards.WildcardFiles(None))
     vae_tiling: str = "auto"  # --vae-tiling: when the VAE decodes in tiles (engine/vae_decode.py)
+    # ADetailer's detection models: the built-in face detector and models/adetailer
+    detectors: detailer.Detectors = field(default_factory=lambda: detailer.Detectors(None))
 
     def check(self, request: GenerationRequest) -> GenerationRequest:
         """Validate early (at submit time), so a bad request is refused before it waits in the queue."""
@@ -68,6 +70,7 @@ class Processor:
         hires.check(request, self.samplers, self.upscalers, self.models)
         refiner.check(request, checkpoint, self.models)
         request = check_faces(request, self.faces)
+        request = detailer.check(request, self.detectors, self.samplers)
         wildcards.check(request, self.wildcards)
         script = self.extensions.script_for(request) if self.extensions else None
         if script is not None and script.check is not None:
@@ -146,7 +149,7 @@ class Processor:
         # Seeds are fixed before the first attempt so an out-of-memory retry reproduces the same pictures.
         result = oom.run_with_retry(request.with_resolved_seeds(), lambda attempt: generate(
             attempt, self.models, self.samplers, control, self.preprocessors, self.upscalers, self.faces,
-            vae_tiling=self.vae_tiling))
+            vae_tiling=self.vae_tiling, detectors=self.detectors))
         if self.faces is not None and request.restore_faces:
             self.faces.after_job()
         if self.extensions is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from modules.core.requests import GenerationRequest, Limits
 from modules.core.settings import Settings, SettingsStore, UserSettingsStore
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.engine.detailer import Detectors
 from modules.engine.devices import DeviceConfig, choose_device
 from modules.engine.extras import ExtrasRequest
 from modules.engine.faces.restorers import FaceRestorers
@@ -104,7 +105,8 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     faces.refresh()
     processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
                           preprocessors=preprocessors, upscalers=upscalers, faces=faces,
-                          wildcards=WildcardFiles(settings.paths.wildcards), vae_tiling=settings.vae_tiling)
+                          wildcards=WildcardFiles(settings.paths.wildcards), vae_tiling=settings.vae_tiling,
+                          detectors=Detectors(settings.paths.adetailer, faces.detector))
     user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
     # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
     # Jobs arrive checked (Services.submit): the worker only executes them. Queued jobs are kept beside the

@@ -41,10 +41,12 @@ class FaceBox:
 
 
 class FaceDetector:
-    """scikit-image's LBP cascade, read once on first use (a few ms) and shared by the jobs of this server."""
+    """scikit-image's LBP cascade, read once on first use (a few ms) and shared by the jobs of this server.
+    `cascade_file`: another LBP cascade in OpenCV's XML format (a user's, in models/adetailer) instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, cascade_file: str | None = None) -> None:
         self._cascade: Any = None
+        self._file = cascade_file
         self._lock = threading.Lock()
 
     def _get(self) -> Any:
@@ -53,7 +55,7 @@ class FaceDetector:
                 from skimage.data import lbp_frontal_face_cascade_filename
                 from skimage.feature import Cascade
 
-                self._cascade = Cascade(lbp_frontal_face_cascade_filename())
+                self._cascade = Cascade(self._file or lbp_frontal_face_cascade_filename())
             return self._cascade
 
     def detect(self, image: Image.Image) -> list[FaceBox]:
