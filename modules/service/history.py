@@ -191,6 +191,9 @@ class History:
         self._db: sqlite3.Connection | None = None
         self._generation = 0  # how many times a damaged index was replaced
         self._rebuild: threading.Thread | None = None
+        # Told the id of every picture indexed (a save, an import, a repair), after its row is committed: the
+        # similarity search embeds it. A listener must be quick and never raise (it runs in the saving thread).
+        self.listeners: list[Callable[[int], None]] = []
 
     # ------------------------------------------------------------------------------------------ database
     @property
@@ -278,6 +281,16 @@ class History:
     def _tx(self) -> Transaction:
         return Transaction(self.db, self._lock)
 
+    def transaction(self) -> Transaction:
+        """`with history.transaction() as db:` for the index's companions (history_similar.py): the same
+        connection and lock as the history's own writes."""
+        return self._tx()
+
+    @property
+    def generation(self) -> int:
+        """How many times a damaged index was replaced: ids from before a replacement mean other pictures."""
+        return self._generation
+
     def rel(self, path: Path) -> str:
         """path as stored: relative to the root, '/'-separated; ValueError if it is not under the root."""
         relative = os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))
@@ -312,7 +325,10 @@ class History:
         existing one is replaced (`replace`) or kept."""
         rel = self.rel(path)
         with self._tx() as db:
-            return insert_row(db, rel, infotext, owner=owner, size=size, created=created, replace=replace)
+            image_id = insert_row(db, rel, infotext, owner=owner, size=size, created=created, replace=replace)
+        for listener in self.listeners:
+            listener(image_id)
+        return image_id
 
     def record_file(self, path: Path, owner: str | None = None, replace: bool = True) -> int | None:
         """Index a picture file, reading its infotext and size; None (logged) if it is not a readable picture."""

@@ -76,6 +76,17 @@ CREATE TRIGGER IF NOT EXISTS images_fts_update AFTER UPDATE OF prompt, original_
         VALUES ('delete', old.id, old.prompt, old.original_prompt);
     INSERT INTO images_fts(rowid, prompt, original_prompt) VALUES (new.id, new.prompt, new.original_prompt);
 END;
+-- Version 3: each picture's vector for "find similar" (history_similar.py), one per kind of embedding (the
+-- perceptual descriptor, or a named CLIP vision encoder): kinds are never compared. A v2 index gains the empty
+-- table in place; the vectors of older pictures are filled by a background pass. An empty `vector` marks a
+-- picture that could not be read (not tried again until it is saved again).
+CREATE TABLE IF NOT EXISTS image_vectors (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    vector BLOB NOT NULL,  -- float32, little-endian, unit length
+    PRIMARY KEY (kind, image_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS vectors_by_image ON image_vectors(image_id);
 """
 # Version 1 indexed the prompt drawn only. Its full-text table and triggers are remade with the new column, and
 # the column is filled from each row's infotext (`_migrate`).
@@ -88,7 +99,7 @@ DROP TABLE IF EXISTS images_fts;
 ORIGINAL_PROMPT = "Original prompt"  # the infotext field prompt-translate writes (modules/extension_api hooks)
 COLUMNS = ("id, path, owner, created, mode, checkpoint, model_hash, seed, width, height, prompt, negative_prompt, "
            "infotext, trashed")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)

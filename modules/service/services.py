@@ -21,6 +21,8 @@ from modules.engine.upscaling import DEFAULT_OVERLAP, DEFAULT_TILE, UpscalerRegi
 from modules.service.accounts import Accounts
 from modules.service.extensions import ExtensionHost, load_extensions
 from modules.service.history import History
+from modules.service.history_similar import SimilarPictures, attach
+from modules.service.prompt_suggestions import PromptSuggestions
 from modules.service.jobs import Job, JobQueue
 from modules.service.merger import MergeRequest
 from modules.service.outputs import OutputStore
@@ -60,6 +62,8 @@ class Services:
     per_user_outputs: bool = False  # True once accounts exist: files go to outputs/<user>/...
     history: History | None = None  # index of saved pictures; repaired at start by webui.py
     accounts: Accounts | None = None  # when logins exist: the History tab asks who is admin
+    similar: SimilarPictures | None = None  # search the history by picture (vectors filled in the background)
+    suggestions: PromptSuggestions | None = None  # prompt completions from the user's own history
     extensions: ExtensionHost = field(default_factory=ExtensionHost)  # none until start_extensions()
 
     def submit(self, request: GenerationRequest | ExtrasRequest | MergeRequest, user: str) -> Job:
@@ -97,6 +101,9 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     models.refresh()
     history = History(settings.paths.outputs)
     outputs = OutputStore(settings.paths.outputs, index=history)
+    similar = attach(history, settings.paths.clip_vision, device)
+    suggestions = PromptSuggestions(history, lambda: [i.name for i in models.loras],
+                                    lambda: [i.name for i in models.embeddings])
     preprocessors = PreprocessorRegistry.default(settings.paths.annotators)
     ui_settings = SettingsStore(settings.paths.settings_file, UI_DEFAULTS)
     upscalers = UpscalerRegistry(UpscalerModels(settings.paths.upscalers, device), ui_settings)
@@ -120,6 +127,7 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                     processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings,
                     user_settings=user_settings,
                     per_user_outputs=per_user_outputs, history=history, accounts=accounts, upscalers=upscalers,
+                    similar=similar, suggestions=suggestions,
                     faces=faces)
 
 
