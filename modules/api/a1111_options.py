@@ -115,6 +115,8 @@ STABLE_DIFFUSION = {
     # Read-only: the hash of the caller's sd_model_checkpoint. A client sending back the dict it read (with the old
     # hash and a new checkpoint) must not fail, so a POST passes over it, as A1111 overwrites it on the next load.
     "sd_checkpoint_hash": Option("", DERIVED),
+    # Full (the VAE) or TAESD (the tiny decoder of models/VAE-approx): the caller's jobs decode with it.
+    "sd_vae_decode_method": Option("Full", EFFECT),
     "CLIP_stop_at_last_layers": Option(1, EFFECT, low=1, high=12),
     **_fixed(SERVER, {"sd_checkpoints_limit": 1, "sd_checkpoints_keep_in_cpu": True, "sd_checkpoint_cache": 0,
                       "sd_vae_checkpoint_cache": 0, "sd_unet": "Automatic", "cross_attention_optimization": "Automatic",
@@ -126,7 +128,7 @@ STABLE_DIFFUSION = {
         "enable_batch_seeds": True, "comma_padding_backtrack": 20, "sdxl_clip_l_skip": False, "tiling": False,
         "hires_fix_refiner_pass": "second pass",
         "sdxl_crop_top": 0, "sdxl_crop_left": 0, "sd3_enable_t5": False, "sd_vae_encode_method": "Full",
-        "sd_vae_decode_method": "Full", "initial_noise_multiplier": 1.0, "img2img_extra_noise": 0.0,
+        "initial_noise_multiplier": 1.0, "img2img_extra_noise": 0.0,
         "img2img_background_color": "#ffffff", "s_min_uncond": 0.0, "s_min_uncond_all": False,
         "token_merging_ratio": 0.0, "token_merging_ratio_img2img": 0.0, "token_merging_ratio_hr": 0.0,
         "pad_cond_uncond": False, "pad_cond_uncond_v0": False, "auto_backcompat": True,
@@ -205,6 +207,8 @@ USER_INTERFACE = _section(STORED, {
 PREVIEWS_AND_FILES = _fixed(SERVER, {
     "samples_format": "png", "enable_pnginfo": True, "save_txt": False, "live_previews_enable": True,
     "show_progress_every_n_steps": 10,
+    # A1111's "Live preview method": the Settings tab sets it here (TAESD, or Approx cheap: the linear map).
+    "show_progress_type": "Approx NN",
 })
 SAMPLING = {
     "eta_noise_seed_delta": Option(0, EFFECT, low=0, high=2**32 - 1),

@@ -341,3 +341,5 @@ class JobSummary(BaseModel):
     info: str | None = None
     # ControlNet maps apart from `images`: here images[i] always pairs with the i-th picture's infotext.
     detected_maps: list[DetectedMapOut] | None = None
+    # The memory policy the job ran under, why, fp8 weights, and its peak memory (engine/placement.py).
+    memory: dict[str, Any] | None = None

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+MEMORY_POLICIES = ("auto", "full", "offload", "lowvram")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Paths:
     gfpgan: Path | None = None  # face restorers: GFPGAN and RestoreFormer files (A1111's models/GFPGAN)
     codeformer: Path | None = None  # CodeFormer files (A1111's models/Codeformer)
     wildcards: Path | None = None  # __name__ wildcard files (name.txt / .yaml); None = no wildcards folder
+    vae_approx: Path | None = None  # tiny decoders (TAESD...), A1111's models/VAE-approx; None = none
     adetailer: Path | None = None  # detect and redraw: detection models (LBP cascade .xml files); None = built-in only
     # CLIP vision encoders (A1111/Forge/ComfyUI's models/clip_vision, the files IP-Adapter uses); None = none
     clip_vision: Path | None = None
@@ -58,6 +60,7 @@ class Settings:
     allow_downloads: bool = False
     max_size: int = 2048
     vae_tiling: str = "auto"  # auto: tile a VAE decode that would not fit in free memory; on / off force it
+    memory: str = "auto"  # --memory: where weights live (engine/placement.py): auto | full | offload | lowvram
     auth: str | None = None  # "name:password[:admin],..." from --auth
     auth_file: Path | None = None
     insecure_no_auth: bool = False
@@ -107,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vae-tiling", choices=("auto", "on", "off"), default="auto",
                    help="decode pictures in overlapping tiles: auto (when the decode would not fit in free memory, "
                         "or ran out of it), on (always), off (never)")
+    p.add_argument("--memory", choices=MEMORY_POLICIES, default="auto",
+                   help="where the weights live on a GPU: auto (chosen per model from its size and the free memory), "
+                        "full (all on the GPU), offload (one component on the GPU at a time), lowvram (groups of "
+                        "layers streamed to the GPU); on the CPU everything is in RAM whatever this says")
     p.add_argument("--allow-downloads", action="store_true",
                    help="let libraries reach the Hugging Face hub (off by default: the app runs offline)")
     p.add_argument("--auth", "--gradio-auth", dest="auth", metavar="USER:PASS[:admin],...",
@@ -181,12 +188,13 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         gfpgan=(args.gfpgan_models_path or _models_subdir(models, "GFPGAN")).expanduser().resolve(),
         codeformer=(args.codeformer_models_path or _models_subdir(models, "Codeformer")).expanduser().resolve(),
         wildcards=(args.wildcards_dir or models.parent / "wildcards").expanduser().resolve(),
+        vae_approx=_models_subdir(models, "VAE-approx").expanduser().resolve(),
         adetailer=(models / "adetailer").expanduser().resolve(),
         clip_vision=_models_subdir(models, "clip_vision").expanduser().resolve(),
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,
-                    vae_tiling=args.vae_tiling,
+                    vae_tiling=args.vae_tiling, memory=args.memory,
                     auth=args.auth, auth_file=args.auth_file.expanduser().resolve() if args.auth_file else None,
                     insecure_no_auth=args.insecure_no_auth,
                     enable_insecure_extension_access=args.enable_insecure_extension_access,

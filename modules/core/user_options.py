@@ -15,7 +15,8 @@ REQUEST_FIELDS = {"eta_noise_seed_delta": "eta_noise_seed_delta", "eta_ddim": "e
                   "img2img_color_correction": "color_correction", "img2img_fix_steps": "img2img_fix_steps",
                   "inpainting_mask_weight": "inpainting_mask_weight",
                   "sdxl_refiner_high_aesthetic_score": "aesthetic_score",
-                  "sdxl_refiner_low_aesthetic_score": "negative_aesthetic_score"}
+                  "sdxl_refiner_low_aesthetic_score": "negative_aesthetic_score",
+                  "sd_vae_decode_method": "vae_decode_method"}
 
 
 def request_fields(user_values: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from modules.engine.models.loras import LoraError
 from modules.engine.models.manager import ModelManager
 from modules.engine.models.registry import CheckpointInfo
 from modules.engine.samplers import SamplerRegistry
+from modules.engine.taesd import TinyDecoders, missing_message
 from modules.engine.upscaling import UpscalerRegistry
 from modules.extension_api import ScriptContext
 from modules.service import merger
@@ -54,6 +55,8 @@ class Processor:
     faces: FaceRestorers | None = None  # models/GFPGAN, models/Codeformer; None: restore_faces is refused
     wildcards: wildcards.WildcardFiles = field(default_factory=lambda: wildcards.WildcardFiles(None))
     vae_tiling: str = "auto"  # --vae-tiling: when the VAE decodes in tiles (engine/vae_decode.py)
+    tiny: TinyDecoders | None = None  # models/VAE-approx: TAESD previews and Decode method TAESD
+    preview_method: Callable[[], str] = lambda: "TAESD"  # the admin's "Live preview method", read per job
     # ADetailer's detection models: the built-in face detector and models/adetailer
     detectors: detailer.Detectors = field(default_factory=lambda: detailer.Detectors(None))
 
@@ -69,6 +72,9 @@ class Processor:
         self._check_loras(request, checkpoint)
         hires.check(request, self.samplers, self.upscalers, self.models)
         refiner.check(request, checkpoint, self.models)
+        if request.vae_decode_method == "TAESD" and not (self.tiny and self.tiny.available(checkpoint.family)):
+            raise RequestError(missing_message(checkpoint.family, checkpoint.family_label,
+                                               self.tiny.folder if self.tiny else None))
         request = check_faces(request, self.faces)
         request = detailer.check(request, self.detectors, self.samplers)
         wildcards.check(request, self.wildcards)
@@ -149,7 +155,7 @@ class Processor:
         # Seeds are fixed before the first attempt so an out-of-memory retry reproduces the same pictures.
         result = oom.run_with_retry(request.with_resolved_seeds(), lambda attempt: generate(
             attempt, self.models, self.samplers, control, self.preprocessors, self.upscalers, self.faces,
-            vae_tiling=self.vae_tiling, detectors=self.detectors))
+            tiny=self.tiny, preview_method=self.preview_method, vae_tiling=self.vae_tiling, detectors=self.detectors))
         if self.faces is not None and request.restore_faces:
             self.faces.after_job()
         if self.extensions is not None:

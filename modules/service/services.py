@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from modules.core.settings import Settings, SettingsStore, UserSettingsStore
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 from modules.engine.detailer import Detectors
 from modules.engine.devices import DeviceConfig, choose_device
+from modules.engine.taesd import TinyDecoders
 from modules.engine.extras import ExtrasRequest
 from modules.engine.faces.restorers import FaceRestorers
 from modules.engine.models.manager import ModelManager
@@ -42,6 +44,10 @@ UI_DEFAULTS: dict[str, Any] = {
     "face_restoration_model": "CodeFormer",
     "code_former_weight": 0.5,
     "face_restoration_unload": False,
+    # A1111's "Live preview method": TAESD when the model's tiny decoder is in models/VAE-approx, else the
+    # linear approximation ("Approx cheap").
+    "show_progress_type": "TAESD",
+    "fp8_checkpoints": [],  # checkpoints whose UNet keeps its weights in fp8 (engine/placement.py)
 }
 
 
@@ -91,7 +97,7 @@ class Services:
 
 def build_services(settings: Settings, device: DeviceConfig | None = None, *, per_user_outputs: bool = False,
                    accounts: Accounts | None = None) -> Services:
-    device = device or choose_device(settings.device, settings.precision)
+    device = dataclasses.replace(device or choose_device(settings.device, settings.precision), memory=settings.memory)
     log.info("device: %s, %s (%s)", device.device, str(device.dtype).replace("torch.", ""), device.reason)
     samplers = SamplerRegistry.default()
     models = ModelManager(checkpoints_dir=settings.paths.checkpoints, vae_dir=settings.paths.vaes,
@@ -106,6 +112,7 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                                     lambda: [i.name for i in models.embeddings])
     preprocessors = PreprocessorRegistry.default(settings.paths.annotators)
     ui_settings = SettingsStore(settings.paths.settings_file, UI_DEFAULTS)
+    models.fp8_checkpoints = set(ui_settings.get("fp8_checkpoints") or [])
     upscalers = UpscalerRegistry(UpscalerModels(settings.paths.upscalers, device), ui_settings)
     upscalers.refresh()
     faces = FaceRestorers(settings.paths.gfpgan, settings.paths.codeformer, device, ui_settings)
@@ -113,6 +120,8 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
                           preprocessors=preprocessors, upscalers=upscalers, faces=faces,
                           wildcards=WildcardFiles(settings.paths.wildcards), vae_tiling=settings.vae_tiling,
+                          tiny=TinyDecoders(settings.paths.vae_approx, device.device, device.dtype),
+                          preview_method=str(ui_settings.get("show_progress_type") or "TAESD"),
                           detectors=Detectors(settings.paths.adetailer, faces.detector))
     user_settings = UserSettingsStore(settings.paths.settings_file.with_name("user-settings.json"))
     # Outputs go under a per-user folder (outputs/<user>/...) only when accounts exist; else one folder.
