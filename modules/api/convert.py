@@ -169,6 +169,7 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
     fields: dict[str, Any] = dict(
         prompt=payload.prompt, negative_prompt=payload.negative_prompt, checkpoint=checkpoint, vae=vae,
         sampler=sampler, schedule_type=schedule, steps=payload.steps, cfg_scale=payload.cfg_scale,
+        distilled_cfg_scale=payload.distilled_cfg_scale,  # Forge's field: validated (a number) with the request
         width=payload.width, height=payload.height, seed=payload.seed, subseed=payload.subseed,
         subseed_strength=payload.subseed_strength, batch_count=payload.n_iter, batch_size=payload.batch_size,
         clip_skip=clip_skip,
@@ -333,6 +334,7 @@ def result_info(result: Any, payload: GenerationPayload, warnings: list[str], mo
         "sampler_name": request.sampler,
         "scheduler": request.schedule_type,
         "cfg_scale": request.cfg_scale,
+        "distilled_cfg_scale": request.distilled_cfg_scale,
         "steps": request.steps,
         "batch_size": request.batch_size,
         "restore_faces": request.restore_faces,

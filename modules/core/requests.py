@@ -86,6 +86,9 @@ class GenerationRequest:
     schedule_type: str = DEFAULT_SCHEDULE
     steps: int = 20
     cfg_scale: float = 7.0
+    # Flux-dev's distilled guidance (Forge's "Distilled CFG Scale"), fed to its guidance embedding; None = 3.5, the
+    # model's default. Real CFG (`cfg_scale` above 1) runs beside it with the negative prompt, as in Forge.
+    distilled_cfg_scale: float | None = None
     width: int = 512
     height: int = 512
     seed: int = -1
@@ -303,6 +306,10 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
     cfg = _float("CFG scale", request.cfg_scale)
     if not 0.0 <= cfg <= limits.max_cfg:
         raise RequestError(f"CFG scale must be between 0 and {limits.max_cfg}, but is {cfg:g}.")
+    distilled = None if request.distilled_cfg_scale is None else _float("Distilled CFG Scale",
+                                                                         request.distilled_cfg_scale)
+    if distilled is not None and not 0.0 <= distilled <= limits.max_cfg:
+        raise RequestError(f"Distilled CFG Scale must be between 0 and {limits.max_cfg}, but is {distilled:g}.")
     subseed_strength = _float("Variation strength", request.subseed_strength)
     if not 0.0 <= subseed_strength <= 1.0:
         raise RequestError(f"Variation strength must be between 0 and 1, but is {request.subseed_strength}.")
@@ -328,7 +335,8 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
             raise RequestError(f"Sampler {spec.name!r} does not support the schedule type {schedule!r}. "
                                f"Choose one of: {', '.join(spec.schedule_types)}.")
         sampler = spec.name
-    return replace(request, cfg_scale=cfg, subseed_strength=subseed_strength, sampler=sampler,
+    return replace(request, cfg_scale=cfg, distilled_cfg_scale=distilled, subseed_strength=subseed_strength,
+                   sampler=sampler,
                    schedule_type=schedule, **ints, **_validate_images(request, limits),
                    control_units=_validate_units(request, limits), **_validate_hires(replace(request, **ints), limits),
                    **_validate_refiner(request), detailer=_validate_detailer(request, limits))
@@ -584,6 +592,7 @@ INFOTEXT_FIELDS = {
     "Sampler": ("sampler", str),
     "Schedule type": ("schedule_type", str),
     "CFG scale": ("cfg_scale", float),
+    "Distilled CFG Scale": ("distilled_cfg_scale", float),  # Forge's name for Flux's distilled guidance
     "Seed": ("seed", int),
     "Variation seed": ("subseed", int),
     "Variation seed strength": ("subseed_strength", float),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from modules.engine.models import families
+from modules.engine.models import families, flow_families
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ class CheckpointInfo:
 def _diffusers_family(folder: Path) -> dict[str, Any]:
     """Family of a diffusers folder from its configs (no weights are read)."""
     index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    if flow_families.is_flow_index(index):  # Flux, SD 3.x: a transformer, not a UNet
+        return flow_families.describe_folder(folder, index)
     unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
     sched_file = folder / "scheduler" / "scheduler_config.json"
     sched = json.loads(sched_file.read_text(encoding="utf-8")) if sched_file.exists() else {}
