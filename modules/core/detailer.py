@@ -118,8 +118,8 @@ def validate(unit: DetailerUnit, index: int = 0, max_size: int = 2048, max_steps
     numbers = {"confidence": (float, 0, 1), "mask_k_largest": (int, 0, 1000), "mask_min_ratio": (float, 0, 1),
                "mask_max_ratio": (float, 0, 1), "dilate_erode": (int, -256, 256), "x_offset": (int, -size, size),
                "y_offset": (int, -size, size), "mask_blur": (int, 0, 64), "denoising_strength": (float, 0, 1),
-               "inpaint_only_masked_padding": (int, 0, size), "inpaint_width": (int, 64, size),
-               "inpaint_height": (int, 64, size), "steps": (int, 1, max_steps), "cfg_scale": (float, 0, max_cfg),
+               "inpaint_only_masked_padding": (int, 0, size), "inpaint_width": (int, 8, size),
+               "inpaint_height": (int, 8, size), "steps": (int, 1, max_steps), "cfg_scale": (float, 0, max_cfg),
                "clip_skip": (int, 1, 12)}
     labels = dict(LABELS)
     values: dict[str, Any] = {key: _number(f"{name}: {labels[key]}", getattr(unit, key), *spec)
