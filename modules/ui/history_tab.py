@@ -20,6 +20,7 @@ from PIL import Image
 
 from modules.service.history import Entry, History, Query, parse_day
 from modules.service.history_import import import_folder
+from modules.ui import history_similar
 from modules.ui.img2img import Img2ImgTab, SendToImg2Img
 from modules.ui.outputs_view import SHOWN_BUTTONS
 from modules.ui.pnginfo import fields_html, txt2img_outputs, txt2img_updates, txt2img_values
@@ -240,6 +241,7 @@ class _Layout:
     page: Any  # gr.State: the page shown
     selected: Any  # gr.State: the id of the picture being looked at
     last_deleted: Any  # gr.State: the id "Undo delete" restores
+    similar: history_similar.SimilarPanel | None = None  # search by picture (history_similar.py)
 
 
 def _layout(with_controlnet: bool) -> _Layout:
@@ -252,10 +254,11 @@ def _layout(with_controlnet: bool) -> _Layout:
                                  object_fit="contain", elem_id="history_gallery")
         with gr.Column(scale=2):
             viewer = _viewer(with_controlnet)
+            similar = history_similar.panel()
             trash = _trash_box()
             importer = _import_box()
     return _Layout(form, pager, gallery, viewer, trash, importer, ids=gr.State([]), page=gr.State(1),
-                   selected=gr.State(None), last_deleted=gr.State(None))
+                   selected=gr.State(None), last_deleted=gr.State(None), similar=similar)
 
 
 # ------------------------------------------------------------------------------------------ build and wire
@@ -272,6 +275,9 @@ def build(services: Services, tab: Any, txt2img: Txt2ImgTab, img2img: Img2ImgTab
     _wire_sending(pictures, layout, txt2img, img2img, tabs)
     _wire_trash(pictures, search, layout)
     _wire_import(pictures, search, layout)
+    if services.similar is not None and layout.similar is not None:
+        history_similar.wire(services.similar, services.history, pictures.scope, layout.similar, layout.gallery,
+                             layout.ids, layout.pager.info, layout.selected)
 
 
 def _controlnet_units(txt2img: Txt2ImgTab) -> list[Any]:

@@ -57,5 +57,6 @@ def css() -> str:
 def head() -> str:
     """A <script> for the page's <head>: the shortcuts, with the button names passed in as JSON."""
     script = (STATIC / "shortcuts.js").read_text(encoding="utf-8")
+    script += "\n" + (STATIC / "prompt_suggestions.js").read_text(encoding="utf-8")  # prompt help from history
     names = json.dumps(BUTTON_NAMES).replace("</", "<\\/")  # no text can close the script element early
     return f"<script>window.webuiButtonNames = {names};\n{script}</script>"
