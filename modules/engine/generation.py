@@ -22,7 +22,7 @@ from modules.core.prompts import LoraTag, extract_loras, prompt_hints
 from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest
 from modules.core.results import DetectedMap, GenerationResult, JobControl
 from modules.core.detailer import infotext_params as detailer_infotext
-from modules.engine import hires, inpainting, pipelines, placement, previews, taesd, vae_decode
+from modules.engine import deepcache, hires, inpainting, pipelines, placement, previews, taesd, vae_decode
 from modules.engine.detailer import Detectors, JobDetailer
 from modules.engine import soft_inpainting as soft
 from modules.engine.color_correction import match_colours
@@ -301,18 +301,18 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
         warnings += prepared.warnings
     with models.use(request.checkpoint, request.vae, loras) as loaded, \
             _decoding(request, loaded, tiny, vae_tiling, warnings), \
-            placement.measured(loaded.pipe._execution_device) as peak:
+            placement.measured(loaded.pipe._execution_device) as peak, \
+            deepcache.cached(getattr(loaded.pipe, "unet", None), request.deepcache_interval):
         route = pipelines.route(request.mode, loaded.pipe, loaded.info.name)
         if route.note:
             warnings.append(route.note)
         if route.kind != request.mode:
             prepared = inpainting.whole_canvas(request, prepared)
         run = _Run(request, loaded, loaded.pipe, control, _previewer(loaded, control, tiny, preview_method))
-        if request.vae_decode_method == taesd.DECODE_TAESD:
-            run.extra["Decode method"] = taesd.DECODE_TAESD
         run.faces = job_faces(request, faces)
         if prepared is not None:
             run.extra = dict(prepared.params, Size=f"{prepared.width}x{prepared.height}")
+        run.extra.update(_fast_path_infotext(request))
         if request.control_units:
             _prepare_controls(run, models, preprocessors or PreprocessorRegistry.default(), prepared)
         _use_embeddings(run, models, prompt, warnings)
@@ -387,6 +387,16 @@ def _loras(tags: list[LoraTag], models: ModelSource, warnings: list[str]) -> lis
         else:
             loras.append((info, tag.te_weight, tag.unet_weight))
     return loras
+
+
+def _fast_path_infotext(request: GenerationRequest) -> dict[str, Any]:
+    """The lossy fast paths change the picture, so the infotext names them (and pasting it back restores them)."""
+    params: dict[str, Any] = {}
+    if request.vae_decode_method == taesd.DECODE_TAESD:
+        params["Decode method"] = taesd.DECODE_TAESD
+    if request.deepcache_interval:
+        params["DeepCache interval"] = request.deepcache_interval
+    return params
 
 
 def _decoding(request: GenerationRequest, loaded: LoadedModel, tiny: taesd.TinyDecoders | None, vae_tiling: str,
