@@ -40,7 +40,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import CLIPTokenizer
 
-from modules.engine.models import families
+from modules.engine.models import families, flux_files
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth")
@@ -182,6 +182,8 @@ def detect_family(state_dict: Mapping[str, torch.Tensor]) -> ModelFamily:
         raise UnsupportedModel(f"this is not a Stable Diffusion checkpoint we recognise ({e!r})") from e
     if kind in _NOT_YET:
         raise UnsupportedModel(_NOT_YET[kind])
+    if kind.startswith("flux") and flux_files.flux_keys(list(state_dict)) == "bfl":  # say which Flux it is
+        raise UnsupportedModel(flux_files.not_yet_message(state_dict))
     for prefix, reason in _NOT_YET_PREFIXES.items():
         if kind.startswith(prefix):
             raise UnsupportedModel(reason)
