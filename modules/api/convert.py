@@ -170,7 +170,6 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
         prompt=payload.prompt, negative_prompt=payload.negative_prompt, checkpoint=checkpoint, vae=vae,
         sampler=sampler, schedule_type=schedule, steps=payload.steps, cfg_scale=payload.cfg_scale,
         distilled_cfg_scale=payload.distilled_cfg_scale,  # Forge's field: validated (a number) with the request
-        distilled_cfg_scale=payload.distilled_cfg_scale,  # Forge's field: validated (a number) with the request
         width=payload.width, height=payload.height, seed=payload.seed, subseed=payload.subseed,
         subseed_strength=payload.subseed_strength, batch_count=payload.n_iter, batch_size=payload.batch_size,
         clip_skip=clip_skip,

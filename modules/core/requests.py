@@ -310,10 +310,6 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
                                                                          request.distilled_cfg_scale)
     if distilled is not None and not 0.0 <= distilled <= limits.max_cfg:
         raise RequestError(f"Distilled CFG Scale must be between 0 and {limits.max_cfg}, but is {distilled:g}.")
-    distilled = None if request.distilled_cfg_scale is None else _float("Distilled CFG Scale",
-                                                                         request.distilled_cfg_scale)
-    if distilled is not None and not 0.0 <= distilled <= limits.max_cfg:
-        raise RequestError(f"Distilled CFG Scale must be between 0 and {limits.max_cfg}, but is {distilled:g}.")
     subseed_strength = _float("Variation strength", request.subseed_strength)
     if not 0.0 <= subseed_strength <= 1.0:
         raise RequestError(f"Variation strength must be between 0 and 1, but is {request.subseed_strength}.")

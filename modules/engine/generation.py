@@ -34,8 +34,6 @@ from modules.engine.faces.restorers import FaceRestorers
 from modules.engine.latents import cpu_generators, encode, make_noise, step_callback, tensor_inputs
 from modules.engine import flow_generation
 from modules.engine.models import families
-from modules.engine import flow_generation
-from modules.engine.models import families
 from modules.engine.models.loras import LoraInfo
 from modules.engine.models.manager import LoadedModel
 from modules.engine.models.source import ModelSource
@@ -292,8 +290,6 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     tiny decoders of models/VAE-approx: previews when `preview_method` is TAESD, and the request's
     `vae_decode_method` TAESD. The result's `memory` tells the memory policy and the job's peak."""
     request = request.with_resolved_seeds()
-    if families.is_flow(models.resolve(request.checkpoint).family):  # Flux, SD 3.x: their own path
-        return flow_generation.generate(request, models, control, infotext_params)
     if families.is_flow(models.resolve(request.checkpoint).family):  # Flux, SD 3.x: their own path
         return flow_generation.generate(request, models, control, infotext_params)
     seeds, subseeds = request.seeds(), request.subseeds()

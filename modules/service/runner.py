@@ -24,8 +24,6 @@ from modules.engine.generation import generate
 from modules.engine.models.controlnets import ControlNetError
 from modules.engine import flow_generation
 from modules.engine.models.families import is_flow
-from modules.engine import flow_generation
-from modules.engine.models.families import is_flow
 from modules.engine.models.loras import LoraError
 from modules.engine.models.manager import ModelManager
 from modules.engine.models.registry import CheckpointInfo
@@ -72,8 +70,6 @@ class Processor:
             return merger.check(request, self.models)
         request = validate(request, self.limits, self.samplers)
         checkpoint = self.models.resolve(request.checkpoint)
-        if is_flow(checkpoint.family):  # Flux, SD 3.x: what they cannot take yet is refused before queueing
-            flow_generation.check(request, checkpoint.family, checkpoint.family_label, checkpoint.name)
         if is_flow(checkpoint.family):  # Flux, SD 3.x: what they cannot take yet is refused before queueing
             flow_generation.check(request, checkpoint.family, checkpoint.family_label, checkpoint.name)
         self._check_units(request, checkpoint)
