@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from modules.api.a1111_flags import cmd_flags
 from modules.api.auth import Caller
 from modules.api.schemas import BoundedRoute
+from modules.core.detailer import VERSION as DETAILER_VERSION
 from modules.engine.memory import memory_report
 from modules.service.jobs import FINISHED, QUEUED, RUNNING, NotAllowed
 
@@ -128,6 +129,14 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
     @router.get("/sdapi/v1/script-info")
     def scripts(caller: Caller = who) -> list[dict[str, Any]]:
         return script_info(services)
+
+    @router.get("/adetailer/v1/ad_model")
+    def adetailer_models(caller: Caller = who) -> dict[str, list[str]]:
+        return {"ad_model": services.processor.detectors.names()}  # ADetailer's route: what ad_model may name
+
+    @router.get("/adetailer/v1/version")
+    def adetailer_version(caller: Caller = who) -> dict[str, str]:
+        return {"version": DETAILER_VERSION}
 
     @router.get("/sdapi/v1/realesrgan-models")
     def realesrgan(caller: Caller = who) -> list[dict[str, Any]]:

@@ -53,3 +53,9 @@ def test_skip_img2img_returns_the_input_with_only_the_redraw(client):
     out = decode(response.json()["images"][0]).convert("RGB")
     assert np.array_equal(np.asarray(out), np.asarray(original))  # no face in noise: the input, untouched
     assert "Denoising strength: 0" in json.loads(response.json()["info"])["infotexts"][0]
+
+
+def test_adetailers_model_route_lists_the_detectors_there_are(client):
+    response = client.get("/adetailer/v1/ad_model", headers=basic("alice"))
+    assert response.status_code == 200 and response.json() == {"ad_model": ["face_lbp"]}
+    assert client.get("/adetailer/v1/version", headers=basic("alice")).json()["version"]
