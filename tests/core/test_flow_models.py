@@ -138,3 +138,15 @@ def test_features_a_flow_model_cannot_take_are_refused_with_the_reason(manager, 
     info = manager.resolve("tiny-flux-dev")
     with pytest.raises(RequestError, match=reason):
         check(_request("tiny-flux-dev", **fields), info.family, info.family_label, info.name)
+
+
+def test_the_flux_demo_member_is_listed_as_a_demo_and_never_becomes_the_default_over_the_sd_demo(tmp_path, cpu_fp32):
+    from tests.fixtures.tiny import save_tiny_pipeline
+
+    checkpoints = tmp_path / "models" / "Stable-diffusion"
+    save_tiny_flux(checkpoints / "a-demo-flux", demo=True)
+    save_tiny_pipeline(checkpoints / "demo-shapes")
+    (checkpoints / "demo-shapes" / "training.json").write_text("{}")
+    manager = tiny_manager(tmp_path / "models", cpu_fp32, tmp_path / "cache.json")
+    assert manager.resolve("a-demo-flux").family == "demo-flux"
+    assert manager.default_checkpoint().name == "demo-shapes"

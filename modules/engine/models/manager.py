@@ -289,7 +289,7 @@ class ModelManager:
         usable = self.checkpoints.usable()
         if not usable:
             return None
-        own = [i for i in usable if i.family != "demo"]
+        own = [i for i in usable if i.family not in ("demo", "demo-flux")]  # the bundled demo members come last
         if own:
             return own[0]
         for info in usable:
