@@ -184,6 +184,8 @@ class GenerationPayload(Lenient):
     steps: Int = 50
     cfg_scale: Float = 7.0
     distilled_cfg_scale: Any = None
+    # Ours (issue 16): DeepCache's interval for SD 1.x/2.x/SDXL (0 = off; 2-10: the deep UNet runs one step in N).
+    deepcache_interval: Any = 0
     width: Int = 512
     height: Int = 512
     restore_faces: Any = None
