@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     from modules.ui.app import build_ui, mount_ui
 
     services = build_services(settings, per_user_outputs=accounts.enabled, accounts=accounts)
+    if settings.workers or settings.ray_address:  # else nothing of Ray is imported, nor any process started
+        from modules.service.workers.runtime import start_workers, stop_workers
+
+        start_workers(services)
     start_extensions(services)  # before the app: extensions add routes, tabs and samplers
     removed = services.outputs.remove_stale_temporaries()  # half-written files of a crash; no job runs yet
     if removed:
@@ -92,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         stop_hashing.set()
         services.jobs.stop()
+        if services.workers is not None:
+            stop_workers(services)
 
 
 if __name__ == "__main__":

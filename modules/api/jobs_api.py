@@ -31,6 +31,7 @@ def summary(services: Services, job: Job, with_images: bool = False) -> JobSumma
                      finished=job.finished, error=job.error)
     if job.result is not None:
         out.info = job.result.info
+        out.worker = job.result.worker or None
         out.memory = job.result.memory or None
         if with_images:
             out.images = [encode_image(image, text)

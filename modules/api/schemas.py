@@ -341,6 +341,7 @@ class JobSummary(BaseModel):
     error: str | None = None
     images: list[str] | None = None
     info: str | None = None
+    worker: str | None = None  # the Ray worker that drew it (None: this process, or not run yet)
     # ControlNet maps apart from `images`: here images[i] always pairs with the i-th picture's infotext.
     detected_maps: list[DetectedMapOut] | None = None
     # The memory policy the job ran under, why, fp8 weights, and its peak memory (engine/placement.py).

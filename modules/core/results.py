@@ -39,6 +39,7 @@ class JobControl:
     # (index in the job, picture, seed, infotext) as soon as each picture is made, so it is saved then and a
     # crash late in a long batch loses only the picture being drawn.
     on_image: Callable[[int, Image.Image, int, str], None] | None = None
+    job_id: str = ""  # the queue's job, for listings of who runs what (a Ray worker's current job)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class GenerationResult:
     warnings: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # filled by whoever saves the images
     detected_maps: list[DetectedMap] = field(default_factory=list)  # ControlNet maps, in the extension's order
+    worker: str = ""  # the Ray worker that drew it (service/workers); empty when drawn in-process
     # The memory policy the job ran under, why, fp8 storage, and its peak memory (engine/placement.py).
     memory: dict[str, Any] = field(default_factory=dict)
 

@@ -70,6 +70,8 @@ class Settings:
     tls_certfile: Path | None = None
     tls_self_signed: bool = False  # HTTPS with a certificate made once for this machine and kept
     allowed_hosts: tuple[str, ...] = ()  # more names an instance without accounts answers to
+    workers: str | None = None  # --workers auto|N: generation workers on a local Ray runtime (None: in-process)
+    ray_address: str | None = None  # --ray-address HOST:PORT: join a Ray cluster whose machines run workers
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the weights live on a GPU: auto (chosen per model from its size and the free memory), "
                         "full (all on the GPU), offload (one component on the GPU at a time), lowvram (groups of "
                         "layers streamed to the GPU); on the CPU everything is in RAM whatever this says")
+    p.add_argument("--workers", type=_workers_flag, metavar="auto|N",
+                   help="run generation on Ray workers: auto = one per visible GPU, N = N workers (on a CPU-only "
+                        "box, N CPU workers sharing the cores). Without it jobs run in this process and Ray is not used")
+    p.add_argument("--ray-address", metavar="HOST:PORT",
+                   help="join the Ray cluster at HOST:PORT (started with `ray start --head`): every GPU of its "
+                        "machines gets a worker; see README, 'A studio with several GPU machines'")
     p.add_argument("--allow-downloads", action="store_true",
                    help="let libraries reach the Hugging Face hub (off by default: the app runs offline)")
     p.add_argument("--auth", "--gradio-auth", dest="auth", metavar="USER:PASS[:admin],...",
@@ -136,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="without accounts the server answers only to its own names (localhost, its host name and "
                         "addresses): add others here, e.g. a name your LAN's DNS gives it")
     return p
+
+
+def _workers_flag(value: str) -> str:
+    if value == "auto" or (value.isdigit() and int(value) >= 1):
+        return value
+    raise argparse.ArgumentTypeError(f"--workers takes 'auto' or a number of workers (1 or more), not {value!r}")
 
 
 def _tls_files(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
@@ -195,6 +209,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,
                     vae_tiling=args.vae_tiling, memory=args.memory,
+                    workers=args.workers, ray_address=args.ray_address,
                     auth=args.auth, auth_file=args.auth_file.expanduser().resolve() if args.auth_file else None,
                     insecure_no_auth=args.insecure_no_auth,
                     enable_insecure_extension_access=args.enable_insecure_extension_access,

@@ -1,7 +1,8 @@
 """The job queue: every generation, from the UI or the API, is a job with an owner.
 
-One worker thread runs jobs one at a time (one model, one device), picking users round-robin so someone
-with ten queued jobs delays another user's first job by at most one job. Interrupt and skip act on one
+A worker thread runs jobs one at a time (one model, one device), picking users round-robin so someone
+with ten queued jobs delays another user's first job by at most one job. With Ray workers (service/workers/)
+the queue has one slot per worker (`set_workers`): each slot takes the next job in the same fair order. Interrupt and skip act on one
 job, checked by its owner (or an admin). Finished jobs are kept for a while so a closed tab loses nothing.
 
 With a JobStore (queue_store.py), queued jobs survive a restart: each is saved when queued, marked when it
@@ -119,9 +120,10 @@ def _without_pictures(request: Any) -> Any:
 class JobQueue:
     def __init__(self, runner: Runner, *, per_user_limit: int = 10, global_limit: int = 100,
                  keep_finished: int = 100, keep_total: int = 500, preview_every: int = 5,
-                 store: JobStore | None = None) -> None:
+                 store: JobStore | None = None, workers: int = 1) -> None:
         """`keep_finished`: finished jobs kept per owner, so a closed tab or a slow client loses nothing.
-        `store`: keeps the queued jobs across a restart (None: they live in memory only)."""
+        `store`: keeps the queued jobs across a restart (None: they live in memory only).
+        `workers`: jobs that run at once (one per device; `set_workers` changes it as workers come and go)."""
         self._runner = runner
         self._store = store
         self._resumed = False  # the store's jobs were queued (at `start` or the first `submit`)
@@ -138,28 +140,42 @@ class JobQueue:
         self._served: dict[str, int] = {}
         self._turns = itertools.count()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._running: Job | None = None
+        self._running: list[Job] = []
+        self._slots = max(1, workers)
         self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        if self._thread is None:
+        if not self._threads:
             self._resume()  # before the worker: the jobs saved before a restart keep their place
             self._stopping = False
-            self._thread = threading.Thread(target=self._work, name="job-worker", daemon=True)
-            self._thread.start()
+            self._add_threads()
+
+    def _add_threads(self) -> None:
+        while len(self._threads) < self._slots:
+            thread = threading.Thread(target=self._work, name=f"job-worker-{len(self._threads) + 1}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def set_workers(self, count: int) -> None:
+        """Run up to `count` jobs at once (at least one: a job waits in its slot for a worker to come back)."""
+        with self._cond:
+            self._slots = max(1, count)
+            if self._threads and not self._stopping:
+                self._add_threads()  # extra threads wait while the slots are fewer
+            self._cond.notify_all()
 
     def stop(self, timeout: float = 10.0) -> None:
         with self._cond:
             self._stopping = True
-            if self._running is not None:
-                self._running.control.interrupt.set()
+            for job in self._running:
+                job.control.interrupt.set()
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
     # ------------------------------------------------------------------ submitting and reading
     def submit(self, request: Any, owner: str = "local") -> Job:
@@ -192,6 +208,7 @@ class JobQueue:
         if created is not None:
             job.created = created
         job.control.preview_every = self.preview_every
+        job.control.job_id = job_id  # a worker's listing names the job it runs
         job.control.on_step = lambda info, job=job: self._on_step(job, info)
         return job
 
@@ -298,9 +315,9 @@ class JobQueue:
     def current_of(self, user: str) -> Job | None:
         """The user's running job, else their oldest queued one."""
         with self._cond:  # the worker may pop the last queued job meanwhile
-            running = self._running
-            if running is not None and running.owner == user:
-                return running
+            for running in self._running:
+                if running.owner == user:
+                    return running
             queue = self._queues.get(user)
             return queue[0] if queue else None
 
@@ -342,7 +359,7 @@ class JobQueue:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._stopping and not any(self._queues.values()):
+                while not self._stopping and (not any(self._queues.values()) or len(self._running) >= self._slots):
                     self._cond.wait()
                 if self._stopping:
                     return
@@ -350,7 +367,7 @@ class JobQueue:
                 if job is None:
                     continue
                 job.status, job.started = RUNNING, time.time()
-                self._running = job
+                self._running.append(job)
             self._store_call("started", job)
             self._run(job)
 
@@ -366,7 +383,7 @@ class JobQueue:
             job.error = f"Generation failed: {type(exc).__name__}: {exc}"
             status = FAILED
         with self._cond:
-            self._running = None
+            self._running.remove(job)
             # Stopped by a shutdown (`stop` interrupts it), not by its owner: it stays saved and runs again.
             cut_short = self._stopping and status != FAILED and (job.result is None or job.result.interrupted)
             self._finish(job, status, keep_saved=cut_short)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ class Processor:
     faces: FaceRestorers | None = None  # models/GFPGAN, models/Codeformer; None: restore_faces is refused
     wildcards: wildcards.WildcardFiles = field(default_factory=lambda: wildcards.WildcardFiles(None))
     vae_tiling: str = "auto"  # --vae-tiling: when the VAE decodes in tiles (engine/vae_decode.py)
+    # Draws instead of engine.generation.generate, with its arguments: the Ray workers (service/workers/pool.py)
+    # with --workers/--ray-address. None: this process draws. Hooks and saving stay here either way.
+    engine: Callable[..., GenerationResult] | None = None
     tiny: TinyDecoders | None = None  # models/VAE-approx: TAESD previews and Decode method TAESD
     preview_method: Callable[[], str] = lambda: "TAESD"  # the admin's "Live preview method", read per job
     # ADetailer's detection models: the built-in face detector and models/adetailer
@@ -157,7 +161,7 @@ class Processor:
         if save:
             control = dataclasses.replace(control or JobControl(), on_image=early.on_image)
         # Seeds are fixed before the first attempt so an out-of-memory retry reproduces the same pictures.
-        result = oom.run_with_retry(request.with_resolved_seeds(), lambda attempt: generate(
+        result = oom.run_with_retry(request.with_resolved_seeds(), lambda attempt: (self.engine or generate)(
             attempt, self.models, self.samplers, control, self.preprocessors, self.upscalers, self.faces,
             tiny=self.tiny, preview_method=self.preview_method, vae_tiling=self.vae_tiling, detectors=self.detectors))
         if self.faces is not None and request.restore_faces:

@@ -31,6 +31,7 @@ from modules.service.outputs import OutputStore
 from modules.service.queue_store import DEFAULT_TYPES, QueueFolder
 from modules.service.runner import Processor
 from modules.service.wildcards import WildcardFiles
+from modules.service.workers.pool import WorkerPool  # no ray import: only runtime.start_workers loads it
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Services:
     similar: SimilarPictures | None = None  # search the history by picture (vectors filled in the background)
     suggestions: PromptSuggestions | None = None  # prompt completions from the user's own history
     extensions: ExtensionHost = field(default_factory=ExtensionHost)  # none until start_extensions()
+    workers: WorkerPool | None = None  # Ray workers (--workers/--ray-address); None: jobs run in this process
 
     def submit(self, request: GenerationRequest | ExtrasRequest | MergeRequest, user: str) -> Job:
         """The one front door for work: validate once (a bad request fails now, not after waiting in the

@@ -24,6 +24,7 @@ from modules.ui import (
     pnginfo,
     send_to,
     settings_tab,
+    workers_panel,
     txt2img,
 )
 from modules.ui.user_defaults import account_of
@@ -74,6 +75,8 @@ def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
             add_extension_tabs(services)
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
                 extensions_tab.build(services)
+            with gr.Tab("Workers", id="workers", elem_id="tab_workers"):
+                workers_panel.build(services)
         img2img.connect_send(t2i, i2i, tabs)
         send_to.connect(send_to.GallerySends(t2i.gallery, t2i.selected, extras=t2i.send_extras,
                                              controlnet=t2i.send_controlnet), t2i, i2i, extras, tabs)

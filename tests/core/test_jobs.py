@@ -225,11 +225,29 @@ def test_progress_is_recorded_from_the_step_callback(runner):
 def test_stop_joins_the_worker(runner):
     queue = JobQueue(runner)
     queue.start()
-    thread = queue._thread
-    assert thread is not None and thread.is_alive()
+    (thread,) = queue._threads
+    assert thread.is_alive()
     queue.stop(timeout=WAIT)
     assert not thread.is_alive()
-    assert queue._thread is None
+    assert queue._threads == []
+
+
+def test_with_two_worker_slots_two_jobs_run_at_once_and_the_next_waits_for_a_free_slot(runner):
+    queue = JobQueue(runner, workers=2)
+    queue.start()
+    first, second = queue.submit("block", "alice"), queue.submit("block", "bob")
+    deadline = time.monotonic() + WAIT
+    while (first.status, second.status) != (RUNNING, RUNNING):
+        assert time.monotonic() < deadline, "both slots should run a job"
+        time.sleep(0.005)
+    third = queue.submit("hello", "carol")
+    time.sleep(0.1)
+    assert third.status == QUEUED and queue.current_of("bob") is second
+    queue.set_workers(3)  # a worker joined: its slot takes the waiting job at once
+    assert queue.wait(third, WAIT) and third.status == DONE
+    runner.release.set()
+    assert queue.wait(first, WAIT) and queue.wait(second, WAIT)
+    queue.stop(timeout=WAIT)
 
 
 def test_stop_interrupts_a_running_job(runner):
