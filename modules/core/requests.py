@@ -17,6 +17,8 @@ from modules.core.detailer import DetailerUnit
 from modules.core.detailer import from_infotext as detailer_from_infotext
 from modules.core.detailer import validate as validate_detailer
 from modules.core.prompts import editing_syntax_count
+from modules.core import regions as regions_core
+from modules.core.regions import Region, RegionError
 from modules.core.soft_inpainting import SoftInpainting
 from modules.core.soft_inpainting import validate as validate_soft
 
@@ -148,6 +150,8 @@ class GenerationRequest:
     # Fields the service adds to every picture's infotext, e.g. the wildcards' "Template" a prompt was drawn from.
     infotext_fields: dict[str, str] = field(default_factory=dict)
     soft_inpainting: SoftInpainting | None = None  # inpaint: grey mask values repaint in proportion (A1111's)
+    # Regional prompting: areas with their own prompt (and <lora:...>); `prompt` is the base shared by all.
+    regions: tuple[Region, ...] = ()
     detailer: tuple[DetailerUnit, ...] = ()  # detect and redraw (ADetailer's) each finished picture, unit by unit
     # Fast paths (issue 16): A1111's "sd_vae_decode_method" (Full / TAESD, the tiny decoder in models/VAE-approx);
     # DeepCache: the UNet's deep features reused for N-1 of every N steps (0 = off; lossy, named in the infotext).
@@ -339,7 +343,28 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
                    sampler=sampler,
                    schedule_type=schedule, **ints, **_validate_images(request, limits),
                    control_units=_validate_units(request, limits), **_validate_hires(replace(request, **ints), limits),
-                   **_validate_refiner(request), detailer=_validate_detailer(request, limits))
+                   **_validate_refiner(request), detailer=_validate_detailer(request, limits),
+                   regions=_validate_regions(request, limits))
+
+
+def _validate_regions(request: GenerationRequest, limits: Limits) -> tuple[Region, ...]:
+    """The regions checked (see modules.core.regions), with their prompts held to the prompt limits."""
+    if not request.regions:
+        return ()
+    try:
+        regions = regions_core.validate_regions(request.regions)
+    except RegionError as exc:
+        raise RequestError(str(exc)) from None
+    for n, region in enumerate(regions, start=1):
+        check_prompt(f"Region {n}'s prompt", region.prompt, limits)
+    if request.mode == "inpaint" and request.inpaint_full_res:
+        raise RequestError("Regions are fractions of the whole picture, but 'Only masked' inpaints a crop of it: "
+                           "choose Inpaint area: Whole picture, or turn the regions off.")
+    name = "" if request.refiner_checkpoint is None else str(request.refiner_checkpoint).strip()
+    if name.casefold() not in NO_REFINER:
+        raise RequestError("Regions cannot be combined with a refiner yet: the refiner's steps would draw without "
+                           "them. Choose Refiner: None, or turn the regions off.")
+    return regions
 
 
 def _validate_detailer(request: GenerationRequest, limits: Limits) -> tuple[DetailerUnit, ...]:
@@ -651,6 +676,11 @@ def request_fields_from_infotext(prompt: str, negative_prompt: str, params: dict
     units = detailer_from_infotext(params)
     if units:
         out["detailer"] = units
+    if params.get(regions_core.INFOTEXT_KEY):
+        try:
+            out["regions"] = regions_core.from_infotext(params[regions_core.INFOTEXT_KEY])
+        except RegionError:
+            pass  # a damaged value is left out, like any value that does not parse
     if "Model" in params or "Model hash" in params:
         out["checkpoint"] = params.get("Model") or params.get("Model hash")
         out["checkpoint_hash"] = params.get("Model hash")

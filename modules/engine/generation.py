@@ -24,6 +24,7 @@ from modules.core.results import DetectedMap, GenerationResult, JobControl
 from modules.core.detailer import infotext_params as detailer_infotext
 from modules.engine import deepcache, hires, inpainting, pipelines, placement, previews, taesd, vae_decode
 from modules.engine.detailer import Detectors, JobDetailer
+from modules.engine import regions as regional
 from modules.engine import soft_inpainting as soft
 from modules.engine.color_correction import match_colours
 from modules.engine.conditioning import StepConditioning, encode_schedule
@@ -295,11 +296,13 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     seeds, subseeds = request.seeds(), request.subseeds()
     prompt, tags, warnings = extract_loras(request.prompt)
     loras = _loras(tags, models, warnings)
+    region_plan = regional.plan(request, models, warnings)
     warnings += [h for h in prompt_hints(request.prompt) if h not in warnings]
     prepared = inpainting.prepare(request) if request.mode in IMAGE_MODES else None
     if prepared is not None:
         warnings += prepared.warnings
-    with models.use(request.checkpoint, request.vae, loras) as loaded, \
+    with models.use(request.checkpoint, request.vae, loras + regional.idle_entries(region_plan, loras)) as loaded, \
+            regional.installed(loaded.pipe, region_plan, request, loaded.info.family_label), \
             _decoding(request, loaded, tiny, vae_tiling, warnings), \
             placement.measured(loaded.pipe._execution_device) as peak, \
             deepcache.cached(getattr(loaded.pipe, "unet", None), request.deepcache_interval):
@@ -315,14 +318,17 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
         run.extra.update(_fast_path_infotext(request))
         if request.control_units:
             _prepare_controls(run, models, preprocessors or PreprocessorRegistry.default(), prepared)
-        _use_embeddings(run, models, prompt, warnings)
+        _use_embeddings(run, models, regional.with_texts(prompt, region_plan), warnings)
+        run.extra.update(regional.infotext(region_plan))
         run.refiner = handover(request, models, loras, warnings)
         if request.detailer:  # ADetailer's units; `detectors` None: the built-in face detector only
             run.detail = JobDetailer(request, detectors or Detectors(None), _region_inpainter(run, samplers, warnings))
             run.extra.update(detailer_infotext(request.detailer))
-        if loras:
+        if loras or region_plan:
             # A1111's field: "name: hash" with the 12-digit hash of the weights (metadata edits don't change it).
-            run.extra["Lora hashes"] = ", ".join(f"{info.name}: {models.lora_hash(info)[:12]}" for info, _, _ in loras)
+            named = [info for info, _, _ in loras] + regional.idle_loras(region_plan, loras)
+            if named:
+                run.extra["Lora hashes"] = ", ".join(f"{info.name}: {models.lora_hash(info)[:12]}" for info in named)
         if route.kind == pipelines.TXT2IMG:
             _prepare_scheduler(run, samplers)
             _apply_hires(run, hires.plan(hires.FirstPass(run.request, loaded, run.control, run.factors,

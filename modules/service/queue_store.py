@@ -31,6 +31,7 @@ from PIL import Image
 from modules.core.aside import move_aside
 from modules.core.detailer import DetailerUnit
 from modules.core.requests import ControlUnit, GenerationRequest, LoraRef
+from modules.core.regions import Region
 from modules.core.soft_inpainting import SoftInpainting
 from modules.service.jobs import SavedJob
 
@@ -41,7 +42,7 @@ __all__ = ["DEFAULT_TYPES", "MAX_RESTARTS", "QueueFolder", "decode", "encode"]
 FORMAT = 1
 MAX_RESTARTS = 2  # runs a job gets again after the process died running it
 QUEUED_SUFFIX, RUNNING_SUFFIX = ".json", ".running"
-DEFAULT_TYPES: tuple[type, ...] = (GenerationRequest, ControlUnit, LoraRef, SoftInpainting, DetailerUnit)
+DEFAULT_TYPES: tuple[type, ...] = (GenerationRequest, ControlUnit, LoraRef, SoftInpainting, DetailerUnit, Region)
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PNG_MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16")
 

@@ -22,6 +22,7 @@ from modules.engine.extras import ExtrasRequest, ExtrasResult, run_extras, valid
 from modules.engine.faces.restorers import FaceRestorers
 from modules.engine.faces.restorers import check_request as check_faces
 from modules.engine.generation import generate
+from modules.engine import regions as regional
 from modules.engine.models.controlnets import ControlNetError
 from modules.engine import flow_generation
 from modules.engine.models.families import is_flow
@@ -80,6 +81,7 @@ class Processor:
         self._check_loras(request, checkpoint)
         hires.check(request, self.samplers, self.upscalers, self.models)
         refiner.check(request, checkpoint, self.models)
+        regional.check(request, checkpoint, self.models)
         if request.vae_decode_method == "TAESD" and not (self.tiny and self.tiny.available(checkpoint.family)):
             raise RequestError(missing_message(checkpoint.family, checkpoint.family_label,
                                                self.tiny.folder if self.tiny else None))
