@@ -72,3 +72,60 @@ def test_a_flux_dev_transformer_file_is_listed_as_such_with_its_dtype_rather_tha
     from modules.engine.models.registry import _describe_file
 
     assert "Flux.1 dev transformer" in _describe_file(path)["error"]
+
+
+def test_the_demo_export_writes_single_files_that_read_back_to_the_same_transformer_vae_and_encoders(tmp_path):
+    from diffusers import AutoencoderKL, FluxTransformer2DModel
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    from transformers import CLIPTextModel, T5EncoderModel
+
+    from tests.fixtures.tiny_flow import save_tiny_flux
+    from training.export_flux import export_single_files
+
+    folder = save_tiny_flux(tmp_path / "src" / "tiny-flux", guidance=True)
+    paths = export_single_files(folder, tmp_path / "models", "tiny-flux")
+    transformer_file, clip_file, t5_file, vae_file = paths
+    with safe_open(str(transformer_file), framework="pt") as f:
+        metadata = f.metadata()
+    bfl = load_file(str(transformer_file))
+    assert detect_family_message(bfl).startswith("this is a Flux.1 dev transformer")
+    config = flux_files.config_from_bfl(bfl, metadata)
+    original = FluxTransformer2DModel.from_pretrained(folder, subfolder="transformer").to(torch.bfloat16)
+    rebuilt = FluxTransformer2DModel(**config).to(torch.bfloat16)
+    rebuilt.load_state_dict(flux_files.bfl_to_diffusers(bfl, config), strict=True)
+    assert all(torch.equal(a, b) for a, b in zip(original.state_dict().values(), rebuilt.state_dict().values()))
+
+    vae = AutoencoderKL.from_pretrained(folder, subfolder="vae")
+    read = AutoencoderKL.from_single_file(load_file(str(vae_file)), config=str(folder), subfolder="vae",
+                                          local_files_only=True)
+    latents = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(vae.decode(latents).sample, read.decode(latents).sample, atol=1e-6)
+
+    for file, cls, sub in ((clip_file, CLIPTextModel, "text_encoder"), (t5_file, T5EncoderModel, "text_encoder_2")):
+        model = cls.from_pretrained(folder, subfolder=sub)
+        expected = model.state_dict()
+        weights = {k.removeprefix("text_model.") if k.removeprefix("text_model.") in expected else k: v
+                   for k, v in load_file(str(file)).items()}
+        missing = set(expected) - set(weights)
+        assert missing <= {"encoder.embed_tokens.weight"}  # T5's copy of shared.weight
+        assert all(torch.equal(weights[k], expected[k]) for k in weights)
+
+
+def test_the_demo_export_never_overwrites_a_file(tmp_path):
+    from tests.fixtures.tiny_flow import save_tiny_flux
+    from training.export_flux import export_single_files
+
+    folder = save_tiny_flux(tmp_path / "src" / "tiny-flux")
+    existing = tmp_path / "models" / "VAE" / "tiny-flux-ae.safetensors"
+    existing.parent.mkdir(parents=True)
+    existing.write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match="never overwrites"):
+        export_single_files(folder, tmp_path / "models", "tiny-flux")
+    assert existing.read_bytes() == b"mine"
+    assert not (tmp_path / "models" / "Stable-diffusion" / "tiny-flux.safetensors").exists()
+
+
+def detect_family_message(state_dict) -> str:
+    return flux_files.not_yet_message(state_dict)

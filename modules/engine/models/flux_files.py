@@ -82,8 +82,10 @@ def strip_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tens
     return dict(state_dict)
 
 
-def config_from_bfl(state_dict: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """FluxTransformer2DModel's config from BFL-layout weights (prefix already stripped)."""
+def config_from_bfl(state_dict: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None,
+                    require_axes: bool = True) -> dict[str, Any]:
+    """FluxTransformer2DModel's config from BFL-layout weights (prefix already stripped). Without `require_axes`,
+    unknown rotary axes are left out rather than refused (enough to tell what the file is)."""
     keys = list(state_dict)
     try:
         img_in = state_dict["img_in.weight"]
@@ -106,6 +108,8 @@ def config_from_bfl(state_dict: Mapping[str, torch.Tensor], metadata: Mapping[st
         config["axes_dims_rope"] = tuple(json.loads(axes))
     elif head_dim == 128:
         config["axes_dims_rope"] = FLUX_AXES
+    elif not require_axes:
+        return config
     else:
         raise FluxFileError(f"its attention heads are {head_dim} wide, unlike Flux.1's 128, and the file does not say "
                             f"how they split into rotary axes (metadata {AXES_METADATA!r}); use its diffusers folder")
@@ -199,7 +203,7 @@ def diffusers_to_bfl(state_dict: Mapping[str, torch.Tensor], config: Mapping[str
 def describe(state_dict: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What the model list says of a Flux transformer file: its variant, layout and storage dtype."""
     weights = strip_prefix(state_dict)
-    config = config_from_bfl(weights, metadata)
+    config = config_from_bfl(weights, metadata, require_axes=False)
     dtype = str(weights["img_in.weight"].dtype).removeprefix("torch.")
     variant = "dev" if config["guidance_embeds"] else "schnell"
     return {"config": config, "variant": variant, "dtype": dtype,
