@@ -27,6 +27,7 @@ from modules.engine.imaging import flatten, mask_from_alpha
 from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import (
     controlnet_panel,
+    detailer_panel,
     extension_sections,
     face_restoration,
     jobstream,
@@ -304,6 +305,7 @@ def build(services: Services) -> Img2ImgTab:
             settings = _settings(services)
             restore_faces = face_restoration.checkbox("img2img")
             refiner = refiner_panel.build(services, "img2img")
+            detailer = detailer_panel.build(services, "img2img")
             controlnet = controlnet_panel.build(services, "img2img", settings["width"], settings["height"],
                                                 with_input=True, fallback=pictures["init_img"])
             sections = extension_sections.build(services, "img2img", prompt, negative)
@@ -321,14 +323,14 @@ def build(services: Services) -> Img2ImgTab:
     form = {**{k: v for k, v in pictures.items() if k not in ("tabs", "subtabs", "sketch_clear")},
             **{k: v for k, v in settings.items() if k not in ("inpaint_options", "random_seed", "reuse_seed")},
             "prompt": prompt, "negative_prompt": negative, "checkpoint": checkpoint, "vae": vae, "tab": tab,
-            "restore_faces": restore_faces}
+            "restore_faces": restore_faces, **detailer.components}
 
     def run(data: dict, request: gr.Request):
         values = {name: data[component] for name, component in form.items()}
         try:
             req = replace(request_from_form(values["tab"], values), control_units=controlnet.control_units(data),
                           extra=sections.extra_from(data), restore_faces=bool(values.get("restore_faces")),
-                          **refiner.fields(data))
+                          **refiner.fields(data), detailer=detailer.units_from(values))
             req = face_restoration.with_settings(services, req, user_of(request))
         except RequestError as exc:
             yield jobstream.error(str(exc)).values()

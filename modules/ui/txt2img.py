@@ -16,6 +16,7 @@ from modules.core.requests import GenerationRequest
 from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import (
     controlnet_panel,
+    detailer_panel,
     extension_sections,
     face_restoration,
     hires_panel,
@@ -59,6 +60,7 @@ class Txt2ImgTab:
     hires: hires_panel.HiresPanel | None = None  # PNG Info / History "Send to txt2img" fill it
     refiner: refiner_panel.RefinerPanel | None = None  # they fill it too
     restore_faces: Any = None  # checked by "Send to txt2img" when the picture's infotext has "Face restoration"
+    detailer: detailer_panel.DetailerPanel | None = None  # ADetailer's units; "Send to txt2img" fills them too
 
 
 def checkpoint_choices(services: Services) -> tuple[list[str], str | None, str]:
@@ -106,6 +108,7 @@ class _Form:
     hires: hires_panel.HiresPanel
     sections: extension_sections.PanelSections
     refiner: refiner_panel.RefinerPanel | None = None
+    detailer: detailer_panel.DetailerPanel | None = None  # its components are in `fields` too
 
     def inputs(self) -> set[Any]:
         return (set(self.fields.values()) | self.controlnet.inputs() | set(self.sections.components)
@@ -117,7 +120,8 @@ class _Form:
         return request_from_form(values, control_units=self.controlnet.control_units(data),
                                  restore_faces=bool(values.get("restore_faces")),
                                  extra=self.sections.extra_from(data), **self.hires.fields(data, values["cfg_scale"]),
-                                 **(self.refiner.fields(data) if self.refiner else {}))
+                                 **(self.refiner.fields(data) if self.refiner else {}),
+                                 detailer=self.detailer.units_from(values) if self.detailer else ())
 
 
 # ------------------------------------------------------------------------------------------ layout
@@ -262,9 +266,10 @@ def build(services: Services) -> Txt2ImgTab:
     controlnet = controlnet_panel.build(services, "txt2img", settings.width, settings.height)
     hires = hires_panel.build(services, "txt2img", defaults.get("cfg_scale", 7.0))
     refiner = refiner_panel.build(services, "txt2img")
+    detailer = detailer_panel.build(services, "txt2img")
     form = _Form({"prompt": prompts.prompt, "negative_prompt": prompts.negative, **settings.fields(),
-                  "checkpoint": model.checkpoint, "vae": model.vae, "restore_faces": restore_faces}, controlnet, hires,
-                 sections, refiner)
+                  "checkpoint": model.checkpoint, "vae": model.vae, "restore_faces": restore_faces,
+                  **detailer.components}, controlnet, hires, sections, refiner, detailer)
     _wire_generate(services, form, prompts, output, job_id, last_seed)
     _wire_controls(services, model, prompts, settings, job_id, last_seed)
     return Txt2ImgTab(prompt=prompts.prompt, negative_prompt=prompts.negative, sampler=settings.sampler,
@@ -274,7 +279,7 @@ def build(services: Services) -> Txt2ImgTab:
                       checkpoint=model.checkpoint, vae=model.vae, gallery=output.gallery, selected=selected,
                       send_img2img=output.send_img2img, send_inpaint=output.send_inpaint,
                       send_extras=output.send_extras, send_controlnet=output.send_controlnet, controlnet=controlnet,
-                      hires=hires, refiner=refiner, restore_faces=restore_faces)
+                      hires=hires, refiner=refiner, restore_faces=restore_faces, detailer=detailer)
 
 
 def remember(evt: gr.SelectData) -> int:
