@@ -1,0 +1,60 @@
+"""Flux through A1111's API: `distilled_cfg_scale` does what Forge's does and is written in the infotext; a feature
+a Flux checkpoint cannot take is refused before queueing, with the reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import make_services
+
+
+@pytest.fixture(scope="module")
+def flux_models_dir(tmp_path_factory) -> Path:
+    from tests.fixtures.tiny_flow import save_tiny_flux
+
+    root = tmp_path_factory.mktemp("flux-api-models")
+    save_tiny_flux(root / "Stable-diffusion" / "tiny-flux-dev", guidance=True)
+    (root / "VAE").mkdir()
+    return root
+
+
+@pytest.fixture
+def flux_client(flux_models_dir, tmp_path, cpu_fp32):
+    from fastapi.testclient import TestClient
+
+    from modules.api.app import build_app
+
+    services = make_services(flux_models_dir, tmp_path, cpu_fp32, per_user_outputs=False)
+    services.jobs.start()
+    with TestClient(build_app(services)) as client:
+        yield client
+    services.jobs.stop()
+
+
+def _payload(**fields) -> dict:
+    return {"prompt": "a red circle", "negative_prompt": "", "steps": 2, "cfg_scale": 1, "width": 32, "height": 32,
+            "seed": 3, "sampler_name": "Euler", "override_settings": {"sd_model_checkpoint": "tiny-flux-dev"},
+            **fields}
+
+
+def test_distilled_cfg_scale_reaches_flux_and_comes_back_in_the_infotext(flux_client):
+    reply = flux_client.post("/sdapi/v1/txt2img", json=_payload(distilled_cfg_scale=6.5))
+    assert reply.status_code == 200, reply.text
+    info = json.loads(reply.json()["info"])
+    assert "Distilled CFG Scale: 6.5" in info["infotexts"][0]
+    assert info["distilled_cfg_scale"] == 6.5
+
+
+def test_a_distilled_cfg_scale_that_is_not_a_number_is_refused(flux_client):
+    reply = flux_client.post("/sdapi/v1/txt2img", json=_payload(distilled_cfg_scale="lots"))
+    assert reply.status_code == 422
+    assert "Distilled CFG Scale must be a number" in reply.text
+
+
+def test_the_hires_fix_on_a_flux_checkpoint_is_refused_before_queueing_with_the_reason(flux_client):
+    reply = flux_client.post("/sdapi/v1/txt2img", json=_payload(enable_hr=True))
+    assert reply.status_code == 422
+    assert "Hires. fix is not available for tiny-flux-dev" in reply.text
