@@ -47,6 +47,7 @@ class Paths:
     adetailer: Path | None = None  # detect and redraw: detection models (LBP cascade .xml files); None = built-in only
     # CLIP vision encoders (A1111/Forge/ComfyUI's models/clip_vision, the files IP-Adapter uses); None = none
     clip_vision: Path | None = None
+    ipadapter: Path | None = None  # IP-Adapter files (ComfyUI/Forge's models/ipadapter); None = only ControlNet/'s
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         vae_approx=_models_subdir(models, "VAE-approx").expanduser().resolve(),
         adetailer=(models / "adetailer").expanduser().resolve(),
         clip_vision=_models_subdir(models, "clip_vision").expanduser().resolve(),
+        ipadapter=_models_subdir(models, "ipadapter").expanduser().resolve(),
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,

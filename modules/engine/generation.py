@@ -463,8 +463,8 @@ def _detected_maps(run: _Run) -> list[DetectedMap]:
     `none` preprocessor's map (the unit's picture fitted to the output) is returned too, as the extension does."""
     maps: list[DetectedMap] = []
     for index, (unit, active) in enumerate(run.control_units):
-        if not unit.save_detected_map or run.preprocessors is None:
-            continue
+        if not unit.save_detected_map or run.preprocessors is None or not active.residuals:
+            continue  # an IP-Adapter unit has no map: its picture goes to CLIP as it is (sd-webui-controlnet too)
         module = run.preprocessors.canonical(unit.module)  # "invert (from white bg & black line)" -> "invert"
         hr_map = run.hr_maps[index] if index < len(run.hr_maps) else None
         if hr_map is not None:

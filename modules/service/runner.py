@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from modules.core.prompts import extract_loras
-from modules.core.requests import GenerationRequest, Limits, RequestError, validate
+from modules.core.requests import CONTROL_MODES, ControlUnit, GenerationRequest, Limits, RequestError, validate
 from modules.core.results import GenerationResult, JobControl
 from modules.engine import detailer, hires, oom, refiner
-from modules.engine.controlnet.preprocessors import PreprocessorError, PreprocessorRegistry
+from modules.engine.controlnet.preprocessors import PreprocessorError, PreprocessorRegistry, is_reference_module
+from modules.engine.models.ipadapters import IPAdapterError
 from modules.engine.extras import ExtrasRequest, ExtrasResult, run_extras, validate_extras
 from modules.engine.faces.restorers import FaceRestorers
 from modules.engine.faces.restorers import check_request as check_faces
@@ -115,6 +116,9 @@ class Processor:
             try:
                 self.models.usable_controlnet(unit.model, checkpoint)
             except LookupError as exc:
+            if is_reference_module(unit.module):  # an IP-Adapter unit: adapter, encoder and module checked
+                self._check_reference(n, unit, checkpoint)
+                continue
                 raise RequestError(f"ControlNet unit {n}: {exc.args[0]}") from None
             except ControlNetError as exc:
                 raise RequestError(f"ControlNet unit {n}: {exc}") from None
@@ -126,6 +130,17 @@ class Processor:
     def run(self, request: GenerationRequest, control: JobControl | None = None,
             user: str | None = None) -> GenerationResult:
         """Check, then execute: for callers that hold an unchecked request (scripts, tools, tests)."""
+    def _check_reference(self, n: int, unit: ControlUnit, checkpoint: CheckpointInfo) -> None:
+        if unit.control_mode != 0:
+            raise RequestError(f"ControlNet unit {n}: control mode {CONTROL_MODES[unit.control_mode]} is for "
+                               "ControlNets; an IP-Adapter acts by its weight. Choose Balanced.")
+        try:
+            self.models.usable_ip_adapter(unit.model, unit.module, checkpoint)
+        except LookupError as exc:
+            raise RequestError(f"ControlNet unit {n}: {exc.args[0]}") from None
+        except IPAdapterError as exc:
+            raise RequestError(f"ControlNet unit {n}: {exc}") from None
+
         return self.execute(self.check(request), control, user)
 
     def execute(self, request: GenerationRequest, control: JobControl | None = None,

@@ -105,7 +105,8 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     models = ModelManager(checkpoints_dir=settings.paths.checkpoints, vae_dir=settings.paths.vaes,
                           cache_file=settings.paths.cache_dir / "models.json", device=device,
                           models_in_ram=settings.models_in_ram, controlnet_dir=settings.paths.controlnets,
-                          lora_dir=settings.paths.loras, embeddings_dir=settings.paths.embeddings)
+                          lora_dir=settings.paths.loras, embeddings_dir=settings.paths.embeddings,
+                          ipadapter_dir=settings.paths.ipadapter, clip_vision_dir=settings.paths.clip_vision)
     models.refresh()
     history = History(settings.paths.outputs)
     outputs = OutputStore(settings.paths.outputs, index=history)

@@ -121,6 +121,9 @@ class InMemoryModels:
     def controlnet(self, name, checkpoint):
         raise LookupError(f"no ControlNet {name!r} here")
 
+    def ip_adapter(self, name, module, checkpoint):
+        raise LookupError(f"no IP-Adapter {name!r} here")
+
 
 @pytest.fixture(scope="session")
 def sdxl_models():

@@ -11,14 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 from PIL import Image
 
 from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, ControlUnit
-from modules.engine.controlnet.preprocessors import PreprocessorRegistry, fit_to, pixel_perfect_resolution
+from modules.engine.controlnet import ip_adapter
+from modules.engine.controlnet.preprocessors import (
+    PreprocessorRegistry,
+    fit_to,
+    is_reference_module,
+    pixel_perfect_resolution,
+)
 
 if TYPE_CHECKING:  # the manager loads ControlNets; this module only uses them
     from modules.engine.models.registry import CheckpointInfo
@@ -39,6 +45,11 @@ class ActiveControl:
     start: float
     end: float
     mode: int
+    # False for units that act inside the UNet's attention instead of adding residuals (IP-Adapter, ip_adapter.py)
+    residuals: ClassVar[bool] = True
+
+    def steer(self, unet: Any, fraction: float, cfg: bool) -> None:
+        """Set up the next evaluation of `unet` (only units without residuals have anything to do)."""
 
     def tensor(self, batch: int, device: Any, dtype: torch.dtype) -> torch.Tensor:
         arr = np.asarray(self.image.convert("RGB"), dtype=np.float32) / 255.0  # ControlNets take 0..1 maps
@@ -75,21 +86,54 @@ def control_map(unit: ControlUnit, picture: Image.Image, width: int, height: int
     return fit_to(mapped, width, height, unit.resize_mode, pre.lines)
 
 
+@dataclass
+class ReferenceControl(ActiveControl):
+    """An IP-Adapter unit: its picture steers the UNet's cross-attention (ip_adapter.py), no residuals."""
+
+    residuals: ClassVar[bool] = False
+    reference: ip_adapter.Reference | None = None
+
+    def steer(self, unet: Any, fraction: float, cfg: bool) -> None:
+        if self.reference is not None:
+            self.reference.steer(unet, fraction, cfg)
+
+    def at_size(self, unit: ControlUnit, width: int, height: int, preprocessors: PreprocessorRegistry,
+                fallback: Image.Image | None = None) -> ReferenceControl:
+        return self  # the picture goes to CLIP at CLIP's size, whatever the pass's size
+
+
+def _reference(unit: ControlUnit, picture: Image.Image, models: ModelSource,
+               checkpoint: CheckpointInfo) -> ReferenceControl:
+    adapter = models.ip_adapter(unit.model, unit.module, checkpoint)
+    if unit.control_mode != BALANCED:  # validated at submit; a unit built elsewhere still may not ignore it
+        raise ValueError(f"IP-Adapter unit {adapter.info.name}: control mode {CONTROL_MODES[unit.control_mode]} "
+                         "is for ControlNets; an IP-Adapter acts by its weight. Choose Balanced.")
+    reference = ip_adapter.Reference(adapter, picture, unit.resize_mode, unit.weight, unit.guidance_start,
+                                     unit.guidance_end)
+    return ReferenceControl(adapter.info.name, None, picture, unit.weight, unit.guidance_start, unit.guidance_end,
+                            unit.control_mode, reference=reference)
+
+
 def prepare(units: tuple[ControlUnit, ...], models: ModelSource, checkpoint: CheckpointInfo,
             preprocessors: PreprocessorRegistry,
             width: int, height: int, fallback: Image.Image | None) -> list[tuple[ControlUnit, ActiveControl]]:
-    """Load each enabled unit's model (refusing another family's) and make its control map."""
-    active = []
+    """Load each enabled unit's model (refusing another family's) and make its control map; IP-Adapter units
+    get their adapter and encoder instead, and share one `ip_adapter.Job`."""
+    active: list[tuple[ControlUnit, ActiveControl]] = []
     for unit in units:
         if not unit.enabled:
             continue
         picture = unit.image if unit.image is not None else fallback
         if picture is None:
             raise ValueError("a ControlNet unit has no picture")  # validate() refuses this earlier
+        if is_reference_module(unit.module):
+            active.append((unit, _reference(unit, picture, models, checkpoint)))
+            continue
         model = models.controlnet(unit.model, checkpoint)
         name = models.find_controlnet(unit.model).name
         active.append((unit, ActiveControl(name, model, control_map(unit, picture, width, height, preprocessors),
                                            unit.weight, unit.guidance_start, unit.guidance_end, unit.control_mode)))
+    ip_adapter.Job([c.reference for _, c in active if isinstance(c, ReferenceControl) and c.reference])
     return active
 
 
@@ -142,7 +186,11 @@ class ControlledUNet:
         fraction = self.fraction
         down_total: list[torch.Tensor] | None = None
         mid_total: torch.Tensor | None = None
+        cfg = bool(getattr(self._pipe, "do_classifier_free_guidance", False)) and sample.shape[0] % 2 == 0
         for control in self._controls:
+            if not control.residuals:
+                control.steer(self._unet, fraction, cfg)
+                continue
             if not control.start <= fraction <= control.end or control.weight == 0:
                 continue
             down, mid = self._residuals(control, sample, timestep, encoder_hidden_states,
@@ -167,9 +215,11 @@ def attached(pipe: Any, controls: list[ActiveControl]) -> Iterator[ControlledUNe
         yield None
         return
     unet = pipe.unet
+    job = next((c.reference.job for c in controls if isinstance(c, ReferenceControl) and c.reference), None)
     wrapper = ControlledUNet(unet, pipe, controls)
-    object.__setattr__(pipe, "unet", wrapper)
-    try:
-        yield wrapper
-    finally:
-        object.__setattr__(pipe, "unet", unet)
+    with ip_adapter.installed(unet, job):  # IP-Adapters: in the UNet for this call only
+        object.__setattr__(pipe, "unet", wrapper)
+        try:
+            yield wrapper
+        finally:
+            object.__setattr__(pipe, "unet", unet)

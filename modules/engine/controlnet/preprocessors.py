@@ -30,6 +30,24 @@ _GLOBAL_RANDOM = threading.Lock()
 Detector = Callable[..., Image.Image]  # fn(image, resolution, **params) -> PIL picture
 
 
+# sd-webui-controlnet's IP-Adapter "preprocessors" (what its API clients send as `module`) and the CLIP vision
+# encoder each runs (None: the one the adapter needs). The picture goes to the encoder as it is.
+REFERENCE_MODULES: dict[str, str | None] = {
+    "ip-adapter-auto": None,
+    "ip-adapter_clip_sd15": "vit-h",
+    "ip-adapter_clip_h": "vit-h",
+    "ip-adapter_clip_sdxl_plus_vith": "vit-h",
+    "ip-adapter_clip_sdxl": "vit-bigg",
+    "ip-adapter_clip_g": "vit-bigg",
+    "ip-adapter_clip_bigg": "vit-bigg",
+}
+
+
+def is_reference_module(name: str | None) -> bool:
+    """Whether a unit's module makes it an IP-Adapter unit (the FaceID ones too, which are refused later)."""
+    return (name or "").strip().casefold().startswith("ip-adapter")
+
+
 class PreprocessorError(RuntimeError):
     """The preprocessor cannot run; the message says what to do."""
 
@@ -246,6 +264,8 @@ class PreprocessorRegistry:
         for name, spec in ANNOTATORS.items():
             reg.register(name, _AnnotatorDetector(name, spec, folder), files=spec.files, lines=name in LINE_MAPS,
                          source="controlnet-aux")
+        for name in REFERENCE_MODULES:  # the reference picture as it is: the CLIP encoder does the rest
+            reg.register(name, none, source="IP-Adapter")
         # sd-webui-controlnet's longer names, which its API clients send.
         reg.aliases.update({
             "invert (from white bg & black line)": "invert",

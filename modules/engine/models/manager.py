@@ -25,7 +25,9 @@ import torch
 from modules.core.requests import VAE_AUTOMATIC, VAE_NONE
 from modules.engine.devices import DeviceConfig
 from modules.engine.placement import Placement, file_has_fp8, place
-from modules.engine.models import controlnets, families
+from modules.engine import image_embeddings
+from modules.engine.controlnet.preprocessors import REFERENCE_MODULES
+from modules.engine.models import controlnets, families, ipadapters
 from modules.engine.models import embeddings as embedding_files
 from modules.engine.models import loras as lora_files
 from modules.engine.models.controlnets import ControlNetError, ControlNetInfo
@@ -171,8 +173,14 @@ class ModelManager:
                  models_in_ram: int = 2, loader: Callable[[CheckpointInfo, DeviceConfig], Any] = load_pipeline,
                  preferred: str = "demo-shapes", controlnet_dir: Path | None = None,
                  controlnets_in_ram: int = 2, lora_dir: Path | None = None,
-                 embeddings_dir: Path | None = None) -> None:
+                 embeddings_dir: Path | None = None, ipadapter_dir: Path | None = None,
+                 clip_vision_dir: Path | None = None) -> None:
         self.device = device
+        self.ipadapter_dir = ipadapter_dir  # IP-Adapters; models/ControlNet is searched for them too
+        self.clip_vision_dir = clip_vision_dir
+        self.ipadapters: list[ipadapters.IPAdapterInfo] = []
+        self.clip_vision: list[image_embeddings.ClipVisionInfo] = []
+        self._ipadapter_cache = LruCache(4)  # state dicts and encoders, by file and dtype
         self.embeddings_dir = embeddings_dir
         self.embeddings: list[EmbeddingInfo] = []
         self.lora_dir = lora_dir
@@ -243,7 +251,51 @@ class ModelManager:
 
     def refresh_controlnets(self) -> list[ControlNetInfo]:
         self.controlnets = controlnets.scan(self.controlnet_dir) if self.controlnet_dir else []
+        self.ipadapters = ipadapters.scan(self.ipadapter_dir, self.controlnet_dir)
+        self.clip_vision = image_embeddings.scan(self.clip_vision_dir)
         return self.controlnets
+
+    def find_ip_adapter(self, name: str) -> ipadapters.IPAdapterInfo:
+        """By the name sd-webui-controlnet lists ("ip-adapter_sd15"), also with its extension or "[hash]"."""
+        query = name.strip()
+        if query.endswith("]") and " [" in query:
+            query = query[:query.rindex(" [")]
+        for info in self.ipadapters:
+            if query in (info.name, info.path.name, info.path.stem, Path(info.name).name):
+                return info
+        names = ", ".join(i.name for i in self.ipadapters) or "none"
+        raise ModelNotFound(f"IP-Adapter model {name!r} not found in {self.ipadapter_dir} (nor in "
+                            f"{self.controlnet_dir}). Available: {names}.")
+
+    def usable_ip_adapter(self, name: str, module: str, checkpoint: CheckpointInfo
+                          ) -> tuple[ipadapters.IPAdapterInfo, image_embeddings.ClipVisionInfo]:
+        """The IP-Adapter and the encoder it needs for a job on `checkpoint`; IPAdapterError (or ModelNotFound)
+        says why not. Checked at submit time and again when the job loads it."""
+        info = self.find_ip_adapter(name)
+        known = {k.casefold(): v for k, v in REFERENCE_MODULES.items()}
+        ipadapters.check_module(info, module, known.get(module.strip().casefold()), module.strip().casefold() in known)
+        ipadapters.check_family(info, checkpoint.family, checkpoint.name)
+        return info, ipadapters.choose_encoder(info, self.clip_vision, self.clip_vision_dir)
+
+    def ip_adapter(self, name: str, module: str, checkpoint: CheckpointInfo) -> ipadapters.LoadedIPAdapter:
+        """The IP-Adapter's weights and its CLIP vision encoder, loaded (kept in a small LRU cache)."""
+        info, encoder_info = self.usable_ip_adapter(name, module, checkpoint)
+        with self._lock:
+            weights = self._cached(("ipadapter", str(info.path)), lambda: ipadapters.load(info))
+            encoder = self._cached(("clip_vision", str(encoder_info.path), str(self.device.dtype)),
+                                   lambda: image_embeddings.load(encoder_info, self.device.dtype, self.device.device))
+        return ipadapters.LoadedIPAdapter(info, weights, encoder, encoder_info.name)
+
+    def _cached(self, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+        value = self._ipadapter_cache.get(key)
+        if value is None:
+            if self._ipadapter_cache.make_room():
+                release_memory()
+            started = time.perf_counter()
+            value = make()
+            log.info("loaded %s %s in %.2f s", key[0], Path(key[1]).name, time.perf_counter() - started)
+            self._ipadapter_cache.put(key, value)
+        return value
 
     def find_controlnet(self, name: str) -> ControlNetInfo:
         """By the name sd-webui-controlnet lists ("control_v11p_sd15_scribble"), also accepted with its file
@@ -407,4 +459,5 @@ class ModelManager:
             self._cache.clear()
             self._vae_cache.clear()
             self._controlnet_cache.clear()
+            self._ipadapter_cache.clear()
             release_memory()

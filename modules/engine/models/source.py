@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from modules.engine.models.controlnets import ControlNetInfo
+    from modules.engine.models.ipadapters import LoadedIPAdapter
     from modules.engine.models.loras import LoraInfo
     from modules.engine.models.manager import LoadedModel
     from modules.engine.models.registry import CheckpointInfo
@@ -34,3 +35,7 @@ class ModelSource(Protocol):
     def find_controlnet(self, name: str) -> ControlNetInfo: ...
 
     def controlnet(self, name: str, checkpoint: CheckpointInfo) -> Any: ...
+
+    def ip_adapter(self, name: str, module: str, checkpoint: CheckpointInfo) -> LoadedIPAdapter:
+        """An IP-Adapter unit's adapter and CLIP vision encoder, loaded; refused with the reason."""
+        ...
