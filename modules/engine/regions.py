@@ -366,6 +366,12 @@ def check(request: GenerationRequest, checkpoint: Any, models: Any) -> None:
 
     if not request.regions:
         return
+    if any(unit.enabled and str(unit.module).casefold().startswith("ip-adapter") for unit in request.control_units):
+        raise RequestError("Regions cannot be combined with an IP-Adapter unit yet: both replace the UNet's "
+                           "cross-attention, and one would be lost. Turn the regions or the IP-Adapter unit off.")
+    if request.detailer:
+        raise RequestError("Regions cannot be combined with detect and redraw (ADetailer) yet: its redraws of each "
+                           "face would get the regions of the whole picture. Turn one of them off.")
     group = families.checkpoint_family_group(checkpoint.family) or ""
     if group not in UNET_GROUPS and not group.startswith("custom-"):
         raise RequestError(f"Regions need a UNet with cross-attention (SD 1.x, SD 2.x, SDXL); "
