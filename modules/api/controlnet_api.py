@@ -36,7 +36,9 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
     def model_list(update: bool = True, caller: Caller = who) -> dict[str, Any]:
         if update:  # only the ControlNet folder: clients poll this often
             services.models.refresh_controlnets()
-        return {"model_list": [i.name for i in services.models.controlnets if not i.error]}
+        # IP-Adapters are models of units too (module ip-adapter_*), as sd-webui-controlnet lists them.
+        return {"model_list": [i.name for i in services.models.controlnets if not i.error]
+                + [i.name for i in services.models.ipadapters if not i.error]}
 
     @router.get("/module_list")
     def module_list(alias_names: bool = False, caller: Caller = who) -> dict[str, Any]:

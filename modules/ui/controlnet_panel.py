@@ -7,6 +7,7 @@ the model will see. The panel turns its values into `ControlUnit`s on the reques
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from PIL import Image
 
 from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, CONTROL_RESIZE_MODES, ControlUnit
 from modules.engine.controlnet.apply import control_map
+from modules.engine.controlnet.preprocessors import is_reference_module
 from modules.engine.imaging import flatten
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.outputs_view import SHOWN_BUTTONS
@@ -64,6 +66,36 @@ class ControlNetPanel:
     def inputs(self) -> set[Any]:
         return {c for unit in self.units for c in unit.inputs()}
 
+    def ordered(self) -> list[Any]:
+        """The unit settings PNG Info / History "Send to txt2img" fill, in the order of `updates_from`."""
+        return [c for w in self.units for c in (w.enabled, w.module, w.model, w.weight, w.start, w.end,
+                                                 w.control_mode, w.resize_mode, w.pixel_perfect, w.processor_res,
+                                                 w.hr_option)]
+
+    def updates_from(self, services: Services, params: dict[str, Any]) -> tuple[list[Any], str]:
+        """Updates for `ordered()` from an infotext's `ControlNet N: "Module: ..., Model: ..., ..."` entries
+        (sd-webui-controlnet's), and a note: units the infotext does not name are switched off, so the picture's
+        settings come back as they were; the pictures themselves are not in an infotext."""
+        entries = {int(k.split()[1]): unit_entry(str(v)) for k, v in params.items()
+                   if re.fullmatch(r"ControlNet \d+", str(k))}
+        updates: list[Any] = []
+        notes: list[str] = []
+        choices = model_choices(services)
+        for w in self.units:
+            entry = entries.get(w.index)
+            if entry is None:
+                updates += [gr.update(value=False)] + [gr.update()] * 10
+                continue
+            updates += _unit_updates(services, entry, choices, w.index, notes)
+        extra = sorted(i for i in entries if i >= len(self.units))
+        if extra:
+            notes.append(f"ControlNet unit(s) {', '.join(map(str, extra))} of the picture do not fit the "
+                         f"{len(self.units)} units here (setting controlnet_units).")
+        if entries:
+            notes.append("ControlNet settings restored; add the units' pictures again (an infotext does not hold "
+                         "them).")
+        return updates, "".join(f" {n}" for n in notes)
+
     def control_units(self, data: dict[Any, Any]) -> tuple[ControlUnit, ...]:
         """The enabled units from a Gradio `inputs=set(...)` dict (component -> value)."""
         out = []
@@ -84,6 +116,51 @@ class ControlNetPanel:
         return tuple(out)
 
 
+UNIT_KEYS = ("Module", "Model", "Weight", "Resize Mode", "Processor Res", "Threshold A", "Threshold B",
+             "Guidance Start", "Guidance End", "Pixel Perfect", "Control Mode", "Hr Option", "Save Detected Map")
+
+
+def unit_entry(text: str) -> dict[str, str]:
+    """sd-webui-controlnet's unit text ("Module: canny, Model: x [hash], Weight: 1, ...") as a dict. Split only
+    before a known key, so a model name with a comma in it stays whole."""
+    pattern = "|".join(re.escape(k) for k in UNIT_KEYS)
+    parts = re.split(rf"(?:^|, )({pattern}): ", text.strip().strip('"'))
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
+
+
+def _unit_updates(services: Services, entry: dict[str, str], choices: list[str], index: int,
+                  notes: list[str]) -> list[Any]:
+    def number(key: str, low: float, high: float) -> Any:
+        try:
+            value = float(entry[key])
+        except (KeyError, ValueError):
+            return gr.update()
+        return gr.update(value=value) if low <= value <= high else gr.update()
+
+    def choice(key: str, names: tuple[str, ...]) -> Any:
+        return gr.update(value=entry[key]) if entry.get(key) in names else gr.update()
+
+    module = entry.get("Module", "none")
+    try:
+        module_update = gr.update(value=services.preprocessors.get(module).name)
+    except Exception:  # an extension's preprocessor that is not installed here
+        module_update = gr.update()
+        notes.append(f"Unit {index}: preprocessor {module!r} is not here.")
+    model = entry.get("Model", "")
+    wanted = model.rsplit(" [", 1)[0] if model.endswith("]") else model
+    if wanted in choices:
+        model_update = gr.update(choices=choices, value=wanted)
+    else:
+        model_update = gr.update(choices=choices, value=NO_MODEL)
+        notes.append(f"Unit {index}: model {model!r} is not here.")
+    pixel = entry.get("Pixel Perfect")
+    return [gr.update(value=True), module_update, model_update, number("Weight", 0, 2),
+            number("Guidance Start", 0, 1), number("Guidance End", 0, 1), choice("Control Mode", CONTROL_MODES),
+            choice("Resize Mode", CONTROL_RESIZE_MODES),
+            gr.update(value=pixel == "True") if pixel in ("True", "False") else gr.update(),
+            number("Processor Res", 64, 2048), choice("Hr Option", CONTROL_HR_OPTIONS)]
+
+
 def drawn_picture(value: Any) -> Image.Image | None:
     """The canvas as one RGB picture (strokes over the upload or the white page); None when nothing is on it."""
     if value is None:
@@ -102,7 +179,8 @@ def drawn_picture(value: Any) -> Image.Image | None:
 
 
 def model_choices(services: Services) -> list[str]:
-    return [NO_MODEL] + [i.name for i in services.models.controlnets if not i.error]
+    return ([NO_MODEL] + [i.name for i in services.models.controlnets if not i.error]
+            + [i.name for i in services.models.ipadapters if not i.error])  # for the ip-adapter_* modules
 
 
 def _slider_updates(services: Services, module: str) -> tuple[Any, Any, str]:
@@ -122,6 +200,9 @@ def _slider_updates(services: Services, module: str) -> tuple[Any, Any, str]:
     missing = reg.missing_files(pre.name)
     note = (f"⚠️ {pre.name} needs {', '.join(missing)} in models/annotators/ (controlnet-aux's file names)."
             if missing else "")
+    if is_reference_module(pre.name):
+        note = ("IP-Adapter: the picture is a reference for the look and content. Choose an IP-Adapter model "
+                "(models/ipadapter); its CLIP vision encoder comes from models/clip_vision.")
     return updates[0], updates[1], note
 
 

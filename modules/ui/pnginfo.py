@@ -11,6 +11,7 @@ from PIL import Image
 from modules.core.infotext import image_metadata, parse_infotext, read_image_infotext
 from modules.core.requests import request_fields_from_infotext
 from modules.engine.samplers import SCHEDULE_TYPES
+from modules.ui.controlnet_panel import ControlNetPanel
 from modules.ui.hires_panel import HiresPanel
 from modules.ui.refiner_panel import RefinerPanel
 from modules.ui import detailer_panel
@@ -80,11 +81,13 @@ def txt2img_outputs(txt2img: Txt2ImgTab) -> list[Any]:
     hires = txt2img.hires
     return [getattr(txt2img, name) for name in TXT2IMG_TARGETS] + [txt2img.checkpoint] + \
         (hires.ordered() if hires is not None else []) + \
-        (txt2img.refiner.ordered() if txt2img.refiner is not None else [])
+        (txt2img.refiner.ordered() if txt2img.refiner is not None else []) + \
+        (txt2img.controlnet.ordered() if txt2img.controlnet is not None else [])
 
 
 def txt2img_updates(services: Services, text: str, hires: HiresPanel | None = None,
-                    refiner: RefinerPanel | None = None) -> tuple[list[Any], str]:
+                    refiner: RefinerPanel | None = None, controlnet: ControlNetPanel | None = None
+                    ) -> tuple[list[Any], str]:
     """Updates for `txt2img_outputs` (TXT2IMG_TARGETS, the checkpoint dropdown, the Hires. fix panel when given),
     and a note: what "Send to txt2img" does (here and in the History tab)."""
     values, message = txt2img_values(services.samplers, text)
@@ -99,6 +102,10 @@ def txt2img_updates(services: Services, text: str, hires: HiresPanel | None = No
         more, refiner_note = refiner.updates_from(services, values)
         updates += more
         note += refiner_note
+    if controlnet is not None:  # its units' settings (IP-Adapter units too), from `ControlNet N` entries
+        more, controlnet_note = controlnet.updates_from(services, parse_infotext(text).params)
+        updates += more
+        note += controlnet_note
     return updates, message + note
 
 
@@ -131,7 +138,7 @@ def build(services: Services, txt2img: Txt2ImgTab, tabs: Any, txt2img_tab_id: st
         if not text:
             return [gr.update()] * len(targets) + ["Nothing to send: load a picture with parameters first.",
                                                    gr.update()]
-        updates, message = txt2img_updates(services, text, txt2img.hires, txt2img.refiner)
+        updates, message = txt2img_updates(services, text, txt2img.hires, txt2img.refiner, txt2img.controlnet)
         return updates + [message, gr.Tabs(selected=txt2img_tab_id)]
 
     outputs = targets + [note, tabs]
