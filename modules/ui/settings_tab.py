@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from modules.ui import face_restoration
+from modules.ui import face_restoration, memory_settings
 from modules.ui.roles import admin_only, show_to_admins
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ def build(services: Services, tab: Any = None) -> None:
         result = gr.Markdown(elem_id="settings_result")
         read_at = gr.Markdown(elem_id="settings_read_at")
         face_restoration.settings_section(services, tab)  # its own Apply: a section of its own
+        memory_settings.settings_section(services, tab)  # live preview method, fp8 checkpoints
     seen = gr.State({})  # the values the form was filled with: what "changed" is measured against
 
     def fill():
