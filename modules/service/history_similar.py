@@ -64,6 +64,7 @@ class SimilarPictures:
         self._dirty = False  # something may lack a vector
         self._busy = False
         self._stopped = False
+        self._swept = ""  # the kind a pass last found complete: a search of that kind need not start one
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------------ the pass
@@ -101,8 +102,9 @@ class SimilarPictures:
                 self._dirty, self._busy = False, True
             try:
                 while not self._stopped:
-                    started = time.perf_counter()
+                    started, kind = time.perf_counter(), self.embedder.kind
                     if self.fill(BATCH) == 0:
+                        self._swept = kind
                         break
                     time.sleep((time.perf_counter() - started) * self.pause)
             except HistoryUnavailable as exc:  # a full disk: tried again at the next save
@@ -180,7 +182,8 @@ class SimilarPictures:
 
     def _search(self, query: bytes, owner: str | None, limit: int, exclude: frozenset[int]) -> SimilarResult:
         limit = min(max(1, int(limit)), MAX_PER_PAGE)
-        self.notify()
+        if self._swept != self.embedder.kind:  # first search since the start (or a new model): fill the rest
+            self.notify()
         self.wait_idle(SETTLE_SECONDS)  # a picture saved a moment ago is found too
         kind = self.embedder.kind
         index = self._matrix()
