@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from modules.api import a1111_options
 from modules.api.images import decode_image, encode_image
+from modules.api.regions_convert import region_fields
 from modules.api.schemas import GenerationPayload, Img2ImgPayload
 from modules.core.infotext import parse_infotext
 from modules.core.detailer import SCRIPT_NAME as DETAILER_SCRIPT
@@ -194,6 +195,7 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
             _script_values(fields["extra"], payload.script_name, payload.script_args, services, warnings)
     fields.update(hires_fields(payload, services, warnings))
     fields.update(refiner_fields(payload, services))
+    fields.update(region_fields(payload, fields, services.processor.limits))
     defaults = type(payload)()
     for name, value in _infotext_fields(payload).items():
         source = {"batch_count": "n_iter", "schedule_type": "scheduler", "sampler": "sampler_name"}.get(name, name)

@@ -212,6 +212,8 @@ class GenerationPayload(Lenient):
     save_images: bool = False
     alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
     infotext: str | None = None
+    # Ours: [{"prompt", "box": [x0, y0, x1, y1] (fractions) or "mask": base64 PNG, "weight"}]; `prompt` is the base.
+    regions: Any = None
 
 
 class Txt2ImgPayload(GenerationPayload):

@@ -175,9 +175,9 @@ def _box_cover(box: tuple[float, float, float, float], height: int, width: int) 
 
 
 def _mask_cover(text: str, height: int, width: int) -> torch.Tensor:
-    cells = torch.tensor(list(decode_mask(text).getdata()), dtype=torch.float32)
-    grid_w, grid_h = decode_mask(text).size
-    grid = (cells / 255.0).reshape(1, 1, grid_h, grid_w)
+    cells = decode_mask(text)
+    grid = torch.frombuffer(bytearray(cells.tobytes()), dtype=torch.uint8).float() / 255.0
+    grid = grid.reshape(1, 1, cells.height, cells.width)
     return F.interpolate(grid, size=(height, width), mode="area")[0, 0]
 
 
