@@ -35,6 +35,7 @@ from modules.ui import (
     send_row,
     soft_inpainting_panel,
     user_defaults,
+    wildcards_panel,
 )
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of
@@ -304,6 +305,7 @@ def build(services: Services) -> Img2ImgTab:
             pictures = _picture_tabs()
             settings = _settings(services)
             restore_faces = face_restoration.checkbox("img2img")
+            wildcards_mode = wildcards_panel.build("img2img")
             refiner = refiner_panel.build(services, "img2img")
             detailer = detailer_panel.build(services, "img2img")
             controlnet = controlnet_panel.build(services, "img2img", settings["width"], settings["height"],
@@ -323,13 +325,14 @@ def build(services: Services) -> Img2ImgTab:
     form = {**{k: v for k, v in pictures.items() if k not in ("tabs", "subtabs", "sketch_clear")},
             **{k: v for k, v in settings.items() if k not in ("inpaint_options", "random_seed", "reuse_seed")},
             "prompt": prompt, "negative_prompt": negative, "checkpoint": checkpoint, "vae": vae, "tab": tab,
-            "restore_faces": restore_faces, **detailer.components}
+            "restore_faces": restore_faces, **detailer.components, wildcards_panel.FIELD: wildcards_mode}
 
     def run(data: dict, request: gr.Request):
         values = {name: data[component] for name, component in form.items()}
         try:
             req = replace(request_from_form(values["tab"], values), control_units=controlnet.control_units(data),
-                          extra=sections.extra_from(data), restore_faces=bool(values.get("restore_faces")),
+                          extra={**sections.extra_from(data), **wildcards_panel.extra_from(values)},
+                          restore_faces=bool(values.get("restore_faces")),
                           **refiner.fields(data), detailer=detailer.units_from(values))
             req = face_restoration.with_settings(services, req, user_of(request))
         except RequestError as exc:

@@ -24,6 +24,7 @@ from modules.ui import (
     refiner_panel,
     send_row,
     user_defaults,
+    wildcards_panel,
 )
 from modules.ui.jobstream import status_html, user_of
 from modules.ui.outputs_view import SHOWN_BUTTONS, output_gallery
@@ -119,7 +120,8 @@ class _Form:
         values = {name: data[component] for name, component in self.fields.items()}
         return request_from_form(values, control_units=self.controlnet.control_units(data),
                                  restore_faces=bool(values.get("restore_faces")),
-                                 extra=self.sections.extra_from(data), **self.hires.fields(data, values["cfg_scale"]),
+                                 extra={**self.sections.extra_from(data), **wildcards_panel.extra_from(values)},
+                                 **self.hires.fields(data, values["cfg_scale"]),
                                  **(self.refiner.fields(data) if self.refiner else {}),
                                  detailer=self.detailer.units_from(values) if self.detailer else ())
 
@@ -256,6 +258,7 @@ def build(services: Services) -> Txt2ImgTab:
         with gr.Column(scale=1):
             settings = _settings(services, defaults)
             restore_faces = face_restoration.checkbox("txt2img")
+            wildcards_mode = wildcards_panel.build("txt2img")
             sections = extension_sections.build(services, "txt2img", prompts.prompt, prompts.negative)
         with gr.Column(scale=1):
             output = _output_column()
@@ -269,7 +272,8 @@ def build(services: Services) -> Txt2ImgTab:
     detailer = detailer_panel.build(services, "txt2img")
     form = _Form({"prompt": prompts.prompt, "negative_prompt": prompts.negative, **settings.fields(),
                   "checkpoint": model.checkpoint, "vae": model.vae, "restore_faces": restore_faces,
-                  **detailer.components}, controlnet, hires, sections, refiner, detailer)
+                  **detailer.components, wildcards_panel.FIELD: wildcards_mode}, controlnet, hires, sections, refiner,
+                 detailer)
     _wire_generate(services, form, prompts, output, job_id, last_seed)
     _wire_controls(services, model, prompts, settings, job_id, last_seed)
     return Txt2ImgTab(prompt=prompts.prompt, negative_prompt=prompts.negative, sampler=settings.sampler,
