@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from modules.api import controlnet_api, discovery, ext_routes, extras_api, history_api, jobs_api, merge_api, sdapi
+from modules.api import train_api
 from modules.api import workers_api
 from modules.api import history_search_api
 from modules.api.auth import AuthGate, AuthMiddleware, BrowserGuard, caller_dependency
@@ -81,6 +82,7 @@ def build_app(services: Services, accounts: Accounts | None = None,
     app.include_router(controlnet_api.build_router(services, current_caller))
     app.include_router(extras_api.build_router(services, current_caller))
     app.include_router(merge_api.build_router(services, current_caller))
+    app.include_router(train_api.build_router(services, current_caller))
     app.include_router(workers_api.build_router(services, current_caller))
     if services.history is not None:
         app.include_router(history_api.build_router(services.history, current_caller))

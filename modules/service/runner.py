@@ -34,7 +34,7 @@ from modules.engine.samplers import SamplerRegistry
 from modules.engine.taesd import TinyDecoders, missing_message
 from modules.engine.upscaling import UpscalerRegistry
 from modules.extension_api import ScriptContext
-from modules.service import merger
+from modules.service import lora_trainer, merger
 from modules.service.extensions import ExtensionHost, run_script
 from modules.service.outputs import OutputStore
 from modules.service import wildcards
@@ -60,6 +60,7 @@ class Processor:
     faces: FaceRestorers | None = None  # models/GFPGAN, models/Codeformer; None: restore_faces is refused
     wildcards: wildcards.WildcardFiles = field(default_factory=lambda: wildcards.WildcardFiles(None))
     vae_tiling: str = "auto"  # --vae-tiling: when the VAE decodes in tiles (engine/vae_decode.py)
+    training_dir: Path | None = None  # LoRA training's resumable states (outside outputs); None: a temp folder
     # Draws instead of engine.generation.generate, with its arguments: the Ray workers (service/workers/pool.py)
     # with --workers/--ray-address. None: this process draws. Hooks and saving stay here either way.
     engine: Callable[..., GenerationResult] | None = None
@@ -74,6 +75,8 @@ class Processor:
             return validate_extras(request, self.upscalers, self.limits, self.faces)
         if isinstance(request, merger.MergeRequest):
             return merger.check(request, self.models)
+        if isinstance(request, lora_trainer.LoraTrainRequest):
+            return lora_trainer.check(request, self.models)
         request = validate(request, self.limits, self.samplers)
         checkpoint = self.models.resolve(request.checkpoint)
         if is_flow(checkpoint.family):  # Flux, SD 3.x: what they cannot take yet is refused before queueing
@@ -150,6 +153,8 @@ class Processor:
             return self._run_extras(request, control, user)
         if isinstance(request, merger.MergeRequest):
             return merger.run(request, self.models, control)
+        if isinstance(request, lora_trainer.LoraTrainRequest):
+            return lora_trainer.run(request, self.models, control, self.training_dir)
         script = self.extensions.script_for(request) if self.extensions else None
         if script is not None:
             return run_script(self.extensions, script, request, self._script_context(request, control, user))

@@ -26,6 +26,8 @@ from modules.service.history import History
 from modules.service.history_similar import SimilarPictures, attach
 from modules.service.prompt_suggestions import PromptSuggestions
 from modules.service.jobs import Job, JobQueue
+from modules.service.lora_trainer import SETTING_DEFAULTS as TRAINING_LIMITS
+from modules.service.lora_trainer import LoraTrainRequest, TrainImage
 from modules.service.merger import MergeRequest
 from modules.service.outputs import OutputStore
 from modules.service.queue_store import DEFAULT_TYPES, QueueFolder
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 UI_DEFAULTS: dict[str, Any] = {
     "preview_every": 5,
+    **TRAINING_LIMITS,  # LoRA training: who may train, most steps, longest run (admins set them in the Train tab)
     "default_negative_prompt": "",
     "ESRGAN_tile": DEFAULT_TILE,  # upscaler tile size in pixels (0 = no tiling), A1111's setting name
     "ESRGAN_tile_overlap": DEFAULT_OVERLAP,
@@ -74,7 +77,7 @@ class Services:
     extensions: ExtensionHost = field(default_factory=ExtensionHost)  # none until start_extensions()
     workers: WorkerPool | None = None  # Ray workers (--workers/--ray-address); None: jobs run in this process
 
-    def submit(self, request: GenerationRequest | ExtrasRequest | MergeRequest, user: str) -> Job:
+    def submit(self, request: GenerationRequest | ExtrasRequest | MergeRequest | LoraTrainRequest, user: str) -> Job:
         """The one front door for work: validate once (a bad request fails now, not after waiting in the
         queue), fix the seeds (so the infotext, a retry and the UI all see the same ones), and queue it.
 
@@ -123,6 +126,7 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
     processor = Processor(models=models, samplers=samplers, outputs=outputs, limits=Limits(max_size=settings.max_size),
                           preprocessors=preprocessors, upscalers=upscalers, faces=faces,
                           wildcards=WildcardFiles(settings.paths.wildcards), vae_tiling=settings.vae_tiling,
+                          training_dir=settings.paths.cache_dir / "training",
                           tiny=TinyDecoders(settings.paths.vae_approx, device.device, device.dtype),
                           preview_method=str(ui_settings.get("show_progress_type") or "TAESD"),
                           detectors=Detectors(settings.paths.adetailer, faces.detector))
@@ -134,7 +138,7 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                                                                       owner if per_user_outputs else None),
                     preview_every=int(ui_settings.get("preview_every") or 0),
                     store=QueueFolder(history.data_dir / "queue",
-                                     types=(*DEFAULT_TYPES, ExtrasRequest, MergeRequest)))
+                                     types=(*DEFAULT_TYPES, ExtrasRequest, MergeRequest, LoraTrainRequest, TrainImage)))
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
                     processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings,
                     user_settings=user_settings,
