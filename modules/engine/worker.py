@@ -39,6 +39,8 @@ class WorkerConfig:
     upscalers_dir: Path | None = None
     gfpgan_dir: Path | None = None
     codeformer_dir: Path | None = None
+    ipadapter_dir: Path | None = None  # IP-Adapter files (models/ipadapter)
+    clip_vision_dir: Path | None = None  # their CLIP vision encoders (models/clip_vision)
     device: str = "auto"  # as --device: a CUDA worker sees only the GPU Ray gave it
     precision: str = "auto"
     models_in_ram: int = 2
@@ -110,7 +112,8 @@ class GenerationWorker:
         self.models = ModelManager(checkpoints_dir=config.checkpoints_dir, vae_dir=config.vae_dir,
                                    cache_file=config.cache_file, device=self.device,
                                    models_in_ram=config.models_in_ram, controlnet_dir=config.controlnet_dir,
-                                   lora_dir=config.lora_dir, embeddings_dir=config.embeddings_dir)
+                                   lora_dir=config.lora_dir, embeddings_dir=config.embeddings_dir,
+                                   ipadapter_dir=config.ipadapter_dir, clip_vision_dir=config.clip_vision_dir)
         self.models.refresh()
         self.samplers = SamplerRegistry.default()
         self.preprocessors = PreprocessorRegistry.default(config.annotators_dir)

@@ -91,7 +91,8 @@ def worker_config(settings: Settings) -> WorkerConfig:
     return WorkerConfig(name="", checkpoints_dir=p.checkpoints, vae_dir=p.vaes,
                         cache_file=p.cache_dir / "models.json", lora_dir=p.loras, embeddings_dir=p.embeddings,
                         controlnet_dir=p.controlnets, annotators_dir=p.annotators, upscalers_dir=p.upscalers,
-                        gfpgan_dir=p.gfpgan, codeformer_dir=p.codeformer, device=settings.device,
+                        gfpgan_dir=p.gfpgan, codeformer_dir=p.codeformer, ipadapter_dir=p.ipadapter,
+                        clip_vision_dir=p.clip_vision, device=settings.device,
                         precision=settings.precision, models_in_ram=settings.models_in_ram)
 
 
