@@ -63,6 +63,7 @@ def cmd_flags(services: Services) -> dict[str, Any]:
         "embeddings_dir": str(paths.embeddings), "models_dir": str(paths.checkpoints.parent),
         "ui_settings_file": str(paths.settings_file), "no_half": fp32, "no_half_vae": fp32,
         "precision": "full" if fp32 else "autocast",
+        "medvram": settings.memory == "offload", "lowvram": settings.memory == "lowvram",
         "use_cpu": ["all"] if str(services.device.device) == "cpu" else [],
         "enable_insecure_extension_access": settings.enable_insecure_extension_access,
         "disable_all_extensions": settings.disable_all_extensions,

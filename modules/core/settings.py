@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", metavar="HOST:PORT",
                    help="join the Ray cluster at HOST:PORT (started with `ray start --head`): every GPU of its "
                         "machines gets a worker; see README, 'A studio with several GPU machines'")
+    p.add_argument("--memory", choices=MEMORY_POLICIES, default="auto",
+                   help="where the weights live on a GPU: auto (chosen per model from its size and the free memory), "
+                        "full (all on the GPU), offload (one component on the GPU at a time), lowvram (groups of "
+                        "layers streamed to the GPU); on the CPU everything is in RAM whatever this says")
     p.add_argument("--allow-downloads", action="store_true",
                    help="let libraries reach the Hugging Face hub (off by default: the app runs offline)")
     p.add_argument("--auth", "--gradio-auth", dest="auth", metavar="USER:PASS[:admin],...",
