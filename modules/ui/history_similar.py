@@ -32,7 +32,7 @@ def panel() -> SimilarPanel:
     with gr.Accordion("Search by picture", open=True, elem_id="history_similar_box"):
         drop = gr.Image(label="Drop a picture here to find the most similar ones", type="pil",
                         sources=["upload", "clipboard"], height=150, elem_id="history_similar_drop")
-        find = gr.Button("🔍 Find similar to the picture shown", size="sm", elem_id="history_find_similar")
+        find = gr.Button("Find similar to the picture shown", size="sm", elem_id="history_find_similar")
         note = gr.Markdown(elem_id="history_similar_note")
     return SimilarPanel(drop, find, note)
 

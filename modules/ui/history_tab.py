@@ -20,7 +20,7 @@ from PIL import Image
 
 from modules.service.history import Entry, History, Query, parse_day
 from modules.service.history_import import import_folder
-from modules.ui import detailer_panel, history_similar
+from modules.ui import detailer_panel, history_similar, regions_panel
 from modules.ui.img2img import Img2ImgTab, SendToImg2Img
 from modules.ui.outputs_view import SHOWN_BUTTONS
 from modules.ui.pnginfo import fields_html, txt2img_outputs, txt2img_updates, txt2img_values
@@ -402,6 +402,9 @@ def _wire_sending(pictures: _Pictures, layout: _Layout, txt2img: Txt2ImgTab, img
     if txt2img.detailer is not None:  # ADetailer's units too
         detailer_panel.connect_send(txt2img.detailer, services, v.to_txt2img, [selected],
                                     lambda image_id, request: pictures.entry(image_id, request).infotext)
+    if txt2img.regions is not None:  # the regions too
+        regions_panel.connect_send(txt2img.regions, v.to_txt2img, [selected],
+                                   lambda image_id, request: pictures.entry(image_id, request).infotext)
 
     def sender(sending: SendToImg2Img):
         def send(image_id: int | None, request: gr.Request):

@@ -28,6 +28,7 @@ from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import (
     controlnet_panel,
     detailer_panel,
+    regions_panel,
     extension_sections,
     face_restoration,
     jobstream,
@@ -308,6 +309,7 @@ def build(services: Services) -> Img2ImgTab:
             wildcards_mode = wildcards_panel.build("img2img")
             refiner = refiner_panel.build(services, "img2img")
             detailer = detailer_panel.build(services, "img2img")
+            regions = regions_panel.build("img2img", settings["width"], settings["height"])
             controlnet = controlnet_panel.build(services, "img2img", settings["width"], settings["height"],
                                                 with_input=True, fallback=pictures["init_img"])
             sections = extension_sections.build(services, "img2img", prompt, negative)
@@ -326,6 +328,7 @@ def build(services: Services) -> Img2ImgTab:
             **{k: v for k, v in settings.items() if k not in ("inpaint_options", "random_seed", "reuse_seed")},
             "prompt": prompt, "negative_prompt": negative, "checkpoint": checkpoint, "vae": vae, "tab": tab,
             "restore_faces": restore_faces, **detailer.components, wildcards_panel.FIELD: wildcards_mode}
+    form.update(regions.components)
 
     def run(data: dict, request: gr.Request):
         values = {name: data[component] for name, component in form.items()}
@@ -333,7 +336,8 @@ def build(services: Services) -> Img2ImgTab:
             req = replace(request_from_form(values["tab"], values), control_units=controlnet.control_units(data),
                           extra={**sections.extra_from(data), **wildcards_panel.extra_from(values)},
                           restore_faces=bool(values.get("restore_faces")),
-                          **refiner.fields(data), detailer=detailer.units_from(values))
+                          **refiner.fields(data), detailer=detailer.units_from(values),
+                          regions=regions.regions_from(values, values["width"], values["height"]))
             req = face_restoration.with_settings(services, req, user_of(request))
         except RequestError as exc:
             yield jobstream.error(str(exc)).values()

@@ -14,7 +14,7 @@ from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui.controlnet_panel import ControlNetPanel
 from modules.ui.hires_panel import HiresPanel
 from modules.ui.refiner_panel import RefinerPanel
-from modules.ui import detailer_panel
+from modules.ui import detailer_panel, regions_panel
 from modules.ui.img2img import Img2ImgTab, connect_picture_send
 from modules.ui.txt2img import Txt2ImgTab
 
@@ -145,6 +145,8 @@ def build(services: Services, txt2img: Txt2ImgTab, tabs: Any, txt2img_tab_id: st
     send.click(send_to_txt2img, inputs=[raw], outputs=outputs)
     if txt2img.detailer is not None:  # ADetailer's units too
         detailer_panel.connect_send(txt2img.detailer, services, send, [raw], lambda text, request: text)
+    if txt2img.regions is not None:  # the regions too
+        regions_panel.connect_send(txt2img.regions, send, [raw], lambda text, request: text)
     if img2img is not None:
         def values_of(picture: Image.Image) -> dict[str, Any]:
             text = read_image_infotext(picture)

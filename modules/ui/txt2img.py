@@ -17,6 +17,7 @@ from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import (
     controlnet_panel,
     detailer_panel,
+    regions_panel,
     extension_sections,
     face_restoration,
     hires_panel,
@@ -62,6 +63,7 @@ class Txt2ImgTab:
     refiner: refiner_panel.RefinerPanel | None = None  # they fill it too
     restore_faces: Any = None  # checked by "Send to txt2img" when the picture's infotext has "Face restoration"
     detailer: detailer_panel.DetailerPanel | None = None  # ADetailer's units; "Send to txt2img" fills them too
+    regions: regions_panel.RegionsPanel | None = None  # "Send to txt2img" fills it too
 
 
 def checkpoint_choices(services: Services) -> tuple[list[str], str | None, str]:
@@ -110,6 +112,7 @@ class _Form:
     sections: extension_sections.PanelSections
     refiner: refiner_panel.RefinerPanel | None = None
     detailer: detailer_panel.DetailerPanel | None = None  # its components are in `fields` too
+    regions: regions_panel.RegionsPanel | None = None  # its components are in `fields` too
 
     def inputs(self) -> set[Any]:
         return (set(self.fields.values()) | self.controlnet.inputs() | set(self.sections.components)
@@ -123,7 +126,9 @@ class _Form:
                                  extra={**self.sections.extra_from(data), **wildcards_panel.extra_from(values)},
                                  **self.hires.fields(data, values["cfg_scale"]),
                                  **(self.refiner.fields(data) if self.refiner else {}),
-                                 detailer=self.detailer.units_from(values) if self.detailer else ())
+                                 detailer=self.detailer.units_from(values) if self.detailer else (),
+                                 regions=self.regions.regions_from(values, values["width"], values["height"])
+                                 if self.regions else ())
 
 
 # ------------------------------------------------------------------------------------------ layout
@@ -274,6 +279,8 @@ def build(services: Services) -> Txt2ImgTab:
                   "checkpoint": model.checkpoint, "vae": model.vae, "restore_faces": restore_faces,
                   **detailer.components, wildcards_panel.FIELD: wildcards_mode}, controlnet, hires, sections, refiner,
                  detailer)
+    form.regions = regions_panel.build("txt2img", settings.width, settings.height)
+    form.fields.update(form.regions.components)
     _wire_generate(services, form, prompts, output, job_id, last_seed)
     _wire_controls(services, model, prompts, settings, job_id, last_seed)
     return Txt2ImgTab(prompt=prompts.prompt, negative_prompt=prompts.negative, sampler=settings.sampler,
@@ -283,7 +290,8 @@ def build(services: Services) -> Txt2ImgTab:
                       checkpoint=model.checkpoint, vae=model.vae, gallery=output.gallery, selected=selected,
                       send_img2img=output.send_img2img, send_inpaint=output.send_inpaint,
                       send_extras=output.send_extras, send_controlnet=output.send_controlnet, controlnet=controlnet,
-                      hires=hires, refiner=refiner, restore_faces=restore_faces, detailer=detailer)
+                      hires=hires, refiner=refiner, restore_faces=restore_faces, detailer=detailer,
+                      regions=form.regions)
 
 
 def remember(evt: gr.SelectData) -> int:
