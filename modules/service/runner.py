@@ -116,12 +116,12 @@ class Processor:
     def _check_units(self, request: GenerationRequest, checkpoint: CheckpointInfo) -> None:
 
         for n, unit in enumerate(request.control_units, start=1):
+            if is_reference_module(unit.module):  # an IP-Adapter unit: adapter, encoder and module checked
+                self._check_reference(n, unit, checkpoint, request)
+                continue
             try:
                 self.models.usable_controlnet(unit.model, checkpoint)
             except LookupError as exc:
-            if is_reference_module(unit.module):  # an IP-Adapter unit: adapter, encoder and module checked
-                self._check_reference(n, unit, checkpoint)
-                continue
                 raise RequestError(f"ControlNet unit {n}: {exc.args[0]}") from None
             except ControlNetError as exc:
                 raise RequestError(f"ControlNet unit {n}: {exc}") from None
@@ -130,10 +130,11 @@ class Processor:
             except PreprocessorError as exc:
                 raise RequestError(f"ControlNet unit {n}: {exc}") from None
 
-    def run(self, request: GenerationRequest, control: JobControl | None = None,
-            user: str | None = None) -> GenerationResult:
-        """Check, then execute: for callers that hold an unchecked request (scripts, tools, tests)."""
-    def _check_reference(self, n: int, unit: ControlUnit, checkpoint: CheckpointInfo) -> None:
+    def _check_reference(self, n: int, unit: ControlUnit, checkpoint: CheckpointInfo,
+                         request: GenerationRequest) -> None:
+        if request.regions:  # both replace the UNet's cross-attention; refused here rather than mid-job
+            raise RequestError(f"ControlNet unit {n}: an IP-Adapter unit cannot be combined with regional prompting "
+                               "yet. Turn the regions off, or disable the unit.")
         if unit.control_mode != 0:
             raise RequestError(f"ControlNet unit {n}: control mode {CONTROL_MODES[unit.control_mode]} is for "
                                "ControlNets; an IP-Adapter acts by its weight. Choose Balanced.")

@@ -169,6 +169,10 @@ def test_refusals_say_what_to_do(ipa_manager, samplers, ipa_models_dir, cpu_fp32
     refused(replace(UNIT, model="nope"), r"IP-Adapter model 'nope' not found.*Available: .*ip-adapter_tiny")
     refused(replace(UNIT, control_mode=2), "control mode ControlNet is more important is for ControlNets")
     processor.check(replace(BASE, control_units=(UNIT,)))  # the same unit, fine, passes
+    from modules.core.regions import Region
+
+    with pytest.raises(RequestError, match="cannot be combined with regional prompting yet"):
+        processor.check(replace(BASE, control_units=(UNIT,), regions=(Region("a cat", box=(0, 0, 0.5, 1)),)))
     empty = tmp_path / "no-encoders"
     empty.mkdir()
     bare = make_manager(ipa_models_dir, cpu_fp32, tmp_path / "c2.json", clip_vision=empty)
@@ -191,3 +195,47 @@ def test_an_ip_adapter_kept_in_the_controlnet_folder_is_found_as_one(ipa_models_
     shutil.copytree(ipa_models_dir / "ControlNet", copy)
     found = ipadapters.scan(None, copy)
     assert [i.name for i in found] == ["ip-adapter-plus_tiny"] and found[0].error is None
+
+
+class XLWithAdapter:
+    """The in-memory tiny SDXL, with one IP-Adapter made for its UNet and a tiny encoder (no files)."""
+
+    def __init__(self, models, tmp_path: Path) -> None:
+        from modules.engine import image_embeddings
+        from tests.fixtures.ip_adapter import ip_adapter_state_dict, save_clip_vision
+
+        self.models = models
+        unet = models.loaded.pipe.unet
+        weights = ipadapters.split(ip_adapter_state_dict(unet, 24, seed=6))
+        folder = save_clip_vision(tmp_path / "enc", hidden=32, projection=24, seed=7)
+        encoder = image_embeddings.load(image_embeddings.describe(folder), unet.dtype, unet.device)
+        shapes = {f"{group}.{key}": list(v.shape) for group, values in weights.items() for key, v in values.items()}
+        family, kind, reads, width, error = ipadapters.describe_shapes(shapes)
+        info = ipadapters.IPAdapterInfo("ip-adapter_tiny_xl", tmp_path / "x.safetensors", family, kind, reads, width)
+        self.adapter = ipadapters.LoadedIPAdapter(info, weights, encoder, "enc")
+
+    def __getattr__(self, name):
+        return getattr(self.models, name)
+
+    def ip_adapter(self, name, module, checkpoint):
+        return self.adapter
+
+
+def test_an_sdxl_checkpoint_takes_an_ip_adapter_next_to_its_added_conditions(sdxl_models, samplers, tmp_path):
+    models = XLWithAdapter(sdxl_models, tmp_path)
+    request = replace(BASE, width=16, height=16, control_units=(replace(UNIT, model="ip-adapter_tiny_xl"),))
+    plain = pixels(generate(validate(replace(request, control_units=()), samplers=samplers), models, samplers))
+    steered = generate(validate(request, samplers=samplers), models, samplers)
+    assert np.abs(pixels(steered) - plain).mean() > 0.5
+    assert "Model: ip-adapter_tiny_xl" in steered.infotexts[0]
+    after = generate(validate(replace(request, control_units=()), samplers=samplers), models, samplers)
+    assert np.array_equal(pixels(after), plain)
+
+
+def test_with_the_hires_fix_the_adapter_acts_in_the_pass_its_option_names(ipa_manager, samplers):
+    hires = replace(BASE, enable_hr=True, hr_scale=2, hr_upscaler="Latent", denoising_strength=0.5)
+    both = run(ipa_manager, samplers, replace(hires, control_units=(UNIT,)))
+    low = run(ipa_manager, samplers, replace(hires, control_units=(replace(UNIT, hr_option="Low res only"),)))
+    assert both.images[0].size == (64, 64) and "Hr Option: Both" in both.infotexts[0]
+    assert "Hr Option: Low res only" in low.infotexts[0]
+    assert not np.array_equal(pixels(both), pixels(low))  # the second pass saw the reference in one of them
