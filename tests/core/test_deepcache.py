@@ -107,3 +107,19 @@ def test_a_deepcached_job_is_close_to_the_uncached_picture_and_says_so_in_its_in
     assert params["DeepCache interval"] == "3"
     assert request_fields_from_infotext("", "", params)["deepcache_interval"] == 3
     assert "DeepCache interval" not in parse_infotext(plain.infotexts[0]).params
+
+
+def test_a_job_that_runs_out_of_memory_leaves_the_unet_and_vae_unpatched(manager, samplers):
+    from modules.core.results import JobControl, OutOfMemory
+    from modules.engine import oom
+
+    def fail(info):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    request = _request(deepcache_interval=3)
+    with pytest.raises(OutOfMemory, match="Out of memory"):
+        oom.run_with_retry(request.with_resolved_seeds(), lambda attempt: generate(
+            attempt, manager, samplers, JobControl(on_step=fail)))
+    pipe = manager.load(manager.resolve(request.checkpoint)).pipe
+    assert "forward" not in pipe.unet.__dict__ and "decode" not in pipe.vae.__dict__
+    assert generate(_request(), manager, samplers).images  # the next job runs as usual
