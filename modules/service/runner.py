@@ -145,6 +145,9 @@ class Processor:
         except IPAdapterError as exc:
             raise RequestError(f"ControlNet unit {n}: {exc}") from None
 
+    def run(self, request: GenerationRequest, control: JobControl | None = None,
+            user: str | None = None) -> GenerationResult:
+        """Check, then execute: for callers that hold an unchecked request (scripts, tools, tests)."""
         return self.execute(self.check(request), control, user)
 
     def execute(self, request: GenerationRequest, control: JobControl | None = None,
