@@ -334,6 +334,15 @@ def run(opts: FluxRunOptions) -> None:
         log.info("resuming from %s (vae step %s, step %s)", state_path, state.get("vae_step"), state.get("step"))
     if not state.get("vae_done"):
         train_vae(opts, state)
+    if "vae_score" not in state:  # what the VAE alone keeps of a scene: a ceiling on the model's scores
+        from training.train import vae_round_trip_score
+        from training.demo_model import DemoConfig
+
+        vae = build_vae(opts.cfg)
+        vae.load_state_dict(state["vae"])
+        state["vae_score"] = vae_round_trip_score(vae.eval(), DemoConfig(image_size=opts.cfg.image_size))
+        _save_state(state_path, state)
+    log.info("vae round trip score: %s", state["vae_score"])
     train_transformer(opts, state)
     export(opts, state)
 
