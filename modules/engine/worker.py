@@ -39,6 +39,8 @@ class WorkerConfig:
     upscalers_dir: Path | None = None
     gfpgan_dir: Path | None = None
     codeformer_dir: Path | None = None
+    vae_approx_dir: Path | None = None  # TAESD tiny decoders for live previews (models/VAE-approx)
+    adetailer_dir: Path | None = None  # detection models of detect-and-redraw (models/adetailer)
     ipadapter_dir: Path | None = None  # IP-Adapter files (models/ipadapter)
     clip_vision_dir: Path | None = None  # their CLIP vision encoders (models/clip_vision)
     device: str = "auto"  # as --device: a CUDA worker sees only the GPU Ray gave it
@@ -97,11 +99,13 @@ class GenerationWorker:
         import torch
 
         from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+        from modules.engine.detailer import Detectors
         from modules.engine.devices import choose_device
         from modules.engine.faces.restorers import FaceRestorers
         from modules.engine.models.manager import ModelManager
         from modules.engine.models.upscalers import UpscalerModels
         from modules.engine.samplers import SamplerRegistry
+        from modules.engine.taesd import TinyDecoders
         from modules.engine.upscaling import UpscalerRegistry
 
         if config.threads > 0:  # a CPU worker shares the machine with others: one thread each, not all cores each
@@ -121,6 +125,8 @@ class GenerationWorker:
         self.upscalers.refresh()
         self.faces = FaceRestorers(config.gfpgan_dir, config.codeformer_dir, self.device, self.options)
         self.faces.refresh()
+        self.tiny = TinyDecoders(config.vae_approx_dir, self.device.device, self.device.dtype)
+        self.detectors = Detectors(config.adetailer_dir, self.faces.detector)
         self._jobs: dict[str, _Running] = {}
         self._lock = threading.Lock()
         log.info("worker %s ready on %s (%s)", config.name, self.device.device, self.device.reason)
@@ -155,7 +161,8 @@ class GenerationWorker:
         try:
             result = oom.run_with_retry(request, lambda attempt: generate(
                 attempt, self.models, self.samplers, running.control, self.preprocessors, self.upscalers,
-                self.faces, vae_tiling=str(options.get("vae_tiling", "auto"))))
+                self.faces, vae_tiling=str(options.get("vae_tiling", "auto")), tiny=self.tiny,
+                preview_method=str(options.get("preview_method", "TAESD")), detectors=self.detectors))
             if self.faces is not None and getattr(request, "restore_faces", False):
                 self.faces.after_job()
             return result

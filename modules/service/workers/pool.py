@@ -299,10 +299,11 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ running a job
     def generate(self, request: Any, models: Any = None, samplers: Any = None, control: JobControl | None = None,
-                 *_head_registries: Any, vae_tiling: str = "auto", **_head_extras: Any) -> GenerationResult:
+                 *_head_registries: Any, vae_tiling: str = "auto", preview_method: str = "TAESD",
+                 **_head_objects: Any) -> GenerationResult:
         """engine.generation.generate, on a worker: the same request (seeds resolved) gives the same pictures
-        anywhere. Called as the Processor calls the engine; the head's model manager and registries are not
-        sent (a worker has its own, built from the same folders)."""
+        anywhere. Called as the Processor calls the engine; the head's model manager, registries, TAESD
+        decoders and face detectors are not sent: a worker builds its own from the same folders."""
         control = control or JobControl()
         checkpoint = self._resolve(request.checkpoint)
         job_id = getattr(control, "job_id", "") or ""
@@ -311,7 +312,8 @@ class WorkerPool:
             worker = self._acquire(checkpoint, lora_names(request.prompt), job_id, set(lost))
             error: str | None = None
             try:
-                result = self._run_on(worker, request, control, vae_tiling)
+                result = self._run_on(worker, request, control, {"vae_tiling": vae_tiling,
+                                                                         "preview_method": preview_method})
                 result.worker = worker.name
                 return result
             except WorkerLost as exc:
@@ -332,10 +334,11 @@ class WorkerPool:
             finally:
                 self._release(worker, error)
 
-    def _run_on(self, worker: _Worker, request: Any, control: JobControl, vae_tiling: str) -> GenerationResult:
+    def _run_on(self, worker: _Worker, request: Any, control: JobControl, engine_options: dict[str, str]
+                ) -> GenerationResult:
         ray = self._ray
         key = uuid.uuid4().hex
-        options = {**self._job_options(), "vae_tiling": vae_tiling}
+        options = {**self._job_options(), **engine_options}
         ref = worker.actor.run.remote(key, request, control.preview_every, options)
         while True:
             ready, _ = ray.wait([ref], timeout=self.options.poll_seconds)

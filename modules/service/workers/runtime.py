@@ -92,7 +92,8 @@ def worker_config(settings: Settings) -> WorkerConfig:
                         cache_file=p.cache_dir / "models.json", lora_dir=p.loras, embeddings_dir=p.embeddings,
                         controlnet_dir=p.controlnets, annotators_dir=p.annotators, upscalers_dir=p.upscalers,
                         gfpgan_dir=p.gfpgan, codeformer_dir=p.codeformer, ipadapter_dir=p.ipadapter,
-                        clip_vision_dir=p.clip_vision, device=settings.device,
+                        clip_vision_dir=p.clip_vision, vae_approx_dir=p.vae_approx, adetailer_dir=p.adetailer,
+                        device=settings.device,
                         precision=settings.precision, models_in_ram=settings.models_in_ram)
 
 
