@@ -160,8 +160,8 @@ _NOT_YET = {
 }
 _NOT_YET_PREFIXES = {
     "controlnet": "this looks like a ControlNet, put it in models/ControlNet",
-    "sd3": "Stable Diffusion 3 is not supported yet",
-    "sd35": "Stable Diffusion 3.5 is not supported yet",
+    "sd3": "Stable Diffusion 3 single files cannot be loaded yet; use the model's diffusers folder",
+    "sd35": "Stable Diffusion 3.5 single files cannot be loaded yet; use the model's diffusers folder",
     "flux": "Flux is not supported yet",
     "chroma": "Chroma (Flux) is not supported yet",
     "stable_cascade": "Stable Cascade is not supported yet",
