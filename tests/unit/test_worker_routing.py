@@ -134,3 +134,28 @@ def test_a_job_waits_for_a_busy_worker_and_then_runs_on_it():
     pool._release(taken, None)
     waiter.join(5)
     assert done == ["w1"] and pool.workers()[0].jobs_done == 2
+
+
+def test_the_workers_flag_takes_auto_or_a_positive_number_and_says_so_otherwise():
+    from modules.core.settings import settings_from_args
+
+    assert settings_from_args(["--workers", "auto"]).workers == "auto"
+    assert settings_from_args(["--workers", "3", "--ray-address", "10.0.0.2:6379"]).ray_address == "10.0.0.2:6379"
+    assert settings_from_args([]).workers is None  # no flag: no Ray at all
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(SystemExit):
+            settings_from_args(["--workers", bad])
+
+
+def test_one_worker_per_gpu_or_n_cpu_workers_sharing_the_cores(monkeypatch):
+    from modules.service.workers.runtime import plan
+
+    def cluster(**resources):
+        return SimpleNamespace(cluster_resources=lambda: resources)
+
+    assert plan(cluster(GPU=4.0, CPU=32.0), "auto", None).kind == "gpu"
+    assert plan(cluster(GPU=4.0), "auto", None).max_workers is None  # every GPU, also of machines joining later
+    assert plan(cluster(GPU=4.0), "2", None).max_workers == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    cpu = plan(cluster(CPU=8.0), "2", None)
+    assert (cpu.kind, cpu.max_workers, cpu.threads) == ("cpu", 2, 4)
