@@ -151,8 +151,10 @@ def _infotext_fields(payload: GenerationPayload) -> dict[str, Any]:
         return {}
     parsed = parse_infotext(payload.infotext)
     values = request_fields_from_infotext(parsed.prompt, parsed.negative_prompt, parsed.params)
-    # The checkpoint and VAE stay the caller's choice: the picture's may not be on this server.
-    return {k: v for k, v in values.items() if k not in ("checkpoint", "checkpoint_hash", "vae")}
+    # The checkpoint and VAE stay the caller's choice: the picture's may not be on this server. ADetailer and soft
+    # inpainting come only through their alwayson_scripts, as in A1111 (the infotext never overrides those).
+    return {k: v for k, v in values.items()
+            if k not in ("checkpoint", "checkpoint_hash", "vae", "detailer", "soft_inpainting")}
 
 
 def payload_to_request(payload: GenerationPayload, services: Services, user_options: dict[str, Any]

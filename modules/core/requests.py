@@ -20,6 +20,7 @@ from modules.core.prompts import editing_syntax_count
 from modules.core import regions as regions_core
 from modules.core.regions import Region, RegionError
 from modules.core.soft_inpainting import SoftInpainting
+from modules.core.soft_inpainting import from_infotext as soft_from_infotext
 from modules.core.soft_inpainting import validate as validate_soft
 
 MODES = ("txt2img", "img2img", "inpaint")
@@ -676,6 +677,9 @@ def request_fields_from_infotext(prompt: str, negative_prompt: str, params: dict
     units = detailer_from_infotext(params)
     if units:
         out["detailer"] = units
+    soft = soft_from_infotext(params)
+    if soft is not None:  # inpaint's "Send to" restores it (PNG Info, History)
+        out["soft_inpainting"] = soft
     if params.get(regions_core.INFOTEXT_KEY):
         try:
             out["regions"] = regions_core.from_infotext(params[regions_core.INFOTEXT_KEY])

@@ -61,6 +61,7 @@ def _widget(services: Services, name: str, value: Any, elem_id: str) -> Any:
 @dataclass
 class DetailerPanel:
     components: dict[str, Any]  # "ad_enable" and "ad_<unit>_<field>", in the order of `ordered()`
+    available: Callable[[], list[str]] = lambda: [BUILTIN_FACE]  # the detection models there are, when asked
 
     def ordered(self) -> list[Any]:
         return list(self.components.values())
@@ -77,11 +78,11 @@ class DetailerPanel:
                 units.append(unit)
         return tuple(units)
 
-    def updates_from(self, services: Services, values: Mapping[str, Any]) -> tuple[list[Any], str]:
+    def updates_from(self, values: Mapping[str, Any]) -> tuple[list[Any], str]:
         """Updates for `ordered()` from an infotext's request fields: the picture's units, or ADetailer off. A
         detection model that is not here leaves its unit off ("None"), saying so."""
         units = tuple(values.get("detailer") or ())
-        available = services.processor.detectors.names()
+        available = self.available()
         note = "" if len(units) <= UNITS else (f" The picture has {len(units)} ADetailer units; the first {UNITS} "
                                               "were set.")
         updates = [gr.update(value=bool(units))]
@@ -107,7 +108,7 @@ def build(services: Services, prefix: str) -> DetailerPanel:
                     for f in fields(DetailerUnit):
                         c[f"ad_{n}_{f.name}"] = _widget(services, f.name, getattr(default, f.name),
                                                         f"{prefix}_ad_{n}_{f.name}")
-    return DetailerPanel(c)
+    return DetailerPanel(c, services.processor.detectors.names)
 
 
 def updates_for_infotext(panel: DetailerPanel, services: Services, text: str | None) -> list[Any]:
@@ -115,7 +116,7 @@ def updates_for_infotext(panel: DetailerPanel, services: Services, text: str | N
     if not text:
         return [gr.update()] * len(panel.components)
     info = parse_infotext(text)
-    updates, note = panel.updates_from(services, request_fields_from_infotext(info.prompt, info.negative_prompt,
+    updates, note = panel.updates_from(request_fields_from_infotext(info.prompt, info.negative_prompt,
                                                                               info.params))
     if note:
         gr.Warning(note.strip())

@@ -75,6 +75,8 @@ class Img2ImgTab:
     gallery: Any = None
     selected: Any = None  # gr.State: the gallery index last clicked (for "Send to")
     sends: dict[str, Any] | None = None  # the "Send to" buttons by target, wired by send_to.connect
+    soft: dict[str, Any] | None = None  # the Soft inpainting components by name (soft_inpainting_panel.names())
+    detailer: detailer_panel.DetailerPanel | None = None  # the ADetailer accordion
 
 
 def read_upload(payload: Any, max_side: int) -> tuple[Image.Image | None, str | None]:
@@ -367,7 +369,8 @@ def build(services: Services) -> Img2ImgTab:
                       inpaint_options=settings["inpaint_options"], prompt=prompt, negative_prompt=negative,
                       sampler=settings["sampler"], schedule_type=settings["schedule_type"], steps=settings["steps"],
                       cfg_scale=settings["cfg_scale"], width=settings["width"], height=settings["height"],
-                      checkpoint=checkpoint, vae=vae, gallery=gallery, selected=selected, sends=sends)
+                      checkpoint=checkpoint, vae=vae, gallery=gallery, selected=selected, sends=sends,
+                      soft={name: settings[name] for name in soft_inpainting_panel.names()}, detailer=detailer)
 
 
 def _size_updates(picture: Image.Image | None) -> tuple[Any, Any]:
@@ -447,11 +450,23 @@ class SendToImg2Img:
     settings: tuple[str, ...] = PICTURE_SETTINGS
     tab_id: str = "img2img"  # the img2img tab's id among `tabs`
 
+    @property
+    def from_infotext(self) -> bool:
+        """PNG Info and History send a picture's whole infotext: its soft inpainting and ADetailer settings are
+        restored too (txt2img's own sends carry only its form's values)."""
+        return self.settings == PICTURE_SETTINGS
+
+    def _panels(self) -> list[Any]:
+        i2i = self.img2img
+        if not self.from_infotext:
+            return []
+        return [*(i2i.soft or {}).values(), *(i2i.detailer.ordered() if i2i.detailer is not None else [])]
+
     def outputs(self) -> list[Any]:
         i2i = self.img2img
         box = i2i.init_img if self.target == "img2img" else i2i.inpaint
         return [box, *(getattr(i2i, name) for name in self.settings), i2i.width, i2i.height, i2i.subtabs, self.tabs,
-                i2i.tab, i2i.inpaint_options]
+                i2i.tab, i2i.inpaint_options, *self._panels()]
 
     def updates(self, picture: Image.Image, values: Mapping[str, Any]) -> list[Any]:
         """Updates for `outputs()`: the picture in the target's box (on an inpaint canvas, with no mask yet),
@@ -459,7 +474,19 @@ class SendToImg2Img:
         box = picture if self.target == "img2img" else {"background": picture, "layers": [], "composite": picture}
         settings = [gr.update(value=values[name]) if name in values else gr.update() for name in self.settings]
         return [box, *settings, *_size_updates(picture), gr.Tabs(selected=self.target), gr.Tabs(selected=self.tab_id),
-                self.target, gr.update(visible=self.target in INPAINT_TABS)]
+                self.target, gr.update(visible=self.target in INPAINT_TABS), *self._panel_updates(values)]
+
+    def _panel_updates(self, values: Mapping[str, Any]) -> list[Any]:
+        i2i = self.img2img
+        if not self.from_infotext:
+            return []
+        soft = soft_inpainting_panel.updates_from(values.get("soft_inpainting")) if i2i.soft else []
+        if i2i.detailer is None:
+            return soft
+        detailer, note = i2i.detailer.updates_from(values)
+        if note:
+            gr.Warning(note.strip())
+        return soft + detailer
 
 
 def connect_send(txt2img: Txt2ImgTab, img2img: Img2ImgTab, tabs: Any, tab_id: str = "img2img") -> None:

@@ -40,3 +40,16 @@ def settings_from(form: dict[str, Any]) -> SoftInpainting | None:
     default = SoftInpainting()
     return SoftInpainting(**{f.name: form.get(f"soft_{f.name}", getattr(default, f.name))
                              for f in fields(SoftInpainting)})
+
+
+def names() -> list[str]:
+    """The component names of `build()`, in its order (for "Send to inpaint" outputs)."""
+    return ["soft_enabled"] + [f"soft_{f.name}" for f in fields(SoftInpainting)]
+
+
+def updates_from(settings: SoftInpainting | None) -> list[Any]:
+    """Updates for `names()` from a picture's settings (PNG Info / History "Send to"): on with its values, or off
+    with the sliders left as they are."""
+    if settings is None:
+        return [gr.update(value=False)] + [gr.update() for _ in fields(SoftInpainting)]
+    return [gr.update(value=True)] + [gr.update(value=getattr(settings, f.name)) for f in fields(SoftInpainting)]

@@ -12,11 +12,11 @@ from modules.ui.detailer_panel import UNITS, DetailerPanel, updates_for_infotext
 
 def panel() -> DetailerPanel:
     names = ["ad_enable"] + [f"ad_{n}_{f.name}" for n in range(UNITS) for f in fields(DetailerUnit)]
-    return DetailerPanel({name: object() for name in names})
+    return DetailerPanel({name: object() for name in names}, lambda: ["face_lbp"])
 
 
-def services(names=("face_lbp",)):
-    return SimpleNamespace(processor=SimpleNamespace(detectors=SimpleNamespace(names=lambda: list(names))))
+def services():
+    return SimpleNamespace()
 
 
 def form(enable: bool, *units: DetailerUnit) -> dict:
