@@ -86,16 +86,18 @@ class VectorIndex:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix = matrix / np.where(norms > 1e-12, norms, 1)
         with self._lock:
-            for (image_id, owner, _), vector in zip(rows, matrix):
+            places = []
+            for image_id, _, _ in rows:  # a repeated id keeps its row; new ids take the next free ones
                 row = self._positions.get(image_id)
                 if row is None:
-                    row = self._count
-                    self._grow(row + 1)
+                    row = self._positions[image_id] = self._count
                     self._count += 1
-                    self._positions[image_id] = row
-                self._vectors[row] = vector
-                self._ids[row] = image_id
-                self._owners[row] = self._code(owner)
+                places.append(row)
+            self._grow(self._count)
+            where = np.fromiter(places, np.int64, len(places))
+            self._vectors[where] = matrix
+            self._ids[where] = np.fromiter((row[0] for row in rows), np.int64, len(rows))
+            self._owners[where] = np.fromiter((self._code(row[1]) for row in rows), np.int32, len(rows))
 
     def vector(self, image_id: int) -> bytes | None:
         with self._lock:

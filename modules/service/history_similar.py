@@ -216,13 +216,13 @@ class SimilarPictures:
     def _live_entries(self, ids: list[int], owner: str | None) -> dict[int, Entry]:
         if not ids:
             return {}
-        sql = f"SELECT {COLUMNS} FROM images i WHERE i.id IN ({','.join('?' * len(ids))}) AND i.trashed IS NULL"
-        args: list[object] = list(ids)
-        if owner is not None:
-            sql += " AND i.owner = ?"
-            args.append(owner)
+        # By id only, scope checked here: with "trashed IS NULL" in the SQL, SQLite scanned the live pictures'
+        # index instead of looking the ids up (250 ms at 100,000 pictures instead of 1).
+        sql = f"SELECT {COLUMNS} FROM images i WHERE i.id IN ({','.join('?' * len(ids))})"
         with self._read() as db:
-            return {entry.id: entry for entry in read_entries(db, sql, args)}
+            found = read_entries(db, sql, ids)
+        return {entry.id: entry for entry in found
+                if entry.trashed is None and (owner is None or entry.owner == owner)}
 
     def _pending(self, owner: str | None) -> int:
         with self._state:
