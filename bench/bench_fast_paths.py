@@ -183,21 +183,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
-    parser.add_argument("--only", choices=("few-step", "preview", "deepcache"), default=None)
+    parser.add_argument("--only", choices=("few-step", "preview", "deepcache", "quality"), default=None,
+                        help="one section (quality: DeepCache on demo-shapes alone, no full-size models)")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each figure shows as it is measured, also into a file
     config = choose_device("auto", "auto")
     device, dtype = config.device, config.dtype
     print(f"{device} / {str(dtype).replace('torch.', '')}, {torch.get_num_threads()} torch threads")
-    unet, vae, tiny = full_size_models(device, dtype)
     intervals = (2, 3, 5)
+    if args.only in (None, "deepcache", "quality"):
+        deepcache_quality(args.models_dir, intervals, config)
+    if args.only == "quality":
+        return
+    unet, vae, tiny = full_size_models(device, dtype)
     if args.only in (None, "few-step"):
         few_step_section(unet, vae, tiny, args.size, args.rounds, device, dtype)
     if args.only in (None, "preview"):
         preview_section(unet, tiny, args.size, args.rounds, device, dtype)
     if args.only in (None, "deepcache"):
         deepcache_speed(unet, args.size, args.rounds, device, dtype, intervals)
-        deepcache_quality(args.models_dir, intervals, config)
-
 
 if __name__ == "__main__":
     main()
