@@ -8,8 +8,8 @@ accounts, a user's suggestions come from the pictures saved under their name onl
 too: suggestions are the asker's own habits, not a view of everybody's prompts). Without accounts every
 picture is the one user's.
 
-Counts are kept per user and brought up to date from the index at each request: new pictures are added, and
-a delete (or anything else) recounts from scratch.
+Counts are kept per user and brought up to date from the index at each request: new pictures are counted,
+trashed or deleted ones taken out (what each picture added is remembered), never a recount from scratch.
 """
 
 from __future__ import annotations
@@ -58,21 +58,38 @@ def fragments(prompt: str) -> list[str]:
 class _Counts:
     """One user's counts, and what of the index they reflect."""
 
-    live: int = -1  # live pictures counted
-    last_id: int = 0  # the newest picture counted
+    signature: tuple[int, int, float] = (-1, 0, 0.0)  # count, max and sum of the live pictures' ids counted
     uses: Counter[str] = field(default_factory=Counter)  # fragment key -> pictures
     text: dict[str, str] = field(default_factory=dict)  # fragment key -> its latest spelling
     recent: dict[str, int] = field(default_factory=dict)  # fragment key -> newest picture id (breaks ties)
     loras: Counter[str] = field(default_factory=Counter)  # LoRA name (casefolded) -> pictures
+    # What each counted picture added, so a picture trashed or deleted is taken out without a recount.
+    by_id: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
 
     def add(self, image_id: int, prompt: str, negative: str, loras: list[str]) -> None:
+        keys = []
         for piece in dict.fromkeys(fragments(prompt) + fragments(negative)):
             key = piece.casefold()
+            keys.append(key)
             self.uses[key] += 1
             self.text[key] = piece
             self.recent[key] = max(self.recent.get(key, 0), image_id)
-        for name in set(loras):
+        names = tuple(set(loras))
+        for name in names:
             self.loras[name] += 1
+        self.by_id[image_id] = (tuple(keys), names)
+
+    def remove(self, image_id: int) -> None:
+        keys, names = self.by_id.pop(image_id, ((), ()))
+        for key in keys:
+            self.uses[key] -= 1
+            if self.uses[key] <= 0:
+                del self.uses[key], self.text[key]
+                self.recent.pop(key, None)
+        for name in names:
+            self.loras[name] -= 1
+            if self.loras[name] <= 0:
+                del self.loras[name]
 
 
 class PromptSuggestions:
@@ -118,37 +135,34 @@ class PromptSuggestions:
         return list(unique.values())[:limit]
 
     def _counts_of(self, owner: str | None) -> _Counts:
+        """The owner's counts, brought up to date: pictures added since are counted, pictures gone (trashed,
+        deleted) taken out; the ids' count, max and sum tell cheaply whether anything changed."""
         scope, args = ("AND owner = ?", [owner]) if owner is not None else ("", [])
         with self._lock:
-            counts = self._counts.get(owner)
+            counts = self._counts.setdefault(owner, _Counts())
             with self.history.transaction() as db:
-                live, last_id = db.execute(
-                    f"SELECT count(*), coalesce(max(id), 0) FROM images WHERE trashed IS NULL {scope}", args).fetchone()
-                if counts is not None and (live, last_id) == (counts.live, counts.last_id):
+                signature = tuple(db.execute(f"SELECT count(*), coalesce(max(id), 0), total(id) FROM images "
+                                             f"WHERE trashed IS NULL {scope}", args).fetchone())
+                if signature == counts.signature:
                     return counts
-                since = counts.last_id if counts is not None and last_id > counts.last_id else None
-                if since is not None:
-                    added = db.execute(f"SELECT count(*) FROM images WHERE trashed IS NULL {scope} AND id > ?",
-                                       [*args, since]).fetchone()[0]
-                    if counts.live + added != live:  # something was also deleted: recount
-                        since = None
-                if since is None:
-                    counts = _Counts()
-                counts.live, counts.last_id = live, last_id
-                self._count(db, counts, scope, args, since or 0)
-            self._counts[owner] = counts
+                live = {row[0] for row in db.execute(f"SELECT id FROM images WHERE trashed IS NULL {scope}", args)}
+                for gone in counts.by_id.keys() - live:
+                    counts.remove(gone)
+                new = sorted(live - counts.by_id.keys())
+                for start in range(0, len(new), 500):  # SQLite's limit on bound parameters
+                    self._count(db, counts, new[start:start + 500])
+                counts.signature = signature  # type: ignore[assignment]
             return counts
 
     @staticmethod
-    def _count(db: object, counts: _Counts, scope: str, args: list[object], since: int) -> None:
+    def _count(db: object, counts: _Counts, ids: list[int]) -> None:
+        marks = ",".join("?" * len(ids))
         loras: dict[int, list[str]] = {}
         for image_id, name in db.execute(  # type: ignore[attr-defined]
-                f"SELECT l.image_id, l.name FROM image_loras l JOIN images i ON i.id = l.image_id "
-                f"WHERE i.trashed IS NULL {scope.replace('owner', 'i.owner')} AND i.id > ?", [*args, since]):
+                f"SELECT image_id, name FROM image_loras WHERE image_id IN ({marks})", ids):
             loras.setdefault(image_id, []).append(name.casefold())
         rows = db.execute(  # type: ignore[attr-defined]
-            f"SELECT id, prompt, negative_prompt FROM images WHERE trashed IS NULL {scope} AND id > ? ORDER BY id",
-            [*args, since])
+            f"SELECT id, prompt, negative_prompt FROM images WHERE id IN ({marks}) ORDER BY id", ids)
         for image_id, prompt, negative in rows:
             counts.add(image_id, prompt or "", negative or "", loras.get(image_id, []))
 

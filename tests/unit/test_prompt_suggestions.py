@@ -89,13 +89,17 @@ def test_lora_and_embedding_names_are_suggested_ranked_by_use(history):
     assert texts(helper.suggest("bad", "alice")) == ["badhands"]  # negative prompts count too
 
 
-def test_new_pictures_count_at_once_and_a_deleted_one_stops_counting(history):
+def test_new_pictures_count_at_once_and_a_trashed_one_stops_counting_until_restored(history):
     helper = suggestions(history)
     record(history, "sunset", "alice")
     assert helper.suggest("sun", "alice")[0].uses == 1
     second = record(history, "sunset, sunflowers", "alice")
     assert [(s.text, s.uses) for s in helper.suggest("sun", "alice")] == [("sunset", 2), ("sunflowers", 1)]
     history.db.execute("UPDATE images SET trashed = 1 WHERE id = ?", (second,))  # as trash() marks it
+    assert [(s.text, s.uses) for s in helper.suggest("sun", "alice")] == [("sunset", 1)]
+    history.db.execute("UPDATE images SET trashed = NULL WHERE id = ?", (second,))  # restored
+    assert [(s.text, s.uses) for s in helper.suggest("sun", "alice")] == [("sunset", 2), ("sunflowers", 1)]
+    history.db.execute("DELETE FROM images WHERE id = ?", (second,))  # the trash emptied
     assert [(s.text, s.uses) for s in helper.suggest("sun", "alice")] == [("sunset", 1)]
 
 
