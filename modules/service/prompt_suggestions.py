@@ -59,6 +59,9 @@ class _Counts:
     """One user's counts, and what of the index they reflect."""
 
     signature: tuple[int, int, float] = (-1, 0, 0.0)  # count, max and sum of the live pictures' ids counted
+    # (history generation, the connection's total_changes) when last checked: every save, trash and delete
+    # goes through that connection, so while it is unchanged a keystroke needs no query at all.
+    changes: tuple[int, int] = (-1, -1)
     uses: Counter[str] = field(default_factory=Counter)  # fragment key -> pictures
     text: dict[str, str] = field(default_factory=dict)  # fragment key -> its latest spelling
     recent: dict[str, int] = field(default_factory=dict)  # fragment key -> newest picture id (breaks ties)
@@ -140,10 +143,14 @@ class PromptSuggestions:
         scope, args = ("AND owner = ?", [owner]) if owner is not None else ("", [])
         with self._lock:
             counts = self._counts.setdefault(owner, _Counts())
+            if counts.changes == (self.history.generation, self.history.db.total_changes):
+                return counts
             with self.history.transaction() as db:
+                changes = (self.history.generation, db.total_changes)  # under the history's lock: nothing moves
                 signature = tuple(db.execute(f"SELECT count(*), coalesce(max(id), 0), total(id) FROM images "
                                              f"WHERE trashed IS NULL {scope}", args).fetchone())
                 if signature == counts.signature:
+                    counts.changes = changes
                     return counts
                 live = {row[0] for row in db.execute(f"SELECT id FROM images WHERE trashed IS NULL {scope}", args)}
                 for gone in counts.by_id.keys() - live:
@@ -151,7 +158,7 @@ class PromptSuggestions:
                 new = sorted(live - counts.by_id.keys())
                 for start in range(0, len(new), 500):  # SQLite's limit on bound parameters
                     self._count(db, counts, new[start:start + 500])
-                counts.signature = signature  # type: ignore[assignment]
+                counts.signature, counts.changes = signature, changes  # type: ignore[assignment]
             return counts
 
     @staticmethod
