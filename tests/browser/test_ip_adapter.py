@@ -42,10 +42,13 @@ def ipa_page(browser_context, ipa_server):
         tab.close()
 
 
-def test_choosing_an_ip_adapter_module_and_model_in_a_unit_steers_the_job(ipa_page, artifacts_dir):
+def test_choosing_an_ip_adapter_unit_steers_the_job_and_png_info_brings_the_unit_back(ipa_page, ipa_server,
+                                                                                      artifacts_dir):
     from playwright.sync_api import expect
 
     page = ipa_page
+    _, outputs = ipa_server
+    before = set(outputs.glob("txt2img-images/*/*.png"))
     set_number(page, "txt2img_width", 32)
     set_number(page, "txt2img_height", 32)
     set_number(page, "txt2img_steps", 2)
@@ -59,10 +62,28 @@ def test_choosing_an_ip_adapter_module_and_model_in_a_unit_steers_the_job(ipa_pa
     choose(page, f"{UNIT}_module", "ip-adapter_clip_h")
     expect(page.locator(f"#{UNIT}_note")).to_contain_text("IP-Adapter", timeout=WAIT)
     choose(page, f"{UNIT}_model", "ip-adapter_tiny")
+    set_number(page, f"{UNIT}_weight", 0.6)
     page.locator(f"#{UNIT}_enable input").check()
     page.locator("#txt2img_generate").click()
     info = page.locator("#txt2img_info textarea")
     expect(info).to_have_value(re.compile(r'ControlNet 0: "Module: ip-adapter_clip_h, Model: ip-adapter_tiny, '
-                                          r'Weight: 1'), timeout=WAIT)
+                                          r'Weight: 0.6'), timeout=WAIT)
     expect(page.locator("#txt2img_gallery img").first).to_be_visible(timeout=WAIT)
-    page.screenshot(path=str(artifacts_dir / "ip-adapter.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir / "ip-adapter.png"), full_page=True, timeout=WAIT)
+    saved = sorted(set(outputs.glob("txt2img-images/*/*.png")) - before)
+    assert len(saved) == 1, saved
+
+    # A fresh page: the unit's settings below can only come from the picture's infotext.
+    page.reload()
+    expect(page.locator("#txt2img_generate")).to_be_visible(timeout=WAIT)
+    page.get_by_role("tab", name="PNG Info").click()
+    page.locator("#pnginfo_image input[type=file]").set_input_files(str(saved[0]))
+    expect(page.locator("#pnginfo_fields")).to_contain_text("ip-adapter_clip_h", timeout=WAIT)
+    page.locator("#pnginfo_send_txt2img").click()
+    expect(page.locator("#pnginfo_note")).to_contain_text("add the units' pictures again", timeout=WAIT)
+    page.locator("#txt2img_controlnet").get_by_text("ControlNet", exact=True).first.click()
+    expect(page.locator(f"#{UNIT}_enable input")).to_be_checked(timeout=WAIT)
+    expect(page.locator(f"#{UNIT}_module input")).to_have_value("ip-adapter_clip_h")
+    expect(page.locator(f"#{UNIT}_model input")).to_have_value("ip-adapter_tiny")
+    expect(page.locator(f"#{UNIT}_weight input[type=number]")).to_have_value("0.6")
+    page.screenshot(path=str(artifacts_dir / "ip-adapter-restored.png"), full_page=True, timeout=WAIT)
