@@ -36,7 +36,8 @@ HELP = {"model": "face_lbp is built in (faces seen from the front); LBP cascade 
 
 
 def _label(name: str) -> str:
-    return dict(LABELS)[name].removeprefix("ADetailer ").capitalize()
+    label = dict(LABELS)[name].removeprefix("ADetailer ")
+    return label[0].upper() + label[1:]  # "Use separate CFG scale": keep ADetailer's capitals
 
 
 def _widget(services: Services, name: str, value: Any, elem_id: str) -> Any:
