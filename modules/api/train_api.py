@@ -56,6 +56,8 @@ class LoraTrainPayload(BaseModel):
     sample_every: int = Field(0, ge=0, description="Draw a sample picture every N steps; 0: at the end only")
     sample_prompt: str = Field("", description="Prompt of the sample pictures; empty: the first caption")
     seed: int = Field(0, ge=0)
+    preserve: float = Field(1.0, ge=0, le=10, description="Keep the model as it was for captions without the "
+                            "trigger (output preservation; 0: off; used only with a trigger)")
 
 
 class TrainStatus(BaseModel):

@@ -80,6 +80,8 @@ class LoraTrainRequest:
     sample_every: int = 0
     sample_prompt: str = ""  # empty: the first caption
     seed: int = 0
+    # Keep the model as it was without the trigger word (output preservation; 0: off, needs a trigger).
+    preserve: float = 1.0
     max_seconds: float = 0.0  # set at submit from the admin's limit
     run_id: str = ""  # set at check: where the resumable state lives
     mask: None = None
@@ -108,6 +110,8 @@ class LoraTrainResult:
     subseeds: list[int] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     detected_maps: list[DetectedMap] = field(default_factory=list)
+    memory: dict[str, Any] = field(default_factory=dict)  # a generation's memory report; training has none
+    worker: str = ""  # trained in this process, never on a Ray worker
 
     @property
     def info(self) -> str:
@@ -142,6 +146,13 @@ def check_allowed(settings: Any, user: str, is_admin: bool, request: LoraTrainRe
 
 
 # ------------------------------------------------------------------------------------------ captions
+def _without(caption: str, trigger: str) -> str:
+    """The caption with its trigger word taken out (and the comma that joined it)."""
+    text = re.sub(rf"(?<!\w){re.escape(trigger.strip())}(?!\w)", "", caption)
+    text = re.sub(r"\s*,(\s*,)+", ",", text)  # the empty part the trigger left between two commas
+    return re.sub(r"\s{2,}", " ", text).strip(" ,")
+
+
 def caption_of(picture: TrainImage, typed: str, trigger: str) -> str:
     """The picture's own caption, else the prompt of its infotext (without <lora:> tags), else the typed one;
     the trigger word is added at the end unless it is there (last: a causal text encoder leaves the words before
@@ -203,6 +214,7 @@ def _numbers(request: LoraTrainRequest) -> None:
         (0 <= request.ema_decay < 1, f"EMA decay must be 0 (off) or below 1 (0.99 is usual), but is {request.ema_decay}."),
         (0 <= request.min_snr_gamma <= 100, f"Min-SNR γ must be 0 (off) to 100 (5 is usual), not {request.min_snr_gamma}."),
         (0 <= request.caption_dropout < 1, f"Caption dropout must be from 0 to below 1, not {request.caption_dropout}."),
+        (0 <= request.preserve <= 10, f"Preservation must be from 0 (off) to 10 (1 is usual), not {request.preserve}."),
         (request.sample_every >= 0, f"Sample every N steps must be 0 (at the end only) or more, not {request.sample_every}."),
     ]
     for ok, message in checks:
@@ -273,7 +285,7 @@ def _settings(request: LoraTrainRequest, resolution: int, captions: list[str]) -
         caption_dropout=request.caption_dropout, sample_every=request.sample_every,
         sample_prompts=(request.sample_prompt.strip() or captions[0],),
         checkpoint_every=max(10, min(200, request.sample_every or 50)), seed=request.seed,
-        max_seconds=request.max_seconds)
+        max_seconds=request.max_seconds, preserve=request.preserve if request.trigger.strip() else 0.0)
 
 
 def _reporter(control: JobControl) -> Callable[[Progress], None]:
@@ -297,7 +309,8 @@ def run(request: LoraTrainRequest, models: ModelManager, control: JobControl | N
     control = control or JobControl()
     target = _target(models, request.name)
     captions = [caption_of(p, request.caption, request.trigger) for p in request.init_images]
-    examples = [Example(p.image, c) for p, c in zip(request.init_images, captions)]
+    examples = [Example(p.image, c, _without(c, request.trigger) if request.preserve and request.trigger.strip()
+                        else None) for p, c in zip(request.init_images, captions)]
     state_path = state_root / request.run_id / "state.pt"
     try:
         resume = kohya.load_state(state_path)

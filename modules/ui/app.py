@@ -20,6 +20,7 @@ from modules.ui import (
     img2img,
     lora_tab,
     merger_tab,
+    train_tab,
     page_assets,
     pnginfo,
     send_to,
@@ -70,6 +71,8 @@ def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
                 pnginfo.build(services, t2i, tabs, "txt2img", i2i)
             with gr.Tab("Checkpoint Merger", id="merger", elem_id="tab_merger"):
                 merger_tab.build(services, [t2i.checkpoint, i2i.checkpoint])
+            with gr.Tab("Train", id="train", elem_id="tab_train"):
+                train_tab.build(services)
             with gr.Tab("Settings", id="settings", elem_id="tab_settings") as settings:
                 settings_tab.build(services, settings)
             add_extension_tabs(services)

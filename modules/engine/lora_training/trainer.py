@@ -47,12 +47,17 @@ class TrainSettings:
     checkpoint_every: int = 50
     seed: int = 0
     max_seconds: float = 0.0  # 0 = no limit (an admin's limit: the run ends early and is saved)
+    # Weight of output preservation: on each step the adapter is also asked to predict what the base model
+    # predicts for the caption without its trigger, so the style comes with the trigger and the model is left
+    # alone without it (a LoRA trained only on captioned style pictures otherwise draws the style everywhere).
+    preserve: float = 0.0
 
 
 @dataclass(frozen=True)
 class Example:
     image: Image.Image
     caption: str
+    plain_caption: str | None = None  # the caption without the trigger (for `preserve`); None: not preserved
 
 
 @dataclass
@@ -89,6 +94,7 @@ class _Encoded:
     mean: torch.Tensor  # latent distribution of the picture (the VAE is frozen: encoded once)
     std: torch.Tensor
     caption: str
+    plain_caption: str | None
 
 
 def size_step(pipe: Any) -> int:
@@ -111,7 +117,7 @@ def _encode_examples(pipe: Any, examples: list[Example], settings: TrainSettings
             pixels = torch.from_numpy(_array(fit(example.image, bucket))).to(vae.device, vae.dtype)
             dist = vae.encode(pixels[None]).latent_dist
             out.append(_Encoded(bucket, ((dist.mean - shift) * scale).float(), (dist.std * scale).float(),
-                                example.caption))
+                                example.caption, example.plain_caption))
     return out
 
 
@@ -153,14 +159,7 @@ def _loss(pipe: Any, noise_scheduler: Any, batch: list[_Encoded], texts: dict, s
     t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(batch),), generator=gen).to(device)
     noisy = noise_scheduler.add_noise(latents, noise, t)
     captions = ["" if drop else e.caption for e, drop in zip(batch, dropout)]
-    embeds = torch.cat([texts[c][0] for c in captions]).to(dtype)
-    kwargs: dict[str, Any] = {}
-    if texts[captions[0]][1] is not None:  # SDXL: pooled text and the size/crop conditioning
-        h, w = batch[0].bucket[1], batch[0].bucket[0]
-        kwargs["added_cond_kwargs"] = {
-            "text_embeds": torch.cat([texts[c][1] for c in captions]).to(dtype),
-            "time_ids": torch.tensor([[h, w, 0, 0, h, w]] * len(batch), device=device, dtype=dtype)}
-    pred = pipe.unet(noisy.to(dtype), t, encoder_hidden_states=embeds, **kwargs).sample.float()
+    pred = _predict(pipe, noisy, t, texts, captions, batch[0].bucket, dtype)
     v_prediction = noise_scheduler.config.prediction_type == "v_prediction"
     target = noise_scheduler.get_velocity(latents, noise, t) if v_prediction else noise
     per_sample = F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
@@ -170,7 +169,30 @@ def _loss(pipe: Any, noise_scheduler: Any, batch: list[_Encoded], texts: dict, s
         snr = alphas / (1 - alphas)
         clipped = torch.clamp(snr, max=settings.min_snr_gamma)
         per_sample = per_sample * (clipped / (snr + 1) if v_prediction else clipped / snr)
-    return per_sample.mean()
+    loss = per_sample.mean()
+    plain = [e.plain_caption for e in batch]
+    if settings.preserve > 0 and all(c is not None for c in plain):
+        pipe.unet.disable_adapters()
+        try:
+            with torch.no_grad():
+                base = _predict(pipe, noisy, t, texts, plain, batch[0].bucket, dtype)
+        finally:
+            pipe.unet.enable_adapters()
+        adapted = _predict(pipe, noisy, t, texts, plain, batch[0].bucket, dtype)
+        loss = loss + settings.preserve * F.mse_loss(adapted, base)
+    return loss
+
+
+def _predict(pipe: Any, noisy: torch.Tensor, t: torch.Tensor, texts: dict, captions: list[str],
+             bucket: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+    embeds = torch.cat([texts[c][0] for c in captions]).to(dtype)
+    kwargs: dict[str, Any] = {}
+    if texts[captions[0]][1] is not None:  # SDXL: pooled text and the size/crop conditioning
+        h, w = bucket[1], bucket[0]
+        kwargs["added_cond_kwargs"] = {
+            "text_embeds": torch.cat([texts[c][1] for c in captions]).to(dtype),
+            "time_ids": torch.tensor([[h, w, 0, 0, h, w]] * len(captions), device=noisy.device, dtype=dtype)}
+    return pipe.unet(noisy.to(dtype), t, encoder_hidden_states=embeds, **kwargs).sample.float()
 
 
 def _batch(encoded: list[_Encoded], size: int, rng: random.Random) -> list[_Encoded]:
@@ -247,7 +269,8 @@ def train_lora(pipe: Any, examples: list[Example], settings: TrainSettings, hook
     unet = pipe.unet
     dtype = unet.dtype
     encoded = _encode_examples(pipe, examples, settings)
-    texts = _encode_captions(pipe, {e.caption for e in examples} | {""})
+    texts = _encode_captions(pipe, {e.caption for e in examples} | {""} |
+                             {e.plain_caption for e in examples if e.plain_caption is not None})
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     params = _attach(unet, settings)
     cuda = unet.device.type == "cuda"
