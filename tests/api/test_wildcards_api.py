@@ -29,3 +29,13 @@ def test_a_missing_wildcard_is_a_422_naming_it(client, services, tmp_path):
     response = client.post("/sdapi/v1/txt2img", headers=basic("alice"), json={**PAYLOAD, "prompt": "a __nope__"})
     assert response.status_code == 422
     assert "__nope__" in response.text and "nope.txt" in response.text
+
+
+def test_our_own_wildcards_field_turns_combinatorial_mode_on(client, services, tmp_path):
+    (tmp_path / "wc").mkdir()
+    (tmp_path / "wc" / "kind.txt").write_text("star\ncircle\n")
+    services.processor.wildcards = WildcardFiles(tmp_path / "wc")
+    payload = {**PAYLOAD, "alwayson_scripts": {"wildcards": {"combinatorial": True}}}
+    response = client.post("/sdapi/v1/txt2img", headers=basic("alice"), json=payload)
+    assert response.status_code == 200, response.text
+    assert json.loads(response.json()["info"])["all_prompts"] == ["a star", "a circle", "a star"]
