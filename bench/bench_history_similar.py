@@ -36,7 +36,7 @@ from bench.bench_history import fill  # noqa: E402
 from modules.engine import perceptual  # noqa: E402
 from modules.engine.picture_embedders import PerceptualEmbedder  # noqa: E402
 from modules.engine.vector_index import from_bytes, to_bytes  # noqa: E402
-from modules.service.history import History  # noqa: E402
+from modules.service.history import History, Query  # noqa: E402
 from modules.service.history_similar import SimilarPictures  # noqa: E402
 from modules.service.prompt_suggestions import PromptSuggestions  # noqa: E402
 
@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(worst, fast)
         print(f"{label:52} {fast:10.1f}")
         print(f"{'  same, vectors read from SQLite each time':52} {slow:10.1f}   ratio {slow / fast:5.1f}x")
+    reference = median_ms(lambda: history.search(Query(text="fox"), None, per_page=50), args.repeats)
+    print(f"{'(reference: text search fox, page of 50 + count)':52} {reference:10.1f}   "
+          "(52 ms in bench_history.py's recorded run)")
     for side in (48, 512):
         image = picture(side)
         print(f"{f'perceptual descriptor of one {side}x{side} picture':52} "
