@@ -191,6 +191,7 @@ class _State:
     images_per_batch: int
     latent: tuple[int, int] = (0, 0)
     _covers: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
+    _walls: dict[tuple[int, int], torch.Tensor | None] = field(default_factory=dict)
 
     def layer_size(self, tokens: int) -> tuple[int, int]:
         height, width = self.latent
@@ -211,6 +212,22 @@ class _State:
             total = stacked.sum(0)
             self._covers[key] = stacked / torch.where(total > 1, total, torch.ones_like(total))
         return self._covers[key].to(device, dtype)
+
+    def walls(self, height: int, width: int, device: torch.device) -> torch.Tensor | None:
+        """(positions, positions) True where self-attention may look: a position inside a region (its mask at
+        least half covers it) sees its own region and the area outside every region, not the other regions, so
+        one region's subject does not bleed into another. None when nothing is walled off."""
+        key = (height, width)
+        if key not in self._walls:
+            maps = torch.stack([(_box_cover(r.box, height, width) if r.box is not None
+                                 else _mask_cover(r.mask or "", height, width)).reshape(-1) for r in self.regions])
+            best, index = maps.max(0)
+            labels = torch.where(best >= 0.5, index + 1, torch.zeros_like(index))
+            inside = labels[:, None] != 0
+            allowed = (labels[:, None] == labels[None, :]) | ~inside | (labels[None, :] == 0)
+            self._walls[key] = None if bool(allowed.all()) else allowed
+        walls = self._walls[key]
+        return None if walls is None else walls.to(device)
 
     def cond_rows(self, batch: int) -> slice:
         """The rows of the UNet batch that carry the prompt: with CFG diffusers stacks [uncond, cond]."""
@@ -283,6 +300,38 @@ class RegionalAttention:
         return projected / attn.rescale_output_factor
 
 
+class RegionalSelfAttention:
+    """A self-attention processor that keeps each region's positions from looking into the other regions (see
+    `_State.walls`); where nothing is walled off it is the layer's own processor."""
+
+    def __init__(self, original: Any, state: _State) -> None:
+        self.original = original
+        self.state = state
+
+    def __call__(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
+                 attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None, *args: Any,
+                 **kwargs: Any) -> torch.Tensor:
+        if encoder_hidden_states is not None or attention_mask is not None or hidden_states.dim() != 3 \
+                or attn.norm_cross or attn.group_norm is not None or attn.spatial_norm is not None:
+            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
+        walls = self.state.walls(*self.state.layer_size(hidden_states.shape[1]), hidden_states.device)
+        if walls is None:
+            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
+        batch, heads = hidden_states.shape[0], attn.heads
+        query, key, value = attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states)
+        head_dim = key.shape[-1] // heads
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.view(batch, -1, heads, head_dim).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(split(query), split(key), split(value), attn_mask=walls[None, None])
+        out = out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(query.dtype)
+        out = attn.to_out[1](attn.to_out[0](out))
+        if attn.residual_connection:
+            out = out + hidden_states
+        return out / attn.rescale_output_factor
+
+
 # ---------------------------------------------------------------------------------------------- install
 
 
@@ -331,6 +380,8 @@ def installed(pipe: Any, region_plan: RegionPlan | None, request: GenerationRequ
             attn = modules[name.removesuffix(".processor")]
             deltas = [_unet_deltas(attn, entries) for entries in region_plan.loras]
             replaced[name] = RegionalAttention(processor, state, deltas)
+        elif name.endswith("attn1.processor") and type(processor).__name__ in PLAIN_PROCESSORS:
+            replaced[name] = RegionalSelfAttention(processor, state)
         else:
             replaced[name] = processor
 

@@ -162,3 +162,13 @@ def test_a_unet_whose_attention_another_feature_replaced_is_refused(manager):
                     pass
         finally:
             unet.set_attn_processor(own)
+
+
+def test_self_attention_inside_a_region_does_not_look_into_another_region():
+    state = regional._State((LEFT, Region("a green star", 1.0, (0.5, 0.0, 1.0, 0.5))), None, 1, (4, 4))
+    walls = state.walls(4, 4, torch.device("cpu")).reshape(4, 4, 4, 4)
+    left, top_right, bottom_right = (0, 0), (0, 3), (3, 3)  # (row, column)
+    assert not walls[left][top_right] and not walls[top_right][left]  # two regions: walled off both ways
+    assert walls[left][bottom_right] and walls[bottom_right][left]  # the area outside every region: open
+    assert walls[left][(3, 0)]  # within the region
+    assert regional._State((LEFT,), None, 1, (4, 4)).walls(4, 4, torch.device("cpu")) is None  # one region: no wall
