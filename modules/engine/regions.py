@@ -1,6 +1,8 @@
 """Regional prompting in the UNet: each cross-attention (attn2) layer attends to every region's own prompt as
 well as the base prompt, and blends the outputs by the regions' masks at that layer's resolution (the technique
-of attention couple / Regional Prompter's Attention mode). The blend rule is in `modules.core.regions`.
+of attention couple / Regional Prompter's Attention mode). The blend rule is in `modules.core.regions`. Self-
+attention (attn1) inside a region does not look into the other regions (as DenseDiffusion modulates it), so one
+region's subject does not bleed into its neighbour; the area outside every region stays open to all.
 
 A region's `<lora:...>` acts only in its region: its text-encoder part while that region's prompt is encoded,
 and its UNet part on the to_k / to_v / to_out layers of the cross-attention computed for that region, whose
