@@ -17,6 +17,7 @@ from modules.core.settings import REPO_ROOT, settings_from_args
 from modules.service.jobs import CANCELLED, DONE, FAILED
 
 pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # a Ray runtime and four worker starts: minutes of CPU
 
 MODELS = REPO_ROOT / "models"
 
