@@ -34,7 +34,6 @@ from modules.engine.devices import DeviceConfig
 log = logging.getLogger(__name__)
 
 POLICIES: tuple[str, ...] = ("auto", "full", "offload", "lowvram")
-_ORDER = ("full", "offload", "lowvram")  # later = less memory on the device
 COMPONENTS = ("unet", "transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3")
 FP8 = torch.float8_e4m3fn
 GIB = 1024**3
@@ -97,10 +96,6 @@ def choose(size: ModelSize, free: int | None, device_type: str, forced: str = "a
                                        f"the GPU at a time ({figures})")
     return PolicyChoice("lowvram", f"not even the largest part fits: groups of layers streamed to the GPU "
                                    f"({figures})")
-
-
-def stricter(a: str, b: str) -> str:
-    return a if _ORDER.index(a) >= _ORDER.index(b) else b
 
 
 def _modules(pipe: Any) -> dict[str, torch.nn.Module]:
