@@ -7,6 +7,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+# A Ray runtime a test starts serves this machine only: its servers listen on 127.0.0.1 (read when ray is imported,
+# so before any test imports it; modules/service/workers/runtime.py sets the same for the app).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from pathlib import Path  # noqa: E402
 

@@ -89,6 +89,23 @@ def wait_for(predicate, timeout: float, what: str):
         time.sleep(0.02)
 
 
+def test_the_local_ray_runtime_listens_on_loopback_only(head):
+    import psutil
+
+    listening = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        label = " ".join([proc.info["name"] or ""] + (proc.info["cmdline"] or [])[:2])
+        if not any(word in label for word in ("raylet", "gcs_server", "ray::", "default_worker", "ray/")):
+            continue
+        try:
+            listening += [(label[:60], c.laddr.ip) for c in proc.net_connections(kind="inet") if c.status == "LISTEN"]
+        except psutil.Error:
+            continue
+    assert listening, "no Ray process was found listening: the check would prove nothing"
+    loopback = ("127.0.0.1", "::ffff:127.0.0.1", "::1")
+    assert [(name, ip) for name, ip in listening if ip not in loopback] == []
+
+
 def test_jobs_of_two_users_spread_over_both_workers_and_keep_fair_order(head):
     alice = [head.submit(demo(seed=s), "alice") for s in (1, 2, 3, 4)]
     bob = [head.submit(demo(seed=s), "bob") for s in (5, 6)]

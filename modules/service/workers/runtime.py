@@ -46,6 +46,11 @@ def init_ray(workers: str | None, address: str | None, *, cpus: int | None = Non
              gpus: int | None = None) -> Any:
     """Start a local Ray runtime (no dashboard, no usage stats) or join the cluster at `address`."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not address:
+        # A runtime of our own serves this machine only: Ray then takes the loopback address as the node's, and
+        # its servers (GCS, raylet, workers) listen on 127.0.0.1 instead of every interface. Ray reads this when
+        # it is imported, so it is set first. (_node_ip_address alone does not do it on Linux.)
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     if ray.is_initialized():
