@@ -1,8 +1,9 @@
 """Regional prompting on the shipped demo model: a red circle asked for on the left and a blue one on the right
 should come out red on the left and blue on the right, seed after seed, where the same prompts without regions do
-not. NOT YET: the demo model (trained on one centred shape per 48 px picture) still draws a single shape across
-both regions (seeds 0-2 failed with cross-attention blending plus walled self-attention), so this is a strict
-xfail that turns into a failure, asking to drop the mark, the day it passes."""
+not. NOT YET: with cross-attention blending alone the demo model (trained on one centred shape per 48 px picture)
+drew one shape across both regions; with walled self-attention it draws two shapes, blue on the right but the
+left one purple rather than red (seed 0, looked at by eye), so the red test below still fails. A strict xfail:
+it turns into a failure, asking to drop the mark, the day it passes."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def red_left_blue_right(image) -> bool:
     return left is not None and right is not None and left > 40 and right < -40
 
 
-@pytest.mark.xfail(strict=True, reason="the demo model draws one shape across both regions (see the docstring)")
+@pytest.mark.xfail(strict=True, reason="the left shape comes out purple, not red (see the docstring)")
 def test_a_red_region_left_and_a_blue_region_right_draw_red_left_and_blue_right(demo_manager, samplers):  # noqa: F811
     made, plain = [], []
     for seed in SEEDS:
