@@ -263,8 +263,9 @@ def train_lora(pipe: Any, examples: list[Example], settings: TrainSettings, hook
     if not examples:
         raise ValueError("LoRA training needs at least one picture.")
     if pipe.unet.device.type == "cpu" and pipe.unet.dtype != torch.float32:
-        # On the CPU, bf16 backward passes ran 2.5x slower than float32 (demo UNet, batch 8: 40.9 vs 15.9 s per
-        # step on this machine), so a CPU run trains a float32 copy; the cached pipeline is then not touched.
+        # A CPU run trains a float32 copy: the cached pipeline is not touched at all, and the loop runs in one
+        # dtype. Speed is no argument either way (bench/bench_lora_training.py: bf16 1.1x slower with 1 thread,
+        # 0.37x with 2, on a busy machine); the copy costs RAM (4.3 GB for SD 1.5), which a CPU host has.
         pipe = float32_copy(pipe)
     unet = pipe.unet
     dtype = unet.dtype
