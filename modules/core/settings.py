@@ -117,16 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the weights live on a GPU: auto (chosen per model from its size and the free memory), "
                         "full (all on the GPU), offload (one component on the GPU at a time), lowvram (groups of "
                         "layers streamed to the GPU); on the CPU everything is in RAM whatever this says")
+    # A1111's flags for the same, so launch scripts keep working.
+    p.add_argument("--medvram", dest="memory", action="store_const", const="offload", default=argparse.SUPPRESS,
+                   help="A1111's name for --memory offload")
+    p.add_argument("--lowvram", dest="memory", action="store_const", const="lowvram", default=argparse.SUPPRESS,
+                   help="A1111's name for --memory lowvram")
     p.add_argument("--workers", type=_workers_flag, metavar="auto|N",
                    help="run generation on Ray workers: auto = one per visible GPU, N = N workers (on a CPU-only "
                         "box, N CPU workers sharing the cores). Without it jobs run in this process and Ray is not used")
     p.add_argument("--ray-address", metavar="HOST:PORT",
                    help="join the Ray cluster at HOST:PORT (started with `ray start --head`): every GPU of its "
                         "machines gets a worker; see README, 'A studio with several GPU machines'")
-    p.add_argument("--memory", choices=MEMORY_POLICIES, default="auto",
-                   help="where the weights live on a GPU: auto (chosen per model from its size and the free memory), "
-                        "full (all on the GPU), offload (one component on the GPU at a time), lowvram (groups of "
-                        "layers streamed to the GPU); on the CPU everything is in RAM whatever this says")
     p.add_argument("--allow-downloads", action="store_true",
                    help="let libraries reach the Hugging Face hub (off by default: the app runs offline)")
     p.add_argument("--auth", "--gradio-auth", dest="auth", metavar="USER:PASS[:admin],...",

@@ -65,7 +65,7 @@ class Processor:
     # with --workers/--ray-address. None: this process draws. Hooks and saving stay here either way.
     engine: Callable[..., GenerationResult] | None = None
     tiny: TinyDecoders | None = None  # models/VAE-approx: TAESD previews and Decode method TAESD
-    preview_method: Callable[[], str] = lambda: "TAESD"  # the admin's "Live preview method", read per job
+    preview_method: str = "TAESD"  # the admin's "Live preview method" (Settings tab); else the linear map
     # ADetailer's detection models: the built-in face detector and models/adetailer
     detectors: detailer.Detectors = field(default_factory=lambda: detailer.Detectors(None))
 
