@@ -69,8 +69,10 @@ def demo(tmp_path):
 # Not met yet: runs on 2026-12-03 trained in 3.4-8.9 min but the trigger turned the ground pink in 0 of 8 prompts
 # (without it, the ground was as asked in 4-6 of 8). Kept as the acceptance test of the issue, expected to fail
 # until the cause is found (suspects: too few steps for the demo model, output preservation holding it back).
+# Strict: the day it passes, the run fails and asks for this mark to go. (Noticed since: the demo tokenizer splits
+# `pinkish` into the letters p-i-n-k-i-s-h, which its text encoder barely knows; the adapter trains the UNet only.)
 @pytest.mark.xfail(reason="the pinkish demo LoRA does not yet turn the ground pink (0/8 on held-out prompts)",
-                   strict=False)
+                   strict=True)
 def test_a_lora_trained_on_pink_grounds_turns_the_ground_pink_with_its_trigger_only(demo, samplers, tmp_path):
     pictures = pink_pictures()
     assert len(pictures) == 16
