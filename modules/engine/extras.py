@@ -68,6 +68,8 @@ class ExtrasResult:
     seeds: list[int] = field(default_factory=list)
     subseeds: list[int] = field(default_factory=list)
     detected_maps: list[DetectedMap] = field(default_factory=list)  # always empty: as GenerationResult, for viewers
+    memory: dict[str, Any] = field(default_factory=dict)  # a generation's memory report; none here
+    worker: str = ""  # run in this process (the head), never on a Ray worker
 
     @property
     def info(self) -> str:

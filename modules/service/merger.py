@@ -76,6 +76,8 @@ class MergeResult:
     subseeds: list[int] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     detected_maps: list[DetectedMap] = field(default_factory=list)
+    memory: dict[str, Any] = field(default_factory=dict)  # a generation's memory report; none here
+    worker: str = ""  # run in this process (the head), never on a Ray worker
 
     @property
     def info(self) -> str:
