@@ -198,7 +198,8 @@ def test_an_sdxl_lora_is_written_with_the_original_block_names_and_diffusers_loa
     tensors = kohya.to_kohya(outcome.layers, 2, "sdxl", outcome.layers_per_block, dtype=torch.float32)
     latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
     embeds = torch.randn(1, 77, 40, generator=torch.Generator().manual_seed(1))
-    cond = {"text_embeds": torch.randn(1, 24), "time_ids": torch.tensor([[16, 16, 0, 0, 16, 16]], dtype=torch.float32)}
+    pooled = pipe.text_encoder_2.config.projection_dim
+    cond = {"text_embeds": torch.randn(1, pooled), "time_ids": torch.tensor([[16, 16, 0, 0, 16, 16]], dtype=torch.float32)}
     with torch.no_grad():
         plain = pipe.unet(latents, 10, embeds, added_cond_kwargs=cond).sample
         pipe.load_lora_weights(tensors, adapter_name="trained")
