@@ -18,6 +18,7 @@ from modules.service.history_similar import SimilarPictures, SimilarResult
 
 LIMIT = 30
 CAPTION_CHARS = 90
+LABEL_CHARS = 60
 
 
 @dataclass
@@ -53,6 +54,15 @@ def grid(history: History, found: SimilarResult) -> tuple[list[tuple[str, str]],
     return items, ids
 
 
+def gallery_label(what: str, prompt: str | None = None) -> str:
+    """The gallery's title while it shows a search by picture: what the pictures are ordered by, never the
+    "newest first" of a text search."""
+    if prompt is None:
+        return f"Most similar to {what}, best first"
+    text = " ".join(prompt.split()) or "(no prompt)"
+    return f"Most similar to {what} ({text[:LABEL_CHARS] + '…' if len(text) > LABEL_CHARS else text}), best first"
+
+
 def summary(found: SimilarResult, shown: int, what: str) -> str:
     method = "the built-in perceptual descriptor" if found.kind.startswith("perceptual") else \
         f"the CLIP vision encoder {found.kind.split(':')[1]}"
@@ -72,17 +82,20 @@ def wire(similar: SimilarPictures, history: History, scope: Callable[[Any], str 
             return gr.update(), gr.update(), gr.update()
         found = similar.similar(image, scope(request), LIMIT)
         items, shown = grid(history, found)
-        return items, shown, summary(found, len(shown), "the dropped picture")
+        return (gr.update(value=items, label=gallery_label("the dropped picture")), shown,
+                summary(found, len(shown), "the dropped picture"))
 
     def from_selected(image_id: int | None, request: gr.Request):
         if image_id is None:
             raise gr.Error("Pick a picture in the gallery first, then Find similar.")
         try:
             found = similar.similar_to(image_id, scope(request), LIMIT)
+            prompt = history.get(image_id, scope(request)).prompt
         except (LookupError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
         items, shown = grid(history, found)
-        return items, shown, summary(found, len(shown), "the picture shown")
+        return (gr.update(value=items, label=gallery_label(f"picture {image_id}", prompt)), shown,
+                summary(found, len(shown), "the picture shown"))
 
     layout.drop.change(from_drop, inputs=[layout.drop], outputs=[gallery, ids, info])  # upload and paste alike
     layout.find.click(from_selected, inputs=[selected], outputs=[gallery, ids, info])

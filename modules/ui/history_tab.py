@@ -56,6 +56,11 @@ def make_query(text: str, checkpoint: str, lora: str, mode: str, size: str, sinc
                  height=height, since=parse_day(since), until=parse_day(until, end=True), trashed=bool(trash))
 
 
+def search_label(query: Query) -> str:
+    """The gallery's title for a text search: what it shows and in which order."""
+    return "Pictures in the trash, newest first" if query.trashed else "Pictures, newest first"
+
+
 def import_as(services: Services, folder: str, for_user: str, request: Any) -> str:
     """Import a server folder for `for_user` (default: the caller); only admins, or anyone without accounts."""
     name = getattr(request, "username", None)
@@ -249,7 +254,7 @@ def _layout(with_controlnet: bool) -> _Layout:
     pager = _pager()
     with gr.Row():
         with gr.Column(scale=3):
-            gallery = gr.Gallery(label="Pictures, newest first", columns=5, height=640, allow_preview=False,
+            gallery = gr.Gallery(label=search_label(Query()), columns=5, height=640, allow_preview=False,
                                  fit_columns=False,  # one result stays a thumbnail, not a full-width picture
                                  object_fit="contain", elem_id="history_gallery")
         with gr.Column(scale=2):
@@ -328,7 +333,9 @@ class _Search:
         if found.page > found.pages:  # the last page emptied (e.g. after a delete): show the one before
             found = history.search(query, owner, page=found.pages, per_page=PER_PAGE)
         items, shown = grid(history, found.entries)
-        return items, shown, found.page, page_text(found.page, found.pages, found.total)
+        # The label is set again on every search: a search by picture before it retitled the gallery.
+        return (gr.update(value=items, label=search_label(query)), shown, found.page,
+                page_text(found.page, found.pages, found.total))
 
     # Handlers spell out their parameters: Gradio finds `request: gr.Request` by signature.
     def first_page(self):

@@ -94,6 +94,8 @@ def test_a_dropped_picture_finds_the_most_similar_and_find_similar_follows_the_o
     page.get_by_role("tab", name="History").click()
     thumbs = page.locator("#history_gallery img")
     expect(thumbs).to_have_count(4, timeout=WAIT)
+    label = page.locator("#history_gallery [data-testid='block-label']")
+    expect(label).to_have_text(re.compile(r"^\s*Pictures, newest first$"))
     dropped = tmp_path / "query.png"
     drawn("red", "circle", "blue").save(dropped)
     page.locator("#history_similar_drop input[type=file]").set_input_files(str(dropped))
@@ -101,6 +103,7 @@ def test_a_dropped_picture_finds_the_most_similar_and_find_similar_follows_the_o
     expect(thumbs).to_have_count(4, timeout=WAIT)
     captions = page.locator("#history_gallery .caption-label, #history_gallery figcaption")
     expect(captions.first).to_contain_text("a red circle on blue", timeout=WAIT)
+    expect(label).to_have_text(re.compile(r"^\s*Most similar to the dropped picture, best first$"))
     page.screenshot(path=str(artifacts_dir / "find-similar-dropped.png"), full_page=True)
 
     thumbs.nth(1).click()  # the second most similar: open it, then find pictures like it
@@ -111,4 +114,9 @@ def test_a_dropped_picture_finds_the_most_similar_and_find_similar_follows_the_o
     expect(page.locator("#history_page")).to_contain_text("most like the picture shown", timeout=WAIT)
     expect(thumbs).to_have_count(3, timeout=WAIT)  # itself left out
     expect(captions.first).not_to_contain_text(prompt_shown)
+    expect(label).to_have_text(re.compile(rf"^\s*Most similar to picture \d+ \({re.escape(prompt_shown)},.*\), best first$"))
     page.screenshot(path=str(artifacts_dir / "find-similar-shown.png"), full_page=True)
+
+    page.locator("#history_search").click()  # a text search again: the title says so again
+    expect(label).to_have_text(re.compile(r"^\s*Pictures, newest first$"), timeout=WAIT)
+    expect(thumbs).to_have_count(4, timeout=WAIT)
