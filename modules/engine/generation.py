@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -279,6 +279,15 @@ def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subse
         run.add(image, seed, subseed)
 
 
+def _flow_with_memory(request: GenerationRequest, models: ModelSource, control: JobControl | None) -> GenerationResult:
+    """The flow families' run, with the memory policy, quantisation and peak in the result as for the UNet families."""
+    with models.use(request.checkpoint) as loaded:  # loads it now (or finds it cached) for its placement
+        where, device = loaded.placement, loaded.pipe._execution_device
+    with placement.measured(device) as peak:
+        result = flow_generation.generate(request, models, control, infotext_params)
+    return replace(result, memory={**placement.job_details(where, peak[0] if peak else None), **result.memory})
+
+
 def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerRegistry,
              control: JobControl | None = None, preprocessors: PreprocessorRegistry | None = None,
              upscalers: UpscalerRegistry | None = None, faces: FaceRestorers | None = None,
@@ -292,7 +301,7 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     `vae_decode_method` TAESD. The result's `memory` tells the memory policy and the job's peak."""
     request = request.with_resolved_seeds()
     if families.is_flow(models.resolve(request.checkpoint).family):  # Flux, SD 3.x: their own path
-        return flow_generation.generate(request, models, control, infotext_params)
+        return _flow_with_memory(request, models, control)
     seeds, subseeds = request.seeds(), request.subseeds()
     prompt, tags, warnings = extract_loras(request.prompt)
     loras = _loras(tags, models, warnings)

@@ -68,6 +68,7 @@ class Placement:
     fp8: bool = False  # the UNet/transformer stores its weights in fp8
     fp8_reason: str = ""
     notes: list[str] = field(default_factory=list)
+    quantized: str = ""  # how the denoiser's weights are quantised ("gguf", "bitsandbytes"...), if they are
 
 
 def working_bytes(size: ModelSize) -> int:
@@ -107,11 +108,20 @@ def _modules(pipe: Any) -> dict[str, torch.nn.Module]:
     return found
 
 
+def quantized(module: Any) -> bool:
+    """Weights a quantizer owns (GGUF, bitsandbytes): they keep their storage, and .to(dtype) is refused."""
+    return bool(getattr(module, "is_quantized", False))
+
+
 def model_size(pipe: Any, dtype: torch.dtype, fp8: bool = False) -> ModelSize:
-    """Bytes of the pipeline's components at `dtype` (the UNet/transformer at 1 byte per weight with fp8)."""
+    """Bytes of the pipeline's components at `dtype` (the UNet/transformer at 1 byte per weight with fp8; a
+    quantised one at the bytes it stores)."""
     itemsize = torch.empty((), dtype=dtype).element_size()
     sizes = {}
     for name, module in _modules(pipe).items():
+        if quantized(module):
+            sizes[name] = sum(p.numel() * p.element_size() for p in module.parameters())
+            continue
         per = 1 if fp8 and name in ("unet", "transformer") else itemsize
         sizes[name] = sum(p.numel() for p in module.parameters()) * per
     if not sizes:
@@ -152,7 +162,9 @@ def place_on_device(pipe: Any, device: DeviceConfig) -> None:
                                                         device.dtype == torch.bfloat16) else {}
     for name in ("unet", "transformer", "vae"):  # Flux and SD 3.x have a transformer instead of a UNet
         module = getattr(pipe, name, None)
-        if module is not None:
+        if module is not None and quantized(module):  # its compute dtype was set when it was loaded
+            module.to(device.device)
+        elif module is not None:
             module.to(device.device, device.dtype, **layout)
     for name in ("text_encoder", "text_encoder_2", "text_encoder_3"):
         module = getattr(pipe, name, None)
@@ -203,13 +215,19 @@ def place(pipe: Any, device: DeviceConfig, *, fp8: bool = False, fp8_file: bool 
     """Put a freshly loaded pipeline where its policy says, with fp8 storage when asked (`fp8`) or when the
     file stores its weights so (`fp8_file`, or fp8 weights the loader kept)."""
     from_file = fp8_file or stored_in_fp8(pipe)
+    denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
+    method = _quant_method(denoiser)
+    notes = []
+    if method and (fp8 or from_file):  # its weights are already smaller than fp8 would make them
+        notes.append(f"fp8 storage not applied: the weights are already quantised ({method})")
+        fp8 = from_file = False
     use_fp8 = fp8 or from_file
     size = model_size(pipe, device.dtype, use_fp8)
     free = free if free is not None else free_bytes(device.device)
     choice = choose(size, free, device.device.type, device.memory)
     placement = Placement(choice, fp8=use_fp8,
                           fp8_reason="stored in fp8 in the file" if from_file else "fp8 weights chosen for this "
-                          "checkpoint" if fp8 else "")
+                          "checkpoint" if fp8 else "", notes=notes, quantized=method)
     if choice.policy == "full" or device.device.type != "cuda":
         _place_full(pipe, device, use_fp8)
     else:
@@ -217,12 +235,19 @@ def place(pipe: Any, device: DeviceConfig, *, fp8: bool = False, fp8_file: bool 
             denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
             _store_fp8(denoiser, device.dtype)
         for name, module in _modules(pipe).items():
-            if not (use_fp8 and name in ("unet", "transformer")):
+            if not (use_fp8 and name in ("unet", "transformer")) and not quantized(module):
                 module.to(dtype=device.dtype)
         _offload(pipe, choice.policy, device.device)
     log.info("memory policy %s: %s%s", choice.policy, choice.reason,
              f"; UNet weights in fp8 ({placement.fp8_reason})" if use_fp8 else "")
     return placement
+
+
+def _quant_method(module: Any) -> str:
+    if not quantized(module):
+        return ""
+    method = getattr(module, "quantization_method", None)  # diffusers' QuantizationMethod, set when it quantised
+    return str(getattr(method, "value", method) or "quantised")
 
 
 def _offload(pipe: Any, policy: str, device: torch.device) -> None:
@@ -281,6 +306,10 @@ def job_details(placement: Placement | None, peak: PeakMemory | None) -> dict[st
         details = {"policy": placement.choice.policy, "reason": placement.choice.reason}
         if placement.fp8:
             details["fp8_weights"] = placement.fp8_reason
+        if placement.quantized:
+            details["quantized_weights"] = placement.quantized
+        if placement.notes:
+            details["notes"] = list(placement.notes)
     if peak is not None:
         details["peak_bytes"] = peak.bytes
         details["peak"] = peak.text()

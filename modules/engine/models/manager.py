@@ -134,7 +134,16 @@ def load_pipeline(info: CheckpointInfo, device: DeviceConfig) -> Any:
         raise CheckpointError(f"checkpoint file {info.path} is missing; press Refresh to rescan the models folder")
     # Read at the file's own dtype (memory-mapped, no conversion), then convert once when placed (engine/placement.py).
     read_dtype = stored_dtype(info.path) or device.dtype
-    if info.kind == "diffusers":
+    if info.kind == "gguf":
+        from modules.engine.models import gguf_files
+
+        if info.companion is None:
+            raise CheckpointError(f"{info.name} needs a Flux diffusers folder for its text encoders and VAE")
+        try:
+            pipe = gguf_files.load_pipeline(info.path, info.companion, device.dtype)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{info.name} could not be loaded: {exc}") from exc
+    elif info.kind == "diffusers":
         from diffusers import DiffusionPipeline
 
         kwargs: dict[str, Any] = {"dtype": read_dtype, "local_files_only": True}

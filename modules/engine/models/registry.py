@@ -22,7 +22,7 @@ from modules.engine.models import families, flow_families
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")
+CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".gguf")  # .gguf: quantised Flux transformers
 VAE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")
 HASH_CHUNK = 1 << 20
 
@@ -31,13 +31,15 @@ HASH_CHUNK = 1 << 20
 class CheckpointInfo:
     name: str  # path relative to the checkpoints folder, with extension (A1111's `name`)
     path: Path
-    kind: str  # "single_file" | "diffusers"
+    kind: str  # "single_file" | "diffusers" | "gguf" (a quantised transformer: engine/models/gguf_files.py)
     family: str | None = None  # "sd1", "sd2", "sd2-v", "sdxl", "sdxl-refiner", "demo"...; None when unsupported
     family_label: str = ""
     inpainting: bool = False
     prediction: str = "epsilon"
     error: str | None = None  # why it cannot be used
     sha256: str | None = None
+    companion: Path | None = None  # a GGUF transformer's text encoders and VAE: a diffusers folder
+    quant: str | None = None  # how a GGUF file's weights are stored ("Q8_0", "Q4_K"...)
 
     @property
     def model_name(self) -> str:
@@ -175,6 +177,31 @@ def _describe_file(path: Path) -> dict[str, Any]:
             "prediction": family.prediction}
 
 
+def _describe_gguf(path: Path) -> dict[str, Any]:
+    from modules.engine.models import gguf_files
+
+    try:
+        facts = gguf_files.describe(path)
+    except gguf_files.GgufError as exc:
+        return {"error": str(exc)}
+    config = {**facts.config, "axes_dims_rope": list(facts.config["axes_dims_rope"])}
+    return {"family": "flux", "family_label": facts.label, "inpainting": False, "prediction": "flow",
+            "quant": facts.quant, "gguf_config": config}
+
+
+def _with_companion(info: CheckpointInfo, facts: dict[str, Any], folders: list[Path]) -> CheckpointInfo:
+    """A GGUF transformer is usable with a Flux diffusers folder whose text encoders and VAE fit it."""
+    from modules.engine.models import gguf_files
+
+    if info.error or "gguf_config" not in facts:
+        return info
+    companion = gguf_files.pick_companion(facts["gguf_config"], folders)
+    if companion is None:
+        facts_obj = gguf_files.GgufFacts("flux", info.quant or "", facts["gguf_config"], info.family_label)
+        return replace(info, error=gguf_files.no_companion_message(facts_obj))
+    return replace(info, companion=companion)
+
+
 def _describe_folder(folder: Path) -> dict[str, Any]:
     try:
         return _diffusers_family(folder)
@@ -195,7 +222,7 @@ def iter_checkpoint_paths(root: Path) -> Iterator[tuple[Path, str]]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.lower().endswith(CHECKPOINT_SUFFIXES) and not name.startswith("."):
-                yield here / name, "single_file"
+                yield here / name, "gguf" if name.lower().endswith(".gguf") else "single_file"
 
 
 class CheckpointRegistry:
@@ -208,17 +235,24 @@ class CheckpointRegistry:
 
     def refresh(self) -> list[CheckpointInfo]:
         items = []
+        describers = {"diffusers": _describe_folder, "gguf": _describe_gguf, "single_file": _describe_file}
+        gguf_facts: dict[Path, dict[str, Any]] = {}
         for path, kind in iter_checkpoint_paths(self.root):
             facts = self.cache.get(path)
             if facts is None or ("family" not in facts and "error" not in facts):
-                facts = {**(facts or {}), **(_describe_folder(path) if kind == "diffusers" else _describe_file(path))}
+                facts = {**(facts or {}), **describers[kind](path)}
                 self.cache.put(path, facts)
+            if kind == "gguf":
+                gguf_facts[path] = facts
             name = path.relative_to(self.root).as_posix()
             items.append(CheckpointInfo(
                 name=name, path=path, kind=kind, family=facts.get("family"),
                 family_label=facts.get("family_label", ""), inpainting=facts.get("inpainting", False),
                 prediction=facts.get("prediction", "epsilon"), error=facts.get("error"), sha256=facts.get("sha256"),
+                quant=facts.get("quant"),
             ))
+        folders = [i.path for i in items if i.kind == "diffusers" and i.usable]
+        items = [_with_companion(i, gguf_facts[i.path], folders) if i.kind == "gguf" else i for i in items]
         self._items = tuple(items)
         log.info("found %d checkpoints in %s (%d unusable)", len(items), self.root, sum(not i.usable for i in items))
         return list(items)
