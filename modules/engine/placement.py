@@ -163,7 +163,8 @@ def place_on_device(pipe: Any, device: DeviceConfig) -> None:
     for name in ("unet", "transformer", "vae"):  # Flux and SD 3.x have a transformer instead of a UNet
         module = getattr(pipe, name, None)
         if module is not None and quantized(module):  # its compute dtype was set when it was loaded
-            module.to(device.device)
+            if _quant_method(module) != "bitsandbytes":  # bitsandbytes loads onto the GPU and refuses .to()
+                module.to(device.device)
         elif module is not None:
             module.to(device.device, device.dtype, **layout)
     for name in ("text_encoder", "text_encoder_2", "text_encoder_3"):

@@ -183,7 +183,7 @@ class ModelManager:
         self.controlnet_dir = controlnet_dir
         self.controlnets: list[ControlNetInfo] = []
         self._controlnet_cache = LruCache(controlnets_in_ram)
-        self.checkpoints = CheckpointRegistry(checkpoints_dir, HashCache(cache_file))
+        self.checkpoints = CheckpointRegistry(checkpoints_dir, HashCache(cache_file), device.device.type)
         self.vae_dir = vae_dir
         self.vaes: list[VaeInfo] = []
         self.preferred = preferred

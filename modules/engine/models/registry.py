@@ -39,7 +39,7 @@ class CheckpointInfo:
     error: str | None = None  # why it cannot be used
     sha256: str | None = None
     companion: Path | None = None  # a GGUF transformer's text encoders and VAE: a diffusers folder
-    quant: str | None = None  # how a GGUF file's weights are stored ("Q8_0", "Q4_K"...)
+    quant: str | None = None  # how quantised weights are stored: GGUF "Q8_0", "Q4_K"...; bitsandbytes "nf4", "int8"
 
     @property
     def model_name(self) -> str:
@@ -166,8 +166,12 @@ class HashCache:
 
 
 def _describe_file(path: Path) -> dict[str, Any]:
+    from modules.engine.models import bnb_files
     from modules.engine.models.single_file import CheckpointError, detect_family, read_state_dict
 
+    quant = bnb_files.file_quantization(path)
+    if quant:  # whatever its architecture, no diffusers loader reads it
+        return {"bnb": quant, "error": bnb_files.refusal(quant, "single_file", "cpu")}
     try:
         # safetensors are memory-mapped: detection touches a few tensors, not the whole file.
         family = detect_family(read_state_dict(path))
@@ -203,8 +207,11 @@ def _with_companion(info: CheckpointInfo, facts: dict[str, Any], folders: list[P
 
 
 def _describe_folder(folder: Path) -> dict[str, Any]:
+    from modules.engine.models import bnb_files
+
     try:
-        return _diffusers_family(folder)
+        quant = bnb_files.folder_quantization(folder)
+        return {**_diffusers_family(folder), **({"bnb": quant} if quant else {})}
     except (OSError, ValueError, KeyError) as exc:
         return {"error": f"diffusers folder {folder.name} is not usable: {exc}"}
 
@@ -228,9 +235,10 @@ def iter_checkpoint_paths(root: Path) -> Iterator[tuple[Path, str]]:
 class CheckpointRegistry:
     """The checkpoints under one folder. `refresh()` rescans; lookups see a consistent snapshot."""
 
-    def __init__(self, root: Path, cache: HashCache) -> None:
+    def __init__(self, root: Path, cache: HashCache, device_type: str = "cpu") -> None:
         self.root = root
         self.cache = cache
+        self.device_type = device_type  # bitsandbytes checkpoints run on CUDA only
         self._items: tuple[CheckpointInfo, ...] = ()
 
     def refresh(self) -> list[CheckpointInfo]:
@@ -249,8 +257,13 @@ class CheckpointRegistry:
                 name=name, path=path, kind=kind, family=facts.get("family"),
                 family_label=facts.get("family_label", ""), inpainting=facts.get("inpainting", False),
                 prediction=facts.get("prediction", "epsilon"), error=facts.get("error"), sha256=facts.get("sha256"),
-                quant=facts.get("quant"),
+                quant=facts.get("quant") or facts.get("bnb"),
             ))
+            if facts.get("bnb") and kind == "diffusers" and not facts.get("error"):
+                from modules.engine.models import bnb_files
+
+                reason = bnb_files.refusal(facts["bnb"], kind, self.device_type)
+                items[-1] = replace(items[-1], error=reason) if reason else items[-1]
         folders = [i.path for i in items if i.kind == "diffusers" and i.usable]
         items = [_with_companion(i, gguf_facts[i.path], folders) if i.kind == "gguf" else i for i in items]
         self._items = tuple(items)
