@@ -1,0 +1,1 @@
+"""Gradio custom components of the UI, each with its built frontend shipped beside it (no node needed)."""
