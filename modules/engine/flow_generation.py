@@ -1,9 +1,12 @@
-"""Generation for the flow-matching transformer families (Flux.1, SD 3.x): txt2img and img2img.
+"""Generation for the flow-matching transformer families (Flux.1 with Kontext and Fill, SD 3.x, Chroma, Z-Image,
+Qwen-Image and Qwen-Image-Edit, and the generic fallback): txt2img, img2img, edit and fill.
 
-These run through diffusers' own pipelines (FluxPipeline, StableDiffusion3Pipeline and their img2img pipelines,
-derived with `from_pipe`, sharing the weights), so a picture is the one the bare pipeline makes from the same
-inputs. What is ours: the seeds (per-image CPU noise, as for SD: a seed gives the same picture whatever the
-batch), the samplers (engine/flow_samplers.py), Forge's guidance fields and the infotext.
+These run through diffusers' own pipelines (the class the folder names and its img2img sibling, derived with
+`from_pipe`, sharing the weights), so a picture is the one the bare pipeline makes from the same inputs. What each
+class can do is in engine/models/flow_families.py (`PIPELINES`). What is ours: the seeds (per-image CPU noise, as
+for SD: a seed gives the same picture whatever the batch), the samplers (engine/flow_samplers.py), Forge's guidance
+fields and the infotext. Edit models (Kontext, Qwen-Image-Edit) are img2img's "edit" mode: the prompt is the
+instruction and the input pictures are its references; Flux Fill is their inpainting.
 
 Guidance, as in Forge: `cfg_scale` is real classifier-free guidance with the negative prompt (at 1 the unguided
 pass is skipped: schnell and turbo models run at CFG 1); `distilled_cfg_scale` feeds Flux-dev's guidance
@@ -12,6 +15,7 @@ embedding. Features these families cannot take yet are refused by `check` before
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from collections.abc import Callable
@@ -28,6 +32,7 @@ from modules.core.results import GenerationResult, JobControl, StepInfo
 from modules.engine import flow_samplers, inpainting
 from modules.engine.color_correction import match_colours
 from modules.engine.latents import cpu_generators, make_noise
+from modules.engine.models import flow_families
 from modules.engine.models.source import ModelSource
 
 log = logging.getLogger(__name__)
@@ -36,12 +41,11 @@ _WEIGHTED = re.compile(r"\([^()]*:\s*-?[\d.]+\s*\)|\[[^\[\]]*\]|\(\(|\)\)")
 
 
 def check(request: GenerationRequest, family: str | None, label: str, name: str) -> None:
-    """Refuse, with the reason, what a Flux or SD 3.x job cannot do yet (called at submit time and again when it runs)."""
+    """Refuse, with the reason, what a flow-model job cannot do yet (called at submit time and again when it runs)."""
     def refuse(what: str, hint: str) -> None:
         raise RequestError(f"{what} is not available for {name} ({label}) yet. {hint}")
 
-    if request.mode not in ("txt2img", "img2img") or request.mask is not None:
-        refuse("Inpainting and outpainting", "Use txt2img or img2img without a mask.")
+    _check_mode(request, family, label, name)
     if request.control_units:
         refuse("ControlNet and IP-Adapter units", "Disable the units, or choose an SD 1.x/SDXL checkpoint.")
     if getattr(request, "regions", None):
@@ -62,8 +66,9 @@ def check(request: GenerationRequest, family: str | None, label: str, name: str)
         refuse("The TAESD decode method", "Choose the full VAE decode.")
     if request.deepcache_interval:
         refuse("DeepCache", "Set its interval to 0 (it caches UNet blocks; these models have a transformer).")
-    if request.subseed_strength > 0 and request.mode != "txt2img":
-        refuse("Variation seeds in img2img", "Set the variation strength to 0 (txt2img takes them).")
+    own_noise = all(p.own_noise for p in flow_families.family_pipelines(family))
+    if request.subseed_strength > 0 and (request.mode != "txt2img" or not own_noise):
+        refuse("Variation seeds", "Set the variation strength to 0 (Flux and SD 3.x take them in txt2img).")
     if extract_loras(request.prompt)[1]:
         refuse("LoRA", "Remove the <lora:...> tags.")
     multiple = 16  # the VAE's 8x and the transformer's 2x2 patches (Flux's packing, SD3's patch embedding)
@@ -71,10 +76,40 @@ def check(request: GenerationRequest, family: str | None, label: str, name: str)
         if value % multiple:
             raise RequestError(f"{side} has to be a multiple of {multiple} for {label}, but is {value}. "
                                f"Try {max(multiple, round(value / multiple) * multiple)}.")
+    if family == flow_families.GENERIC:
+        return  # the pipeline's own scheduler when it is not a flow-matching one (said in the job's warnings)
     try:
         flow_samplers.check(request.sampler, request.schedule_type, label)
     except flow_samplers.FlowSamplerError as exc:
         raise RequestError(str(exc)) from None
+
+
+def _check_mode(request: GenerationRequest, family: str | None, label: str, name: str) -> None:
+    """The modes the family's pipelines take: img2img on an edit model is an edit, inpaint on Flux Fill a fill."""
+    pipelines = flow_families.family_pipelines(family)
+    modes = {m for p in pipelines for m in p.modes}
+    mode = "inpaint" if request.mask is not None or request.mode == "inpaint" else request.mode
+    wanted = {"img2img": ("img2img", "edit"), "inpaint": ("fill",)}.get(mode, (mode,))
+    if not modes.intersection(wanted):
+        what = {"txt2img": "txt2img", "img2img": "img2img", "inpaint": "Inpainting and outpainting"}.get(mode, mode)
+        if "fill" in modes:
+            hint = "It is an inpainting model: use img2img's Inpaint tab with a mask."
+        elif "edit" in modes:
+            hint = "It is an edit model: use img2img with a reference picture and the edit as the prompt."
+        elif mode == "inpaint":
+            hint = "Use txt2img or img2img without a mask, or a Flux Fill checkpoint for inpainting."
+        else:
+            hint = "Use txt2img (this pipeline runs through the generic fallback, which draws from text only)."
+        raise RequestError(f"{what} is not available for {name} ({label}). {hint}")
+    references = max(p.references for p in pipelines)
+    if "edit" in modes and mode == "img2img" and len(request.init_images) > references:
+        raise RequestError(f"{name} ({label}) takes at most {references} reference picture"
+                           f"{'s' if references > 1 else ''} per edit, but {len(request.init_images)} were given. "
+                           "Remove the extra pictures.")
+    if "fill" in modes and (request.cfg_scale != 1 or request.negative_prompt.strip()):
+        raise RequestError(f"CFG scale and a negative prompt are not available for {name} ({label}): Flux Fill has "
+                           "no unguided pass. Set CFG scale to 1, clear the negative prompt, and steer it with "
+                           "Distilled CFG Scale (30 is its usual value).")
 
 
 @dataclass
@@ -82,6 +117,7 @@ class _Job:
     request: GenerationRequest
     loaded: Any  # LoadedModel
     pipe: Any
+    spec: flow_families.FlowPipeline
     control: JobControl | None
     infotext: Callable[..., dict[str, Any]]  # generation.infotext_params
     extra: dict[str, Any] = field(default_factory=dict)
@@ -104,17 +140,40 @@ def is_flux(pipe: Any) -> bool:
     return type(pipe).__name__.startswith("Flux")
 
 
-def guidance_kwargs(pipe: Any, request: GenerationRequest, warnings: list[str], label: str) -> dict[str, Any]:
-    """The pipeline's guidance arguments: real CFG with the negative prompt, and Flux-dev's distilled guidance."""
-    if not is_flux(pipe):
-        return {"guidance_scale": request.cfg_scale, "negative_prompt": request.negative_prompt}
+def _accepts(pipe: Any) -> frozenset[str]:
+    return frozenset(inspect.signature(type(pipe).__call__).parameters)
+
+
+def guidance_kwargs(pipe: Any, spec: flow_families.FlowPipeline, request: GenerationRequest, warnings: list[str],
+                    label: str) -> dict[str, Any]:
+    """The pipeline's guidance arguments: real CFG with the negative prompt, and the distilled guidance of models
+    with a guidance embedding (Flux dev, Kontext, Fill; guidance-distilled Qwen-Image)."""
     distilled = request.distilled_cfg_scale
-    if not pipe.transformer.config.guidance_embeds and distilled is not None:
-        warnings.append(f"Distilled CFG Scale has no effect on {label}: it has no guidance embedding "
-                        "(schnell-like). CFG scale is its guidance.")
-    # FluxPipeline runs the unguided pass only when true_cfg_scale > 1 and a negative prompt is given.
-    return {"true_cfg_scale": request.cfg_scale, "negative_prompt": request.negative_prompt,
-            "guidance_scale": DEFAULT_DISTILLED_CFG if distilled is None else distilled}
+    embedding = bool(getattr(pipe.transformer.config, "guidance_embeds", False))
+    if distilled is not None and not embedding:
+        warnings.append(f"Distilled CFG Scale has no effect on {label}: it has no guidance embedding. "
+                        "CFG scale is its guidance.")
+    distilled = DEFAULT_DISTILLED_CFG if distilled is None else distilled
+    if spec.guidance == "distilled":  # Flux Fill: no unguided pass (check() refused CFG and a negative prompt)
+        return {"guidance_scale": distilled}
+    if spec.guidance == "flux":
+        # FluxPipeline runs the unguided pass only when true_cfg_scale > 1 and a negative prompt is given.
+        return {"true_cfg_scale": request.cfg_scale, "negative_prompt": request.negative_prompt,
+                "guidance_scale": distilled}
+    if spec.guidance == "true_cfg":
+        extra = {"guidance_scale": distilled} if embedding else {}
+        return {"true_cfg_scale": request.cfg_scale, "negative_prompt": request.negative_prompt, **extra}
+    kwargs: dict[str, Any] = {"guidance_scale": request.cfg_scale}
+    accepts = _accepts(pipe)
+    if spec.family == flow_families.GENERIC and "guidance_scale" not in accepts:
+        if request.cfg_scale != 1:
+            warnings.append(f"CFG scale has no effect on {label}: its pipeline takes no guidance scale.")
+        kwargs = {}
+    if "negative_prompt" in accepts:
+        kwargs["negative_prompt"] = request.negative_prompt
+    elif request.negative_prompt.strip():
+        raise RequestError(f"{label} takes no negative prompt: clear it.")
+    return kwargs
 
 
 def _noise(pipe: Any, request: GenerationRequest, seeds: list[int], subseeds: list[int]) -> torch.Tensor:
@@ -142,47 +201,85 @@ def _callback(job: _Job, batch_index: int, steps: int) -> Callable[..., dict[str
     return callback
 
 
-def _img2img_pipe(loaded: Any) -> Any:
-    """The img2img pipeline sharing the loaded model's modules (made once per loaded model)."""
-    from diffusers import FluxImg2ImgPipeline, StableDiffusion3Img2ImgPipeline
+def _derived_pipe(loaded: Any, cls_name: str) -> Any:
+    """A pipeline of another class sharing the loaded model's modules (made once per loaded model)."""
+    import diffusers
 
-    cls = FluxImg2ImgPipeline if is_flux(loaded.pipe) else StableDiffusion3Img2ImgPipeline
-    pipe = loaded.derived.get(cls.__name__)
+    pipe = loaded.derived.get(cls_name)
     if pipe is None:
+        cls = getattr(diffusers, cls_name)
         pipe = cls.from_pipe(loaded.pipe, dtype=loaded.pipe.dtype)  # dtype=: from_pipe would convert otherwise
         pipe.set_progress_bar_config(disable=True)
-        loaded.derived[cls.__name__] = pipe
+        loaded.derived[cls_name] = pipe
     return pipe
+
+
+def _pipe_for(loaded: Any, spec: flow_families.FlowPipeline, mode: str) -> Any:
+    if mode == "img2img" and spec.img2img:
+        return _derived_pipe(loaded, spec.img2img)
+    return loaded.pipe  # txt2img, and the edit and fill pipelines, which take their pictures themselves
+
+
+def _mode(request: GenerationRequest, spec: flow_families.FlowPipeline) -> str:
+    """txt2img, img2img, edit (img2img on an edit model) or fill (inpaint on Flux Fill)."""
+    if request.mode == "txt2img":
+        return "txt2img"
+    if "fill" in spec.modes:
+        return "fill"
+    return "edit" if "edit" in spec.modes else "img2img"
+
+
+def _scheduler(job: _Job, request: GenerationRequest, loaded: Any, warnings: list[str]) -> None:
+    """Our flow samplers on the checkpoint's own shift; a generic pipeline with another kind of scheduler keeps
+    its own, and the job says so."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    if job.spec.family == flow_families.GENERIC and not isinstance(job.pipe.scheduler,
+                                                                    FlowMatchEulerDiscreteScheduler):
+        warnings.append(f"Sampler {request.sampler!r} was not applied: {loaded.info.family_label} samples with its "
+                        f"own {type(job.pipe.scheduler).__name__}.")
+        return
+    job.pipe.scheduler = flow_samplers.make_scheduler(request.sampler, request.schedule_type,
+                                                      loaded.scheduler_config, loaded.info.family_label)
 
 
 def generate(request: GenerationRequest, models: ModelSource, control: JobControl | None,
              infotext: Callable[..., dict[str, Any]]) -> GenerationResult:
-    """Run a validated request on a Flux or SD 3.x checkpoint. `infotext` is generation.infotext_params."""
+    """Run a validated request on a flow-matching checkpoint. `infotext` is generation.infotext_params."""
     seeds, subseeds = request.seeds(), request.subseeds()
     warnings: list[str] = []
     prompt = request.prompt
     if _WEIGHTED.search(prompt) or _WEIGHTED.search(request.negative_prompt):
-        warnings.append("Prompt weights such as (word:1.2) are not applied to this model's T5 text encoder: "
+        warnings.append("Prompt weights such as (word:1.2) are not applied to this model's text encoder: "
                         "the prompt was used as written.")
-    prepared = inpainting.prepare(request) if request.mode == "img2img" else None
+    prepared = inpainting.prepare(request) if request.mode != "txt2img" else None
     with models.use(request.checkpoint, request.vae) as loaded:
         info = loaded.info
         check(request, info.family, info.family_label, info.name)
-        job = _Job(request, loaded, loaded.pipe if prepared is None else _img2img_pipe(loaded), control, infotext)
-        job.pipe.scheduler = flow_samplers.make_scheduler(request.sampler, request.schedule_type,
-                                                          loaded.scheduler_config, info.family_label)
-        guidance = guidance_kwargs(job.pipe, request, warnings, info.family_label)
+        spec = flow_families.pipeline_of(type(loaded.pipe).__name__)
+        mode = _mode(request, spec)
+        if mode == "edit" and len(request.init_images) > spec.references:
+            raise RequestError(f"{info.name} ({info.family_label}) takes {spec.references} reference picture(s) "
+                               f"per edit, but {len(request.init_images)} were given.")
+        job = _Job(request, loaded, _pipe_for(loaded, spec, mode), spec, control, infotext)
+        _scheduler(job, request, loaded, warnings)
+        guidance = guidance_kwargs(job.pipe, spec, request, warnings, info.family_label)
         job.extra = _infotext_extra(job.pipe, request, loaded.scheduler_config)
         if prepared is not None:
             warnings += prepared.warnings
             job.extra.update(prepared.params, Size=f"{prepared.width}x{prepared.height}")
+            if mode == "edit":  # an edit model draws anew from the instruction: there is no strength to apply
+                job.extra.pop("Denoising strength", None)
+                job.extra["Edit references"] = len(prepared.sources)
+                warnings.append(f"Denoising strength does not apply to {info.family_label}: it redraws the picture "
+                                "from the instruction and the reference.")
         for batch_index in range(request.batch_count):
             if job.stop_requested():
                 job.interrupted = True
                 break
             start = batch_index * request.batch_size
             batch_seeds, batch_subseeds = seeds[start:start + request.batch_size], subseeds[start:start + request.batch_size]
-            images = _run_batch(job, prompt, prepared, guidance, batch_index, start, batch_seeds, batch_subseeds)
+            images = _run_batch(job, mode, prompt, prepared, guidance, batch_index, start, batch_seeds, batch_subseeds)
             for i, image in enumerate(images):
                 job.add(image, batch_seeds[i], batch_subseeds[i])
             if job.stop_requested():
@@ -195,35 +292,51 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
                             infotexts=job.infotexts, interrupted=job.interrupted, warnings=warnings)
 
 
-def _run_batch(job: _Job, prompt: str, prepared: inpainting.Prepared | None, guidance: dict[str, Any],
+def _run_batch(job: _Job, mode: str, prompt: str, prepared: inpainting.Prepared | None, guidance: dict[str, Any],
                batch_index: int, start: int, seeds: list[int], subseeds: list[int]) -> list[Image.Image]:
     request, pipe, n = job.request, job.pipe, len(seeds)
     common: dict[str, Any] = dict(prompt=prompt, num_images_per_prompt=n, num_inference_steps=request.steps,
-                                  generator=cpu_generators(seeds), **guidance,
-                                  callback_on_step_end=_callback(job, batch_index, request.steps))
-    # Euler a's own noise, per image: seeded like the image plus A1111's ENSD, so any picture of a batch repeats.
-    pipe.scheduler.generators = cpu_generators(seeds, request.eta_noise_seed_delta)
+                                  generator=cpu_generators(seeds), **guidance)
+    if "callback_on_step_end" in _accepts(pipe):
+        common["callback_on_step_end"] = _callback(job, batch_index, request.steps)
+    if hasattr(pipe.scheduler, "generators"):
+        # Euler a's own noise, per image: seeded like the image plus A1111's ENSD, so any picture of a batch repeats.
+        pipe.scheduler.generators = cpu_generators(seeds, request.eta_noise_seed_delta)
     with torch.no_grad():
         if prepared is None:
-            return pipe(**common, height=request.height, width=request.width,
-                        latents=_noise(pipe, request, seeds, subseeds)).images
-        # img2img: the pipeline noises each picture with that image's seeded generator (the same draw as txt2img's
-        # noise for that seed); 1 step at least, as A1111 runs.
+            if job.spec.own_noise:
+                common["latents"] = _noise(pipe, request, seeds, subseeds)
+            return pipe(**common, height=request.height, width=request.width).images
+        size = dict(height=prepared.height, width=prepared.width)
+        if mode == "edit":
+            references = [source.working for source in prepared.sources]
+            if type(pipe).__name__.startswith("FluxKontext"):
+                # The reference at the size asked for, not Kontext's preferred ~1 MP (which resizes the output too).
+                size.update(max_area=prepared.width * prepared.height, _auto_resize=False)
+            image = references if job.spec.references > 1 else references[0]
+            return pipe(**common, image=image, **size).images
+        # img2img and fill: the pipeline noises each picture with that image's seeded generator (the same draw as
+        # txt2img's noise for that seed); 1 step at least, as A1111 runs.
         which = [(start + i) % len(prepared.sources) for i in range(n)]
-        strength = max(request.denoising_strength, 1.0 / request.steps + 1e-6)
-        images = pipe(**common, image=[prepared.sources[j].working for j in which], strength=min(1.0, strength),
-                      height=prepared.height, width=prepared.width).images
+        strength = min(1.0, max(request.denoising_strength, 1.0 / request.steps + 1e-6))
+        if mode == "fill":
+            common["mask_image"] = prepared.mask
+        images = pipe(**common, image=[prepared.sources[j].working for j in which], strength=strength,
+                      **size).images
     if request.color_correction:
         images = [match_colours(image, prepared.sources[j].working) for j, image in zip(which, images)]
     return [inpainting.finish(prepared.sources[j], image) for j, image in zip(which, images)]
 
 
 def _infotext_extra(pipe: Any, request: GenerationRequest, scheduler_config: dict[str, Any]) -> dict[str, Any]:
-    """The family's fields: Forge's "Distilled CFG Scale" (Flux-dev only: it is what the model used) and the shift."""
-    extra: dict[str, Any] = {"Shift": flow_samplers.shift_of(scheduler_config)}
-    if request.eta_noise_seed_delta and pipe.scheduler.config.stochastic_sampling:
+    """The family's fields: Forge's "Distilled CFG Scale" (models with a guidance embedding only: it is what the
+    model used) and the shift."""
+    extra: dict[str, Any] = {}
+    if "shift" in scheduler_config or "use_dynamic_shifting" in scheduler_config:
+        extra["Shift"] = flow_samplers.shift_of(scheduler_config)
+    if request.eta_noise_seed_delta and getattr(pipe.scheduler.config, "stochastic_sampling", False):
         extra["ENSD"] = request.eta_noise_seed_delta  # only where it changes the picture, as A1111 writes it
-    if is_flux(pipe) and pipe.transformer.config.guidance_embeds:
+    if getattr(pipe.transformer.config, "guidance_embeds", False):
         distilled = request.distilled_cfg_scale
         extra["Distilled CFG Scale"] = DEFAULT_DISTILLED_CFG if distilled is None else distilled
     return extra

@@ -1,4 +1,6 @@
-"""The flow-matching transformer families (Flux.1, SD 3.x): telling them from their configs and weights.
+"""The flow-matching transformer families (Flux.1 with Kontext and Fill, SD 3.x, Chroma, Z-Image, Qwen-Image and
+Qwen-Image-Edit, and any other diffusers transformer pipeline as a generic fallback): telling them from their
+configs and weights, and what each pipeline class can do (`PIPELINES`).
 
 A diffusers folder says what it is in `model_index.json` (the pipeline class) and `transformer/config.json`;
 a single file only by its keys: Flux's transformer in BFL's release layout (`double_blocks.*`, `single_blocks.*`,
@@ -11,45 +13,94 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modules.engine.models import families
 
-# Pipelines of the families we run, by the class model_index.json names.
-FLUX_PIPELINES = ("FluxPipeline",)
-SD3_PIPELINES = ("StableDiffusion3Pipeline",)
+BFL_PREFIX = "model.diffusion_model."  # ComfyUI's and most Civitai files put BFL's keys under this prefix
+GENERIC = "generic"  # any other transformer pipeline diffusers has: txt2img through the class model_index.json names
+
+
+@dataclass(frozen=True)
+class FlowPipeline:
+    """What a pipeline class (as model_index.json names it) is and can do in our flow path."""
+    family: str
+    modes: tuple[str, ...]  # "txt2img", "img2img", "edit" (img2img = instruction + reference), "fill" (inpaint)
+    img2img: str | None = None  # the diffusers class sharing its weights for img2img
+    guidance: str = "cfg"  # "cfg": guidance_scale is real CFG; "true_cfg": true_cfg_scale is; "flux": both, the
+    # distilled one feeding a guidance embedding; "distilled": only the embedding (no unguided pass at all)
+    own_noise: bool = False  # we pass the initial latents (seeded per image, variation seeds) in its layout
+    references: int = 0  # edit models: how many reference pictures one call takes (0: not an edit model)
+
+
+PIPELINES: Mapping[str, FlowPipeline] = {
+    "FluxPipeline": FlowPipeline("flux", ("txt2img", "img2img"), "FluxImg2ImgPipeline", "flux", own_noise=True),
+    "StableDiffusion3Pipeline": FlowPipeline("sd3", ("txt2img", "img2img"), "StableDiffusion3Img2ImgPipeline",
+                                             own_noise=True),
+    "ChromaPipeline": FlowPipeline("chroma", ("txt2img", "img2img"), "ChromaImg2ImgPipeline"),
+    "ZImagePipeline": FlowPipeline("zimage", ("txt2img", "img2img"), "ZImageImg2ImgPipeline"),
+    "QwenImagePipeline": FlowPipeline("qwen-image", ("txt2img", "img2img"), "QwenImageImg2ImgPipeline", "true_cfg"),
+    "QwenImageEditPipeline": FlowPipeline("qwen-image-edit", ("edit",), guidance="true_cfg", references=1),
+    # Edit Plus (2509 and later) takes up to three reference pictures in one call.
+    "QwenImageEditPlusPipeline": FlowPipeline("qwen-image-edit", ("edit",), guidance="true_cfg", references=3),
+    # Kontext also draws without a reference (plain txt2img), as BFL's release does.
+    "FluxKontextPipeline": FlowPipeline("flux-kontext", ("txt2img", "edit"), guidance="flux", references=1),
+    "FluxFillPipeline": FlowPipeline("flux-fill", ("fill",), guidance="distilled"),
+}
 # Pipelines of these families we recognise but do not run yet -> what to tell the user.
 NOT_YET = {
-    "FluxFillPipeline": "Flux Fill (inpainting) is not supported yet",
-    "FluxKontextPipeline": "Flux Kontext (editing) is not supported yet",
     "FluxControlPipeline": "Flux control models (Canny/Depth) are not supported yet",
-    "ChromaPipeline": "Chroma is not supported yet",
-    "QwenImagePipeline": "Qwen-Image is not supported yet",
-    "QwenImageEditPipeline": "Qwen-Image-Edit is not supported yet",
-    "ZImagePipeline": "Z-Image is not supported yet",
 }
-BFL_PREFIX = "model.diffusion_model."  # ComfyUI's and most Civitai files put BFL's keys under this prefix
+FLUX_PIPELINES = tuple(cls for cls, p in PIPELINES.items() if p.family in ("flux", "flux-kontext", "flux-fill"))
+SD3_PIPELINES = ("StableDiffusion3Pipeline",)
+
+
+def pipeline_of(cls: str) -> FlowPipeline:
+    """The table's entry for a pipeline class; any other is the generic fallback (txt2img only)."""
+    return PIPELINES.get(cls) or FlowPipeline(GENERIC, ("txt2img",))
 
 
 def is_flow_index(index: Mapping[str, Any]) -> bool:
+    """Ours to describe: a flow family we know, one we refuse by name, or any pipeline without a UNet (the generic
+    fallback; UNet pipelines keep the SD path, which tells their family from the UNet)."""
     cls = str(index.get("_class_name", ""))
-    return cls in FLUX_PIPELINES or cls in SD3_PIPELINES or cls in NOT_YET
+    return cls in PIPELINES or cls in NOT_YET or (cls.endswith("Pipeline") and "unet" not in index)
 
 
 def describe_folder(folder: Path, index: Mapping[str, Any]) -> dict[str, Any]:
-    """The registry's facts about a Flux or SD3 diffusers folder (family, label), from its configs only."""
+    """The registry's facts about a flow-model diffusers folder (family, label), from its configs only."""
     cls = str(index.get("_class_name", ""))
     if cls in NOT_YET:
         raise ValueError(f"{NOT_YET[cls]} ({cls})")
-    transformer = json.loads((folder / "transformer" / "config.json").read_text(encoding="utf-8"))
+    if cls not in PIPELINES:
+        return _generic(cls)
+    config_file = folder / "transformer" / "config.json"
+    if not config_file.is_file():
+        raise ValueError(f"{cls} folder without transformer/config.json: copy the whole diffusers folder, "
+                         "including transformer/")
+    transformer = json.loads(config_file.read_text(encoding="utf-8"))
+    family = PIPELINES[cls].family
+    facts = {"family": family, "inpainting": family == "flux-fill", "prediction": "flow"}
     if cls in SD3_PIPELINES:
-        return {"family": "sd3", "family_label": sd3_label(transformer), "inpainting": False,
-                "prediction": "flow"}
-    # Our own demo members carry the training record our trainer writes (training/train_flux.py).
-    family = "demo-flux" if (folder / "training.json").is_file() else "flux"
-    return {"family": family, "family_label": flux_label(family, bool(transformer.get("guidance_embeds"))),
-            "inpainting": False, "prediction": "flow"}
+        return facts | {"family_label": sd3_label(transformer)}
+    if family == "flux":
+        # Our own demo members carry the training record our trainer writes (training/train_flux.py).
+        family = "demo-flux" if (folder / "training.json").is_file() else "flux"
+        return facts | {"family": family,
+                        "family_label": flux_label(family, bool(transformer.get("guidance_embeds")))}
+    return facts | {"family_label": families.label(family)}
+
+
+def _generic(cls: str) -> dict[str, Any]:
+    import diffusers  # its lazy module lists every class it has without importing them
+
+    if cls not in dir(diffusers):
+        raise ValueError(f"pipeline {cls or '(none named)'} is not one diffusers {diffusers.__version__} has; "
+                         "this folder cannot be run")
+    return {"family": GENERIC, "family_label": f"{cls} (generic diffusers pipeline)", "inpainting": False,
+            "prediction": "flow"}
 
 
 def flux_label(family: str, guidance: bool) -> str:
@@ -75,3 +126,9 @@ def flux_keys(keys: list[str]) -> str | None:
     if any(k.startswith("single_transformer_blocks.") for k in keys) and any(k.startswith("x_embedder.") for k in keys):
         return "diffusers"
     return None
+
+
+def family_pipelines(family: str | None) -> list[FlowPipeline]:
+    """The table's entries of a family (the demo member is Flux; the generic fallback is its own)."""
+    name = "flux" if family == "demo-flux" else family
+    return [p for p in PIPELINES.values() if p.family == name] or [pipeline_of("")]
