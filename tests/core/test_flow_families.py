@@ -175,3 +175,55 @@ def test_a_folder_naming_a_pipeline_diffusers_does_not_have_is_listed_unusable_w
     assert not info.usable and "NoSuchThingPipeline is not one diffusers" in info.error
     with pytest.raises(LookupError, match="NoSuchThingPipeline"):
         manager.resolve("mystery")
+
+
+def test_a_folder_missing_its_tokenizer_is_listed_unusable_naming_the_file_and_where_to_put_it(tmp_path, cpu_fp32):
+    import shutil
+
+    folder = tiny.save_tiny_chroma(tmp_path / "models" / "Stable-diffusion" / "chroma-no-tokenizer")
+    shutil.rmtree(folder / "tokenizer")
+    manager = tiny_manager(tmp_path / "models", cpu_fp32, tmp_path / "cache.json")
+    info = manager.checkpoints.all()[0]
+    assert not info.usable
+    assert "tokenizer/ folder" in info.error and str(folder / "tokenizer") in info.error
+
+
+@pytest.fixture(scope="module")
+def flux_sd3_dir(tmp_path_factory) -> Path:
+    from tests.fixtures.tiny_flow import save_tiny_flux, save_tiny_sd3
+
+    root = tmp_path_factory.mktemp("flux-sd3")
+    save_tiny_flux(root / "Stable-diffusion" / "tiny-flux-dev", guidance=True)
+    save_tiny_sd3(root / "Stable-diffusion" / "tiny-sd3")
+    (root / "VAE").mkdir()
+    return root
+
+
+@pytest.mark.parametrize("name, cls_name, bare_args", [
+    ("tiny-sd3", "StableDiffusion3Img2ImgPipeline", {"guidance_scale": 3.0, "negative_prompt": "green"}),
+    ("tiny-flux-dev", "FluxImg2ImgPipeline", {"true_cfg_scale": 3.0, "negative_prompt": "green",
+                                              "guidance_scale": 3.5}),
+])
+def test_sd3_and_flux_img2img_are_pixel_identical_to_the_bare_img2img_pipeline(flux_sd3_dir, cpu_fp32, tmp_path,
+                                                                              name, cls_name, bare_args):
+    manager = tiny_manager(flux_sd3_dir, cpu_fp32, tmp_path / "cache.json")
+    request = _request(name, mode="img2img", init_images=(RED,), denoising_strength=0.6, steps=5, cfg_scale=3.0,
+                       negative_prompt="green")
+    ours = generate(request, manager, SamplerRegistry.default())
+    bare = _bare(flux_sd3_dir / "Stable-diffusion" / name, cls_name, prompt=request.prompt, image=RED, strength=0.6,
+                 height=32, width=32, num_inference_steps=5, **bare_args)
+    assert _same(ours.images[0], bare)
+
+
+@pytest.mark.slow  # Qwen-Image-Edit encodes its reference at ~1 megapixel whatever the model's size: ~2 min each
+def test_a_qwen_image_edit_takes_the_reference_and_instruction_like_the_bare_pipeline(tmp_path, cpu_fp32):
+    root = tmp_path / "models"
+    folder = tiny.save_tiny_qwen_image_edit(root / "Stable-diffusion" / "tiny-qwen-edit")
+    (root / "VAE").mkdir()
+    manager = tiny_manager(root, cpu_fp32, tmp_path / "cache.json")
+    assert manager.resolve("tiny-qwen-edit").family == "qwen-image-edit"
+    request = _request("tiny-qwen-edit", prompt="make the circle blue", mode="img2img", init_images=(RED,), steps=2)
+    ours = generate(request, manager, SamplerRegistry.default())
+    bare = _bare(folder, image=RED, prompt=request.prompt, negative_prompt="", true_cfg_scale=1.0, height=32,
+                 width=32, num_inference_steps=2)
+    assert _same(ours.images[0], bare)

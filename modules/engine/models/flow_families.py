@@ -74,6 +74,9 @@ def describe_folder(folder: Path, index: Mapping[str, Any]) -> dict[str, Any]:
     cls = str(index.get("_class_name", ""))
     if cls in NOT_YET:
         raise ValueError(f"{NOT_YET[cls]} ({cls})")
+    missing = missing_parts(folder, index)
+    if missing:
+        raise ValueError(missing)
     if cls not in PIPELINES:
         return _generic(cls)
     config_file = folder / "transformer" / "config.json"
@@ -91,6 +94,31 @@ def describe_folder(folder: Path, index: Mapping[str, Any]) -> dict[str, Any]:
         return facts | {"family": family,
                         "family_label": flux_label(family, bool(transformer.get("guidance_embeds")))}
     return facts | {"family_label": families.label(family)}
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "spiece.model", "tokenizer.model", "vocab.txt")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
+
+
+def missing_parts(folder: Path, index: Mapping[str, Any]) -> str | None:
+    """Which file of the folder is missing, said so the user can put it there (weights, configs and tokenizers all
+    come from the user's folder: nothing is downloaded); None when every part model_index.json names is present."""
+    for part, value in index.items():
+        if part.startswith("_") or not isinstance(value, list) or len(value) != 2 or value[1] is None:
+            continue
+        sub, cls = folder / part, str(value[1])
+        where = f"{part}/ of the model's diffusers release into {sub}"
+        if not sub.is_dir():
+            return f"its {part}/ folder ({cls}) is missing: copy {where}"
+        if "Tokenizer" in cls or "Processor" in cls:
+            if not any((sub / name).is_file() for name in _TOKENIZER_FILES):
+                return (f"its tokenizer files are missing from {sub} (one of {', '.join(_TOKENIZER_FILES)}): "
+                        f"copy {where}")
+        elif "Scheduler" not in cls and not (sub / "config.json").is_file():
+            return f"{sub / 'config.json'} is missing: copy {where}"
+        elif "Scheduler" not in cls and not any(p.name.endswith(_WEIGHT_SUFFIXES) for p in sub.iterdir()):
+            return f"the weights of {part} ({cls}) are missing from {sub}: copy {where}"
+    return None
 
 
 def _generic(cls: str) -> dict[str, Any]:
