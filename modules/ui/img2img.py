@@ -41,7 +41,7 @@ from modules.ui import (
 from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
 from modules.ui.jobstream import status_html, user_of
 from modules.ui.outputs_view import SHOWN_BUTTONS, output_gallery
-from modules.ui.txt2img import Txt2ImgTab, checkpoint_choices, remember
+from modules.ui.txt2img import DISTILLED_DEFAULT, Txt2ImgTab, checkpoint_choices, distilled_from_form, remember
 
 if TYPE_CHECKING:
     from modules.service.services import Services
@@ -171,6 +171,7 @@ def request_from_form(tab: str, form: dict[str, Any]) -> GenerationRequest:
         checkpoint=form.get("checkpoint") or None, vae=form.get("vae") or "Automatic",
         sampler=form.get("sampler") or "Euler a", schedule_type=form.get("schedule_type") or "Automatic",
         steps=form.get("steps", 20), cfg_scale=form.get("cfg_scale", 7.0), width=form.get("width", 512),
+        distilled_cfg_scale=distilled_from_form(form.get("distilled_cfg_scale")),
         height=form.get("height", 512), seed=-1 if seed is None else seed, subseed=-1 if subseed is None else subseed,
         subseed_strength=form.get("subseed_strength", 0.0), batch_count=form.get("batch_count", 1),
         batch_size=form.get("batch_size", 1), clip_skip=form.get("clip_skip", 1), init_images=(picture,), mask=mask,
@@ -270,6 +271,9 @@ def _settings(services: Services) -> dict[str, Any]:
         c["batch_size"] = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="img2img_batch_size")
     c["cfg_scale"] = gr.Slider(0, 30, value=defaults.get("cfg_scale", 7.0), step=0.5, label="CFG Scale",
                                elem_id="img2img_cfg_scale")
+    c["distilled_cfg_scale"] = gr.Slider(0, 30, value=DISTILLED_DEFAULT, step=0.1, label="Distilled CFG Scale",
+                                         info="Flux dev, Kontext and Fill: the guidance their embedding takes",
+                                         elem_id="img2img_distilled_cfg_scale")
     c["denoising_strength"] = gr.Slider(0, 1, value=0.75, step=0.01, label="Denoising strength",
                                         elem_id="img2img_denoising_strength")
     with gr.Row():

@@ -60,7 +60,7 @@ def txt2img_values(samplers: Any, text: str) -> tuple[dict[str, Any], str]:
 
 
 TXT2IMG_TARGETS = ("prompt", "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale", "width", "height",
-                   "seed", "subseed", "subseed_strength", "clip_skip", "restore_faces")
+                   "seed", "subseed", "subseed_strength", "clip_skip", "restore_faces", "distilled_cfg_scale")
 
 
 def checkpoint_update(services: Services, values: dict[str, Any]) -> tuple[Any, str]:

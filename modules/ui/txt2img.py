@@ -64,6 +64,7 @@ class Txt2ImgTab:
     restore_faces: Any = None  # checked by "Send to txt2img" when the picture's infotext has "Face restoration"
     detailer: detailer_panel.DetailerPanel | None = None  # ADetailer's units; "Send to txt2img" fills them too
     regions: regions_panel.RegionsPanel | None = None  # "Send to txt2img" fills it too
+    distilled_cfg_scale: Any = None  # Forge's "Distilled CFG Scale" (Flux dev); "Send to txt2img" fills it
 
 
 def checkpoint_choices(services: Services) -> tuple[list[str], str | None, str]:
@@ -89,6 +90,15 @@ def kept_choice(services: Services, current: str | None, fallback: str | None) -
 
 
 # ------------------------------------------------------------------------------------------ form -> request
+DISTILLED_DEFAULT = 3.5  # Flux-dev's and Forge's default; the slider at it sends none: the model's default applies
+
+
+def distilled_from_form(value: Any) -> float | None:
+    """The request's distilled guidance: None at the default, so models without a guidance embedding (SD, schnell)
+    are not warned about a value nobody chose."""
+    return None if value is None or value == DISTILLED_DEFAULT else value
+
+
 def request_from_form(values: Mapping[str, Any], **more: Any) -> GenerationRequest:
     """The request the form's plain values describe (keyed by GenerationRequest field names); `more` adds the
     ControlNet units, the extensions' values and the hires fields. Values are checked later by `validate`."""
@@ -99,7 +109,8 @@ def request_from_form(values: Mapping[str, Any], **more: Any) -> GenerationReque
         width=values["width"], height=values["height"], seed=-1 if seed is None else seed,
         subseed=-1 if subseed is None else subseed, subseed_strength=values["subseed_strength"],
         batch_count=values["batch_count"], batch_size=values["batch_size"], clip_skip=values["clip_skip"],
-        checkpoint=values["checkpoint"] or None, vae=values["vae"] or "Automatic", **more)
+        checkpoint=values["checkpoint"] or None, vae=values["vae"] or "Automatic",
+        distilled_cfg_scale=distilled_from_form(values.get("distilled_cfg_scale")), **more)
 
 
 @dataclass
@@ -193,13 +204,15 @@ class _Settings:
     subseed: Any
     subseed_strength: Any
     clip_skip: Any
+    distilled_cfg_scale: Any
 
     def fields(self) -> dict[str, Any]:
         """The settings that go into the request, by request field name."""
         return {"sampler": self.sampler, "schedule_type": self.schedule_type, "steps": self.steps,
                 "cfg_scale": self.cfg_scale, "width": self.width, "height": self.height, "seed": self.seed,
                 "subseed": self.subseed, "subseed_strength": self.subseed_strength, "batch_count": self.batch_count,
-                "batch_size": self.batch_size, "clip_skip": self.clip_skip}
+                "batch_size": self.batch_size, "clip_skip": self.clip_skip,
+                "distilled_cfg_scale": self.distilled_cfg_scale}
 
 
 def _settings(services: Services, defaults: dict[str, Any]) -> _Settings:
@@ -218,6 +231,9 @@ def _settings(services: Services, defaults: dict[str, Any]) -> _Settings:
         batch_size = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="txt2img_batch_size")
     cfg_scale = gr.Slider(0, 30, value=defaults.get("cfg_scale", 7.0), step=0.5, label="CFG Scale",
                           elem_id="txt2img_cfg_scale")
+    distilled = gr.Slider(0, 30, value=DISTILLED_DEFAULT, step=0.1, label="Distilled CFG Scale",
+                          info="Flux dev, Kontext and Fill: the guidance their embedding takes (Forge's control)",
+                          elem_id="txt2img_distilled_cfg_scale")
     with gr.Row():
         seed = gr.Number(value=-1, precision=0, label="Seed", elem_id="txt2img_seed", scale=3)
         random_seed = gr.Button("🎲", elem_id="txt2img_random_seed", scale=0, min_width=48)
@@ -228,7 +244,7 @@ def _settings(services: Services, defaults: dict[str, Any]) -> _Settings:
                                      elem_id="txt2img_subseed_strength")
         clip_skip = gr.Slider(1, 12, value=1, step=1, label="Clip skip", elem_id="txt2img_clip_skip")
     return _Settings(sampler, schedule_type, steps, width, height, batch_count, batch_size, cfg_scale, seed,
-                     random_seed, reuse_seed, subseed, subseed_strength, clip_skip)
+                     random_seed, reuse_seed, subseed, subseed_strength, clip_skip, distilled)
 
 
 @dataclass
@@ -291,7 +307,7 @@ def build(services: Services) -> Txt2ImgTab:
                       send_img2img=output.send_img2img, send_inpaint=output.send_inpaint,
                       send_extras=output.send_extras, send_controlnet=output.send_controlnet, controlnet=controlnet,
                       hires=hires, refiner=refiner, restore_faces=restore_faces, detailer=detailer,
-                      regions=form.regions)
+                      regions=form.regions, distilled_cfg_scale=settings.distilled_cfg_scale)
 
 
 def remember(evt: gr.SelectData) -> int:
