@@ -175,7 +175,7 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
         distilled_cfg_scale=payload.distilled_cfg_scale,  # Forge's field: validated (a number) with the request
         width=payload.width, height=payload.height, seed=payload.seed, subseed=payload.subseed,
         subseed_strength=payload.subseed_strength, batch_count=payload.n_iter, batch_size=payload.batch_size,
-        clip_skip=clip_skip, deepcache_interval=payload.deepcache_interval,
+        clip_skip=clip_skip, deepcache_interval=payload.deepcache_interval, step_cache=payload.step_cache or "",
         # Extensions find their own values under their name (alwayson_scripts pass-through); ControlNet's
         # units are ours, on the request itself.
         extra={str(name).lower(): value for name, value in (payload.alwayson_scripts or {}).items()

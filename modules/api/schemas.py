@@ -186,6 +186,9 @@ class GenerationPayload(Lenient):
     distilled_cfg_scale: Any = None
     # Ours (issue 16): DeepCache's interval for SD 1.x/2.x/SDXL (0 = off; 2-10: the deep UNet runs one step in N).
     deepcache_interval: Any = 0
+    # Ours (issue 16): one of diffusers' step caches for Flux-class transformers ("FirstBlockCache", "TaylorSeer",
+    # "MagCache"; empty = off).
+    step_cache: Any = ""
     width: Int = 512
     height: Int = 512
     restore_faces: Any = None

@@ -44,6 +44,8 @@ VAE_AUTOMATIC = "Automatic"
 VAE_NONE = "None"
 DECODE_METHODS = ("Full", "TAESD")  # A1111's sd_vae_decode_method
 MAX_DEEPCACHE_INTERVAL = 10
+# diffusers' step caches for the transformer families (engine/step_cache.py); "" is off.
+STEP_CACHES = ("FirstBlockCache", "TaylorSeer", "MagCache")
 
 
 class RequestError(ValueError):
@@ -158,6 +160,8 @@ class GenerationRequest:
     # DeepCache: the UNet's deep features reused for N-1 of every N steps (0 = off; lossy, named in the infotext).
     vae_decode_method: str = "Full"
     deepcache_interval: int = 0
+    # Flux-class transformers: one of diffusers' step caches (STEP_CACHES; "" = off; lossy, named in the infotext).
+    step_cache: str = ""
 
     def with_resolved_seeds(self, rng: random.Random | None = None) -> GenerationRequest:
         """Replace -1 seeds by concrete ones, so the job (and its infotext) can be reproduced."""
@@ -384,6 +388,11 @@ def _check_fast_paths(request: GenerationRequest) -> None:
     if interval < 0 or interval == 1 or interval > MAX_DEEPCACHE_INTERVAL:
         raise RequestError(f"DeepCache interval must be 0 (off) or from 2 to {MAX_DEEPCACHE_INTERVAL}, but is "
                            f"{request.deepcache_interval}. 3 is a good start: the full UNet runs every third step.")
+    if request.step_cache not in ("", *STEP_CACHES):
+        raise RequestError(f"Step cache must be one of {', '.join(STEP_CACHES)} (or empty for none), but is "
+                           f"{request.step_cache!r}. FirstBlockCache is a good start.")
+    if request.step_cache and request.deepcache_interval:
+        raise RequestError("Choose DeepCache (for UNet models) or a step cache (for transformer models), not both.")
 
 
 def _check_a1111_settings(request: GenerationRequest) -> None:
@@ -645,6 +654,7 @@ INFOTEXT_FIELDS = {
     "Conditional mask weight": ("inpainting_mask_weight", float),
     "Decode method": ("vae_decode_method", str),
     "DeepCache interval": ("deepcache_interval", int),
+    "Step cache": ("step_cache", str),
 }
 
 

@@ -19,10 +19,11 @@ from PIL import Image
 
 from modules.core.infotext import format_infotext
 from modules.core.prompts import LoraTag, extract_loras, prompt_hints
-from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest
+from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest, RequestError
 from modules.core.results import DetectedMap, GenerationResult, JobControl
 from modules.core.detailer import infotext_params as detailer_infotext
-from modules.engine import deepcache, hires, inpainting, pipelines, placement, previews, taesd, vae_decode
+from modules.engine import deepcache, hires, inpainting, pipelines, placement, previews, step_cache, taesd
+from modules.engine import vae_decode
 from modules.engine.detailer import Detectors, JobDetailer
 from modules.engine import regions as regional
 from modules.engine import soft_inpainting as soft
@@ -68,6 +69,8 @@ def infotext_params(request: GenerationRequest, loaded: LoadedModel, seed: int, 
         params["Variation seed strength"] = request.subseed_strength
     if request.clip_skip > 1:
         params["Clip skip"] = request.clip_skip
+    if request.step_cache:  # lossy: the picture depends on it (engine/step_cache.py)
+        params["Step cache"] = request.step_cache
     params.update(extra or {})
     params.update(request.infotext_fields)
     params["Version"] = VERSION
@@ -282,8 +285,9 @@ def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subse
 def _flow_with_memory(request: GenerationRequest, models: ModelSource, control: JobControl | None) -> GenerationResult:
     """The flow families' run, with the memory policy, quantisation and peak in the result as for the UNet families."""
     with models.use(request.checkpoint) as loaded:  # loads it now (or finds it cached) for its placement
-        where, device = loaded.placement, loaded.pipe._execution_device
-    with placement.measured(device) as peak:
+        where, device, transformer = loaded.placement, loaded.pipe._execution_device, loaded.pipe.transformer
+        family = loaded.info.family
+    with placement.measured(device) as peak, step_cache.cached(transformer, request.step_cache, request.steps, family):
         result = flow_generation.generate(request, models, control, infotext_params)
     return replace(result, memory={**placement.job_details(where, peak[0] if peak else None), **result.memory})
 
@@ -302,6 +306,9 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     request = request.with_resolved_seeds()
     if families.is_flow(models.resolve(request.checkpoint).family):  # Flux, SD 3.x: their own path
         return _flow_with_memory(request, models, control)
+    if request.step_cache:
+        raise RequestError(f"Step caches ({request.step_cache}) are for transformer models such as Flux; for SD "
+                           "1.x/2.x/XL use DeepCache (its interval) instead.")
     seeds, subseeds = request.seeds(), request.subseeds()
     prompt, tags, warnings = extract_loras(request.prompt)
     loras = _loras(tags, models, warnings)

@@ -53,3 +53,9 @@ def test_a_jobs_details_show_its_memory_policy_and_peak(open_client):
     assert state["status"] == "done", state
     assert state["memory"]["policy"] == "full" and state["memory"]["reason"].startswith("CPU")
     assert state["memory"]["peak_bytes"] > 0
+
+
+def test_an_unknown_step_cache_in_a_payload_is_refused_with_the_choices(open_client):
+    response = open_client.post("/sdapi/v1/txt2img", json=_payload(step_cache="TeaCache"))
+    assert response.status_code == 422
+    assert "FirstBlockCache, TaylorSeer, MagCache" in response.json()["detail"]
