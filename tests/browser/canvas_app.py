@@ -5,6 +5,7 @@ exact pixels that reached the server, not only what the page shows."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -21,6 +22,9 @@ from modules.ui.components.canvas.canvas import LayeredCanvas  # noqa: E402
 from modules.ui.components.canvas.value import CanvasValue, blank  # noqa: E402
 
 
+READS = itertools.count(1)  # each read answers differently, so a test sees that its own read came back
+
+
 def summary(value: CanvasValue | None, out: Path) -> str:
     if value is None:
         data = {"empty": True}
@@ -33,6 +37,7 @@ def summary(value: CanvasValue | None, out: Path) -> str:
             data["layers"][layer.name] = {"kind": layer.kind, "bbox": layer.painted().getbbox(),
                                           "visible": layer.visible, "opacity": layer.opacity}
         value.mask().save(out / "mask.png")
+    data["read"] = next(READS)
     (out / "read.json").write_text(json.dumps(data))
     return json.dumps(data)
 

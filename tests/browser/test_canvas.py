@@ -1,0 +1,278 @@
+"""The layered canvas in a real browser: mouse and pen strokes, undo that leaves the prompt alone, Clear undone,
+Space+drag panning, strokes from outside the page, and the mask layer reaching Python as the mask.
+
+The component runs in a small app (canvas_app.py) whose "Read" button writes what Python received, so each
+test checks the pixels that reached the server. Screenshots of each state go to the artifacts folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import CHROMIUM, _answers, _free_port, _log_tail
+
+APP = Path(__file__).with_name("canvas_app.py")
+SURFACE = "#canvas canvas[data-canvas-surface]"
+
+
+@pytest.fixture(scope="module")
+def canvas_app(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver)")
+    base = tmp_path_factory.mktemp("canvas-app")
+    out = base / "read"
+    out.mkdir()
+    port = _free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", NO_PROXY="127.0.0.1,localhost",
+               no_proxy="127.0.0.1,localhost", GRADIO_TEMP_DIR=str(base / "gradio-tmp"))
+    log = base / "server.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, str(APP), str(port), str(out)], stdout=log_file,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while not _answers(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the canvas app did not start:\n{_log_tail(log)}")
+            time.sleep(0.5)
+        yield url, out
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+@pytest.fixture
+def canvas_page(browser_context, canvas_app):
+    from playwright.sync_api import expect
+
+    url, out = canvas_app
+    expect.set_options(timeout=30_000)
+    tab = browser_context.new_page()
+    tab.goto(url, timeout=60_000)
+    expect(tab.locator(SURFACE)).to_be_visible(timeout=60_000)
+    try:
+        yield tab, out
+    finally:
+        tab.close()
+
+
+def _box(page) -> dict:
+    return page.locator(SURFACE).bounding_box()
+
+
+def _drag(page, start, end, steps=12) -> None:
+    box = _box(page)
+    page.mouse.move(box["x"] + start[0], box["y"] + start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + end[0], box["y"] + end[1], steps=steps)
+    page.mouse.up()
+
+
+def _hover(page) -> None:
+    """The pointer onto the canvas (a read clicks a button elsewhere), so the canvas's shortcuts apply."""
+    box = _box(page)
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def _read(page, out: Path) -> dict:
+    """What Python received from the canvas, once the canvas has sent its latest edit."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#canvas")).to_have_attribute("data-pending", "0")
+    result = page.locator("#result textarea")
+    before = result.input_value()
+    page.click("#read")
+    expect(result).not_to_have_value(before)
+    return json.loads((out / "read.json").read_text())
+
+
+def _pen_stroke(page, start, end, force: float, steps: int = 12) -> None:
+    """A pen stroke through the DevTools protocol, carrying `force` as the pen's pressure."""
+    box = _box(page)
+    cdp = page.context.new_cdp_session(page)
+    x0, y0 = box["x"] + start[0], box["y"] + start[1]
+    x1, y1 = box["x"] + end[0], box["y"] + end[1]
+    common = {"button": "left", "pointerType": "pen", "force": force}
+    cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x0, "y": y0, "pointerType": "pen"})
+    cdp.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": x0, "y": y0, "buttons": 1, "clickCount": 1,
+                                          **common})
+    for i in range(1, steps + 1):
+        t = i / steps
+        cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x0 + (x1 - x0) * t, "y": y0 + (y1 - y0) * t,
+                                              "buttons": 1, **common})
+    cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": x1, "y": y1, "buttons": 0, "clickCount": 1,
+                                          **common})
+    cdp.detach()
+
+
+def _thickness(layer: Image.Image, column: int) -> int:
+    alpha = layer.getchannel("A")
+    return sum(1 for y in range(layer.height) if alpha.getpixel((column, y)) > 0)
+
+
+def test_a_mouse_stroke_reaches_python_in_the_paint_layer_and_not_in_the_mask(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    _drag(page, (200, 150), (500, 300))
+    page.screenshot(path=str(artifacts_dir / "mouse-stroke.png"))
+    data = _read(page, out)
+    assert data["size"] == [256, 192]
+    assert data["layers"]["paint"]["bbox"] is not None
+    assert data["layers"]["mask"]["bbox"] is None
+    assert Image.open(out / "mask.png").getbbox() is None
+
+
+def test_a_light_pen_stroke_is_thinner_than_a_firm_one(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    _pen_stroke(page, (200, 120), (600, 120), force=0.15)
+    _pen_stroke(page, (200, 330), (600, 330), force=1.0)
+    page.screenshot(path=str(artifacts_dir / "pen-pressure.png"))
+    _read(page, out)
+    layer = Image.open(out / "layer-paint.png")
+    mid = layer.width // 2
+    top = layer.crop((0, 0, layer.width, layer.height // 2))
+    bottom = layer.crop((0, layer.height // 2, layer.width, layer.height))
+    light, firm = _thickness(top, mid), _thickness(bottom, mid)
+    assert light > 0 and firm > 0, (light, firm)
+    assert light < firm * 0.7, f"light stroke {light}px vs firm stroke {firm}px"
+
+
+def test_ctrl_z_on_the_canvas_undoes_the_stroke_and_leaves_the_prompt_alone(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    prompt = page.locator("#prompt textarea")
+    prompt.fill("a red fox")
+    _drag(page, (200, 150), (500, 300))
+    page.keyboard.press("Control+z")
+    page.screenshot(path=str(artifacts_dir / "undo.png"))
+    data = _read(page, out)
+    assert data["layers"]["paint"]["bbox"] is None
+    assert prompt.input_value() == "a red fox"
+    # the prompt's own undo still works while it has the focus, and leaves the canvas alone
+    _drag(page, (200, 150), (500, 300))
+    prompt.click()
+    page.keyboard.type(" at dusk")
+    page.keyboard.press("Control+z")
+    assert prompt.input_value() != "a red fox at dusk"
+    assert _read(page, out)["layers"]["paint"]["bbox"] is not None
+    prompt.focus()
+    _hover(page)  # pointer on the canvas, but the focus is in the prompt: the prompt's undo, not the canvas's
+    page.keyboard.press("Control+z")
+    assert _read(page, out)["layers"]["paint"]["bbox"] is not None
+
+
+def test_clear_then_ctrl_z_restores_the_drawing_and_redo_clears_again(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    _drag(page, (200, 150), (500, 300))
+    before = _read(page, out)["layers"]["paint"]["bbox"]
+    page.click("#canvas [data-canvas-action=clear]")
+    page.screenshot(path=str(artifacts_dir / "cleared.png"))
+    assert _read(page, out)["layers"]["paint"]["bbox"] is None
+    _hover(page)
+    page.keyboard.press("Control+z")
+    page.screenshot(path=str(artifacts_dir / "clear-undone.png"))
+    assert _read(page, out)["layers"]["paint"]["bbox"] == before
+    _hover(page)
+    page.keyboard.press("Control+Shift+z")
+    assert _read(page, out)["layers"]["paint"]["bbox"] is None
+    _hover(page)
+    page.keyboard.press("Control+y")  # nothing left to redo: still clear
+    assert _read(page, out)["layers"]["paint"]["bbox"] is None
+
+
+def test_space_drag_pans_without_drawing(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    _drag(page, (400, 200), (500, 200))
+    reference = _read(page, out)["layers"]["paint"]["bbox"]
+    _hover(page)
+    page.keyboard.press("Control+z")
+    page.keyboard.down(" ")
+    _drag(page, (300, 250), (360, 250))
+    page.keyboard.up(" ")
+    page.screenshot(path=str(artifacts_dir / "panned.png"))
+    assert _read(page, out)["layers"]["paint"]["bbox"] is None  # the pan drew nothing
+    _drag(page, (400, 200), (500, 200))
+    moved = _read(page, out)["layers"]["paint"]["bbox"]
+    assert moved[0] < reference[0] - 15, (reference, moved)  # the page moved right under the same screen stroke
+    assert abs((moved[2] - moved[0]) - (reference[2] - reference[0])) <= 2
+
+
+def test_a_stroke_that_starts_outside_the_page_draws_inside_it(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    box = _box(page)
+    # the page is centred: the far left of the surface is the grey margin
+    _drag(page, (5, box["height"] / 2), (box["width"] / 2, box["height"] / 2))
+    page.screenshot(path=str(artifacts_dir / "from-outside.png"))
+    bbox = _read(page, out)["layers"]["paint"]["bbox"]
+    assert bbox is not None and bbox[0] == 0
+
+
+def test_the_mask_layer_is_the_mask_python_reads(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    page.click("#canvas [data-layer=mask] [data-layer-action=select]")
+    _drag(page, (300, 200), (450, 260))
+    page.click("#canvas [data-layer=paint] [data-layer-action=select]")
+    page.click("#canvas [data-canvas-colour='#ffffff']")
+    _drag(page, (300, 350), (450, 350))  # white paint: never part of the mask
+    page.screenshot(path=str(artifacts_dir / "mask-layer.png"))
+    data = _read(page, out)
+    mask = Image.open(out / "mask.png")
+    layer = Image.open(out / "layer-mask.png")
+    assert data["layers"]["mask"]["kind"] == "mask" and 0 < data["layers"]["mask"]["opacity"] < 1
+    assert mask.getbbox() == layer.getchannel("A").getbbox()
+    assert data["layers"]["paint"]["bbox"][1] > mask.getbbox()[3]  # the paint stroke lies below the mask
+
+
+def test_keys_change_tool_and_size_and_the_help_lists_them(canvas_page, artifacts_dir):
+    from playwright.sync_api import expect
+
+    page, out = canvas_page
+    box = _box(page)
+    page.mouse.move(box["x"] + 300, box["y"] + 200)
+    size = page.locator("#canvas [data-canvas-readout=size]")
+    start = int(size.inner_text())
+    page.keyboard.press("]")
+    assert int(size.inner_text()) > start
+    page.keyboard.press("[")
+    page.keyboard.press("[")
+    assert int(size.inner_text()) < start
+    page.keyboard.press("e")
+    expect(page.locator("#canvas [data-canvas-action=eraser]")).to_have_class(re.compile(r"\bactive\b"))
+    page.keyboard.press("b")
+    expect(page.locator("#canvas [data-canvas-action=brush]")).to_have_class(re.compile(r"\bactive\b"))
+    page.keyboard.press("?")
+    expect(page.locator("#canvas [data-canvas-help]")).to_contain_text("Space")
+    page.screenshot(path=str(artifacts_dir / "help.png"))
+    page.keyboard.press("Escape")
+    expect(page.locator("#canvas [data-canvas-help]")).to_have_count(0)
+
+
+def test_wheel_zooms_around_the_cursor_and_fit_brings_the_page_back(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    zoom = page.locator("#canvas [data-canvas-readout=zoom]")
+    fitted = zoom.inner_text()
+    box = _box(page)
+    _drag(page, (300, 200), (300, 200), steps=1)  # a dot under the cursor
+    dot = _read(page, out)["layers"]["paint"]["bbox"]
+    _hover(page)
+    page.keyboard.press("Control+z")
+    page.mouse.move(box["x"] + 300, box["y"] + 200)
+    page.mouse.wheel(0, -400)
+    page.wait_for_timeout(300)
+    assert int(zoom.inner_text().rstrip("%")) > int(fitted.rstrip("%"))
+    _drag(page, (300, 200), (300, 200), steps=1)  # the same screen point is the same page point after zooming
+    zoomed = _read(page, out)["layers"]["paint"]["bbox"]
+    centre = ((dot[0] + dot[2]) / 2, (dot[1] + dot[3]) / 2)
+    assert abs((zoomed[0] + zoomed[2]) / 2 - centre[0]) <= 2 and abs((zoomed[1] + zoomed[3]) / 2 - centre[1]) <= 2
+    page.screenshot(path=str(artifacts_dir / "zoomed.png"))
+    page.click("#canvas [data-canvas-action=fit]")
+    assert zoom.inner_text() == fitted
