@@ -1,0 +1,71 @@
+"""Edit and fill models through A1111's API: a Kontext edit is an /sdapi/v1/img2img call (the prompt is the
+instruction, init_images the reference); what the model cannot take is refused before queueing, with the reason."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.api.conftest import make_services
+
+
+@pytest.fixture(scope="module")
+def edit_models_dir(tmp_path_factory) -> Path:
+    from tests.fixtures.tiny_flow_families import save_tiny_flux_fill, save_tiny_flux_kontext
+
+    root = tmp_path_factory.mktemp("flux-edit-api-models")
+    save_tiny_flux_kontext(root / "Stable-diffusion" / "tiny-kontext")
+    save_tiny_flux_fill(root / "Stable-diffusion" / "tiny-fill")
+    (root / "VAE").mkdir()
+    return root
+
+
+@pytest.fixture
+def client(edit_models_dir, tmp_path, cpu_fp32):
+    from fastapi.testclient import TestClient
+
+    from modules.api.app import build_app
+
+    services = make_services(edit_models_dir, tmp_path, cpu_fp32, per_user_outputs=False)
+    services.jobs.start()
+    with TestClient(build_app(services)) as client:
+        yield client
+    services.jobs.stop()
+
+
+def _picture(colour=(200, 30, 30)) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), colour).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _payload(checkpoint: str, **fields) -> dict:
+    return {"prompt": "make the circle blue", "negative_prompt": "", "steps": 2, "cfg_scale": 1, "width": 32,
+            "height": 32, "seed": 3, "sampler_name": "Euler", "init_images": [_picture()],
+            "override_settings": {"sd_model_checkpoint": checkpoint}, **fields}
+
+
+def test_a_kontext_edit_through_img2img_returns_the_picture_and_its_edit_fields(client):
+    reply = client.post("/sdapi/v1/img2img", json=_payload("tiny-kontext", distilled_cfg_scale=2.5))
+    assert reply.status_code == 200, reply.text
+    assert len(reply.json()["images"]) == 1
+    info = reply.json()["info"]
+    assert "Edit references: 1" in info and "Distilled CFG Scale: 2.5" in info
+
+
+def test_two_references_for_kontext_are_refused_before_queueing(client):
+    reply = client.post("/sdapi/v1/img2img", json=_payload("tiny-kontext", init_images=[_picture(), _picture()]))
+    assert reply.status_code == 422
+    assert "at most 1 reference picture" in reply.text
+
+
+def test_txt2img_on_flux_fill_is_refused_before_queueing_naming_what_it_is(client):
+    payload = _payload("tiny-fill")
+    del payload["init_images"]
+    reply = client.post("/sdapi/v1/txt2img", json=payload)
+    assert reply.status_code == 422
+    assert "It is an inpainting model" in reply.text
