@@ -58,6 +58,8 @@ class LoraTrainPayload(BaseModel):
     seed: int = Field(0, ge=0)
     preserve: float = Field(1.0, ge=0, le=10, description="Keep the model as it was for captions without the "
                             "trigger (output preservation; 0: off; used only with a trigger)")
+    text_encoder_lr: float = Field(0.0, ge=0, le=0.1, description="Also train a LoRA on the text encoder(s) at "
+                                   "this learning rate (kohya's lora_te_* keys); 0: the text encoder stays as it is")
 
 
 class TrainStatus(BaseModel):

@@ -82,6 +82,7 @@ class LoraTrainRequest:
     seed: int = 0
     # Keep the model as it was without the trigger word (output preservation; 0: off, needs a trigger).
     preserve: float = 1.0
+    text_encoder_lr: float = 0.0  # 0: the text encoder is not trained; else its LoRA's learning rate
     max_seconds: float = 0.0  # set at submit from the admin's limit
     run_id: str = ""  # set at check: where the resumable state lives
     mask: None = None
@@ -215,6 +216,8 @@ def _numbers(request: LoraTrainRequest) -> None:
         (0 <= request.min_snr_gamma <= 100, f"Min-SNR γ must be 0 (off) to 100 (5 is usual), not {request.min_snr_gamma}."),
         (0 <= request.caption_dropout < 1, f"Caption dropout must be from 0 to below 1, not {request.caption_dropout}."),
         (0 <= request.preserve <= 10, f"Preservation must be from 0 (off) to 10 (1 is usual), not {request.preserve}."),
+        (0 <= request.text_encoder_lr <= 0.1, f"Text encoder learning rate must be 0 (not trained) to 0.1 (5e-5 is "
+                                              f"usual), not {request.text_encoder_lr}."),
         (request.sample_every >= 0, f"Sample every N steps must be 0 (at the end only) or more, not {request.sample_every}."),
     ]
     for ok, message in checks:
@@ -285,7 +288,8 @@ def _settings(request: LoraTrainRequest, resolution: int, captions: list[str]) -
         caption_dropout=request.caption_dropout, sample_every=request.sample_every,
         sample_prompts=(request.sample_prompt.strip() or captions[0],),
         checkpoint_every=max(10, min(200, request.sample_every or 50)), seed=request.seed,
-        max_seconds=request.max_seconds, preserve=request.preserve if request.trigger.strip() else 0.0)
+        max_seconds=request.max_seconds, preserve=request.preserve if request.trigger.strip() else 0.0,
+        text_encoder_lr=request.text_encoder_lr)
 
 
 def _reporter(control: JobControl) -> Callable[[Progress], None]:
@@ -334,7 +338,8 @@ def run(request: LoraTrainRequest, models: ModelManager, control: JobControl | N
         return LoraTrainResult(request=request, steps_done=outcome.steps_done, losses=outcome.losses,
                                interrupted=True)
     base = models.checkpoints.ensure_hash(info)
-    tensors = kohya.to_kohya(outcome.layers, settings.alpha, info.family or "sd1", outcome.layers_per_block)
+    tensors = kohya.to_kohya(outcome.layers, settings.alpha, info.family or "sd1", outcome.layers_per_block,
+                             text_layers=outcome.text_layers)
     meta = kohya.metadata(name=target.stem, family=info.family or "sd1", rank=request.rank, alpha=settings.alpha,
                           trigger=request.trigger.strip(), captions=captions, base_name=info.name,
                           base_hash=base.sha256, steps=outcome.steps_done, resolution=resolution,
@@ -364,7 +369,8 @@ def _recorded(request: LoraTrainRequest, settings: TrainSettings) -> dict[str, A
     return {"steps": request.steps, "rank": request.rank, "alpha": settings.alpha,
             "learning_rate": request.learning_rate, "batch_size": request.batch_size,
             "resolution": settings.resolution, "buckets": request.buckets, "ema_decay": request.ema_decay,
-            "min_snr_gamma": request.min_snr_gamma, "caption_dropout": request.caption_dropout, "seed": request.seed}
+            "min_snr_gamma": request.min_snr_gamma, "caption_dropout": request.caption_dropout, "seed": request.seed,
+            "text_encoder_lr": request.text_encoder_lr, "preserve": settings.preserve}
 
 
 def _save_preview(image: Image.Image, target: Path, settings: TrainSettings, request: LoraTrainRequest) -> None:

@@ -90,6 +90,8 @@ def _settings_form() -> dict[str, Any]:
             snr = gr.Number(5.0, label="Min-SNR γ (0 = off)", minimum=0, elem_id="train_snr")
             preserve = gr.Number(1.0, label="Keep the model as it was without the trigger (0 = off)", minimum=0,
                                  elem_id="train_preserve")
+            text_lr = gr.Number(0.0, label="Text encoder learning rate (0 = not trained; e.g. 5e-5)", minimum=0,
+                                elem_id="train_text_lr")
         with gr.Row():
             sample_every = gr.Number(100, label="Sample picture every N steps (0 = at the end)", precision=0,
                                      minimum=0, elem_id="train_sample_every")
@@ -97,11 +99,13 @@ def _settings_form() -> dict[str, Any]:
             seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="train_seed")
     return {"steps": steps, "rank": rank, "alpha": alpha, "learning_rate": lr, "batch_size": batch,
             "resolution": resolution, "buckets": buckets, "ema_decay": ema, "min_snr_gamma": snr,
-            "preserve": preserve, "sample_every": sample_every, "sample_prompt": sample_prompt, "seed": seed}
+            "preserve": preserve, "sample_every": sample_every, "sample_prompt": sample_prompt, "seed": seed,
+            "text_encoder_lr": text_lr}
 
 
 NUMBER_TYPES = {"steps": int, "rank": int, "batch_size": int, "resolution": int, "sample_every": int, "seed": int,
-                "alpha": float, "learning_rate": float, "ema_decay": float, "min_snr_gamma": float, "preserve": float}
+                "alpha": float, "learning_rate": float, "ema_decay": float, "min_snr_gamma": float, "preserve": float,
+                "text_encoder_lr": float}
 
 
 def _limits_form(services: Services) -> None:
@@ -177,9 +181,10 @@ def build(services: Services) -> None:
     def run(name_: str, checkpoint_: str, trigger_: str, ids: list[int], files: list[str] | None, source_: str,
             typed_: str, steps: float, rank: float, alpha: float, learning_rate: float, batch_size: float,
             resolution: float, buckets: bool, ema_decay: float, min_snr_gamma: float, preserve: float,
-            sample_every: float, sample_prompt: str, seed: float, request: gr.Request = None):
+            sample_every: float, sample_prompt: str, seed: float, text_encoder_lr: float,
+            request: gr.Request = None):
         values = (steps, rank, alpha, learning_rate, batch_size, resolution, buckets, ema_decay, min_snr_gamma,
-                  preserve, sample_every, sample_prompt, seed)
+                  preserve, sample_every, sample_prompt, seed, text_encoder_lr)
         user = user_of(request)
         full_rights = may_administer(services.accounts, request)
         try:

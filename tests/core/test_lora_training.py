@@ -207,3 +207,51 @@ def test_an_sdxl_lora_is_written_with_the_original_block_names_and_diffusers_loa
     peft_layers = [n for n, _ in pipe.unet.named_parameters() if "lora_A.trained" in n]
     assert len(peft_layers) == len(outcome.layers), "some trained layers were not matched on loading"
     assert (loaded - plain).abs().max() > 1e-3
+
+
+def test_a_text_encoder_lora_is_saved_as_lora_te_keys_the_app_loads_and_the_encoder_stays_exact(
+        lora_models, samplers, tmp_path):
+    with lora_models.use("tiny-a") as loaded:
+        encoder = loaded.pipe.text_encoder
+        before = {k: v.clone() for k, v in encoder.state_dict().items()}
+        grads_before = {n: p.requires_grad for n, p in encoder.named_parameters()}
+    result = lora_trainer.run(lora_trainer.check(request(text_encoder_lr=5e-2, sample_every=0), lora_models),
+                              lora_models, JobControl(), tmp_path / "state")
+    header, _ = read_header(Path(result.path))
+    keys = [k for k in header if k != "__metadata__"]
+    text_keys = [k for k in keys if k.startswith("lora_te_")]
+    # kohya's names, with the `text_model` level transformers 5 no longer has in its module paths.
+    assert "lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight" in text_keys
+    assert any(k.startswith("lora_te_text_model_encoder_layers_0_mlp_fc2.") for k in text_keys)
+    assert any(k.startswith("lora_unet_") for k in keys)
+    assert header["__metadata__"]["ss_text_encoder_lr"] == "0.05"
+    assert header["__metadata__"]["ss_network_train_unet_only"] == "False"
+    with lora_models.use("tiny-a") as loaded:
+        encoder = loaded.pipe.text_encoder
+        assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items()), "the encoder changed"
+        assert {n: p.requires_grad for n, p in encoder.named_parameters()} == grads_before
+        assert not encoder._forward_hooks and not any(m._forward_hooks for m in encoder.modules())
+    # diffusers loads the text-encoder half back: with the LoRA on, the caption's embedding is not the base one.
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(str(lora_models.resolve("tiny-a").path), safety_checker=None)
+    ids = pipe.tokenizer(["a red circle, blotchy"], padding="max_length", max_length=77, return_tensors="pt").input_ids
+    with torch.no_grad():
+        plain = pipe.text_encoder(ids)[0]
+        pipe.load_lora_weights(result.path, adapter_name="trained")
+        with_lora = pipe.text_encoder(ids)[0]
+    assert any("lora_A.trained" in n for n, _ in pipe.text_encoder.named_parameters()), "no text-encoder layer loaded"
+    assert (with_lora - plain).abs().max() > 1e-4
+
+
+def test_sdxl_text_encoder_loras_are_named_lora_te1_and_lora_te2():
+    pipe = tiny_sdxl_pipeline()
+    examples = [Example(p.image, p.caption) for p in pictures(2, 16)]
+    outcome = train_lora(pipe, examples, TrainSettings(steps=2, rank=2, alpha=2, learning_rate=1e-2, resolution=16,
+                                                       text_encoder_lr=1e-2))
+    names = set(outcome.text_layers)
+    assert any(n.startswith("lora_te1_text_model_encoder_layers_0_self_attn_") for n in names)
+    assert any(n.startswith("lora_te2_text_model_encoder_layers_0_mlp_fc1") for n in names)
+    assert all(n.startswith(("lora_te1_", "lora_te2_")) for n in names)
+    moved = [up for _, up in outcome.text_layers.values() if up.abs().max() > 0]
+    assert moved, "the text encoders' LoRA did not train"

@@ -48,11 +48,13 @@ def kohya_name(module: str, family: str, layers_per_block: int = 2) -> str:
 
 
 def to_kohya(layers: dict[str, tuple[torch.Tensor, torch.Tensor]], alpha: float, family: str,
-             layers_per_block: int = 2, dtype: torch.dtype = torch.float16) -> dict[str, torch.Tensor]:
-    """{module path: (lora_A weight, lora_B weight)} -> kohya tensors (down = A, up = B)."""
+             layers_per_block: int = 2, dtype: torch.dtype = torch.float16,
+             text_layers: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> dict[str, torch.Tensor]:
+    """{UNet module path: (lora_A weight, lora_B weight)} and the text encoders' {kohya name: (down, up)} ->
+    kohya tensors (down = A, up = B)."""
     out: dict[str, torch.Tensor] = {}
-    for module, (down, up) in layers.items():
-        name = kohya_name(module, family, layers_per_block)
+    named = [(kohya_name(module, family, layers_per_block), pair) for module, pair in layers.items()]
+    for name, (down, up) in named + list((text_layers or {}).items()):
         out[f"{name}.lora_down.weight"] = down.detach().to("cpu", dtype).contiguous()
         out[f"{name}.lora_up.weight"] = up.detach().to("cpu", dtype).contiguous()
         out[f"{name}.alpha"] = torch.tensor(float(alpha), dtype=dtype)
@@ -74,7 +76,9 @@ def metadata(*, name: str, family: str, rank: int, alpha: float, trigger: str, c
         "ss_sd_model_name": base_name, "ss_new_sd_model_hash": base_hash or "",
         "ss_sd_model_hash": (base_hash or "")[:8], "ss_num_train_images": str(len(captions)),
         "ss_max_train_steps": str(steps), "ss_steps": str(steps), "ss_resolution": f"({resolution}, {resolution})",
-        "ss_learning_rate": str(settings.get("learning_rate")), "ss_min_snr_gamma": str(settings.get("min_snr_gamma")),
+        "ss_learning_rate": str(settings.get("learning_rate")), "ss_unet_lr": str(settings.get("learning_rate")),
+        "ss_text_encoder_lr": str(settings.get("text_encoder_lr") or 0.0),
+        "ss_network_train_unet_only": str(not settings.get("text_encoder_lr")), "ss_min_snr_gamma": str(settings.get("min_snr_gamma")),
         "ss_training_finished_at": str(int(time.time())), "ss_tag_frequency": json.dumps({"dataset": words}),
         "ss_training_comment": json.dumps(settings, sort_keys=True),
         "modelspec.sai_model_spec": "1.0.0", "modelspec.architecture": ARCHITECTURES.get(family, f"{family}/lora"),

@@ -1,11 +1,13 @@
-"""The LoRA training loop on a loaded pipeline: a PEFT adapter on the UNet's attention and feed-forward layers,
+"""The LoRA training loop on a loaded pipeline: a PEFT adapter on the UNet's attention and feed-forward layers
+(and, if asked, a LoRA on the text encoders' attention and MLP layers with its own learning rate, as kohya does),
 noise-prediction loss (ε or v, as the checkpoint predicts) with min-SNR-γ weighting, an EMA of the adapter's
 weights, aspect buckets, sample pictures every N steps, and a state to resume from.
 
 The adapter is added to the cached pipeline's own UNet for the length of the job and deleted afterwards: the
 base weights are frozen and never written, so the checkpoint draws bit for bit as before (a test checks it), and
-no second copy of an SDXL UNet is needed. Pictures and captions are encoded once (the VAE and text encoders stay
-frozen), so a step costs one UNet forward and backward."""
+no second copy of an SDXL UNet is needed. Pictures are encoded once (the VAE stays frozen); captions too unless the
+text encoder is trained, so a step costs one UNet forward and backward. The text encoder's LoRA lives in forward
+hooks on its linear layers, removed when the job ends, so the encoder is left exactly as it was."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from modules.engine.lora_training.buckets import bucket_sizes, fit, nearest_bucket
+from modules.engine.lora_training.text_lora import TextLora, text_encoders
 
 TRAIN_ADAPTER = "webui_lora_training"
 # kohya's default LoRA targets in the UNet's transformer blocks (attention, projections, feed-forward).
@@ -51,6 +54,9 @@ class TrainSettings:
     # predicts for the caption without its trigger, so the style comes with the trigger and the model is left
     # alone without it (a LoRA trained only on captioned style pictures otherwise draws the style everywhere).
     preserve: float = 0.0
+    # 0 = the text encoder stays frozen; otherwise its LoRA's learning rate (kohya's `text_encoder_lr`). A trigger
+    # the tokenizer splits into pieces the encoder barely knows can then mean something.
+    text_encoder_lr: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class Outcome:
     interrupted: bool = False
     stopped_by_time: bool = False
     layers_per_block: int = 2
+    text_layers: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)  # kohya name -> (A, B)
 
 
 @dataclass
@@ -150,7 +157,8 @@ def _lr_factor(step: int, steps: int) -> float:
 
 
 def _loss(pipe: Any, noise_scheduler: Any, batch: list[_Encoded], texts: dict, settings: TrainSettings,
-          gen: torch.Generator, dropout: list[bool], dtype: torch.dtype) -> torch.Tensor:
+          gen: torch.Generator, dropout: list[bool], dtype: torch.dtype, text_lora: TextLora | None = None
+          ) -> torch.Tensor:
     device = pipe.unet.device
     mean = torch.cat([e.mean for e in batch])
     std = torch.cat([e.std for e in batch])
@@ -159,7 +167,7 @@ def _loss(pipe: Any, noise_scheduler: Any, batch: list[_Encoded], texts: dict, s
     t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(batch),), generator=gen).to(device)
     noisy = noise_scheduler.add_noise(latents, noise, t)
     captions = ["" if drop else e.caption for e, drop in zip(batch, dropout)]
-    pred = _predict(pipe, noisy, t, texts, captions, batch[0].bucket, dtype)
+    pred = _predict(pipe, noisy, t, _texts(pipe, texts, captions, text_lora), batch[0].bucket, dtype)
     v_prediction = noise_scheduler.config.prediction_type == "v_prediction"
     target = noise_scheduler.get_velocity(latents, noise, t) if v_prediction else noise
     per_sample = F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
@@ -173,26 +181,42 @@ def _loss(pipe: Any, noise_scheduler: Any, batch: list[_Encoded], texts: dict, s
     plain = [e.plain_caption for e in batch]
     if settings.preserve > 0 and all(c is not None for c in plain):
         pipe.unet.disable_adapters()
+        if text_lora is not None:
+            text_lora.enabled = False
         try:
             with torch.no_grad():
-                base = _predict(pipe, noisy, t, texts, plain, batch[0].bucket, dtype)
+                base = _predict(pipe, noisy, t, _texts(pipe, texts, plain, text_lora), batch[0].bucket, dtype)
         finally:
             pipe.unet.enable_adapters()
-        adapted = _predict(pipe, noisy, t, texts, plain, batch[0].bucket, dtype)
+            if text_lora is not None:
+                text_lora.enabled = True
+        adapted = _predict(pipe, noisy, t, _texts(pipe, texts, plain, text_lora), batch[0].bucket, dtype)
         loss = loss + settings.preserve * F.mse_loss(adapted, base)
     return loss
 
 
-def _predict(pipe: Any, noisy: torch.Tensor, t: torch.Tensor, texts: dict, captions: list[str],
+def _texts(pipe: Any, texts: dict, captions: list[str], text_lora: TextLora | None
+           ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(token embeddings, SDXL's pooled embedding) of the captions: encoded once when the text encoder is frozen,
+    on every step (with gradients to its LoRA) when it is trained."""
+    if text_lora is None:
+        pooled = [texts[c][1] for c in captions]
+        return torch.cat([texts[c][0] for c in captions]), None if pooled[0] is None else torch.cat(pooled)
+    encoded = pipe.encode_prompt(prompt=captions, device=pipe.unet.device, num_images_per_prompt=1,
+                                 do_classifier_free_guidance=False)
+    return encoded[0], encoded[2] if len(encoded) == 4 else None
+
+
+def _predict(pipe: Any, noisy: torch.Tensor, t: torch.Tensor, text: tuple[torch.Tensor, torch.Tensor | None],
              bucket: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
-    embeds = torch.cat([texts[c][0] for c in captions]).to(dtype)
+    embeds, pooled = text
     kwargs: dict[str, Any] = {}
-    if texts[captions[0]][1] is not None:  # SDXL: pooled text and the size/crop conditioning
+    if pooled is not None:  # SDXL: pooled text and the size/crop conditioning
         h, w = bucket[1], bucket[0]
         kwargs["added_cond_kwargs"] = {
-            "text_embeds": torch.cat([texts[c][1] for c in captions]).to(dtype),
-            "time_ids": torch.tensor([[h, w, 0, 0, h, w]] * len(captions), device=noisy.device, dtype=dtype)}
-    return pipe.unet(noisy.to(dtype), t, encoder_hidden_states=embeds, **kwargs).sample.float()
+            "text_embeds": pooled.to(dtype),
+            "time_ids": torch.tensor([[h, w, 0, 0, h, w]] * len(embeds), device=noisy.device, dtype=dtype)}
+    return pipe.unet(noisy.to(dtype), t, encoder_hidden_states=embeds.to(dtype), **kwargs).sample.float()
 
 
 def _batch(encoded: list[_Encoded], size: int, rng: random.Random) -> list[_Encoded]:
@@ -274,11 +298,19 @@ def train_lora(pipe: Any, examples: list[Example], settings: TrainSettings, hook
                              {e.plain_caption for e in examples if e.plain_caption is not None})
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     params = _attach(unet, settings)
+    text_lora = None
     cuda = unet.device.type == "cuda"
     try:
+        if settings.text_encoder_lr > 0:
+            text_lora = TextLora(text_encoders(pipe), settings.rank, settings.alpha)
         if cuda:
             unet.enable_gradient_checkpointing()  # activations, not weights, fill a GPU when training SDXL
-        optimizer = torch.optim.AdamW([p for _, p in params], lr=settings.learning_rate, weight_decay=1e-2)
+        groups = [{"params": [p for _, p in params], "lr": settings.learning_rate, "base_lr": settings.learning_rate}]
+        if text_lora is not None:
+            groups.append({"params": [p for _, p in text_lora.named_parameters()], "lr": settings.text_encoder_lr,
+                           "base_lr": settings.text_encoder_lr})
+            params = params + [(f"text:{n}", p) for n, p in text_lora.named_parameters()]
+        optimizer = torch.optim.AdamW(groups, weight_decay=1e-2)
         scaler = torch.amp.GradScaler("cuda", enabled=cuda and dtype == torch.float16)
         ema = {n: p.detach().clone() for n, p in params} if settings.ema_decay > 0 else {}
         step, losses = 0, []
@@ -306,8 +338,8 @@ def train_lora(pipe: Any, examples: list[Example], settings: TrainSettings, hook
             batch = _batch(encoded, settings.batch_size, rng)
             dropout = [rng.random() < settings.caption_dropout for _ in batch]
             for group in optimizer.param_groups:
-                group["lr"] = settings.learning_rate * _lr_factor(step, settings.steps)
-            loss = _loss(pipe, noise_scheduler, batch, texts, settings, gen, dropout, dtype)
+                group["lr"] = group["base_lr"] * _lr_factor(step, settings.steps)
+            loss = _loss(pipe, noise_scheduler, batch, texts, settings, gen, dropout, dtype, text_lora)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -340,10 +372,13 @@ def train_lora(pipe: Any, examples: list[Example], settings: TrainSettings, hook
         if hooks.on_progress and samples:
             hooks.on_progress(Progress(step, settings.steps, losses[-1] if losses else 0.0, losses, samples))
         return Outcome(_layers(unet), step, losses, samples, stopped_by_time=stopped_by_time,
-                       layers_per_block=_layers_per_block(unet))
+                       layers_per_block=_layers_per_block(unet),
+                       text_layers=text_lora.weights() if text_lora is not None else {})
     finally:
         if cuda:
             unet.disable_gradient_checkpointing()
+        if text_lora is not None:
+            text_lora.remove()
         _detach(unet)
 
 
