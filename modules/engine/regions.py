@@ -30,6 +30,8 @@ from modules.core import prompts
 from modules.core.regions import INFOTEXT_KEY, Region, RegionError, decode_mask, to_infotext
 from modules.core.requests import GenerationRequest
 from modules.engine import conditioning
+from modules.engine import region_vae
+from modules.engine import region_windows as windows
 from modules.engine.models.loras import LoraInfo, adapter_name
 
 # The processors ours can wrap: diffusers' plain ones (ours compute the same attention for the regions).
@@ -192,8 +194,11 @@ class _State:
     contexts: list[torch.Tensor] | None  # per region, (1, tokens, width); encoded at the UNet's first call
     images_per_batch: int
     latent: tuple[int, int] = (0, 0)
+    # While a region's window runs (see `region_windows`): (region, rows of that call carrying its prompt).
+    window: tuple[int, slice] | None = None
     _covers: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
     _walls: dict[tuple[int, int], torch.Tensor | None] = field(default_factory=dict)
+    _labels: dict[tuple[int, int], torch.Tensor | None] = field(default_factory=dict)
 
     def layer_size(self, tokens: int) -> tuple[int, int]:
         height, width = self.latent
@@ -221,15 +226,28 @@ class _State:
         one region's subject does not bleed into another. None when nothing is walled off."""
         key = (height, width)
         if key not in self._walls:
-            maps = torch.stack([(_box_cover(r.box, height, width) if r.box is not None
-                                 else _mask_cover(r.mask or "", height, width)).reshape(-1) for r in self.regions])
-            best, index = maps.max(0)
-            labels = torch.where(best >= 0.5, index + 1, torch.zeros_like(index))
+            labels = self._region_numbers(height, width)
             inside = labels[:, None] != 0
             allowed = (labels[:, None] == labels[None, :]) | ~inside | (labels[None, :] == 0)
             self._walls[key] = None if bool(allowed.all()) else allowed
         walls = self._walls[key]
         return None if walls is None else walls.to(device)
+
+    def _region_numbers(self, height: int, width: int) -> torch.Tensor:
+        """(height*width,): the region (1, 2, ...) that at least half covers each position, 0 where none does."""
+        maps = torch.stack([(_box_cover(r.box, height, width) if r.box is not None
+                             else _mask_cover(r.mask or "", height, width)).reshape(-1) for r in self.regions])
+        best, index = maps.max(0)
+        return torch.where(best >= 0.5, index + 1, torch.zeros_like(index))
+
+    def labels(self, height: int, width: int, device: torch.device) -> torch.Tensor | None:
+        """The region numbers at this size (for the VAE decoder), None when no position is in a region."""
+        key = (height, width)
+        if key not in self._labels:
+            labels = self._region_numbers(height, width)
+            self._labels[key] = labels if bool(labels.any()) else None
+        labels = self._labels[key]
+        return None if labels is None else labels.to(device)
 
     def cond_rows(self, batch: int) -> slice:
         """The rows of the UNet batch that carry the prompt: with CFG diffusers stacks [uncond, cond]."""
@@ -257,6 +275,8 @@ class RegionalAttention:
         base = self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
         if encoder_hidden_states is None or hidden_states.dim() != 3:
             return base
+        if self.state.window is not None:
+            return self._in_window(attn, hidden_states, encoder_hidden_states, base)
         rows = self.state.cond_rows(hidden_states.shape[0])
         height, width = self.state.layer_size(hidden_states.shape[1])
         covers = self.state.covers(height, width, base.device, base.dtype)
@@ -271,6 +291,19 @@ class RegionalAttention:
             blended = blended + share * (out - base[rows])
         result = base.clone()
         result[rows] = blended
+        return result
+
+    def _in_window(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor,
+                   base: torch.Tensor) -> torch.Tensor:
+        """In a region's window the whole call attends to that region's prompt already; only its LoRA deltas
+        are left to add, on the rows carrying the prompt."""
+        index, rows = self.state.window
+        deltas = self.deltas[index]
+        if not deltas or rows.stop <= (rows.start or 0):
+            return base
+        states = hidden_states[rows]
+        result = base.clone()
+        result[rows] = self._attend(attn, states, attn.to_q(states), encoder_hidden_states[rows], deltas)
         return result
 
     @staticmethod
@@ -313,8 +346,8 @@ class RegionalSelfAttention:
     def __call__(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
                  attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None, *args: Any,
                  **kwargs: Any) -> torch.Tensor:
-        if encoder_hidden_states is not None or attention_mask is not None or hidden_states.dim() != 3 \
-                or attn.norm_cross or attn.group_norm is not None or attn.spatial_norm is not None:
+        if self.state.window is not None or encoder_hidden_states is not None or attention_mask is not None \
+                or hidden_states.dim() != 3 or attn.norm_cross or attn.group_norm is not None or attn.spatial_norm is not None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
         walls = self.state.walls(*self.state.layer_size(hidden_states.shape[1]), hidden_states.device)
         if walls is None:
@@ -395,13 +428,47 @@ def installed(pipe: Any, region_plan: RegionPlan | None, request: GenerationRequ
             # then (generate loads them after the pipeline is lent).
             state.contexts = encode_regions(pipe, region_plan, request.clip_skip)
 
-    hook = unet.register_forward_pre_hook(record_size, with_kwargs=True)
+    def draw_windows(module: Any, args: tuple, kwargs: dict, output: Any) -> Any:
+        return _with_windows(module, state, windows.bind(module, args, kwargs), output)
+
+    hooks = (unet.register_forward_pre_hook(record_size, with_kwargs=True),
+             unet.register_forward_hook(draw_windows, with_kwargs=True))
     unet.set_attn_processor(replaced)
     try:
-        yield
+        with region_vae.regional_decoder(getattr(pipe, "vae", None), state.labels):
+            yield
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
         unet.set_attn_processor(originals)
+
+
+def _with_windows(unet: Any, state: _State, call: dict[str, Any], output: Any) -> Any:
+    """The UNet's output with each region's share taken from its own window (see `region_windows`)."""
+    if not windows.supported(call) or not state.contexts:
+        return None
+    full = output[0] if isinstance(output, tuple) else output.sample
+    height, width = full.shape[-2:]
+    covers = state.covers(height, width, full.device, full.dtype).reshape(-1, height, width)
+    rows = state.cond_rows(full.shape[0])
+    cell = windows.coarsest_cell(unet)
+    result = full.clone()
+    for index, context in enumerate(state.contexts):
+        box = windows.window(covers[index], cell)
+        if box is None:
+            continue
+        top, bottom, left, right = box
+
+        def mark(call_rows: slice, index: int = index) -> None:
+            state.window = (index, call_rows)
+
+        try:
+            drawn = windows.run_window(unet, call, box, context, rows, mark)
+        finally:
+            state.window = None
+        share = covers[index, top:bottom, left:right]
+        result[..., top:bottom, left:right] += share * (drawn - full[..., top:bottom, left:right])
+    return (result, *output[1:]) if isinstance(output, tuple) else type(output)(sample=result)
 
 
 # ---------------------------------------------------------------------------------------------- early checks

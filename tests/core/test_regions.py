@@ -31,7 +31,10 @@ def _cross_attention_output(pipe, request, region_plan, label="tiny") -> torch.T
     picture's left half is the first side // 2 columns)."""
     unet = pipe.unet
     captured = {}
-    hook = _first_attn2(unet).register_forward_hook(lambda m, a, out: captured.setdefault("out", out))
+    def capture(module, args, out) -> None:  # the full pass's output (a region's window calls the layer again)
+        captured.setdefault("out", out)
+
+    hook = _first_attn2(unet).register_forward_hook(capture)
     gen = torch.Generator().manual_seed(0)
     sample = torch.randn(2, unet.config.in_channels, 16, 16, generator=gen)
     context = torch.randn(2, 77, unet.config.cross_attention_dim, generator=gen)
