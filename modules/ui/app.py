@@ -60,8 +60,8 @@ def build_ui(services: Services, banner: str | None = None) -> gr.Blocks:
                 i2i = img2img.build(services)
             with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
                 extras = extras_tab.build(services)
-            with gr.Tab("Lora", id="lora", elem_id="tab_lora"):
-                lora_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt})
+            with gr.Tab("Lora", id="lora", elem_id="tab_lora") as lora:
+                lora_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt}, lora)
             with gr.Tab("Textual Inversion", id="textual_inversion", elem_id="tab_textual_inversion"):
                 embeddings_tab.build(services, {"txt2img": t2i.prompt, "img2img": i2i.prompt})
             if services.history is not None:

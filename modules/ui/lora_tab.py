@@ -68,8 +68,8 @@ def insert_tag(prompt: str | None, name: str) -> str:
     return f"{text} {tag}".strip()
 
 
-def build(services: Services, prompts: dict[str, Any]) -> None:
-    """`prompts` maps "txt2img"/"img2img" to those tabs' prompt boxes."""
+def build(services: Services, prompts: dict[str, Any], tab: Any = None) -> None:
+    """`prompts` maps "txt2img"/"img2img" to those tabs' prompt boxes; opening `tab` lists the LoRAs again."""
     thumbs: dict[str, str] = {}
 
     def listing(query: str) -> tuple[list[list[str]], list[str]]:
@@ -103,6 +103,8 @@ def build(services: Services, prompts: dict[str, Any]) -> None:
 
     search.change(filter_cards, inputs=[search], outputs=[cards, shown_names, count], queue=False)
     refresh.click(do_refresh, inputs=[search], outputs=[cards, shown_names, count], queue=False)
+    if tab is not None:  # a LoRA trained or merged since the page loaded is in the list without a rescan
+        tab.select(filter_cards, inputs=[search], outputs=[cards, shown_names, count], queue=False)
 
     def pick(index: int | None, names_: list[str], where: str, *current: str):
         if index is None or not 0 <= index < len(names_):
