@@ -12,6 +12,7 @@ Field names are ADetailer's without the `ad_` prefix; infotext names are ADetail
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -84,6 +85,26 @@ UNSUPPORTED = {"ad_model_classes": ("", "model classes are for YOLO-World models
 # ADetailer's fields that only matter when one of the unsupported switches above is on, or that carry no setting.
 INERT = {"ad_tab_enable", "ad_tap_enable", "ad_checkpoint", "ad_vae", "ad_noise_multiplier", "ad_controlnet_module",
          "ad_controlnet_weight", "ad_controlnet_guidance_start", "ad_controlnet_guidance_end", "is_api"}
+
+
+# ADetailer's prompt syntax: "[SEP]" gives each detected region (in detection order) its own prompt, the last one
+# serving every region after it; "[PROMPT]" stands for the picture's own prompt, as does an empty part; a part
+# that is only "[SKIP]" leaves its region as drawn.
+SEPARATOR = re.compile(r"\s*\[SEP\]\s*")
+MAIN_PROMPT = "[PROMPT]"
+SKIP = "[SKIP]"
+
+
+def region_prompt(text: str, main: str, index: int) -> str:
+    """The prompt of the region at `index` (0 = the first detected) from a unit's prompt and the picture's own."""
+    parts = SEPARATOR.split(text)
+    part = parts[min(index, len(parts) - 1)]
+    return part.replace(MAIN_PROMPT, main) if part.strip() else main
+
+
+def skipped(prompt: str) -> bool:
+    """Whether a region's prompt asks to leave it as drawn (ADetailer's "[SKIP]")."""
+    return prompt.strip() == SKIP
 
 
 def suffix(index: int) -> str:

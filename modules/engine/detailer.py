@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageDraw, ImageOps
 
-from modules.core.detailer import BUILTIN_FACE, DetailerUnit
+from modules.core.detailer import BUILTIN_FACE, DetailerUnit, region_prompt, skipped
 from modules.core.requests import MAX_SEED, GenerationRequest, RequestError
 from modules.engine.faces.detection import FaceDetector
 
@@ -132,14 +132,10 @@ def region_masks(unit: DetailerUnit, found: list[Detection], size: tuple[int, in
     return [merged] if merged.getbbox() is not None else []
 
 
-def _with_main(text: str, main: str) -> str:
-    """A unit's prompt: empty = the picture's own; ADetailer's [PROMPT] stands for the picture's own."""
-    return text.replace("[PROMPT]", main) if text.strip() else main
-
-
 def region_request(request: GenerationRequest, unit: DetailerUnit, image: Image.Image, mask: Image.Image,
-                   seed: int, subseed: int) -> GenerationRequest:
-    """One region's inpaint: the job's settings, the unit's own, nothing that acts after a picture is made."""
+                   seed: int, subseed: int, index: int = 0) -> GenerationRequest:
+    """The inpaint of the region at `index` in detection order (which part of a `[SEP]` prompt it takes): the
+    job's settings, the unit's own, nothing that acts after a picture is made."""
     if unit.inpaint_only_masked and unit.use_inpaint_width_height:
         width, height = unit.inpaint_width, unit.inpaint_height
     else:  # the picture's own size, as ADetailer takes the job's (the hires size after the hires fix)
@@ -150,8 +146,8 @@ def region_request(request: GenerationRequest, unit: DetailerUnit, image: Image.
         if unit.scheduler.strip().lower() not in ("", "use same scheduler"):
             schedule = unit.scheduler
     return replace(
-        request, mode="inpaint", init_images=(image,), mask=mask, prompt=_with_main(unit.prompt, request.prompt),
-        negative_prompt=_with_main(unit.negative_prompt, request.negative_prompt),
+        request, mode="inpaint", init_images=(image,), mask=mask, prompt=region_prompt(unit.prompt, request.prompt, index),
+        negative_prompt=region_prompt(unit.negative_prompt, request.negative_prompt, index),
         denoising_strength=unit.denoising_strength, mask_blur=unit.mask_blur, inpainting_fill=ORIGINAL,
         inpaint_full_res=unit.inpaint_only_masked, inpaint_full_res_padding=unit.inpaint_only_masked_padding,
         inpainting_mask_invert=False, outpaint=(0, 0, 0, 0), resize_mode=0, width=width, height=height,
@@ -178,7 +174,9 @@ class JobDetailer:
             if not masks:
                 self.missed[index] += 1
             for j, mask in enumerate(masks):  # ADetailer's seeds: the picture's + the region's index
-                image = self.inpaint(region_request(self.request, unit, image, mask, seed + j, subseed + j))
+                if skipped(region_prompt(unit.prompt, self.request.prompt, j)):
+                    continue
+                image = self.inpaint(region_request(self.request, unit, image, mask, seed + j, subseed + j, j))
         return image
 
     def notes(self) -> list[str]:

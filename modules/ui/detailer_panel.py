@@ -28,7 +28,8 @@ SLIDERS = {"confidence": (0, 1, 0.01), "mask_k_largest": (0, 10, 1), "mask_min_r
            "inpaint_height": (64, 2048, 8), "steps": (1, 150, 1), "cfg_scale": (0, 30, 0.5), "clip_skip": (1, 12, 1)}
 HELP = {"model": "face_lbp is built in (faces seen from the front); LBP cascade .xml files in models/adetailer are "
                  "listed too",
-        "prompt": "Empty: the picture's own prompt. [PROMPT] stands for it.",
+        "prompt": "Empty: the picture's own prompt. [PROMPT] stands for it. [SEP] gives each region found (largest "
+                  "first) its own prompt; [SKIP] alone leaves that region as drawn.",
         "confidence": "Detections scored below are dropped (the built-in detector has no score: 1.0 for each)",
         "dilate_erode": "Pixels: above 0 grows each region, below 0 shrinks it",
         "mask_blur": "The feather of the paste-back: pixels outside it are never changed",

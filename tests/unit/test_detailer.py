@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from modules.core import detailer as core
 from modules.core.detailer import DetailerUnit
 from modules.core.infotext import format_infotext, parse_infotext
 from modules.core.requests import GenerationRequest, RequestError, request_fields_from_infotext, validate
-from modules.engine.detailer import Detection, DetailerError, Detectors, region_masks, region_request
+from modules.engine.detailer import Detection, DetailerError, Detectors, JobDetailer, region_masks, region_request
 
 
 def test_units_written_to_the_infotext_come_back_from_png_info():
@@ -139,3 +140,34 @@ def test_a_broken_cascade_file_is_a_clear_error(tmp_path):
     (tmp_path / "broken.xml").write_text("not xml")
     with pytest.raises(DetailerError, match="could not be read .* LBP cascade in OpenCV's XML format"):
         Detectors(tmp_path).detect("broken.xml", Image.fromarray(np.zeros((64, 64, 3), np.uint8)))
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("", ["a portrait", "a portrait", "a portrait"]),  # empty: the picture's own prompt for every region
+    ("blue eyes [SEP] green eyes", ["blue eyes", "green eyes", "green eyes"]),  # the last part serves the rest
+    ("[PROMPT], smiling[SEP][SEP]  ", ["a portrait, smiling", "a portrait", "a portrait"]),  # empty parts: own
+])
+def test_sep_gives_each_detected_region_its_own_prompt_in_detection_order(text, expected):
+    assert [core.region_prompt(text, "a portrait", j) for j in range(3)] == expected
+
+
+class _FoundThree:
+    """Three faces, in this detection order."""
+
+    def detect(self, name, image):
+        return [Detection((0, 0, 8, 8)), Detection((20, 0, 28, 8)), Detection((40, 0, 48, 8))]
+
+
+def test_the_job_detailer_redraws_each_region_with_its_sep_prompt_and_seed_and_leaves_skip_as_drawn():
+    base = GenerationRequest(prompt="two friends", negative_prompt="blurry", seed=5)
+    unit = DetailerUnit(prompt="a happy face [SEP] [SKIP] [SEP] [PROMPT], a sad face",
+                        negative_prompt="[SEP] frown", dilate_erode=0)
+    redrawn = []
+
+    def inpaint(region):
+        redrawn.append((region.prompt, region.negative_prompt, region.seed, region.mask.getbbox()))
+        return region.init_images[0]
+
+    JobDetailer(validate(replace(base, detailer=(unit,))), _FoundThree(), inpaint)(Image.new("RGB", (64, 16)), 5, 6)
+    assert redrawn == [("a happy face", "blurry", 5, (0, 0, 8, 8)),
+                       ("two friends, a sad face", "frown", 7, (40, 0, 48, 8))]  # the second region: skipped
