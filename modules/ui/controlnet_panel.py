@@ -1,8 +1,8 @@
 """The ControlNet panel of txt2img and img2img: units with sd-webui-controlnet's controls and names.
 
-Each unit has a canvas that is ready to draw on (white, brush selected) and also takes an upload, so an
-artist's scribble goes straight in as the control image; "Preview" shows the preprocessed map at the size
-the model will see. The panel turns its values into `ControlUnit`s on the request; it holds no model state.
+Each unit has a layered canvas that is ready to draw on (a white page, its control layer selected) and also
+takes an upload, so an artist's scribble goes straight in as the control image; drawing or uploading turns the
+unit on, as sd-webui-controlnet does. "Preview" shows the preprocessed map at the size the model will see. The panel turns its values into `ControlUnit`s on the request; it holds no model state.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, CONTROL_RES
 from modules.engine.controlnet.apply import control_map
 from modules.engine.controlnet.preprocessors import is_reference_module
 from modules.engine.imaging import flatten
-from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
+from modules.ui.canvas import SKETCH_COLORS, white_page
+from modules.ui.components.canvas.canvas import LayeredCanvas
+from modules.ui.components.canvas.value import CanvasValue
 from modules.ui.outputs_view import SHOWN_BUTTONS
 
 if TYPE_CHECKING:
@@ -161,21 +163,22 @@ def _unit_updates(services: Services, entry: dict[str, str], choices: list[str],
             number("Processor Res", 64, 2048), choice("Hr Option", CONTROL_HR_OPTIONS)]
 
 
-def drawn_picture(value: Any) -> Image.Image | None:
-    """The canvas as one RGB picture (strokes over the upload or the white page); None when nothing is on it."""
+def drawn_picture(value: CanvasValue | Image.Image | None) -> Image.Image | None:
+    """The canvas as one RGB picture (its control and paint layers over the upload or the white page); None
+    when nothing is on it."""
     if value is None:
         return None
-    if isinstance(value, Image.Image):
-        picture = value
-    else:
-        picture = value.get("composite") or value.get("background")
-        if picture is None:
-            return None
-    rgb = flatten(picture)
+    rgb = flatten(value) if isinstance(value, Image.Image) else value.composite(("control", "paint"))
     low, high = zip(*rgb.getextrema())
     if low == high:  # one flat colour: an untouched canvas
         return None
     return rgb
+
+
+def turns_on(value: CanvasValue | None) -> Any:
+    """A drawing or an upload on a unit's canvas enables the unit (sd-webui-controlnet's behaviour); an empty
+    canvas leaves the checkbox as the user set it."""
+    return gr.update(value=True) if drawn_picture(value) is not None else gr.update()
 
 
 def model_choices(services: Services) -> list[str]:
@@ -214,11 +217,9 @@ def _unit(services: Services, tab: str, index: int, with_input: bool, with_hires
                                 elem_id=f"{prefix}_use_input") if with_input else None
         pixel_perfect = gr.Checkbox(label="Pixel Perfect", value=False, elem_id=f"{prefix}_pixel_perfect")
     with gr.Row():
-        image = gr.ImageEditor(label="Control image: draw, or upload a picture", type="pil", image_mode="RGBA",
-                               format="png", elem_id=f"{prefix}_image", value=white_canvas(), canvas_size=SKETCH_SIZE,
-                               fixed_canvas=True, layers=False, sources=("upload", "clipboard"), height=360,
-                               brush=gr.Brush(default_size=6, colors=SKETCH_COLORS, default_color="#000000"),
-                               eraser=gr.Eraser(default_size=24))
+        image = LayeredCanvas(white_page(), label="Control image: draw, or upload a picture", elem_id=f"{prefix}_image",
+                              layers=[("control", "control")], active_layer="control", colors=SKETCH_COLORS,
+                              brush_fraction=0.012, canvas_height=360)
         preview = gr.Image(label="Preprocessor preview", interactive=False, format="png", height=360,
                            elem_id=f"{prefix}_preview", buttons=SHOWN_BUTTONS)
     with gr.Row():
@@ -246,6 +247,8 @@ def _unit(services: Services, tab: str, index: int, with_input: bool, with_hires
                          visible=with_hires)
     module.change(lambda m: _slider_updates(services, m), inputs=[module], outputs=[threshold_a, threshold_b, note],
                   queue=False)
+    for event in (image.input, image.upload):
+        event(turns_on, inputs=[image], outputs=[enabled], queue=False, show_progress="hidden")
     return UnitWidgets(index, enabled, image, use_input, module, model, weight, start, end, control_mode, resize_mode,
                        pixel_perfect, processor_res, threshold_a, threshold_b, hr_option, note, preview_button,
                        preview)
@@ -259,7 +262,7 @@ def build(services: Services, tab: str, width: Any, height: Any, *, with_input: 
     panel = ControlNetPanel()
     with gr.Accordion("ControlNet", open=False, elem_id=f"{tab}_controlnet") as panel.accordion:
         with gr.Row():
-            gr.Markdown("Draw or upload a control image, pick a preprocessor and a model, and tick **Enable**. "
+            gr.Markdown("Draw or upload a control image (that turns the unit on), pick a preprocessor and a model. "
                         "Several enabled units work together.")
             refresh = gr.Button("🔄 models", elem_id=f"{tab}_controlnet_refresh", scale=0, min_width=100)
         with gr.Tabs():

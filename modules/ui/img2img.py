@@ -1,8 +1,9 @@
 """The img2img tab: img2img, Sketch, Inpaint, Inpaint sketch, Inpaint upload and Outpaint, with A1111's controls.
 
 The form is read into a plain dict (`request_from_form` turns it into a GenerationRequest without Gradio), then
-submitted as a job and streamed like txt2img. Canvases are `gr.ImageEditor`s: a mask is the alpha of what the
-brush painted, never its colour, so any brush colour works and the picture underneath is never changed.
+submitted as a job and streamed like txt2img. Sketch, Inpaint and Inpaint sketch draw on a `LayeredCanvas`:
+the mask is the canvas's mask layer (where it was painted, never guessed from colours), the picture is the
+background with the visible paint layers over it, and the upload underneath is never changed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from modules.core.requests import (
     GenerationRequest,
     RequestError,
 )
-from modules.engine.imaging import flatten, mask_from_alpha
 from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui import (
     controlnet_panel,
@@ -38,7 +38,9 @@ from modules.ui import (
     user_defaults,
     wildcards_panel,
 )
-from modules.ui.canvas import SKETCH_COLORS, SKETCH_SIZE, white_canvas
+from modules.ui.canvas import SKETCH_COLORS, white_page
+from modules.ui.components.canvas.canvas import LayeredCanvas
+from modules.ui.components.canvas.value import CanvasValue
 from modules.ui.jobstream import status_html, user_of
 from modules.ui.outputs_view import SHOWN_BUTTONS, output_gallery
 from modules.ui.txt2img import DISTILLED_DEFAULT, Txt2ImgTab, checkpoint_choices, distilled_from_form, remember
@@ -104,23 +106,39 @@ def read_upload(payload: Any, max_side: int) -> tuple[Image.Image | None, str | 
 
 
 # ------------------------------------------------------------------------------------------ form -> request
-def editor_mask(value: dict[str, Any] | None, size: tuple[int, int]) -> Image.Image:
-    """Everything any brush layer painted, as one mask of `size` (255 = repaint)."""
-    mask = Image.new("L", size, 0)
-    for layer in (value or {}).get("layers") or []:
-        painted = mask_from_alpha(layer.convert("RGBA"))
-        if painted.size != size:
-            painted = painted.resize(size, Image.Resampling.NEAREST)
-        mask = ImageChops.lighter(mask, painted)
-    return mask
-
-
 def fit_size(picture: Image.Image | None, limit: int = AUTO_SIZE_LIMIT) -> tuple[int, int] | None:
     """A working size for an upload: its own, scaled down to `limit`, in multiples of 8."""
     if picture is None:
         return None
     scale = min(1.0, limit / max(picture.size))
     return tuple(max(8, round(side * scale / 8) * 8) for side in picture.size)  # type: ignore[return-value]
+
+
+def _canvas_picture_and_mask(tab: str, value: CanvasValue | None) -> tuple[str, Image.Image, Image.Image | None]:
+    """Sketch: the drawing on its page. Inpaint: the picture (with any paint layers) and the mask layer.
+    Inpaint sketch: the painted colours over the picture; the mask is the mask layer when one was painted,
+    otherwise where colour was painted (A1111's rule), read from the layers' alpha."""
+    if tab == "sketch":
+        if value is None:
+            raise RequestError("The sketch canvas is empty: draw on it first.")
+        return "img2img", value.composite(), None
+    if value is None or value.background is None:
+        raise RequestError("Upload a picture to inpaint first (drop it on the canvas), then paint over the part "
+                           "to redo.")
+    mask = value.mask() if value.layers_of("mask") else Image.new("L", value.size, 0)
+    if tab == "inpaint_sketch" and mask.getbbox() is None:
+        for layer in value.layers_of("paint"):
+            if layer.visible:
+                mask = ImageChops.lighter(mask, layer.painted())
+    return "inpaint", value.composite(), mask
+
+
+def outpaint_padding(picture: Image.Image | None) -> int | None:
+    """A quarter of the picture's longer side, in multiples of 8 within the slider's 8..256: a 64 px picture
+    grows by 16 px per side, a 1024 px one by 256."""
+    if picture is None:
+        return None
+    return max(8, min(256, round(max(picture.size) * 0.25 / 8) * 8))
 
 
 def _picture_and_mask(tab: str, form: dict[str, Any]) -> tuple[str, Image.Image, Image.Image | None]:
@@ -130,18 +148,7 @@ def _picture_and_mask(tab: str, form: dict[str, Any]) -> tuple[str, Image.Image,
             raise RequestError("Upload a picture to start from (drop it on the img2img box).")
         return "img2img", form["init_img"], None
     if tab in ("sketch", "inpaint", "inpaint_sketch"):
-        value = form.get(tab) or {}
-        background, composite = value.get("background"), value.get("composite")
-        if tab == "sketch":
-            picture = composite or background
-            if picture is None:
-                raise RequestError("The sketch canvas is empty: draw on it first.")
-            return "img2img", flatten(picture), None
-        if background is None:
-            raise RequestError("Upload a picture to inpaint first (drop it on the canvas), then paint over the part "
-                               "to redo.")
-        picture = flatten(composite) if tab == "inpaint_sketch" and composite is not None else background
-        return "inpaint", picture, editor_mask(value, picture.size)
+        return _canvas_picture_and_mask(tab, form.get(tab))
     if tab == "inpaint_upload":
         if form.get("upload_image") is None or form.get("upload_mask") is None:
             raise RequestError("Inpaint upload needs both a picture and a mask (white = repaint).")
@@ -184,9 +191,11 @@ def request_from_form(tab: str, form: dict[str, Any]) -> GenerationRequest:
 
 
 # ------------------------------------------------------------------------------------------ layout
-def _editor(elem_id: str, label: str, **kwargs: Any) -> gr.ImageEditor:
-    return gr.ImageEditor(label=label, type="pil", image_mode="RGBA", format="png", elem_id=elem_id,
-                          eraser=gr.Eraser(default_size=24), height=520, **kwargs)
+def _canvas(elem_id: str, label: str, layers: list[tuple[str, str]], active: str, colors: list[str],
+            default_color: str, brush_fraction: float, **kwargs: Any) -> LayeredCanvas:
+    # The brush starts at a fraction of the picture's shorter side, so it fits a 48 px and a 2048 px picture.
+    return LayeredCanvas(label=label, elem_id=elem_id, layers=layers, active_layer=active, colors=colors,
+                         default_color=default_color, brush_fraction=brush_fraction, canvas_height=480, **kwargs)
 
 
 def _upload(label: str, elem_id: str, height: int) -> gr.Image:
@@ -201,23 +210,20 @@ def _picture_tabs() -> dict[str, Any]:
         with gr.Tab("img2img", id="img2img", elem_id="img2img_img2img_tab") as c["tabs"]["img2img"]:
             c["init_img"] = _upload("Image for img2img", "img2img_image", 480)
         with gr.Tab("Sketch", id="sketch", elem_id="img2img_img2img_sketch_tab") as c["tabs"]["sketch"]:
-            # A white background value, a fixed canvas and a brush: drawing starts with the first stroke.
-            c["sketch"] = _editor("img2img_sketch", "Sketch", value=white_canvas(), canvas_size=SKETCH_SIZE,
-                                  fixed_canvas=True, sources=(), layers=False,
-                                  brush=gr.Brush(default_size=8, colors=SKETCH_COLORS, default_color="#000000"))
+            # A white page: drawing starts with the first stroke; Upload (or a drop) starts from a picture.
+            c["sketch"] = _canvas("img2img_sketch", "Sketch", [("paint", "paint")], "paint", SKETCH_COLORS, "#000000",
+                                  0.015, value=white_page())
             with gr.Row():
                 c["sketch_source"] = _upload("Start from a picture", "img2img_sketch_source", 120)
-                c["sketch_clear"] = gr.Button("White canvas", elem_id="img2img_sketch_clear", scale=0)
+                c["sketch_clear"] = gr.Button("New white page", elem_id="img2img_sketch_clear", scale=0)
         with gr.Tab("Inpaint", id="inpaint", elem_id="img2img_inpaint_tab") as c["tabs"]["inpaint"]:
-            mask_brush = gr.Brush(default_size=24, colors=[("#ffffff", 0.75), ("#000000", 0.75)],
-                                  default_color=("#ffffff", 0.75))  # any colour: the mask is the strokes' alpha
-            c["inpaint"] = _editor("img2maskimg", "Image for inpainting with mask", sources=("upload", "clipboard"),
-                                   layers=False, brush=mask_brush)
+            c["inpaint"] = _canvas("img2maskimg", "Image for inpainting: paint the mask over the part to redo",
+                                   [("paint", "paint"), ("mask", "mask")], "mask", SKETCH_COLORS, "#e11d1d", 0.05)
         with gr.Tab("Inpaint sketch", id="inpaint_sketch", elem_id="img2img_inpaint_sketch_tab") as tab:
             c["tabs"]["inpaint_sketch"] = tab
-            colour_brush = gr.Brush(default_size=16, colors=SKETCH_COLORS, default_color="#e11d1d")
-            c["inpaint_sketch"] = _editor("inpaint_sketch", "Paint colours over the part to redo",
-                                          sources=("upload", "clipboard"), layers=False, brush=colour_brush)
+            c["inpaint_sketch"] = _canvas("inpaint_sketch", "Paint colours over the part to redo",
+                                          [("paint", "paint"), ("mask", "mask")], "paint", SKETCH_COLORS, "#e11d1d",
+                                          0.03)
         with gr.Tab("Inpaint upload", id="inpaint_upload", elem_id="img2img_inpaint_upload_tab") as tab:
             c["tabs"]["inpaint_upload"] = tab
             with gr.Row():
@@ -397,26 +403,37 @@ def _wire_pictures(pictures: dict[str, Any], settings: dict[str, Any], tab: Any,
             return (gr.update(), *_size_updates(picture)) if follow_size else (gr.update(), gr.update(), gr.update())
         return check
 
-    for name, follow_size in (("init_img", True), ("upload_image", True), ("upload_mask", False),
-                              ("outpaint_image", False)):
+    for name, follow_size in (("init_img", True), ("upload_image", True), ("upload_mask", False)):
         box = pictures[name]
         box.upload(checker(box.label, follow_size), inputs=[box], outputs=[box, *size], preprocess=False,
                    show_progress="hidden")
-    for name in ("inpaint", "inpaint_sketch"):
-        pictures[name].upload(lambda v: _size_updates((v or {}).get("background")), inputs=[pictures[name]],
-                              outputs=size, queue=False)
+    for name in ("inpaint", "inpaint_sketch", "sketch"):
+        pictures[name].upload(lambda v: _size_updates(v.background if v is not None else None),
+                              inputs=[pictures[name]], outputs=size, queue=False)
+
+    def outpaint_upload(payload: Any) -> tuple[Any, Any]:
+        picture, problem = read_upload(payload, max_side)
+        if problem:
+            gr.Warning(f"{pictures['outpaint_image'].label}: {problem}")
+            return None, gr.update()
+        padding = outpaint_padding(picture)
+        return gr.update(), gr.update() if padding is None else gr.update(value=padding)
+
+    pictures["outpaint_image"].upload(outpaint_upload, inputs=[pictures["outpaint_image"]],
+                                      outputs=[pictures["outpaint_image"], pictures["outpaint_pixels"]],
+                                      preprocess=False, show_progress="hidden")
 
     def start_from(payload: Any) -> tuple[Any, Any]:
         picture, problem = read_upload(payload, max_side)
         if problem:
             gr.Warning(f"Start from a picture: {problem}")
             return None, gr.update()
-        return gr.update(), ({"background": picture, "layers": [], "composite": None} if picture else white_canvas())
+        return gr.update(), (picture if picture else white_page())
 
     pictures["sketch_source"].upload(start_from, inputs=[pictures["sketch_source"]],
                                      outputs=[pictures["sketch_source"], pictures["sketch"]], preprocess=False,
                                      show_progress="hidden")
-    pictures["sketch_clear"].click(white_canvas, outputs=[pictures["sketch"]], queue=False)
+    pictures["sketch_clear"].click(white_page, outputs=[pictures["sketch"]], queue=False)
 
 
 def _picked(gallery: Any, index: int | None) -> Image.Image | None:
@@ -475,7 +492,7 @@ class SendToImg2Img:
     def updates(self, picture: Image.Image, values: Mapping[str, Any]) -> list[Any]:
         """Updates for `outputs()`: the picture in the target's box (on an inpaint canvas, with no mask yet),
         the settings, a working size, and both tab levels switched to the target."""
-        box = picture if self.target == "img2img" else {"background": picture, "layers": [], "composite": picture}
+        box = picture  # on the inpaint canvas: the background of a new page, with empty layers
         settings = [gr.update(value=values[name]) if name in values else gr.update() for name in self.settings]
         return [box, *settings, *_size_updates(picture), gr.Tabs(selected=self.target), gr.Tabs(selected=self.tab_id),
                 self.target, gr.update(visible=self.target in INPAINT_TABS), *self._panel_updates(values)]

@@ -276,3 +276,84 @@ def test_wheel_zooms_around_the_cursor_and_fit_brings_the_page_back(canvas_page,
     page.screenshot(path=str(artifacts_dir / "zoomed.png"))
     page.click("#canvas [data-canvas-action=fit]")
     assert zoom.inner_text() == fitted
+
+
+# ------------------------------------------------------------------------------------------ in the app
+def _open_img2img_subtab(page, subtab: str) -> None:
+    page.locator("#tab_img2img-button").click()
+    page.locator(f"#{subtab}-button").click()
+
+
+def test_the_inpaint_mask_layer_is_the_mask_the_job_uses_and_paint_goes_into_the_picture(page, webui_server,
+                                                                                         tmp_path, artifacts_dir):
+    import numpy as np
+    from playwright.sync_api import expect
+
+    from tests.browser.test_img2img import WAIT, generate_and_wait
+    from tests.browser.test_txt2img import set_number
+
+    _, outputs = webui_server
+    upload = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(upload)
+    _open_img2img_subtab(page, "img2img_inpaint_tab")
+    editor = page.locator("#img2maskimg")
+    expect(editor.locator("canvas[data-canvas-surface]")).to_be_visible(timeout=WAIT)
+    editor.locator("input[type=file]").set_input_files(str(upload))
+    expect(page.locator("#img2img_width input[type=number]")).to_have_value("64", timeout=WAIT)
+    for name, value in (("img2img_steps", 2), ("img2img_mask_blur", 0)):
+        set_number(page, name, value)
+    editor.scroll_into_view_if_needed()
+    surface = editor.locator("canvas[data-canvas-surface]")
+    box = surface.bounding_box()
+    scale = min((box["width"] - 24) / 64, (box["height"] - 24) / 64)  # the page is fitted, centred
+    left, top = box["x"] + (box["width"] - 64 * scale) / 2, box["y"] + (box["height"] - 64 * scale) / 2
+
+    def at(x, y):
+        return left + x * scale, top + y * scale
+
+    # the mask layer is selected on the Inpaint tab: a horizontal mask stroke across row 16
+    page.mouse.move(*at(8, 16))
+    page.mouse.down()
+    page.mouse.move(*at(56, 16), steps=10)
+    page.mouse.up()
+    # white paint on the paint layer across row 48: part of the picture, never of the mask
+    editor.locator("[data-layer=paint] [data-layer-action=select]").click()
+    editor.locator("[data-canvas-colour='#2563eb']").click()
+    page.mouse.move(*at(8, 48))
+    page.mouse.down()
+    page.mouse.move(*at(56, 48), steps=10)
+    page.mouse.up()
+    expect(editor).to_have_attribute("data-pending", "0")
+    page.screenshot(path=str(artifacts_dir / "inpaint-layers.png"))
+    with Image.open(generate_and_wait(page, outputs)) as image:
+        result = np.asarray(image.convert("RGB"), dtype=np.int16)
+    original = np.asarray(Image.open(upload).convert("RGB"), dtype=np.int16)
+    changed = np.abs(result - original).max(axis=2) > 0
+    rows = set(np.nonzero(changed.any(axis=1))[0].tolist())
+    assert changed[15:18, 12:52].mean() > 0.5, "the masked band was not repainted"
+    # what changed: the mask stroke's rows (repainted) and the paint stroke's rows (the paint is in the picture);
+    # nothing between them, so the paint was not taken as mask
+    assert rows <= set(range(12, 21)) | set(range(45, 52)), f"rows changed outside the two strokes: {sorted(rows)}"
+    assert not changed[22:44].any()
+    painted = result[48, 16:48]
+    assert (np.abs(painted - [37, 99, 235]).max(axis=1) <= 2).mean() > 0.9, "the paint stroke is not in the picture"
+
+
+def test_a_drawn_control_picture_turns_its_unit_on(page, artifacts_dir):
+    from playwright.sync_api import expect
+
+    unit = "txt2img_controlnet_unit0"
+    page.locator("#txt2img_controlnet").get_by_text("ControlNet", exact=True).first.click()
+    surface = page.locator(f"#{unit}_image canvas[data-canvas-surface]")
+    expect(surface).to_be_visible(timeout=60_000)
+    enable = page.locator(f"#{unit}_enable input")
+    expect(enable).not_to_be_checked()
+    page.locator(f"#{unit}_image").scroll_into_view_if_needed()
+    box = surface.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 50, y - 30)
+    page.mouse.down()
+    page.mouse.move(x + 50, y + 30, steps=10)
+    page.mouse.up()
+    expect(enable).to_be_checked(timeout=60_000)
+    page.screenshot(path=str(artifacts_dir / "control-unit-on.png"))

@@ -7,7 +7,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from modules.engine.models.loras import LoraInfo
-from modules.ui.canvas import white_canvas
+from modules.ui.canvas import white_page
+from modules.ui.components.canvas.value import CanvasLayer, CanvasValue
 from modules.ui.controlnet_panel import drawn_picture
 from modules.ui.embeddings_tab import insert_word
 from modules.ui.lora_tab import card_html, insert_tag, matches
@@ -33,11 +34,14 @@ def test_search_matches_names_triggers_and_family():
 
 def test_drawn_picture_ignores_an_untouched_canvas():
     assert drawn_picture(None) is None
-    assert drawn_picture(white_canvas()) is None
-    page = Image.new("RGBA", (64, 64), (255, 255, 255, 255))
-    ImageDraw.Draw(page).line((0, 0, 63, 63), fill=(0, 0, 0, 255), width=3)
-    picture = drawn_picture({"background": None, "layers": [], "composite": page})
+    assert drawn_picture(white_page()) is None
+    layer = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    ImageDraw.Draw(layer).line((0, 0, 63, 63), fill=(0, 0, 0, 255), width=3)
+    page = white_page((64, 64))
+    picture = drawn_picture(CanvasValue(64, 64, page.background, (CanvasLayer("control", "control", layer),)))
     assert picture.mode == "RGB" and picture.getpixel((32, 32)) == (0, 0, 0)
+    hidden = CanvasLayer("control", "control", layer, visible=False)
+    assert drawn_picture(CanvasValue(64, 64, page.background, (hidden,))) is None  # a hidden layer is not sent
     transparent = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     ImageDraw.Draw(transparent).line((0, 0, 63, 63), fill=(0, 0, 0, 255), width=3)
     # Strokes on a transparent layer count as strokes on white paper.

@@ -7,7 +7,9 @@ import pytest
 from PIL import Image
 
 from modules.core.requests import RequestError, validate
-from modules.ui.img2img import editor_mask, fit_size, read_upload, request_from_form, white_canvas
+from modules.ui.canvas import white_page
+from modules.ui.components.canvas.value import CanvasLayer, CanvasValue
+from modules.ui.img2img import fit_size, outpaint_padding, read_upload, request_from_form
 
 PHOTO = Image.new("RGB", (40, 24), (10, 120, 200))
 
@@ -18,8 +20,11 @@ def stroke_layer(size=(40, 24), box=(5, 5, 10, 8), color=(255, 255, 255, 190)) -
     return layer
 
 
-def editor(background=PHOTO, layers=(), composite=None) -> dict:
-    return {"background": background, "layers": list(layers), "composite": composite}
+def editor(background=PHOTO, mask=None, paint=None, size=(40, 24)) -> CanvasValue | None:
+    """A LayeredCanvas value: the picture, and the mask and paint layers as the browser sends them."""
+    empty = Image.new("RGBA", size, (0, 0, 0, 0))
+    layers = (CanvasLayer("paint", "paint", paint or empty), CanvasLayer("mask", "mask", mask or empty))
+    return CanvasValue(size[0], size[1], background, layers)
 
 
 FORM = {"prompt": "a red circle", "negative_prompt": "", "steps": 4, "width": 40, "height": 24, "seed": 3,
@@ -40,42 +45,41 @@ def test_img2img_tab_uses_the_upload():
 def test_sketch_tab_uses_the_drawing_on_white():
     drawing = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     drawing.paste((255, 0, 0, 255), (10, 10, 20, 20))
-    request = request_from_form("sketch", {**FORM, "sketch": editor(white_canvas()["background"], [], drawing)})
+    page = white_page((64, 64))
+    request = request_from_form("sketch", {**FORM, "sketch": editor(page.background, paint=drawing, size=(64, 64))})
     image = request.init_images[0]
     assert request.mode == "img2img" and image.mode == "RGB"
     assert image.getpixel((15, 15)) == (255, 0, 0) and image.getpixel((40, 40)) == (255, 255, 255)
 
 
-def test_inpaint_tab_mask_is_the_painted_alpha_and_the_picture_is_unpainted():
-    painted = PHOTO.copy()
-    painted.paste((255, 255, 255), (5, 5, 10, 8))
-    request = request_from_form("inpaint", {**FORM, "inpaint": editor(PHOTO, [stroke_layer()], painted)})
-    assert request.mode == "inpaint" and request.init_images[0] is PHOTO  # the strokes are not in the picture
+def test_inpaint_tab_mask_is_the_mask_layer_and_the_picture_is_unpainted():
+    request = request_from_form("inpaint", {**FORM, "inpaint": editor(PHOTO, mask=stroke_layer())})
+    assert request.mode == "inpaint" and request.init_images[0].tobytes() == PHOTO.tobytes()  # no strokes in it
     assert request.mask.mode == "L" and request.mask.getbbox() == (5, 5, 10, 8)
     assert (request.mask_blur, request.inpainting_fill, request.inpaint_full_res) == (2, 1, False)
     validate(request)
 
 
 def test_inpaint_with_nothing_painted_says_so():
-    request = request_from_form("inpaint", {**FORM, "inpaint": editor(PHOTO, [stroke_layer(color=(0, 0, 0, 0))])})
+    request = request_from_form("inpaint", {**FORM, "inpaint": editor(PHOTO, mask=stroke_layer(color=(0, 0, 0, 0)))})
     with pytest.raises(RequestError, match="Nothing to inpaint: the mask is empty"):
         validate(request)
     with pytest.raises(RequestError, match="Upload a picture to inpaint first"):
         request_from_form("inpaint", {**FORM, "inpaint": editor(None)})
+    with pytest.raises(RequestError, match="Upload a picture to inpaint first"):
+        request_from_form("inpaint", {**FORM, "inpaint": None})
 
 
 def test_inpaint_sketch_starts_from_the_painted_colours():
-    painted = PHOTO.copy()
-    painted.paste((255, 0, 0), (5, 5, 10, 8))
     layer = stroke_layer(color=(255, 0, 0, 255))
-    request = request_from_form("inpaint_sketch", {**FORM, "inpaint_sketch": editor(PHOTO, [layer], painted)})
+    request = request_from_form("inpaint_sketch", {**FORM, "inpaint_sketch": editor(PHOTO, paint=layer)})
     assert request.init_images[0].getpixel((6, 6)) == (255, 0, 0)
     assert request.mask.getbbox() == (5, 5, 10, 8)
 
 
 def test_options_map_to_a1111_fields():
     form = {**FORM, "mask_mode": 1, "inpaint_area": 1, "inpainting_fill": 3}
-    request = request_from_form("inpaint", {**form, "inpaint": editor(PHOTO, [stroke_layer()])})
+    request = request_from_form("inpaint", {**form, "inpaint": editor(PHOTO, mask=stroke_layer())})
     assert request.inpainting_mask_invert and request.inpaint_full_res and request.inpainting_fill == 3
     assert request.inpaint_full_res_padding == 16
 
@@ -95,11 +99,24 @@ def test_inpaint_upload_and_outpaint_tabs():
         request_from_form("outpaint", {**FORM, "outpaint_image": PHOTO, "outpaint_directions": []})
 
 
-def test_layers_of_another_size_are_fitted_to_the_picture():
-    small = stroke_layer(size=(20, 12), box=(0, 0, 10, 6))
-    mask = editor_mask(editor(PHOTO, [small]), PHOTO.size)
-    assert mask.size == (40, 24) and mask.getbbox() == (0, 0, 20, 12)
-    assert np.asarray(editor_mask(editor(PHOTO, []), PHOTO.size)).max() == 0
+def test_paint_on_the_inpaint_canvas_goes_into_the_picture_never_into_the_mask():
+    white = stroke_layer(box=(20, 10, 30, 20), color=(255, 255, 255, 255))  # white paint: no colour is a mask
+    request = request_from_form("inpaint", {**FORM, "inpaint": editor(PHOTO, mask=stroke_layer(), paint=white)})
+    assert request.mask.getbbox() == (5, 5, 10, 8)
+    assert request.init_images[0].getpixel((25, 15)) == (255, 255, 255)
+    # inpaint sketch: a painted mask layer wins over the colours' own outline
+    sketch = request_from_form("inpaint_sketch", {**FORM, "inpaint_sketch": editor(PHOTO, mask=stroke_layer(),
+                                                                                    paint=white)})
+    assert sketch.mask.getbbox() == (5, 5, 10, 8)
+    assert np.asarray(request_from_form("inpaint", {**FORM, "inpaint": editor(PHOTO)}).mask).max() == 0
+
+
+def test_outpaint_padding_follows_the_picture_size():
+    assert outpaint_padding(Image.new("RGB", (64, 48))) == 16
+    assert outpaint_padding(Image.new("RGB", (512, 768))) == 192
+    assert outpaint_padding(Image.new("RGB", (4000, 100))) == 256  # the slider's maximum
+    assert outpaint_padding(Image.new("RGB", (16, 16))) == 8
+    assert outpaint_padding(None) is None
 
 
 def test_fit_size_follows_the_upload_in_multiples_of_8():
@@ -183,10 +200,8 @@ def test_send_to_img2img_fills_each_output_it_names_and_keeps_what_it_was_not_gi
         assert (updates["<width>"]["value"], updates["<height>"]["value"]) == (1024, 512)
         assert updates["<subtabs>"].selected == target and updates["<tabs>"].selected == "img2img"
         assert updates["<tab>"] == target and updates["<inpaint_options>"]["visible"] == (target == "inpaint")
-        if target == "img2img":
-            assert updates[box] is picture
-        else:  # on the inpaint canvas with nothing painted yet
-            assert updates[box] == {"background": picture, "layers": [], "composite": picture}
+        # the picture itself; on the inpaint canvas it becomes the background of a new page, nothing painted yet
+        assert updates[box] is picture
 
 
 def test_txt2img_form_fills_the_request_and_empty_fields_mean_random_seeds_and_the_default_model():
