@@ -6,15 +6,19 @@ sd-webui-controlnet's `clip_h.pth` / `clip_g.pth`) or transformers folders (conf
 file carries no config: its shapes pick one of the configs shipped in models/configs/clip-vision-* (ViT-H/14,
 ViT-bigG/14, ViT-L/14), since the head count cannot be read from shapes. Nothing here reaches the network.
 
-Generic on purpose: IP-Adapter takes image embeddings (or the penultimate hidden states) from here, and so can
-anything else that needs a picture as a CLIP vector.
+This module is the one owner of loading and running an encoder: IP-Adapter (through the model manager's cache)
+takes image embeddings or the penultimate hidden states from here, and find-similar
+(`picture_embedders.ClipVisionEmbedder`) holds a `ClipVisionEncoder`, loaded on first use; neither loads or
+preprocesses on its own.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+log = logging.getLogger(__name__)
 CONFIGS = Path(__file__).resolve().parent / "models" / "configs"
 SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 # The names people give the files of each architecture (ComfyUI's, Forge's, sd-webui-controlnet's), to name
@@ -214,3 +219,42 @@ def encode_blank(model: Any, count: int = 1) -> torch.Tensor:
     size = int(model.config.image_size)
     pixels = torch.zeros((count, 3, size, size), device=model.device, dtype=model.dtype)
     return model(pixels, output_hidden_states=True).hidden_states[-2]
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """Half precision on a GPU; float32 on a CPU (fp16 is no faster there, and embeddings are compared across
+    runs, where float32 keeps them stable)."""
+    return torch.float16 if device.type == "cuda" else torch.float32
+
+
+class ClipVisionEncoder:
+    """One encoder of models/clip_vision, loaded on first use (once, whichever thread asks first) and kept."""
+
+    def __init__(self, info: ClipVisionInfo, device: torch.device | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+        if info.error:
+            raise ClipVisionError(f"CLIP vision encoder {info.path.name} cannot be used: it {info.error}.")
+        self.info = info
+        self.device = device if device is not None else torch.device("cpu")
+        self.dtype = dtype if dtype is not None else default_dtype(self.device)
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = load(self.info, self.dtype, self.device)
+                log.info("CLIP vision encoder %s loaded (%s, %s)", self.info.name, self.device, self.dtype)
+            return self._model
+
+    def image_embeds(self, images: list[Image.Image]) -> torch.Tensor:
+        """(batch, projection_dim): see `encode`."""
+        return encode(self.model(), images)
+
+    def hidden_states(self, images: list[Image.Image]) -> torch.Tensor:
+        """(batch, tokens, hidden_size), the penultimate layer: see `encode`."""
+        return encode(self.model(), images, hidden_states=True)

@@ -1,5 +1,5 @@
 """What turns a picture into a vector for "find similar pictures": a CLIP vision encoder from
-models/clip_vision when there is one (loaded with image_embeddings.py, as IP-Adapter loads it), else the
+models/clip_vision when there is one (loaded and run by image_embeddings.py, which IP-Adapter uses too), else the
 built-in perceptual descriptor (perceptual.py), which needs no model.
 
 Every embedder names its `kind`: vectors of different kinds are never compared. A CLIP kind carries the
@@ -9,12 +9,10 @@ encoder's name, file size and modification time, so replacing the model makes ne
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import torch
 from PIL import Image
 
 from modules.engine import image_embeddings, perceptual
@@ -47,32 +45,19 @@ class PerceptualEmbedder:
 
 
 class ClipVisionEmbedder:
-    """A CLIP vision encoder's image embedding (its projection), loaded on first use and kept."""
+    """A CLIP vision encoder's image embedding (its projection) as a unit vector; the encoder (loaded on first
+    use) is image_embeddings'."""
 
     def __init__(self, info: image_embeddings.ClipVisionInfo, device: DeviceConfig | None = None) -> None:
         if info.error or not info.projection_dim:
             raise ValueError(info.error or "no projection: not usable for image embeddings")
-        self.info = info
-        self.device = device
         stat = info.path.stat() if info.path.is_file() else (info.path / "config.json").stat()
         self.kind = f"clip:{info.name}:{stat.st_size}:{stat.st_mtime_ns}"
         self.dimensions = int(info.projection_dim)
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def model(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                device = self.device.device if self.device is not None else torch.device("cpu")
-                # Half precision on a GPU; float32 on a CPU (fp16 is no faster there).
-                dtype = torch.float16 if device.type == "cuda" else torch.float32
-                self._model = image_embeddings.load(self.info, dtype, device)
-                log.info("find similar: CLIP vision encoder %s loaded (%d dimensions)", self.info.name,
-                         self.dimensions)
-            return self._model
+        self.encoder = image_embeddings.ClipVisionEncoder(info, device.device if device is not None else None)
 
     def embed(self, image: Image.Image) -> bytes:
-        embedding = image_embeddings.encode(self.model(), [image])[0].float().cpu().numpy()
+        embedding = self.encoder.image_embeds([image])[0].float().cpu().numpy()
         return to_bytes(unit(embedding))
 
 
