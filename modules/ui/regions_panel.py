@@ -1,5 +1,5 @@
-"""The "Regions" accordion of the txt2img and img2img tabs: rows of prompt + box + weight, or an uploaded colour map
-whose colours each get a prompt, and a preview of the layout at the picture's size. The tab's prompt is the base
+"""The "Regions" accordion of the txt2img and img2img tabs: rows of prompt + box + weight, an uploaded colour map
+whose colours each get a prompt, or a canvas with one layer per region row to paint, and a preview of the layout at the picture's size. The tab's prompt is the base
 shared by all regions. The form reads its values by component names `rg_*`; PNG Info / History "Send to txt2img"
 fill it back from a picture's infotext (mask regions come back as a colour map drawn from their masks)."""
 
@@ -13,12 +13,14 @@ import gradio as gr
 from PIL import Image, ImageDraw
 
 from modules.core.infotext import parse_infotext
-from modules.core.regions import (PALETTE, Region, RegionError, colour_mask, colours_of, decode_mask, grid_for,
-                                  layout_preview, parse_colour, validate_regions)
+from modules.core.regions import (PALETTE, Region, RegionError, colour_mask, colours_of, decode_mask, encode_mask,
+                                  grid_for, layout_preview, parse_colour, validate_regions)
 from modules.core.requests import request_fields_from_infotext
+from modules.ui.components.canvas.canvas import LayeredCanvas
+from modules.ui.components.canvas.value import CanvasValue, blank
 
 ROWS = 4
-BOXES, COLOUR_MAP = "Boxes", "Colour map"
+BOXES, COLOUR_MAP, PAINTED = "Boxes", "Colour map", "Painted"
 DEFAULT_BOXES = ("0, 0, 0.5, 1", "0.5, 0, 1, 1", "", "")
 COLOUR_HELP = ("One line per colour of the map: #rrggbb | prompt, or #rrggbb | weight | prompt. Colours without a "
                "prompt are left to the base prompt.")
@@ -39,6 +41,8 @@ class RegionsPanel:
         try:
             if values.get("rg_source") == COLOUR_MAP:
                 regions = _colour_regions(values.get("rg_colour_map"), values.get("rg_colours") or "", width, height)
+            elif values.get("rg_source") == PAINTED:
+                regions = _painted_regions(values, width, height)
             else:
                 regions = _box_regions(values)
             if not regions:
@@ -60,7 +64,8 @@ class RegionsPanel:
         updates = [gr.update(value=bool(regions)), gr.update(value=source)]
         for prompt, box, weight in rows:
             updates += [gr.update(value=prompt), gr.update(value=box), gr.update(value=weight)]
-        return updates + [gr.update(value=colour_map), gr.update(value=colour_lines)]
+        updates += [gr.update(value=colour_map), gr.update(value=colour_lines)]
+        return updates + [gr.update()] * (len(self.components) - len(updates))  # the painted layers stay as drawn
 
 
 def _box_regions(values: Mapping[str, Any]) -> tuple[Region, ...]:
@@ -76,6 +81,32 @@ def _box_regions(values: Mapping[str, Any]) -> tuple[Region, ...]:
             raise RegionError(f"Region {n + 1}'s box {text!r} must be four numbers x0, y0, x1, y1 (fractions of "
                               "the picture, e.g. 0, 0, 0.5, 1 for the left half).") from None
         regions.append(Region(prompt, float(values.get(f"rg_{n}_weight") or 0), box))  # type: ignore[arg-type]
+    return tuple(regions)
+
+
+def region_layer(n: int) -> str:
+    return f"region-{n + 1}"
+
+
+def _painted_regions(values: Mapping[str, Any], width: int, height: int) -> tuple[Region, ...]:
+    """Row n's prompt and weight with the mask painted on the canvas's layer region-<n+1> (its alpha)."""
+    canvas: CanvasValue | None = values.get("rg_canvas")
+    if canvas is None:
+        raise RegionError("Paint the regions on the canvas first, one layer per region row.")
+    if abs(canvas.width / canvas.height - width / height) > 0.01:
+        raise RegionError(f"The region canvas is {canvas.width}x{canvas.height} but the picture is {width}x{height}: "
+                          "press \"Page at the picture size\" and paint the regions again.")
+    regions = []
+    for n in range(ROWS):
+        prompt = (values.get(f"rg_{n}_prompt") or "").strip()
+        if not prompt:
+            continue
+        layer = canvas.layer(region_layer(n))
+        if layer is None or layer.is_empty():
+            raise RegionError(f"Region {n + 1} has a prompt but nothing is painted on its layer "
+                              f"{region_layer(n)!r}: select that layer and paint its area.")
+        weight = float(values.get(f"rg_{n}_weight") or 0)
+        regions.append(Region(prompt, weight, None, encode_mask(layer.painted(), grid_for(width, height))))
     return tuple(regions)
 
 
@@ -134,7 +165,7 @@ def build(prefix: str, width: Any, height: Any) -> RegionsPanel:
     with gr.Accordion("Regions", open=False, elem_id=f"{prefix}_regions"):
         c["rg_enable"] = gr.Checkbox(False, label="Regions: each area with its own prompt (and <lora:...>); the "
                                      "prompt above is the base shared by all", elem_id=f"{prefix}_rg_enable")
-        c["rg_source"] = gr.Radio([BOXES, COLOUR_MAP], value=BOXES, label="Layout", elem_id=f"{prefix}_rg_source")
+        c["rg_source"] = gr.Radio([BOXES, COLOUR_MAP, PAINTED], value=BOXES, label="Layout", elem_id=f"{prefix}_rg_source")
         for n in range(ROWS):
             with gr.Row():
                 c[f"rg_{n}_prompt"] = gr.Textbox(label=f"Region {n + 1} prompt", scale=3,
@@ -146,10 +177,20 @@ def build(prefix: str, width: Any, height: Any) -> RegionsPanel:
         c["rg_colour_map"] = gr.Image(type="pil", label="Colour map (one flat colour per region)", format="png",
                                       elem_id=f"{prefix}_rg_colour_map")
         c["rg_colours"] = gr.Textbox(label="Colour prompts", lines=3, info=COLOUR_HELP, elem_id=f"{prefix}_rg_colours")
+        # "Painted": one region layer per row; a layer's painted area (its alpha) is that row's mask.
+        colours = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in PALETTE[:ROWS]]
+        c["rg_canvas"] = LayeredCanvas(blank((512, 512), None), label="Painted regions: one layer per region row",
+                                       layers=[(region_layer(n), "region") for n in range(ROWS)],
+                                       active_layer=region_layer(0), colors=colours, default_color=colours[0],
+                                       brush_fraction=0.06, uploads=False, canvas_height=360,
+                                       elem_id=f"{prefix}_rg_canvas")
+        page = gr.Button("Page at the picture size", elem_id=f"{prefix}_rg_page", size="sm")
         show = gr.Button("Preview layout", elem_id=f"{prefix}_rg_show")
         preview = gr.Image(label="Layout", interactive=False, format="png", elem_id=f"{prefix}_rg_preview")
     panel = RegionsPanel(c, preview)
     c["rg_colour_map"].upload(colour_lines_for, inputs=[c["rg_colour_map"]], outputs=[c["rg_colours"]])
+    page.click(lambda w, h: blank((int(w or 512), int(h or 512)), None), inputs=[width, height],
+               outputs=[c["rg_canvas"]], queue=False)
     names = list(c)
 
     def draw(*values: Any) -> Image.Image:

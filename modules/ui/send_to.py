@@ -59,7 +59,7 @@ def connect(sends: GallerySends, txt2img: Txt2ImgTab, img2img: Img2ImgTab, extra
     units = txt2img.controlnet.units if txt2img.controlnet is not None else []
     if sends.controlnet is not None and units:
         sends.controlnet.click(
-            _with_picture(lambda picture: ({"background": picture, "layers": [], "composite": picture}, True,
+            _with_picture(lambda picture: (picture, True,  # the unit canvas's background, its layer empty
                                            gr.Tabs(selected="txt2img"), gr.Accordion(open=True))),
             inputs=inputs, outputs=[units[0].image, units[0].enabled, tabs, txt2img.controlnet.accordion])
     elif sends.controlnet is not None:

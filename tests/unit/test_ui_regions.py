@@ -61,3 +61,22 @@ def test_send_to_txt2img_restores_boxes_as_rows_and_masks_as_a_colour_map():
     assert restored["rg_source"] == COLOUR_MAP
     assert p.regions_from(restored, 64, 32)[0] == masked[0]  # the same cells, prompt and weight
     assert values_of(p.updates_from({}, 64, 32), p)["rg_enable"] is False
+
+
+def test_each_painted_region_layer_is_its_rows_mask_and_an_unpainted_prompted_row_is_refused():
+    from modules.ui.components.canvas.value import CanvasLayer, CanvasValue
+    from modules.ui.regions_panel import PAINTED
+
+    left = Image.new("RGBA", (64, 32), (0, 0, 0, 0))
+    ImageDraw.Draw(left).rectangle((0, 0, 31, 31), fill=(230, 25, 75, 90))  # faint paint is still inside
+    layers = (CanvasLayer("region-1", "region", left),
+              CanvasLayer("region-2", "region", Image.new("RGBA", (64, 32), (0, 0, 0, 0))))
+    values = {"rg_enable": True, "rg_source": PAINTED, "rg_canvas": CanvasValue(64, 32, None, layers),
+              "rg_0_prompt": "a red circle", "rg_0_weight": 0.8}
+    (region,) = panel().regions_from(values, 64, 32)
+    assert region.prompt == "a red circle" and region.weight == 0.8 and region.box is None
+    assert region.mask == encode_mask(Image.new("L", (32, 32), 255).crop((0, 0, 64, 32)), grid_for(64, 32))
+    with pytest.raises(gr.Error, match="Region 2 has a prompt but nothing is painted on its layer 'region-2'"):
+        panel().regions_from({**values, "rg_1_prompt": "a blue square", "rg_1_weight": 1}, 64, 32)
+    with pytest.raises(gr.Error, match="the picture is 64x64: press \"Page at the picture size\""):
+        panel().regions_from(values, 64, 64)
