@@ -8,6 +8,9 @@ job, checked by its owner (or an admin). Finished jobs are kept for a while so a
 With a JobStore (queue_store.py), queued jobs survive a restart: each is saved when queued, marked when it
 starts, dropped when it finishes or is cancelled; `start` queues the saved ones again, in their order, before
 the worker runs, and a job the process died running is run again from its start.
+
+With a Batcher (batching.py, opt-in, for GPUs), the job picked next takes along compatible jobs of other users:
+the head job of each other user's queue, in the same fair order, one per user; they run as one denoising batch.
 """
 
 from __future__ import annotations
@@ -120,10 +123,11 @@ def _without_pictures(request: Any) -> Any:
 class JobQueue:
     def __init__(self, runner: Runner, *, per_user_limit: int = 10, global_limit: int = 100,
                  keep_finished: int = 100, keep_total: int = 500, preview_every: int = 5,
-                 store: JobStore | None = None, workers: int = 1) -> None:
+                 store: JobStore | None = None, workers: int = 1, batcher: Any = None) -> None:
         """`keep_finished`: finished jobs kept per owner, so a closed tab or a slow client loses nothing.
         `store`: keeps the queued jobs across a restart (None: they live in memory only).
-        `workers`: jobs that run at once (one per device; `set_workers` changes it as workers come and go)."""
+        `workers`: jobs that run at once (one per device; `set_workers` changes it as workers come and go).
+        `batcher`: groups compatible jobs of different users into one batch (service/batching.py); None: never."""
         self._runner = runner
         self._store = store
         self._resumed = False  # the store's jobs were queued (at `start` or the first `submit`)
@@ -142,6 +146,8 @@ class JobQueue:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._running: list[Job] = []
         self._slots = max(1, workers)
+        self._batcher = batcher
+        self._groups = 0  # groups running: a batch of several jobs takes one slot
         self._seq = itertools.count()
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -359,34 +365,74 @@ class JobQueue:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._stopping and (not any(self._queues.values()) or len(self._running) >= self._slots):
+                while not self._stopping and (not any(self._queues.values()) or self._groups >= self._slots):
                     self._cond.wait()
                 if self._stopping:
                     return
                 job = self._next_job()
                 if job is None:
                     continue
-                job.status, job.started = RUNNING, time.time()
-                self._running.append(job)
-            self._store_call("started", job)
-            self._run(job)
+                group = [job] + self._partners(job)
+                for member in group:
+                    member.status, member.started = RUNNING, time.time()
+                    self._running.append(member)
+                self._groups += 1
+            for member in group:
+                self._store_call("started", member)
+            if len(group) == 1:
+                self._run(job)
+            else:
+                self._run_group(group)
+
+    def _partners(self, job: Job) -> list[Job]:
+        """Other users' next jobs that can share `job`'s batch, in the fair order, one per user (lock held)."""
+        key = self._batcher.key(job.request) if self._batcher is not None else None
+        if key is None:
+            return []
+        partners: list[Job] = []
+        while len(partners) + 1 < self._batcher.max_jobs:
+            taken = {job.owner, *(p.owner for p in partners)}
+            fits = {o: q for o, q in self._queues.items() if q and o not in taken
+                    and self._batcher.key(q[0].request) == key}
+            owner = self._pick(fits, self._served)
+            if owner is None:
+                break
+            partners.append(self._queues[owner].popleft())
+            if not self._queues[owner]:
+                del self._queues[owner]
+            self._served[owner] = next(self._turns)
+        return partners
 
     def _run(self, job: Job) -> None:
+        self._settle([job], lambda: [self._runner(job.request, job.control, job.owner)])
+
+    def _run_group(self, group: list[Job]) -> None:
+        self._settle(group, lambda: self._batcher.run([j.request for j in group], [j.control for j in group],
+                                                       [j.owner for j in group]))
+
+    def _settle(self, group: list[Job], call: Callable[[], list[GenerationResult]]) -> None:
+        """Run the group's call and finish each job with its result; a failure fails the group's jobs alone: the
+        worker and the loaded model stay usable."""
+        error: str | None = None
         try:
-            job.result = self._runner(job.request, job.control, job.owner)
-            status = CANCELLED if job.result.interrupted and not job.result.images else DONE
+            for job, result in zip(group, call(), strict=True):
+                job.result = result
         except UserError as exc:
-            job.error = str(exc)
-            status = FAILED
-        except Exception as exc:  # a failing job fails alone; the worker and the loaded model stay usable
-            log.exception("job %s of %s failed", job.id, job.owner)
-            job.error = f"Generation failed: {type(exc).__name__}: {exc}"
-            status = FAILED
+            error = str(exc)
+        except Exception as exc:
+            log.exception("job(s) %s failed", ", ".join(f"{j.id} of {j.owner}" for j in group))
+            error = f"Generation failed: {type(exc).__name__}: {exc}"
         with self._cond:
-            self._running.remove(job)
-            # Stopped by a shutdown (`stop` interrupts it), not by its owner: it stays saved and runs again.
-            cut_short = self._stopping and status != FAILED and (job.result is None or job.result.interrupted)
-            self._finish(job, status, keep_saved=cut_short)
+            self._groups -= 1
+            for job in group:
+                if error is not None:
+                    job.result, job.error, status = None, error, FAILED
+                else:
+                    status = CANCELLED if job.result.interrupted and not job.result.images else DONE
+                self._running.remove(job)
+                # Stopped by a shutdown (`stop` interrupts it), not by its owner: it stays saved and runs again.
+                cut_short = self._stopping and status != FAILED and (job.result is None or job.result.interrupted)
+                self._finish(job, status, keep_saved=cut_short)
 
     def _finish(self, job: Job, status: str, keep_saved: bool = False) -> None:
         self._store_call("requeue" if keep_saved else "remove", job)
