@@ -18,6 +18,8 @@ from modules.core.requests import GenerationRequest
 from modules.core.results import GenerationResult, JobControl
 
 # Fields that must be equal across a batch: they shape the one sampling loop all pictures share.
+# Extension hooks that see a job's request or pictures: with any of them active, jobs run one by one.
+HOOKS = ("before_generate", "after_generate", "on_step", "image_saved")
 SHARED = ("checkpoint", "vae", "width", "height", "steps", "sampler", "schedule_type", "cfg_scale", "clip_skip",
           "eta_ddim", "deepcache_interval", "step_cache", "vae_decode_method")
 
@@ -53,6 +55,7 @@ class ProcessorBatcher:
 
     processor: Any  # runner.Processor
     max_jobs: int = 4
+    per_user_outputs: bool = True  # outputs/<user>/ (accounts exist); else one folder for all
 
     def key(self, request: Any) -> Hashable | None:
         return batch_key(request)
@@ -62,14 +65,17 @@ class ProcessorBatcher:
         from modules.engine.batched import generate_together
 
         processor = self.processor
-        alone = [lambda r, c, o=o: processor.execute(r, c, o) for o in owners]
-        if processor.extensions is not None or processor.engine is not None:
+        folders = [o if self.per_user_outputs else None for o in owners]
+        alone = [lambda r, c, o=o: processor.execute(r, c, o) for o in folders]
+        host = processor.extensions
+        hooked = host is not None and any(host.has(kind) for kind in HOOKS)
+        if hooked or processor.engine is not None:  # hooks see one job at a time; Ray workers draw elsewhere
             return [run(r, c) for run, r, c in zip(alone, requests, controls)]
         by_request = {id(r): run for run, r in zip(alone, requests)}
         results = generate_together(requests, processor.models, processor.samplers, controls,
                                     alone=lambda r, c: by_request[id(r)](r, c))
         if processor.save_images:
-            for result, owner in zip(results, owners):
+            for result, owner in zip(results, folders):
                 if result.paths:  # run alone: the processor saved them
                     continue
                 for image, seed, info in zip(result.images, result.seeds, result.infotexts):

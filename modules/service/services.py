@@ -21,6 +21,7 @@ from modules.engine.models.upscalers import UpscalerModels
 from modules.engine.samplers import SamplerRegistry
 from modules.engine.upscaling import DEFAULT_OVERLAP, DEFAULT_TILE, UpscalerRegistry
 from modules.service.accounts import Accounts
+from modules.service.batching import ProcessorBatcher
 from modules.service.extensions import ExtensionHost, load_extensions
 from modules.service.history import History
 from modules.service.history_similar import SimilarPictures, attach
@@ -138,7 +139,9 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                                                                       owner if per_user_outputs else None),
                     preview_every=int(ui_settings.get("preview_every") or 0),
                     store=QueueFolder(history.data_dir / "queue",
-                                     types=(*DEFAULT_TYPES, ExtrasRequest, MergeRequest, LoraTrainRequest, TrainImage)))
+                                     types=(*DEFAULT_TYPES, ExtrasRequest, MergeRequest, LoraTrainRequest, TrainImage)),
+                    batcher=ProcessorBatcher(processor, settings.batch_jobs, per_user_outputs)
+                    if settings.batch_jobs > 1 else None)
     return Services(settings=settings, device=device, samplers=samplers, models=models, outputs=outputs,
                     processor=processor, preprocessors=preprocessors, jobs=jobs, ui_settings=ui_settings,
                     user_settings=user_settings,

@@ -135,3 +135,17 @@ def test_the_processor_batcher_saves_each_users_pictures_as_their_own(tiny_model
     results = batcher.run([BASE, replace(BASE, seed=8)], [JobControl(), JobControl()], ["alice", "bob"])
     assert len(results[0].paths) == 1 and len(results[1].paths) == 1
     assert "alice" in results[0].paths[0] and "bob" in results[1].paths[0]
+
+
+def test_batching_is_off_by_default_and_on_with_the_batch_jobs_flag(tiny_models_dir, tmp_path, cpu_fp32):
+    from modules.core.settings import settings_from_args
+    from modules.service.services import build_services
+
+    def queue_batcher(*flags):
+        settings = settings_from_args(["--models-dir", str(tiny_models_dir), "--outputs-dir", str(tmp_path / "out"),
+                                       "--settings-file", str(tmp_path / "settings.json"), *flags])
+        return build_services(settings, cpu_fp32).jobs._batcher
+
+    assert queue_batcher() is None
+    batcher = queue_batcher("--batch-jobs", "4")
+    assert isinstance(batcher, ProcessorBatcher) and batcher.max_jobs == 4
