@@ -69,3 +69,31 @@ def test_the_decoder_comes_back_unchanged_after_the_job(manager):
             after = vae.decode(latent).sample
     assert torch.equal(before, after)
     assert not torch.allclose(before, during, atol=1e-4)
+
+
+def test_a_controlnets_residuals_are_cut_to_the_window_at_every_level(manager):
+    from diffusers import ControlNetModel
+
+    request = replace(BASE, regions=(LEFT,))
+    region_plan = regional.plan(request, manager, [])
+    gen = torch.Generator().manual_seed(2)
+    with manager.use("tiny-a") as loaded:
+        unet = loaded.pipe.unet
+        controlnet = ControlNetModel.from_unet(unet)
+        for p in controlnet.parameters():  # from_unet starts at zero: give the residuals something to carry
+            torch.nn.init.normal_(p, std=0.05, generator=gen)
+        sample = torch.randn(2, unet.config.in_channels, 16, 16, generator=gen)
+        context = torch.randn(2, 77, unet.config.cross_attention_dim, generator=gen)
+        hint = torch.rand(2, 3, 128, 128, generator=gen)
+        with torch.no_grad():
+            down, mid = controlnet(sample, 10, encoder_hidden_states=context, controlnet_cond=hint,
+                                   return_dict=False)
+            with regional.installed(loaded.pipe, region_plan, request, "tiny"):
+                drawn = unet(sample, 10, encoder_hidden_states=context, down_block_additional_residuals=down,
+                             mid_block_additional_residual=mid).sample
+            region_prompt = regional.encode_regions(loaded.pipe, region_plan, 1)[0]
+            cut = [r[..., : -(-r.shape[-1] // 2)] for r in down]  # the left half of every level
+            alone = unet(sample[..., :8], 10, encoder_hidden_states=torch.cat([context[:1], region_prompt]),
+                         down_block_additional_residuals=cut,
+                         mid_block_additional_residual=mid[..., : -(-mid.shape[-1] // 2)]).sample
+    assert torch.allclose(drawn[..., :8], alone, atol=1e-5)
