@@ -4,6 +4,11 @@ of attention couple / Regional Prompter's Attention mode). The blend rule is in 
 attention (attn1) inside a region does not look into the other regions (as DenseDiffusion modulates it), so one
 region's subject does not bleed into its neighbour; the area outside every region stays open to all.
 
+Attention alone recolours one composition rather than drawing a subject per region (the demo model drew one shape
+across two regions), so after each UNet call every region is also drawn in its own window of the latent with its
+own prompt (`region_windows`), and the VAE decoder keeps its normalisation and attention per region
+(`region_vae`), without which a red region beside a blue one decoded purple.
+
 A region's `<lora:...>` acts only in its region: its text-encoder part while that region's prompt is encoded,
 and its UNet part on the to_k / to_v / to_out layers of the cross-attention computed for that region, whose
 output only counts inside the region's mask. The LoRA's other UNet layers (self-attention, feed-forward,
