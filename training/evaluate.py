@@ -35,7 +35,7 @@ def evaluate_ground_truth(count: int, seeds: int, size: int) -> dict[str, float]
 
 
 def evaluate_model(models_dir: Path, checkpoint: str, count: int, seeds: int, overrides: dict,
-                   save_dir: Path | None = None) -> dict:
+                   save_dir: Path | None = None, precision: str = "auto") -> dict:
     import torch
 
     from modules.core.requests import GenerationRequest
@@ -44,7 +44,7 @@ def evaluate_model(models_dir: Path, checkpoint: str, count: int, seeds: int, ov
     from modules.engine.models.manager import ModelManager
     from modules.engine.samplers import SamplerRegistry
 
-    device = choose_device("auto", "auto")
+    device = choose_device("auto", precision)
     manager = ModelManager(checkpoints_dir=models_dir / "Stable-diffusion", vae_dir=models_dir / "VAE",
                            cache_file=Path("/tmp/sdwebui-eval-cache.json"), device=device, models_in_ram=1)
     manager.refresh()
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sampler")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--cfg-scale", type=float)
+    parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16 (as the app's --precision)")
     parser.add_argument("--save-dir", type=Path, help="also save every generated picture here")
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
     args = parser.parse_args(argv)
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         overrides = {k: v for k, v in (("sampler", args.sampler), ("steps", args.steps),
                                        ("cfg_scale", args.cfg_scale)) if v is not None}
-        report = evaluate_model(args.models_dir, args.checkpoint, args.captions, args.seeds, overrides, args.save_dir)
+        report = evaluate_model(args.models_dir, args.checkpoint, args.captions, args.seeds, overrides, args.save_dir,
+                                args.precision)
     scores = report.get("scores") or report["ground_truth"]
     for aspect in ASPECTS:
         mark = "ok" if scores[aspect] >= TARGETS[aspect] else "below target"
