@@ -131,6 +131,7 @@ def test_an_existing_name_is_refused_and_the_file_is_never_replaced(lora_models,
     ({"name": "../escape"}, "not allowed"),
     ({"rank": 0}, "Rank must be"),
     ({"learning_rate": 2.0}, "Learning rate"),
+    ({"text_encoder_lr": 0.5}, "Text encoder learning rate"),
     ({"checkpoint": "nope"}, "not found"),
 ])
 def test_bad_training_requests_are_refused_with_what_to_do(lora_models, change, message):
