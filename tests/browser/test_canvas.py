@@ -278,6 +278,52 @@ def test_wheel_zooms_around_the_cursor_and_fit_brings_the_page_back(canvas_page,
     assert zoom.inner_text() == fitted
 
 
+def test_two_fingers_pinch_zoom_and_pan_without_drawing(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    zoom = page.locator("#canvas [data-canvas-readout=zoom]")
+    fitted = int(zoom.inner_text().rstrip("%"))
+    box = _box(page)
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind, spread, shift=0.0):
+        points = [] if kind == "touchEnd" else [{"x": cx - spread + shift, "y": cy, "id": 1},
+                                                {"x": cx + spread + shift, "y": cy, "id": 2}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", 40)
+    for step in range(1, 9):
+        touch("touchMove", 40 + step * 10, shift=step * 3)
+    touch("touchEnd", 0)
+    cdp.detach()
+    page.screenshot(path=str(artifacts_dir / "pinched.png"))
+    assert int(zoom.inner_text().rstrip("%")) > fitted * 1.3
+    # the fingers drew nothing (an untouched canvas still holds the value Python set: no layer sent yet)
+    assert _read(page, out)["layers"].get("paint", {}).get("bbox") is None
+
+
+def test_the_eraser_removes_paint_and_half_opacity_paints_half_alpha(canvas_page, artifacts_dir):
+    page, out = canvas_page
+    set_opacity = "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+    opacity = page.locator("#canvas [data-canvas-field=opacity]")
+    opacity.evaluate(set_opacity, "0.5")
+    _drag(page, (200, 200), (560, 200))
+    opacity.evaluate(set_opacity, "1")  # the eraser takes the brush's opacity too: a full erase
+    _hover(page)
+    page.keyboard.press("e")
+    _drag(page, (380, 120), (380, 300))  # a vertical eraser stroke across the middle of the line
+    page.screenshot(path=str(artifacts_dir / "erased.png"))
+    _read(page, out)
+    alpha = Image.open(out / "layer-paint.png").getchannel("A")
+    bbox = alpha.getbbox()
+    row = (bbox[1] + bbox[3]) // 2
+    values = [alpha.getpixel((x, row)) for x in range(alpha.width)]
+    painted = [v for v in values if v > 0]
+    assert painted and 110 <= max(painted) <= 145, f"half opacity gave alpha {max(painted)}"
+    gap = [x for x in range(bbox[0], bbox[2]) if values[x] == 0]  # where the eraser crossed the line
+    assert gap and bbox[0] < min(gap) and max(gap) < bbox[2] - 1, "the eraser left the line whole"
+
+
 # ------------------------------------------------------------------------------------------ in the app
 def _open_img2img_subtab(page, subtab: str) -> None:
     page.locator("#tab_img2img-button").click()
@@ -357,3 +403,54 @@ def test_a_drawn_control_picture_turns_its_unit_on(page, artifacts_dir):
     page.mouse.up()
     expect(enable).to_be_checked(timeout=60_000)
     page.screenshot(path=str(artifacts_dir / "control-unit-on.png"))
+
+
+def test_regions_painted_on_their_layers_become_the_jobs_regions(page, artifacts_dir):
+    import numpy as np
+    from playwright.sync_api import expect
+
+    from tests.browser.test_txt2img import set_number
+
+    for name, value in (("txt2img_width", 32), ("txt2img_height", 16), ("txt2img_steps", 2)):
+        set_number(page, name, value)
+    page.locator("#txt2img_prompt textarea").fill("two shapes")
+    page.locator("#txt2img_regions").get_by_text("Regions", exact=True).first.click()
+    page.locator("#txt2img_rg_enable input").check()
+    page.locator("#txt2img_rg_source").get_by_text("Painted", exact=True).click()
+    page.locator("#txt2img_rg_page").click()
+    editor = page.locator("#txt2img_rg_canvas")
+    expect(editor.locator("[data-canvas-readout=zoom]")).not_to_have_text("", timeout=60_000)
+    surface = editor.locator("canvas[data-canvas-surface]")
+    editor.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    box = surface.bounding_box()
+    scale = min((box["width"] - 24) / 32, (box["height"] - 24) / 16)
+    left, top = box["x"] + (box["width"] - 32 * scale) / 2, box["y"] + (box["height"] - 16 * scale) / 2
+
+    def fill(x0, x1):  # a few strokes over columns x0..x1 of the 32x16 page
+        for row in (2, 5, 8, 11, 14):
+            page.mouse.move(left + x0 * scale, top + row * scale)
+            page.mouse.down()
+            page.mouse.move(left + x1 * scale, top + row * scale, steps=6)
+            page.mouse.up()
+
+    fill(1, 14)  # region-1 is selected first
+    editor.locator("[data-layer=region-2] [data-layer-action=select]").click()
+    fill(18, 31)
+    page.locator("#txt2img_rg_0_prompt textarea").fill("a red circle")
+    page.locator("#txt2img_rg_1_prompt textarea").fill("a blue square")
+    page.locator("#txt2img_rg_show").click()
+    preview = page.locator("#txt2img_rg_preview img")
+    expect(preview).to_be_visible(timeout=60_000)
+    page.locator("#txt2img_regions").screenshot(path=str(artifacts_dir / "painted-regions.png"))
+    src = preview.get_attribute("src")
+    import io
+
+    layout = np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"), dtype=np.int16)
+    assert layout.shape[:2] == (16, 32)
+    left_tint, right_tint = layout[:, 10:15].mean(axis=(0, 1)), layout[:, 27:31].mean(axis=(0, 1))
+    assert (layout[:, 10:15] < 250).any() and (layout[:, 27:31] < 250).any(), "a painted half is not in the layout"
+    assert np.abs(left_tint - right_tint).max() > 20, "the two painted halves are one region in the layout"
+    page.locator("#txt2img_generate").click()
+    expect(page.locator("#txt2img_info textarea")).to_have_value(re.compile(r"Regions: .*a red circle.*a blue square"),
+                                                                 timeout=90_000)

@@ -1,12 +1,12 @@
-import { i as as, g as is, o as Ss, a as Ae, b as Is, T as As, c as Rs, d as Ls, e as oe, r as fe, f as Gt, p as he, h as Zt, j as Ft, m as Ps, s as ns, k as os, u as It, l as Bt, n as ue, E as Ds, q as g, t as Re, v as $s, w as Ns, x as Le, y as Os, z as Fs, A as Us, B as de, C as lt, I as te, D as Bs, F as Hs, L as Ys, N as Ks, G as Ws, H as Gs, J as Xs, K as Zs, S as Js, M as Vs, O as Qs, P as js, Q as ot, R as Pe, U as P, V as tr, W as mt, X as Dt, Y as er, Z as L, _ as m, $ as sr, a0 as rr, a1 as De, a2 as kt } from "./render-BWHS4s6_.js";
+import { i as is, g as as, o as Cs, a as Ae, b as Ss, T as Is, c as As, d as Rs, e as oe, r as fe, f as Zt, p as he, h as Vt, j as Ot, m as Ls, s as ns, k as os, u as It, l as Ut, n as ue, E as Ps, q as g, t as Re, v as Ds, w as $s, x as Le, y as Ns, z as Os, A as Fs, B as de, C as ft, I as te, D as Us, F as Bs, L as Hs, N as Ys, G as Ks, H as Ws, J as Gs, K as Xs, S as Zs, M as Js, O as Vs, P as Qs, Q as ct, R as Pe, U as N, V as js, W as bt, X as Gt, Y as tr, Z as L, _ as m, $ as er, a0 as sr, a1 as De, a2 as yt } from "./render-BWHS4s6_.js";
 function ls(e) {
   throw new Error("https://svelte.dev/e/lifecycle_outside_component");
 }
-const ar = [];
+const rr = [];
 function ir(e, t = !1, s = !1) {
-  return Xt(e, /* @__PURE__ */ new Map(), "", ar, null, s);
+  return Jt(e, /* @__PURE__ */ new Map(), "", rr, null, s);
 }
-function Xt(e, t, s, r, a = null, i = !1) {
+function Jt(e, t, s, r, i = null, a = !1) {
   if (typeof e == "object" && e !== null) {
     var o = t.get(e);
     if (o !== void 0) return o;
@@ -18,29 +18,29 @@ function Xt(e, t, s, r, a = null, i = !1) {
       /** @type {Snapshot<T>} */
       new Set(e)
     );
-    if (as(e)) {
+    if (is(e)) {
       var l = (
         /** @type {Snapshot<any>} */
         Array(e.length)
       );
-      t.set(e, l), a !== null && t.set(a, l);
+      t.set(e, l), i !== null && t.set(i, l);
       for (var f = 0; f < e.length; f += 1) {
         var c = e[f];
-        f in e && (l[f] = Xt(c, t, s, r, null, i));
+        f in e && (l[f] = Jt(c, t, s, r, null, a));
       }
       return l;
     }
-    if (is(e) === Ss) {
-      l = {}, t.set(e, l), a !== null && t.set(a, l);
+    if (as(e) === Cs) {
+      l = {}, t.set(e, l), i !== null && t.set(i, l);
       for (var _ in e)
-        l[_] = Xt(
+        l[_] = Jt(
           // @ts-expect-error
           e[_],
           t,
           s,
           r,
           null,
-          i
+          a
         );
       return l;
     }
@@ -50,8 +50,8 @@ function Xt(e, t, s, r, a = null, i = !1) {
         structuredClone(e)
       );
     if (typeof /** @type {T & { toJSON?: any } } */
-    e.toJSON == "function" && !i)
-      return Xt(
+    e.toJSON == "function" && !a)
+      return Jt(
         /** @type {T & { toJSON(): any } } */
         e.toJSON(),
         t,
@@ -78,26 +78,26 @@ function Xt(e, t, s, r, a = null, i = !1) {
     );
   }
 }
-function nr(e) {
+function ar(e) {
   var t = document.createElement("template");
   return t.innerHTML = e.replaceAll("<!>", "<!---->"), t.content;
 }
 function $e(e, t) {
   var s = (
     /** @type {Effect} */
-    Ls
+    Rs
   );
   s.nodes === null && (s.nodes = { start: e, end: t, a: null, t: null });
 }
 // @__NO_SIDE_EFFECTS__
-function X(e, t) {
-  var s = (t & As) !== 0, r = (t & Rs) !== 0, a, i = !e.startsWith("<!>");
+function Z(e, t) {
+  var s = (t & Is) !== 0, r = (t & As) !== 0, i, a = !e.startsWith("<!>");
   return () => {
-    a === void 0 && (a = nr(i ? e : "<!>" + e), s || (a = /** @type {TemplateNode} */
-    Ae(a)));
+    i === void 0 && (i = ar(a ? e : "<!>" + e), s || (i = /** @type {TemplateNode} */
+    Ae(i)));
     var o = (
       /** @type {TemplateNode} */
-      r || Is ? document.importNode(a, !0) : a.cloneNode(!0)
+      r || Ss ? document.importNode(i, !0) : i.cloneNode(!0)
     );
     if (s) {
       var l = (
@@ -113,7 +113,7 @@ function X(e, t) {
     return o;
   };
 }
-function G(e, t) {
+function X(e, t) {
   e !== null && e.before(
     /** @type {Node} */
     t
@@ -154,15 +154,15 @@ class cs {
    * Whether to pause (i.e. outro) on change, or destroy immediately.
    * This is necessary for `<svelte:element>`
    */
-  #a = !0;
+  #i = !0;
   /**
    * @param {TemplateNode} anchor
    * @param {boolean} transition
    */
   constructor(t, s = !0) {
-    this.anchor = t, this.#a = s;
+    this.anchor = t, this.#i = s;
   }
-  #i = () => {
+  #a = () => {
     var t = (
       /** @type {Batch} */
       oe
@@ -175,26 +175,26 @@ class cs {
       if (r)
         fe(r), this.#r.delete(s);
       else {
-        var a = this.#t.get(s);
-        a && (this.#s.set(s, a.effect), this.#t.delete(s), a.fragment.lastChild.remove(), this.anchor.before(a.fragment), r = a.effect);
+        var i = this.#t.get(s);
+        i && (this.#s.set(s, i.effect), this.#t.delete(s), i.fragment.lastChild.remove(), this.anchor.before(i.fragment), r = i.effect);
       }
-      for (const [i, o] of this.#e) {
-        if (this.#e.delete(i), i === t)
+      for (const [a, o] of this.#e) {
+        if (this.#e.delete(a), a === t)
           break;
         const l = this.#t.get(o);
-        l && (Gt(l.effect), this.#t.delete(o));
+        l && (Zt(l.effect), this.#t.delete(o));
       }
-      for (const [i, o] of this.#s) {
-        if (i === s || this.#r.has(i)) continue;
+      for (const [a, o] of this.#s) {
+        if (a === s || this.#r.has(a)) continue;
         const l = () => {
-          if (Array.from(this.#e.values()).includes(i)) {
+          if (Array.from(this.#e.values()).includes(a)) {
             var c = document.createDocumentFragment();
-            Ps(o, c), c.append(Zt()), this.#t.set(i, { effect: o, fragment: c });
+            Ls(o, c), c.append(Vt()), this.#t.set(a, { effect: o, fragment: c });
           } else
-            Gt(o);
-          this.#r.delete(i), this.#s.delete(i);
+            Zt(o);
+          this.#r.delete(a), this.#s.delete(a);
         };
-        this.#a || !r ? (this.#r.add(i), he(o, l, !1)) : l();
+        this.#i || !r ? (this.#r.add(a), he(o, l, !1)) : l();
       }
     }
   };
@@ -204,8 +204,8 @@ class cs {
   #n = (t) => {
     this.#e.delete(t);
     const s = Array.from(this.#e.values());
-    for (const [r, a] of this.#t)
-      s.includes(r) || (Gt(a.effect), this.#t.delete(r));
+    for (const [r, i] of this.#t)
+      s.includes(r) || (Zt(i.effect), this.#t.delete(r));
   };
   /**
    *
@@ -216,76 +216,76 @@ class cs {
     var r = (
       /** @type {Batch} */
       oe
-    ), a = ns();
+    ), i = ns();
     if (s && !this.#s.has(t) && !this.#t.has(t))
-      if (a) {
-        var i = document.createDocumentFragment(), o = Zt();
-        i.append(o), this.#t.set(t, {
-          effect: Ft(() => s(o)),
-          fragment: i
+      if (i) {
+        var a = document.createDocumentFragment(), o = Vt();
+        a.append(o), this.#t.set(t, {
+          effect: Ot(() => s(o)),
+          fragment: a
         });
       } else
         this.#s.set(
           t,
-          Ft(() => s(this.anchor))
+          Ot(() => s(this.anchor))
         );
-    if (this.#e.set(r, t), a) {
+    if (this.#e.set(r, t), i) {
       for (const [l, f] of this.#s)
         l === t ? r.skipped_effects.delete(f) : r.skipped_effects.add(f);
       for (const [l, f] of this.#t)
         l === t ? r.skipped_effects.delete(f.effect) : r.skipped_effects.add(f.effect);
-      r.oncommit(this.#i), r.ondiscard(this.#n);
+      r.oncommit(this.#a), r.ondiscard(this.#n);
     } else
-      this.#i();
+      this.#a();
   }
 }
 function fs(e) {
   os === null && ls(), It(() => {
-    const t = Bt(e);
+    const t = Ut(e);
     if (typeof t == "function") return (
       /** @type {() => void} */
       t
     );
   });
 }
-function or(e) {
-  os === null && ls(), fs(() => () => Bt(e));
+function nr(e) {
+  os === null && ls(), fs(() => () => Ut(e));
 }
-function $t(e, t, s = !1) {
-  var r = new cs(e), a = s ? Ds : 0;
-  function i(o, l) {
+function Dt(e, t, s = !1) {
+  var r = new cs(e), i = s ? Ps : 0;
+  function a(o, l) {
     r.ensure(o, l);
   }
   ue(() => {
     var o = !1;
     t((l, f = !0) => {
-      o = !0, i(f, l);
-    }), o || i(!1, null);
-  }, a);
+      o = !0, a(f, l);
+    }), o || a(!1, null);
+  }, i);
 }
 function Ne(e, t, s) {
   var r = new cs(e);
   ue(() => {
-    var a = t();
-    r.ensure(a, s);
+    var i = t();
+    r.ensure(i, s);
   });
 }
 function Oe(e, t) {
   return t;
 }
-function lr(e, t, s) {
-  for (var r = [], a = t.length, i, o = t.length, l = 0; l < a; l++) {
+function or(e, t, s) {
+  for (var r = [], i = t.length, a, o = t.length, l = 0; l < i; l++) {
     let b = t[l];
     he(
       b,
       () => {
-        if (i) {
-          if (i.pending.delete(b), i.done.add(b), i.pending.size === 0) {
+        if (a) {
+          if (a.pending.delete(b), a.done.add(b), a.pending.size === 0) {
             var y = (
               /** @type {Set<EachOutroGroup>} */
               e.outrogroups
             );
-            le(de(i.done)), y.delete(i), y.size === 0 && (e.outrogroups = null);
+            le(de(a.done)), y.delete(a), y.size === 0 && (e.outrogroups = null);
           }
         } else
           o -= 1;
@@ -303,89 +303,89 @@ function lr(e, t, s) {
         /** @type {Element} */
         c.parentNode
       );
-      Bs(_), _.append(c), e.items.clear();
+      Us(_), _.append(c), e.items.clear();
     }
     le(t, !f);
   } else
-    i = {
+    a = {
       pending: new Set(t),
       done: /* @__PURE__ */ new Set()
-    }, (e.outrogroups ??= /* @__PURE__ */ new Set()).add(i);
+    }, (e.outrogroups ??= /* @__PURE__ */ new Set()).add(a);
 }
 function le(e, t = !0) {
   for (var s = 0; s < e.length; s++)
-    Gt(e[s], t);
+    Zt(e[s], t);
 }
 var Fe;
-function ee(e, t, s, r, a, i = null) {
-  var o = e, l = /* @__PURE__ */ new Map(), f = null, c = $s(() => {
-    var k = s();
-    return as(k) ? k : k == null ? [] : de(k);
+function ee(e, t, s, r, i, a = null) {
+  var o = e, l = /* @__PURE__ */ new Map(), f = null, c = Ds(() => {
+    var w = s();
+    return is(w) ? w : w == null ? [] : de(w);
   }), _, b = !0;
   function y() {
-    u.fallback = f, cr(u, _, o, t, r), f !== null && (_.length === 0 ? (f.f & lt) === 0 ? fe(f) : (f.f ^= lt, Ot(f, null, o)) : he(f, () => {
+    u.fallback = f, lr(u, _, o, t, r), f !== null && (_.length === 0 ? (f.f & ft) === 0 ? fe(f) : (f.f ^= ft, Nt(f, null, o)) : he(f, () => {
       f = null;
     }));
   }
-  var T = ue(() => {
+  var M = ue(() => {
     _ = /** @type {V[]} */
     g(c);
-    for (var k = _.length, A = /* @__PURE__ */ new Set(), C = (
+    for (var w = _.length, S = /* @__PURE__ */ new Set(), q = (
       /** @type {Batch} */
       oe
-    ), x = ns(), q = 0; q < k; q += 1) {
-      var F = _[q], M = r(F, q), D = b ? null : l.get(M);
-      D ? (D.v && Re(D.v, F), D.i && Re(D.i, q), x && C.skipped_effects.delete(D.e)) : (D = fr(
+    ), E = ns(), C = 0; C < w; C += 1) {
+      var U = _[C], T = r(U, C), A = b ? null : l.get(T);
+      A ? (A.v && Re(A.v, U), A.i && Re(A.i, C), E && q.skipped_effects.delete(A.e)) : (A = cr(
         l,
-        b ? o : Fe ??= Zt(),
-        F,
-        M,
-        q,
-        a,
+        b ? o : Fe ??= Vt(),
+        U,
+        T,
+        C,
+        i,
         t,
         s
-      ), b || (D.e.f |= lt), l.set(M, D)), A.add(M);
+      ), b || (A.e.f |= ft), l.set(T, A)), S.add(T);
     }
-    if (k === 0 && i && !f && (b ? f = Ft(() => i(o)) : (f = Ft(() => i(Fe ??= Zt())), f.f |= lt)), !b)
-      if (x) {
-        for (const [Z, S] of l)
-          A.has(Z) || C.skipped_effects.add(S.e);
-        C.oncommit(y), C.ondiscard(() => {
+    if (w === 0 && a && !f && (b ? f = Ot(() => a(o)) : (f = Ot(() => a(Fe ??= Vt())), f.f |= ft)), !b)
+      if (E) {
+        for (const [H, P] of l)
+          S.has(H) || q.skipped_effects.add(P.e);
+        q.oncommit(y), q.ondiscard(() => {
         });
       } else
         y();
     g(c);
-  }), u = { effect: T, items: l, outrogroups: null, fallback: f };
+  }), u = { effect: M, items: l, outrogroups: null, fallback: f };
   b = !1;
 }
-function cr(e, t, s, r, a) {
-  var i = t.length, o = e.items, l = e.effect.first, f, c = null, _ = [], b = [], y, T, u, k;
-  for (k = 0; k < i; k += 1) {
-    if (y = t[k], T = a(y, k), u = /** @type {EachItem} */
-    o.get(T).e, e.outrogroups !== null)
-      for (const S of e.outrogroups)
-        S.pending.delete(u), S.done.delete(u);
-    if ((u.f & lt) !== 0)
-      if (u.f ^= lt, u === l)
-        Ot(u, null, s);
+function lr(e, t, s, r, i) {
+  var a = t.length, o = e.items, l = e.effect.first, f, c = null, _ = [], b = [], y, M, u, w;
+  for (w = 0; w < a; w += 1) {
+    if (y = t[w], M = i(y, w), u = /** @type {EachItem} */
+    o.get(M).e, e.outrogroups !== null)
+      for (const P of e.outrogroups)
+        P.pending.delete(u), P.done.delete(u);
+    if ((u.f & ft) !== 0)
+      if (u.f ^= ft, u === l)
+        Nt(u, null, s);
       else {
-        var A = c ? c.next : l;
-        u === e.effect.last && (e.effect.last = u.prev), u.prev && (u.prev.next = u.next), u.next && (u.next.prev = u.prev), at(e, c, u), at(e, u, A), Ot(u, A, s), c = u, _ = [], b = [], l = c.next;
+        var S = c ? c.next : l;
+        u === e.effect.last && (e.effect.last = u.prev), u.prev && (u.prev.next = u.next), u.next && (u.next.prev = u.prev), nt(e, c, u), nt(e, u, S), Nt(u, S, s), c = u, _ = [], b = [], l = c.next;
         continue;
       }
     if ((u.f & te) !== 0 && fe(u), u !== l) {
       if (f !== void 0 && f.has(u)) {
         if (_.length < b.length) {
-          var C = b[0], x;
-          c = C.prev;
-          var q = _[0], F = _[_.length - 1];
-          for (x = 0; x < _.length; x += 1)
-            Ot(_[x], C, s);
-          for (x = 0; x < b.length; x += 1)
-            f.delete(b[x]);
-          at(e, q.prev, F.next), at(e, c, q), at(e, F, C), l = C, c = F, k -= 1, _ = [], b = [];
+          var q = b[0], E;
+          c = q.prev;
+          var C = _[0], U = _[_.length - 1];
+          for (E = 0; E < _.length; E += 1)
+            Nt(_[E], q, s);
+          for (E = 0; E < b.length; E += 1)
+            f.delete(b[E]);
+          nt(e, C.prev, U.next), nt(e, c, C), nt(e, U, q), l = q, c = U, w -= 1, _ = [], b = [];
         } else
-          f.delete(u), Ot(u, l, s), at(e, u.prev, u.next), at(e, u, c === null ? e.effect.first : c.next), at(e, c, u), c = u;
+          f.delete(u), Nt(u, l, s), nt(e, u.prev, u.next), nt(e, u, c === null ? e.effect.first : c.next), nt(e, c, u), c = u;
         continue;
       }
       for (_ = [], b = []; l !== null && l !== u; )
@@ -393,66 +393,66 @@ function cr(e, t, s, r, a) {
       if (l === null)
         continue;
     }
-    (u.f & lt) === 0 && _.push(u), c = u, l = u.next;
+    (u.f & ft) === 0 && _.push(u), c = u, l = u.next;
   }
   if (e.outrogroups !== null) {
-    for (const S of e.outrogroups)
-      S.pending.size === 0 && (le(de(S.done)), e.outrogroups?.delete(S));
+    for (const P of e.outrogroups)
+      P.pending.size === 0 && (le(de(P.done)), e.outrogroups?.delete(P));
     e.outrogroups.size === 0 && (e.outrogroups = null);
   }
   if (l !== null || f !== void 0) {
-    var M = [];
+    var T = [];
     if (f !== void 0)
       for (u of f)
-        (u.f & te) === 0 && M.push(u);
+        (u.f & te) === 0 && T.push(u);
     for (; l !== null; )
-      (l.f & te) === 0 && l !== e.fallback && M.push(l), l = l.next;
-    var D = M.length;
-    if (D > 0) {
-      var Z = null;
-      lr(e, M, Z);
+      (l.f & te) === 0 && l !== e.fallback && T.push(l), l = l.next;
+    var A = T.length;
+    if (A > 0) {
+      var H = null;
+      or(e, T, H);
     }
   }
 }
-function fr(e, t, s, r, a, i, o, l) {
-  var f = (o & Os) !== 0 ? (o & Fs) === 0 ? Us(s, !1, !1) : Le(s) : null, c = (o & Ns) !== 0 ? Le(a) : null;
+function cr(e, t, s, r, i, a, o, l) {
+  var f = (o & Ns) !== 0 ? (o & Os) === 0 ? Fs(s, !1, !1) : Le(s) : null, c = (o & $s) !== 0 ? Le(i) : null;
   return {
     v: f,
     i: c,
-    e: Ft(() => (i(t, f ?? s, c ?? a, l), () => {
+    e: Ot(() => (a(t, f ?? s, c ?? i, l), () => {
       e.delete(r);
     }))
   };
 }
-function Ot(e, t, s) {
+function Nt(e, t, s) {
   if (e.nodes)
-    for (var r = e.nodes.start, a = e.nodes.end, i = t && (t.f & lt) === 0 ? (
+    for (var r = e.nodes.start, i = e.nodes.end, a = t && (t.f & ft) === 0 ? (
       /** @type {EffectNodes} */
       t.nodes.start
     ) : s; r !== null; ) {
       var o = (
         /** @type {TemplateNode} */
-        Hs(r)
+        Bs(r)
       );
-      if (i.before(r), r === a)
+      if (a.before(r), r === i)
         return;
       r = o;
     }
 }
-function at(e, t, s) {
+function nt(e, t, s) {
   t === null ? e.effect.first = s : t.next = s, s === null ? e.effect.last = t : s.prev = t;
 }
 const Ue = [...` 	
 \r\f \v\uFEFF`];
-function hr(e, t, s) {
+function fr(e, t, s) {
   var r = e == null ? "" : "" + e;
   if (s) {
-    for (var a in s)
-      if (s[a])
-        r = r ? r + " " + a : a;
+    for (var i in s)
+      if (s[i])
+        r = r ? r + " " + i : i;
       else if (r.length)
-        for (var i = a.length, o = 0; (o = r.indexOf(a, o)) >= 0; ) {
-          var l = o + i;
+        for (var a = i.length, o = 0; (o = r.indexOf(i, o)) >= 0; ) {
+          var l = o + a;
           (o === 0 || Ue.includes(r[o - 1])) && (l === r.length || Ue.includes(r[l])) ? r = (o === 0 ? "" : r.substring(0, o)) + r.substring(l + 1) : o = l;
         }
   }
@@ -460,106 +460,106 @@ function hr(e, t, s) {
 }
 function Be(e, t = !1) {
   var s = t ? " !important;" : ";", r = "";
-  for (var a in e) {
-    var i = e[a];
-    i != null && i !== "" && (r += " " + a + ": " + i + s);
+  for (var i in e) {
+    var a = e[i];
+    a != null && a !== "" && (r += " " + i + ": " + a + s);
   }
   return r;
 }
-function ur(e, t) {
+function hr(e, t) {
   if (t) {
-    var s = "", r, a;
-    return Array.isArray(t) ? (r = t[0], a = t[1]) : r = t, r && (s += Be(r)), a && (s += Be(a, !0)), s = s.trim(), s === "" ? null : s;
+    var s = "", r, i;
+    return Array.isArray(t) ? (r = t[0], i = t[1]) : r = t, r && (s += Be(r)), i && (s += Be(i, !0)), s = s.trim(), s === "" ? null : s;
   }
   return String(e);
 }
-function St(e, t, s, r, a, i) {
+function St(e, t, s, r, i, a) {
   var o = e.__className;
   if (o !== s || o === void 0) {
-    var l = hr(s, r, i);
+    var l = fr(s, r, a);
     l == null ? e.removeAttribute("class") : e.className = l, e.__className = s;
-  } else if (i && a !== i)
-    for (var f in i) {
-      var c = !!i[f];
-      (a == null || c !== !!a[f]) && e.classList.toggle(f, c);
+  } else if (a && i !== a)
+    for (var f in a) {
+      var c = !!a[f];
+      (i == null || c !== !!i[f]) && e.classList.toggle(f, c);
     }
-  return i;
+  return a;
 }
 function se(e, t = {}, s, r) {
-  for (var a in s) {
-    var i = s[a];
-    t[a] !== i && (s[a] == null ? e.style.removeProperty(a) : e.style.setProperty(a, i, r));
+  for (var i in s) {
+    var a = s[i];
+    t[i] !== a && (s[i] == null ? e.style.removeProperty(i) : e.style.setProperty(i, a, r));
   }
 }
 function re(e, t, s, r) {
-  var a = e.__style;
-  if (a !== t) {
-    var i = ur(t, r);
-    i == null ? e.removeAttribute("style") : e.style.cssText = i, e.__style = t;
+  var i = e.__style;
+  if (i !== t) {
+    var a = hr(t, r);
+    a == null ? e.removeAttribute("style") : e.style.cssText = a, e.__style = t;
   } else r && (Array.isArray(r) ? (se(e, s?.[0], r[0]), se(e, s?.[1], r[1], "important")) : se(e, s, r));
   return r;
 }
-const dr = /* @__PURE__ */ Symbol("is custom element"), pr = /* @__PURE__ */ Symbol("is html");
-function Nt(e, t) {
+const ur = /* @__PURE__ */ Symbol("is custom element"), dr = /* @__PURE__ */ Symbol("is html");
+function $t(e, t) {
   var s = pe(e);
   s.value === (s.value = // treat null and undefined the same for the initial value
   t ?? void 0) || // @ts-expect-error
   // `progress` elements always need their value set when it's `0`
   e.value === t && (t !== 0 || e.nodeName !== "PROGRESS") || (e.value = t ?? "");
 }
-function _r(e, t) {
+function pr(e, t) {
   var s = pe(e);
   s.checked !== (s.checked = // treat null and undefined the same for the initial value
   t ?? void 0) && (e.checked = t);
 }
-function Q(e, t, s, r) {
-  var a = pe(e);
-  a[t] !== (a[t] = s) && (t === "loading" && (e[Ys] = s), s == null ? e.removeAttribute(t) : typeof s != "string" && vr(e).includes(t) ? e[t] = s : e.setAttribute(t, s));
+function j(e, t, s, r) {
+  var i = pe(e);
+  i[t] !== (i[t] = s) && (t === "loading" && (e[Hs] = s), s == null ? e.removeAttribute(t) : typeof s != "string" && _r(e).includes(t) ? e[t] = s : e.setAttribute(t, s));
 }
 function pe(e) {
   return (
     /** @type {Record<string | symbol, unknown>} **/
     // @ts-expect-error
     e.__attributes ??= {
-      [dr]: e.nodeName.includes("-"),
-      [pr]: e.namespaceURI === Ks
+      [ur]: e.nodeName.includes("-"),
+      [dr]: e.namespaceURI === Ys
     }
   );
 }
 var He = /* @__PURE__ */ new Map();
-function vr(e) {
+function _r(e) {
   var t = e.getAttribute("is") || e.nodeName, s = He.get(t);
   if (s) return s;
   He.set(t, s = []);
-  for (var r, a = e, i = Element.prototype; i !== a; ) {
-    r = Ws(a);
+  for (var r, i = e, a = Element.prototype; a !== i; ) {
+    r = Ks(i);
     for (var o in r)
       r[o].set && s.push(o);
-    a = is(a);
+    i = as(i);
   }
   return s;
 }
 function Ye(e, t) {
-  return e === t || e?.[Js] === t;
+  return e === t || e?.[Zs] === t;
 }
-function Wt(e = {}, t, s, r) {
-  return Gs(() => {
-    var a, i;
-    return Xs(() => {
-      a = i, i = [], Bt(() => {
-        e !== s(...i) && (t(e, ...i), a && Ye(s(...a), e) && t(null, ...a));
+function Xt(e = {}, t, s, r) {
+  return Ws(() => {
+    var i, a;
+    return Gs(() => {
+      i = a, a = [], Ut(() => {
+        e !== s(...a) && (t(e, ...a), i && Ye(s(...i), e) && t(null, ...i));
       });
     }), () => {
-      Zs(() => {
-        i && Ye(s(...i), e) && t(null, ...i);
+      Xs(() => {
+        a && Ye(s(...a), e) && t(null, ...a);
       });
     };
   }), e;
 }
-function gr(e, t, s) {
+function vr(e, t, s) {
   if (e == null)
-    return t(void 0), Vs;
-  const r = Bt(
+    return t(void 0), Js;
+  const r = Ut(
     () => e.subscribe(
       t,
       // @ts-expect-error
@@ -568,11 +568,11 @@ function gr(e, t, s) {
   );
   return r.unsubscribe ? () => r.unsubscribe() : r;
 }
-function br(e) {
+function gr(e) {
   let t;
-  return gr(e, (s) => t = s)(), t;
+  return vr(e, (s) => t = s)(), t;
 }
-const yr = {
+const br = {
   get(e, t) {
     if (!e.exclude.includes(t))
       return e.props[t];
@@ -596,13 +596,13 @@ const yr = {
   }
 };
 // @__NO_SIDE_EFFECTS__
-function mr(e, t, s) {
+function yr(e, t, s) {
   return new Proxy(
     { props: e, exclude: t },
-    yr
+    br
   );
 }
-const kr = [
+const mr = [
   { color: "red", primary: 600, secondary: 100 },
   { color: "green", primary: 600, secondary: 100 },
   { color: "blue", primary: 600, secondary: 100 },
@@ -906,31 +906,31 @@ const kr = [
     950: "#4c0519"
   }
 };
-kr.reduce((e, { color: t, primary: s, secondary: r }) => ({
+mr.reduce((e, { color: t, primary: s, secondary: r }) => ({
   ...e,
   [t]: {
     primary: Ke[t][s],
     secondary: Ke[t][r]
   }
 }), {});
-function wr(e) {
+function kr(e) {
   let t;
-  const s = js((a) => {
-    let i = !1;
+  const s = Qs((i) => {
+    let a = !1;
     const o = e.subscribe((l) => {
-      t = l, i && a();
+      t = l, a && i();
     });
-    return i = !0, o;
+    return a = !0, o;
   });
   function r() {
-    return Qs() ? (s(), t) : br(e);
+    return Vs() ? (s(), t) : gr(e);
   }
   return "set" in e ? {
     get current() {
       return r();
     },
-    set current(a) {
-      e.set(a);
+    set current(i) {
+      e.set(i);
     }
   } : {
     get current() {
@@ -938,14 +938,14 @@ function wr(e) {
     }
   };
 }
-const xr = "__i18n__", zr = [
+const wr = "__i18n__", xr = [
   "label",
   "info",
   "placeholder",
   "description",
   "title",
   "value"
-], Mr = [
+], zr = [
   "elem_id",
   "elem_classes",
   "visible",
@@ -978,38 +978,38 @@ const xr = "__i18n__", zr = [
   "unregister_component",
   "dispatcher"
 ];
-function Er(e) {
-  return typeof e == "string" && e.includes(xr);
+function Mr(e) {
+  return typeof e == "string" && e.includes(wr);
 }
 class qr {
   load_component;
-  #e = ot(Pe({}));
+  #e = ct(Pe({}));
   get shared() {
     return g(this.#e);
   }
   set shared(t) {
-    P(this.#e, t, !0);
+    N(this.#e, t, !0);
   }
-  #s = ot(Pe({}));
+  #s = ct(Pe({}));
   get props() {
     return g(this.#s);
   }
   set props(t) {
-    P(this.#s, t, !0);
+    N(this.#s, t, !0);
   }
-  #t = ot((t) => t);
+  #t = ct((t) => t);
   get i18n() {
     return g(this.#t);
   }
   set i18n(t) {
-    P(this.#t, t, !0);
+    N(this.#t, t, !0);
   }
   i18n_store;
   _i18n_from_store;
   translatable_props = {};
   dispatcher;
   last_update = null;
-  shared_props = Mr;
+  shared_props = zr;
   mounted = !1;
   old_value;
   register_component;
@@ -1027,8 +1027,8 @@ class qr {
     if (s)
       for (const r in s)
         this.props[r] === void 0 && (this.props[r] = s[r]);
-    this.i18n = this.props.i18n ?? ((r) => r), this.i18n_store = t.props.i18n_store, this._i18n_from_store = this.i18n_store ? wr(this.i18n_store) : void 0;
-    for (const r of zr)
+    this.i18n = this.props.i18n ?? ((r) => r), this.i18n_store = t.props.i18n_store, this._i18n_from_store = this.i18n_store ? kr(this.i18n_store) : void 0;
+    for (const r of xr)
       this.shared[r] = this._translate_and_store(
         "shared",
         r,
@@ -1051,17 +1051,17 @@ class qr {
     ), this.registered_id = this.shared.id, this.last_shared_props = t.shared_props, this.last_props = t.props, It(() => {
       const r = t.shared_props.id;
       if (this.last_shared_props !== t.shared_props) {
-        for (const a in t.shared_props) {
-          const i = t.shared_props[a];
-          i !== void 0 && (this._is_i18n_managed(`shared.${a}`, i) || (this.shared[a] = i));
+        for (const i in t.shared_props) {
+          const a = t.shared_props[i];
+          a !== void 0 && (this._is_i18n_managed(`shared.${i}`, a) || (this.shared[i] = a));
         }
         this.last_shared_props = t.shared_props;
       }
       if (this.last_props !== t.props) {
-        for (const a in t.props) {
-          if (a === "i18n_store") continue;
-          const i = t.props[a];
-          i !== void 0 && (this._is_i18n_managed(`props.${a}`, i) || (this.props[a] = i));
+        for (const i in t.props) {
+          if (i === "i18n_store") continue;
+          const a = t.props[i];
+          a !== void 0 && (this._is_i18n_managed(`props.${i}`, a) || (this.props[i] = a));
         }
         this.last_props = t.props;
       }
@@ -1070,14 +1070,14 @@ class qr {
         // @ts-ignore
         this.set_data_callback,
         this.get_data_callback
-      ), this.registered_id = r, Bt(() => {
+      ), this.registered_id = r, Ut(() => {
         this.shared.id = r;
       });
     }), It(() => () => {
       this.registered_id !== null && this.unregister_component(this.registered_id, this.set_data_callback);
     }), It(() => this.i18n_store ? this.i18n_store.subscribe(() => {
-      for (const [a, i] of Object.entries(this.translatable_props)) {
-        const [o, l] = a.split("."), f = this.i18n(i);
+      for (const [i, a] of Object.entries(this.translatable_props)) {
+        const [o, l] = i.split("."), f = this.i18n(a);
         o === "shared" ? this.shared[l] = f : this.props[l] = f;
       }
     }) : void 0);
@@ -1089,8 +1089,8 @@ class qr {
   }
   _translate_and_store(t, s, r) {
     if (typeof r != "string") return r;
-    const a = this.i18n(r);
-    return a !== r && (this.translatable_props[`${t}.${s}`] = r), a;
+    const i = this.i18n(r);
+    return i !== r && (this.translatable_props[`${t}.${s}`] = r), i;
   }
   // Reactive variant of `i18n`. Reading it inside a derived or template
   // subscribes to the live locale store (via Svelte's createSubscriber), so
@@ -1109,13 +1109,13 @@ class qr {
   }
   set_data(t) {
     for (const s in t) {
-      const r = t[s], a = Er(r) ? this._translate_and_store(this.shared_props.includes(s) ? "shared" : "props", s, r) : r;
+      const r = t[s], i = Mr(r) ? this._translate_and_store(this.shared_props.includes(s) ? "shared" : "props", s, r) : r;
       if (this.shared_props.includes(s)) {
-        const i = s;
-        this.shared[i] = a;
+        const a = s;
+        this.shared[a] = i;
         continue;
       }
-      this.props[s] = a;
+      this.props[s] = i;
     }
   }
   watch_for_change() {
@@ -1124,37 +1124,37 @@ class qr {
     });
   }
 }
-const { PI: Tr } = Math, Ut = Tr + 1e-4, We = 0.5, Ge = [1, 1];
-function Xe(e, t, s, r = (a) => a) {
+const { PI: Er } = Math, Ft = Er + 1e-4, We = 0.5, Ge = [1, 1];
+function Xe(e, t, s, r = (i) => i) {
   return e * r(0.5 - t * (0.5 - s));
 }
-const { min: ae } = Math;
+const { min: ie } = Math;
 function hs(e, t, s) {
-  let r = ae(1, t / s);
-  return ae(1, e + (ae(1, 1 - r) - e) * (r * 0.275));
+  let r = ie(1, t / s);
+  return ie(1, e + (ie(1, 1 - r) - e) * (r * 0.275));
 }
-function Cr(e) {
+function Tr(e) {
   return [-e[0], -e[1]];
 }
-function J(e, t) {
+function V(e, t) {
   return [e[0] + t[0], e[1] + t[1]];
 }
 function Ze(e, t, s) {
   return e[0] = t[0] + s[0], e[1] = t[1] + s[1], e;
 }
-function ft(e, t) {
+function ut(e, t) {
   return [e[0] - t[0], e[1] - t[1]];
 }
 function ce(e, t, s) {
   return e[0] = t[0] - s[0], e[1] = t[1] - s[1], e;
 }
-function ct(e, t) {
+function ht(e, t) {
   return [e[0] * t, e[1] * t];
 }
-function ie(e, t, s) {
+function ae(e, t, s) {
   return e[0] = t[0] * s, e[1] = t[1] * s, e;
 }
-function Sr(e, t) {
+function Cr(e, t) {
   return [e[0] / t, e[1] / t];
 }
 function us(e) {
@@ -1167,10 +1167,10 @@ function ne(e, t) {
 function Je(e, t) {
   return e[0] * t[0] + e[1] * t[1];
 }
-function Ir(e, t) {
+function Sr(e, t) {
   return e[0] === t[0] && e[1] === t[1];
 }
-function Ar(e) {
+function Ir(e) {
   return Math.hypot(e[0], e[1]);
 }
 function Ve(e, t) {
@@ -1178,141 +1178,141 @@ function Ve(e, t) {
   return s * s + r * r;
 }
 function ds(e) {
-  return Sr(e, Ar(e));
+  return Cr(e, Ir(e));
 }
-function Rr(e, t) {
+function Ar(e, t) {
   return Math.hypot(e[1] - t[1], e[0] - t[0]);
 }
 function _e(e, t, s) {
-  let r = Math.sin(s), a = Math.cos(s), i = e[0] - t[0], o = e[1] - t[1], l = i * a - o * r, f = i * r + o * a;
+  let r = Math.sin(s), i = Math.cos(s), a = e[0] - t[0], o = e[1] - t[1], l = a * i - o * r, f = a * r + o * i;
   return [l + t[0], f + t[1]];
 }
 function Qe(e, t, s, r) {
-  let a = Math.sin(r), i = Math.cos(r), o = t[0] - s[0], l = t[1] - s[1], f = o * i - l * a, c = o * a + l * i;
+  let i = Math.sin(r), a = Math.cos(r), o = t[0] - s[0], l = t[1] - s[1], f = o * a - l * i, c = o * i + l * a;
   return e[0] = f + s[0], e[1] = c + s[1], e;
 }
 function je(e, t, s) {
-  return J(e, ct(ft(t, e), s));
+  return V(e, ht(ut(t, e), s));
 }
-function Lr(e, t, s, r) {
-  let a = s[0] - t[0], i = s[1] - t[1];
-  return e[0] = t[0] + a * r, e[1] = t[1] + i * r, e;
+function Rr(e, t, s, r) {
+  let i = s[0] - t[0], a = s[1] - t[1];
+  return e[0] = t[0] + i * r, e[1] = t[1] + a * r, e;
 }
 function ps(e, t, s) {
-  return J(e, ct(t, s));
+  return V(e, ht(t, s));
 }
-const O = [0, 0], it = [0, 0], nt = [0, 0];
-function Pr(e, t) {
-  let s = ps(e, ds(us(ft(e, J(e, [1, 1])))), -t), r = [], a = 1 / 13;
-  for (let i = a; i <= 1; i += a) r.push(_e(s, e, Ut * 2 * i));
+const $ = [0, 0], ot = [0, 0], lt = [0, 0];
+function Lr(e, t) {
+  let s = ps(e, ds(us(ut(e, V(e, [1, 1])))), -t), r = [], i = 1 / 13;
+  for (let a = i; a <= 1; a += i) r.push(_e(s, e, Ft * 2 * a));
+  return r;
+}
+function Pr(e, t, s) {
+  let r = [], i = 1 / s;
+  for (let a = i; a <= 1; a += i) r.push(_e(t, e, Ft * a));
   return r;
 }
 function Dr(e, t, s) {
-  let r = [], a = 1 / s;
-  for (let i = a; i <= 1; i += a) r.push(_e(t, e, Ut * i));
-  return r;
+  let r = ut(t, s), i = ht(r, 0.5), a = ht(r, 0.51);
+  return [ut(e, i), ut(e, a), V(e, a), V(e, i)];
 }
-function $r(e, t, s) {
-  let r = ft(t, s), a = ct(r, 0.5), i = ct(r, 0.51);
-  return [ft(e, a), ft(e, i), J(e, i), J(e, a)];
+function $r(e, t, s, r) {
+  let i = [], a = ps(e, t, s), o = 1 / r;
+  for (let l = o; l < 1; l += o) i.push(_e(a, e, Ft * 3 * l));
+  return i;
 }
-function Nr(e, t, s, r) {
-  let a = [], i = ps(e, t, s), o = 1 / r;
-  for (let l = o; l < 1; l += o) a.push(_e(i, e, Ut * 3 * l));
-  return a;
-}
-function Or(e, t, s) {
-  return [J(e, ct(t, s)), J(e, ct(t, s * 0.99)), ft(e, ct(t, s * 0.99)), ft(e, ct(t, s))];
+function Nr(e, t, s) {
+  return [V(e, ht(t, s)), V(e, ht(t, s * 0.99)), ut(e, ht(t, s * 0.99)), ut(e, ht(t, s))];
 }
 function ts(e, t, s) {
   return e === !1 || e === void 0 ? 0 : e === !0 ? Math.max(t, s) : e;
 }
-function Fr(e, t, s) {
-  return e.slice(0, 10).reduce((r, a) => {
-    let i = a.pressure;
-    return t && (i = hs(r, a.distance, s)), (r + i) / 2;
+function Or(e, t, s) {
+  return e.slice(0, 10).reduce((r, i) => {
+    let a = i.pressure;
+    return t && (a = hs(r, i.distance, s)), (r + a) / 2;
   }, e[0].pressure);
 }
-function Ur(e, t = {}) {
-  let { size: s = 16, smoothing: r = 0.5, thinning: a = 0.5, simulatePressure: i = !0, easing: o = (E) => E, start: l = {}, end: f = {}, last: c = !1 } = t, { cap: _ = !0, easing: b = (E) => E * (2 - E) } = l, { cap: y = !0, easing: T = (E) => --E * E * E + 1 } = f;
+function Fr(e, t = {}) {
+  let { size: s = 16, smoothing: r = 0.5, thinning: i = 0.5, simulatePressure: a = !0, easing: o = (z) => z, start: l = {}, end: f = {}, last: c = !1 } = t, { cap: _ = !0, easing: b = (z) => z * (2 - z) } = l, { cap: y = !0, easing: M = (z) => --z * z * z + 1 } = f;
   if (e.length === 0 || s <= 0) return [];
-  let u = e[e.length - 1].runningLength, k = ts(l.taper, s, u), A = ts(f.taper, s, u), C = (s * r) ** 2, x = [], q = [], F = Fr(e, i, s), M = Xe(s, a, e[e.length - 1].pressure, o), D, Z = e[0].vector, S = e[0].point, ht = S, $ = S, V = ht, ut = !1;
-  for (let E = 0; E < e.length; E++) {
-    let { pressure: xt } = e[E], { point: H, vector: vt, distance: Jt, runningLength: tt } = e[E], zt = E === e.length - 1;
-    if (!zt && u - tt < 3) continue;
-    a ? (i && (xt = hs(F, Jt, s)), M = Xe(s, a, xt, o)) : M = s / 2, D === void 0 && (D = M);
-    let Vt = tt < k ? b(tt / k) : 1, Ht = u - tt < A ? T((u - tt) / A) : 1;
-    M = Math.max(0.01, M * Math.min(Vt, Ht));
-    let At = (zt ? e[E] : e[E + 1]).vector, gt = zt ? 1 : Je(vt, At), Yt = Je(vt, Z) < 0 && !ut, Rt = gt !== null && gt < 0;
-    if (Yt || Rt) {
-      ne(O, Z), ie(O, O, M);
-      for (let bt = 0; bt <= 1; bt += 0.07692307692307693) ce(it, H, O), Qe(it, it, H, Ut * bt), $ = [it[0], it[1]], x.push($), Ze(nt, H, O), Qe(nt, nt, H, Ut * -bt), V = [nt[0], nt[1]], q.push(V);
-      S = $, ht = V, Rt && (ut = !0);
+  let u = e[e.length - 1].runningLength, w = ts(l.taper, s, u), S = ts(f.taper, s, u), q = (s * r) ** 2, E = [], C = [], U = Or(e, a, s), T = Xe(s, i, e[e.length - 1].pressure, o), A, H = e[0].vector, P = e[0].point, B = P, Q = P, G = B, dt = !1;
+  for (let z = 0; z < e.length; z++) {
+    let { pressure: st } = e[z], { point: J, vector: _t, distance: Bt, runningLength: vt } = e[z], wt = z === e.length - 1;
+    if (!wt && u - vt < 3) continue;
+    i ? (a && (st = hs(U, Bt, s)), T = Xe(s, i, st, o)) : T = s / 2, A === void 0 && (A = T);
+    let Ht = vt < w ? b(vt / w) : 1, Yt = u - vt < S ? M((u - vt) / S) : 1;
+    T = Math.max(0.01, T * Math.min(Ht, Yt));
+    let xt = (wt ? e[z] : e[z + 1]).vector, zt = wt ? 1 : Je(_t, xt), Kt = Je(_t, H) < 0 && !dt, At = zt !== null && zt < 0;
+    if (Kt || At) {
+      ne($, H), ae($, $, T);
+      for (let Mt = 0; Mt <= 1; Mt += 0.07692307692307693) ce(ot, J, $), Qe(ot, ot, J, Ft * Mt), Q = [ot[0], ot[1]], E.push(Q), Ze(lt, J, $), Qe(lt, lt, J, Ft * -Mt), G = [lt[0], lt[1]], C.push(G);
+      P = Q, B = G, At && (dt = !0);
       continue;
     }
-    if (ut = !1, zt) {
-      ne(O, vt), ie(O, O, M), x.push(ft(H, O)), q.push(J(H, O));
+    if (dt = !1, wt) {
+      ne($, _t), ae($, $, T), E.push(ut(J, $)), C.push(V(J, $));
       continue;
     }
-    Lr(O, At, vt, gt), ne(O, O), ie(O, O, M), ce(it, H, O), $ = [it[0], it[1]], (E <= 1 || Ve(S, $) > C) && (x.push($), S = $), Ze(nt, H, O), V = [nt[0], nt[1]], (E <= 1 || Ve(ht, V) > C) && (q.push(V), ht = V), F = xt, Z = vt;
+    Rr($, xt, _t, zt), ne($, $), ae($, $, T), ce(ot, J, $), Q = [ot[0], ot[1]], (z <= 1 || Ve(P, Q) > q) && (E.push(Q), P = Q), Ze(lt, J, $), G = [lt[0], lt[1]], (z <= 1 || Ve(B, G) > q) && (C.push(G), B = G), U = st, H = _t;
   }
-  let dt = [e[0].point[0], e[0].point[1]], wt = e.length > 1 ? [e[e.length - 1].point[0], e[e.length - 1].point[1]] : J(e[0].point, [1, 1]), pt = [], _t = [];
+  let mt = [e[0].point[0], e[0].point[1]], pt = e.length > 1 ? [e[e.length - 1].point[0], e[e.length - 1].point[1]] : V(e[0].point, [1, 1]), kt = [], et = [];
   if (e.length === 1) {
-    if (!(k || A) || c) return Pr(dt, D || M);
+    if (!(w || S) || c) return Lr(mt, A || T);
   } else {
-    k || A && e.length === 1 || (_ ? pt.push(...Dr(dt, q[0], 13)) : pt.push(...$r(dt, x[0], q[0])));
-    let E = us(Cr(e[e.length - 1].vector));
-    A || k && e.length === 1 ? _t.push(wt) : y ? _t.push(...Nr(wt, E, M, 29)) : _t.push(...Or(wt, E, M));
+    w || S && e.length === 1 || (_ ? kt.push(...Pr(mt, C[0], 13)) : kt.push(...Dr(mt, E[0], C[0])));
+    let z = us(Tr(e[e.length - 1].vector));
+    S || w && e.length === 1 ? et.push(pt) : y ? et.push(...$r(pt, z, T, 29)) : et.push(...Nr(pt, z, T));
   }
-  return x.concat(_t, q.reverse(), pt);
+  return E.concat(et, C.reverse(), kt);
 }
 const es = [0, 0];
 function ss(e) {
   return e != null && e >= 0;
 }
-function Br(e, t = {}) {
-  let { streamline: s = 0.5, size: r = 16, last: a = !1 } = t;
+function Ur(e, t = {}) {
+  let { streamline: s = 0.5, size: r = 16, last: i = !1 } = t;
   if (e.length === 0) return [];
-  let i = 0.15 + (1 - s) * 0.85, o = Array.isArray(e[0]) ? e : e.map(({ x: y, y: T, pressure: u = We }) => [y, T, u]);
+  let a = 0.15 + (1 - s) * 0.85, o = Array.isArray(e[0]) ? e : e.map(({ x: y, y: M, pressure: u = We }) => [y, M, u]);
   if (o.length === 2) {
     let y = o[1];
     o = o.slice(0, -1);
-    for (let T = 1; T < 5; T++) o.push(je(o[0], y, T / 4));
+    for (let M = 1; M < 5; M++) o.push(je(o[0], y, M / 4));
   }
-  o.length === 1 && (o = [...o, [...J(o[0], Ge), ...o[0].slice(2)]]);
+  o.length === 1 && (o = [...o, [...V(o[0], Ge), ...o[0].slice(2)]]);
   let l = [{ point: [o[0][0], o[0][1]], pressure: ss(o[0][2]) ? o[0][2] : 0.25, vector: [...Ge], distance: 0, runningLength: 0 }], f = !1, c = 0, _ = l[0], b = o.length - 1;
   for (let y = 1; y < o.length; y++) {
-    let T = a && y === b ? [o[y][0], o[y][1]] : je(_.point, o[y], i);
-    if (Ir(_.point, T)) continue;
-    let u = Rr(T, _.point);
+    let M = i && y === b ? [o[y][0], o[y][1]] : je(_.point, o[y], a);
+    if (Sr(_.point, M)) continue;
+    let u = Ar(M, _.point);
     if (c += u, y < b && !f) {
       if (c < r) continue;
       f = !0;
     }
-    ce(es, _.point, T), _ = { point: T, pressure: ss(o[y][2]) ? o[y][2] : We, vector: ds(es), distance: u, runningLength: c }, l.push(_);
+    ce(es, _.point, M), _ = { point: M, pressure: ss(o[y][2]) ? o[y][2] : We, vector: ds(es), distance: u, runningLength: c }, l.push(_);
   }
   return l[0].vector = l[1]?.vector || [0, 0], l;
 }
-function Hr(e, t = {}) {
-  return Ur(Br(e, t), t);
+function Br(e, t = {}) {
+  return Fr(Ur(e, t), t);
 }
-const Yr = "#ff2d6f", Kr = 60, rs = 0.02, Wr = 64;
-function j(e, t) {
+const Hr = "#ff2d6f", Yr = 60, rs = 0.02, Kr = 64;
+function tt(e, t) {
   const s = document.createElement("canvas");
   return s.width = e, s.height = t, s;
 }
-function Gr(e) {
+function Wr(e) {
   const t = new Path2D();
   if (!e.length) return t;
   t.moveTo(e[0][0], e[0][1]);
   for (let s = 1; s < e.length; s++) {
-    const [r, a] = e[s], [i, o] = e[(s + 1) % e.length];
-    t.quadraticCurveTo(r, a, (r + i) / 2, (a + o) / 2);
+    const [r, i] = e[s], [a, o] = e[(s + 1) % e.length];
+    t.quadraticCurveTo(r, i, (r + a) / 2, (i + o) / 2);
   }
   return t.closePath(), t;
 }
-let Xr = 1;
-class Zr {
+let Gr = 1;
+class Xr {
   constructor(t, { on_change: s, on_state: r }) {
     this.display = t, this.ctx = t.getContext("2d"), this.on_change = s, this.on_state = r, this.width = 0, this.height = 0, this.background = null, this.background_url = null, this.layers = [], this.active = null, this.view = { scale: 1, ox: 0, oy: 0 }, this.tool = "brush", this.brush = { size: 12, opacity: 1, hardness: 1, color: "#000000" }, this.undo_stack = [], this.redo_stack = [], this.stroke = null, this.stroke_canvas = null, this.work_canvas = null, this.frame = 0, this.dpr = window.devicePixelRatio || 1, this.backdrop = null;
   }
@@ -1321,9 +1321,9 @@ class Zr {
     return this.width > 0 && this.height > 0;
   }
   new_layer(t) {
-    const s = j(this.width, this.height);
+    const s = tt(this.width, this.height);
     return {
-      id: Xr++,
+      id: Gr++,
       name: t.name,
       kind: t.kind || "paint",
       canvas: s,
@@ -1335,9 +1335,9 @@ class Zr {
   }
   // A new page: background (canvas or null), size, and the given layer specs, all empty. History is kept
   // only when `undoable` (an upload can be undone; a value set by Python starts a new history).
-  set_page(t, s, r, a, i, o) {
+  set_page(t, s, r, i, a, o) {
     const l = o ? this.snapshot() : null;
-    if (this.width = t, this.height = s, this.background = r, this.background_url = a, this.layers = i.map((f) => this.new_layer(f)), this.stroke_canvas = j(t, s), this.work_canvas = j(t, s), this.layers.some((f) => f.id === this.active) || (this.active = this.layers.length ? this.layers[this.layers.length - 1].id : null), l) {
+    if (this.width = t, this.height = s, this.background = r, this.background_url = i, this.layers = a.map((f) => this.new_layer(f)), this.stroke_canvas = tt(t, s), this.work_canvas = tt(t, s), this.layers.some((f) => f.id === this.active) || (this.active = this.layers.length ? this.layers[this.layers.length - 1].id : null), l) {
       const f = this.snapshot();
       this.push({ undo: () => this.restore(l), redo: () => this.restore(f) });
     } else
@@ -1352,7 +1352,7 @@ class Zr {
       background_url: this.background_url,
       active: this.active,
       layers: this.layers.map((t) => {
-        const s = j(t.canvas.width, t.canvas.height);
+        const s = tt(t.canvas.width, t.canvas.height);
         return s.getContext("2d").drawImage(t.canvas, 0, 0), { ...t, canvas: s };
       })
     };
@@ -1360,9 +1360,9 @@ class Zr {
   restore(t) {
     const s = t.width !== this.width || t.height !== this.height;
     this.width = t.width, this.height = t.height, this.background = t.background, this.background_url = t.background_url, this.active = t.active, this.layers = t.layers.map((r) => {
-      const a = j(r.canvas.width, r.canvas.height);
-      return a.getContext("2d").drawImage(r.canvas, 0, 0), { ...r, canvas: a, dirty: !0 };
-    }), s && (this.stroke_canvas = j(this.width, this.height), this.work_canvas = j(this.width, this.height), this.fit()), this.changed();
+      const i = tt(r.canvas.width, r.canvas.height);
+      return i.getContext("2d").drawImage(r.canvas, 0, 0), { ...r, canvas: i, dirty: !0 };
+    }), s && (this.stroke_canvas = tt(this.width, this.height), this.work_canvas = tt(this.width, this.height), this.fit()), this.changed();
   }
   layer(t) {
     return this.layers.find((s) => s.id === t) || null;
@@ -1372,7 +1372,7 @@ class Zr {
   }
   // ------------------------------------------------------------------ history
   push(t) {
-    this.undo_stack.push(t), this.undo_stack.length > Kr && this.undo_stack.shift(), this.redo_stack = [];
+    this.undo_stack.push(t), this.undo_stack.length > Yr && this.undo_stack.shift(), this.redo_stack = [];
   }
   undo() {
     const t = this.undo_stack.pop();
@@ -1392,19 +1392,19 @@ class Zr {
   clear_layer(t) {
     const s = this.layer(t);
     if (!s) return;
-    const r = { x: 0, y: 0, w: this.width, h: this.height }, i = s.canvas.getContext("2d").getImageData(0, 0, r.w, r.h), o = () => {
+    const r = { x: 0, y: 0, w: this.width, h: this.height }, a = s.canvas.getContext("2d").getImageData(0, 0, r.w, r.h), o = () => {
       s.canvas.getContext("2d").clearRect(0, 0, r.w, r.h), s.dirty = !0;
     };
-    o(), this.push({ undo: () => this.put_region(s, r, i), redo: o }), this.changed();
+    o(), this.push({ undo: () => this.put_region(s, r, a), redo: o }), this.changed();
   }
   add_layer(t = "paint") {
-    const s = this.layers.filter((o) => o.kind === t).length, r = this.new_layer({ name: `${t}-${s + 1}`, kind: t }), a = this.layers.length, i = this.active;
+    const s = this.layers.filter((o) => o.kind === t).length, r = this.new_layer({ name: `${t}-${s + 1}`, kind: t }), i = this.layers.length, a = this.active;
     this.edit(
       () => {
-        this.layers.splice(a, 0, r), this.active = r.id;
+        this.layers.splice(i, 0, r), this.active = r.id;
       },
       () => {
-        this.layers = this.layers.filter((o) => o !== r), this.active = i;
+        this.layers = this.layers.filter((o) => o !== r), this.active = a;
       }
     );
   }
@@ -1418,20 +1418,20 @@ class Zr {
   set_opacity(t, s) {
     const r = this.layer(t);
     if (!r || r.opacity === s) return;
-    const a = r.opacity;
+    const i = r.opacity;
     this.edit(
       () => r.opacity = s,
-      () => r.opacity = a
+      () => r.opacity = i
     );
   }
   move_layer(t, s) {
-    const r = this.layers.findIndex((l) => l.id === t), a = r + s;
-    if (r < 0 || a < 0 || a >= this.layers.length) return;
-    const i = this.layers.slice(), o = () => {
-      const l = i.slice();
-      [l[r], l[a]] = [l[a], l[r]], this.layers = l;
+    const r = this.layers.findIndex((l) => l.id === t), i = r + s;
+    if (r < 0 || i < 0 || i >= this.layers.length) return;
+    const a = this.layers.slice(), o = () => {
+      const l = a.slice();
+      [l[r], l[i]] = [l[i], l[r]], this.layers = l;
     };
-    this.edit(o, () => this.layers = i.slice());
+    this.edit(o, () => this.layers = a.slice());
   }
   // ------------------------------------------------------------------ strokes
   doc_point(t, s) {
@@ -1441,9 +1441,9 @@ class Zr {
       (s - r.top - this.view.oy) / this.view.scale
     ];
   }
-  begin_stroke(t, s, r, a) {
-    const i = this.layer(this.active);
-    return !i || !this.has_page() ? !1 : (this.stroke = { points: [[t, s, r]], pen: a, layer: i, eraser: this.tool === "eraser" }, this.draw_stroke(!1), !0);
+  begin_stroke(t, s, r, i) {
+    const a = this.layer(this.active);
+    return !a || !this.has_page() ? !1 : (this.stroke = { points: [[t, s, r]], pen: i, layer: a, eraser: this.tool === "eraser" }, this.draw_stroke(!1), !0);
   }
   extend_stroke(t, s, r) {
     this.stroke && (this.stroke.points.push([t, s, r]), this.draw_stroke(!1));
@@ -1466,19 +1466,19 @@ class Zr {
   }
   draw_stroke(t) {
     const s = this.stroke, r = this.stroke_canvas.getContext("2d");
-    if (r.clearRect(0, 0, this.width, this.height), r.fillStyle = s.layer.kind === "mask" ? Yr : this.brush.color, s.points.length === 1) {
-      const [a, i, o] = s.points[0], l = this.stroke_size() / 2 * (s.pen ? 0.3 + 0.7 * o : 1);
-      r.beginPath(), r.arc(a, i, Math.max(0.35, l), 0, Math.PI * 2), r.fill();
+    if (r.clearRect(0, 0, this.width, this.height), r.fillStyle = s.layer.kind === "mask" ? Hr : this.brush.color, s.points.length === 1) {
+      const [i, a, o] = s.points[0], l = this.stroke_size() / 2 * (s.pen ? 0.3 + 0.7 * o : 1);
+      r.beginPath(), r.arc(i, a, Math.max(0.35, l), 0, Math.PI * 2), r.fill();
     } else
-      r.fill(Gr(Hr(s.points, this.stroke_options(t))));
+      r.fill(Wr(Br(s.points, this.stroke_options(t))));
     this.request_render();
   }
   stroke_box() {
     const t = this.stroke_size() + 4 + this.blur_radius() * 3;
-    let s = 1 / 0, r = 1 / 0, a = -1 / 0, i = -1 / 0;
+    let s = 1 / 0, r = 1 / 0, i = -1 / 0, a = -1 / 0;
     for (const [_, b] of this.stroke.points)
-      s = Math.min(s, _), r = Math.min(r, b), a = Math.max(a, _), i = Math.max(i, b);
-    const o = Math.max(0, Math.floor(s - t)), l = Math.max(0, Math.floor(r - t)), f = Math.min(this.width, Math.ceil(a + t)) - o, c = Math.min(this.height, Math.ceil(i + t)) - l;
+      s = Math.min(s, _), r = Math.min(r, b), i = Math.max(i, _), a = Math.max(a, b);
+    const o = Math.max(0, Math.floor(s - t)), l = Math.max(0, Math.floor(r - t)), f = Math.min(this.width, Math.ceil(i + t)) - o, c = Math.min(this.height, Math.ceil(a + t)) - l;
     return { x: o, y: l, w: f, h: c };
   }
   blur_radius() {
@@ -1495,14 +1495,14 @@ class Zr {
     this.draw_stroke(!0);
     const s = this.stroke_box();
     if (this.stroke = null, s.w > 0 && s.h > 0) {
-      const r = t.layer.canvas.getContext("2d"), a = r.getImageData(s.x, s.y, s.w, s.h);
+      const r = t.layer.canvas.getContext("2d"), i = r.getImageData(s.x, s.y, s.w, s.h);
       this.apply_stroke_to(r, t.eraser);
-      const i = r.getImageData(s.x, s.y, s.w, s.h);
+      const a = r.getImageData(s.x, s.y, s.w, s.h);
       t.layer.dirty = !0;
       const o = t.layer;
       this.push({
-        undo: () => this.put_region(o, s, a),
-        redo: () => this.put_region(o, s, i)
+        undo: () => this.put_region(o, s, i),
+        redo: () => this.put_region(o, s, a)
       });
     }
     this.stroke_canvas.getContext("2d").clearRect(0, 0, this.width, this.height), this.changed();
@@ -1513,12 +1513,12 @@ class Zr {
   // The colour the artist sees at a page point: background and visible paint layers.
   pick(t, s) {
     if (t < 0 || s < 0 || t >= this.width || s >= this.height) return null;
-    const a = j(1, 1).getContext("2d", { willReadFrequently: !0 });
-    a.fillStyle = "#ffffff", a.fillRect(0, 0, 1, 1), this.background && a.drawImage(this.background, -Math.floor(t), -Math.floor(s));
+    const i = tt(1, 1).getContext("2d", { willReadFrequently: !0 });
+    i.fillStyle = "#ffffff", i.fillRect(0, 0, 1, 1), this.background && i.drawImage(this.background, -Math.floor(t), -Math.floor(s));
     for (const f of this.layers)
-      !f.visible || f.kind === "mask" || (a.globalAlpha = f.opacity, a.drawImage(f.canvas, -Math.floor(t), -Math.floor(s)));
-    const [i, o, l] = a.getImageData(0, 0, 1, 1).data;
-    return "#" + [i, o, l].map((f) => f.toString(16).padStart(2, "0")).join("");
+      !f.visible || f.kind === "mask" || (i.globalAlpha = f.opacity, i.drawImage(f.canvas, -Math.floor(t), -Math.floor(s)));
+    const [a, o, l] = i.getImageData(0, 0, 1, 1).data;
+    return "#" + [a, o, l].map((f) => f.toString(16).padStart(2, "0")).join("");
   }
   // ------------------------------------------------------------------ view
   resize_display(t, s) {
@@ -1534,8 +1534,8 @@ class Zr {
     this.zoom_at(t, s, 1 / this.view.scale);
   }
   zoom_at(t, s, r) {
-    const a = Math.min(Wr, Math.max(rs, this.view.scale * r)), i = a / this.view.scale;
-    this.set_view(a, t - (t - this.view.ox) * i, s - (s - this.view.oy) * i);
+    const i = Math.min(Kr, Math.max(rs, this.view.scale * r)), a = i / this.view.scale;
+    this.set_view(i, t - (t - this.view.ox) * a, s - (s - this.view.oy) * a);
   }
   pan_by(t, s) {
     this.set_view(this.view.scale, this.view.ox + t, this.view.oy + s);
@@ -1554,16 +1554,16 @@ class Zr {
   }
   backdrop_pattern() {
     if (!this.backdrop) {
-      const t = j(16, 16), s = t.getContext("2d");
+      const t = tt(16, 16), s = t.getContext("2d");
       s.fillStyle = "#9a9a9a", s.fillRect(0, 0, 16, 16), s.fillStyle = "#8a8a8a", s.fillRect(0, 0, 8, 8), s.fillRect(8, 8, 8, 8), this.backdrop = this.ctx.createPattern(t, "repeat");
     }
     return this.backdrop;
   }
   render() {
-    const t = this.ctx, { scale: s, ox: r, oy: a } = this.view;
+    const t = this.ctx, { scale: s, ox: r, oy: i } = this.view;
     if (t.setTransform(1, 0, 0, 1, 0, 0), t.fillStyle = this.backdrop_pattern(), t.fillRect(0, 0, this.display.width, this.display.height), !this.has_page()) return;
-    const i = this.dpr;
-    t.setTransform(i * s, 0, 0, i * s, i * r, i * a), t.imageSmoothingEnabled = s < 2, t.fillStyle = "#ffffff", t.globalAlpha = 1, this.background ? t.drawImage(this.background, 0, 0) : (t.fillStyle = "#f4f4f4", t.fillRect(0, 0, this.width, this.height));
+    const a = this.dpr;
+    t.setTransform(a * s, 0, 0, a * s, a * r, a * i), t.imageSmoothingEnabled = s < 2, t.fillStyle = "#ffffff", t.globalAlpha = 1, this.background ? t.drawImage(this.background, 0, 0) : (t.fillStyle = "#f4f4f4", t.fillRect(0, 0, this.width, this.height));
     for (const _ of this.layers) {
       if (!_.visible) continue;
       let b = _.canvas;
@@ -1573,8 +1573,8 @@ class Zr {
       }
       t.globalAlpha = _.opacity, t.drawImage(b, 0, 0);
     }
-    t.globalAlpha = 1, t.setTransform(i, 0, 0, i, 0, 0);
-    const o = r, l = a, f = this.width * s, c = this.height * s;
+    t.globalAlpha = 1, t.setTransform(a, 0, 0, a, 0, 0);
+    const o = r, l = i, f = this.width * s, c = this.height * s;
     t.lineWidth = 1, t.strokeStyle = "rgba(0,0,0,0.85)", t.strokeRect(Math.round(o) - 0.5, Math.round(l) - 0.5, Math.round(f) + 1, Math.round(c) + 1), t.strokeStyle = "rgba(255,255,255,0.9)", t.strokeRect(Math.round(o) - 1.5, Math.round(l) - 1.5, Math.round(f) + 3, Math.round(c) + 3);
   }
   // ------------------------------------------------------------------ value
@@ -1588,54 +1588,54 @@ class Zr {
     } : null;
   }
 }
-var Jr = /* @__PURE__ */ X('<span class="lc-label svelte-49zqag"> </span>'), Vr = /* @__PURE__ */ X('<button type="button"> </button>'), Qr = /* @__PURE__ */ X('<button type="button"></button>'), jr = /* @__PURE__ */ X('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), ta = /* @__PURE__ */ X('<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>', 1), ea = /* @__PURE__ */ X('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), sa = /* @__PURE__ */ X('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), ra = /* @__PURE__ */ X('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), aa = /* @__PURE__ */ X('<!> <button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>', 1), ia = /* @__PURE__ */ X('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), na = /* @__PURE__ */ X('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
-function la(e, t) {
-  rr(t, !0);
+var Zr = /* @__PURE__ */ Z('<span class="lc-label svelte-49zqag"> </span>'), Jr = /* @__PURE__ */ Z('<button type="button"> </button>'), Vr = /* @__PURE__ */ Z('<button type="button"></button>'), Qr = /* @__PURE__ */ Z('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), jr = /* @__PURE__ */ Z('<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>', 1), ti = /* @__PURE__ */ Z('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), ei = /* @__PURE__ */ Z('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), si = /* @__PURE__ */ Z('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), ri = /* @__PURE__ */ Z('<!> <button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>', 1), ii = /* @__PURE__ */ Z('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), ai = /* @__PURE__ */ Z('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
+function oi(e, t) {
+  sr(t, !0);
   var s = this && this.__awaiter || function(n, h, p, d) {
-    function w(v) {
-      return v instanceof p ? v : new p(function(z) {
-        z(v);
+    function k(v) {
+      return v instanceof p ? v : new p(function(x) {
+        x(v);
       });
     }
-    return new (p || (p = Promise))(function(v, z) {
+    return new (p || (p = Promise))(function(v, x) {
       function W(I) {
         try {
-          U(d.next(I));
-        } catch (st) {
-          z(st);
+          O(d.next(I));
+        } catch (it) {
+          x(it);
         }
       }
       function K(I) {
         try {
-          U(d.throw(I));
-        } catch (st) {
-          z(st);
+          O(d.throw(I));
+        } catch (it) {
+          x(it);
         }
       }
-      function U(I) {
-        I.done ? v(I.value) : w(I.value).then(W, K);
+      function O(I) {
+        I.done ? v(I.value) : k(I.value).then(W, K);
       }
-      U((d = d.apply(n, h || [])).next());
+      O((d = d.apply(n, h || [])).next());
     });
   };
-  const r = /* @__PURE__ */ mr(t, ["$$slots", "$$events", "$$legacy"]), a = new qr(r);
-  let i, o, l, f, c, _ = ot(
+  const r = /* @__PURE__ */ yr(t, ["$$slots", "$$events", "$$legacy"]), i = new qr(r);
+  let a, o, l, f, c, _ = ct(
     0
     // bumped when the engine's toolbar state changes
-  ), b = ot(!1), y = ot(""), T = !1, u = ot(!1), k = null, A = null;
-  const C = /* @__PURE__ */ new Map();
-  let x = null, q = null, F = ot(!1), M = "", D = 0, Z = !1, S;
-  const ht = () => a.props.layers || [{ name: "paint", kind: "paint" }];
-  function $() {
-    sr(_);
+  ), b = ct(!1), y = ct(""), M = ct(!1), u = null, w = null;
+  const S = /* @__PURE__ */ new Map();
+  let q = null, E = null, C = ct(!1), U = "", T = 0, A = !1, H;
+  const P = () => i.props.layers || [{ name: "paint", kind: "paint" }];
+  function B() {
+    er(_);
   }
-  function V() {
-    P(F, !0), clearTimeout(q), q = setTimeout(ut, 180);
+  function Q() {
+    N(C, !0), clearTimeout(E), E = setTimeout(G, 180);
   }
-  function ut(n = "change") {
-    clearTimeout(q);
+  function G(n = "change") {
+    clearTimeout(E);
     const h = c.encode();
-    M = `${Date.now()}-${++D}`, h && (h.token = M), a.props.value = h, P(F, !1), a.dispatch("change"), a.dispatch("input"), n !== "change" && a.dispatch(n);
+    U = `${Date.now()}-${++T}`, h && (h.token = U), i.props.value = h, N(C, !1), i.dispatch("change"), i.dispatch("input"), n !== "change" && i.dispatch(n);
   }
   function dt(n) {
     return new Promise((h, p) => {
@@ -1643,125 +1643,125 @@ function la(e, t) {
       d.onload = () => h(d), d.onerror = () => p(new Error("not a picture")), d.src = n;
     });
   }
-  function wt(n, h, p) {
+  function mt(n, h, p) {
     const d = document.createElement("canvas");
     return d.width = h, d.height = p, d.getContext("2d").drawImage(n, 0, 0), d;
   }
   function pt(n, h) {
     var p;
-    const d = (p = a.props.brush_fraction) !== null && p !== void 0 ? p : 0.02;
+    const d = (p = i.props.brush_fraction) !== null && p !== void 0 ? p : 0.02;
     c.brush.size = Math.max(1, Math.round(Math.min(n, h) * d * c.view.scale));
   }
-  function _t(n) {
+  function kt(n) {
     return s(this, void 0, void 0, function* () {
-      if (n && n.token && n.token === M) return;
+      if (n && n.token && n.token === U) return;
       if (!n) {
         c.set_page(0, 0, null, null, [], !1);
         return;
       }
-      const h = n.background ? wt(yield dt(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((v) => [v.name, v])), d = ht().map((v) => Object.assign(Object.assign({}, v), p.get(v.name) || {}));
-      for (const v of n.layers || []) d.some((z) => z.name === v.name) || d.push(v);
+      const h = n.background ? mt(yield dt(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((v) => [v.name, v])), d = P().map((v) => Object.assign(Object.assign({}, v), p.get(v.name) || {}));
+      for (const v of n.layers || []) d.some((x) => x.name === v.name) || d.push(v);
       c.set_page(n.width, n.height, h, n.background || null, d, !1);
       for (const v of d) {
         if (!v.png) continue;
-        const z = c.layer_named(v.name);
-        z?.canvas.getContext("2d").drawImage(yield dt(v.png), 0, 0), z && (z.dirty = !0);
+        const x = c.layer_named(v.name);
+        x?.canvas.getContext("2d").drawImage(yield dt(v.png), 0, 0), x && (x.dirty = !0);
       }
-      const w = c.layer_named(a.props.active_layer);
-      w && (c.active = w.id), pt(n.width, n.height), c.changed(), P(F, !1), clearTimeout(q);
+      const k = c.layer_named(i.props.active_layer);
+      k && (c.active = k.id), pt(n.width, n.height), c.changed(), N(C, !1), clearTimeout(E);
     });
   }
-  function E(n) {
+  function et(n) {
     return s(this, void 0, void 0, function* () {
       var h;
-      if (P(y, ""), !n.type.startsWith("image/")) {
-        P(y, `${n.name} is not a picture. Drop a PNG, JPEG or WebP picture.`);
+      if (N(y, ""), !n.type.startsWith("image/")) {
+        N(y, `${n.name} is not a picture. Drop a PNG, JPEG or WebP picture.`);
         return;
       }
-      const p = yield new Promise((U) => {
+      const p = yield new Promise((O) => {
         const I = new FileReader();
-        I.onload = () => U(I.result), I.readAsDataURL(n);
+        I.onload = () => O(I.result), I.readAsDataURL(n);
       });
       let d;
       try {
         d = yield dt(p);
       } catch {
-        P(y, `${n.name} could not be read as a picture; it may be damaged.`);
+        N(y, `${n.name} could not be read as a picture; it may be damaged.`);
         return;
       }
-      const w = (h = a.props.max_side) !== null && h !== void 0 ? h : 4096;
-      if (Math.max(d.naturalWidth, d.naturalHeight) > w) {
-        P(y, `The picture is ${d.naturalWidth}x${d.naturalHeight} pixels, over the limit of ${w} per side. Scale it down first.`);
+      const k = (h = i.props.max_side) !== null && h !== void 0 ? h : 4096;
+      if (Math.max(d.naturalWidth, d.naturalHeight) > k) {
+        N(y, `The picture is ${d.naturalWidth}x${d.naturalHeight} pixels, over the limit of ${k} per side. Scale it down first.`);
         return;
       }
-      const v = d.naturalWidth, z = d.naturalHeight, W = wt(d, v, z);
-      c.set_page(v, z, W, W.toDataURL("image/png"), ht(), !0);
-      const K = c.layer_named(a.props.active_layer);
-      K && (c.active = K.id), pt(v, z), ut("upload");
+      const v = d.naturalWidth, x = d.naturalHeight, W = mt(d, v, x);
+      c.set_page(v, x, W, W.toDataURL("image/png"), P(), !0);
+      const K = c.layer_named(i.props.active_layer);
+      K && (c.active = K.id), pt(v, x), G("upload");
     });
   }
-  function xt(n) {
+  function z(n) {
     return n.pointerType === "mouse" || n.pointerType === "touch" && (n.pressure === 0 || n.pressure === 0.5) ? 1 : Math.max(0.02, Math.min(1, n.pressure || 0));
   }
-  function H(n) {
+  function st(n) {
     const h = o.getBoundingClientRect();
     return { x: n.clientX - h.left, y: n.clientY - h.top };
   }
-  function vt(n) {
-    if (i.focus({ preventScroll: !0 }), P(b, !1), o.setPointerCapture(n.pointerId), n.pointerType === "touch" && (C.set(n.pointerId, H(n)), C.size === 2)) {
-      c.cancel_stroke(), A = null;
-      const [d, w] = [...C.values()];
-      x = {
-        d: Math.hypot(d.x - w.x, d.y - w.y) || 1,
-        mx: (d.x + w.x) / 2,
-        my: (d.y + w.y) / 2,
+  function J(n) {
+    if (a.focus({ preventScroll: !0 }), N(b, !1), o.setPointerCapture(n.pointerId), n.pointerType === "touch" && (S.set(n.pointerId, st(n)), S.size === 2)) {
+      c.cancel_stroke(), w = null;
+      const [d, k] = [...S.values()];
+      q = {
+        d: Math.hypot(d.x - k.x, d.y - k.y) || 1,
+        mx: (d.x + k.x) / 2,
+        my: (d.y + k.y) / 2,
         scale: c.view.scale,
         ox: c.view.ox,
         oy: c.view.oy
       };
       return;
     }
-    if (n.button === 1 || g(u)) {
-      n.preventDefault(), k = H(n);
+    if (n.button === 1 || g(M)) {
+      n.preventDefault(), u = st(n);
       return;
     }
-    if (n.button !== 0 || A !== null) return;
+    if (n.button !== 0 || w !== null) return;
     const [h, p] = c.doc_point(n.clientX, n.clientY);
     if (c.tool === "picker") {
       const d = c.pick(h, p);
-      d && (c.brush.color = d, c.tool = "brush", $());
+      d && (c.brush.color = d, c.tool = "brush", B());
       return;
     }
-    c.begin_stroke(h, p, xt(n), n.pointerType !== "mouse") && (A = n.pointerId);
+    c.begin_stroke(h, p, z(n), n.pointerType !== "mouse") && (w = n.pointerId);
   }
-  function Jt(n) {
-    const h = H(n), p = c.brush.size;
-    if (l.style.transform = `translate(${h.x - p / 2}px, ${h.y - p / 2}px)`, l.style.width = l.style.height = `${p}px`, x && C.has(n.pointerId)) {
-      C.set(n.pointerId, h);
-      const [w, v] = [...C.values()], z = Math.hypot(w.x - v.x, w.y - v.y) || 1, W = (w.x + v.x) / 2, K = (w.y + v.y) / 2, U = Math.min(64, Math.max(0.02, x.scale * (z / x.d))), I = U / x.scale;
-      c.set_view(U, W - (x.mx - x.ox) * I, K - (x.my - x.oy) * I);
+  function _t(n) {
+    const h = st(n), p = c.brush.size;
+    if (l.style.transform = `translate(${h.x - p / 2}px, ${h.y - p / 2}px)`, l.style.width = l.style.height = `${p}px`, q && S.has(n.pointerId)) {
+      S.set(n.pointerId, h);
+      const [k, v] = [...S.values()], x = Math.hypot(k.x - v.x, k.y - v.y) || 1, W = (k.x + v.x) / 2, K = (k.y + v.y) / 2, O = Math.min(64, Math.max(0.02, q.scale * (x / q.d))), I = O / q.scale;
+      c.set_view(O, W - (q.mx - q.ox) * I, K - (q.my - q.oy) * I);
       return;
     }
-    if (k) {
-      c.pan_by(h.x - k.x, h.y - k.y), k = h;
+    if (u) {
+      c.pan_by(h.x - u.x, h.y - u.y), u = h;
       return;
     }
-    if (A !== n.pointerId) return;
+    if (w !== n.pointerId) return;
     const d = typeof n.getCoalescedEvents == "function" ? n.getCoalescedEvents() : [];
-    for (const w of d.length ? d : [n]) {
-      const [v, z] = c.doc_point(w.clientX, w.clientY);
-      c.extend_stroke(v, z, xt(w));
+    for (const k of d.length ? d : [n]) {
+      const [v, x] = c.doc_point(k.clientX, k.clientY);
+      c.extend_stroke(v, x, z(k));
     }
   }
-  function tt(n) {
-    C.delete(n.pointerId), C.size < 2 && (x = null), k && (k = null), A === n.pointerId && (A = null, c.end_stroke());
+  function Bt(n) {
+    S.delete(n.pointerId), S.size < 2 && (q = null), u && (u = null), w === n.pointerId && (w = null, c.end_stroke());
   }
-  function zt() {
-    T = !1, g(F) && A === null && ut();
+  function vt() {
+    g(C) && w === null && G();
   }
-  function Vt(n) {
+  function wt(n) {
     n.preventDefault();
-    const h = H(n);
+    const h = st(n);
     n.ctrlKey || !n.shiftKey ? c.zoom_at(h.x, h.y, Math.exp(-n.deltaY * 15e-4)) : c.pan_by(-n.deltaY, 0);
   }
   function Ht(n) {
@@ -1769,140 +1769,141 @@ function la(e, t) {
     const h = n.tagName;
     return n.isContentEditable || h === "TEXTAREA" || h === "INPUT" && !["range", "checkbox", "button", "color", "file"].includes(n.type);
   }
-  function At() {
+  function Yt() {
+    if (!a || !a.getClientRects().length) return !1;
     const n = document.activeElement;
-    return (i.contains(n) || T) && !Ht(n);
+    return (a.contains(n) || a.matches(":hover")) && !Ht(n);
   }
-  function gt(n, h = !0) {
-    c.brush.size = Math.max(1, Math.min(400, Math.round(n))), l.style.width = l.style.height = `${c.brush.size}px`, h && $();
+  function xt(n, h = !0) {
+    c.brush.size = Math.max(1, Math.min(400, Math.round(n))), l.style.width = l.style.height = `${c.brush.size}px`, h && B();
   }
-  function Yt(n) {
+  function zt(n) {
     if (n.key === "Escape" && g(b)) {
-      P(b, !1);
+      N(b, !1);
       return;
     }
-    if (!At()) return;
+    if (!Yt()) return;
     const h = n.ctrlKey || n.metaKey, p = n.key.toLowerCase();
     let d = !0;
-    h && p === "z" ? n.shiftKey ? c.redo() : c.undo() : h && p === "y" ? c.redo() : h ? d = !1 : n.key === " " ? P(u, !0) : p === "b" ? (c.tool = "brush", $()) : p === "e" ? (c.tool = "eraser", $()) : p === "i" ? (c.tool = "picker", $()) : n.key === "]" ? gt(c.brush.size * 1.25 + 1) : n.key === "[" ? gt(c.brush.size / 1.25) : n.key === "?" || p === "h" ? P(b, !g(b)) : p === "f" ? c.fit() : n.key === "Escape" ? P(b, !1) : d = !1, d && (n.preventDefault(), n.stopPropagation());
+    h && p === "z" ? n.shiftKey ? c.redo() : c.undo() : h && p === "y" ? c.redo() : h ? d = !1 : n.key === " " ? N(M, !0) : p === "b" ? (c.tool = "brush", B()) : p === "e" ? (c.tool = "eraser", B()) : p === "i" ? (c.tool = "picker", B()) : n.key === "]" ? xt(c.brush.size * 1.25 + 1) : n.key === "[" ? xt(c.brush.size / 1.25) : n.key === "?" || p === "h" ? N(b, !g(b)) : p === "f" ? c.fit() : d = !1, d && (n.preventDefault(), n.stopPropagation());
   }
-  function Rt(n) {
-    n.key === " " && P(u, !1);
+  function Kt(n) {
+    n.key === " " && N(M, !1);
   }
-  function bt(n) {
+  function At(n) {
     var h;
-    if (!At() || a.props.uploads === !1) return;
+    if (!Yt() || i.props.uploads === !1) return;
     const p = [
       ...((h = n.clipboardData) === null || h === void 0 ? void 0 : h.files) || []
     ].find((d) => d.type.startsWith("image/"));
-    p && (n.preventDefault(), E(p));
+    p && (n.preventDefault(), et(p));
   }
-  function _s(n) {
+  function Mt(n) {
     var h, p;
-    if (n.preventDefault(), a.props.uploads === !1) return;
+    if (n.preventDefault(), i.props.uploads === !1) return;
     const d = (p = (h = n.dataTransfer) === null || h === void 0 ? void 0 : h.files) === null || p === void 0 ? void 0 : p[0];
-    d && E(d);
+    d && et(d);
   }
   fs(() => {
-    c = new Zr(o, { on_change: V, on_state: $ }), c.brush.color = a.props.default_color || "#000000", S = new ResizeObserver(() => {
+    c = new Xr(o, { on_change: Q, on_state: B }), c.brush.color = i.props.default_color || "#000000", H = new ResizeObserver(() => {
       const n = o.getBoundingClientRect();
-      c.resize_display(n.width, n.height), !Z && c.has_page() && (Z = !0, c.fit(), pt(c.width, c.height));
-    }), S.observe(o), window.addEventListener("keydown", Yt, !0), window.addEventListener("keyup", Rt, !0), window.addEventListener("paste", bt), o.addEventListener("wheel", Vt, { passive: !1 }), _t(a.props.value);
-  }), or(() => {
-    S?.disconnect(), window.removeEventListener("keydown", Yt, !0), window.removeEventListener("keyup", Rt, !0), window.removeEventListener("paste", bt), clearTimeout(q);
+      c.resize_display(n.width, n.height), !A && c.has_page() && (A = !0, c.fit(), pt(c.width, c.height));
+    }), H.observe(o), window.addEventListener("keydown", zt, !0), window.addEventListener("keyup", Kt, !0), window.addEventListener("paste", At), o.addEventListener("wheel", wt, { passive: !1 }), kt(i.props.value);
+  }), nr(() => {
+    H?.disconnect(), window.removeEventListener("keydown", zt, !0), window.removeEventListener("keyup", Kt, !0), window.removeEventListener("paste", At), clearTimeout(E);
   });
   let ve;
   It(() => {
-    const n = a.props.value;
-    !c || n === ve || (ve = n, _t(n).catch((h) => P(y, `The canvas could not show the picture: ${h.message}`)));
+    const n = i.props.value;
+    !c || n === ve || (ve = n, kt(n).catch((h) => N(y, `The canvas could not show the picture: ${h.message}`)));
   });
-  const vs = [
+  const _s = [
     { id: "brush", label: "Brush", key: "B" },
     { id: "eraser", label: "Eraser", key: "E" },
     { id: "picker", label: "Eyedropper", key: "I" }
   ], Y = () => (g(_), c);
-  var Mt = na();
+  var qt = ai();
   let ge, be;
-  var ye = L(Mt);
+  var ye = L(qt);
   {
-    var gs = (n) => {
-      var h = Jr(), p = L(h);
-      mt(() => kt(p, a.shared.label)), G(n, h);
+    var vs = (n) => {
+      var h = Zr(), p = L(h);
+      bt(() => yt(p, i.shared.label)), X(n, h);
     };
-    $t(ye, (n) => {
-      a.shared.show_label && a.shared.label && n(gs);
+    Dt(ye, (n) => {
+      i.shared.show_label && i.shared.label && n(vs);
     });
   }
-  var Et = m(ye, 2), me = L(Et), bs = L(me);
-  Ne(bs, () => g(_), (n) => {
-    var h = ta(), p = De(h);
-    ee(p, 17, () => vs, Oe, (N, R) => {
-      var B = Vr();
-      B.__click = () => {
-        c.tool = g(R).id, $();
+  var Rt = m(ye, 2), me = L(Rt), gs = L(me);
+  Ne(gs, () => g(_), (n) => {
+    var h = jr(), p = De(h);
+    ee(p, 17, () => _s, Oe, (D, R) => {
+      var F = Jr();
+      F.__click = () => {
+        c.tool = g(R).id, B();
       };
-      let yt;
-      var Ct = L(B);
-      mt(
+      let gt;
+      var Ct = L(F);
+      bt(
         (Pt) => {
-          Q(B, "data-canvas-action", g(R).id), Q(B, "title", `${g(R).label} (${g(R).key})`), yt = St(B, 1, "svelte-49zqag", null, yt, Pt), kt(Ct, g(R).label);
+          j(F, "data-canvas-action", g(R).id), j(F, "title", `${g(R).label} (${g(R).key})`), gt = St(F, 1, "svelte-49zqag", null, gt, Pt), yt(Ct, g(R).label);
         },
         [() => ({ active: Y()?.tool === g(R).id })]
-      ), G(N, B);
+      ), X(D, F);
     });
-    var d = m(p, 2), w = m(L(d));
-    w.__input = (N) => gt(+N.currentTarget.value, !1);
-    var v = m(w, 2), z = L(v), W = m(d, 2), K = m(L(W));
-    K.__input = (N) => {
-      c.brush.opacity = +N.currentTarget.value;
+    var d = m(p, 2), k = m(L(d));
+    k.__input = (D) => xt(+D.currentTarget.value, !1);
+    var v = m(k, 2), x = L(v), W = m(d, 2), K = m(L(W));
+    K.__input = (D) => {
+      c.brush.opacity = +D.currentTarget.value;
     };
-    var U = m(W, 2), I = m(L(U));
-    I.__input = (N) => {
-      c.brush.hardness = +N.currentTarget.value;
+    var O = m(W, 2), I = m(L(O));
+    I.__input = (D) => {
+      c.brush.hardness = +D.currentTarget.value;
     };
-    var st = m(U, 2), Kt = L(st);
-    ee(Kt, 17, () => a.props.colors || [], Oe, (N, R) => {
-      var B = Qr();
-      let yt;
-      B.__click = () => {
-        c.brush.color = g(R), c.tool === "picker" && (c.tool = "brush"), $();
+    var it = m(O, 2), Wt = L(it);
+    ee(Wt, 17, () => i.props.colors || [], Oe, (D, R) => {
+      var F = Vr();
+      let gt;
+      F.__click = () => {
+        c.brush.color = g(R), c.tool === "picker" && (c.tool = "brush"), B();
       };
       let Ct;
-      mt(
+      bt(
         (Pt) => {
-          yt = St(B, 1, "lc-swatch svelte-49zqag", null, yt, Pt), Q(B, "title", g(R)), Q(B, "aria-label", `Colour ${g(R)}`), Q(B, "data-canvas-colour", g(R)), Ct = re(B, "", Ct, { background: g(R) });
+          gt = St(F, 1, "lc-swatch svelte-49zqag", null, gt, Pt), j(F, "title", g(R)), j(F, "aria-label", `Colour ${g(R)}`), j(F, "data-canvas-colour", g(R)), Ct = re(F, "", Ct, { background: g(R) });
         },
         [() => ({ active: Y()?.brush.color === g(R) })]
-      ), G(N, B);
+      ), X(D, F);
     });
-    var Lt = m(Kt, 2);
-    Lt.__input = (N) => {
-      c.brush.color = N.currentTarget.value;
+    var Lt = m(Wt, 2);
+    Lt.__input = (D) => {
+      c.brush.color = D.currentTarget.value;
     };
-    var qt = m(st, 4);
-    qt.__click = () => c.undo();
-    var Tt = m(qt, 2);
+    var Et = m(it, 4);
+    Et.__click = () => c.undo();
+    var Tt = m(Et, 2);
     Tt.__click = () => c.redo();
-    var rt = m(Tt, 2);
-    rt.__click = () => c.clear_layer(c.active);
-    var Te = m(rt, 4);
+    var at = m(Tt, 2);
+    at.__click = () => c.clear_layer(c.active);
+    var Te = m(at, 4);
     Te.__click = () => c.fit();
     var Ce = m(Te, 2);
     Ce.__click = () => c.actual_size();
-    var Se = m(Ce, 2), Ms = L(Se), Ie = m(Se, 2);
+    var Se = m(Ce, 2), zs = L(Se), Ie = m(Se, 2);
     {
-      var Es = (N) => {
-        var R = jr();
-        R.__click = () => f.click(), G(N, R);
+      var Ms = (D) => {
+        var R = Qr();
+        R.__click = () => f.click(), X(D, R);
       };
-      $t(Ie, (N) => {
-        a.props.uploads !== !1 && N(Es);
+      Dt(Ie, (D) => {
+        i.props.uploads !== !1 && D(Ms);
       });
     }
     var qs = m(Ie, 2);
-    qs.__click = () => P(b, !g(b)), mt(
-      (N, R, B, yt, Ct, Pt, Ts, Cs) => {
-        Nt(w, N), kt(z, R), Nt(K, B), Nt(I, yt), Nt(Lt, Ct), qt.disabled = Pt, Tt.disabled = Ts, kt(Ms, `${Cs ?? ""}%`);
+    qs.__click = () => N(b, !g(b)), bt(
+      (D, R, F, gt, Ct, Pt, Es, Ts) => {
+        $t(k, D), yt(x, R), $t(K, F), $t(I, gt), $t(Lt, Ct), Et.disabled = Pt, Tt.disabled = Es, yt(zs, `${Ts ?? ""}%`);
       },
       [
         () => Y()?.brush.size ?? 12,
@@ -1914,85 +1915,85 @@ function la(e, t) {
         () => !Y()?.redo_stack.length,
         () => Math.round((Y()?.view.scale ?? 1) * 100)
       ]
-    ), G(n, h);
+    ), X(n, h);
   });
   var ke = m(me, 2), Qt = L(ke);
   let we;
-  var et = L(Qt);
-  et.__pointerdown = vt, et.__pointermove = Jt, et.__pointerup = tt, et.__contextmenu = (n) => n.preventDefault();
+  var rt = L(Qt);
+  rt.__pointerdown = J, rt.__pointermove = _t, rt.__pointerup = Bt, rt.__contextmenu = (n) => n.preventDefault();
   let xe;
-  Wt(et, (n) => o = n, () => o);
-  var jt = m(et, 2);
+  Xt(rt, (n) => o = n, () => o);
+  var jt = m(rt, 2);
   let ze;
-  Wt(jt, (n) => l = n, () => l);
+  Xt(jt, (n) => l = n, () => l);
   var Me = m(jt, 2);
   {
-    var ys = (n) => {
-      var h = ea();
-      G(n, h);
+    var bs = (n) => {
+      var h = ti();
+      X(n, h);
     };
-    $t(Me, (n) => {
-      Y()?.has_page() || n(ys);
+    Dt(Me, (n) => {
+      Y()?.has_page() || n(bs);
     });
   }
-  var ms = m(Me, 2);
+  var ys = m(Me, 2);
   {
-    var ks = (n) => {
-      var h = sa();
-      G(n, h);
+    var ms = (n) => {
+      var h = ei();
+      X(n, h);
     };
-    $t(ms, (n) => {
-      g(b) && n(ks);
+    Dt(ys, (n) => {
+      g(b) && n(ms);
     });
   }
-  var ws = m(Qt, 2), xs = L(ws);
-  Ne(xs, () => g(_), (n) => {
-    var h = aa(), p = De(h);
-    ee(p, 17, () => [...Y()?.layers || []].reverse(), (w) => w.id, (w, v) => {
-      var z = ra();
+  var ks = m(Qt, 2), ws = L(ks);
+  Ne(ws, () => g(_), (n) => {
+    var h = ri(), p = De(h);
+    ee(p, 17, () => [...Y()?.layers || []].reverse(), (k) => k.id, (k, v) => {
+      var x = si();
       let W;
-      var K = L(z);
-      K.__change = (rt) => c.set_visible(g(v).id, rt.currentTarget.checked);
-      var U = m(K, 2);
-      U.__click = () => {
-        c.active = g(v).id, $();
+      var K = L(x);
+      K.__change = (at) => c.set_visible(g(v).id, at.currentTarget.checked);
+      var O = m(K, 2);
+      O.__click = () => {
+        c.active = g(v).id, B();
       };
-      var I = L(U), st = m(I), Kt = L(st), Lt = m(U, 2);
+      var I = L(O), it = m(I), Wt = L(it), Lt = m(O, 2);
       Lt.__click = () => c.move_layer(g(v).id, 1);
-      var qt = m(Lt, 2);
-      qt.__click = () => c.move_layer(g(v).id, -1);
-      var Tt = m(qt, 2);
-      Tt.__change = (rt) => c.set_opacity(g(v).id, +rt.currentTarget.value), mt(
-        (rt) => {
-          W = St(z, 1, "lc-layer svelte-49zqag", null, W, rt), Q(z, "data-layer", g(v).name), Q(z, "data-layer-kind", g(v).kind), _r(K, g(v).visible), kt(I, g(v).name), kt(Kt, g(v).kind), Nt(Tt, g(v).opacity);
+      var Et = m(Lt, 2);
+      Et.__click = () => c.move_layer(g(v).id, -1);
+      var Tt = m(Et, 2);
+      Tt.__change = (at) => c.set_opacity(g(v).id, +at.currentTarget.value), bt(
+        (at) => {
+          W = St(x, 1, "lc-layer svelte-49zqag", null, W, at), j(x, "data-layer", g(v).name), j(x, "data-layer-kind", g(v).kind), pr(K, g(v).visible), yt(I, g(v).name), yt(Wt, g(v).kind), $t(Tt, g(v).opacity);
         },
         [() => ({ active: g(v).id === Y()?.active })]
-      ), G(w, z);
+      ), X(k, x);
     });
     var d = m(p, 2);
-    d.__click = () => c.add_layer("paint"), G(n, h);
+    d.__click = () => c.add_layer("paint"), X(n, h);
   });
-  var Ee = m(ke, 2);
+  var qe = m(ke, 2);
   {
-    var zs = (n) => {
-      var h = ia(), p = L(h);
-      mt(() => kt(p, g(y))), G(n, h);
+    var xs = (n) => {
+      var h = ii(), p = L(h);
+      bt(() => yt(p, g(y))), X(n, h);
     };
-    $t(Ee, (n) => {
-      g(y) && n(zs);
+    Dt(qe, (n) => {
+      g(y) && n(xs);
     });
   }
-  var qe = m(Ee, 2);
-  qe.__change = (n) => {
+  var Ee = m(qe, 2);
+  Ee.__change = (n) => {
     const h = n.currentTarget.files?.[0];
-    h && E(h), n.currentTarget.value = "";
-  }, Wt(qe, (n) => f = n, () => f), Wt(Et, (n) => i = n, () => i), mt(() => {
-    ge = St(Mt, 1, "lc-block svelte-49zqag", null, ge, { hidden: a.shared.visible === !1 }), Q(Mt, "id", a.shared.elem_id), Q(Mt, "data-pending", g(F) ? "1" : "0"), be = re(Mt, "", be, {
-      "min-width": a.shared.min_width ? `${a.shared.min_width}px` : void 0
-    }), we = St(Qt, 1, "lc-stage svelte-49zqag", null, we, { panning: g(u) || k }), xe = re(et, "", xe, { height: `${a.props.canvas_height ?? 480}px` }), ze = St(jt, 1, "lc-cursor svelte-49zqag", null, ze, { hidden: g(u) });
-  }), Dt("pointerenter", Et, () => T = !0), Dt("pointerleave", Et, zt), Dt("dragover", Et, (n) => n.preventDefault()), Dt("drop", Et, _s), Dt("pointercancel", et, tt), G(e, Mt), er();
+    h && et(h), n.currentTarget.value = "";
+  }, Xt(Ee, (n) => f = n, () => f), Xt(Rt, (n) => a = n, () => a), bt(() => {
+    ge = St(qt, 1, "lc-block svelte-49zqag", null, ge, { hidden: i.shared.visible === !1 }), j(qt, "id", i.shared.elem_id), j(qt, "data-pending", g(C) ? "1" : "0"), be = re(qt, "", be, {
+      "min-width": i.shared.min_width ? `${i.shared.min_width}px` : void 0
+    }), we = St(Qt, 1, "lc-stage svelte-49zqag", null, we, { panning: g(M) || u }), xe = re(rt, "", xe, { height: `${i.props.canvas_height ?? 480}px` }), ze = St(jt, 1, "lc-cursor svelte-49zqag", null, ze, { hidden: g(M) });
+  }), Gt("pointerleave", Rt, vt), Gt("dragover", Rt, (n) => n.preventDefault()), Gt("drop", Rt, Mt), Gt("pointercancel", rt, Bt), X(e, qt), tr();
 }
-tr([
+js([
   "click",
   "input",
   "pointerdown",
@@ -2002,5 +2003,5 @@ tr([
   "change"
 ]);
 export {
-  la as default
+  oi as default
 };
