@@ -40,6 +40,7 @@ def red_left_blue_right(image) -> bool:
     return left is not None and right is not None and left > 40 and right < -40
 
 
+@pytest.mark.timeout(2400)  # six demo pictures, each region drawn in its own window: minutes on a busy CPU
 def test_a_red_region_left_and_a_blue_region_right_draw_red_left_and_blue_right(demo_manager, samplers):  # noqa: F811
     made, plain = [], []
     for seed in SEEDS:
