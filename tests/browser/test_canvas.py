@@ -436,6 +436,7 @@ def test_regions_painted_on_their_layers_become_the_jobs_regions(page, artifacts
 
     fill(1, 14)  # region-1 is selected first
     editor.locator("[data-layer=region-2] [data-layer-action=select]").click()
+    expect(editor.locator("[data-canvas-field=colour]")).to_have_value("#3cb44b")  # region 2's own colour
     fill(18, 31)
     page.locator("#txt2img_rg_0_prompt textarea").fill("a red circle")
     page.locator("#txt2img_rg_1_prompt textarea").fill("a blue square")

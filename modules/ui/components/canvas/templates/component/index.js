@@ -1,10 +1,10 @@
-import { i as is, g as as, o as Cs, a as Ae, b as Ss, T as Is, c as As, d as Rs, e as oe, r as fe, f as Zt, p as he, h as Vt, j as Ot, m as Ls, s as ns, k as os, u as It, l as Ut, n as ue, E as Ps, q as g, t as Re, v as Ds, w as $s, x as Le, y as Ns, z as Os, A as Fs, B as de, C as ft, I as te, D as Us, F as Bs, L as Hs, N as Ys, G as Ks, H as Ws, J as Gs, K as Xs, S as Zs, M as Js, O as Vs, P as Qs, Q as ct, R as Pe, U as N, V as js, W as bt, X as Gt, Y as tr, Z as L, _ as m, $ as er, a0 as sr, a1 as De, a2 as yt } from "./render-BWHS4s6_.js";
+import { i as is, g as as, o as Ss, a as Ae, b as Is, T as As, c as Rs, d as Ls, e as oe, r as fe, f as Zt, p as he, h as Vt, j as Nt, m as Ps, s as ns, k as os, u as St, l as Ft, n as ue, E as Ds, q as g, t as Re, v as $s, w as Ns, x as Le, y as Os, z as Fs, A as Us, B as de, C as ft, I as te, D as Bs, F as Hs, L as Ys, N as Ks, G as Ws, H as Gs, J as Xs, K as Zs, S as Js, M as Vs, O as Qs, P as js, Q as ct, R as Pe, U as N, V as tr, W as mt, X as Gt, Y as er, Z as L, _ as m, $ as sr, a0 as rr, a1 as De, a2 as kt } from "./render-BWHS4s6_.js";
 function ls(e) {
   throw new Error("https://svelte.dev/e/lifecycle_outside_component");
 }
-const rr = [];
-function ir(e, t = !1, s = !1) {
-  return Jt(e, /* @__PURE__ */ new Map(), "", rr, null, s);
+const ir = [];
+function ar(e, t = !1, s = !1) {
+  return Jt(e, /* @__PURE__ */ new Map(), "", ir, null, s);
 }
 function Jt(e, t, s, r, i = null, a = !1) {
   if (typeof e == "object" && e !== null) {
@@ -30,7 +30,7 @@ function Jt(e, t, s, r, i = null, a = !1) {
       }
       return l;
     }
-    if (as(e) === Cs) {
+    if (as(e) === Ss) {
       l = {}, t.set(e, l), i !== null && t.set(i, l);
       for (var _ in e)
         l[_] = Jt(
@@ -78,26 +78,26 @@ function Jt(e, t, s, r, i = null, a = !1) {
     );
   }
 }
-function ar(e) {
+function nr(e) {
   var t = document.createElement("template");
   return t.innerHTML = e.replaceAll("<!>", "<!---->"), t.content;
 }
 function $e(e, t) {
   var s = (
     /** @type {Effect} */
-    Rs
+    Ls
   );
   s.nodes === null && (s.nodes = { start: e, end: t, a: null, t: null });
 }
 // @__NO_SIDE_EFFECTS__
 function Z(e, t) {
-  var s = (t & Is) !== 0, r = (t & As) !== 0, i, a = !e.startsWith("<!>");
+  var s = (t & As) !== 0, r = (t & Rs) !== 0, i, a = !e.startsWith("<!>");
   return () => {
-    i === void 0 && (i = ar(a ? e : "<!>" + e), s || (i = /** @type {TemplateNode} */
+    i === void 0 && (i = nr(a ? e : "<!>" + e), s || (i = /** @type {TemplateNode} */
     Ae(i)));
     var o = (
       /** @type {TemplateNode} */
-      r || Ss ? document.importNode(i, !0) : i.cloneNode(!0)
+      r || Is ? document.importNode(i, !0) : i.cloneNode(!0)
     );
     if (s) {
       var l = (
@@ -189,7 +189,7 @@ class cs {
         const l = () => {
           if (Array.from(this.#e.values()).includes(a)) {
             var c = document.createDocumentFragment();
-            Ls(o, c), c.append(Vt()), this.#t.set(a, { effect: o, fragment: c });
+            Ps(o, c), c.append(Vt()), this.#t.set(a, { effect: o, fragment: c });
           } else
             Zt(o);
           this.#r.delete(a), this.#s.delete(a);
@@ -221,13 +221,13 @@ class cs {
       if (i) {
         var a = document.createDocumentFragment(), o = Vt();
         a.append(o), this.#t.set(t, {
-          effect: Ot(() => s(o)),
+          effect: Nt(() => s(o)),
           fragment: a
         });
       } else
         this.#s.set(
           t,
-          Ot(() => s(this.anchor))
+          Nt(() => s(this.anchor))
         );
     if (this.#e.set(r, t), i) {
       for (const [l, f] of this.#s)
@@ -240,19 +240,19 @@ class cs {
   }
 }
 function fs(e) {
-  os === null && ls(), It(() => {
-    const t = Ut(e);
+  os === null && ls(), St(() => {
+    const t = Ft(e);
     if (typeof t == "function") return (
       /** @type {() => void} */
       t
     );
   });
 }
-function nr(e) {
-  os === null && ls(), fs(() => () => Ut(e));
+function or(e) {
+  os === null && ls(), fs(() => () => Ft(e));
 }
-function Dt(e, t, s = !1) {
-  var r = new cs(e), i = s ? Ps : 0;
+function Pt(e, t, s = !1) {
+  var r = new cs(e), i = s ? Ds : 0;
   function a(o, l) {
     r.ensure(o, l);
   }
@@ -273,7 +273,7 @@ function Ne(e, t, s) {
 function Oe(e, t) {
   return t;
 }
-function or(e, t, s) {
+function lr(e, t, s) {
   for (var r = [], i = t.length, a, o = t.length, l = 0; l < i; l++) {
     let b = t[l];
     he(
@@ -303,7 +303,7 @@ function or(e, t, s) {
         /** @type {Element} */
         c.parentNode
       );
-      Us(_), _.append(c), e.items.clear();
+      Bs(_), _.append(c), e.items.clear();
     }
     le(t, !f);
   } else
@@ -318,12 +318,12 @@ function le(e, t = !0) {
 }
 var Fe;
 function ee(e, t, s, r, i, a = null) {
-  var o = e, l = /* @__PURE__ */ new Map(), f = null, c = Ds(() => {
+  var o = e, l = /* @__PURE__ */ new Map(), f = null, c = $s(() => {
     var w = s();
     return is(w) ? w : w == null ? [] : de(w);
   }), _, b = !0;
   function y() {
-    u.fallback = f, lr(u, _, o, t, r), f !== null && (_.length === 0 ? (f.f & ft) === 0 ? fe(f) : (f.f ^= ft, Nt(f, null, o)) : he(f, () => {
+    u.fallback = f, cr(u, _, o, t, r), f !== null && (_.length === 0 ? (f.f & ft) === 0 ? fe(f) : (f.f ^= ft, $t(f, null, o)) : he(f, () => {
       f = null;
     }));
   }
@@ -335,7 +335,7 @@ function ee(e, t, s, r, i, a = null) {
       oe
     ), E = ns(), C = 0; C < w; C += 1) {
       var U = _[C], T = r(U, C), A = b ? null : l.get(T);
-      A ? (A.v && Re(A.v, U), A.i && Re(A.i, C), E && q.skipped_effects.delete(A.e)) : (A = cr(
+      A ? (A.v && Re(A.v, U), A.i && Re(A.i, C), E && q.skipped_effects.delete(A.e)) : (A = fr(
         l,
         b ? o : Fe ??= Vt(),
         U,
@@ -346,7 +346,7 @@ function ee(e, t, s, r, i, a = null) {
         s
       ), b || (A.e.f |= ft), l.set(T, A)), S.add(T);
     }
-    if (w === 0 && a && !f && (b ? f = Ot(() => a(o)) : (f = Ot(() => a(Fe ??= Vt())), f.f |= ft)), !b)
+    if (w === 0 && a && !f && (b ? f = Nt(() => a(o)) : (f = Nt(() => a(Fe ??= Vt())), f.f |= ft)), !b)
       if (E) {
         for (const [H, P] of l)
           S.has(H) || q.skipped_effects.add(P.e);
@@ -358,7 +358,7 @@ function ee(e, t, s, r, i, a = null) {
   }), u = { effect: M, items: l, outrogroups: null, fallback: f };
   b = !1;
 }
-function lr(e, t, s, r, i) {
+function cr(e, t, s, r, i) {
   var a = t.length, o = e.items, l = e.effect.first, f, c = null, _ = [], b = [], y, M, u, w;
   for (w = 0; w < a; w += 1) {
     if (y = t[w], M = i(y, w), u = /** @type {EachItem} */
@@ -367,10 +367,10 @@ function lr(e, t, s, r, i) {
         P.pending.delete(u), P.done.delete(u);
     if ((u.f & ft) !== 0)
       if (u.f ^= ft, u === l)
-        Nt(u, null, s);
+        $t(u, null, s);
       else {
         var S = c ? c.next : l;
-        u === e.effect.last && (e.effect.last = u.prev), u.prev && (u.prev.next = u.next), u.next && (u.next.prev = u.prev), nt(e, c, u), nt(e, u, S), Nt(u, S, s), c = u, _ = [], b = [], l = c.next;
+        u === e.effect.last && (e.effect.last = u.prev), u.prev && (u.prev.next = u.next), u.next && (u.next.prev = u.prev), nt(e, c, u), nt(e, u, S), $t(u, S, s), c = u, _ = [], b = [], l = c.next;
         continue;
       }
     if ((u.f & te) !== 0 && fe(u), u !== l) {
@@ -380,12 +380,12 @@ function lr(e, t, s, r, i) {
           c = q.prev;
           var C = _[0], U = _[_.length - 1];
           for (E = 0; E < _.length; E += 1)
-            Nt(_[E], q, s);
+            $t(_[E], q, s);
           for (E = 0; E < b.length; E += 1)
             f.delete(b[E]);
           nt(e, C.prev, U.next), nt(e, c, C), nt(e, U, q), l = q, c = U, w -= 1, _ = [], b = [];
         } else
-          f.delete(u), Nt(u, l, s), nt(e, u.prev, u.next), nt(e, u, c === null ? e.effect.first : c.next), nt(e, c, u), c = u;
+          f.delete(u), $t(u, l, s), nt(e, u.prev, u.next), nt(e, u, c === null ? e.effect.first : c.next), nt(e, c, u), c = u;
         continue;
       }
       for (_ = [], b = []; l !== null && l !== u; )
@@ -410,21 +410,21 @@ function lr(e, t, s, r, i) {
     var A = T.length;
     if (A > 0) {
       var H = null;
-      or(e, T, H);
+      lr(e, T, H);
     }
   }
 }
-function cr(e, t, s, r, i, a, o, l) {
-  var f = (o & Ns) !== 0 ? (o & Os) === 0 ? Fs(s, !1, !1) : Le(s) : null, c = (o & $s) !== 0 ? Le(i) : null;
+function fr(e, t, s, r, i, a, o, l) {
+  var f = (o & Os) !== 0 ? (o & Fs) === 0 ? Us(s, !1, !1) : Le(s) : null, c = (o & Ns) !== 0 ? Le(i) : null;
   return {
     v: f,
     i: c,
-    e: Ot(() => (a(t, f ?? s, c ?? i, l), () => {
+    e: Nt(() => (a(t, f ?? s, c ?? i, l), () => {
       e.delete(r);
     }))
   };
 }
-function Nt(e, t, s) {
+function $t(e, t, s) {
   if (e.nodes)
     for (var r = e.nodes.start, i = e.nodes.end, a = t && (t.f & ft) === 0 ? (
       /** @type {EffectNodes} */
@@ -432,7 +432,7 @@ function Nt(e, t, s) {
     ) : s; r !== null; ) {
       var o = (
         /** @type {TemplateNode} */
-        Bs(r)
+        Hs(r)
       );
       if (a.before(r), r === i)
         return;
@@ -444,7 +444,7 @@ function nt(e, t, s) {
 }
 const Ue = [...` 	
 \r\f \v\uFEFF`];
-function fr(e, t, s) {
+function hr(e, t, s) {
   var r = e == null ? "" : "" + e;
   if (s) {
     for (var i in s)
@@ -466,17 +466,17 @@ function Be(e, t = !1) {
   }
   return r;
 }
-function hr(e, t) {
+function ur(e, t) {
   if (t) {
     var s = "", r, i;
     return Array.isArray(t) ? (r = t[0], i = t[1]) : r = t, r && (s += Be(r)), i && (s += Be(i, !0)), s = s.trim(), s === "" ? null : s;
   }
   return String(e);
 }
-function St(e, t, s, r, i, a) {
+function Ct(e, t, s, r, i, a) {
   var o = e.__className;
   if (o !== s || o === void 0) {
-    var l = fr(s, r, a);
+    var l = hr(s, r, a);
     l == null ? e.removeAttribute("class") : e.className = l, e.__className = s;
   } else if (a && i !== a)
     for (var f in a) {
@@ -494,45 +494,45 @@ function se(e, t = {}, s, r) {
 function re(e, t, s, r) {
   var i = e.__style;
   if (i !== t) {
-    var a = hr(t, r);
+    var a = ur(t, r);
     a == null ? e.removeAttribute("style") : e.style.cssText = a, e.__style = t;
   } else r && (Array.isArray(r) ? (se(e, s?.[0], r[0]), se(e, s?.[1], r[1], "important")) : se(e, s, r));
   return r;
 }
-const ur = /* @__PURE__ */ Symbol("is custom element"), dr = /* @__PURE__ */ Symbol("is html");
-function $t(e, t) {
+const dr = /* @__PURE__ */ Symbol("is custom element"), pr = /* @__PURE__ */ Symbol("is html");
+function Dt(e, t) {
   var s = pe(e);
   s.value === (s.value = // treat null and undefined the same for the initial value
   t ?? void 0) || // @ts-expect-error
   // `progress` elements always need their value set when it's `0`
   e.value === t && (t !== 0 || e.nodeName !== "PROGRESS") || (e.value = t ?? "");
 }
-function pr(e, t) {
+function _r(e, t) {
   var s = pe(e);
   s.checked !== (s.checked = // treat null and undefined the same for the initial value
   t ?? void 0) && (e.checked = t);
 }
 function j(e, t, s, r) {
   var i = pe(e);
-  i[t] !== (i[t] = s) && (t === "loading" && (e[Hs] = s), s == null ? e.removeAttribute(t) : typeof s != "string" && _r(e).includes(t) ? e[t] = s : e.setAttribute(t, s));
+  i[t] !== (i[t] = s) && (t === "loading" && (e[Ys] = s), s == null ? e.removeAttribute(t) : typeof s != "string" && vr(e).includes(t) ? e[t] = s : e.setAttribute(t, s));
 }
 function pe(e) {
   return (
     /** @type {Record<string | symbol, unknown>} **/
     // @ts-expect-error
     e.__attributes ??= {
-      [ur]: e.nodeName.includes("-"),
-      [dr]: e.namespaceURI === Ys
+      [dr]: e.nodeName.includes("-"),
+      [pr]: e.namespaceURI === Ks
     }
   );
 }
 var He = /* @__PURE__ */ new Map();
-function _r(e) {
+function vr(e) {
   var t = e.getAttribute("is") || e.nodeName, s = He.get(t);
   if (s) return s;
   He.set(t, s = []);
   for (var r, i = e, a = Element.prototype; a !== i; ) {
-    r = Ks(i);
+    r = Ws(i);
     for (var o in r)
       r[o].set && s.push(o);
     i = as(i);
@@ -540,26 +540,26 @@ function _r(e) {
   return s;
 }
 function Ye(e, t) {
-  return e === t || e?.[Zs] === t;
+  return e === t || e?.[Js] === t;
 }
 function Xt(e = {}, t, s, r) {
-  return Ws(() => {
+  return Gs(() => {
     var i, a;
-    return Gs(() => {
-      i = a, a = [], Ut(() => {
+    return Xs(() => {
+      i = a, a = [], Ft(() => {
         e !== s(...a) && (t(e, ...a), i && Ye(s(...i), e) && t(null, ...i));
       });
     }), () => {
-      Xs(() => {
+      Zs(() => {
         a && Ye(s(...a), e) && t(null, ...a);
       });
     };
   }), e;
 }
-function vr(e, t, s) {
+function gr(e, t, s) {
   if (e == null)
-    return t(void 0), Js;
-  const r = Ut(
+    return t(void 0), Vs;
+  const r = Ft(
     () => e.subscribe(
       t,
       // @ts-expect-error
@@ -568,11 +568,11 @@ function vr(e, t, s) {
   );
   return r.unsubscribe ? () => r.unsubscribe() : r;
 }
-function gr(e) {
+function br(e) {
   let t;
-  return vr(e, (s) => t = s)(), t;
+  return gr(e, (s) => t = s)(), t;
 }
-const br = {
+const yr = {
   get(e, t) {
     if (!e.exclude.includes(t))
       return e.props[t];
@@ -596,13 +596,13 @@ const br = {
   }
 };
 // @__NO_SIDE_EFFECTS__
-function yr(e, t, s) {
+function mr(e, t, s) {
   return new Proxy(
     { props: e, exclude: t },
-    br
+    yr
   );
 }
-const mr = [
+const kr = [
   { color: "red", primary: 600, secondary: 100 },
   { color: "green", primary: 600, secondary: 100 },
   { color: "blue", primary: 600, secondary: 100 },
@@ -906,16 +906,16 @@ const mr = [
     950: "#4c0519"
   }
 };
-mr.reduce((e, { color: t, primary: s, secondary: r }) => ({
+kr.reduce((e, { color: t, primary: s, secondary: r }) => ({
   ...e,
   [t]: {
     primary: Ke[t][s],
     secondary: Ke[t][r]
   }
 }), {});
-function kr(e) {
+function wr(e) {
   let t;
-  const s = Qs((i) => {
+  const s = js((i) => {
     let a = !1;
     const o = e.subscribe((l) => {
       t = l, a && i();
@@ -923,7 +923,7 @@ function kr(e) {
     return a = !0, o;
   });
   function r() {
-    return Vs() ? (s(), t) : gr(e);
+    return Qs() ? (s(), t) : br(e);
   }
   return "set" in e ? {
     get current() {
@@ -938,14 +938,14 @@ function kr(e) {
     }
   };
 }
-const wr = "__i18n__", xr = [
+const xr = "__i18n__", zr = [
   "label",
   "info",
   "placeholder",
   "description",
   "title",
   "value"
-], zr = [
+], Mr = [
   "elem_id",
   "elem_classes",
   "visible",
@@ -978,10 +978,10 @@ const wr = "__i18n__", xr = [
   "unregister_component",
   "dispatcher"
 ];
-function Mr(e) {
-  return typeof e == "string" && e.includes(wr);
+function qr(e) {
+  return typeof e == "string" && e.includes(xr);
 }
-class qr {
+class Er {
   load_component;
   #e = ct(Pe({}));
   get shared() {
@@ -1009,7 +1009,7 @@ class qr {
   translatable_props = {};
   dispatcher;
   last_update = null;
-  shared_props = zr;
+  shared_props = Mr;
   mounted = !1;
   old_value;
   register_component;
@@ -1027,8 +1027,8 @@ class qr {
     if (s)
       for (const r in s)
         this.props[r] === void 0 && (this.props[r] = s[r]);
-    this.i18n = this.props.i18n ?? ((r) => r), this.i18n_store = t.props.i18n_store, this._i18n_from_store = this.i18n_store ? kr(this.i18n_store) : void 0;
-    for (const r of xr)
+    this.i18n = this.props.i18n ?? ((r) => r), this.i18n_store = t.props.i18n_store, this._i18n_from_store = this.i18n_store ? wr(this.i18n_store) : void 0;
+    for (const r of zr)
       this.shared[r] = this._translate_and_store(
         "shared",
         r,
@@ -1048,7 +1048,7 @@ class qr {
       // @ts-ignore
       this.set_data_callback,
       this.get_data_callback
-    ), this.registered_id = this.shared.id, this.last_shared_props = t.shared_props, this.last_props = t.props, It(() => {
+    ), this.registered_id = this.shared.id, this.last_shared_props = t.shared_props, this.last_props = t.props, St(() => {
       const r = t.shared_props.id;
       if (this.last_shared_props !== t.shared_props) {
         for (const i in t.shared_props) {
@@ -1070,12 +1070,12 @@ class qr {
         // @ts-ignore
         this.set_data_callback,
         this.get_data_callback
-      ), this.registered_id = r, Ut(() => {
+      ), this.registered_id = r, Ft(() => {
         this.shared.id = r;
       });
-    }), It(() => () => {
+    }), St(() => () => {
       this.registered_id !== null && this.unregister_component(this.registered_id, this.set_data_callback);
-    }), It(() => this.i18n_store ? this.i18n_store.subscribe(() => {
+    }), St(() => this.i18n_store ? this.i18n_store.subscribe(() => {
       for (const [i, a] of Object.entries(this.translatable_props)) {
         const [o, l] = i.split("."), f = this.i18n(a);
         o === "shared" ? this.shared[l] = f : this.props[l] = f;
@@ -1102,14 +1102,14 @@ class qr {
     this.dispatcher(this.shared.id, t, s);
   }
   async get_data() {
-    return ir(this.props);
+    return ar(this.props);
   }
   update(t) {
     this.set_data(t);
   }
   set_data(t) {
     for (const s in t) {
-      const r = t[s], i = Mr(r) ? this._translate_and_store(this.shared_props.includes(s) ? "shared" : "props", s, r) : r;
+      const r = t[s], i = qr(r) ? this._translate_and_store(this.shared_props.includes(s) ? "shared" : "props", s, r) : r;
       if (this.shared_props.includes(s)) {
         const a = s;
         this.shared[a] = i;
@@ -1119,12 +1119,12 @@ class qr {
     }
   }
   watch_for_change() {
-    It(() => {
+    St(() => {
       this.mounted || (this.old_value = this.props.value, this.mounted = !0), this.old_value != this.props.value && (this.old_value = this.props.value, this.dispatch("change"));
     });
   }
 }
-const { PI: Er } = Math, Ft = Er + 1e-4, We = 0.5, Ge = [1, 1];
+const { PI: Tr } = Math, Ot = Tr + 1e-4, We = 0.5, Ge = [1, 1];
 function Xe(e, t, s, r = (i) => i) {
   return e * r(0.5 - t * (0.5 - s));
 }
@@ -1133,7 +1133,7 @@ function hs(e, t, s) {
   let r = ie(1, t / s);
   return ie(1, e + (ie(1, 1 - r) - e) * (r * 0.275));
 }
-function Tr(e) {
+function Cr(e) {
   return [-e[0], -e[1]];
 }
 function V(e, t) {
@@ -1154,7 +1154,7 @@ function ht(e, t) {
 function ae(e, t, s) {
   return e[0] = t[0] * s, e[1] = t[1] * s, e;
 }
-function Cr(e, t) {
+function Sr(e, t) {
   return [e[0] / t, e[1] / t];
 }
 function us(e) {
@@ -1167,10 +1167,10 @@ function ne(e, t) {
 function Je(e, t) {
   return e[0] * t[0] + e[1] * t[1];
 }
-function Sr(e, t) {
+function Ir(e, t) {
   return e[0] === t[0] && e[1] === t[1];
 }
-function Ir(e) {
+function Ar(e) {
   return Math.hypot(e[0], e[1]);
 }
 function Ve(e, t) {
@@ -1178,9 +1178,9 @@ function Ve(e, t) {
   return s * s + r * r;
 }
 function ds(e) {
-  return Cr(e, Ir(e));
+  return Sr(e, Ar(e));
 }
-function Ar(e, t) {
+function Rr(e, t) {
   return Math.hypot(e[1] - t[1], e[0] - t[0]);
 }
 function _e(e, t, s) {
@@ -1194,7 +1194,7 @@ function Qe(e, t, s, r) {
 function je(e, t, s) {
   return V(e, ht(ut(t, e), s));
 }
-function Rr(e, t, s, r) {
+function Lr(e, t, s, r) {
   let i = s[0] - t[0], a = s[1] - t[1];
   return e[0] = t[0] + i * r, e[1] = t[1] + a * r, e;
 }
@@ -1202,75 +1202,75 @@ function ps(e, t, s) {
   return V(e, ht(t, s));
 }
 const $ = [0, 0], ot = [0, 0], lt = [0, 0];
-function Lr(e, t) {
+function Pr(e, t) {
   let s = ps(e, ds(us(ut(e, V(e, [1, 1])))), -t), r = [], i = 1 / 13;
-  for (let a = i; a <= 1; a += i) r.push(_e(s, e, Ft * 2 * a));
-  return r;
-}
-function Pr(e, t, s) {
-  let r = [], i = 1 / s;
-  for (let a = i; a <= 1; a += i) r.push(_e(t, e, Ft * a));
+  for (let a = i; a <= 1; a += i) r.push(_e(s, e, Ot * 2 * a));
   return r;
 }
 function Dr(e, t, s) {
+  let r = [], i = 1 / s;
+  for (let a = i; a <= 1; a += i) r.push(_e(t, e, Ot * a));
+  return r;
+}
+function $r(e, t, s) {
   let r = ut(t, s), i = ht(r, 0.5), a = ht(r, 0.51);
   return [ut(e, i), ut(e, a), V(e, a), V(e, i)];
 }
-function $r(e, t, s, r) {
+function Nr(e, t, s, r) {
   let i = [], a = ps(e, t, s), o = 1 / r;
-  for (let l = o; l < 1; l += o) i.push(_e(a, e, Ft * 3 * l));
+  for (let l = o; l < 1; l += o) i.push(_e(a, e, Ot * 3 * l));
   return i;
 }
-function Nr(e, t, s) {
+function Or(e, t, s) {
   return [V(e, ht(t, s)), V(e, ht(t, s * 0.99)), ut(e, ht(t, s * 0.99)), ut(e, ht(t, s))];
 }
 function ts(e, t, s) {
   return e === !1 || e === void 0 ? 0 : e === !0 ? Math.max(t, s) : e;
 }
-function Or(e, t, s) {
+function Fr(e, t, s) {
   return e.slice(0, 10).reduce((r, i) => {
     let a = i.pressure;
     return t && (a = hs(r, i.distance, s)), (r + a) / 2;
   }, e[0].pressure);
 }
-function Fr(e, t = {}) {
+function Ur(e, t = {}) {
   let { size: s = 16, smoothing: r = 0.5, thinning: i = 0.5, simulatePressure: a = !0, easing: o = (z) => z, start: l = {}, end: f = {}, last: c = !1 } = t, { cap: _ = !0, easing: b = (z) => z * (2 - z) } = l, { cap: y = !0, easing: M = (z) => --z * z * z + 1 } = f;
   if (e.length === 0 || s <= 0) return [];
-  let u = e[e.length - 1].runningLength, w = ts(l.taper, s, u), S = ts(f.taper, s, u), q = (s * r) ** 2, E = [], C = [], U = Or(e, a, s), T = Xe(s, i, e[e.length - 1].pressure, o), A, H = e[0].vector, P = e[0].point, B = P, Q = P, G = B, dt = !1;
+  let u = e[e.length - 1].runningLength, w = ts(l.taper, s, u), S = ts(f.taper, s, u), q = (s * r) ** 2, E = [], C = [], U = Fr(e, a, s), T = Xe(s, i, e[e.length - 1].pressure, o), A, H = e[0].vector, P = e[0].point, B = P, Q = P, G = B, dt = !1;
   for (let z = 0; z < e.length; z++) {
-    let { pressure: st } = e[z], { point: J, vector: _t, distance: Bt, runningLength: vt } = e[z], wt = z === e.length - 1;
-    if (!wt && u - vt < 3) continue;
-    i ? (a && (st = hs(U, Bt, s)), T = Xe(s, i, st, o)) : T = s / 2, A === void 0 && (A = T);
-    let Ht = vt < w ? b(vt / w) : 1, Yt = u - vt < S ? M((u - vt) / S) : 1;
-    T = Math.max(0.01, T * Math.min(Ht, Yt));
-    let xt = (wt ? e[z] : e[z + 1]).vector, zt = wt ? 1 : Je(_t, xt), Kt = Je(_t, H) < 0 && !dt, At = zt !== null && zt < 0;
-    if (Kt || At) {
+    let { pressure: st } = e[z], { point: J, vector: _t, distance: Ut, runningLength: vt } = e[z], zt = z === e.length - 1;
+    if (!zt && u - vt < 3) continue;
+    i ? (a && (st = hs(U, Ut, s)), T = Xe(s, i, st, o)) : T = s / 2, A === void 0 && (A = T);
+    let Bt = vt < w ? b(vt / w) : 1, Ht = u - vt < S ? M((u - vt) / S) : 1;
+    T = Math.max(0.01, T * Math.min(Bt, Ht));
+    let Yt = (zt ? e[z] : e[z + 1]).vector, gt = zt ? 1 : Je(_t, Yt), Kt = Je(_t, H) < 0 && !dt, It = gt !== null && gt < 0;
+    if (Kt || It) {
       ne($, H), ae($, $, T);
-      for (let Mt = 0; Mt <= 1; Mt += 0.07692307692307693) ce(ot, J, $), Qe(ot, ot, J, Ft * Mt), Q = [ot[0], ot[1]], E.push(Q), Ze(lt, J, $), Qe(lt, lt, J, Ft * -Mt), G = [lt[0], lt[1]], C.push(G);
-      P = Q, B = G, At && (dt = !0);
+      for (let bt = 0; bt <= 1; bt += 0.07692307692307693) ce(ot, J, $), Qe(ot, ot, J, Ot * bt), Q = [ot[0], ot[1]], E.push(Q), Ze(lt, J, $), Qe(lt, lt, J, Ot * -bt), G = [lt[0], lt[1]], C.push(G);
+      P = Q, B = G, It && (dt = !0);
       continue;
     }
-    if (dt = !1, wt) {
+    if (dt = !1, zt) {
       ne($, _t), ae($, $, T), E.push(ut(J, $)), C.push(V(J, $));
       continue;
     }
-    Rr($, xt, _t, zt), ne($, $), ae($, $, T), ce(ot, J, $), Q = [ot[0], ot[1]], (z <= 1 || Ve(P, Q) > q) && (E.push(Q), P = Q), Ze(lt, J, $), G = [lt[0], lt[1]], (z <= 1 || Ve(B, G) > q) && (C.push(G), B = G), U = st, H = _t;
+    Lr($, Yt, _t, gt), ne($, $), ae($, $, T), ce(ot, J, $), Q = [ot[0], ot[1]], (z <= 1 || Ve(P, Q) > q) && (E.push(Q), P = Q), Ze(lt, J, $), G = [lt[0], lt[1]], (z <= 1 || Ve(B, G) > q) && (C.push(G), B = G), U = st, H = _t;
   }
-  let mt = [e[0].point[0], e[0].point[1]], pt = e.length > 1 ? [e[e.length - 1].point[0], e[e.length - 1].point[1]] : V(e[0].point, [1, 1]), kt = [], et = [];
+  let wt = [e[0].point[0], e[0].point[1]], pt = e.length > 1 ? [e[e.length - 1].point[0], e[e.length - 1].point[1]] : V(e[0].point, [1, 1]), xt = [], et = [];
   if (e.length === 1) {
-    if (!(w || S) || c) return Lr(mt, A || T);
+    if (!(w || S) || c) return Pr(wt, A || T);
   } else {
-    w || S && e.length === 1 || (_ ? kt.push(...Pr(mt, C[0], 13)) : kt.push(...Dr(mt, E[0], C[0])));
-    let z = us(Tr(e[e.length - 1].vector));
-    S || w && e.length === 1 ? et.push(pt) : y ? et.push(...$r(pt, z, T, 29)) : et.push(...Nr(pt, z, T));
+    w || S && e.length === 1 || (_ ? xt.push(...Dr(wt, C[0], 13)) : xt.push(...$r(wt, E[0], C[0])));
+    let z = us(Cr(e[e.length - 1].vector));
+    S || w && e.length === 1 ? et.push(pt) : y ? et.push(...Nr(pt, z, T, 29)) : et.push(...Or(pt, z, T));
   }
-  return E.concat(et, C.reverse(), kt);
+  return E.concat(et, C.reverse(), xt);
 }
 const es = [0, 0];
 function ss(e) {
   return e != null && e >= 0;
 }
-function Ur(e, t = {}) {
+function Br(e, t = {}) {
   let { streamline: s = 0.5, size: r = 16, last: i = !1 } = t;
   if (e.length === 0) return [];
   let a = 0.15 + (1 - s) * 0.85, o = Array.isArray(e[0]) ? e : e.map(({ x: y, y: M, pressure: u = We }) => [y, M, u]);
@@ -1283,8 +1283,8 @@ function Ur(e, t = {}) {
   let l = [{ point: [o[0][0], o[0][1]], pressure: ss(o[0][2]) ? o[0][2] : 0.25, vector: [...Ge], distance: 0, runningLength: 0 }], f = !1, c = 0, _ = l[0], b = o.length - 1;
   for (let y = 1; y < o.length; y++) {
     let M = i && y === b ? [o[y][0], o[y][1]] : je(_.point, o[y], a);
-    if (Sr(_.point, M)) continue;
-    let u = Ar(M, _.point);
+    if (Ir(_.point, M)) continue;
+    let u = Rr(M, _.point);
     if (c += u, y < b && !f) {
       if (c < r) continue;
       f = !0;
@@ -1293,15 +1293,15 @@ function Ur(e, t = {}) {
   }
   return l[0].vector = l[1]?.vector || [0, 0], l;
 }
-function Br(e, t = {}) {
-  return Fr(Ur(e, t), t);
+function Hr(e, t = {}) {
+  return Ur(Br(e, t), t);
 }
-const Hr = "#ff2d6f", Yr = 60, rs = 0.02, Kr = 64;
+const Yr = "#ff2d6f", Kr = 60, rs = 0.02, Wr = 64;
 function tt(e, t) {
   const s = document.createElement("canvas");
   return s.width = e, s.height = t, s;
 }
-function Wr(e) {
+function Gr(e) {
   const t = new Path2D();
   if (!e.length) return t;
   t.moveTo(e[0][0], e[0][1]);
@@ -1311,8 +1311,8 @@ function Wr(e) {
   }
   return t.closePath(), t;
 }
-let Gr = 1;
-class Xr {
+let Xr = 1;
+class Zr {
   constructor(t, { on_change: s, on_state: r }) {
     this.display = t, this.ctx = t.getContext("2d"), this.on_change = s, this.on_state = r, this.width = 0, this.height = 0, this.background = null, this.background_url = null, this.layers = [], this.active = null, this.view = { scale: 1, ox: 0, oy: 0 }, this.tool = "brush", this.brush = { size: 12, opacity: 1, hardness: 1, color: "#000000" }, this.undo_stack = [], this.redo_stack = [], this.stroke = null, this.stroke_canvas = null, this.work_canvas = null, this.frame = 0, this.dpr = window.devicePixelRatio || 1, this.backdrop = null;
   }
@@ -1323,7 +1323,7 @@ class Xr {
   new_layer(t) {
     const s = tt(this.width, this.height);
     return {
-      id: Gr++,
+      id: Xr++,
       name: t.name,
       kind: t.kind || "paint",
       canvas: s,
@@ -1372,7 +1372,7 @@ class Xr {
   }
   // ------------------------------------------------------------------ history
   push(t) {
-    this.undo_stack.push(t), this.undo_stack.length > Yr && this.undo_stack.shift(), this.redo_stack = [];
+    this.undo_stack.push(t), this.undo_stack.length > Kr && this.undo_stack.shift(), this.redo_stack = [];
   }
   undo() {
     const t = this.undo_stack.pop();
@@ -1466,11 +1466,11 @@ class Xr {
   }
   draw_stroke(t) {
     const s = this.stroke, r = this.stroke_canvas.getContext("2d");
-    if (r.clearRect(0, 0, this.width, this.height), r.fillStyle = s.layer.kind === "mask" ? Hr : this.brush.color, s.points.length === 1) {
+    if (r.clearRect(0, 0, this.width, this.height), r.fillStyle = s.layer.kind === "mask" ? Yr : this.brush.color, s.points.length === 1) {
       const [i, a, o] = s.points[0], l = this.stroke_size() / 2 * (s.pen ? 0.3 + 0.7 * o : 1);
       r.beginPath(), r.arc(i, a, Math.max(0.35, l), 0, Math.PI * 2), r.fill();
     } else
-      r.fill(Wr(Br(s.points, this.stroke_options(t))));
+      r.fill(Gr(Hr(s.points, this.stroke_options(t))));
     this.request_render();
   }
   stroke_box() {
@@ -1534,7 +1534,7 @@ class Xr {
     this.zoom_at(t, s, 1 / this.view.scale);
   }
   zoom_at(t, s, r) {
-    const i = Math.min(Kr, Math.max(rs, this.view.scale * r)), a = i / this.view.scale;
+    const i = Math.min(Wr, Math.max(rs, this.view.scale * r)), a = i / this.view.scale;
     this.set_view(i, t - (t - this.view.ox) * a, s - (s - this.view.oy) * a);
   }
   pan_by(t, s) {
@@ -1588,9 +1588,9 @@ class Xr {
     } : null;
   }
 }
-var Zr = /* @__PURE__ */ Z('<span class="lc-label svelte-49zqag"> </span>'), Jr = /* @__PURE__ */ Z('<button type="button"> </button>'), Vr = /* @__PURE__ */ Z('<button type="button"></button>'), Qr = /* @__PURE__ */ Z('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), jr = /* @__PURE__ */ Z('<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>', 1), ti = /* @__PURE__ */ Z('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), ei = /* @__PURE__ */ Z('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), si = /* @__PURE__ */ Z('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), ri = /* @__PURE__ */ Z('<!> <button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>', 1), ii = /* @__PURE__ */ Z('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), ai = /* @__PURE__ */ Z('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
-function oi(e, t) {
-  sr(t, !0);
+var Jr = /* @__PURE__ */ Z('<span class="lc-label svelte-49zqag"> </span>'), Vr = /* @__PURE__ */ Z('<button type="button"> </button>'), Qr = /* @__PURE__ */ Z('<button type="button"></button>'), jr = /* @__PURE__ */ Z('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), ti = /* @__PURE__ */ Z('<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>', 1), ei = /* @__PURE__ */ Z('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), si = /* @__PURE__ */ Z('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), ri = /* @__PURE__ */ Z('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), ii = /* @__PURE__ */ Z('<!> <button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>', 1), ai = /* @__PURE__ */ Z('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), ni = /* @__PURE__ */ Z('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
+function li(e, t) {
+  rr(t, !0);
   var s = this && this.__awaiter || function(n, h, p, d) {
     function k(v) {
       return v instanceof p ? v : new p(function(x) {
@@ -1618,7 +1618,7 @@ function oi(e, t) {
       O((d = d.apply(n, h || [])).next());
     });
   };
-  const r = /* @__PURE__ */ yr(t, ["$$slots", "$$events", "$$legacy"]), i = new qr(r);
+  const r = /* @__PURE__ */ mr(t, ["$$slots", "$$events", "$$legacy"]), i = new Er(r);
   let a, o, l, f, c, _ = ct(
     0
     // bumped when the engine's toolbar state changes
@@ -1627,7 +1627,7 @@ function oi(e, t) {
   let q = null, E = null, C = ct(!1), U = "", T = 0, A = !1, H;
   const P = () => i.props.layers || [{ name: "paint", kind: "paint" }];
   function B() {
-    er(_);
+    sr(_);
   }
   function Q() {
     N(C, !0), clearTimeout(E), E = setTimeout(G, 180);
@@ -1643,7 +1643,7 @@ function oi(e, t) {
       d.onload = () => h(d), d.onerror = () => p(new Error("not a picture")), d.src = n;
     });
   }
-  function mt(n, h, p) {
+  function wt(n, h, p) {
     const d = document.createElement("canvas");
     return d.width = h, d.height = p, d.getContext("2d").drawImage(n, 0, 0), d;
   }
@@ -1652,14 +1652,14 @@ function oi(e, t) {
     const d = (p = i.props.brush_fraction) !== null && p !== void 0 ? p : 0.02;
     c.brush.size = Math.max(1, Math.round(Math.min(n, h) * d * c.view.scale));
   }
-  function kt(n) {
+  function xt(n) {
     return s(this, void 0, void 0, function* () {
       if (n && n.token && n.token === U) return;
       if (!n) {
         c.set_page(0, 0, null, null, [], !1);
         return;
       }
-      const h = n.background ? mt(yield dt(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((v) => [v.name, v])), d = P().map((v) => Object.assign(Object.assign({}, v), p.get(v.name) || {}));
+      const h = n.background ? wt(yield dt(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((v) => [v.name, v])), d = P().map((v) => Object.assign(Object.assign({}, v), p.get(v.name) || {}));
       for (const v of n.layers || []) d.some((x) => x.name === v.name) || d.push(v);
       c.set_page(n.width, n.height, h, n.background || null, d, !1);
       for (const v of d) {
@@ -1694,7 +1694,7 @@ function oi(e, t) {
         N(y, `The picture is ${d.naturalWidth}x${d.naturalHeight} pixels, over the limit of ${k} per side. Scale it down first.`);
         return;
       }
-      const v = d.naturalWidth, x = d.naturalHeight, W = mt(d, v, x);
+      const v = d.naturalWidth, x = d.naturalHeight, W = wt(d, v, x);
       c.set_page(v, x, W, W.toDataURL("image/png"), P(), !0);
       const K = c.layer_named(i.props.active_layer);
       K && (c.active = K.id), pt(v, x), G("upload");
@@ -1753,106 +1753,113 @@ function oi(e, t) {
       c.extend_stroke(v, x, z(k));
     }
   }
-  function Bt(n) {
+  function Ut(n) {
     S.delete(n.pointerId), S.size < 2 && (q = null), u && (u = null), w === n.pointerId && (w = null, c.end_stroke());
   }
   function vt() {
     g(C) && w === null && G();
   }
-  function wt(n) {
+  function zt(n) {
     n.preventDefault();
     const h = st(n);
     n.ctrlKey || !n.shiftKey ? c.zoom_at(h.x, h.y, Math.exp(-n.deltaY * 15e-4)) : c.pan_by(-n.deltaY, 0);
   }
-  function Ht(n) {
+  function Bt(n) {
     if (!n) return !1;
     const h = n.tagName;
     return n.isContentEditable || h === "TEXTAREA" || h === "INPUT" && !["range", "checkbox", "button", "color", "file"].includes(n.type);
   }
-  function Yt() {
+  function Ht() {
     if (!a || !a.getClientRects().length) return !1;
     const n = document.activeElement;
-    return (a.contains(n) || a.matches(":hover")) && !Ht(n);
+    return (a.contains(n) || a.matches(":hover")) && !Bt(n);
   }
-  function xt(n, h = !0) {
+  function Yt(n) {
+    if (c.active = n.id, n.kind === "region") {
+      const h = c.layers.filter((d) => d.kind === "region").indexOf(n), p = (i.props.colors || [])[h];
+      p && (c.brush.color = p);
+    }
+    B();
+  }
+  function gt(n, h = !0) {
     c.brush.size = Math.max(1, Math.min(400, Math.round(n))), l.style.width = l.style.height = `${c.brush.size}px`, h && B();
   }
-  function zt(n) {
+  function Kt(n) {
     if (n.key === "Escape" && g(b)) {
       N(b, !1);
       return;
     }
-    if (!Yt()) return;
+    if (!Ht()) return;
     const h = n.ctrlKey || n.metaKey, p = n.key.toLowerCase();
     let d = !0;
-    h && p === "z" ? n.shiftKey ? c.redo() : c.undo() : h && p === "y" ? c.redo() : h ? d = !1 : n.key === " " ? N(M, !0) : p === "b" ? (c.tool = "brush", B()) : p === "e" ? (c.tool = "eraser", B()) : p === "i" ? (c.tool = "picker", B()) : n.key === "]" ? xt(c.brush.size * 1.25 + 1) : n.key === "[" ? xt(c.brush.size / 1.25) : n.key === "?" || p === "h" ? N(b, !g(b)) : p === "f" ? c.fit() : d = !1, d && (n.preventDefault(), n.stopPropagation());
+    h && p === "z" ? n.shiftKey ? c.redo() : c.undo() : h && p === "y" ? c.redo() : h ? d = !1 : n.key === " " ? N(M, !0) : p === "b" ? (c.tool = "brush", B()) : p === "e" ? (c.tool = "eraser", B()) : p === "i" ? (c.tool = "picker", B()) : n.key === "]" ? gt(c.brush.size * 1.25 + 1) : n.key === "[" ? gt(c.brush.size / 1.25) : n.key === "?" || p === "h" ? N(b, !g(b)) : p === "f" ? c.fit() : d = !1, d && (n.preventDefault(), n.stopPropagation());
   }
-  function Kt(n) {
+  function It(n) {
     n.key === " " && N(M, !1);
   }
-  function At(n) {
+  function bt(n) {
     var h;
-    if (!Yt() || i.props.uploads === !1) return;
+    if (!Ht() || i.props.uploads === !1) return;
     const p = [
       ...((h = n.clipboardData) === null || h === void 0 ? void 0 : h.files) || []
     ].find((d) => d.type.startsWith("image/"));
     p && (n.preventDefault(), et(p));
   }
-  function Mt(n) {
+  function _s(n) {
     var h, p;
     if (n.preventDefault(), i.props.uploads === !1) return;
     const d = (p = (h = n.dataTransfer) === null || h === void 0 ? void 0 : h.files) === null || p === void 0 ? void 0 : p[0];
     d && et(d);
   }
   fs(() => {
-    c = new Xr(o, { on_change: Q, on_state: B }), c.brush.color = i.props.default_color || "#000000", H = new ResizeObserver(() => {
+    c = new Zr(o, { on_change: Q, on_state: B }), c.brush.color = i.props.default_color || "#000000", H = new ResizeObserver(() => {
       const n = o.getBoundingClientRect();
       c.resize_display(n.width, n.height), !A && c.has_page() && (A = !0, c.fit(), pt(c.width, c.height));
-    }), H.observe(o), window.addEventListener("keydown", zt, !0), window.addEventListener("keyup", Kt, !0), window.addEventListener("paste", At), o.addEventListener("wheel", wt, { passive: !1 }), kt(i.props.value);
-  }), nr(() => {
-    H?.disconnect(), window.removeEventListener("keydown", zt, !0), window.removeEventListener("keyup", Kt, !0), window.removeEventListener("paste", At), clearTimeout(E);
+    }), H.observe(o), window.addEventListener("keydown", Kt, !0), window.addEventListener("keyup", It, !0), window.addEventListener("paste", bt), o.addEventListener("wheel", zt, { passive: !1 }), xt(i.props.value);
+  }), or(() => {
+    H?.disconnect(), window.removeEventListener("keydown", Kt, !0), window.removeEventListener("keyup", It, !0), window.removeEventListener("paste", bt), clearTimeout(E);
   });
   let ve;
-  It(() => {
+  St(() => {
     const n = i.props.value;
-    !c || n === ve || (ve = n, kt(n).catch((h) => N(y, `The canvas could not show the picture: ${h.message}`)));
+    !c || n === ve || (ve = n, xt(n).catch((h) => N(y, `The canvas could not show the picture: ${h.message}`)));
   });
-  const _s = [
+  const vs = [
     { id: "brush", label: "Brush", key: "B" },
     { id: "eraser", label: "Eraser", key: "E" },
     { id: "picker", label: "Eyedropper", key: "I" }
   ], Y = () => (g(_), c);
-  var qt = ai();
+  var Mt = ni();
   let ge, be;
-  var ye = L(qt);
+  var ye = L(Mt);
   {
-    var vs = (n) => {
-      var h = Zr(), p = L(h);
-      bt(() => yt(p, i.shared.label)), X(n, h);
+    var gs = (n) => {
+      var h = Jr(), p = L(h);
+      mt(() => kt(p, i.shared.label)), X(n, h);
     };
-    Dt(ye, (n) => {
-      i.shared.show_label && i.shared.label && n(vs);
+    Pt(ye, (n) => {
+      i.shared.show_label && i.shared.label && n(gs);
     });
   }
-  var Rt = m(ye, 2), me = L(Rt), gs = L(me);
-  Ne(gs, () => g(_), (n) => {
-    var h = jr(), p = De(h);
-    ee(p, 17, () => _s, Oe, (D, R) => {
-      var F = Jr();
+  var At = m(ye, 2), me = L(At), bs = L(me);
+  Ne(bs, () => g(_), (n) => {
+    var h = ti(), p = De(h);
+    ee(p, 17, () => vs, Oe, (D, R) => {
+      var F = Vr();
       F.__click = () => {
         c.tool = g(R).id, B();
       };
-      let gt;
-      var Ct = L(F);
-      bt(
-        (Pt) => {
-          j(F, "data-canvas-action", g(R).id), j(F, "title", `${g(R).label} (${g(R).key})`), gt = St(F, 1, "svelte-49zqag", null, gt, Pt), yt(Ct, g(R).label);
+      let yt;
+      var Tt = L(F);
+      mt(
+        (Lt) => {
+          j(F, "data-canvas-action", g(R).id), j(F, "title", `${g(R).label} (${g(R).key})`), yt = Ct(F, 1, "svelte-49zqag", null, yt, Lt), kt(Tt, g(R).label);
         },
         [() => ({ active: Y()?.tool === g(R).id })]
       ), X(D, F);
     });
     var d = m(p, 2), k = m(L(d));
-    k.__input = (D) => xt(+D.currentTarget.value, !1);
+    k.__input = (D) => gt(+D.currentTarget.value, !1);
     var v = m(k, 2), x = L(v), W = m(d, 2), K = m(L(W));
     K.__input = (D) => {
       c.brush.opacity = +D.currentTarget.value;
@@ -1863,47 +1870,47 @@ function oi(e, t) {
     };
     var it = m(O, 2), Wt = L(it);
     ee(Wt, 17, () => i.props.colors || [], Oe, (D, R) => {
-      var F = Vr();
-      let gt;
+      var F = Qr();
+      let yt;
       F.__click = () => {
         c.brush.color = g(R), c.tool === "picker" && (c.tool = "brush"), B();
       };
-      let Ct;
-      bt(
-        (Pt) => {
-          gt = St(F, 1, "lc-swatch svelte-49zqag", null, gt, Pt), j(F, "title", g(R)), j(F, "aria-label", `Colour ${g(R)}`), j(F, "data-canvas-colour", g(R)), Ct = re(F, "", Ct, { background: g(R) });
+      let Tt;
+      mt(
+        (Lt) => {
+          yt = Ct(F, 1, "lc-swatch svelte-49zqag", null, yt, Lt), j(F, "title", g(R)), j(F, "aria-label", `Colour ${g(R)}`), j(F, "data-canvas-colour", g(R)), Tt = re(F, "", Tt, { background: g(R) });
         },
         [() => ({ active: Y()?.brush.color === g(R) })]
       ), X(D, F);
     });
-    var Lt = m(Wt, 2);
-    Lt.__input = (D) => {
+    var Rt = m(Wt, 2);
+    Rt.__input = (D) => {
       c.brush.color = D.currentTarget.value;
     };
-    var Et = m(it, 4);
-    Et.__click = () => c.undo();
-    var Tt = m(Et, 2);
-    Tt.__click = () => c.redo();
-    var at = m(Tt, 2);
+    var qt = m(it, 4);
+    qt.__click = () => c.undo();
+    var Et = m(qt, 2);
+    Et.__click = () => c.redo();
+    var at = m(Et, 2);
     at.__click = () => c.clear_layer(c.active);
     var Te = m(at, 4);
     Te.__click = () => c.fit();
     var Ce = m(Te, 2);
     Ce.__click = () => c.actual_size();
-    var Se = m(Ce, 2), zs = L(Se), Ie = m(Se, 2);
+    var Se = m(Ce, 2), Ms = L(Se), Ie = m(Se, 2);
     {
-      var Ms = (D) => {
-        var R = Qr();
+      var qs = (D) => {
+        var R = jr();
         R.__click = () => f.click(), X(D, R);
       };
-      Dt(Ie, (D) => {
-        i.props.uploads !== !1 && D(Ms);
+      Pt(Ie, (D) => {
+        i.props.uploads !== !1 && D(qs);
       });
     }
-    var qs = m(Ie, 2);
-    qs.__click = () => N(b, !g(b)), bt(
-      (D, R, F, gt, Ct, Pt, Es, Ts) => {
-        $t(k, D), yt(x, R), $t(K, F), $t(I, gt), $t(Lt, Ct), Et.disabled = Pt, Tt.disabled = Es, yt(zs, `${Ts ?? ""}%`);
+    var Es = m(Ie, 2);
+    Es.__click = () => N(b, !g(b)), mt(
+      (D, R, F, yt, Tt, Lt, Ts, Cs) => {
+        Dt(k, D), kt(x, R), Dt(K, F), Dt(I, yt), Dt(Rt, Tt), qt.disabled = Lt, Et.disabled = Ts, kt(Ms, `${Cs ?? ""}%`);
       },
       [
         () => Y()?.brush.size ?? 12,
@@ -1920,7 +1927,7 @@ function oi(e, t) {
   var ke = m(me, 2), Qt = L(ke);
   let we;
   var rt = L(Qt);
-  rt.__pointerdown = J, rt.__pointermove = _t, rt.__pointerup = Bt, rt.__contextmenu = (n) => n.preventDefault();
+  rt.__pointerdown = J, rt.__pointermove = _t, rt.__pointerup = Ut, rt.__contextmenu = (n) => n.preventDefault();
   let xe;
   Xt(rt, (n) => o = n, () => o);
   var jt = m(rt, 2);
@@ -1928,44 +1935,42 @@ function oi(e, t) {
   Xt(jt, (n) => l = n, () => l);
   var Me = m(jt, 2);
   {
-    var bs = (n) => {
-      var h = ti();
-      X(n, h);
-    };
-    Dt(Me, (n) => {
-      Y()?.has_page() || n(bs);
-    });
-  }
-  var ys = m(Me, 2);
-  {
-    var ms = (n) => {
+    var ys = (n) => {
       var h = ei();
       X(n, h);
     };
-    Dt(ys, (n) => {
-      g(b) && n(ms);
+    Pt(Me, (n) => {
+      Y()?.has_page() || n(ys);
     });
   }
-  var ks = m(Qt, 2), ws = L(ks);
-  Ne(ws, () => g(_), (n) => {
-    var h = ri(), p = De(h);
+  var ms = m(Me, 2);
+  {
+    var ks = (n) => {
+      var h = si();
+      X(n, h);
+    };
+    Pt(ms, (n) => {
+      g(b) && n(ks);
+    });
+  }
+  var ws = m(Qt, 2), xs = L(ws);
+  Ne(xs, () => g(_), (n) => {
+    var h = ii(), p = De(h);
     ee(p, 17, () => [...Y()?.layers || []].reverse(), (k) => k.id, (k, v) => {
-      var x = si();
+      var x = ri();
       let W;
       var K = L(x);
       K.__change = (at) => c.set_visible(g(v).id, at.currentTarget.checked);
       var O = m(K, 2);
-      O.__click = () => {
-        c.active = g(v).id, B();
-      };
-      var I = L(O), it = m(I), Wt = L(it), Lt = m(O, 2);
-      Lt.__click = () => c.move_layer(g(v).id, 1);
-      var Et = m(Lt, 2);
-      Et.__click = () => c.move_layer(g(v).id, -1);
-      var Tt = m(Et, 2);
-      Tt.__change = (at) => c.set_opacity(g(v).id, +at.currentTarget.value), bt(
+      O.__click = () => Yt(g(v));
+      var I = L(O), it = m(I), Wt = L(it), Rt = m(O, 2);
+      Rt.__click = () => c.move_layer(g(v).id, 1);
+      var qt = m(Rt, 2);
+      qt.__click = () => c.move_layer(g(v).id, -1);
+      var Et = m(qt, 2);
+      Et.__change = (at) => c.set_opacity(g(v).id, +at.currentTarget.value), mt(
         (at) => {
-          W = St(x, 1, "lc-layer svelte-49zqag", null, W, at), j(x, "data-layer", g(v).name), j(x, "data-layer-kind", g(v).kind), pr(K, g(v).visible), yt(I, g(v).name), yt(Wt, g(v).kind), $t(Tt, g(v).opacity);
+          W = Ct(x, 1, "lc-layer svelte-49zqag", null, W, at), j(x, "data-layer", g(v).name), j(x, "data-layer-kind", g(v).kind), _r(K, g(v).visible), kt(I, g(v).name), kt(Wt, g(v).kind), Dt(Et, g(v).opacity);
         },
         [() => ({ active: g(v).id === Y()?.active })]
       ), X(k, x);
@@ -1975,25 +1980,25 @@ function oi(e, t) {
   });
   var qe = m(ke, 2);
   {
-    var xs = (n) => {
-      var h = ii(), p = L(h);
-      bt(() => yt(p, g(y))), X(n, h);
+    var zs = (n) => {
+      var h = ai(), p = L(h);
+      mt(() => kt(p, g(y))), X(n, h);
     };
-    Dt(qe, (n) => {
-      g(y) && n(xs);
+    Pt(qe, (n) => {
+      g(y) && n(zs);
     });
   }
   var Ee = m(qe, 2);
   Ee.__change = (n) => {
     const h = n.currentTarget.files?.[0];
     h && et(h), n.currentTarget.value = "";
-  }, Xt(Ee, (n) => f = n, () => f), Xt(Rt, (n) => a = n, () => a), bt(() => {
-    ge = St(qt, 1, "lc-block svelte-49zqag", null, ge, { hidden: i.shared.visible === !1 }), j(qt, "id", i.shared.elem_id), j(qt, "data-pending", g(C) ? "1" : "0"), be = re(qt, "", be, {
+  }, Xt(Ee, (n) => f = n, () => f), Xt(At, (n) => a = n, () => a), mt(() => {
+    ge = Ct(Mt, 1, "lc-block svelte-49zqag", null, ge, { hidden: i.shared.visible === !1 }), j(Mt, "id", i.shared.elem_id), j(Mt, "data-pending", g(C) ? "1" : "0"), be = re(Mt, "", be, {
       "min-width": i.shared.min_width ? `${i.shared.min_width}px` : void 0
-    }), we = St(Qt, 1, "lc-stage svelte-49zqag", null, we, { panning: g(M) || u }), xe = re(rt, "", xe, { height: `${i.props.canvas_height ?? 480}px` }), ze = St(jt, 1, "lc-cursor svelte-49zqag", null, ze, { hidden: g(M) });
-  }), Gt("pointerleave", Rt, vt), Gt("dragover", Rt, (n) => n.preventDefault()), Gt("drop", Rt, Mt), Gt("pointercancel", rt, Bt), X(e, qt), tr();
+    }), we = Ct(Qt, 1, "lc-stage svelte-49zqag", null, we, { panning: g(M) || u }), xe = re(rt, "", xe, { height: `${i.props.canvas_height ?? 480}px` }), ze = Ct(jt, 1, "lc-cursor svelte-49zqag", null, ze, { hidden: g(M) });
+  }), Gt("pointerleave", At, vt), Gt("dragover", At, (n) => n.preventDefault()), Gt("drop", At, _s), Gt("pointercancel", rt, Ut), X(e, Mt), er();
 }
-js([
+tr([
   "click",
   "input",
   "pointerdown",
@@ -2003,5 +2008,5 @@ js([
   "change"
 ]);
 export {
-  oi as default
+  li as default
 };
