@@ -70,9 +70,9 @@ def demo(tmp_path):
     torch.set_num_threads(threads)
 
 
-# Measured on 2026-12-03 with these settings (same pictures, prompts and seeds, through the same job): pink with the
-# trigger 8/8, colour as asked without it 8/8 (the base model: 8/8). Trained in 22 min of wall time on the 2 cores
-# at load average ~13 from other work; the timeout leaves room for such a machine. What made it work: the demo VAE
+# Measured on 2026-12-03 with these settings: this test passed with pink 8/8 with the trigger and the colour as asked
+# 7/8 without it, trained in 8.7 min; a run of the same job and prompts from a script gave 8/8 and 8/8 (the base
+# model: 8/8), trained in 22 min at load average ~13 from other work; the timeout leaves room for such a machine. What made it work: the demo VAE
 # cannot draw a pink ground (see the test below), and the text encoder is trained too: a trigger the tokenizer
 # splits into p-i-n-k-i-s-h pieces means little to a frozen encoder, and output preservation at 1.0 then keeps
 # the colour as asked without it (UNet only at 0.3: 7/8 and 2/8; with the encoder at 0.3: 8/8 and 5/8).
