@@ -314,6 +314,9 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     loras = _loras(tags, models, warnings)
     region_plan = regional.plan(request, models, warnings)
     warnings += [h for h in prompt_hints(request.prompt) if h not in warnings]
+    if request.distilled_cfg_scale is not None:  # Forge's Flux field, sent to an SD checkpoint: say so, never drop it
+        warnings.append("Distilled CFG Scale has no effect on SD 1.x/2.x/XL checkpoints (it feeds Flux's guidance "
+                        "embedding); CFG scale is their guidance.")
     prepared = inpainting.prepare(request) if request.mode in IMAGE_MODES else None
     if prepared is not None:
         warnings += prepared.warnings

@@ -227,3 +227,14 @@ def test_a_qwen_image_edit_takes_the_reference_and_instruction_like_the_bare_pip
     bare = _bare(folder, image=RED, prompt=request.prompt, negative_prompt="", true_cfg_scale=1.0, height=32,
                  width=32, num_inference_steps=2)
     assert _same(ours.images[0], bare)
+
+
+def test_distilled_cfg_scale_sent_to_an_sd_checkpoint_is_reported_not_silently_dropped(tiny_models_dir, cpu_fp32,
+                                                                                       tmp_path):
+    sd = tiny_manager(tiny_models_dir, cpu_fp32, tmp_path / "cache.json")
+    request = GenerationRequest(prompt="a red circle", checkpoint="tiny-a", sampler="Euler", steps=2, width=32,
+                                height=32, seed=1)
+    plain = generate(request, sd, SamplerRegistry.default())
+    sent = generate(replace(request, distilled_cfg_scale=6.0), sd, SamplerRegistry.default())
+    assert not any("Distilled CFG Scale" in w for w in plain.warnings)
+    assert any("Distilled CFG Scale has no effect" in w for w in sent.warnings)
