@@ -2,7 +2,8 @@
 
 Each unit has a layered canvas that is ready to draw on (a white page, its control layer selected) and also
 takes an upload, so an artist's scribble goes straight in as the control image; drawing or uploading turns the
-unit on, as sd-webui-controlnet does. "Preview" shows the preprocessed map at the size the model will see. The panel turns its values into `ControlUnit`s on the request; it holds no model state.
+unit on, as sd-webui-controlnet does. "Preview" shows the preprocessed map at the size the model will see.
+The panel turns its values into `ControlUnit`s on the request; it holds no model state.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The "Regions" accordion of the txt2img and img2img tabs: rows of prompt + box + weight, an uploaded colour map
-whose colours each get a prompt, or a canvas with one layer per region row to paint, and a preview of the layout at the picture's size. The tab's prompt is the base
-shared by all regions. The form reads its values by component names `rg_*`; PNG Info / History "Send to txt2img"
-fill it back from a picture's infotext (mask regions come back as a colour map drawn from their masks)."""
+whose colours each get a prompt, or a canvas with one layer per region row to paint, and a preview of the layout
+at the picture's size. The tab's prompt is the base shared by all regions. The form reads its values by component
+names `rg_*`; PNG Info / History "Send to txt2img" fill it back from a picture's infotext (mask regions come back
+as a colour map drawn from their masks)."""
 
 from __future__ import annotations
 
@@ -165,7 +166,8 @@ def build(prefix: str, width: Any, height: Any) -> RegionsPanel:
     with gr.Accordion("Regions", open=False, elem_id=f"{prefix}_regions"):
         c["rg_enable"] = gr.Checkbox(False, label="Regions: each area with its own prompt (and <lora:...>); the "
                                      "prompt above is the base shared by all", elem_id=f"{prefix}_rg_enable")
-        c["rg_source"] = gr.Radio([BOXES, COLOUR_MAP, PAINTED], value=BOXES, label="Layout", elem_id=f"{prefix}_rg_source")
+        c["rg_source"] = gr.Radio([BOXES, COLOUR_MAP, PAINTED], value=BOXES, label="Layout",
+                                  elem_id=f"{prefix}_rg_source")
         for n in range(ROWS):
             with gr.Row():
                 c[f"rg_{n}_prompt"] = gr.Textbox(label=f"Region {n + 1} prompt", scale=3,
@@ -182,7 +184,7 @@ def build(prefix: str, width: Any, height: Any) -> RegionsPanel:
         c["rg_canvas"] = LayeredCanvas(blank((512, 512), None), label="Painted regions: one layer per region row",
                                        layers=[(region_layer(n), "region") for n in range(ROWS)],
                                        active_layer=region_layer(0), colors=colours, default_color=colours[0],
-                                       brush_fraction=0.06, uploads=False, canvas_height=360,
+                                       brush_fraction=0.06, uploads=False, can_add_layers=False, canvas_height=360,
                                        elem_id=f"{prefix}_rg_canvas")
         page = gr.Button("Page at the picture size", elem_id=f"{prefix}_rg_page", size="sm")
         show = gr.Button("Preview layout", elem_id=f"{prefix}_rg_show")

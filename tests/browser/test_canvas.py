@@ -421,6 +421,7 @@ def test_regions_painted_on_their_layers_become_the_jobs_regions(page, artifacts
     editor = page.locator("#txt2img_rg_canvas")
     expect(editor.locator("[data-canvas-readout=zoom]")).not_to_have_text("", timeout=60_000)
     surface = editor.locator("canvas[data-canvas-surface]")
+    expect(editor.locator("[data-canvas-action=add-layer]")).to_have_count(0)  # a paint layer means nothing here
     editor.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     box = surface.bounding_box()

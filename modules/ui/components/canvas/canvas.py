@@ -52,7 +52,8 @@ class LayeredCanvas(Component):
 
     `layers` are the layers a fresh page starts with (the artist can add more paint layers); `brush_fraction`
     sets the default brush width as a fraction of the picture's shorter side, so a 48 px and a 2048 px picture
-    both start with a brush that fits them. `max_side` refuses bigger uploads in the browser with a message."""
+    both start with a brush that fits them. `max_side` refuses bigger uploads in the browser with a message;
+    `can_add_layers=False` hides "+ Paint layer" where a tab would have no use for one."""
 
     EVENTS = [Events.change, Events.input, Events.upload, Events.clear]
     data_model = CanvasData
@@ -62,6 +63,7 @@ class LayeredCanvas(Component):
                  layers: Sequence[LayerSpec | tuple[str, str]] = (("paint", "paint"),),
                  brush_fraction: float = 0.02, colors: Sequence[str] = DEFAULT_COLORS,
                  default_color: str = "#000000", active_layer: str | None = None, uploads: bool = True,
+                 can_add_layers: bool = True,
                  max_side: int = 4096, canvas_height: int = 480, label: str | None = None,
                  show_label: bool | None = None, container: bool = True, scale: int | None = None,
                  min_width: int = 160, interactive: bool | None = None, visible: bool = True,
@@ -81,6 +83,7 @@ class LayeredCanvas(Component):
             raise CanvasError(f"active_layer {active_layer!r} is not one of the layers {names}.")
         self.active_layer = active_layer or names[0]
         self.uploads = uploads
+        self.can_add_layers = can_add_layers  # off where extra paint layers would mean nothing (regions)
         self.max_side = max_side
         self.canvas_height = canvas_height
         super().__init__(value, label=label, show_label=show_label, container=container, scale=scale,

@@ -1,12 +1,12 @@
-import { i as is, g as as, o as Ss, a as Ae, b as Is, T as As, c as Rs, d as Ls, e as oe, r as fe, f as Zt, p as he, h as Vt, j as Nt, m as Ps, s as ns, k as os, u as St, l as Ft, n as ue, E as Ds, q as g, t as Re, v as $s, w as Ns, x as Le, y as Os, z as Fs, A as Us, B as de, C as ft, I as te, D as Bs, F as Hs, L as Ys, N as Ks, G as Ws, H as Gs, J as Xs, K as Zs, S as Js, M as Vs, O as Qs, P as js, Q as ct, R as Pe, U as N, V as tr, W as mt, X as Gt, Y as er, Z as L, _ as m, $ as sr, a0 as rr, a1 as De, a2 as kt } from "./render-BWHS4s6_.js";
+import { i as is, g as as, o as Ss, a as Ae, b as Is, T as As, c as Rs, d as Ls, e as le, r as he, f as Jt, p as ue, h as Qt, j as Nt, m as Ps, s as ns, k as os, u as It, l as Ft, n as de, E as Ds, q as v, t as Re, v as $s, w as Ns, x as Le, y as Os, z as Fs, A as Us, B as pe, C as ft, I as ee, D as Bs, F as Hs, L as Ys, N as Ks, G as Ws, H as Gs, J as Xs, K as Zs, S as Js, M as Vs, O as Qs, P as js, Q as ct, R as Pe, U as N, V as tr, W as mt, X as Xt, Y as er, Z as L, _ as k, $ as sr, a0 as rr, a1 as De, a2 as kt } from "./render-BWHS4s6_.js";
 function ls(e) {
   throw new Error("https://svelte.dev/e/lifecycle_outside_component");
 }
 const ir = [];
 function ar(e, t = !1, s = !1) {
-  return Jt(e, /* @__PURE__ */ new Map(), "", ir, null, s);
+  return Vt(e, /* @__PURE__ */ new Map(), "", ir, null, s);
 }
-function Jt(e, t, s, r, i = null, a = !1) {
+function Vt(e, t, s, r, i = null, a = !1) {
   if (typeof e == "object" && e !== null) {
     var o = t.get(e);
     if (o !== void 0) return o;
@@ -26,14 +26,14 @@ function Jt(e, t, s, r, i = null, a = !1) {
       t.set(e, l), i !== null && t.set(i, l);
       for (var f = 0; f < e.length; f += 1) {
         var c = e[f];
-        f in e && (l[f] = Jt(c, t, s, r, null, a));
+        f in e && (l[f] = Vt(c, t, s, r, null, a));
       }
       return l;
     }
     if (as(e) === Ss) {
       l = {}, t.set(e, l), i !== null && t.set(i, l);
       for (var _ in e)
-        l[_] = Jt(
+        l[_] = Vt(
           // @ts-expect-error
           e[_],
           t,
@@ -51,7 +51,7 @@ function Jt(e, t, s, r, i = null, a = !1) {
       );
     if (typeof /** @type {T & { toJSON?: any } } */
     e.toJSON == "function" && !a)
-      return Jt(
+      return Vt(
         /** @type {T & { toJSON(): any } } */
         e.toJSON(),
         t,
@@ -90,7 +90,7 @@ function $e(e, t) {
   s.nodes === null && (s.nodes = { start: e, end: t, a: null, t: null });
 }
 // @__NO_SIDE_EFFECTS__
-function Z(e, t) {
+function X(e, t) {
   var s = (t & As) !== 0, r = (t & Rs) !== 0, i, a = !e.startsWith("<!>");
   return () => {
     i === void 0 && (i = nr(a ? e : "<!>" + e), s || (i = /** @type {TemplateNode} */
@@ -113,7 +113,7 @@ function Z(e, t) {
     return o;
   };
 }
-function X(e, t) {
+function G(e, t) {
   e !== null && e.before(
     /** @type {Node} */
     t
@@ -165,7 +165,7 @@ class cs {
   #a = () => {
     var t = (
       /** @type {Batch} */
-      oe
+      le
     );
     if (this.#e.has(t)) {
       var s = (
@@ -173,7 +173,7 @@ class cs {
         this.#e.get(t)
       ), r = this.#s.get(s);
       if (r)
-        fe(r), this.#r.delete(s);
+        he(r), this.#r.delete(s);
       else {
         var i = this.#t.get(s);
         i && (this.#s.set(s, i.effect), this.#t.delete(s), i.fragment.lastChild.remove(), this.anchor.before(i.fragment), r = i.effect);
@@ -182,19 +182,19 @@ class cs {
         if (this.#e.delete(a), a === t)
           break;
         const l = this.#t.get(o);
-        l && (Zt(l.effect), this.#t.delete(o));
+        l && (Jt(l.effect), this.#t.delete(o));
       }
       for (const [a, o] of this.#s) {
         if (a === s || this.#r.has(a)) continue;
         const l = () => {
           if (Array.from(this.#e.values()).includes(a)) {
             var c = document.createDocumentFragment();
-            Ps(o, c), c.append(Vt()), this.#t.set(a, { effect: o, fragment: c });
+            Ps(o, c), c.append(Qt()), this.#t.set(a, { effect: o, fragment: c });
           } else
-            Zt(o);
+            Jt(o);
           this.#r.delete(a), this.#s.delete(a);
         };
-        this.#i || !r ? (this.#r.add(a), he(o, l, !1)) : l();
+        this.#i || !r ? (this.#r.add(a), ue(o, l, !1)) : l();
       }
     }
   };
@@ -205,7 +205,7 @@ class cs {
     this.#e.delete(t);
     const s = Array.from(this.#e.values());
     for (const [r, i] of this.#t)
-      s.includes(r) || (Zt(i.effect), this.#t.delete(r));
+      s.includes(r) || (Jt(i.effect), this.#t.delete(r));
   };
   /**
    *
@@ -215,11 +215,11 @@ class cs {
   ensure(t, s) {
     var r = (
       /** @type {Batch} */
-      oe
+      le
     ), i = ns();
     if (s && !this.#s.has(t) && !this.#t.has(t))
       if (i) {
-        var a = document.createDocumentFragment(), o = Vt();
+        var a = document.createDocumentFragment(), o = Qt();
         a.append(o), this.#t.set(t, {
           effect: Nt(() => s(o)),
           fragment: a
@@ -240,7 +240,7 @@ class cs {
   }
 }
 function fs(e) {
-  os === null && ls(), St(() => {
+  os === null && ls(), It(() => {
     const t = Ft(e);
     if (typeof t == "function") return (
       /** @type {() => void} */
@@ -251,12 +251,12 @@ function fs(e) {
 function or(e) {
   os === null && ls(), fs(() => () => Ft(e));
 }
-function Pt(e, t, s = !1) {
+function Ct(e, t, s = !1) {
   var r = new cs(e), i = s ? Ds : 0;
   function a(o, l) {
     r.ensure(o, l);
   }
-  ue(() => {
+  de(() => {
     var o = !1;
     t((l, f = !0) => {
       o = !0, a(f, l);
@@ -265,7 +265,7 @@ function Pt(e, t, s = !1) {
 }
 function Ne(e, t, s) {
   var r = new cs(e);
-  ue(() => {
+  de(() => {
     var i = t();
     r.ensure(i, s);
   });
@@ -275,17 +275,17 @@ function Oe(e, t) {
 }
 function lr(e, t, s) {
   for (var r = [], i = t.length, a, o = t.length, l = 0; l < i; l++) {
-    let b = t[l];
-    he(
-      b,
+    let g = t[l];
+    ue(
+      g,
       () => {
         if (a) {
-          if (a.pending.delete(b), a.done.add(b), a.pending.size === 0) {
-            var y = (
+          if (a.pending.delete(g), a.done.add(g), a.pending.size === 0) {
+            var m = (
               /** @type {Set<EachOutroGroup>} */
               e.outrogroups
             );
-            le(de(a.done)), y.delete(a), y.size === 0 && (e.outrogroups = null);
+            ce(pe(a.done)), m.delete(a), m.size === 0 && (e.outrogroups = null);
           }
         } else
           o -= 1;
@@ -305,63 +305,63 @@ function lr(e, t, s) {
       );
       Bs(_), _.append(c), e.items.clear();
     }
-    le(t, !f);
+    ce(t, !f);
   } else
     a = {
       pending: new Set(t),
       done: /* @__PURE__ */ new Set()
     }, (e.outrogroups ??= /* @__PURE__ */ new Set()).add(a);
 }
-function le(e, t = !0) {
+function ce(e, t = !0) {
   for (var s = 0; s < e.length; s++)
-    Zt(e[s], t);
+    Jt(e[s], t);
 }
 var Fe;
-function ee(e, t, s, r, i, a = null) {
+function se(e, t, s, r, i, a = null) {
   var o = e, l = /* @__PURE__ */ new Map(), f = null, c = $s(() => {
     var w = s();
-    return is(w) ? w : w == null ? [] : de(w);
-  }), _, b = !0;
-  function y() {
-    u.fallback = f, cr(u, _, o, t, r), f !== null && (_.length === 0 ? (f.f & ft) === 0 ? fe(f) : (f.f ^= ft, $t(f, null, o)) : he(f, () => {
+    return is(w) ? w : w == null ? [] : pe(w);
+  }), _, g = !0;
+  function m() {
+    u.fallback = f, cr(u, _, o, t, r), f !== null && (_.length === 0 ? (f.f & ft) === 0 ? he(f) : (f.f ^= ft, $t(f, null, o)) : ue(f, () => {
       f = null;
     }));
   }
-  var M = ue(() => {
+  var M = de(() => {
     _ = /** @type {V[]} */
-    g(c);
-    for (var w = _.length, S = /* @__PURE__ */ new Set(), q = (
+    v(c);
+    for (var w = _.length, I = /* @__PURE__ */ new Set(), q = (
       /** @type {Batch} */
-      oe
+      le
     ), E = ns(), C = 0; C < w; C += 1) {
-      var U = _[C], T = r(U, C), A = b ? null : l.get(T);
-      A ? (A.v && Re(A.v, U), A.i && Re(A.i, C), E && q.skipped_effects.delete(A.e)) : (A = fr(
+      var B = _[C], T = r(B, C), A = g ? null : l.get(T);
+      A ? (A.v && Re(A.v, B), A.i && Re(A.i, C), E && q.skipped_effects.delete(A.e)) : (A = fr(
         l,
-        b ? o : Fe ??= Vt(),
-        U,
+        g ? o : Fe ??= Qt(),
+        B,
         T,
         C,
         i,
         t,
         s
-      ), b || (A.e.f |= ft), l.set(T, A)), S.add(T);
+      ), g || (A.e.f |= ft), l.set(T, A)), I.add(T);
     }
-    if (w === 0 && a && !f && (b ? f = Nt(() => a(o)) : (f = Nt(() => a(Fe ??= Vt())), f.f |= ft)), !b)
+    if (w === 0 && a && !f && (g ? f = Nt(() => a(o)) : (f = Nt(() => a(Fe ??= Qt())), f.f |= ft)), !g)
       if (E) {
-        for (const [H, P] of l)
-          S.has(H) || q.skipped_effects.add(P.e);
-        q.oncommit(y), q.ondiscard(() => {
+        for (const [Y, P] of l)
+          I.has(Y) || q.skipped_effects.add(P.e);
+        q.oncommit(m), q.ondiscard(() => {
         });
       } else
-        y();
-    g(c);
+        m();
+    v(c);
   }), u = { effect: M, items: l, outrogroups: null, fallback: f };
-  b = !1;
+  g = !1;
 }
 function cr(e, t, s, r, i) {
-  var a = t.length, o = e.items, l = e.effect.first, f, c = null, _ = [], b = [], y, M, u, w;
+  var a = t.length, o = e.items, l = e.effect.first, f, c = null, _ = [], g = [], m, M, u, w;
   for (w = 0; w < a; w += 1) {
-    if (y = t[w], M = i(y, w), u = /** @type {EachItem} */
+    if (m = t[w], M = i(m, w), u = /** @type {EachItem} */
     o.get(M).e, e.outrogroups !== null)
       for (const P of e.outrogroups)
         P.pending.delete(u), P.done.delete(u);
@@ -369,27 +369,27 @@ function cr(e, t, s, r, i) {
       if (u.f ^= ft, u === l)
         $t(u, null, s);
       else {
-        var S = c ? c.next : l;
-        u === e.effect.last && (e.effect.last = u.prev), u.prev && (u.prev.next = u.next), u.next && (u.next.prev = u.prev), nt(e, c, u), nt(e, u, S), $t(u, S, s), c = u, _ = [], b = [], l = c.next;
+        var I = c ? c.next : l;
+        u === e.effect.last && (e.effect.last = u.prev), u.prev && (u.prev.next = u.next), u.next && (u.next.prev = u.prev), nt(e, c, u), nt(e, u, I), $t(u, I, s), c = u, _ = [], g = [], l = c.next;
         continue;
       }
-    if ((u.f & te) !== 0 && fe(u), u !== l) {
+    if ((u.f & ee) !== 0 && he(u), u !== l) {
       if (f !== void 0 && f.has(u)) {
-        if (_.length < b.length) {
-          var q = b[0], E;
+        if (_.length < g.length) {
+          var q = g[0], E;
           c = q.prev;
-          var C = _[0], U = _[_.length - 1];
+          var C = _[0], B = _[_.length - 1];
           for (E = 0; E < _.length; E += 1)
             $t(_[E], q, s);
-          for (E = 0; E < b.length; E += 1)
-            f.delete(b[E]);
-          nt(e, C.prev, U.next), nt(e, c, C), nt(e, U, q), l = q, c = U, w -= 1, _ = [], b = [];
+          for (E = 0; E < g.length; E += 1)
+            f.delete(g[E]);
+          nt(e, C.prev, B.next), nt(e, c, C), nt(e, B, q), l = q, c = B, w -= 1, _ = [], g = [];
         } else
           f.delete(u), $t(u, l, s), nt(e, u.prev, u.next), nt(e, u, c === null ? e.effect.first : c.next), nt(e, c, u), c = u;
         continue;
       }
-      for (_ = [], b = []; l !== null && l !== u; )
-        (f ??= /* @__PURE__ */ new Set()).add(l), b.push(l), l = l.next;
+      for (_ = [], g = []; l !== null && l !== u; )
+        (f ??= /* @__PURE__ */ new Set()).add(l), g.push(l), l = l.next;
       if (l === null)
         continue;
     }
@@ -397,20 +397,20 @@ function cr(e, t, s, r, i) {
   }
   if (e.outrogroups !== null) {
     for (const P of e.outrogroups)
-      P.pending.size === 0 && (le(de(P.done)), e.outrogroups?.delete(P));
+      P.pending.size === 0 && (ce(pe(P.done)), e.outrogroups?.delete(P));
     e.outrogroups.size === 0 && (e.outrogroups = null);
   }
   if (l !== null || f !== void 0) {
     var T = [];
     if (f !== void 0)
       for (u of f)
-        (u.f & te) === 0 && T.push(u);
+        (u.f & ee) === 0 && T.push(u);
     for (; l !== null; )
-      (l.f & te) === 0 && l !== e.fallback && T.push(l), l = l.next;
+      (l.f & ee) === 0 && l !== e.fallback && T.push(l), l = l.next;
     var A = T.length;
     if (A > 0) {
-      var H = null;
-      lr(e, T, H);
+      var Y = null;
+      lr(e, T, Y);
     }
   }
 }
@@ -473,7 +473,7 @@ function ur(e, t) {
   }
   return String(e);
 }
-function Ct(e, t, s, r, i, a) {
+function St(e, t, s, r, i, a) {
   var o = e.__className;
   if (o !== s || o === void 0) {
     var l = hr(s, r, a);
@@ -485,38 +485,38 @@ function Ct(e, t, s, r, i, a) {
     }
   return a;
 }
-function se(e, t = {}, s, r) {
+function re(e, t = {}, s, r) {
   for (var i in s) {
     var a = s[i];
     t[i] !== a && (s[i] == null ? e.style.removeProperty(i) : e.style.setProperty(i, a, r));
   }
 }
-function re(e, t, s, r) {
+function ie(e, t, s, r) {
   var i = e.__style;
   if (i !== t) {
     var a = ur(t, r);
     a == null ? e.removeAttribute("style") : e.style.cssText = a, e.__style = t;
-  } else r && (Array.isArray(r) ? (se(e, s?.[0], r[0]), se(e, s?.[1], r[1], "important")) : se(e, s, r));
+  } else r && (Array.isArray(r) ? (re(e, s?.[0], r[0]), re(e, s?.[1], r[1], "important")) : re(e, s, r));
   return r;
 }
 const dr = /* @__PURE__ */ Symbol("is custom element"), pr = /* @__PURE__ */ Symbol("is html");
 function Dt(e, t) {
-  var s = pe(e);
+  var s = _e(e);
   s.value === (s.value = // treat null and undefined the same for the initial value
   t ?? void 0) || // @ts-expect-error
   // `progress` elements always need their value set when it's `0`
   e.value === t && (t !== 0 || e.nodeName !== "PROGRESS") || (e.value = t ?? "");
 }
 function _r(e, t) {
-  var s = pe(e);
+  var s = _e(e);
   s.checked !== (s.checked = // treat null and undefined the same for the initial value
   t ?? void 0) && (e.checked = t);
 }
-function j(e, t, s, r) {
-  var i = pe(e);
+function tt(e, t, s, r) {
+  var i = _e(e);
   i[t] !== (i[t] = s) && (t === "loading" && (e[Ys] = s), s == null ? e.removeAttribute(t) : typeof s != "string" && vr(e).includes(t) ? e[t] = s : e.setAttribute(t, s));
 }
-function pe(e) {
+function _e(e) {
   return (
     /** @type {Record<string | symbol, unknown>} **/
     // @ts-expect-error
@@ -542,7 +542,7 @@ function vr(e) {
 function Ye(e, t) {
   return e === t || e?.[Js] === t;
 }
-function Xt(e = {}, t, s, r) {
+function Zt(e = {}, t, s, r) {
   return Gs(() => {
     var i, a;
     return Xs(() => {
@@ -985,21 +985,21 @@ class Er {
   load_component;
   #e = ct(Pe({}));
   get shared() {
-    return g(this.#e);
+    return v(this.#e);
   }
   set shared(t) {
     N(this.#e, t, !0);
   }
   #s = ct(Pe({}));
   get props() {
-    return g(this.#s);
+    return v(this.#s);
   }
   set props(t) {
     N(this.#s, t, !0);
   }
   #t = ct((t) => t);
   get i18n() {
-    return g(this.#t);
+    return v(this.#t);
   }
   set i18n(t) {
     N(this.#t, t, !0);
@@ -1048,7 +1048,7 @@ class Er {
       // @ts-ignore
       this.set_data_callback,
       this.get_data_callback
-    ), this.registered_id = this.shared.id, this.last_shared_props = t.shared_props, this.last_props = t.props, St(() => {
+    ), this.registered_id = this.shared.id, this.last_shared_props = t.shared_props, this.last_props = t.props, It(() => {
       const r = t.shared_props.id;
       if (this.last_shared_props !== t.shared_props) {
         for (const i in t.shared_props) {
@@ -1073,9 +1073,9 @@ class Er {
       ), this.registered_id = r, Ft(() => {
         this.shared.id = r;
       });
-    }), St(() => () => {
+    }), It(() => () => {
       this.registered_id !== null && this.unregister_component(this.registered_id, this.set_data_callback);
-    }), St(() => this.i18n_store ? this.i18n_store.subscribe(() => {
+    }), It(() => this.i18n_store ? this.i18n_store.subscribe(() => {
       for (const [i, a] of Object.entries(this.translatable_props)) {
         const [o, l] = i.split("."), f = this.i18n(a);
         o === "shared" ? this.shared[l] = f : this.props[l] = f;
@@ -1119,7 +1119,7 @@ class Er {
     }
   }
   watch_for_change() {
-    St(() => {
+    It(() => {
       this.mounted || (this.old_value = this.props.value, this.mounted = !0), this.old_value != this.props.value && (this.old_value = this.props.value, this.dispatch("change"));
     });
   }
@@ -1128,10 +1128,10 @@ const { PI: Tr } = Math, Ot = Tr + 1e-4, We = 0.5, Ge = [1, 1];
 function Xe(e, t, s, r = (i) => i) {
   return e * r(0.5 - t * (0.5 - s));
 }
-const { min: ie } = Math;
+const { min: ae } = Math;
 function hs(e, t, s) {
-  let r = ie(1, t / s);
-  return ie(1, e + (ie(1, 1 - r) - e) * (r * 0.275));
+  let r = ae(1, t / s);
+  return ae(1, e + (ae(1, 1 - r) - e) * (r * 0.275));
 }
 function Cr(e) {
   return [-e[0], -e[1]];
@@ -1145,13 +1145,13 @@ function Ze(e, t, s) {
 function ut(e, t) {
   return [e[0] - t[0], e[1] - t[1]];
 }
-function ce(e, t, s) {
+function fe(e, t, s) {
   return e[0] = t[0] - s[0], e[1] = t[1] - s[1], e;
 }
 function ht(e, t) {
   return [e[0] * t, e[1] * t];
 }
-function ae(e, t, s) {
+function ne(e, t, s) {
   return e[0] = t[0] * s, e[1] = t[1] * s, e;
 }
 function Sr(e, t) {
@@ -1160,7 +1160,7 @@ function Sr(e, t) {
 function us(e) {
   return [e[1], -e[0]];
 }
-function ne(e, t) {
+function oe(e, t) {
   let s = t[0];
   return e[0] = t[1], e[1] = -s, e;
 }
@@ -1183,7 +1183,7 @@ function ds(e) {
 function Rr(e, t) {
   return Math.hypot(e[1] - t[1], e[0] - t[0]);
 }
-function _e(e, t, s) {
+function ve(e, t, s) {
   let r = Math.sin(s), i = Math.cos(s), a = e[0] - t[0], o = e[1] - t[1], l = a * i - o * r, f = a * r + o * i;
   return [l + t[0], f + t[1]];
 }
@@ -1204,12 +1204,12 @@ function ps(e, t, s) {
 const $ = [0, 0], ot = [0, 0], lt = [0, 0];
 function Pr(e, t) {
   let s = ps(e, ds(us(ut(e, V(e, [1, 1])))), -t), r = [], i = 1 / 13;
-  for (let a = i; a <= 1; a += i) r.push(_e(s, e, Ot * 2 * a));
+  for (let a = i; a <= 1; a += i) r.push(ve(s, e, Ot * 2 * a));
   return r;
 }
 function Dr(e, t, s) {
   let r = [], i = 1 / s;
-  for (let a = i; a <= 1; a += i) r.push(_e(t, e, Ot * a));
+  for (let a = i; a <= 1; a += i) r.push(ve(t, e, Ot * a));
   return r;
 }
 function $r(e, t, s) {
@@ -1218,7 +1218,7 @@ function $r(e, t, s) {
 }
 function Nr(e, t, s, r) {
   let i = [], a = ps(e, t, s), o = 1 / r;
-  for (let l = o; l < 1; l += o) i.push(_e(a, e, Ot * 3 * l));
+  for (let l = o; l < 1; l += o) i.push(ve(a, e, Ot * 3 * l));
   return i;
 }
 function Or(e, t, s) {
@@ -1234,37 +1234,37 @@ function Fr(e, t, s) {
   }, e[0].pressure);
 }
 function Ur(e, t = {}) {
-  let { size: s = 16, smoothing: r = 0.5, thinning: i = 0.5, simulatePressure: a = !0, easing: o = (z) => z, start: l = {}, end: f = {}, last: c = !1 } = t, { cap: _ = !0, easing: b = (z) => z * (2 - z) } = l, { cap: y = !0, easing: M = (z) => --z * z * z + 1 } = f;
+  let { size: s = 16, smoothing: r = 0.5, thinning: i = 0.5, simulatePressure: a = !0, easing: o = (z) => z, start: l = {}, end: f = {}, last: c = !1 } = t, { cap: _ = !0, easing: g = (z) => z * (2 - z) } = l, { cap: m = !0, easing: M = (z) => --z * z * z + 1 } = f;
   if (e.length === 0 || s <= 0) return [];
-  let u = e[e.length - 1].runningLength, w = ts(l.taper, s, u), S = ts(f.taper, s, u), q = (s * r) ** 2, E = [], C = [], U = Fr(e, a, s), T = Xe(s, i, e[e.length - 1].pressure, o), A, H = e[0].vector, P = e[0].point, B = P, Q = P, G = B, dt = !1;
+  let u = e[e.length - 1].runningLength, w = ts(l.taper, s, u), I = ts(f.taper, s, u), q = (s * r) ** 2, E = [], C = [], B = Fr(e, a, s), T = Xe(s, i, e[e.length - 1].pressure, o), A, Y = e[0].vector, P = e[0].point, H = P, Q = P, Z = H, dt = !1;
   for (let z = 0; z < e.length; z++) {
-    let { pressure: st } = e[z], { point: J, vector: _t, distance: Ut, runningLength: vt } = e[z], zt = z === e.length - 1;
+    let { pressure: rt } = e[z], { point: J, vector: _t, distance: Ut, runningLength: vt } = e[z], zt = z === e.length - 1;
     if (!zt && u - vt < 3) continue;
-    i ? (a && (st = hs(U, Ut, s)), T = Xe(s, i, st, o)) : T = s / 2, A === void 0 && (A = T);
-    let Bt = vt < w ? b(vt / w) : 1, Ht = u - vt < S ? M((u - vt) / S) : 1;
+    i ? (a && (rt = hs(B, Ut, s)), T = Xe(s, i, rt, o)) : T = s / 2, A === void 0 && (A = T);
+    let Bt = vt < w ? g(vt / w) : 1, Ht = u - vt < I ? M((u - vt) / I) : 1;
     T = Math.max(0.01, T * Math.min(Bt, Ht));
-    let Yt = (zt ? e[z] : e[z + 1]).vector, gt = zt ? 1 : Je(_t, Yt), Kt = Je(_t, H) < 0 && !dt, It = gt !== null && gt < 0;
-    if (Kt || It) {
-      ne($, H), ae($, $, T);
-      for (let bt = 0; bt <= 1; bt += 0.07692307692307693) ce(ot, J, $), Qe(ot, ot, J, Ot * bt), Q = [ot[0], ot[1]], E.push(Q), Ze(lt, J, $), Qe(lt, lt, J, Ot * -bt), G = [lt[0], lt[1]], C.push(G);
-      P = Q, B = G, It && (dt = !0);
+    let Yt = (zt ? e[z] : e[z + 1]).vector, gt = zt ? 1 : Je(_t, Yt), Kt = Je(_t, Y) < 0 && !dt, At = gt !== null && gt < 0;
+    if (Kt || At) {
+      oe($, Y), ne($, $, T);
+      for (let bt = 0; bt <= 1; bt += 0.07692307692307693) fe(ot, J, $), Qe(ot, ot, J, Ot * bt), Q = [ot[0], ot[1]], E.push(Q), Ze(lt, J, $), Qe(lt, lt, J, Ot * -bt), Z = [lt[0], lt[1]], C.push(Z);
+      P = Q, H = Z, At && (dt = !0);
       continue;
     }
     if (dt = !1, zt) {
-      ne($, _t), ae($, $, T), E.push(ut(J, $)), C.push(V(J, $));
+      oe($, _t), ne($, $, T), E.push(ut(J, $)), C.push(V(J, $));
       continue;
     }
-    Lr($, Yt, _t, gt), ne($, $), ae($, $, T), ce(ot, J, $), Q = [ot[0], ot[1]], (z <= 1 || Ve(P, Q) > q) && (E.push(Q), P = Q), Ze(lt, J, $), G = [lt[0], lt[1]], (z <= 1 || Ve(B, G) > q) && (C.push(G), B = G), U = st, H = _t;
+    Lr($, Yt, _t, gt), oe($, $), ne($, $, T), fe(ot, J, $), Q = [ot[0], ot[1]], (z <= 1 || Ve(P, Q) > q) && (E.push(Q), P = Q), Ze(lt, J, $), Z = [lt[0], lt[1]], (z <= 1 || Ve(H, Z) > q) && (C.push(Z), H = Z), B = rt, Y = _t;
   }
-  let wt = [e[0].point[0], e[0].point[1]], pt = e.length > 1 ? [e[e.length - 1].point[0], e[e.length - 1].point[1]] : V(e[0].point, [1, 1]), xt = [], et = [];
+  let wt = [e[0].point[0], e[0].point[1]], pt = e.length > 1 ? [e[e.length - 1].point[0], e[e.length - 1].point[1]] : V(e[0].point, [1, 1]), xt = [], st = [];
   if (e.length === 1) {
-    if (!(w || S) || c) return Pr(wt, A || T);
+    if (!(w || I) || c) return Pr(wt, A || T);
   } else {
-    w || S && e.length === 1 || (_ ? xt.push(...Dr(wt, C[0], 13)) : xt.push(...$r(wt, E[0], C[0])));
+    w || I && e.length === 1 || (_ ? xt.push(...Dr(wt, C[0], 13)) : xt.push(...$r(wt, E[0], C[0])));
     let z = us(Cr(e[e.length - 1].vector));
-    S || w && e.length === 1 ? et.push(pt) : y ? et.push(...Nr(pt, z, T, 29)) : et.push(...Or(pt, z, T));
+    I || w && e.length === 1 ? st.push(pt) : m ? st.push(...Nr(pt, z, T, 29)) : st.push(...Or(pt, z, T));
   }
-  return E.concat(et, C.reverse(), xt);
+  return E.concat(st, C.reverse(), xt);
 }
 const es = [0, 0];
 function ss(e) {
@@ -1273,23 +1273,23 @@ function ss(e) {
 function Br(e, t = {}) {
   let { streamline: s = 0.5, size: r = 16, last: i = !1 } = t;
   if (e.length === 0) return [];
-  let a = 0.15 + (1 - s) * 0.85, o = Array.isArray(e[0]) ? e : e.map(({ x: y, y: M, pressure: u = We }) => [y, M, u]);
+  let a = 0.15 + (1 - s) * 0.85, o = Array.isArray(e[0]) ? e : e.map(({ x: m, y: M, pressure: u = We }) => [m, M, u]);
   if (o.length === 2) {
-    let y = o[1];
+    let m = o[1];
     o = o.slice(0, -1);
-    for (let M = 1; M < 5; M++) o.push(je(o[0], y, M / 4));
+    for (let M = 1; M < 5; M++) o.push(je(o[0], m, M / 4));
   }
   o.length === 1 && (o = [...o, [...V(o[0], Ge), ...o[0].slice(2)]]);
-  let l = [{ point: [o[0][0], o[0][1]], pressure: ss(o[0][2]) ? o[0][2] : 0.25, vector: [...Ge], distance: 0, runningLength: 0 }], f = !1, c = 0, _ = l[0], b = o.length - 1;
-  for (let y = 1; y < o.length; y++) {
-    let M = i && y === b ? [o[y][0], o[y][1]] : je(_.point, o[y], a);
+  let l = [{ point: [o[0][0], o[0][1]], pressure: ss(o[0][2]) ? o[0][2] : 0.25, vector: [...Ge], distance: 0, runningLength: 0 }], f = !1, c = 0, _ = l[0], g = o.length - 1;
+  for (let m = 1; m < o.length; m++) {
+    let M = i && m === g ? [o[m][0], o[m][1]] : je(_.point, o[m], a);
     if (Ir(_.point, M)) continue;
     let u = Rr(M, _.point);
-    if (c += u, y < b && !f) {
+    if (c += u, m < g && !f) {
       if (c < r) continue;
       f = !0;
     }
-    ce(es, _.point, M), _ = { point: M, pressure: ss(o[y][2]) ? o[y][2] : We, vector: ds(es), distance: u, runningLength: c }, l.push(_);
+    fe(es, _.point, M), _ = { point: M, pressure: ss(o[m][2]) ? o[m][2] : We, vector: ds(es), distance: u, runningLength: c }, l.push(_);
   }
   return l[0].vector = l[1]?.vector || [0, 0], l;
 }
@@ -1297,7 +1297,7 @@ function Hr(e, t = {}) {
   return Ur(Br(e, t), t);
 }
 const Yr = "#ff2d6f", Kr = 60, rs = 0.02, Wr = 64;
-function tt(e, t) {
+function et(e, t) {
   const s = document.createElement("canvas");
   return s.width = e, s.height = t, s;
 }
@@ -1321,7 +1321,7 @@ class Zr {
     return this.width > 0 && this.height > 0;
   }
   new_layer(t) {
-    const s = tt(this.width, this.height);
+    const s = et(this.width, this.height);
     return {
       id: Xr++,
       name: t.name,
@@ -1337,7 +1337,7 @@ class Zr {
   // only when `undoable` (an upload can be undone; a value set by Python starts a new history).
   set_page(t, s, r, i, a, o) {
     const l = o ? this.snapshot() : null;
-    if (this.width = t, this.height = s, this.background = r, this.background_url = i, this.layers = a.map((f) => this.new_layer(f)), this.stroke_canvas = tt(t, s), this.work_canvas = tt(t, s), this.layers.some((f) => f.id === this.active) || (this.active = this.layers.length ? this.layers[this.layers.length - 1].id : null), l) {
+    if (this.width = t, this.height = s, this.background = r, this.background_url = i, this.layers = a.map((f) => this.new_layer(f)), this.stroke_canvas = et(t, s), this.work_canvas = et(t, s), this.layers.some((f) => f.id === this.active) || (this.active = this.layers.length ? this.layers[this.layers.length - 1].id : null), l) {
       const f = this.snapshot();
       this.push({ undo: () => this.restore(l), redo: () => this.restore(f) });
     } else
@@ -1352,7 +1352,7 @@ class Zr {
       background_url: this.background_url,
       active: this.active,
       layers: this.layers.map((t) => {
-        const s = tt(t.canvas.width, t.canvas.height);
+        const s = et(t.canvas.width, t.canvas.height);
         return s.getContext("2d").drawImage(t.canvas, 0, 0), { ...t, canvas: s };
       })
     };
@@ -1360,9 +1360,9 @@ class Zr {
   restore(t) {
     const s = t.width !== this.width || t.height !== this.height;
     this.width = t.width, this.height = t.height, this.background = t.background, this.background_url = t.background_url, this.active = t.active, this.layers = t.layers.map((r) => {
-      const i = tt(r.canvas.width, r.canvas.height);
+      const i = et(r.canvas.width, r.canvas.height);
       return i.getContext("2d").drawImage(r.canvas, 0, 0), { ...r, canvas: i, dirty: !0 };
-    }), s && (this.stroke_canvas = tt(this.width, this.height), this.work_canvas = tt(this.width, this.height), this.fit()), this.changed();
+    }), s && (this.stroke_canvas = et(this.width, this.height), this.work_canvas = et(this.width, this.height), this.fit()), this.changed();
   }
   layer(t) {
     return this.layers.find((s) => s.id === t) || null;
@@ -1476,8 +1476,8 @@ class Zr {
   stroke_box() {
     const t = this.stroke_size() + 4 + this.blur_radius() * 3;
     let s = 1 / 0, r = 1 / 0, i = -1 / 0, a = -1 / 0;
-    for (const [_, b] of this.stroke.points)
-      s = Math.min(s, _), r = Math.min(r, b), i = Math.max(i, _), a = Math.max(a, b);
+    for (const [_, g] of this.stroke.points)
+      s = Math.min(s, _), r = Math.min(r, g), i = Math.max(i, _), a = Math.max(a, g);
     const o = Math.max(0, Math.floor(s - t)), l = Math.max(0, Math.floor(r - t)), f = Math.min(this.width, Math.ceil(i + t)) - o, c = Math.min(this.height, Math.ceil(a + t)) - l;
     return { x: o, y: l, w: f, h: c };
   }
@@ -1513,7 +1513,7 @@ class Zr {
   // The colour the artist sees at a page point: background and visible paint layers.
   pick(t, s) {
     if (t < 0 || s < 0 || t >= this.width || s >= this.height) return null;
-    const i = tt(1, 1).getContext("2d", { willReadFrequently: !0 });
+    const i = et(1, 1).getContext("2d", { willReadFrequently: !0 });
     i.fillStyle = "#ffffff", i.fillRect(0, 0, 1, 1), this.background && i.drawImage(this.background, -Math.floor(t), -Math.floor(s));
     for (const f of this.layers)
       !f.visible || f.kind === "mask" || (i.globalAlpha = f.opacity, i.drawImage(f.canvas, -Math.floor(t), -Math.floor(s)));
@@ -1554,7 +1554,7 @@ class Zr {
   }
   backdrop_pattern() {
     if (!this.backdrop) {
-      const t = tt(16, 16), s = t.getContext("2d");
+      const t = et(16, 16), s = t.getContext("2d");
       s.fillStyle = "#9a9a9a", s.fillRect(0, 0, 16, 16), s.fillStyle = "#8a8a8a", s.fillRect(0, 0, 8, 8), s.fillRect(8, 8, 8, 8), this.backdrop = this.ctx.createPattern(t, "repeat");
     }
     return this.backdrop;
@@ -1566,12 +1566,12 @@ class Zr {
     t.setTransform(a * s, 0, 0, a * s, a * r, a * i), t.imageSmoothingEnabled = s < 2, t.fillStyle = "#ffffff", t.globalAlpha = 1, this.background ? t.drawImage(this.background, 0, 0) : (t.fillStyle = "#f4f4f4", t.fillRect(0, 0, this.width, this.height));
     for (const _ of this.layers) {
       if (!_.visible) continue;
-      let b = _.canvas;
+      let g = _.canvas;
       if (this.stroke && this.stroke.layer === _) {
-        const y = this.work_canvas.getContext("2d");
-        y.clearRect(0, 0, this.width, this.height), y.drawImage(_.canvas, 0, 0), this.apply_stroke_to(y, this.stroke.eraser), b = this.work_canvas;
+        const m = this.work_canvas.getContext("2d");
+        m.clearRect(0, 0, this.width, this.height), m.drawImage(_.canvas, 0, 0), this.apply_stroke_to(m, this.stroke.eraser), g = this.work_canvas;
       }
-      t.globalAlpha = _.opacity, t.drawImage(b, 0, 0);
+      t.globalAlpha = _.opacity, t.drawImage(g, 0, 0);
     }
     t.globalAlpha = 1, t.setTransform(a, 0, 0, a, 0, 0);
     const o = r, l = i, f = this.width * s, c = this.height * s;
@@ -1588,32 +1588,32 @@ class Zr {
     } : null;
   }
 }
-var Jr = /* @__PURE__ */ Z('<span class="lc-label svelte-49zqag"> </span>'), Vr = /* @__PURE__ */ Z('<button type="button"> </button>'), Qr = /* @__PURE__ */ Z('<button type="button"></button>'), jr = /* @__PURE__ */ Z('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), ti = /* @__PURE__ */ Z('<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>', 1), ei = /* @__PURE__ */ Z('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), si = /* @__PURE__ */ Z('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), ri = /* @__PURE__ */ Z('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), ii = /* @__PURE__ */ Z('<!> <button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>', 1), ai = /* @__PURE__ */ Z('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), ni = /* @__PURE__ */ Z('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
-function li(e, t) {
+var Jr = /* @__PURE__ */ X('<span class="lc-label svelte-49zqag"> </span>'), Vr = /* @__PURE__ */ X('<button type="button"> </button>'), Qr = /* @__PURE__ */ X('<button type="button"></button>'), jr = /* @__PURE__ */ X('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), ti = /* @__PURE__ */ X('<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>', 1), ei = /* @__PURE__ */ X('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), si = /* @__PURE__ */ X('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), ri = /* @__PURE__ */ X('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), ii = /* @__PURE__ */ X('<button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>'), ai = /* @__PURE__ */ X("<!> <!>", 1), ni = /* @__PURE__ */ X('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), oi = /* @__PURE__ */ X('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
+function ci(e, t) {
   rr(t, !0);
   var s = this && this.__awaiter || function(n, h, p, d) {
-    function k(v) {
-      return v instanceof p ? v : new p(function(x) {
-        x(v);
+    function x(b) {
+      return b instanceof p ? b : new p(function(y) {
+        y(b);
       });
     }
-    return new (p || (p = Promise))(function(v, x) {
-      function W(I) {
+    return new (p || (p = Promise))(function(b, y) {
+      function U(S) {
         try {
-          O(d.next(I));
-        } catch (it) {
-          x(it);
+          O(d.next(S));
+        } catch (j) {
+          y(j);
         }
       }
-      function K(I) {
+      function W(S) {
         try {
-          O(d.throw(I));
-        } catch (it) {
-          x(it);
+          O(d.throw(S));
+        } catch (j) {
+          y(j);
         }
       }
-      function O(I) {
-        I.done ? v(I.value) : k(I.value).then(W, K);
+      function O(S) {
+        S.done ? b(S.value) : x(S.value).then(U, W);
       }
       O((d = d.apply(n, h || [])).next());
     });
@@ -1622,20 +1622,20 @@ function li(e, t) {
   let a, o, l, f, c, _ = ct(
     0
     // bumped when the engine's toolbar state changes
-  ), b = ct(!1), y = ct(""), M = ct(!1), u = null, w = null;
-  const S = /* @__PURE__ */ new Map();
-  let q = null, E = null, C = ct(!1), U = "", T = 0, A = !1, H;
+  ), g = ct(!1), m = ct(""), M = ct(!1), u = null, w = null;
+  const I = /* @__PURE__ */ new Map();
+  let q = null, E = null, C = ct(!1), B = "", T = 0, A = !1, Y;
   const P = () => i.props.layers || [{ name: "paint", kind: "paint" }];
-  function B() {
+  function H() {
     sr(_);
   }
   function Q() {
-    N(C, !0), clearTimeout(E), E = setTimeout(G, 180);
+    N(C, !0), clearTimeout(E), E = setTimeout(Z, 180);
   }
-  function G(n = "change") {
+  function Z(n = "change") {
     clearTimeout(E);
     const h = c.encode();
-    U = `${Date.now()}-${++T}`, h && (h.token = U), i.props.value = h, N(C, !1), i.dispatch("change"), i.dispatch("input"), n !== "change" && i.dispatch(n);
+    B = `${Date.now()}-${++T}`, h && (h.token = B), i.props.value = h, N(C, !1), i.dispatch("change"), i.dispatch("input"), n !== "change" && i.dispatch(n);
   }
   function dt(n) {
     return new Promise((h, p) => {
@@ -1654,92 +1654,92 @@ function li(e, t) {
   }
   function xt(n) {
     return s(this, void 0, void 0, function* () {
-      if (n && n.token && n.token === U) return;
+      if (n && n.token && n.token === B) return;
       if (!n) {
         c.set_page(0, 0, null, null, [], !1);
         return;
       }
-      const h = n.background ? wt(yield dt(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((v) => [v.name, v])), d = P().map((v) => Object.assign(Object.assign({}, v), p.get(v.name) || {}));
-      for (const v of n.layers || []) d.some((x) => x.name === v.name) || d.push(v);
+      const h = n.background ? wt(yield dt(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((b) => [b.name, b])), d = P().map((b) => Object.assign(Object.assign({}, b), p.get(b.name) || {}));
+      for (const b of n.layers || []) d.some((y) => y.name === b.name) || d.push(b);
       c.set_page(n.width, n.height, h, n.background || null, d, !1);
-      for (const v of d) {
-        if (!v.png) continue;
-        const x = c.layer_named(v.name);
-        x?.canvas.getContext("2d").drawImage(yield dt(v.png), 0, 0), x && (x.dirty = !0);
+      for (const b of d) {
+        if (!b.png) continue;
+        const y = c.layer_named(b.name);
+        y?.canvas.getContext("2d").drawImage(yield dt(b.png), 0, 0), y && (y.dirty = !0);
       }
-      const k = c.layer_named(i.props.active_layer);
-      k && (c.active = k.id), pt(n.width, n.height), c.changed(), N(C, !1), clearTimeout(E);
+      const x = c.layer_named(i.props.active_layer);
+      x && (c.active = x.id), pt(n.width, n.height), c.changed(), N(C, !1), clearTimeout(E);
     });
   }
-  function et(n) {
+  function st(n) {
     return s(this, void 0, void 0, function* () {
       var h;
-      if (N(y, ""), !n.type.startsWith("image/")) {
-        N(y, `${n.name} is not a picture. Drop a PNG, JPEG or WebP picture.`);
+      if (N(m, ""), !n.type.startsWith("image/")) {
+        N(m, `${n.name} is not a picture. Drop a PNG, JPEG or WebP picture.`);
         return;
       }
       const p = yield new Promise((O) => {
-        const I = new FileReader();
-        I.onload = () => O(I.result), I.readAsDataURL(n);
+        const S = new FileReader();
+        S.onload = () => O(S.result), S.readAsDataURL(n);
       });
       let d;
       try {
         d = yield dt(p);
       } catch {
-        N(y, `${n.name} could not be read as a picture; it may be damaged.`);
+        N(m, `${n.name} could not be read as a picture; it may be damaged.`);
         return;
       }
-      const k = (h = i.props.max_side) !== null && h !== void 0 ? h : 4096;
-      if (Math.max(d.naturalWidth, d.naturalHeight) > k) {
-        N(y, `The picture is ${d.naturalWidth}x${d.naturalHeight} pixels, over the limit of ${k} per side. Scale it down first.`);
+      const x = (h = i.props.max_side) !== null && h !== void 0 ? h : 4096;
+      if (Math.max(d.naturalWidth, d.naturalHeight) > x) {
+        N(m, `The picture is ${d.naturalWidth}x${d.naturalHeight} pixels, over the limit of ${x} per side. Scale it down first.`);
         return;
       }
-      const v = d.naturalWidth, x = d.naturalHeight, W = wt(d, v, x);
-      c.set_page(v, x, W, W.toDataURL("image/png"), P(), !0);
-      const K = c.layer_named(i.props.active_layer);
-      K && (c.active = K.id), pt(v, x), G("upload");
+      const b = d.naturalWidth, y = d.naturalHeight, U = wt(d, b, y);
+      c.set_page(b, y, U, U.toDataURL("image/png"), P(), !0);
+      const W = c.layer_named(i.props.active_layer);
+      W && (c.active = W.id), pt(b, y), Z("upload");
     });
   }
   function z(n) {
     return n.pointerType === "mouse" || n.pointerType === "touch" && (n.pressure === 0 || n.pressure === 0.5) ? 1 : Math.max(0.02, Math.min(1, n.pressure || 0));
   }
-  function st(n) {
+  function rt(n) {
     const h = o.getBoundingClientRect();
     return { x: n.clientX - h.left, y: n.clientY - h.top };
   }
   function J(n) {
-    if (a.focus({ preventScroll: !0 }), N(b, !1), o.setPointerCapture(n.pointerId), n.pointerType === "touch" && (S.set(n.pointerId, st(n)), S.size === 2)) {
+    if (a.focus({ preventScroll: !0 }), N(g, !1), o.setPointerCapture(n.pointerId), n.pointerType === "touch" && (I.set(n.pointerId, rt(n)), I.size === 2)) {
       c.cancel_stroke(), w = null;
-      const [d, k] = [...S.values()];
+      const [d, x] = [...I.values()];
       q = {
-        d: Math.hypot(d.x - k.x, d.y - k.y) || 1,
-        mx: (d.x + k.x) / 2,
-        my: (d.y + k.y) / 2,
+        d: Math.hypot(d.x - x.x, d.y - x.y) || 1,
+        mx: (d.x + x.x) / 2,
+        my: (d.y + x.y) / 2,
         scale: c.view.scale,
         ox: c.view.ox,
         oy: c.view.oy
       };
       return;
     }
-    if (n.button === 1 || g(M)) {
-      n.preventDefault(), u = st(n);
+    if (n.button === 1 || v(M)) {
+      n.preventDefault(), u = rt(n);
       return;
     }
     if (n.button !== 0 || w !== null) return;
     const [h, p] = c.doc_point(n.clientX, n.clientY);
     if (c.tool === "picker") {
       const d = c.pick(h, p);
-      d && (c.brush.color = d, c.tool = "brush", B());
+      d && (c.brush.color = d, c.tool = "brush", H());
       return;
     }
     c.begin_stroke(h, p, z(n), n.pointerType !== "mouse") && (w = n.pointerId);
   }
   function _t(n) {
-    const h = st(n), p = c.brush.size;
-    if (l.style.transform = `translate(${h.x - p / 2}px, ${h.y - p / 2}px)`, l.style.width = l.style.height = `${p}px`, q && S.has(n.pointerId)) {
-      S.set(n.pointerId, h);
-      const [k, v] = [...S.values()], x = Math.hypot(k.x - v.x, k.y - v.y) || 1, W = (k.x + v.x) / 2, K = (k.y + v.y) / 2, O = Math.min(64, Math.max(0.02, q.scale * (x / q.d))), I = O / q.scale;
-      c.set_view(O, W - (q.mx - q.ox) * I, K - (q.my - q.oy) * I);
+    const h = rt(n), p = c.brush.size;
+    if (l.style.transform = `translate(${h.x - p / 2}px, ${h.y - p / 2}px)`, l.style.width = l.style.height = `${p}px`, q && I.has(n.pointerId)) {
+      I.set(n.pointerId, h);
+      const [x, b] = [...I.values()], y = Math.hypot(x.x - b.x, x.y - b.y) || 1, U = (x.x + b.x) / 2, W = (x.y + b.y) / 2, O = Math.min(64, Math.max(0.02, q.scale * (y / q.d))), S = O / q.scale;
+      c.set_view(O, U - (q.mx - q.ox) * S, W - (q.my - q.oy) * S);
       return;
     }
     if (u) {
@@ -1748,20 +1748,20 @@ function li(e, t) {
     }
     if (w !== n.pointerId) return;
     const d = typeof n.getCoalescedEvents == "function" ? n.getCoalescedEvents() : [];
-    for (const k of d.length ? d : [n]) {
-      const [v, x] = c.doc_point(k.clientX, k.clientY);
-      c.extend_stroke(v, x, z(k));
+    for (const x of d.length ? d : [n]) {
+      const [b, y] = c.doc_point(x.clientX, x.clientY);
+      c.extend_stroke(b, y, z(x));
     }
   }
   function Ut(n) {
-    S.delete(n.pointerId), S.size < 2 && (q = null), u && (u = null), w === n.pointerId && (w = null, c.end_stroke());
+    I.delete(n.pointerId), I.size < 2 && (q = null), u && (u = null), w === n.pointerId && (w = null, c.end_stroke());
   }
   function vt() {
-    g(C) && w === null && G();
+    v(C) && w === null && Z();
   }
   function zt(n) {
     n.preventDefault();
-    const h = st(n);
+    const h = rt(n);
     n.ctrlKey || !n.shiftKey ? c.zoom_at(h.x, h.y, Math.exp(-n.deltaY * 15e-4)) : c.pan_by(-n.deltaY, 0);
   }
   function Bt(n) {
@@ -1779,22 +1779,22 @@ function li(e, t) {
       const h = c.layers.filter((d) => d.kind === "region").indexOf(n), p = (i.props.colors || [])[h];
       p && (c.brush.color = p);
     }
-    B();
+    H();
   }
   function gt(n, h = !0) {
-    c.brush.size = Math.max(1, Math.min(400, Math.round(n))), l.style.width = l.style.height = `${c.brush.size}px`, h && B();
+    c.brush.size = Math.max(1, Math.min(400, Math.round(n))), l.style.width = l.style.height = `${c.brush.size}px`, h && H();
   }
   function Kt(n) {
-    if (n.key === "Escape" && g(b)) {
-      N(b, !1);
+    if (n.key === "Escape" && v(g)) {
+      N(g, !1);
       return;
     }
     if (!Ht()) return;
     const h = n.ctrlKey || n.metaKey, p = n.key.toLowerCase();
     let d = !0;
-    h && p === "z" ? n.shiftKey ? c.redo() : c.undo() : h && p === "y" ? c.redo() : h ? d = !1 : n.key === " " ? N(M, !0) : p === "b" ? (c.tool = "brush", B()) : p === "e" ? (c.tool = "eraser", B()) : p === "i" ? (c.tool = "picker", B()) : n.key === "]" ? gt(c.brush.size * 1.25 + 1) : n.key === "[" ? gt(c.brush.size / 1.25) : n.key === "?" || p === "h" ? N(b, !g(b)) : p === "f" ? c.fit() : d = !1, d && (n.preventDefault(), n.stopPropagation());
+    h && p === "z" ? n.shiftKey ? c.redo() : c.undo() : h && p === "y" ? c.redo() : h ? d = !1 : n.key === " " ? N(M, !0) : p === "b" ? (c.tool = "brush", H()) : p === "e" ? (c.tool = "eraser", H()) : p === "i" ? (c.tool = "picker", H()) : n.key === "]" ? gt(c.brush.size * 1.25 + 1) : n.key === "[" ? gt(c.brush.size / 1.25) : n.key === "?" || p === "h" ? N(g, !v(g)) : p === "f" ? c.fit() : d = !1, d && (n.preventDefault(), n.stopPropagation());
   }
-  function It(n) {
+  function At(n) {
     n.key === " " && N(M, !1);
   }
   function bt(n) {
@@ -1803,200 +1803,209 @@ function li(e, t) {
     const p = [
       ...((h = n.clipboardData) === null || h === void 0 ? void 0 : h.files) || []
     ].find((d) => d.type.startsWith("image/"));
-    p && (n.preventDefault(), et(p));
+    p && (n.preventDefault(), st(p));
   }
   function _s(n) {
     var h, p;
     if (n.preventDefault(), i.props.uploads === !1) return;
     const d = (p = (h = n.dataTransfer) === null || h === void 0 ? void 0 : h.files) === null || p === void 0 ? void 0 : p[0];
-    d && et(d);
+    d && st(d);
   }
   fs(() => {
-    c = new Zr(o, { on_change: Q, on_state: B }), c.brush.color = i.props.default_color || "#000000", H = new ResizeObserver(() => {
+    c = new Zr(o, { on_change: Q, on_state: H }), c.brush.color = i.props.default_color || "#000000", Y = new ResizeObserver(() => {
       const n = o.getBoundingClientRect();
       c.resize_display(n.width, n.height), !A && c.has_page() && (A = !0, c.fit(), pt(c.width, c.height));
-    }), H.observe(o), window.addEventListener("keydown", Kt, !0), window.addEventListener("keyup", It, !0), window.addEventListener("paste", bt), o.addEventListener("wheel", zt, { passive: !1 }), xt(i.props.value);
+    }), Y.observe(o), window.addEventListener("keydown", Kt, !0), window.addEventListener("keyup", At, !0), window.addEventListener("paste", bt), o.addEventListener("wheel", zt, { passive: !1 }), xt(i.props.value);
   }), or(() => {
-    H?.disconnect(), window.removeEventListener("keydown", Kt, !0), window.removeEventListener("keyup", It, !0), window.removeEventListener("paste", bt), clearTimeout(E);
+    Y?.disconnect(), window.removeEventListener("keydown", Kt, !0), window.removeEventListener("keyup", At, !0), window.removeEventListener("paste", bt), clearTimeout(E);
   });
-  let ve;
-  St(() => {
+  let ge;
+  It(() => {
     const n = i.props.value;
-    !c || n === ve || (ve = n, xt(n).catch((h) => N(y, `The canvas could not show the picture: ${h.message}`)));
+    !c || n === ge || (ge = n, xt(n).catch((h) => N(m, `The canvas could not show the picture: ${h.message}`)));
   });
   const vs = [
     { id: "brush", label: "Brush", key: "B" },
     { id: "eraser", label: "Eraser", key: "E" },
     { id: "picker", label: "Eyedropper", key: "I" }
-  ], Y = () => (g(_), c);
-  var Mt = ni();
-  let ge, be;
-  var ye = L(Mt);
+  ], K = () => (v(_), c);
+  var Mt = oi();
+  let be, ye;
+  var me = L(Mt);
   {
     var gs = (n) => {
       var h = Jr(), p = L(h);
-      mt(() => kt(p, i.shared.label)), X(n, h);
+      mt(() => kt(p, i.shared.label)), G(n, h);
     };
-    Pt(ye, (n) => {
+    Ct(me, (n) => {
       i.shared.show_label && i.shared.label && n(gs);
     });
   }
-  var At = m(ye, 2), me = L(At), bs = L(me);
-  Ne(bs, () => g(_), (n) => {
+  var Rt = k(me, 2), ke = L(Rt), bs = L(ke);
+  Ne(bs, () => v(_), (n) => {
     var h = ti(), p = De(h);
-    ee(p, 17, () => vs, Oe, (D, R) => {
+    se(p, 17, () => vs, Oe, (D, R) => {
       var F = Vr();
       F.__click = () => {
-        c.tool = g(R).id, B();
+        c.tool = v(R).id, H();
       };
       let yt;
       var Tt = L(F);
       mt(
-        (Lt) => {
-          j(F, "data-canvas-action", g(R).id), j(F, "title", `${g(R).label} (${g(R).key})`), yt = Ct(F, 1, "svelte-49zqag", null, yt, Lt), kt(Tt, g(R).label);
+        (Pt) => {
+          tt(F, "data-canvas-action", v(R).id), tt(F, "title", `${v(R).label} (${v(R).key})`), yt = St(F, 1, "svelte-49zqag", null, yt, Pt), kt(Tt, v(R).label);
         },
-        [() => ({ active: Y()?.tool === g(R).id })]
-      ), X(D, F);
+        [() => ({ active: K()?.tool === v(R).id })]
+      ), G(D, F);
     });
-    var d = m(p, 2), k = m(L(d));
-    k.__input = (D) => gt(+D.currentTarget.value, !1);
-    var v = m(k, 2), x = L(v), W = m(d, 2), K = m(L(W));
-    K.__input = (D) => {
+    var d = k(p, 2), x = k(L(d));
+    x.__input = (D) => gt(+D.currentTarget.value, !1);
+    var b = k(x, 2), y = L(b), U = k(d, 2), W = k(L(U));
+    W.__input = (D) => {
       c.brush.opacity = +D.currentTarget.value;
     };
-    var O = m(W, 2), I = m(L(O));
-    I.__input = (D) => {
+    var O = k(U, 2), S = k(L(O));
+    S.__input = (D) => {
       c.brush.hardness = +D.currentTarget.value;
     };
-    var it = m(O, 2), Wt = L(it);
-    ee(Wt, 17, () => i.props.colors || [], Oe, (D, R) => {
+    var j = k(O, 2), Wt = L(j);
+    se(Wt, 17, () => i.props.colors || [], Oe, (D, R) => {
       var F = Qr();
       let yt;
       F.__click = () => {
-        c.brush.color = g(R), c.tool === "picker" && (c.tool = "brush"), B();
+        c.brush.color = v(R), c.tool === "picker" && (c.tool = "brush"), H();
       };
       let Tt;
       mt(
-        (Lt) => {
-          yt = Ct(F, 1, "lc-swatch svelte-49zqag", null, yt, Lt), j(F, "title", g(R)), j(F, "aria-label", `Colour ${g(R)}`), j(F, "data-canvas-colour", g(R)), Tt = re(F, "", Tt, { background: g(R) });
+        (Pt) => {
+          yt = St(F, 1, "lc-swatch svelte-49zqag", null, yt, Pt), tt(F, "title", v(R)), tt(F, "aria-label", `Colour ${v(R)}`), tt(F, "data-canvas-colour", v(R)), Tt = ie(F, "", Tt, { background: v(R) });
         },
-        [() => ({ active: Y()?.brush.color === g(R) })]
-      ), X(D, F);
+        [() => ({ active: K()?.brush.color === v(R) })]
+      ), G(D, F);
     });
-    var Rt = m(Wt, 2);
-    Rt.__input = (D) => {
+    var Gt = k(Wt, 2);
+    Gt.__input = (D) => {
       c.brush.color = D.currentTarget.value;
     };
-    var qt = m(it, 4);
+    var qt = k(j, 4);
     qt.__click = () => c.undo();
-    var Et = m(qt, 2);
+    var Et = k(qt, 2);
     Et.__click = () => c.redo();
-    var at = m(Et, 2);
-    at.__click = () => c.clear_layer(c.active);
-    var Te = m(at, 4);
-    Te.__click = () => c.fit();
-    var Ce = m(Te, 2);
+    var Lt = k(Et, 2);
+    Lt.__click = () => c.clear_layer(c.active);
+    var at = k(Lt, 4);
+    at.__click = () => c.fit();
+    var Ce = k(at, 2);
     Ce.__click = () => c.actual_size();
-    var Se = m(Ce, 2), Ms = L(Se), Ie = m(Se, 2);
+    var Se = k(Ce, 2), Ms = L(Se), Ie = k(Se, 2);
     {
       var qs = (D) => {
         var R = jr();
-        R.__click = () => f.click(), X(D, R);
+        R.__click = () => f.click(), G(D, R);
       };
-      Pt(Ie, (D) => {
+      Ct(Ie, (D) => {
         i.props.uploads !== !1 && D(qs);
       });
     }
-    var Es = m(Ie, 2);
-    Es.__click = () => N(b, !g(b)), mt(
-      (D, R, F, yt, Tt, Lt, Ts, Cs) => {
-        Dt(k, D), kt(x, R), Dt(K, F), Dt(I, yt), Dt(Rt, Tt), qt.disabled = Lt, Et.disabled = Ts, kt(Ms, `${Cs ?? ""}%`);
+    var Es = k(Ie, 2);
+    Es.__click = () => N(g, !v(g)), mt(
+      (D, R, F, yt, Tt, Pt, Ts, Cs) => {
+        Dt(x, D), kt(y, R), Dt(W, F), Dt(S, yt), Dt(Gt, Tt), qt.disabled = Pt, Et.disabled = Ts, kt(Ms, `${Cs ?? ""}%`);
       },
       [
-        () => Y()?.brush.size ?? 12,
-        () => Y()?.brush.size ?? "",
-        () => Y()?.brush.opacity ?? 1,
-        () => Y()?.brush.hardness ?? 1,
-        () => Y()?.brush.color ?? "#000000",
-        () => !Y()?.undo_stack.length,
-        () => !Y()?.redo_stack.length,
-        () => Math.round((Y()?.view.scale ?? 1) * 100)
+        () => K()?.brush.size ?? 12,
+        () => K()?.brush.size ?? "",
+        () => K()?.brush.opacity ?? 1,
+        () => K()?.brush.hardness ?? 1,
+        () => K()?.brush.color ?? "#000000",
+        () => !K()?.undo_stack.length,
+        () => !K()?.redo_stack.length,
+        () => Math.round((K()?.view.scale ?? 1) * 100)
       ]
-    ), X(n, h);
+    ), G(n, h);
   });
-  var ke = m(me, 2), Qt = L(ke);
-  let we;
-  var rt = L(Qt);
-  rt.__pointerdown = J, rt.__pointermove = _t, rt.__pointerup = Ut, rt.__contextmenu = (n) => n.preventDefault();
+  var we = k(ke, 2), jt = L(we);
   let xe;
-  Xt(rt, (n) => o = n, () => o);
-  var jt = m(rt, 2);
+  var it = L(jt);
+  it.__pointerdown = J, it.__pointermove = _t, it.__pointerup = Ut, it.__contextmenu = (n) => n.preventDefault();
   let ze;
-  Xt(jt, (n) => l = n, () => l);
-  var Me = m(jt, 2);
+  Zt(it, (n) => o = n, () => o);
+  var te = k(it, 2);
+  let Me;
+  Zt(te, (n) => l = n, () => l);
+  var qe = k(te, 2);
   {
     var ys = (n) => {
       var h = ei();
-      X(n, h);
+      G(n, h);
     };
-    Pt(Me, (n) => {
-      Y()?.has_page() || n(ys);
+    Ct(qe, (n) => {
+      K()?.has_page() || n(ys);
     });
   }
-  var ms = m(Me, 2);
+  var ms = k(qe, 2);
   {
     var ks = (n) => {
       var h = si();
-      X(n, h);
+      G(n, h);
     };
-    Pt(ms, (n) => {
-      g(b) && n(ks);
+    Ct(ms, (n) => {
+      v(g) && n(ks);
     });
   }
-  var ws = m(Qt, 2), xs = L(ws);
-  Ne(xs, () => g(_), (n) => {
-    var h = ii(), p = De(h);
-    ee(p, 17, () => [...Y()?.layers || []].reverse(), (k) => k.id, (k, v) => {
-      var x = ri();
+  var ws = k(jt, 2), xs = L(ws);
+  Ne(xs, () => v(_), (n) => {
+    var h = ai(), p = De(h);
+    se(p, 17, () => [...K()?.layers || []].reverse(), (b) => b.id, (b, y) => {
+      var U = ri();
       let W;
-      var K = L(x);
-      K.__change = (at) => c.set_visible(g(v).id, at.currentTarget.checked);
-      var O = m(K, 2);
-      O.__click = () => Yt(g(v));
-      var I = L(O), it = m(I), Wt = L(it), Rt = m(O, 2);
-      Rt.__click = () => c.move_layer(g(v).id, 1);
-      var qt = m(Rt, 2);
-      qt.__click = () => c.move_layer(g(v).id, -1);
-      var Et = m(qt, 2);
-      Et.__change = (at) => c.set_opacity(g(v).id, +at.currentTarget.value), mt(
+      var O = L(U);
+      O.__change = (at) => c.set_visible(v(y).id, at.currentTarget.checked);
+      var S = k(O, 2);
+      S.__click = () => Yt(v(y));
+      var j = L(S), Wt = k(j), Gt = L(Wt), qt = k(S, 2);
+      qt.__click = () => c.move_layer(v(y).id, 1);
+      var Et = k(qt, 2);
+      Et.__click = () => c.move_layer(v(y).id, -1);
+      var Lt = k(Et, 2);
+      Lt.__change = (at) => c.set_opacity(v(y).id, +at.currentTarget.value), mt(
         (at) => {
-          W = Ct(x, 1, "lc-layer svelte-49zqag", null, W, at), j(x, "data-layer", g(v).name), j(x, "data-layer-kind", g(v).kind), _r(K, g(v).visible), kt(I, g(v).name), kt(Wt, g(v).kind), Dt(Et, g(v).opacity);
+          W = St(U, 1, "lc-layer svelte-49zqag", null, W, at), tt(U, "data-layer", v(y).name), tt(U, "data-layer-kind", v(y).kind), _r(O, v(y).visible), kt(j, v(y).name), kt(Gt, v(y).kind), Dt(Lt, v(y).opacity);
         },
-        [() => ({ active: g(v).id === Y()?.active })]
-      ), X(k, x);
+        [() => ({ active: v(y).id === K()?.active })]
+      ), G(b, U);
     });
-    var d = m(p, 2);
-    d.__click = () => c.add_layer("paint"), X(n, h);
+    var d = k(p, 2);
+    {
+      var x = (b) => {
+        var y = ii();
+        y.__click = () => c.add_layer("paint"), G(b, y);
+      };
+      Ct(d, (b) => {
+        i.props.can_add_layers !== !1 && b(x);
+      });
+    }
+    G(n, h);
   });
-  var qe = m(ke, 2);
+  var Ee = k(we, 2);
   {
     var zs = (n) => {
-      var h = ai(), p = L(h);
-      mt(() => kt(p, g(y))), X(n, h);
+      var h = ni(), p = L(h);
+      mt(() => kt(p, v(m))), G(n, h);
     };
-    Pt(qe, (n) => {
-      g(y) && n(zs);
+    Ct(Ee, (n) => {
+      v(m) && n(zs);
     });
   }
-  var Ee = m(qe, 2);
-  Ee.__change = (n) => {
+  var Te = k(Ee, 2);
+  Te.__change = (n) => {
     const h = n.currentTarget.files?.[0];
-    h && et(h), n.currentTarget.value = "";
-  }, Xt(Ee, (n) => f = n, () => f), Xt(At, (n) => a = n, () => a), mt(() => {
-    ge = Ct(Mt, 1, "lc-block svelte-49zqag", null, ge, { hidden: i.shared.visible === !1 }), j(Mt, "id", i.shared.elem_id), j(Mt, "data-pending", g(C) ? "1" : "0"), be = re(Mt, "", be, {
+    h && st(h), n.currentTarget.value = "";
+  }, Zt(Te, (n) => f = n, () => f), Zt(Rt, (n) => a = n, () => a), mt(() => {
+    be = St(Mt, 1, "lc-block svelte-49zqag", null, be, { hidden: i.shared.visible === !1 }), tt(Mt, "id", i.shared.elem_id), tt(Mt, "data-pending", v(C) ? "1" : "0"), ye = ie(Mt, "", ye, {
       "min-width": i.shared.min_width ? `${i.shared.min_width}px` : void 0
-    }), we = Ct(Qt, 1, "lc-stage svelte-49zqag", null, we, { panning: g(M) || u }), xe = re(rt, "", xe, { height: `${i.props.canvas_height ?? 480}px` }), ze = Ct(jt, 1, "lc-cursor svelte-49zqag", null, ze, { hidden: g(M) });
-  }), Gt("pointerleave", At, vt), Gt("dragover", At, (n) => n.preventDefault()), Gt("drop", At, _s), Gt("pointercancel", rt, Ut), X(e, Mt), er();
+    }), xe = St(jt, 1, "lc-stage svelte-49zqag", null, xe, { panning: v(M) || u }), ze = ie(it, "", ze, { height: `${i.props.canvas_height ?? 480}px` }), Me = St(te, 1, "lc-cursor svelte-49zqag", null, Me, { hidden: v(M) });
+  }), Xt("pointerleave", Rt, vt), Xt("dragover", Rt, (n) => n.preventDefault()), Xt("drop", Rt, _s), Xt("pointercancel", it, Ut), G(e, Mt), er();
 }
 tr([
   "click",
@@ -2008,5 +2017,5 @@ tr([
   "change"
 ]);
 export {
-  li as default
+  ci as default
 };
