@@ -25,16 +25,12 @@ pytestmark = pytest.mark.skipif(not FOLDER.is_dir(), reason="models/Stable-diffu
 
 @pytest.fixture(scope="module")
 def flux_manager(tmp_path_factory):
-    import torch
-
     from modules.engine.devices import choose_device
 
-    # fp32 on the CPU: this small transformer runs ~10x slower in bf16 here (its norms and rotary embedding have no
-    # fast bf16 path at these sizes); a GPU takes its usual precision.
-    precision = "auto" if torch.cuda.is_available() else "fp32"
+    # The precision a user gets (bf16 on this CPU): measured quiet, 0.76 s for 8 steps against 0.88 s in fp32.
     manager = ModelManager(checkpoints_dir=MODELS / "Stable-diffusion", vae_dir=MODELS / "VAE",
                            cache_file=tmp_path_factory.mktemp("cache") / "models.json",
-                           device=choose_device("auto", precision), models_in_ram=1)
+                           device=choose_device("auto", "auto"), models_in_ram=1)
     manager.refresh()
     return manager
 
