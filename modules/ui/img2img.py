@@ -79,6 +79,7 @@ class Img2ImgTab:
     sends: dict[str, Any] | None = None  # the "Send to" buttons by target, wired by send_to.connect
     soft: dict[str, Any] | None = None  # the Soft inpainting components by name (soft_inpainting_panel.names())
     detailer: detailer_panel.DetailerPanel | None = None  # the ADetailer accordion
+    regions: regions_panel.RegionsPanel | None = None  # the Regional prompting accordion
 
 
 def read_upload(payload: Any, max_side: int) -> tuple[Image.Image | None, str | None]:
@@ -380,7 +381,8 @@ def build(services: Services) -> Img2ImgTab:
                       sampler=settings["sampler"], schedule_type=settings["schedule_type"], steps=settings["steps"],
                       cfg_scale=settings["cfg_scale"], width=settings["width"], height=settings["height"],
                       checkpoint=checkpoint, vae=vae, gallery=gallery, selected=selected, sends=sends,
-                      soft={name: settings[name] for name in soft_inpainting_panel.names()}, detailer=detailer)
+                      soft={name: settings[name] for name in soft_inpainting_panel.names()}, detailer=detailer,
+                      regions=regions)
 
 
 def _size_updates(picture: Image.Image | None) -> tuple[Any, Any]:
@@ -473,15 +475,16 @@ class SendToImg2Img:
 
     @property
     def from_infotext(self) -> bool:
-        """PNG Info and History send a picture's whole infotext: its soft inpainting and ADetailer settings are
-        restored too (txt2img's own sends carry only its form's values)."""
+        """PNG Info and History send a picture's whole infotext: its soft inpainting, ADetailer and regions
+        settings are restored too (txt2img's own sends carry only its form's values)."""
         return self.settings == PICTURE_SETTINGS
 
     def _panels(self) -> list[Any]:
         i2i = self.img2img
         if not self.from_infotext:
             return []
-        return [*(i2i.soft or {}).values(), *(i2i.detailer.ordered() if i2i.detailer is not None else [])]
+        return [*(i2i.soft or {}).values(), *(i2i.detailer.ordered() if i2i.detailer is not None else []),
+                *(i2i.regions.ordered() if i2i.regions is not None else [])]
 
     def outputs(self) -> list[Any]:
         i2i = self.img2img
@@ -502,12 +505,14 @@ class SendToImg2Img:
         if not self.from_infotext:
             return []
         soft = soft_inpainting_panel.updates_from(values.get("soft_inpainting")) if i2i.soft else []
-        if i2i.detailer is None:
-            return soft
-        detailer, note = i2i.detailer.updates_from(values)
-        if note:
-            gr.Warning(note.strip())
-        return soft + detailer
+        detailer: list[Any] = []
+        if i2i.detailer is not None:
+            detailer, note = i2i.detailer.updates_from(values)
+            if note:
+                gr.Warning(note.strip())
+        regions = [] if i2i.regions is None else i2i.regions.updates_from(
+            values, int(values.get("width") or 512), int(values.get("height") or 512))
+        return soft + detailer + regions
 
 
 def connect_send(txt2img: Txt2ImgTab, img2img: Img2ImgTab, tabs: Any, tab_id: str = "img2img") -> None:
