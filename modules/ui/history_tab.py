@@ -430,7 +430,7 @@ def _wire_sending(pictures: _Pictures, layout: _Layout, txt2img: Txt2ImgTab, img
     if units:
         def send_controlnet(image_id: int | None, request: gr.Request):
             picture = pictures.picture(pictures.entry(image_id, request))
-            return ({"background": picture, "layers": [], "composite": picture}, True, gr.Tabs(selected="txt2img"),
+            return (picture, True, gr.Tabs(selected="txt2img"),  # the unit canvas's background, its layer empty
                     "Sent to txt2img's ControlNet unit 0 (enabled): pick its preprocessor and model there.",
                     gr.Accordion(open=True))
 

@@ -8,7 +8,7 @@ from tests.unit.test_ui_img2img import FORM, PHOTO, editor, stroke_layer
 
 
 def test_the_ticked_accordion_gives_its_slider_values_and_unticked_gives_none():
-    inpaint = editor(PHOTO, [stroke_layer()])
+    inpaint = editor(PHOTO, mask=stroke_layer())
     ticked = {**FORM, "inpaint": inpaint, "soft_enabled": True, "soft_preservation_strength": 1.5,
               "soft_mask_influence": 0.25}
     assert request_from_form("inpaint", ticked).soft_inpainting == SoftInpainting(preservation_strength=1.5,

@@ -63,10 +63,18 @@ def pipeline_of(cls: str) -> FlowPipeline:
 
 
 def is_flow_index(index: Mapping[str, Any]) -> bool:
-    """Ours to describe: a flow family we know, one we refuse by name, or any pipeline without a UNet (the generic
-    fallback; UNet pipelines keep the SD path, which tells their family from the UNet)."""
+    """Ours to describe: a flow family we know, one we refuse by name, any pipeline with a transformer and no UNet
+    (the generic fallback), or a pipeline class diffusers lacks (refused, naming it). UNet pipelines keep the SD
+    path, which tells their family from the UNet, and so does a known class naming neither part: the SD path
+    says what is missing from it."""
+    import diffusers  # its lazy module lists every class it has without importing them
+
     cls = str(index.get("_class_name", ""))
-    return cls in PIPELINES or cls in NOT_YET or (cls.endswith("Pipeline") and "unet" not in index)
+    if cls in PIPELINES or cls in NOT_YET:
+        return True
+    if not cls.endswith("Pipeline") or "unet" in index:
+        return False
+    return "transformer" in index or cls not in dir(diffusers)
 
 
 def describe_folder(folder: Path, index: Mapping[str, Any]) -> dict[str, Any]:
