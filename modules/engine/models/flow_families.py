@@ -63,18 +63,10 @@ def pipeline_of(cls: str) -> FlowPipeline:
 
 
 def is_flow_index(index: Mapping[str, Any]) -> bool:
-    """Ours to describe: a flow family we know, one we refuse by name, any pipeline with a transformer and no UNet
-    (the generic fallback), or a pipeline class diffusers lacks (refused, naming it). UNet pipelines keep the SD
-    path, which tells their family from the UNet, and so does a known class naming neither part: the SD path
-    says what is missing from it."""
-    import diffusers  # its lazy module lists every class it has without importing them
-
+    """Ours to describe: a flow family we know, one we refuse by name, or any pipeline without a UNet (the generic
+    fallback; UNet pipelines keep the SD path, which tells their family from the UNet)."""
     cls = str(index.get("_class_name", ""))
-    if cls in PIPELINES or cls in NOT_YET:
-        return True
-    if not cls.endswith("Pipeline") or "unet" in index:
-        return False
-    return "transformer" in index or cls not in dir(diffusers)
+    return cls in PIPELINES or cls in NOT_YET or (cls.endswith("Pipeline") and "unet" not in index)
 
 
 def describe_folder(folder: Path, index: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,7 +78,10 @@ def describe_folder(folder: Path, index: Mapping[str, Any]) -> dict[str, Any]:
     if missing:
         raise ValueError(missing)
     if cls not in PIPELINES:
-        return _generic(cls)
+        facts = _generic(cls)  # a class diffusers lacks is named first
+        if not any(isinstance(v, list) and not k.startswith("_") for k, v in index.items()):
+            raise ValueError(f"{folder.name}/model_index.json names no parts ({cls}): copy the whole diffusers folder")
+        return facts
     config_file = folder / "transformer" / "config.json"
     if not config_file.is_file():
         raise ValueError(f"{cls} folder without transformer/config.json: copy the whole diffusers folder, "
