@@ -97,11 +97,6 @@ def generate_and_wait(page, outputs: Path) -> Path:
     from playwright.sync_api import expect
 
     before = saved(outputs)
-    # Known race (LayeredCanvas sends an edit ~180 ms after the stroke or when the pointer leaves it): a Generate
-    # clicked at once can reach the server before the last stroke. Let the edit land first; the component should
-    # flush on pointerup instead (open in issue 20).
-    page.mouse.move(0, 0)
-    page.wait_for_timeout(600)
     page.locator("#img2img_generate").click()
     deadline = time.monotonic() + WAIT / 1000
     while not saved(outputs) - before:  # the status may still say "Done" from the previous run
