@@ -79,7 +79,7 @@ class ProcessorBatcher:
                 if result.paths:  # run alone: the processor saved them
                     continue
                 for image, seed, info in zip(result.images, result.seeds, result.infotexts):
-                    path = processor._write(result, image, "txt2img-images", seed, info, owner)
+                    path = processor.write_picture(result, image, "txt2img-images", seed, info, owner)
                     if path is not None:
                         result.paths.append(path)
         return results

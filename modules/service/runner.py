@@ -197,7 +197,7 @@ class Processor:
         if save:
             for index, (image, seed, info) in enumerate(zip(result.images, result.seeds, result.infotexts)):
                 path = early.finish(index, image, info) if index in early.saved else \
-                    self._write(result, image, kind, seed, info, user)
+                    self.write_picture(result, image, kind, seed, info, user)
                 if path is not None:
                     result.paths.append(path)
                     if self.extensions is not None:
@@ -221,8 +221,9 @@ class Processor:
                                              or x not in merged.warnings)
         return merged
 
-    def _write(self, result: GenerationResult | None, image: Any, kind: str, seed: int | None, info: str,
-               user: str | None) -> str | None:
+    def write_picture(self, result: GenerationResult | None, image: Any, kind: str, seed: int | None, info: str,
+                      user: str | None) -> str | None:
+        """Save one picture; a disk error becomes a warning on the result (the picture stays in it)."""
         try:
             return str(self.outputs.save(image, kind, seed, info, user=user))
         except OSError as exc:  # disk full, permissions: the pictures are still in the result
@@ -233,7 +234,7 @@ class Processor:
 
     def _save(self, result: GenerationResult | None, image: Any, kind: str, seed: int, info: str,
               user: str | None) -> str | None:
-        path = self._write(result, image, kind, seed, info, user)
+        path = self.write_picture(result, image, kind, seed, info, user)
         if path is not None and self.extensions is not None:
             self.extensions.image_saved(path, image, info)
         return path
