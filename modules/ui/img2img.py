@@ -35,6 +35,7 @@ from modules.ui import (
     refiner_panel,
     send_row,
     soft_inpainting_panel,
+    step_cache_panel,
     user_defaults,
     wildcards_panel,
 )
@@ -80,6 +81,7 @@ class Img2ImgTab:
     soft: dict[str, Any] | None = None  # the Soft inpainting components by name (soft_inpainting_panel.names())
     detailer: detailer_panel.DetailerPanel | None = None  # the ADetailer accordion
     regions: regions_panel.RegionsPanel | None = None  # the Regional prompting accordion
+    step_cache: step_cache_panel.StepCachePanel | None = None  # the Step cache accordion
 
 
 def read_upload(payload: Any, max_side: int) -> tuple[Image.Image | None, str | None]:
@@ -321,6 +323,7 @@ def build(services: Services) -> Img2ImgTab:
             restore_faces = face_restoration.checkbox("img2img")
             wildcards_mode = wildcards_panel.build("img2img")
             refiner = refiner_panel.build(services, "img2img")
+            step_cache = step_cache_panel.build("img2img")
             detailer = detailer_panel.build(services, "img2img")
             regions = regions_panel.build("img2img", settings["width"], settings["height"])
             controlnet = controlnet_panel.build(services, "img2img", settings["width"], settings["height"],
@@ -349,7 +352,7 @@ def build(services: Services) -> Img2ImgTab:
             req = replace(request_from_form(values["tab"], values), control_units=controlnet.control_units(data),
                           extra={**sections.extra_from(data), **wildcards_panel.extra_from(values)},
                           restore_faces=bool(values.get("restore_faces")),
-                          **refiner.fields(data), detailer=detailer.units_from(values),
+                          **refiner.fields(data), **step_cache.fields(data), detailer=detailer.units_from(values),
                           regions=regions.regions_from(values, values["width"], values["height"]))
             req = face_restoration.with_settings(services, req, user_of(request))
         except RequestError as exc:
@@ -359,7 +362,8 @@ def build(services: Services) -> Img2ImgTab:
             yield update.values()
 
     outputs = [job_id, status, preview, gallery, info, last_seed]
-    inputs = set(form.values()) | controlnet.inputs() | set(sections.components) | refiner.inputs()
+    inputs = (set(form.values()) | controlnet.inputs() | set(sections.components) | refiner.inputs()
+              | step_cache.inputs())
     generate_btn.click(run, inputs=inputs,
                        outputs=outputs, concurrency_limit=None, show_progress="hidden", trigger_mode="multiple")
 
@@ -382,7 +386,7 @@ def build(services: Services) -> Img2ImgTab:
                       cfg_scale=settings["cfg_scale"], width=settings["width"], height=settings["height"],
                       checkpoint=checkpoint, vae=vae, gallery=gallery, selected=selected, sends=sends,
                       soft={name: settings[name] for name in soft_inpainting_panel.names()}, detailer=detailer,
-                      regions=regions)
+                      regions=regions, step_cache=step_cache)
 
 
 def _size_updates(picture: Image.Image | None) -> tuple[Any, Any]:
@@ -484,7 +488,8 @@ class SendToImg2Img:
         if not self.from_infotext:
             return []
         return [*(i2i.soft or {}).values(), *(i2i.detailer.ordered() if i2i.detailer is not None else []),
-                *(i2i.regions.ordered() if i2i.regions is not None else [])]
+                *(i2i.regions.ordered() if i2i.regions is not None else []),
+                *(i2i.step_cache.ordered() if i2i.step_cache is not None else [])]
 
     def outputs(self) -> list[Any]:
         i2i = self.img2img
@@ -512,7 +517,8 @@ class SendToImg2Img:
                 gr.Warning(note.strip())
         regions = [] if i2i.regions is None else i2i.regions.updates_from(
             values, int(values.get("width") or 512), int(values.get("height") or 512))
-        return soft + detailer + regions
+        step_cache = [] if i2i.step_cache is None else i2i.step_cache.updates_from(values)
+        return soft + detailer + regions + step_cache
 
 
 def connect_send(txt2img: Txt2ImgTab, img2img: Img2ImgTab, tabs: Any, tab_id: str = "img2img") -> None:

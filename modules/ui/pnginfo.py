@@ -14,6 +14,7 @@ from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui.controlnet_panel import ControlNetPanel
 from modules.ui.hires_panel import HiresPanel
 from modules.ui.refiner_panel import RefinerPanel
+from modules.ui.step_cache_panel import StepCachePanel
 from modules.ui import detailer_panel, regions_panel
 from modules.ui.img2img import Img2ImgTab, connect_picture_send
 from modules.ui.txt2img import Txt2ImgTab
@@ -82,12 +83,13 @@ def txt2img_outputs(txt2img: Txt2ImgTab) -> list[Any]:
     return [getattr(txt2img, name) for name in TXT2IMG_TARGETS] + [txt2img.checkpoint] + \
         (hires.ordered() if hires is not None else []) + \
         (txt2img.refiner.ordered() if txt2img.refiner is not None else []) + \
-        (txt2img.controlnet.ordered() if txt2img.controlnet is not None else [])
+        (txt2img.controlnet.ordered() if txt2img.controlnet is not None else []) + \
+        (txt2img.step_cache.ordered() if txt2img.step_cache is not None else [])
 
 
 def txt2img_updates(services: Services, text: str, hires: HiresPanel | None = None,
-                    refiner: RefinerPanel | None = None, controlnet: ControlNetPanel | None = None
-                    ) -> tuple[list[Any], str]:
+                    refiner: RefinerPanel | None = None, controlnet: ControlNetPanel | None = None,
+                    step_cache: StepCachePanel | None = None) -> tuple[list[Any], str]:
     """Updates for `txt2img_outputs` (TXT2IMG_TARGETS, the checkpoint dropdown, the Hires. fix panel when given),
     and a note: what "Send to txt2img" does (here and in the History tab)."""
     values, message = txt2img_values(services.samplers, text)
@@ -106,6 +108,8 @@ def txt2img_updates(services: Services, text: str, hires: HiresPanel | None = No
         more, controlnet_note = controlnet.updates_from(services, parse_infotext(text).params)
         updates += more
         note += controlnet_note
+    if step_cache is not None:  # DeepCache or a transformer cache, as the picture was made
+        updates += step_cache.updates_from(values)
     return updates, message + note
 
 
@@ -138,7 +142,8 @@ def build(services: Services, txt2img: Txt2ImgTab, tabs: Any, txt2img_tab_id: st
         if not text:
             return [gr.update()] * len(targets) + ["Nothing to send: load a picture with parameters first.",
                                                    gr.update()]
-        updates, message = txt2img_updates(services, text, txt2img.hires, txt2img.refiner, txt2img.controlnet)
+        updates, message = txt2img_updates(services, text, txt2img.hires, txt2img.refiner, txt2img.controlnet,
+                                           txt2img.step_cache)
         return updates + [message, gr.Tabs(selected=txt2img_tab_id)]
 
     outputs = targets + [note, tabs]

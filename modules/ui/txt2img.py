@@ -24,6 +24,7 @@ from modules.ui import (
     jobstream,
     refiner_panel,
     send_row,
+    step_cache_panel,
     user_defaults,
     wildcards_panel,
 )
@@ -65,6 +66,7 @@ class Txt2ImgTab:
     detailer: detailer_panel.DetailerPanel | None = None  # ADetailer's units; "Send to txt2img" fills them too
     regions: regions_panel.RegionsPanel | None = None  # "Send to txt2img" fills it too
     distilled_cfg_scale: Any = None  # Forge's "Distilled CFG Scale" (Flux dev); "Send to txt2img" fills it
+    step_cache: step_cache_panel.StepCachePanel | None = None  # "Send to txt2img" fills it too
 
 
 def checkpoint_choices(services: Services) -> tuple[list[str], str | None, str]:
@@ -124,10 +126,12 @@ class _Form:
     refiner: refiner_panel.RefinerPanel | None = None
     detailer: detailer_panel.DetailerPanel | None = None  # its components are in `fields` too
     regions: regions_panel.RegionsPanel | None = None  # its components are in `fields` too
+    step_cache: step_cache_panel.StepCachePanel | None = None
 
     def inputs(self) -> set[Any]:
         return (set(self.fields.values()) | self.controlnet.inputs() | set(self.sections.components)
-                | self.hires.inputs() | (self.refiner.inputs() if self.refiner else set()))
+                | self.hires.inputs() | (self.refiner.inputs() if self.refiner else set())
+                | (self.step_cache.inputs() if self.step_cache else set()))
 
     def request(self, data: dict[Any, Any]) -> GenerationRequest:
         """The request from Gradio's submitted form ({component: value}: `inputs()` is a set)."""
@@ -137,6 +141,7 @@ class _Form:
                                  extra={**self.sections.extra_from(data), **wildcards_panel.extra_from(values)},
                                  **self.hires.fields(data, values["cfg_scale"]),
                                  **(self.refiner.fields(data) if self.refiner else {}),
+                                 **(self.step_cache.fields(data) if self.step_cache else {}),
                                  detailer=self.detailer.units_from(values) if self.detailer else (),
                                  regions=self.regions.regions_from(values, values["width"], values["height"])
                                  if self.regions else ())
@@ -290,6 +295,7 @@ def build(services: Services) -> Txt2ImgTab:
     controlnet = controlnet_panel.build(services, "txt2img", settings.width, settings.height)
     hires = hires_panel.build(services, "txt2img", defaults.get("cfg_scale", 7.0))
     refiner = refiner_panel.build(services, "txt2img")
+    step_cache = step_cache_panel.build("txt2img")
     detailer = detailer_panel.build(services, "txt2img")
     form = _Form({"prompt": prompts.prompt, "negative_prompt": prompts.negative, **settings.fields(),
                   "checkpoint": model.checkpoint, "vae": model.vae, "restore_faces": restore_faces,
@@ -297,6 +303,7 @@ def build(services: Services) -> Txt2ImgTab:
                  detailer)
     form.regions = regions_panel.build("txt2img", settings.width, settings.height)
     form.fields.update(form.regions.components)
+    form.step_cache = step_cache
     _wire_generate(services, form, prompts, output, job_id, last_seed)
     _wire_controls(services, model, prompts, settings, job_id, last_seed)
     return Txt2ImgTab(prompt=prompts.prompt, negative_prompt=prompts.negative, sampler=settings.sampler,
@@ -307,7 +314,7 @@ def build(services: Services) -> Txt2ImgTab:
                       send_img2img=output.send_img2img, send_inpaint=output.send_inpaint,
                       send_extras=output.send_extras, send_controlnet=output.send_controlnet, controlnet=controlnet,
                       hires=hires, refiner=refiner, restore_faces=restore_faces, detailer=detailer,
-                      regions=form.regions, distilled_cfg_scale=settings.distilled_cfg_scale)
+                      regions=form.regions, distilled_cfg_scale=settings.distilled_cfg_scale, step_cache=step_cache)
 
 
 def remember(evt: gr.SelectData) -> int:
