@@ -130,7 +130,8 @@ def test_an_sd_sampler_is_refused_for_a_flow_model_naming_those_that_work(manage
     ({"enable_hr": True}, "Hires. fix"),
     ({"prompt": "a circle <lora:style:1>"}, "LoRA"),
     ({"width": 40}, "multiple of 16"),
-    ({"mode": "inpaint"}, "Inpainting"),
+    ({"mode": "inpaint", "init_images": (Image.new("RGB", (32, 32)),), "mask": Image.new("L", (32, 32), 255),
+      "inpainting_fill": 3, "denoising_strength": 0.5}, "latent nothing"),
 ])
 def test_features_a_flow_model_cannot_take_are_refused_with_the_reason(manager, fields, reason):
     from modules.engine.flow_generation import check

@@ -27,21 +27,30 @@ GENERIC = "generic"  # any other transformer pipeline diffusers has: txt2img thr
 class FlowPipeline:
     """What a pipeline class (as model_index.json names it) is and can do in our flow path."""
     family: str
-    modes: tuple[str, ...]  # "txt2img", "img2img", "edit" (img2img = instruction + reference), "fill" (inpaint)
+    modes: tuple[str, ...]  # "txt2img", "img2img", "edit" (img2img = instruction + reference), "fill" (inpaint on
+    # an inpainting model), "inpaint" (inpaint and outpaint through the `inpaint` class)
     img2img: str | None = None  # the diffusers class sharing its weights for img2img
     guidance: str = "cfg"  # "cfg": guidance_scale is real CFG; "true_cfg": true_cfg_scale is; "flux": both, the
     # distilled one feeding a guidance embedding; "distilled": only the embedding (no unguided pass at all)
     own_noise: bool = False  # we pass the initial latents (seeded per image, variation seeds) in its layout
     references: int = 0  # edit models: how many reference pictures one call takes (0: not an edit model)
+    inpaint: str | None = None  # the diffusers class sharing its weights for inpaint and outpaint ("inpaint" mode)
 
 
 PIPELINES: Mapping[str, FlowPipeline] = {
-    "FluxPipeline": FlowPipeline("flux", ("txt2img", "img2img"), "FluxImg2ImgPipeline", "flux", own_noise=True),
-    "StableDiffusion3Pipeline": FlowPipeline("sd3", ("txt2img", "img2img"), "StableDiffusion3Img2ImgPipeline",
-                                             own_noise=True),
-    "ChromaPipeline": FlowPipeline("chroma", ("txt2img", "img2img"), "ChromaImg2ImgPipeline"),
-    "ZImagePipeline": FlowPipeline("zimage", ("txt2img", "img2img"), "ZImageImg2ImgPipeline"),
-    "QwenImagePipeline": FlowPipeline("qwen-image", ("txt2img", "img2img"), "QwenImageImg2ImgPipeline", "true_cfg"),
+    # Families without an inpainting model of their own inpaint through diffusers' generic inpaint pipeline: the
+    # picture's latents are put back outside the mask at every step.
+    "FluxPipeline": FlowPipeline("flux", ("txt2img", "img2img", "inpaint"), "FluxImg2ImgPipeline", "flux",
+                                 own_noise=True, inpaint="FluxInpaintPipeline"),
+    "StableDiffusion3Pipeline": FlowPipeline("sd3", ("txt2img", "img2img", "inpaint"),
+                                             "StableDiffusion3Img2ImgPipeline", own_noise=True,
+                                             inpaint="StableDiffusion3InpaintPipeline"),
+    "ChromaPipeline": FlowPipeline("chroma", ("txt2img", "img2img", "inpaint"), "ChromaImg2ImgPipeline",
+                                   inpaint="ChromaInpaintPipeline"),
+    "ZImagePipeline": FlowPipeline("zimage", ("txt2img", "img2img", "inpaint"), "ZImageImg2ImgPipeline",
+                                   inpaint="ZImageInpaintPipeline"),
+    "QwenImagePipeline": FlowPipeline("qwen-image", ("txt2img", "img2img", "inpaint"), "QwenImageImg2ImgPipeline",
+                                      "true_cfg", inpaint="QwenImageInpaintPipeline"),
     "QwenImageEditPipeline": FlowPipeline("qwen-image-edit", ("edit",), guidance="true_cfg", references=1),
     # Edit Plus (2509 and later) takes up to three reference pictures in one call.
     "QwenImageEditPlusPipeline": FlowPipeline("qwen-image-edit", ("edit",), guidance="true_cfg", references=3),

@@ -1,0 +1,43 @@
+"""What inpainting and outpainting on a flow family without an inpainting model of its own can take.
+
+These run through diffusers' generic inpaint pipelines (FluxInpaintPipeline, StableDiffusion3InpaintPipeline, ...),
+derived from the loaded checkpoint as img2img is. The pictures and the mask are prepared by engine/inpainting.py
+exactly as for SD (mask blur, invert, "fill" masked content, "Only masked" with its padding, outpaint canvases), and
+the result is pasted back the same way. Those pipelines encode the picture and noise it themselves, and put the
+picture's latents back outside the (binarised) mask at every step; what needs a hand inside that loop is refused
+here, with the reason, before the job waits in the queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modules.core.requests import MASKED_CONTENT, GenerationRequest, RequestError
+
+LATENT_NOISE, LATENT_NOTHING = 2, 3  # A1111's masked-content indexes that act on latents (engine/pipelines.py)
+
+
+def check(request: GenerationRequest, label: str, name: str) -> None:
+    if request.soft_inpainting is not None:
+        raise RequestError(
+            f"Soft inpainting is not available for {name} ({label}): it blends the latents by the mask's grey "
+            "levels at every step, and this family's inpaint pipeline keeps a hard mask inside its own loop. Turn "
+            "soft inpainting off; the mask blur still softens the seam when the result is pasted back.")
+    # At full strength the masked area starts from pure noise whatever it held, so every masked content is the
+    # same there; below it, "latent noise" and "latent nothing" would have to replace latents the pipeline encodes
+    # itself.
+    if request.inpainting_fill in (LATENT_NOISE, LATENT_NOTHING) and request.denoising_strength < 1:
+        raise RequestError(
+            f"Masked content {MASKED_CONTENT[request.inpainting_fill]!r} is not available for {name} ({label}) "
+            f"below denoising strength 1 (it is {request.denoising_strength}). Choose 'fill' or 'original', or "
+            "set the denoising strength to 1.")
+
+
+def ready(pipe: Any) -> Any:
+    """The derived inpaint pipeline, able to run. diffusers 0.42's ChromaInpaintPipeline reads
+    `transformer.config.guidance_embeds`, which Chroma's transformer does not have (it has no guidance embedding,
+    and the value read is never used): saying so in the config is all it lacks."""
+    config = pipe.transformer.config
+    if type(pipe).__name__ == "ChromaInpaintPipeline" and "guidance_embeds" not in config:
+        pipe.transformer.register_to_config(guidance_embeds=False)
+    return pipe
