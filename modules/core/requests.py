@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image
 
+from modules.core import additional_modules
 from modules.core.detailer import DetailerUnit
 from modules.core.detailer import from_infotext as detailer_from_infotext
 from modules.core.detailer import validate as validate_detailer
@@ -162,6 +163,8 @@ class GenerationRequest:
     deepcache_interval: int = 0
     # Flux-class transformers: one of diffusers' step caches (STEP_CACHES; "" = off; lossy, named in the infotext).
     step_cache: str = ""
+    # Text-encoder and VAE files for a checkpoint that lacks them (Forge's forge_additional_modules): file names.
+    additional_modules: tuple[str, ...] = ()
 
     def with_resolved_seeds(self, rng: random.Random | None = None) -> GenerationRequest:
         """Replace -1 seeds by concrete ones, so the job (and its infotext) can be reproduced."""
@@ -349,7 +352,7 @@ def validate(request: GenerationRequest, limits: Limits = Limits(), samplers: An
                    schedule_type=schedule, **ints, **_validate_images(request, limits),
                    control_units=_validate_units(request, limits), **_validate_hires(replace(request, **ints), limits),
                    **_validate_refiner(request), detailer=_validate_detailer(request, limits),
-                   regions=_validate_regions(request, limits))
+                   regions=_validate_regions(request, limits), additional_modules=_validate_modules(request))
 
 
 def _validate_regions(request: GenerationRequest, limits: Limits) -> tuple[Region, ...]:
@@ -377,6 +380,13 @@ def _validate_detailer(request: GenerationRequest, limits: Limits) -> tuple[Deta
         return tuple(validate_detailer(unit, i, limits.max_size, limits.max_steps, limits.max_cfg)
                      for i, unit in enumerate(request.detailer or ()))
     except ValueError as exc:
+        raise RequestError(str(exc)) from None
+
+
+def _validate_modules(request: GenerationRequest) -> tuple[str, ...]:
+    try:
+        return additional_modules.check(request.additional_modules)
+    except additional_modules.ModulesError as exc:
         raise RequestError(str(exc)) from None
 
 
@@ -690,6 +700,8 @@ def request_fields_from_infotext(prompt: str, negative_prompt: str, params: dict
     soft = soft_from_infotext(params)
     if soft is not None:  # inpaint's "Send to" restores it (PNG Info, History)
         out["soft_inpainting"] = soft
+    if additional_modules.from_infotext(params):  # Forge's "Module 1: ae.safetensors"...
+        out["additional_modules"] = additional_modules.from_infotext(params)
     if params.get(regions_core.INFOTEXT_KEY):
         try:
             out["regions"] = regions_core.from_infotext(params[regions_core.INFOTEXT_KEY])

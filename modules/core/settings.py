@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MEMORY_POLICIES = ("auto", "full", "offload", "lowvram")
+TEXT_ENCODER_FOLDERS = ("text_encoder", "text_encoders", "clip")  # Forge's, then ComfyUI's two names
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Paths:
     # CLIP vision encoders (A1111/Forge/ComfyUI's models/clip_vision, the files IP-Adapter uses); None = none
     clip_vision: Path | None = None
     ipadapter: Path | None = None  # IP-Adapter files (ComfyUI/Forge's models/ipadapter); None = only ControlNet/'s
+    # Separate text encoders: Forge's models/text_encoder, ComfyUI's text_encoders/ and clip/ (engine/models/module_files)
+    text_encoders: tuple[Path, ...] = ()
+    # Transformer single files of a ComfyUI models/ folder (diffusion_models/, unet/), listed with the checkpoints
+    unets: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     paths = Paths(
         checkpoints=(args.ckpt_dir or models / "Stable-diffusion").expanduser().resolve(),
         loras=(args.lora_dir or models / "Lora").expanduser().resolve(),
-        vaes=(args.vae_dir or models / "VAE").expanduser().resolve(),
+        vaes=(args.vae_dir or _models_subdir(models, "VAE")).expanduser().resolve(),  # ComfyUI writes vae/
         controlnets=(args.controlnet_dir or models / "ControlNet").expanduser().resolve(),
         embeddings=(args.embeddings_dir or _embeddings_dir(models)).expanduser().resolve(),
         outputs=args.outputs_dir.expanduser().resolve(),
@@ -216,6 +221,9 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         adetailer=(models / "adetailer").expanduser().resolve(),
         clip_vision=_models_subdir(models, "clip_vision").expanduser().resolve(),
         ipadapter=_models_subdir(models, "ipadapter").expanduser().resolve(),
+        text_encoders=tuple(dict.fromkeys(_models_subdir(models, name).resolve() for name in TEXT_ENCODER_FOLDERS
+                                          if name == "text_encoder" or _models_subdir(models, name).is_dir())),
+        unets=tuple(_models_subdir(models, name).resolve() for name in ("diffusion_models", "unet")),
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,

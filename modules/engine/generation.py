@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from modules.core.infotext import format_infotext
+from modules.core import additional_modules
 from modules.core.prompts import LoraTag, extract_loras, prompt_hints
 from modules.core.requests import IMAGE_MODES, VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest, RequestError
 from modules.core.results import DetectedMap, GenerationResult, JobControl
@@ -64,6 +65,8 @@ def infotext_params(request: GenerationRequest, loaded: LoadedModel, seed: int, 
     }
     if request.vae not in (VAE_AUTOMATIC, VAE_NONE, ""):
         params["VAE"] = request.vae
+    # Forge's "Module N": the text-encoder and VAE files a Flux transformer file ran with, chosen or picked.
+    params.update(additional_modules.infotext_params(m.name for m in info.parts if m.path != info.path))
     if request.subseed_strength > 0:
         params["Variation seed"] = subseed
         params["Variation seed strength"] = request.subseed_strength
@@ -282,13 +285,15 @@ def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subse
         run.add(image, seed, subseed)
 
 
-def _flow_with_memory(request: GenerationRequest, models: ModelSource, control: JobControl | None) -> GenerationResult:
+def _flow_with_memory(request: GenerationRequest, models: ModelSource, control: JobControl | None,
+                      upscalers: UpscalerRegistry | None = None) -> GenerationResult:
     """The flow families' run, with the memory policy, quantisation and peak in the result as for the UNet families."""
-    with models.use(request.checkpoint) as loaded:  # loads it now (or finds it cached) for its placement
+    with models.use(request.checkpoint, request.vae,  # loads it now (or finds it cached) for its placement
+                    modules=request.additional_modules) as loaded:
         where, device, transformer = loaded.placement, loaded.pipe._execution_device, loaded.pipe.transformer
         family = loaded.info.family
     with placement.measured(device) as peak, step_cache.cached(transformer, request.step_cache, request.steps, family):
-        result = flow_generation.generate(request, models, control, infotext_params)
+        result = flow_generation.generate(request, models, control, infotext_params, upscalers)
     return replace(result, memory={**placement.job_details(where, peak[0] if peak else None), **result.memory})
 
 
@@ -305,7 +310,7 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     `vae_decode_method` TAESD. The result's `memory` tells the memory policy and the job's peak."""
     request = request.with_resolved_seeds()
     if families.is_flow(models.resolve(request.checkpoint).family):  # Flux, SD 3.x: their own path
-        return _flow_with_memory(request, models, control)
+        return _flow_with_memory(request, models, control, upscalers)
     if request.step_cache:
         raise RequestError(f"Step caches ({request.step_cache}) are for transformer models such as Flux; for SD "
                            "1.x/2.x/XL use DeepCache (its interval) instead.")

@@ -30,6 +30,7 @@ from modules.engine.models.families import is_flow
 from modules.engine.models.loras import LoraError
 from modules.engine.models.manager import ModelManager
 from modules.engine.models.registry import CheckpointInfo
+from modules.engine.models.single_file import CheckpointError
 from modules.engine.samplers import SamplerRegistry
 from modules.engine.taesd import TinyDecoders, missing_message
 from modules.engine.upscaling import UpscalerRegistry
@@ -81,6 +82,11 @@ class Processor:
         checkpoint = self.models.resolve(request.checkpoint)
         if is_flow(checkpoint.family):  # Flux, SD 3.x: what they cannot take yet is refused before queueing
             flow_generation.check(request, checkpoint.family, checkpoint.family_label, checkpoint.name)
+        if request.additional_modules or checkpoint.flux_file:  # the named files exist and fit, or which is missing
+            try:
+                self.models.with_parts(checkpoint, request.additional_modules, request.vae)
+            except (LookupError, ValueError, CheckpointError) as exc:
+                raise RequestError(str(exc)) from None
         self._check_units(request, checkpoint)
         self._check_loras(request, checkpoint)
         hires.check(request, self.samplers, self.upscalers, self.models)

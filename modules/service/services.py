@@ -110,7 +110,8 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                           cache_file=settings.paths.cache_dir / "models.json", device=device,
                           models_in_ram=settings.models_in_ram, controlnet_dir=settings.paths.controlnets,
                           lora_dir=settings.paths.loras, embeddings_dir=settings.paths.embeddings,
-                          ipadapter_dir=settings.paths.ipadapter, clip_vision_dir=settings.paths.clip_vision)
+                          ipadapter_dir=settings.paths.ipadapter, clip_vision_dir=settings.paths.clip_vision,
+                          text_encoder_dirs=settings.paths.text_encoders, unet_dirs=settings.paths.unets)
     models.refresh()
     history = History(settings.paths.outputs)
     outputs = OutputStore(settings.paths.outputs, index=history)

@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from modules.engine.devices import DeviceConfig
 from modules.engine.placement import Placement, file_has_fp8, place
 from modules.engine import image_embeddings
 from modules.engine.controlnet.preprocessors import REFERENCE_MODULES
-from modules.engine.models import controlnets, families, ipadapters
+from modules.engine.models import controlnets, families, ipadapters, module_files
 from modules.engine.models import embeddings as embedding_files
 from modules.engine.models import loras as lora_files
 from modules.engine.models.controlnets import ControlNetError, ControlNetInfo
@@ -134,7 +134,15 @@ def load_pipeline(info: CheckpointInfo, device: DeviceConfig) -> Any:
         raise CheckpointError(f"checkpoint file {info.path} is missing; press Refresh to rescan the models folder")
     # Read at the file's own dtype (memory-mapped, no conversion), then convert once when placed (engine/placement.py).
     read_dtype = stored_dtype(info.path) or device.dtype
-    if info.kind == "gguf":
+    if info.flux_file:
+        from modules.engine.models import flux_single
+
+        try:
+            pipe = flux_single.load_pipeline(info.path, {m.role: m for m in info.parts}, info.config_folders,
+                                             device.dtype)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"{info.name} could not be loaded: {exc}") from exc
+    elif info.kind == "gguf":
         from modules.engine.models import gguf_files
 
         if info.companion is None:
@@ -168,8 +176,12 @@ class ModelManager:
                  preferred: str = "demo-shapes", controlnet_dir: Path | None = None,
                  controlnets_in_ram: int = 2, lora_dir: Path | None = None,
                  embeddings_dir: Path | None = None, ipadapter_dir: Path | None = None,
-                 clip_vision_dir: Path | None = None) -> None:
+                 clip_vision_dir: Path | None = None, text_encoder_dirs: tuple[Path, ...] = (),
+                 unet_dirs: tuple[Path, ...] = ()) -> None:
         self.device = device
+        # Separate text-encoder files (and, from vae_dir, VAE files) for checkpoints that lack them.
+        self.text_encoder_dirs = tuple(text_encoder_dirs)
+        self.modules: list[module_files.ModuleInfo] = []
         self.ipadapter_dir = ipadapter_dir  # IP-Adapters; models/ControlNet is searched for them too
         self.clip_vision_dir = clip_vision_dir
         self.ipadapters: list[ipadapters.IPAdapterInfo] = []
@@ -183,7 +195,8 @@ class ModelManager:
         self.controlnet_dir = controlnet_dir
         self.controlnets: list[ControlNetInfo] = []
         self._controlnet_cache = LruCache(controlnets_in_ram)
-        self.checkpoints = CheckpointRegistry(checkpoints_dir, HashCache(cache_file), device.device.type)
+        self.checkpoints = CheckpointRegistry(checkpoints_dir, HashCache(cache_file), device.device.type,
+                                              extra_roots=tuple(unet_dirs))
         self.vae_dir = vae_dir
         self.vaes: list[VaeInfo] = []
         self.preferred = preferred
@@ -198,6 +211,7 @@ class ModelManager:
     def refresh(self) -> list[CheckpointInfo]:
         found = self.checkpoints.refresh()
         self.vaes = scan_vaes(self.vae_dir)
+        self.modules = module_files.scan((*self.text_encoder_dirs, self.vae_dir))
         self.refresh_controlnets()
         self.loras = lora_files.scan(self.lora_dir)
         self.embeddings = embedding_files.scan(self.embeddings_dir)
@@ -365,13 +379,56 @@ class ModelManager:
         names = ", ".join(v.name for v in self.vaes) or "none"
         raise ModelNotFound(f"VAE {name!r} not found in {self.vae_dir}. Available: {names}.")
 
+    def find_module(self, name: str) -> module_files.ModuleInfo:
+        """A text-encoder or VAE file by file name, stem or path (Forge's clients send paths)."""
+        from modules.core.additional_modules import file_name
+
+        wanted = file_name(name)
+        for module in self.modules:
+            if wanted in (module.name, module.path.stem) or name == str(module.path):
+                return module
+        names = ", ".join(m.name for m in self.modules) or "none"
+        folders = ", ".join(str(d) for d in (*self.text_encoder_dirs, self.vae_dir))
+        raise ModelNotFound(f"VAE / Text encoder file {name!r} not found in {folders}. Available: {names}.")
+
+    def with_parts(self, info: CheckpointInfo, modules: tuple[str, ...] | list[str] = (),
+                   vae: str = VAE_AUTOMATIC) -> CheckpointInfo:
+        """The checkpoint with the text encoders and VAE a job uses: those chosen (and a VAE file named as A1111's
+        sd_vae), else its own, else the one file of each kind that fits. Only Flux transformer files take them; the
+        error names the missing file and where it goes."""
+        from modules.engine.models import flux_single
+        from modules.engine.models.single_file import CheckpointError
+
+        if not info.flux_file:
+            if modules:
+                raise CheckpointError(f"VAE / Text encoder files go with a Flux transformer file; {info.name} "
+                                      f"({info.family_label}) carries its own. Clear the 'VAE / Text encoder' choice.")
+            return info
+        chosen = [self.find_module(n) for n in modules]
+        if vae not in (VAE_AUTOMATIC, VAE_NONE, "") and all(m.role != "vae" for m in chosen):
+            chosen.append(self.find_module(vae))
+        try:
+            facts = flux_single.describe(info.path)
+            parts = flux_single.choose_parts(facts, chosen, self.modules, info.name)
+        except (flux_single.FluxFileError, flux_single.FluxPartsError, OSError) as exc:
+            raise CheckpointError(f"{info.name} cannot be used: {exc}") from exc
+        folders = flux_single.flux_folders(i.path for i in self.checkpoints.all() if i.kind == "diffusers")
+        return replace(info, parts=tuple(parts[r] for r in flux_single.ROLES), config_folders=tuple(folders))
+
+    @staticmethod
+    def _key(info: CheckpointInfo) -> str:
+        # A Flux file with other text encoders or VAE is another model in the cache.
+        return "|".join([str(info.path), *(str(m.path) for m in info.parts)])
+
     def loaded_names(self) -> list[str]:
         return [str(key) for key in self._cache.keys()]
 
     # ------------------------------------------------------------------ loading
     def load(self, info: CheckpointInfo) -> LoadedModel:
         with self._lock:
-            key = str(info.path)
+            if info.flux_file and not info.parts:  # loaded without a job (model switch): the parts that fit
+                info = self.with_parts(info)
+            key = self._key(info)
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
@@ -415,13 +472,15 @@ class ModelManager:
 
     @contextmanager
     def use(self, checkpoint: str | None, vae: str = VAE_AUTOMATIC,
-            loras: list[tuple[LoraInfo, float, float]] | tuple = ()) -> Iterator[LoadedModel]:
+            loras: list[tuple[LoraInfo, float, float]] | tuple = (),
+            modules: tuple[str, ...] = ()) -> Iterator[LoadedModel]:
         """Lend the checkpoint's pipeline for one job, with the job's VAE and LoRAs (info, text-encoder weight,
         UNet weight); afterwards the checkpoint's own VAE returns and the LoRAs are switched off."""
         with self._lock:
-            loaded = self.load(self.resolve(checkpoint))
+            info = self.with_parts(self.resolve(checkpoint), modules, vae)
+            loaded = self.load(info)
             pipe = loaded.pipe
-            pipe.vae = self._vae_for(loaded, vae)
+            pipe.vae = loaded.own_vae if info.flux_file else self._vae_for(loaded, vae)  # a Flux file's VAE is a part
             try:
                 if loras:
                     for info, _, _ in loras:
@@ -444,7 +503,9 @@ class ModelManager:
             (self.fp8_checkpoints.add if on else self.fp8_checkpoints.discard)(name)
             info = self.checkpoints.find(name)
             if info is not None:
-                self._cache.drop(str(info.path))
+                for key in self._cache.keys():
+                    if key == str(info.path) or key.startswith(f"{info.path}|"):
+                        self._cache.drop(key)
                 release_memory()
             return True
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TEXT_ENCODER_FOLDERS = ("text_encoder", "text_encoders", "clip")  # Forge's, then ComfyUI's two names
 SUFFIXES = (".safetensors",)
 
 # Where a part's weights start inside all-in-one files (ComfyUI's checkpoint save layout) and converted files.
@@ -161,11 +160,6 @@ def describe_file(path: Path, name: str) -> ModuleInfo:
                           error=f"not a readable safetensors file ({exc}); it may be truncated: download it again")
     weights = [d for k, d in dtypes.items() if k.endswith(".weight")] or list(dtypes.values())
     return describe_shapes(name, path, shapes, storage_dtype(weights))
-
-
-def text_encoder_dirs(models_dir: Path) -> tuple[Path, ...]:
-    """models/text_encoder, and ComfyUI's text_encoders/ and clip/ when --models-dir points at its models/."""
-    return tuple(models_dir / name for name in TEXT_ENCODER_FOLDERS if (models_dir / name).is_dir())
 
 
 def scan(dirs: Iterable[Path]) -> list[ModuleInfo]:

@@ -40,6 +40,14 @@ class CheckpointInfo:
     sha256: str | None = None
     companion: Path | None = None  # a GGUF transformer's text encoders and VAE: a diffusers folder
     quant: str | None = None  # how quantised weights are stored: GGUF "Q8_0", "Q4_K"...; bitsandbytes "nf4", "int8"
+    # A Flux transformer file's text encoders and VAE (engine/models/flux_single.py), chosen when a job lends it.
+    parts: tuple[Any, ...] = ()  # ModuleInfo of the CLIP, T5 and VAE used
+    config_folders: tuple[Path, ...] = ()  # Flux diffusers folders whose configs and tokenizers may serve its parts
+
+    @property
+    def flux_file(self) -> bool:
+        """A Flux transformer single file (its parts may come from models/text_encoder and models/VAE)."""
+        return self.kind == "single_file" and self.prediction == "flow"
 
     @property
     def model_name(self) -> str:
@@ -172,6 +180,11 @@ def _describe_file(path: Path) -> dict[str, Any]:
     quant = bnb_files.file_quantization(path)
     if quant:  # whatever its architecture, no diffusers loader reads it
         return {"bnb": quant, "error": bnb_files.refusal(quant, "single_file", "cpu")}
+    if path.suffix.lower() == ".safetensors":
+        from modules.engine.models import flux_single
+
+        if flux_single.is_flux_file(path):
+            return _describe_flux_file(path)
     try:
         # safetensors are memory-mapped: detection touches a few tensors, not the whole file.
         family = detect_family(read_state_dict(path))
@@ -179,6 +192,16 @@ def _describe_file(path: Path) -> dict[str, Any]:
         return {"error": str(exc)}
     return {"family": family.name, "family_label": family.label, "inpainting": family.inpainting,
             "prediction": family.prediction}
+
+
+def _describe_flux_file(path: Path) -> dict[str, Any]:
+    from modules.engine.models import flux_single
+
+    try:
+        facts = flux_single.describe(path)
+    except (flux_single.FluxFileError, OSError) as exc:
+        return {"error": f"this looks like a Flux transformer, but {exc}"}
+    return {"family": "flux", "family_label": facts.label, "inpainting": False, "prediction": "flow"}
 
 
 def _describe_gguf(path: Path) -> dict[str, Any]:
@@ -232,11 +255,20 @@ def iter_checkpoint_paths(root: Path) -> Iterator[tuple[Path, str]]:
                 yield here / name, "gguf" if name.lower().endswith(".gguf") else "single_file"
 
 
+def _stale(facts: dict[str, Any]) -> bool:
+    """Facts written before Flux transformer files loaded (their old refusal), to be read again."""
+    return "cannot be loaded yet" in str(facts.get("error", "")) and "Flux" in str(facts.get("error", ""))
+
+
 class CheckpointRegistry:
     """The checkpoints under one folder. `refresh()` rescans; lookups see a consistent snapshot."""
 
-    def __init__(self, root: Path, cache: HashCache, device_type: str = "cpu") -> None:
+    def __init__(self, root: Path, cache: HashCache, device_type: str = "cpu",
+                 extra_roots: tuple[Path, ...] = ()) -> None:
         self.root = root
+        # ComfyUI's models/diffusion_models and models/unet: transformer single files (folders of those are not
+        # diffusers checkpoints there), listed by their name under that folder.
+        self.extra_roots = tuple(r for r in extra_roots if r != root)
         self.cache = cache
         self.device_type = device_type  # bitsandbytes checkpoints run on CUDA only
         self._items: tuple[CheckpointInfo, ...] = ()
@@ -245,14 +277,17 @@ class CheckpointRegistry:
         items = []
         describers = {"diffusers": _describe_folder, "gguf": _describe_gguf, "single_file": _describe_file}
         gguf_facts: dict[Path, dict[str, Any]] = {}
-        for path, kind in iter_checkpoint_paths(self.root):
+        found = [(path, kind, self.root) for path, kind in iter_checkpoint_paths(self.root)]
+        found += [(path, kind, root) for root in self.extra_roots for path, kind in iter_checkpoint_paths(root)
+                  if kind != "diffusers"]
+        for path, kind, root in found:
             facts = self.cache.get(path)
-            if facts is None or ("family" not in facts and "error" not in facts):
+            if facts is None or ("family" not in facts and "error" not in facts) or _stale(facts):
                 facts = {**(facts or {}), **describers[kind](path)}
                 self.cache.put(path, facts)
             if kind == "gguf":
                 gguf_facts[path] = facts
-            name = path.relative_to(self.root).as_posix()
+            name = path.relative_to(root).as_posix()
             items.append(CheckpointInfo(
                 name=name, path=path, kind=kind, family=facts.get("family"),
                 family_label=facts.get("family_label", ""), inpainting=facts.get("inpainting", False),

@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 
 class ModelSource(Protocol):
     def use(self, checkpoint: str | None, vae: str = ...,
-            loras: list[tuple[LoraInfo, float, float]] | tuple = ...) -> AbstractContextManager[LoadedModel]:
-        """Lend the checkpoint's pipeline for one job, with the job's VAE and LoRAs applied."""
+            loras: list[tuple[LoraInfo, float, float]] | tuple = ...,
+            modules: tuple[str, ...] = ...) -> AbstractContextManager[LoadedModel]:
+        """Lend the checkpoint's pipeline for one job, with the job's VAE, LoRAs and (for a Flux transformer file)
+        text-encoder and VAE files applied."""
         ...
 
     def resolve(self, query: str | None) -> CheckpointInfo:
