@@ -62,16 +62,19 @@ def test_a_file_whose_heads_are_not_flux_wide_and_that_names_no_axes_is_refused_
         flux_files.config_from_bfl(bfl)
 
 
-def test_a_flux_dev_transformer_file_is_listed_as_such_with_its_dtype_rather_than_as_unknown(tmp_path):
+def test_a_flux_dev_transformer_file_is_listed_as_a_usable_flux_model_with_its_dtype(tmp_path):
     model = _tiny_transformer(True, head_dim=128, axes=(16, 56, 56))
     bfl = {k: v.to(torch.bfloat16) for k, v in flux_files.diffusers_to_bfl(model.state_dict(), model.config).items()}
-    with pytest.raises(UnsupportedModel, match=r"Flux.1 dev transformer \(bfloat16, 2\+2 blocks\).*diffusers folder"):
+    with pytest.raises(UnsupportedModel, match=r"Flux.1 dev transformer \(bfloat16, 2\+2 blocks\).*Flux file"):
         detect_family({flux_files.BFL_PREFIX + k: v for k, v in bfl.items()})
     path = tmp_path / "flux1-dev.safetensors"
     save_file(bfl, str(path))
     from modules.engine.models.registry import _describe_file
 
-    assert "Flux.1 dev transformer" in _describe_file(path)["error"]
+    facts = _describe_file(path)
+    assert "error" not in facts
+    assert (facts["family"], facts["prediction"]) == ("flux", "flow")
+    assert facts["family_label"] == "Flux.1 dev transformer (bfloat16, 2+2 blocks)"
 
 
 def test_the_demo_export_writes_single_files_that_read_back_to_the_same_transformer_vae_and_encoders(tmp_path):
@@ -128,4 +131,4 @@ def test_the_demo_export_never_overwrites_a_file(tmp_path):
 
 
 def detect_family_message(state_dict) -> str:
-    return flux_files.not_yet_message(state_dict)
+    return flux_files.file_message(state_dict)

@@ -20,7 +20,7 @@ import torch
 from modules.engine.models.flow_families import BFL_PREFIX, flux_keys
 
 __all__ = ["FluxFileError", "bfl_to_diffusers", "config_from_bfl", "describe", "diffusers_to_bfl", "flux_keys",
-           "not_yet_message", "strip_prefix"]
+           "file_message", "strip_prefix"]
 
 FLUX_AXES = (16, 56, 56)  # Flux.1's rotary axes for its 128-wide attention heads
 AXES_METADATA = "flux.axes_dims_rope"
@@ -211,12 +211,12 @@ def describe(state_dict: Mapping[str, torch.Tensor], metadata: Mapping[str, str]
                      "blocks)"}
 
 
-def not_yet_message(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """The model list's reason for a Flux transformer file, with what it is, until single files load."""
+def file_message(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """What an SD loader says of a Flux transformer file: what it is, and which loader takes it
+    (engine/models/flux_single.py, with its text encoders and VAE from models/text_encoder and models/VAE)."""
     try:
         found = describe(state_dict)
     except FluxFileError as exc:
         return f"this looks like a Flux transformer, but {exc}"
-    return (f"this is a {found['label']}: Flux from a single transformer file (with its text encoders and VAE from "
-            "models/text_encoder and models/VAE) cannot be loaded yet; use the model's diffusers folder in "
-            "models/Stable-diffusion")
+    return (f"this is a {found['label']}, not a Stable Diffusion checkpoint: it loads as a Flux file, with its text "
+            "encoders and VAE from models/text_encoder and models/VAE")

@@ -183,7 +183,7 @@ def detect_family(state_dict: Mapping[str, torch.Tensor]) -> ModelFamily:
     if kind in _NOT_YET:
         raise UnsupportedModel(_NOT_YET[kind])
     if kind.startswith("flux") and flux_files.flux_keys(list(state_dict)) == "bfl":  # say which Flux it is
-        raise UnsupportedModel(flux_files.not_yet_message(state_dict))
+        raise UnsupportedModel(flux_files.file_message(state_dict))
     for prefix, reason in _NOT_YET_PREFIXES.items():
         if kind.startswith(prefix):
             raise UnsupportedModel(reason)
