@@ -1,0 +1,150 @@
+"""Flux from single files on tiny random components: module files told apart by their weights, an fp8 transformer
+file kept in fp8 (no fp32 detour), an all-in-one file with its own encoders and VAE drawing the folder's picture,
+and the errors that name the missing file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from modules.engine.models import flux_single, module_files
+from modules.engine.models.flow_families import BFL_PREFIX
+
+
+def _shapes(**groups) -> dict[str, tuple[int, ...]]:
+    return {k: v for group in groups.values() for k, v in group.items()}
+
+
+def _clip(width: int, prefix: str = "") -> dict[str, tuple[int, ...]]:
+    return {f"{prefix}text_model.embeddings.token_embedding.weight": (49408, width),
+            **{f"{prefix}text_model.encoder.layers.{i}.mlp.fc1.weight": (width * 4, width) for i in range(12)}}
+
+
+def _t5(width: int) -> dict[str, tuple[int, ...]]:
+    return {"shared.weight": (32128, width),
+            **{f"encoder.block.{i}.layer.0.SelfAttention.q.weight": (width, width) for i in range(24)}}
+
+
+@pytest.mark.parametrize("shapes, kind, label", [
+    (_clip(768), "clip-l", "CLIP-L text encoder (float16)"),
+    (_clip(1280, "transformer."), "clip-g", "CLIP-G text encoder (float16)"),
+    (_t5(4096), "t5xxl", "T5-XXL text encoder (float16)"),
+    ({"model.layers.0.self_attn.q_proj.weight": (2560, 2560), "model.layers.0.self_attn.q_norm.weight": (128,)},
+     "qwen3", "Qwen3 text encoder (float16)"),
+    ({"model.layers.0.self_attn.q_proj.weight": (3584, 3584), "visual.blocks.0.attn.qkv.weight": (3, 3)},
+     "qwen2.5-vl", "Qwen2.5-VL text encoder (float16)"),
+    ({"encoder.conv_in.weight": (128, 3, 3, 3), "decoder.conv_in.weight": (512, 16, 3, 3),
+      "encoder.down.0.block.0.conv1.weight": (128, 128, 3, 3)}, "vae", "16-channel VAE (Flux / SD 3.x) (float16)"),
+    ({"lora_unet_x.lora_down.weight": (4, 4)}, "unknown", "unknown (float16)"),
+])
+def test_a_module_file_is_told_apart_by_its_weights(shapes, kind, label):
+    info = module_files.describe_shapes("f.safetensors", Path("f.safetensors"), shapes, "float16")
+    assert (info.kind, info.label) == (kind, label)
+    assert info.usable == (kind not in ("qwen3", "qwen2.5-vl", "unknown"))  # Qwen encoders are named, not loaded yet
+
+
+def test_the_storage_dtype_of_an_fp8_file_is_read_from_its_header(tmp_path):
+    weights = {f"encoder.block.{i}.layer.0.SelfAttention.q.weight": torch.zeros(8, 8, dtype=torch.float8_e4m3fn)
+               for i in range(2)}
+    weights["shared.weight"] = torch.zeros(16, 8, dtype=torch.float8_e4m3fn)
+    weights["encoder.final_layer_norm.weight"] = torch.ones(8)  # fp8 files keep their norms wider
+    save_file(weights, str(tmp_path / "t5xxl_fp8_e4m3fn.safetensors"))
+    (tmp_path / "broken.safetensors").write_bytes(b"\x00\x01truncated")
+    found = {m.name: m for m in module_files.scan([tmp_path])}
+    assert found["t5xxl_fp8_e4m3fn.safetensors"].dtype == "float8_e4m3fn"
+    assert found["t5xxl_fp8_e4m3fn.safetensors"].kind == "t5"
+    assert "truncated" in found["broken.safetensors"].error
+
+
+@pytest.fixture(scope="module")
+def tiny_files(tmp_path_factory):
+    from tests.fixtures.tiny_flow import save_tiny_flux
+    from training.export_flux import export_single_files
+
+    root = tmp_path_factory.mktemp("tiny-flux-files")
+    folder = save_tiny_flux(root / "Stable-diffusion" / "tiny-flux", guidance=True)
+    transformer, clip, t5, vae = export_single_files(folder, root / "out", "tiny-flux")
+    return folder, transformer, clip, t5, vae
+
+
+def test_an_fp8_transformer_file_stays_fp8_and_holds_the_files_values(tiny_files, tmp_path):
+    folder, transformer, *_ = tiny_files
+    weights = load_file(str(transformer))
+    fp8 = {k: (v.to(torch.float8_e4m3fn) if v.dim() == 2 else v) for k, v in weights.items()}
+    path = tmp_path / "flux-fp8.safetensors"
+    from safetensors import safe_open
+
+    with safe_open(str(transformer), "pt") as f:
+        save_file(fp8, str(path), metadata=f.metadata())
+    facts = flux_single.describe(path)
+    assert facts.dtype == "float8_e4m3fn" and facts.variant == "dev"
+    model = flux_single.load_transformer(path, facts.config, torch.bfloat16)
+    dtypes = {p.dtype for p in model.parameters()}
+    assert dtypes == {torch.float8_e4m3fn, torch.bfloat16}  # never fp32: fp8 kept, the rest at the compute dtype
+    assert torch.equal(model.x_embedder.weight, fp8["img_in.weight"])
+
+
+def _all_in_one(tiny_files, path: Path) -> Path:
+    """The file as ComfyUI saves a checkpoint: transformer, CLIP-L, T5 and VAE under their prefixes."""
+    _, transformer, clip, t5, vae = tiny_files
+    weights = {BFL_PREFIX + k: v for k, v in load_file(str(transformer)).items()}
+    weights |= {"text_encoders.clip_l.transformer." + k: v for k, v in load_file(str(clip)).items()}
+    weights |= {"text_encoders.t5xxl.transformer." + k: v for k, v in load_file(str(t5)).items()}
+    weights |= {"first_stage_model." + k: v for k, v in load_file(str(vae)).items()}
+    from safetensors import safe_open
+
+    with safe_open(str(transformer), "pt") as f:
+        save_file(weights, str(path), metadata=f.metadata())
+    return path
+
+
+def test_an_all_in_one_file_draws_the_same_picture_as_its_diffusers_folder(tiny_files, tmp_path):
+    from diffusers import FluxPipeline
+
+    folder = tiny_files[0]
+    path = _all_in_one(tiny_files, tmp_path / "tiny-flux-aio.safetensors")
+    facts = flux_single.describe(path)
+    assert sorted(m.role for m in facts.embedded) == ["clip", "t5", "vae"]
+    parts = flux_single.choose_parts(facts, [], [], path.name)  # nothing beside it: its own parts
+    assert {m.path for m in parts.values()} == {path}
+    ours = flux_single.load_pipeline(path, parts, [folder], torch.float32)
+    bare = FluxPipeline.from_pretrained(str(folder), local_files_only=True)
+    # The transformer file is bf16 (as released); the bare pipeline gets the same rounding for a like-for-like picture.
+    bare.transformer.to(torch.bfloat16).to(torch.float32)
+    kwargs = dict(prompt="a red circle", height=32, width=32, num_inference_steps=2, output_type="np")
+    a = ours(generator=torch.Generator().manual_seed(3), **kwargs).images
+    b = bare(generator=torch.Generator().manual_seed(3), **kwargs).images
+    assert a.std() > 0.01
+    assert np.array_equal(a, b)
+
+
+def test_missing_or_ambiguous_parts_are_named_with_where_they_go(tiny_files, tmp_path):
+    _, transformer, clip, t5, vae = tiny_files
+    facts = flux_single.describe(transformer)
+    mods = {m.role: m for m in module_files.scan([clip.parent, vae.parent])}
+    with pytest.raises(flux_single.FluxPartsError, match=r"needs the Flux VAE \(ae.safetensors\) in models/VAE"):
+        flux_single.choose_parts(facts, [], [mods["clip"], mods["t5"]], transformer.name)
+    twin = tmp_path / "other-ae.safetensors"
+    twin.write_bytes(vae.read_bytes())
+    other = module_files.describe_file(twin, twin.name)
+    with pytest.raises(flux_single.FluxPartsError, match="several files fit .* other-ae.safetensors.*choose one"):
+        flux_single.choose_parts(facts, [], [*mods.values(), other], transformer.name)
+    chosen = flux_single.choose_parts(facts, [other], [*mods.values(), other], transformer.name)
+    assert chosen["vae"].name == "other-ae.safetensors"
+    with pytest.raises(flux_single.FluxPartsError, match="does not fit"):
+        flux_single.choose_parts(facts, [module_files.ModuleInfo("x.safetensors", twin, "clip-l", "CLIP-L",
+                                                                 shape=(49408, 768, 12))], [], transformer.name)
+
+
+def test_a_t5_without_a_tokenizer_anywhere_says_where_to_put_one(tiny_files):
+    _, _, _, t5, _ = tiny_files
+    module = module_files.describe_file(t5, t5.name)
+    with pytest.raises(flux_single.FluxPartsError, match="matches neither Flux.1's shipped configs"):
+        flux_single.config_source("t5", module, [])
+    real = module_files.ModuleInfo("t5xxl_fp16.safetensors", t5, "t5xxl", "T5-XXL", shape=(32128, 4096, 24))
+    with pytest.raises(flux_single.FluxPartsError, match="tokenizer .* is not shipped.*tokenizer_2/"):
+        flux_single.config_source("t5", real, [])
