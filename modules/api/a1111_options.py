@@ -141,6 +141,8 @@ STABLE_DIFFUSION = {
     "randn_source": Option("GPU", FIXED, "noise is always drawn on the CPU here, so seeds match across machines",
                            ours="CPU"),
     "sd_vae": Option("Automatic", EFFECT),
+    # Forge's: the text-encoder and VAE files (paths or names) a checkpoint without them runs with.
+    "forge_additional_modules": Option([], EFFECT),
     # Used by SDXL refiner checkpoints (as the main checkpoint or as the refiner).
     "sdxl_refiner_high_aesthetic_score": Option(6.0, EFFECT, low=0.0, high=10.0),
     "sdxl_refiner_low_aesthetic_score": Option(2.5, EFFECT, low=0.0, high=10.0),
@@ -345,7 +347,7 @@ def values_for(user_values: Mapping[str, Any], in_force: Callable[[str], Any]) -
 # The EFFECT options read here are core.user_options.REQUEST_FIELDS (the UI reads them too); the checkpoint, VAE
 # and clip skip are read by convert.payload_to_request itself.
 OPTION_OF_FIELD = {field_name: key for key, field_name in REQUEST_FIELDS.items()}
-HANDLED_BY_CONVERT = ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers")
+HANDLED_BY_CONVERT = ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers", "forge_additional_modules")
 
 
 def request_fields(user_values: Mapping[str, Any], overrides: Mapping[str, Any], in_force: Callable[[str], Any],

@@ -13,6 +13,7 @@ from modules.api import a1111_options
 from modules.api.images import decode_image, encode_image
 from modules.api.regions_convert import region_fields
 from modules.api.schemas import GenerationPayload, Img2ImgPayload
+from modules.core import additional_modules
 from modules.core.infotext import parse_infotext
 from modules.core.detailer import SCRIPT_NAME as DETAILER_SCRIPT
 from modules.core.detailer import from_script_args as detailer_from_args
@@ -65,6 +66,18 @@ def check_vae(models: ModelManager, name: str) -> str:
     if canonical is not None:
         return canonical
     return models.find_vae(name).name  # raises ModelNotFound (a LookupError) listing the VAEs
+
+
+def check_modules(models: ModelManager, entries: Any) -> list[str]:
+    """Forge's forge_additional_modules: a list of files that exist in models/text_encoder or models/VAE (Forge's
+    clients send the full paths its option stores; they are matched by file name). The list as given."""
+    try:
+        names = additional_modules.check(entries)
+    except additional_modules.ModulesError as exc:
+        raise RequestError(str(exc)) from None
+    for name in names:
+        models.find_module(name)  # raises ModelNotFound (a LookupError) listing the files there are
+    return list(names)
 
 
 def pick_sampler(samplers: SamplerRegistry, name: str, scheduler: str | None, warnings: list[str]) -> tuple[str, str]:
@@ -169,8 +182,12 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
     checkpoint = find_checkpoint(services.models, str(checkpoint_query)).name if checkpoint_query else None
     vae = check_vae(services.models, str(overrides.get("sd_vae") or user_options.get("sd_vae") or VAE_AUTOMATIC))
     clip_skip = overrides.get("CLIP_stop_at_last_layers", user_options.get("CLIP_stop_at_last_layers", 1))
+    modules = check_modules(services.models, overrides["forge_additional_modules"]
+                            if "forge_additional_modules" in overrides
+                            else user_options.get("forge_additional_modules", []))
     fields: dict[str, Any] = dict(
         prompt=payload.prompt, negative_prompt=payload.negative_prompt, checkpoint=checkpoint, vae=vae,
+        additional_modules=tuple(modules),
         sampler=sampler, schedule_type=schedule, steps=payload.steps, cfg_scale=payload.cfg_scale,
         distilled_cfg_scale=payload.distilled_cfg_scale,  # Forge's field: validated (a number) with the request
         width=payload.width, height=payload.height, seed=payload.seed, subseed=payload.subseed,

@@ -148,7 +148,14 @@ def build_router(services: Services, current_caller: Callable[..., Caller]) -> A
 
     @router.get("/sdapi/v1/sd-modules")
     def sd_modules(caller: Caller = who) -> list[dict[str, Any]]:
-        return []  # Forge's separate VAE/text-encoder modules: VAEs are listed by /sd-vae here
+        """Forge's text-encoder and VAE files; its forge_additional_modules takes their names or paths."""
+        return [{"model_name": m.name, "filename": str(m.path)} for m in services.models.modules]
+
+    @router.get("/api/v1/modules")
+    def modules(caller: Caller = who) -> list[dict[str, Any]]:
+        """The same files with what they are (read from their weights) and why one cannot be used."""
+        return [{"name": m.name, "filename": str(m.path), "kind": m.kind, "label": m.label, "dtype": m.dtype,
+                 "usable": m.usable, "error": m.error} for m in services.models.modules]
 
     @router.post("/sdapi/v1/refresh-embeddings")
     def refresh_embeddings(caller: Caller = who) -> None:

@@ -109,6 +109,7 @@ def set_options(services: Services, user: str, body: dict[str, Any]) -> None:
     specials = {
         "sd_model_checkpoint": lambda v: convert.find_checkpoint(services.models, v).name if v else None,
         "sd_vae": lambda v: convert.check_vae(services.models, v),
+        "forge_additional_modules": lambda v: convert.check_modules(services.models, v),
     }
     changes = a1111_options.check_changes(body, lambda key: a1111_options.in_force(services, key), specials)
     if changes:
