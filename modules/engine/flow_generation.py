@@ -29,11 +29,13 @@ from modules.core.infotext import format_infotext
 from modules.core.prompts import extract_loras
 from modules.core.requests import VAE_AUTOMATIC, VAE_NONE, GenerationRequest, RequestError
 from modules.core.results import GenerationResult, JobControl, StepInfo
-from modules.engine import flow_samplers, inpainting
+from modules.engine import flow_control, flow_hires, flow_inpaint, flow_samplers, inpainting
 from modules.engine.color_correction import match_colours
 from modules.engine.latents import cpu_generators, make_noise
 from modules.engine.models import flow_families
 from modules.engine.models.source import ModelSource
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry
+from modules.engine.upscaling import UpscalerRegistry
 
 log = logging.getLogger(__name__)
 DEFAULT_DISTILLED_CFG = 3.5  # Flux-dev's, and Forge's default
@@ -46,12 +48,10 @@ def check(request: GenerationRequest, family: str | None, label: str, name: str)
         raise RequestError(f"{what} is not available for {name} ({label}) yet. {hint}")
 
     _check_mode(request, family, label, name)
-    if request.control_units:
-        refuse("ControlNet and IP-Adapter units", "Disable the units, or choose an SD 1.x/SDXL checkpoint.")
+    flow_control.check(request, family, label, name)
     if getattr(request, "regions", None):
         refuse("Regional prompting", "Remove the regions, or choose an SD 1.x/SDXL checkpoint.")
-    if request.enable_hr:
-        refuse("Hires. fix", "Turn it off and generate at the size you want.")
+    flow_hires.check(request, family, label, name)
     if request.refiner_checkpoint:
         refuse("A refiner", "Choose no refiner.")
     if getattr(request, "detailer", None):
@@ -89,7 +89,7 @@ def _check_mode(request: GenerationRequest, family: str | None, label: str, name
     pipelines = flow_families.family_pipelines(family)
     modes = {m for p in pipelines for m in p.modes}
     mode = "inpaint" if request.mask is not None or request.mode == "inpaint" else request.mode
-    wanted = {"img2img": ("img2img", "edit"), "inpaint": ("fill",)}.get(mode, (mode,))
+    wanted = {"img2img": ("img2img", "edit"), "inpaint": ("fill", "inpaint")}.get(mode, (mode,))
     if not modes.intersection(wanted):
         what = {"txt2img": "txt2img", "img2img": "img2img", "inpaint": "Inpainting and outpainting"}.get(mode, mode)
         if "fill" in modes:
@@ -97,10 +97,13 @@ def _check_mode(request: GenerationRequest, family: str | None, label: str, name
         elif "edit" in modes:
             hint = "It is an edit model: use img2img with a reference picture and the edit as the prompt."
         elif mode == "inpaint":
-            hint = "Use txt2img or img2img without a mask, or a Flux Fill checkpoint for inpainting."
+            hint = ("Use txt2img or img2img without a mask, or a checkpoint of a family that inpaints (Flux, Flux "
+                    "Fill, SD 3.x, Chroma, Z-Image, Qwen-Image).")
         else:
             hint = "Use txt2img (this pipeline runs through the generic fallback, which draws from text only)."
         raise RequestError(f"{what} is not available for {name} ({label}). {hint}")
+    if mode == "inpaint" and "fill" not in modes:
+        flow_inpaint.check(request, label, name)
     references = max(p.references for p in pipelines)
     if "edit" in modes and mode == "img2img" and len(request.init_images) > references:
         raise RequestError(f"{name} ({label}) takes at most {references} reference picture"
@@ -124,6 +127,7 @@ class _Job:
     images: list[Image.Image] = field(default_factory=list)
     infotexts: list[str] = field(default_factory=list)
     interrupted: bool = False
+    hires: flow_hires.FlowHires | None = None  # txt2img's second pass, when the hires fix is on
 
     def add(self, image: Image.Image, seed: int, subseed: int) -> None:
         self.images.append(image)
@@ -217,6 +221,8 @@ def _derived_pipe(loaded: Any, cls_name: str) -> Any:
 def _pipe_for(loaded: Any, spec: flow_families.FlowPipeline, mode: str) -> Any:
     if mode == "img2img" and spec.img2img:
         return _derived_pipe(loaded, spec.img2img)
+    if mode == "inpaint" and spec.inpaint:
+        return flow_inpaint.ready(_derived_pipe(loaded, spec.inpaint))
     return loaded.pipe  # txt2img, and the edit and fill pipelines, which take their pictures themselves
 
 
@@ -226,6 +232,8 @@ def _mode(request: GenerationRequest, spec: flow_families.FlowPipeline) -> str:
         return "txt2img"
     if "fill" in spec.modes:
         return "fill"
+    if request.mode == "inpaint" and "inpaint" in spec.modes:
+        return "inpaint"
     return "edit" if "edit" in spec.modes else "img2img"
 
 
@@ -244,8 +252,10 @@ def _scheduler(job: _Job, request: GenerationRequest, loaded: Any, warnings: lis
 
 
 def generate(request: GenerationRequest, models: ModelSource, control: JobControl | None,
-             infotext: Callable[..., dict[str, Any]]) -> GenerationResult:
-    """Run a validated request on a flow-matching checkpoint. `infotext` is generation.infotext_params."""
+             infotext: Callable[..., dict[str, Any]], upscalers: UpscalerRegistry | None = None,
+             preprocessors: PreprocessorRegistry | None = None) -> GenerationResult:
+    """Run a validated request on a flow-matching checkpoint. `infotext` is generation.infotext_params; `upscalers`
+    serves the hires fix, `preprocessors` the ControlNet units (the built-in ones when None)."""
     seeds, subseeds = request.seeds(), request.subseeds()
     warnings: list[str] = []
     prompt = request.prompt
@@ -262,6 +272,9 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
             raise RequestError(f"{info.name} ({info.family_label}) takes {spec.references} reference picture(s) "
                                f"per edit, but {len(request.init_images)} were given.")
         job = _Job(request, loaded, _pipe_for(loaded, spec, mode), spec, control, infotext)
+        controls = flow_control.prepare(request, models, loaded, spec, preprocessors)
+        if controls is not None:
+            job.pipe = controls.pipe
         _scheduler(job, request, loaded, warnings)
         guidance = guidance_kwargs(job.pipe, spec, request, warnings, info.family_label)
         job.extra = _infotext_extra(job.pipe, request, loaded.scheduler_config)
@@ -273,6 +286,15 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
                 job.extra["Edit references"] = len(prepared.sources)
                 warnings.append(f"Denoising strength does not apply to {info.family_label}: it redraws the picture "
                                 "from the instruction and the reference.")
+        job.hires = flow_hires.plan(request, loaded, spec, control, upscalers or UpscalerRegistry(), warnings,
+                                    lambda cls: _derived_pipe(loaded, cls),
+                                    lambda pipe, r: guidance_kwargs(pipe, spec, r, warnings, info.family_label))
+        if job.hires is not None:
+            job.control = job.hires.control
+            job.extra.update(job.hires.infotext)
+        if controls is not None:
+            guidance.update(controls.kwargs)
+            job.extra.update(controls.infotext)
         for batch_index in range(request.batch_count):
             if job.stop_requested():
                 job.interrupted = True
@@ -306,7 +328,10 @@ def _run_batch(job: _Job, mode: str, prompt: str, prepared: inpainting.Prepared 
         if prepared is None:
             if job.spec.own_noise:
                 common["latents"] = _noise(pipe, request, seeds, subseeds)
-            return pipe(**common, height=request.height, width=request.width).images
+            if job.hires is None:
+                return pipe(**common, height=request.height, width=request.width).images
+            first = pipe(**common, height=request.height, width=request.width, **job.hires.first_pass_kwargs())
+            return job.hires.run(pipe, first.images, batch_index, seeds, lambda steps: _callback(job, batch_index, steps))
         size = dict(height=prepared.height, width=prepared.width)
         if mode == "edit":
             references = [source.working for source in prepared.sources]
@@ -319,7 +344,7 @@ def _run_batch(job: _Job, mode: str, prompt: str, prepared: inpainting.Prepared 
         # txt2img's noise for that seed); 1 step at least, as A1111 runs.
         which = [(start + i) % len(prepared.sources) for i in range(n)]
         strength = min(1.0, max(request.denoising_strength, 1.0 / request.steps + 1e-6))
-        if mode == "fill":
+        if mode in ("fill", "inpaint"):
             common["mask_image"] = prepared.mask
         images = pipe(**common, image=[prepared.sources[j].working for j in which], strength=strength,
                       **size).images

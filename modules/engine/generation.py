@@ -286,14 +286,15 @@ def _unchanged(run: _Run, prepared: inpainting.Prepared, seeds: list[int], subse
 
 
 def _flow_with_memory(request: GenerationRequest, models: ModelSource, control: JobControl | None,
-                      upscalers: UpscalerRegistry | None = None) -> GenerationResult:
+                      upscalers: UpscalerRegistry | None = None,
+                      preprocessors: PreprocessorRegistry | None = None) -> GenerationResult:
     """The flow families' run, with the memory policy, quantisation and peak in the result as for the UNet families."""
     with models.use(request.checkpoint, request.vae,  # loads it now (or finds it cached) for its placement
                     modules=request.additional_modules) as loaded:
         where, device, transformer = loaded.placement, loaded.pipe._execution_device, loaded.pipe.transformer
         family = loaded.info.family
     with placement.measured(device) as peak, step_cache.cached(transformer, request.step_cache, request.steps, family):
-        result = flow_generation.generate(request, models, control, infotext_params, upscalers)
+        result = flow_generation.generate(request, models, control, infotext_params, upscalers, preprocessors)
     return replace(result, memory={**placement.job_details(where, peak[0] if peak else None), **result.memory})
 
 
@@ -310,7 +311,7 @@ def generate(request: GenerationRequest, models: ModelSource, samplers: SamplerR
     `vae_decode_method` TAESD. The result's `memory` tells the memory policy and the job's peak."""
     request = request.with_resolved_seeds()
     if families.is_flow(models.resolve(request.checkpoint).family):  # Flux, SD 3.x: their own path
-        return _flow_with_memory(request, models, control, upscalers)
+        return _flow_with_memory(request, models, control, upscalers, preprocessors)
     if request.step_cache:
         raise RequestError(f"Step caches ({request.step_cache}) are for transformer models such as Flux; for SD "
                            "1.x/2.x/XL use DeepCache (its interval) instead.")

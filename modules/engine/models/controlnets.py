@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
 CONFIGS = Path(__file__).resolve().parent / "configs"
+# diffusers-format ControlNets of the flow families, told by the class config.json names (folders only: these
+# have no single-file layout we read yet).
+FLOW_CONTROLNETS = {"FluxControlNetModel": "flux", "SD3ControlNetModel": "sd3"}
 
 
 class ControlNetError(RuntimeError):
@@ -78,6 +81,8 @@ def _describe_folder(folder: Path) -> tuple[str | None, str | None]:
         return None, f"has an unreadable config.json ({exc})"
     if (folder / "training.json").is_file():
         return "demo", None
+    if config.get("_class_name") in FLOW_CONTROLNETS:
+        return FLOW_CONTROLNETS[config["_class_name"]], None
     dim = config.get("cross_attention_dim")
     family = families.family_of_width(dim)
     return (family, None) if family else (None, f"has no usable cross_attention_dim in config.json ({dim!r})")
@@ -110,7 +115,8 @@ def load_controlnet(info: ControlNetInfo, dtype: Any, device: Any) -> Any:
 
     try:
         if info.kind == "diffusers":
-            model = ControlNetModel.from_pretrained(str(info.path), torch_dtype=dtype, local_files_only=True)
+            cls = _flow_class(info.path) or ControlNetModel
+            model = cls.from_pretrained(str(info.path), torch_dtype=dtype, local_files_only=True)
         else:
             from modules.engine.models.single_file import read_state_dict
 
@@ -125,3 +131,11 @@ def load_controlnet(info: ControlNetInfo, dtype: Any, device: Any) -> Any:
     if device.type == "cpu" and dtype == torch.bfloat16:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def _flow_class(folder: Path) -> Any:
+    """The diffusers class of a flow family's ControlNet folder (None for SD's ControlNetModel)."""
+    import diffusers
+
+    name = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("_class_name")
+    return getattr(diffusers, name) if name in FLOW_CONTROLNETS else None

@@ -1,0 +1,113 @@
+"""ControlNet units on Flux.1 and SD 3.x: diffusers-format ControlNets (FluxControlNetModel, SD3ControlNetModel,
+Flux union models) through diffusers' ControlNet pipelines, derived from the loaded checkpoint with `from_pipe`.
+
+SD's units wrap the UNet (controlnet/apply.py); these transformers take their ControlNet inside the pipeline's own
+loop, so a unit's settings map onto the pipeline's arguments: weight -> controlnet_conditioning_scale, guidance
+start/end -> control_guidance_start/end, several units -> a MultiControlNet. The control map is made as for SD
+(the unit's preprocessor, resolution and resize mode). What these pipelines cannot do (IP-Adapter units, control
+modes other than Balanced, img2img and inpaint, the hires fix) is refused before queueing, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modules.core.requests import CONTROL_MODES, GenerationRequest, RequestError
+from modules.engine.controlnet.apply import ActiveControl, prepare as prepare_units
+from modules.engine.controlnet.preprocessors import PreprocessorRegistry, is_reference_module
+from modules.engine.models import flow_families
+from modules.engine.models.source import ModelSource
+
+# The pipeline family -> (its ControlNet pipeline, the MultiControlNet class for several units).
+PIPELINES = {"flux": ("FluxControlNetPipeline", "FluxMultiControlNetModel"),
+             "sd3": ("StableDiffusion3ControlNetPipeline", "SD3MultiControlNetModel")}
+# Flux union ControlNets (InstantX's and Shakker-Labs' Union models) take the kind of map as a mode number; the
+# unit's preprocessor says which kind its map is.
+UNION_MODES = {"canny": 0, "tile": 1, "depth": 2, "blur": 3, "openpose": 4, "gray": 5, "lq": 6}
+
+
+def check(request: GenerationRequest, family: str | None, label: str, name: str) -> None:
+    """Refuse, before queueing, units this flow checkpoint cannot take (the ControlNet's own family is checked
+    where the models are known: the runner and the manager)."""
+    units = [unit for unit in request.control_units if unit.enabled]
+    if not units:
+        return
+    if any(is_reference_module(unit.module) for unit in units):
+        raise RequestError(f"IP-Adapter units are not available for {name} ({label}) yet: they act on an SD UNet's "
+                           "cross-attention. Disable them, or choose an SD 1.x/SDXL checkpoint.")
+    if not any(p.family in PIPELINES for p in flow_families.family_pipelines(family)):
+        raise RequestError(f"ControlNet units are not available for {name} ({label}): ControlNets run on Flux.1 "
+                           "(dev, schnell) and SD 3.x checkpoints. Disable the units, or choose one of those.")
+    if request.mode != "txt2img":
+        raise RequestError(f"ControlNet units on {label} work in txt2img only yet. Use txt2img with the unit's "
+                           "picture, or disable the units.")
+    if request.enable_hr:
+        raise RequestError(f"ControlNet units on {label} cannot be combined with the hires fix yet. Turn one off.")
+    for n, unit in enumerate(units, start=1):
+        if unit.control_mode != 0:
+            raise RequestError(f"ControlNet unit {n}: control mode {CONTROL_MODES[unit.control_mode]!r} is not "
+                               f"available on {label} (its ControlNet pipeline weighs the unit by its weight "
+                               "alone). Choose Balanced and set the weight.")
+
+
+@dataclass
+class FlowControls:
+    """The job's enabled units, their pipeline, and the call's arguments."""
+
+    pipe: Any
+    kwargs: dict[str, Any]
+    infotext: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(request: GenerationRequest, models: ModelSource, loaded: Any, spec: flow_families.FlowPipeline,
+            preprocessors: PreprocessorRegistry | None) -> FlowControls | None:
+    """Load the units' ControlNets (another family's is refused by the manager), make their maps, and derive the
+    family's ControlNet pipeline (None when no unit is enabled)."""
+    import diffusers
+
+    units = tuple(unit for unit in request.control_units if unit.enabled)
+    if not units or request.mode != "txt2img":
+        return None
+    pairs = prepare_units(units, models, loaded.info, preprocessors or PreprocessorRegistry.default(),
+                          request.width, request.height, None)
+    cls_name, multi_name = PIPELINES[spec.family]
+    nets = [active.model for _, active in pairs]
+    controlnet = nets[0] if len(nets) == 1 else getattr(diffusers, multi_name)(nets)
+    pipe = getattr(diffusers, cls_name).from_pipe(loaded.pipe, controlnet=controlnet, dtype=loaded.pipe.dtype)
+    pipe.set_progress_bar_config(disable=True)
+    controls = FlowControls(pipe, _kwargs(pairs, len(nets) > 1, preprocessors))
+    for index, (unit, active) in enumerate(pairs):
+        key, value = active.infotext(unit, index)
+        controls.infotext[key] = value
+    return controls
+
+
+def _kwargs(pairs: list[tuple[Any, ActiveControl]], multi: bool, preprocessors: PreprocessorRegistry | None
+            ) -> dict[str, Any]:
+    def one_or_all(values: list[Any]) -> Any:
+        return values if multi else values[0]
+
+    kwargs: dict[str, Any] = {
+        "control_image": one_or_all([active.image for _, active in pairs]),
+        "controlnet_conditioning_scale": one_or_all([active.weight for _, active in pairs]),
+        "control_guidance_start": one_or_all([active.start for _, active in pairs]),
+        "control_guidance_end": one_or_all([active.end for _, active in pairs]),
+    }
+    modes = [_union_mode(unit, active, preprocessors) for unit, active in pairs]
+    if any(mode is not None for mode in modes):
+        kwargs["control_mode"] = one_or_all(modes)
+    return kwargs
+
+
+def _union_mode(unit: Any, active: ActiveControl, preprocessors: PreprocessorRegistry | None) -> int | None:
+    """A union ControlNet's mode number from the unit's preprocessor (None for a single-kind ControlNet)."""
+    if not getattr(active.model.config, "num_mode", None):
+        return None
+    module = (preprocessors or PreprocessorRegistry.default()).canonical(unit.module)
+    for prefix, mode in UNION_MODES.items():
+        if module.startswith(prefix) or (prefix == "depth" and "depth" in module):
+            return mode
+    raise RequestError(f"ControlNet {active.name} is a union model: it needs to know which kind of map it gets, "
+                       f"and the preprocessor {unit.module!r} is none of {', '.join(UNION_MODES)}. Choose one of "
+                       "those preprocessors (or the matching map with it).")

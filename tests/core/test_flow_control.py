@@ -1,0 +1,173 @@
+"""ControlNet units on Flux and SD 3.x: diffusers-format ControlNets listed with their family, run through diffusers'
+ControlNet pipelines exactly as the bare pipeline runs them, and what cannot apply refused with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from modules.core.requests import ControlUnit, GenerationRequest, RequestError
+from modules.engine.generation import generate
+from modules.engine.samplers import SamplerRegistry
+from tests.fixtures import tiny_flow_families as tiny
+from tests.fixtures.tiny_flow import FLUX_FIXTURE, save_tiny_flux, save_tiny_sd3
+
+# A map with a bright square on black: what a Canny or depth unit would hand the ControlNet.
+MAP = Image.new("RGB", (32, 32), (0, 0, 0))
+MAP.paste((255, 255, 255), (8, 8, 24, 24))
+
+
+def _randomised(model, seed: int):
+    """diffusers starts a ControlNet's output projections at zero (it would not steer): give them weights."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "controlnet_" in name or "pos_embed_input" in name:
+                param.normal_(0.0, 0.3)
+    return model
+
+
+def _flux_controlnet(folder: Path, out: Path, union: bool = False) -> None:
+    from diffusers import FluxControlNetModel, FluxTransformer2DModel
+
+    transformer = FluxTransformer2DModel.from_pretrained(str(folder / "transformer"))
+    net = FluxControlNetModel.from_transformer(transformer, num_layers=1, num_single_layers=1,
+                                               attention_head_dim=FLUX_FIXTURE.head_dim,
+                                               num_attention_heads=FLUX_FIXTURE.heads)
+    if union:
+        net.register_to_config(num_mode=7)
+        net.controlnet_mode_embedder = torch.nn.Embedding(7, net.inner_dim)
+    _randomised(net, 3).save_pretrained(str(out))
+
+
+def _sd3_controlnet(folder: Path, out: Path) -> None:
+    from diffusers import SD3ControlNetModel, SD3Transformer2DModel
+
+    transformer = SD3Transformer2DModel.from_pretrained(str(folder / "transformer"))
+    # Its one block is the last (context-pre-only) block of the tiny transformer: no weights to copy from it.
+    net = SD3ControlNetModel.from_transformer(transformer, num_layers=1, num_extra_conditioning_channels=0,
+                                              load_weights_from_transformer=False)
+    _randomised(net, 4).save_pretrained(str(out))
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("flow-control")
+    checkpoints = root / "Stable-diffusion"
+    save_tiny_flux(checkpoints / "tiny-flux", seed=1)
+    save_tiny_sd3(checkpoints / "tiny-sd3")
+    tiny.save_tiny_chroma(checkpoints / "tiny-chroma")
+    _flux_controlnet(checkpoints / "tiny-flux", root / "ControlNet" / "flux-canny")
+    _flux_controlnet(checkpoints / "tiny-flux", root / "ControlNet" / "flux-union", union=True)
+    _sd3_controlnet(checkpoints / "tiny-sd3", root / "ControlNet" / "sd3-canny")
+    (root / "VAE").mkdir()
+    return root
+
+
+@pytest.fixture
+def manager(models_dir, cpu_fp32, tmp_path):
+    from modules.engine.models.manager import ModelManager
+
+    manager = ModelManager(checkpoints_dir=models_dir / "Stable-diffusion", vae_dir=models_dir / "VAE",
+                           cache_file=tmp_path / "cache.json", device=cpu_fp32, models_in_ram=2,
+                           controlnet_dir=models_dir / "ControlNet")
+    manager.refresh()
+    return manager
+
+
+def _request(checkpoint: str, model: str = "flux-canny", **fields) -> GenerationRequest:
+    unit = ControlUnit(image=MAP, module="none", model=model, weight=0.8, guidance_end=0.7, resize_mode=0)
+    base = GenerationRequest(prompt="a red circle on a blue background", negative_prompt="", checkpoint=checkpoint,
+                             sampler="Euler", steps=3, cfg_scale=1.0, width=32, height=32, seed=7,
+                             control_units=(unit,))
+    return replace(base, **fields)
+
+
+def _bare(models_dir: Path, checkpoint: str, cls_name: str, net_cls: str, net: str, **kwargs) -> Image.Image:
+    import diffusers
+
+    controlnet = getattr(diffusers, net_cls).from_pretrained(str(models_dir / "ControlNet" / net))
+    pipe = getattr(diffusers, cls_name).from_pretrained(str(models_dir / "Stable-diffusion" / checkpoint),
+                                                        controlnet=controlnet, dtype=torch.float32,
+                                                        local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    if cls_name.startswith("Flux"):
+        # Our first noise comes from the seed alone (as without a unit); the bare pipeline would draw it after
+        # sampling the control picture's latents from the same generator, so it is handed the seed's noise.
+        channels = pipe.transformer.config.in_channels // 4
+        kwargs["latents"] = pipe.prepare_latents(1, channels, 32, 32, torch.float32, torch.device("cpu"),
+                                                 torch.Generator().manual_seed(7))[0]
+    return pipe(prompt=_request(checkpoint).prompt, control_image=MAP, controlnet_conditioning_scale=0.8,
+                control_guidance_end=0.7, height=32, width=32, num_inference_steps=3,
+                generator=torch.Generator().manual_seed(7), **kwargs).images[0]
+
+
+def test_flow_controlnet_folders_are_listed_with_their_family(manager):
+    found = {info.name: info for info in manager.controlnets}
+    assert found["flux-canny"].family == "flux" and found["flux-canny"].error is None
+    assert found["sd3-canny"].family == "sd3" and found["sd3-canny"].error is None
+
+
+def test_a_flux_unit_is_the_bare_flux_controlnet_pipeline_and_steers_the_picture(manager, models_dir):
+    result = generate(_request("tiny-flux"), manager, SamplerRegistry.default())
+    bare = _bare(models_dir, "tiny-flux", "FluxControlNetPipeline", "FluxControlNetModel", "flux-canny",
+                 guidance_scale=3.5)
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(bare))
+    plain = generate(_request("tiny-flux", control_units=()), manager, SamplerRegistry.default())
+    assert not np.array_equal(np.asarray(result.images[0]), np.asarray(plain.images[0]))
+    assert 'ControlNet 0: "Module: none, Model: flux-canny, Weight: 0.8' in result.infotexts[0]
+
+
+def test_an_sd3_unit_is_the_bare_sd3_controlnet_pipeline(manager, models_dir):
+    result = generate(_request("tiny-sd3", model="sd3-canny"), manager, SamplerRegistry.default())
+    bare = _bare(models_dir, "tiny-sd3", "StableDiffusion3ControlNetPipeline", "SD3ControlNetModel", "sd3-canny",
+                 guidance_scale=1.0, negative_prompt="")
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(bare))
+
+
+def test_a_union_controlnet_takes_its_mode_from_the_preprocessor(manager, models_dir):
+    canny = replace(_request("tiny-flux").control_units[0], model="flux-union", module="canny", threshold_a=100,
+                    threshold_b=200)
+    result = generate(_request("tiny-flux", control_units=(canny,)), manager, SamplerRegistry.default())
+    assert result.images[0].size == (32, 32)
+    depth_like = replace(canny, module="none")
+    with pytest.raises(RequestError, match="union model"):
+        generate(_request("tiny-flux", control_units=(depth_like,)), manager, SamplerRegistry.default())
+
+
+def test_two_units_run_together_and_differ_from_one(manager):
+    unit = _request("tiny-flux").control_units[0]
+    other = replace(unit, image=Image.eval(MAP, lambda v: 255 - v), weight=1.0)
+    one = generate(_request("tiny-flux"), manager, SamplerRegistry.default()).images[0]
+    two = generate(_request("tiny-flux", control_units=(unit, other)), manager, SamplerRegistry.default())
+    assert not np.array_equal(np.asarray(one), np.asarray(two.images[0]))
+    assert "ControlNet 1:" in two.infotexts[0]
+
+
+def test_a_unit_of_another_family_is_refused_by_the_manager_with_the_reason(manager):
+    from modules.engine.models.controlnets import ControlNetError
+
+    with pytest.raises(ControlNetError, match="is for SD 3.x models"):
+        manager.usable_controlnet("sd3-canny", manager.resolve("tiny-flux"))
+
+
+@pytest.mark.parametrize("name, fields, reason", [
+    ("tiny-chroma", {}, "ControlNets run on Flux.1"),
+    ("tiny-flux", {"mode": "img2img", "init_images": (MAP,)}, "txt2img only"),
+    ("tiny-flux", {"enable_hr": True, "hr_upscaler": "Lanczos"}, "hires fix"),
+    ("tiny-flux", {"control_units": (ControlUnit(image=MAP, model="flux-canny", control_mode=2),)},
+     "control mode 'ControlNet is more important' is not available"),
+    ("tiny-flux", {"control_units": (ControlUnit(image=MAP, module="ip-adapter_clip_h", model="x"),)},
+     "IP-Adapter units are not available"),
+])
+def test_units_a_flow_checkpoint_cannot_take_are_refused_before_queueing(manager, name, fields, reason):
+    from modules.engine.flow_generation import check
+
+    info = manager.resolve(name)
+    with pytest.raises(RequestError, match=reason):
+        check(_request(name, **fields), info.family, info.family_label, info.name)
