@@ -324,6 +324,41 @@ def test_the_eraser_removes_paint_and_half_opacity_paints_half_alpha(canvas_page
     assert gap and bbox[0] < min(gap) and max(gap) < bbox[2] - 1, "the eraser left the line whole"
 
 
+def _read_now(page, out: Path, trigger: str) -> dict:
+    """What Python received from a Read that `trigger` (page JavaScript) clicks, without waiting for the canvas."""
+    result = page.locator("#result textarea")
+    before = result.input_value()
+    page.evaluate(trigger)
+    return _wait_read(page, result, before, out)
+
+
+def _wait_read(page, result, before: str, out: Path) -> dict:
+    from playwright.sync_api import expect
+
+    expect(result).not_to_have_value(before)
+    return json.loads((out / "read.json").read_text())
+
+
+def test_a_read_clicked_the_moment_a_stroke_ends_or_an_undo_is_pressed_gets_that_edit(canvas_page, artifacts_dir):
+    """The canvas sends its edits a moment later (to encode once per burst), so a Generate clicked as the stroke
+    ends used to read the value from before it; the value Gradio reads for an event is now always current."""
+    page, out = canvas_page
+    result = page.locator("#result textarea")
+    before = result.input_value()
+    # Read is clicked by a timer started as the pointer comes up: before the canvas's own sending delay is over
+    page.evaluate("""() => window.addEventListener('pointerup',
+        () => setTimeout(() => document.querySelector('#read').click(), 0), {once: true, capture: true})""")
+    _drag(page, (200, 150), (500, 300))
+    data = _wait_read(page, result, before, out)
+    page.screenshot(path=str(artifacts_dir / "read-at-once.png"))
+    assert data["layers"].get("paint", {}).get("bbox") is not None, "the stroke had not reached Python"
+    # Undo and Read in one go (one task): the read gets the page without the stroke
+    data = _read_now(page, out, """() => {
+        document.querySelector('#canvas [data-canvas-action=undo]').click();
+        document.querySelector('#read').click(); }""")
+    assert data["layers"]["paint"]["bbox"] is None, "the undo had not reached Python"
+
+
 # ------------------------------------------------------------------------------------------ in the app
 def _open_img2img_subtab(page, subtab: str) -> None:
     page.locator("#tab_img2img-button").click()

@@ -1,12 +1,12 @@
-import { i as is, g as as, o as Ss, a as Ae, b as Is, T as As, c as Rs, d as Ls, e as le, r as he, f as Jt, p as ue, h as Qt, j as Nt, m as Ps, s as ns, k as os, u as It, l as Ft, n as de, E as Ds, q as v, t as Re, v as $s, w as Ns, x as Le, y as Os, z as Fs, A as Us, B as pe, C as ft, I as ee, D as Bs, F as Hs, L as Ys, N as Ks, G as Ws, H as Gs, J as Xs, K as Zs, S as Js, M as Vs, O as Qs, P as js, Q as ct, R as Pe, U as N, V as tr, W as mt, X as Xt, Y as er, Z as L, _ as k, $ as sr, a0 as rr, a1 as De, a2 as kt } from "./render-BWHS4s6_.js";
-function ls(e) {
+import { i as is, g as ns, o as Is, a as Re, b as As, T as Rs, c as Ls, d as Ps, e as le, r as ue, f as Xt, p as he, h as Jt, j as Ft, m as Ds, s as os, k as ls, u as St, l as Bt, n as de, E as $s, q as v, t as Le, v as Ns, w as Os, x as Pe, y as Fs, z as Us, A as Bs, B as pe, C as ct, I as ee, D as Hs, F as Ys, L as Ks, N as Ws, G as Gs, H as Xs, J as Zs, K as Js, S as Vs, M as Qs, O as js, P as tr, Q as lt, R as De, U as F, V as er, W as yt, X as Wt, Y as sr, Z as L, _ as k, $ as rr, a0 as ar, a1 as $e, a2 as mt } from "./render-BWHS4s6_.js";
+function cs(e) {
   throw new Error("https://svelte.dev/e/lifecycle_outside_component");
 }
 const ir = [];
-function ar(e, t = !1, s = !1) {
-  return Vt(e, /* @__PURE__ */ new Map(), "", ir, null, s);
+function nr(e, t = !1, s = !1) {
+  return Zt(e, /* @__PURE__ */ new Map(), "", ir, null, s);
 }
-function Vt(e, t, s, r, i = null, a = !1) {
+function Zt(e, t, s, r, i = null, a = !1) {
   if (typeof e == "object" && e !== null) {
     var o = t.get(e);
     if (o !== void 0) return o;
@@ -25,17 +25,17 @@ function Vt(e, t, s, r, i = null, a = !1) {
       );
       t.set(e, l), i !== null && t.set(i, l);
       for (var f = 0; f < e.length; f += 1) {
-        var c = e[f];
-        f in e && (l[f] = Vt(c, t, s, r, null, a));
+        var _ = e[f];
+        f in e && (l[f] = Zt(_, t, s, r, null, a));
       }
       return l;
     }
-    if (as(e) === Ss) {
+    if (ns(e) === Is) {
       l = {}, t.set(e, l), i !== null && t.set(i, l);
-      for (var _ in e)
-        l[_] = Vt(
+      for (var c in e)
+        l[c] = Zt(
           // @ts-expect-error
-          e[_],
+          e[c],
           t,
           s,
           r,
@@ -51,7 +51,7 @@ function Vt(e, t, s, r, i = null, a = !1) {
       );
     if (typeof /** @type {T & { toJSON?: any } } */
     e.toJSON == "function" && !a)
-      return Vt(
+      return Zt(
         /** @type {T & { toJSON(): any } } */
         e.toJSON(),
         t,
@@ -78,38 +78,38 @@ function Vt(e, t, s, r, i = null, a = !1) {
     );
   }
 }
-function nr(e) {
+function or(e) {
   var t = document.createElement("template");
   return t.innerHTML = e.replaceAll("<!>", "<!---->"), t.content;
 }
-function $e(e, t) {
+function Ne(e, t) {
   var s = (
     /** @type {Effect} */
-    Ls
+    Ps
   );
   s.nodes === null && (s.nodes = { start: e, end: t, a: null, t: null });
 }
 // @__NO_SIDE_EFFECTS__
 function X(e, t) {
-  var s = (t & As) !== 0, r = (t & Rs) !== 0, i, a = !e.startsWith("<!>");
+  var s = (t & Rs) !== 0, r = (t & Ls) !== 0, i, a = !e.startsWith("<!>");
   return () => {
-    i === void 0 && (i = nr(a ? e : "<!>" + e), s || (i = /** @type {TemplateNode} */
-    Ae(i)));
+    i === void 0 && (i = or(a ? e : "<!>" + e), s || (i = /** @type {TemplateNode} */
+    Re(i)));
     var o = (
       /** @type {TemplateNode} */
-      r || Is ? document.importNode(i, !0) : i.cloneNode(!0)
+      r || As ? document.importNode(i, !0) : i.cloneNode(!0)
     );
     if (s) {
       var l = (
         /** @type {TemplateNode} */
-        Ae(o)
+        Re(o)
       ), f = (
         /** @type {TemplateNode} */
         o.lastChild
       );
-      $e(l, f);
+      Ne(l, f);
     } else
-      $e(o, o);
+      Ne(o, o);
     return o;
   };
 }
@@ -119,7 +119,7 @@ function G(e, t) {
     t
   );
 }
-class cs {
+class fs {
   /** @type {TemplateNode} */
   anchor;
   /** @type {Map<Batch, Key>} */
@@ -154,15 +154,15 @@ class cs {
    * Whether to pause (i.e. outro) on change, or destroy immediately.
    * This is necessary for `<svelte:element>`
    */
-  #i = !0;
+  #a = !0;
   /**
    * @param {TemplateNode} anchor
    * @param {boolean} transition
    */
   constructor(t, s = !0) {
-    this.anchor = t, this.#i = s;
+    this.anchor = t, this.#a = s;
   }
-  #a = () => {
+  #i = () => {
     var t = (
       /** @type {Batch} */
       le
@@ -173,7 +173,7 @@ class cs {
         this.#e.get(t)
       ), r = this.#s.get(s);
       if (r)
-        he(r), this.#r.delete(s);
+        ue(r), this.#r.delete(s);
       else {
         var i = this.#t.get(s);
         i && (this.#s.set(s, i.effect), this.#t.delete(s), i.fragment.lastChild.remove(), this.anchor.before(i.fragment), r = i.effect);
@@ -182,19 +182,19 @@ class cs {
         if (this.#e.delete(a), a === t)
           break;
         const l = this.#t.get(o);
-        l && (Jt(l.effect), this.#t.delete(o));
+        l && (Xt(l.effect), this.#t.delete(o));
       }
       for (const [a, o] of this.#s) {
         if (a === s || this.#r.has(a)) continue;
         const l = () => {
           if (Array.from(this.#e.values()).includes(a)) {
-            var c = document.createDocumentFragment();
-            Ps(o, c), c.append(Qt()), this.#t.set(a, { effect: o, fragment: c });
+            var _ = document.createDocumentFragment();
+            Ds(o, _), _.append(Jt()), this.#t.set(a, { effect: o, fragment: _ });
           } else
-            Jt(o);
+            Xt(o);
           this.#r.delete(a), this.#s.delete(a);
         };
-        this.#i || !r ? (this.#r.add(a), ue(o, l, !1)) : l();
+        this.#a || !r ? (this.#r.add(a), he(o, l, !1)) : l();
       }
     }
   };
@@ -205,7 +205,7 @@ class cs {
     this.#e.delete(t);
     const s = Array.from(this.#e.values());
     for (const [r, i] of this.#t)
-      s.includes(r) || (Jt(i.effect), this.#t.delete(r));
+      s.includes(r) || (Xt(i.effect), this.#t.delete(r));
   };
   /**
    *
@@ -216,43 +216,43 @@ class cs {
     var r = (
       /** @type {Batch} */
       le
-    ), i = ns();
+    ), i = os();
     if (s && !this.#s.has(t) && !this.#t.has(t))
       if (i) {
-        var a = document.createDocumentFragment(), o = Qt();
+        var a = document.createDocumentFragment(), o = Jt();
         a.append(o), this.#t.set(t, {
-          effect: Nt(() => s(o)),
+          effect: Ft(() => s(o)),
           fragment: a
         });
       } else
         this.#s.set(
           t,
-          Nt(() => s(this.anchor))
+          Ft(() => s(this.anchor))
         );
     if (this.#e.set(r, t), i) {
       for (const [l, f] of this.#s)
         l === t ? r.skipped_effects.delete(f) : r.skipped_effects.add(f);
       for (const [l, f] of this.#t)
         l === t ? r.skipped_effects.delete(f.effect) : r.skipped_effects.add(f.effect);
-      r.oncommit(this.#a), r.ondiscard(this.#n);
+      r.oncommit(this.#i), r.ondiscard(this.#n);
     } else
-      this.#a();
+      this.#i();
   }
 }
-function fs(e) {
-  os === null && ls(), It(() => {
-    const t = Ft(e);
+function us(e) {
+  ls === null && cs(), St(() => {
+    const t = Bt(e);
     if (typeof t == "function") return (
       /** @type {() => void} */
       t
     );
   });
 }
-function or(e) {
-  os === null && ls(), fs(() => () => Ft(e));
+function lr(e) {
+  ls === null && cs(), us(() => () => Bt(e));
 }
-function Ct(e, t, s = !1) {
-  var r = new cs(e), i = s ? Ds : 0;
+function Tt(e, t, s = !1) {
+  var r = new fs(e), i = s ? $s : 0;
   function a(o, l) {
     r.ensure(o, l);
   }
@@ -263,29 +263,29 @@ function Ct(e, t, s = !1) {
     }), o || a(!1, null);
   }, i);
 }
-function Ne(e, t, s) {
-  var r = new cs(e);
+function Oe(e, t, s) {
+  var r = new fs(e);
   de(() => {
     var i = t();
     r.ensure(i, s);
   });
 }
-function Oe(e, t) {
+function Fe(e, t) {
   return t;
 }
-function lr(e, t, s) {
+function cr(e, t, s) {
   for (var r = [], i = t.length, a, o = t.length, l = 0; l < i; l++) {
-    let g = t[l];
-    ue(
-      g,
+    let m = t[l];
+    he(
+      m,
       () => {
         if (a) {
-          if (a.pending.delete(g), a.done.add(g), a.pending.size === 0) {
-            var m = (
+          if (a.pending.delete(m), a.done.add(m), a.pending.size === 0) {
+            var y = (
               /** @type {Set<EachOutroGroup>} */
               e.outrogroups
             );
-            ce(pe(a.done)), m.delete(a), m.size === 0 && (e.outrogroups = null);
+            ce(pe(a.done)), y.delete(a), y.size === 0 && (e.outrogroups = null);
           }
         } else
           o -= 1;
@@ -296,14 +296,14 @@ function lr(e, t, s) {
   if (o === 0) {
     var f = r.length === 0 && s !== null;
     if (f) {
-      var c = (
+      var _ = (
         /** @type {Element} */
         s
-      ), _ = (
+      ), c = (
         /** @type {Element} */
-        c.parentNode
+        _.parentNode
       );
-      Bs(_), _.append(c), e.items.clear();
+      Hs(c), c.append(_), e.items.clear();
     }
     ce(t, !f);
   } else
@@ -314,135 +314,135 @@ function lr(e, t, s) {
 }
 function ce(e, t = !0) {
   for (var s = 0; s < e.length; s++)
-    Jt(e[s], t);
+    Xt(e[s], t);
 }
-var Fe;
+var Ue;
 function se(e, t, s, r, i, a = null) {
-  var o = e, l = /* @__PURE__ */ new Map(), f = null, c = $s(() => {
+  var o = e, l = /* @__PURE__ */ new Map(), f = null, _ = Ns(() => {
     var w = s();
     return is(w) ? w : w == null ? [] : pe(w);
-  }), _, g = !0;
-  function m() {
-    u.fallback = f, cr(u, _, o, t, r), f !== null && (_.length === 0 ? (f.f & ft) === 0 ? he(f) : (f.f ^= ft, $t(f, null, o)) : ue(f, () => {
+  }), c, m = !0;
+  function y() {
+    h.fallback = f, fr(h, c, o, t, r), f !== null && (c.length === 0 ? (f.f & ct) === 0 ? ue(f) : (f.f ^= ct, Ot(f, null, o)) : he(f, () => {
       f = null;
     }));
   }
   var M = de(() => {
-    _ = /** @type {V[]} */
-    v(c);
-    for (var w = _.length, I = /* @__PURE__ */ new Set(), q = (
+    c = /** @type {V[]} */
+    v(_);
+    for (var w = c.length, A = /* @__PURE__ */ new Set(), C = (
       /** @type {Batch} */
       le
-    ), E = ns(), C = 0; C < w; C += 1) {
-      var B = _[C], T = r(B, C), A = g ? null : l.get(T);
-      A ? (A.v && Re(A.v, B), A.i && Re(A.i, C), E && q.skipped_effects.delete(A.e)) : (A = fr(
+    ), x = os(), T = 0; T < w; T += 1) {
+      var P = c[T], q = r(P, T), D = m ? null : l.get(q);
+      D ? (D.v && Le(D.v, P), D.i && Le(D.i, T), x && C.skipped_effects.delete(D.e)) : (D = ur(
         l,
-        g ? o : Fe ??= Qt(),
-        B,
+        m ? o : Ue ??= Jt(),
+        P,
+        q,
         T,
-        C,
         i,
         t,
         s
-      ), g || (A.e.f |= ft), l.set(T, A)), I.add(T);
+      ), m || (D.e.f |= ct), l.set(q, D)), A.add(q);
     }
-    if (w === 0 && a && !f && (g ? f = Nt(() => a(o)) : (f = Nt(() => a(Fe ??= Qt())), f.f |= ft)), !g)
-      if (E) {
-        for (const [Y, P] of l)
-          I.has(Y) || q.skipped_effects.add(P.e);
-        q.oncommit(m), q.ondiscard(() => {
+    if (w === 0 && a && !f && (m ? f = Ft(() => a(o)) : (f = Ft(() => a(Ue ??= Jt())), f.f |= ct)), !m)
+      if (x) {
+        for (const [Z, I] of l)
+          A.has(Z) || C.skipped_effects.add(I.e);
+        C.oncommit(y), C.ondiscard(() => {
         });
       } else
-        m();
-    v(c);
-  }), u = { effect: M, items: l, outrogroups: null, fallback: f };
-  g = !1;
+        y();
+    v(_);
+  }), h = { effect: M, items: l, outrogroups: null, fallback: f };
+  m = !1;
 }
-function cr(e, t, s, r, i) {
-  var a = t.length, o = e.items, l = e.effect.first, f, c = null, _ = [], g = [], m, M, u, w;
+function fr(e, t, s, r, i) {
+  var a = t.length, o = e.items, l = e.effect.first, f, _ = null, c = [], m = [], y, M, h, w;
   for (w = 0; w < a; w += 1) {
-    if (m = t[w], M = i(m, w), u = /** @type {EachItem} */
+    if (y = t[w], M = i(y, w), h = /** @type {EachItem} */
     o.get(M).e, e.outrogroups !== null)
-      for (const P of e.outrogroups)
-        P.pending.delete(u), P.done.delete(u);
-    if ((u.f & ft) !== 0)
-      if (u.f ^= ft, u === l)
-        $t(u, null, s);
+      for (const I of e.outrogroups)
+        I.pending.delete(h), I.done.delete(h);
+    if ((h.f & ct) !== 0)
+      if (h.f ^= ct, h === l)
+        Ot(h, null, s);
       else {
-        var I = c ? c.next : l;
-        u === e.effect.last && (e.effect.last = u.prev), u.prev && (u.prev.next = u.next), u.next && (u.next.prev = u.prev), nt(e, c, u), nt(e, u, I), $t(u, I, s), c = u, _ = [], g = [], l = c.next;
+        var A = _ ? _.next : l;
+        h === e.effect.last && (e.effect.last = h.prev), h.prev && (h.prev.next = h.next), h.next && (h.next.prev = h.prev), it(e, _, h), it(e, h, A), Ot(h, A, s), _ = h, c = [], m = [], l = _.next;
         continue;
       }
-    if ((u.f & ee) !== 0 && he(u), u !== l) {
-      if (f !== void 0 && f.has(u)) {
-        if (_.length < g.length) {
-          var q = g[0], E;
-          c = q.prev;
-          var C = _[0], B = _[_.length - 1];
-          for (E = 0; E < _.length; E += 1)
-            $t(_[E], q, s);
-          for (E = 0; E < g.length; E += 1)
-            f.delete(g[E]);
-          nt(e, C.prev, B.next), nt(e, c, C), nt(e, B, q), l = q, c = B, w -= 1, _ = [], g = [];
+    if ((h.f & ee) !== 0 && ue(h), h !== l) {
+      if (f !== void 0 && f.has(h)) {
+        if (c.length < m.length) {
+          var C = m[0], x;
+          _ = C.prev;
+          var T = c[0], P = c[c.length - 1];
+          for (x = 0; x < c.length; x += 1)
+            Ot(c[x], C, s);
+          for (x = 0; x < m.length; x += 1)
+            f.delete(m[x]);
+          it(e, T.prev, P.next), it(e, _, T), it(e, P, C), l = C, _ = P, w -= 1, c = [], m = [];
         } else
-          f.delete(u), $t(u, l, s), nt(e, u.prev, u.next), nt(e, u, c === null ? e.effect.first : c.next), nt(e, c, u), c = u;
+          f.delete(h), Ot(h, l, s), it(e, h.prev, h.next), it(e, h, _ === null ? e.effect.first : _.next), it(e, _, h), _ = h;
         continue;
       }
-      for (_ = [], g = []; l !== null && l !== u; )
-        (f ??= /* @__PURE__ */ new Set()).add(l), g.push(l), l = l.next;
+      for (c = [], m = []; l !== null && l !== h; )
+        (f ??= /* @__PURE__ */ new Set()).add(l), m.push(l), l = l.next;
       if (l === null)
         continue;
     }
-    (u.f & ft) === 0 && _.push(u), c = u, l = u.next;
+    (h.f & ct) === 0 && c.push(h), _ = h, l = h.next;
   }
   if (e.outrogroups !== null) {
-    for (const P of e.outrogroups)
-      P.pending.size === 0 && (ce(pe(P.done)), e.outrogroups?.delete(P));
+    for (const I of e.outrogroups)
+      I.pending.size === 0 && (ce(pe(I.done)), e.outrogroups?.delete(I));
     e.outrogroups.size === 0 && (e.outrogroups = null);
   }
   if (l !== null || f !== void 0) {
-    var T = [];
+    var q = [];
     if (f !== void 0)
-      for (u of f)
-        (u.f & ee) === 0 && T.push(u);
+      for (h of f)
+        (h.f & ee) === 0 && q.push(h);
     for (; l !== null; )
-      (l.f & ee) === 0 && l !== e.fallback && T.push(l), l = l.next;
-    var A = T.length;
-    if (A > 0) {
-      var Y = null;
-      lr(e, T, Y);
+      (l.f & ee) === 0 && l !== e.fallback && q.push(l), l = l.next;
+    var D = q.length;
+    if (D > 0) {
+      var Z = null;
+      cr(e, q, Z);
     }
   }
 }
-function fr(e, t, s, r, i, a, o, l) {
-  var f = (o & Os) !== 0 ? (o & Fs) === 0 ? Us(s, !1, !1) : Le(s) : null, c = (o & Ns) !== 0 ? Le(i) : null;
+function ur(e, t, s, r, i, a, o, l) {
+  var f = (o & Fs) !== 0 ? (o & Us) === 0 ? Bs(s, !1, !1) : Pe(s) : null, _ = (o & Os) !== 0 ? Pe(i) : null;
   return {
     v: f,
-    i: c,
-    e: Nt(() => (a(t, f ?? s, c ?? i, l), () => {
+    i: _,
+    e: Ft(() => (a(t, f ?? s, _ ?? i, l), () => {
       e.delete(r);
     }))
   };
 }
-function $t(e, t, s) {
+function Ot(e, t, s) {
   if (e.nodes)
-    for (var r = e.nodes.start, i = e.nodes.end, a = t && (t.f & ft) === 0 ? (
+    for (var r = e.nodes.start, i = e.nodes.end, a = t && (t.f & ct) === 0 ? (
       /** @type {EffectNodes} */
       t.nodes.start
     ) : s; r !== null; ) {
       var o = (
         /** @type {TemplateNode} */
-        Hs(r)
+        Ys(r)
       );
       if (a.before(r), r === i)
         return;
       r = o;
     }
 }
-function nt(e, t, s) {
+function it(e, t, s) {
   t === null ? e.effect.first = s : t.next = s, s === null ? e.effect.last = t : s.prev = t;
 }
-const Ue = [...` 	
+const Be = [...` 	
 \r\f \v\uFEFF`];
 function hr(e, t, s) {
   var r = e == null ? "" : "" + e;
@@ -453,12 +453,12 @@ function hr(e, t, s) {
       else if (r.length)
         for (var a = i.length, o = 0; (o = r.indexOf(i, o)) >= 0; ) {
           var l = o + a;
-          (o === 0 || Ue.includes(r[o - 1])) && (l === r.length || Ue.includes(r[l])) ? r = (o === 0 ? "" : r.substring(0, o)) + r.substring(l + 1) : o = l;
+          (o === 0 || Be.includes(r[o - 1])) && (l === r.length || Be.includes(r[l])) ? r = (o === 0 ? "" : r.substring(0, o)) + r.substring(l + 1) : o = l;
         }
   }
   return r === "" ? null : r;
 }
-function Be(e, t = !1) {
+function He(e, t = !1) {
   var s = t ? " !important;" : ";", r = "";
   for (var i in e) {
     var a = e[i];
@@ -466,22 +466,22 @@ function Be(e, t = !1) {
   }
   return r;
 }
-function ur(e, t) {
+function dr(e, t) {
   if (t) {
     var s = "", r, i;
-    return Array.isArray(t) ? (r = t[0], i = t[1]) : r = t, r && (s += Be(r)), i && (s += Be(i, !0)), s = s.trim(), s === "" ? null : s;
+    return Array.isArray(t) ? (r = t[0], i = t[1]) : r = t, r && (s += He(r)), i && (s += He(i, !0)), s = s.trim(), s === "" ? null : s;
   }
   return String(e);
 }
-function St(e, t, s, r, i, a) {
+function Ct(e, t, s, r, i, a) {
   var o = e.__className;
   if (o !== s || o === void 0) {
     var l = hr(s, r, a);
     l == null ? e.removeAttribute("class") : e.className = l, e.__className = s;
   } else if (a && i !== a)
     for (var f in a) {
-      var c = !!a[f];
-      (i == null || c !== !!i[f]) && e.classList.toggle(f, c);
+      var _ = !!a[f];
+      (i == null || _ !== !!i[f]) && e.classList.toggle(f, _);
     }
   return a;
 }
@@ -491,75 +491,75 @@ function re(e, t = {}, s, r) {
     t[i] !== a && (s[i] == null ? e.style.removeProperty(i) : e.style.setProperty(i, a, r));
   }
 }
-function ie(e, t, s, r) {
+function ae(e, t, s, r) {
   var i = e.__style;
   if (i !== t) {
-    var a = ur(t, r);
+    var a = dr(t, r);
     a == null ? e.removeAttribute("style") : e.style.cssText = a, e.__style = t;
   } else r && (Array.isArray(r) ? (re(e, s?.[0], r[0]), re(e, s?.[1], r[1], "important")) : re(e, s, r));
   return r;
 }
-const dr = /* @__PURE__ */ Symbol("is custom element"), pr = /* @__PURE__ */ Symbol("is html");
-function Dt(e, t) {
+const pr = /* @__PURE__ */ Symbol("is custom element"), _r = /* @__PURE__ */ Symbol("is html");
+function Nt(e, t) {
   var s = _e(e);
   s.value === (s.value = // treat null and undefined the same for the initial value
   t ?? void 0) || // @ts-expect-error
   // `progress` elements always need their value set when it's `0`
   e.value === t && (t !== 0 || e.nodeName !== "PROGRESS") || (e.value = t ?? "");
 }
-function _r(e, t) {
+function vr(e, t) {
   var s = _e(e);
   s.checked !== (s.checked = // treat null and undefined the same for the initial value
   t ?? void 0) && (e.checked = t);
 }
-function tt(e, t, s, r) {
+function j(e, t, s, r) {
   var i = _e(e);
-  i[t] !== (i[t] = s) && (t === "loading" && (e[Ys] = s), s == null ? e.removeAttribute(t) : typeof s != "string" && vr(e).includes(t) ? e[t] = s : e.setAttribute(t, s));
+  i[t] !== (i[t] = s) && (t === "loading" && (e[Ks] = s), s == null ? e.removeAttribute(t) : typeof s != "string" && gr(e).includes(t) ? e[t] = s : e.setAttribute(t, s));
 }
 function _e(e) {
   return (
     /** @type {Record<string | symbol, unknown>} **/
     // @ts-expect-error
     e.__attributes ??= {
-      [dr]: e.nodeName.includes("-"),
-      [pr]: e.namespaceURI === Ks
+      [pr]: e.nodeName.includes("-"),
+      [_r]: e.namespaceURI === Ws
     }
   );
 }
-var He = /* @__PURE__ */ new Map();
-function vr(e) {
-  var t = e.getAttribute("is") || e.nodeName, s = He.get(t);
+var Ye = /* @__PURE__ */ new Map();
+function gr(e) {
+  var t = e.getAttribute("is") || e.nodeName, s = Ye.get(t);
   if (s) return s;
-  He.set(t, s = []);
+  Ye.set(t, s = []);
   for (var r, i = e, a = Element.prototype; a !== i; ) {
-    r = Ws(i);
+    r = Gs(i);
     for (var o in r)
       r[o].set && s.push(o);
-    i = as(i);
+    i = ns(i);
   }
   return s;
 }
-function Ye(e, t) {
-  return e === t || e?.[Js] === t;
+function Ke(e, t) {
+  return e === t || e?.[Vs] === t;
 }
-function Zt(e = {}, t, s, r) {
-  return Gs(() => {
+function Gt(e = {}, t, s, r) {
+  return Xs(() => {
     var i, a;
-    return Xs(() => {
-      i = a, a = [], Ft(() => {
-        e !== s(...a) && (t(e, ...a), i && Ye(s(...i), e) && t(null, ...i));
+    return Zs(() => {
+      i = a, a = [], Bt(() => {
+        e !== s(...a) && (t(e, ...a), i && Ke(s(...i), e) && t(null, ...i));
       });
     }), () => {
-      Zs(() => {
-        a && Ye(s(...a), e) && t(null, ...a);
+      Js(() => {
+        a && Ke(s(...a), e) && t(null, ...a);
       });
     };
   }), e;
 }
-function gr(e, t, s) {
+function br(e, t, s) {
   if (e == null)
-    return t(void 0), Vs;
-  const r = Ft(
+    return t(void 0), Qs;
+  const r = Bt(
     () => e.subscribe(
       t,
       // @ts-expect-error
@@ -568,11 +568,11 @@ function gr(e, t, s) {
   );
   return r.unsubscribe ? () => r.unsubscribe() : r;
 }
-function br(e) {
+function yr(e) {
   let t;
-  return gr(e, (s) => t = s)(), t;
+  return br(e, (s) => t = s)(), t;
 }
-const yr = {
+const mr = {
   get(e, t) {
     if (!e.exclude.includes(t))
       return e.props[t];
@@ -596,13 +596,13 @@ const yr = {
   }
 };
 // @__NO_SIDE_EFFECTS__
-function mr(e, t, s) {
+function kr(e, t, s) {
   return new Proxy(
     { props: e, exclude: t },
-    yr
+    mr
   );
 }
-const kr = [
+const wr = [
   { color: "red", primary: 600, secondary: 100 },
   { color: "green", primary: 600, secondary: 100 },
   { color: "blue", primary: 600, secondary: 100 },
@@ -613,7 +613,7 @@ const kr = [
   { color: "cyan", primary: 600, secondary: 100 },
   { color: "lime", primary: 500, secondary: 100 },
   { color: "pink", primary: 600, secondary: 100 }
-], Ke = {
+], We = {
   inherit: "inherit",
   current: "currentColor",
   transparent: "transparent",
@@ -906,16 +906,16 @@ const kr = [
     950: "#4c0519"
   }
 };
-kr.reduce((e, { color: t, primary: s, secondary: r }) => ({
+wr.reduce((e, { color: t, primary: s, secondary: r }) => ({
   ...e,
   [t]: {
-    primary: Ke[t][s],
-    secondary: Ke[t][r]
+    primary: We[t][s],
+    secondary: We[t][r]
   }
 }), {});
-function wr(e) {
+function xr(e) {
   let t;
-  const s = js((i) => {
+  const s = tr((i) => {
     let a = !1;
     const o = e.subscribe((l) => {
       t = l, a && i();
@@ -923,7 +923,7 @@ function wr(e) {
     return a = !0, o;
   });
   function r() {
-    return Qs() ? (s(), t) : br(e);
+    return js() ? (s(), t) : yr(e);
   }
   return "set" in e ? {
     get current() {
@@ -938,14 +938,14 @@ function wr(e) {
     }
   };
 }
-const xr = "__i18n__", zr = [
+const zr = "__i18n__", Mr = [
   "label",
   "info",
   "placeholder",
   "description",
   "title",
   "value"
-], Mr = [
+], qr = [
   "elem_id",
   "elem_classes",
   "visible",
@@ -978,38 +978,38 @@ const xr = "__i18n__", zr = [
   "unregister_component",
   "dispatcher"
 ];
-function qr(e) {
-  return typeof e == "string" && e.includes(xr);
+function Er(e) {
+  return typeof e == "string" && e.includes(zr);
 }
-class Er {
+class Tr {
   load_component;
-  #e = ct(Pe({}));
+  #e = lt(De({}));
   get shared() {
     return v(this.#e);
   }
   set shared(t) {
-    N(this.#e, t, !0);
+    F(this.#e, t, !0);
   }
-  #s = ct(Pe({}));
+  #s = lt(De({}));
   get props() {
     return v(this.#s);
   }
   set props(t) {
-    N(this.#s, t, !0);
+    F(this.#s, t, !0);
   }
-  #t = ct((t) => t);
+  #t = lt((t) => t);
   get i18n() {
     return v(this.#t);
   }
   set i18n(t) {
-    N(this.#t, t, !0);
+    F(this.#t, t, !0);
   }
   i18n_store;
   _i18n_from_store;
   translatable_props = {};
   dispatcher;
   last_update = null;
-  shared_props = Mr;
+  shared_props = qr;
   mounted = !1;
   old_value;
   register_component;
@@ -1027,8 +1027,8 @@ class Er {
     if (s)
       for (const r in s)
         this.props[r] === void 0 && (this.props[r] = s[r]);
-    this.i18n = this.props.i18n ?? ((r) => r), this.i18n_store = t.props.i18n_store, this._i18n_from_store = this.i18n_store ? wr(this.i18n_store) : void 0;
-    for (const r of zr)
+    this.i18n = this.props.i18n ?? ((r) => r), this.i18n_store = t.props.i18n_store, this._i18n_from_store = this.i18n_store ? xr(this.i18n_store) : void 0;
+    for (const r of Mr)
       this.shared[r] = this._translate_and_store(
         "shared",
         r,
@@ -1048,7 +1048,7 @@ class Er {
       // @ts-ignore
       this.set_data_callback,
       this.get_data_callback
-    ), this.registered_id = this.shared.id, this.last_shared_props = t.shared_props, this.last_props = t.props, It(() => {
+    ), this.registered_id = this.shared.id, this.last_shared_props = t.shared_props, this.last_props = t.props, St(() => {
       const r = t.shared_props.id;
       if (this.last_shared_props !== t.shared_props) {
         for (const i in t.shared_props) {
@@ -1070,12 +1070,12 @@ class Er {
         // @ts-ignore
         this.set_data_callback,
         this.get_data_callback
-      ), this.registered_id = r, Ft(() => {
+      ), this.registered_id = r, Bt(() => {
         this.shared.id = r;
       });
-    }), It(() => () => {
+    }), St(() => () => {
       this.registered_id !== null && this.unregister_component(this.registered_id, this.set_data_callback);
-    }), It(() => this.i18n_store ? this.i18n_store.subscribe(() => {
+    }), St(() => this.i18n_store ? this.i18n_store.subscribe(() => {
       for (const [i, a] of Object.entries(this.translatable_props)) {
         const [o, l] = i.split("."), f = this.i18n(a);
         o === "shared" ? this.shared[l] = f : this.props[l] = f;
@@ -1102,14 +1102,14 @@ class Er {
     this.dispatcher(this.shared.id, t, s);
   }
   async get_data() {
-    return ar(this.props);
+    return nr(this.props);
   }
   update(t) {
     this.set_data(t);
   }
   set_data(t) {
     for (const s in t) {
-      const r = t[s], i = qr(r) ? this._translate_and_store(this.shared_props.includes(s) ? "shared" : "props", s, r) : r;
+      const r = t[s], i = Er(r) ? this._translate_and_store(this.shared_props.includes(s) ? "shared" : "props", s, r) : r;
       if (this.shared_props.includes(s)) {
         const a = s;
         this.shared[a] = i;
@@ -1119,27 +1119,27 @@ class Er {
     }
   }
   watch_for_change() {
-    It(() => {
+    St(() => {
       this.mounted || (this.old_value = this.props.value, this.mounted = !0), this.old_value != this.props.value && (this.old_value = this.props.value, this.dispatch("change"));
     });
   }
 }
-const { PI: Tr } = Math, Ot = Tr + 1e-4, We = 0.5, Ge = [1, 1];
-function Xe(e, t, s, r = (i) => i) {
+const { PI: Cr } = Math, Ut = Cr + 1e-4, Ge = 0.5, Xe = [1, 1];
+function Ze(e, t, s, r = (i) => i) {
   return e * r(0.5 - t * (0.5 - s));
 }
-const { min: ae } = Math;
+const { min: ie } = Math;
 function hs(e, t, s) {
-  let r = ae(1, t / s);
-  return ae(1, e + (ae(1, 1 - r) - e) * (r * 0.275));
+  let r = ie(1, t / s);
+  return ie(1, e + (ie(1, 1 - r) - e) * (r * 0.275));
 }
-function Cr(e) {
+function Sr(e) {
   return [-e[0], -e[1]];
 }
-function V(e, t) {
+function J(e, t) {
   return [e[0] + t[0], e[1] + t[1]];
 }
-function Ze(e, t, s) {
+function Je(e, t, s) {
   return e[0] = t[0] + s[0], e[1] = t[1] + s[1], e;
 }
 function ut(e, t) {
@@ -1148,160 +1148,160 @@ function ut(e, t) {
 function fe(e, t, s) {
   return e[0] = t[0] - s[0], e[1] = t[1] - s[1], e;
 }
-function ht(e, t) {
+function ft(e, t) {
   return [e[0] * t, e[1] * t];
 }
 function ne(e, t, s) {
   return e[0] = t[0] * s, e[1] = t[1] * s, e;
 }
-function Sr(e, t) {
+function Ir(e, t) {
   return [e[0] / t, e[1] / t];
 }
-function us(e) {
+function ds(e) {
   return [e[1], -e[0]];
 }
 function oe(e, t) {
   let s = t[0];
   return e[0] = t[1], e[1] = -s, e;
 }
-function Je(e, t) {
+function Ve(e, t) {
   return e[0] * t[0] + e[1] * t[1];
 }
-function Ir(e, t) {
+function Ar(e, t) {
   return e[0] === t[0] && e[1] === t[1];
 }
-function Ar(e) {
+function Rr(e) {
   return Math.hypot(e[0], e[1]);
 }
-function Ve(e, t) {
+function Qe(e, t) {
   let s = e[0] - t[0], r = e[1] - t[1];
   return s * s + r * r;
 }
-function ds(e) {
-  return Sr(e, Ar(e));
+function ps(e) {
+  return Ir(e, Rr(e));
 }
-function Rr(e, t) {
+function Lr(e, t) {
   return Math.hypot(e[1] - t[1], e[0] - t[0]);
 }
 function ve(e, t, s) {
   let r = Math.sin(s), i = Math.cos(s), a = e[0] - t[0], o = e[1] - t[1], l = a * i - o * r, f = a * r + o * i;
   return [l + t[0], f + t[1]];
 }
-function Qe(e, t, s, r) {
-  let i = Math.sin(r), a = Math.cos(r), o = t[0] - s[0], l = t[1] - s[1], f = o * a - l * i, c = o * i + l * a;
-  return e[0] = f + s[0], e[1] = c + s[1], e;
+function je(e, t, s, r) {
+  let i = Math.sin(r), a = Math.cos(r), o = t[0] - s[0], l = t[1] - s[1], f = o * a - l * i, _ = o * i + l * a;
+  return e[0] = f + s[0], e[1] = _ + s[1], e;
 }
-function je(e, t, s) {
-  return V(e, ht(ut(t, e), s));
+function ts(e, t, s) {
+  return J(e, ft(ut(t, e), s));
 }
-function Lr(e, t, s, r) {
+function Pr(e, t, s, r) {
   let i = s[0] - t[0], a = s[1] - t[1];
   return e[0] = t[0] + i * r, e[1] = t[1] + a * r, e;
 }
-function ps(e, t, s) {
-  return V(e, ht(t, s));
+function _s(e, t, s) {
+  return J(e, ft(t, s));
 }
-const $ = [0, 0], ot = [0, 0], lt = [0, 0];
-function Pr(e, t) {
-  let s = ps(e, ds(us(ut(e, V(e, [1, 1])))), -t), r = [], i = 1 / 13;
-  for (let a = i; a <= 1; a += i) r.push(ve(s, e, Ot * 2 * a));
-  return r;
-}
-function Dr(e, t, s) {
-  let r = [], i = 1 / s;
-  for (let a = i; a <= 1; a += i) r.push(ve(t, e, Ot * a));
+const O = [0, 0], nt = [0, 0], ot = [0, 0];
+function Dr(e, t) {
+  let s = _s(e, ps(ds(ut(e, J(e, [1, 1])))), -t), r = [], i = 1 / 13;
+  for (let a = i; a <= 1; a += i) r.push(ve(s, e, Ut * 2 * a));
   return r;
 }
 function $r(e, t, s) {
-  let r = ut(t, s), i = ht(r, 0.5), a = ht(r, 0.51);
-  return [ut(e, i), ut(e, a), V(e, a), V(e, i)];
+  let r = [], i = 1 / s;
+  for (let a = i; a <= 1; a += i) r.push(ve(t, e, Ut * a));
+  return r;
 }
-function Nr(e, t, s, r) {
-  let i = [], a = ps(e, t, s), o = 1 / r;
-  for (let l = o; l < 1; l += o) i.push(ve(a, e, Ot * 3 * l));
+function Nr(e, t, s) {
+  let r = ut(t, s), i = ft(r, 0.5), a = ft(r, 0.51);
+  return [ut(e, i), ut(e, a), J(e, a), J(e, i)];
+}
+function Or(e, t, s, r) {
+  let i = [], a = _s(e, t, s), o = 1 / r;
+  for (let l = o; l < 1; l += o) i.push(ve(a, e, Ut * 3 * l));
   return i;
 }
-function Or(e, t, s) {
-  return [V(e, ht(t, s)), V(e, ht(t, s * 0.99)), ut(e, ht(t, s * 0.99)), ut(e, ht(t, s))];
+function Fr(e, t, s) {
+  return [J(e, ft(t, s)), J(e, ft(t, s * 0.99)), ut(e, ft(t, s * 0.99)), ut(e, ft(t, s))];
 }
-function ts(e, t, s) {
+function es(e, t, s) {
   return e === !1 || e === void 0 ? 0 : e === !0 ? Math.max(t, s) : e;
 }
-function Fr(e, t, s) {
+function Ur(e, t, s) {
   return e.slice(0, 10).reduce((r, i) => {
     let a = i.pressure;
     return t && (a = hs(r, i.distance, s)), (r + a) / 2;
   }, e[0].pressure);
 }
-function Ur(e, t = {}) {
-  let { size: s = 16, smoothing: r = 0.5, thinning: i = 0.5, simulatePressure: a = !0, easing: o = (z) => z, start: l = {}, end: f = {}, last: c = !1 } = t, { cap: _ = !0, easing: g = (z) => z * (2 - z) } = l, { cap: m = !0, easing: M = (z) => --z * z * z + 1 } = f;
+function Br(e, t = {}) {
+  let { size: s = 16, smoothing: r = 0.5, thinning: i = 0.5, simulatePressure: a = !0, easing: o = (E) => E, start: l = {}, end: f = {}, last: _ = !1 } = t, { cap: c = !0, easing: m = (E) => E * (2 - E) } = l, { cap: y = !0, easing: M = (E) => --E * E * E + 1 } = f;
   if (e.length === 0 || s <= 0) return [];
-  let u = e[e.length - 1].runningLength, w = ts(l.taper, s, u), I = ts(f.taper, s, u), q = (s * r) ** 2, E = [], C = [], B = Fr(e, a, s), T = Xe(s, i, e[e.length - 1].pressure, o), A, Y = e[0].vector, P = e[0].point, H = P, Q = P, Z = H, dt = !1;
-  for (let z = 0; z < e.length; z++) {
-    let { pressure: rt } = e[z], { point: J, vector: _t, distance: Ut, runningLength: vt } = e[z], zt = z === e.length - 1;
-    if (!zt && u - vt < 3) continue;
-    i ? (a && (rt = hs(B, Ut, s)), T = Xe(s, i, rt, o)) : T = s / 2, A === void 0 && (A = T);
-    let Bt = vt < w ? g(vt / w) : 1, Ht = u - vt < I ? M((u - vt) / I) : 1;
-    T = Math.max(0.01, T * Math.min(Bt, Ht));
-    let Yt = (zt ? e[z] : e[z + 1]).vector, gt = zt ? 1 : Je(_t, Yt), Kt = Je(_t, Y) < 0 && !dt, At = gt !== null && gt < 0;
-    if (Kt || At) {
-      oe($, Y), ne($, $, T);
-      for (let bt = 0; bt <= 1; bt += 0.07692307692307693) fe(ot, J, $), Qe(ot, ot, J, Ot * bt), Q = [ot[0], ot[1]], E.push(Q), Ze(lt, J, $), Qe(lt, lt, J, Ot * -bt), Z = [lt[0], lt[1]], C.push(Z);
-      P = Q, H = Z, At && (dt = !0);
+  let h = e[e.length - 1].runningLength, w = es(l.taper, s, h), A = es(f.taper, s, h), C = (s * r) ** 2, x = [], T = [], P = Ur(e, a, s), q = Ze(s, i, e[e.length - 1].pressure, o), D, Z = e[0].vector, I = e[0].point, ht = I, $ = I, V = ht, et = !1;
+  for (let E = 0; E < e.length; E++) {
+    let { pressure: wt } = e[E], { point: Y, vector: vt, distance: Vt, runningLength: st } = e[E], xt = E === e.length - 1;
+    if (!xt && h - st < 3) continue;
+    i ? (a && (wt = hs(P, Vt, s)), q = Ze(s, i, wt, o)) : q = s / 2, D === void 0 && (D = q);
+    let Qt = st < w ? m(st / w) : 1, Ht = h - st < A ? M((h - st) / A) : 1;
+    q = Math.max(0.01, q * Math.min(Qt, Ht));
+    let It = (xt ? e[E] : e[E + 1]).vector, At = xt ? 1 : Ve(vt, It), Rt = Ve(vt, Z) < 0 && !et, Lt = At !== null && At < 0;
+    if (Rt || Lt) {
+      oe(O, Z), ne(O, O, q);
+      for (let gt = 0; gt <= 1; gt += 0.07692307692307693) fe(nt, Y, O), je(nt, nt, Y, Ut * gt), $ = [nt[0], nt[1]], x.push($), Je(ot, Y, O), je(ot, ot, Y, Ut * -gt), V = [ot[0], ot[1]], T.push(V);
+      I = $, ht = V, Lt && (et = !0);
       continue;
     }
-    if (dt = !1, zt) {
-      oe($, _t), ne($, $, T), E.push(ut(J, $)), C.push(V(J, $));
+    if (et = !1, xt) {
+      oe(O, vt), ne(O, O, q), x.push(ut(Y, O)), T.push(J(Y, O));
       continue;
     }
-    Lr($, Yt, _t, gt), oe($, $), ne($, $, T), fe(ot, J, $), Q = [ot[0], ot[1]], (z <= 1 || Ve(P, Q) > q) && (E.push(Q), P = Q), Ze(lt, J, $), Z = [lt[0], lt[1]], (z <= 1 || Ve(H, Z) > q) && (C.push(Z), H = Z), B = rt, Y = _t;
+    Pr(O, It, vt, At), oe(O, O), ne(O, O, q), fe(nt, Y, O), $ = [nt[0], nt[1]], (E <= 1 || Qe(I, $) > C) && (x.push($), I = $), Je(ot, Y, O), V = [ot[0], ot[1]], (E <= 1 || Qe(ht, V) > C) && (T.push(V), ht = V), P = wt, Z = vt;
   }
-  let wt = [e[0].point[0], e[0].point[1]], pt = e.length > 1 ? [e[e.length - 1].point[0], e[e.length - 1].point[1]] : V(e[0].point, [1, 1]), xt = [], st = [];
+  let dt = [e[0].point[0], e[0].point[1]], kt = e.length > 1 ? [e[e.length - 1].point[0], e[e.length - 1].point[1]] : J(e[0].point, [1, 1]), pt = [], _t = [];
   if (e.length === 1) {
-    if (!(w || I) || c) return Pr(wt, A || T);
+    if (!(w || A) || _) return Dr(dt, D || q);
   } else {
-    w || I && e.length === 1 || (_ ? xt.push(...Dr(wt, C[0], 13)) : xt.push(...$r(wt, E[0], C[0])));
-    let z = us(Cr(e[e.length - 1].vector));
-    I || w && e.length === 1 ? st.push(pt) : m ? st.push(...Nr(pt, z, T, 29)) : st.push(...Or(pt, z, T));
+    w || A && e.length === 1 || (c ? pt.push(...$r(dt, T[0], 13)) : pt.push(...Nr(dt, x[0], T[0])));
+    let E = ds(Sr(e[e.length - 1].vector));
+    A || w && e.length === 1 ? _t.push(kt) : y ? _t.push(...Or(kt, E, q, 29)) : _t.push(...Fr(kt, E, q));
   }
-  return E.concat(st, C.reverse(), xt);
+  return x.concat(_t, T.reverse(), pt);
 }
-const es = [0, 0];
-function ss(e) {
+const ss = [0, 0];
+function rs(e) {
   return e != null && e >= 0;
 }
-function Br(e, t = {}) {
+function Hr(e, t = {}) {
   let { streamline: s = 0.5, size: r = 16, last: i = !1 } = t;
   if (e.length === 0) return [];
-  let a = 0.15 + (1 - s) * 0.85, o = Array.isArray(e[0]) ? e : e.map(({ x: m, y: M, pressure: u = We }) => [m, M, u]);
+  let a = 0.15 + (1 - s) * 0.85, o = Array.isArray(e[0]) ? e : e.map(({ x: y, y: M, pressure: h = Ge }) => [y, M, h]);
   if (o.length === 2) {
-    let m = o[1];
+    let y = o[1];
     o = o.slice(0, -1);
-    for (let M = 1; M < 5; M++) o.push(je(o[0], m, M / 4));
+    for (let M = 1; M < 5; M++) o.push(ts(o[0], y, M / 4));
   }
-  o.length === 1 && (o = [...o, [...V(o[0], Ge), ...o[0].slice(2)]]);
-  let l = [{ point: [o[0][0], o[0][1]], pressure: ss(o[0][2]) ? o[0][2] : 0.25, vector: [...Ge], distance: 0, runningLength: 0 }], f = !1, c = 0, _ = l[0], g = o.length - 1;
-  for (let m = 1; m < o.length; m++) {
-    let M = i && m === g ? [o[m][0], o[m][1]] : je(_.point, o[m], a);
-    if (Ir(_.point, M)) continue;
-    let u = Rr(M, _.point);
-    if (c += u, m < g && !f) {
-      if (c < r) continue;
+  o.length === 1 && (o = [...o, [...J(o[0], Xe), ...o[0].slice(2)]]);
+  let l = [{ point: [o[0][0], o[0][1]], pressure: rs(o[0][2]) ? o[0][2] : 0.25, vector: [...Xe], distance: 0, runningLength: 0 }], f = !1, _ = 0, c = l[0], m = o.length - 1;
+  for (let y = 1; y < o.length; y++) {
+    let M = i && y === m ? [o[y][0], o[y][1]] : ts(c.point, o[y], a);
+    if (Ar(c.point, M)) continue;
+    let h = Lr(M, c.point);
+    if (_ += h, y < m && !f) {
+      if (_ < r) continue;
       f = !0;
     }
-    fe(es, _.point, M), _ = { point: M, pressure: ss(o[m][2]) ? o[m][2] : We, vector: ds(es), distance: u, runningLength: c }, l.push(_);
+    fe(ss, c.point, M), c = { point: M, pressure: rs(o[y][2]) ? o[y][2] : Ge, vector: ps(ss), distance: h, runningLength: _ }, l.push(c);
   }
   return l[0].vector = l[1]?.vector || [0, 0], l;
 }
-function Hr(e, t = {}) {
-  return Ur(Br(e, t), t);
+function Yr(e, t = {}) {
+  return Br(Hr(e, t), t);
 }
-const Yr = "#ff2d6f", Kr = 60, rs = 0.02, Wr = 64;
-function et(e, t) {
+const Kr = "#ff2d6f", Wr = 60, as = 0.02, Gr = 64;
+function tt(e, t) {
   const s = document.createElement("canvas");
   return s.width = e, s.height = t, s;
 }
-function Gr(e) {
+function Xr(e) {
   const t = new Path2D();
   if (!e.length) return t;
   t.moveTo(e[0][0], e[0][1]);
@@ -1311,8 +1311,8 @@ function Gr(e) {
   }
   return t.closePath(), t;
 }
-let Xr = 1;
-class Zr {
+let Zr = 1;
+class Jr {
   constructor(t, { on_change: s, on_state: r }) {
     this.display = t, this.ctx = t.getContext("2d"), this.on_change = s, this.on_state = r, this.width = 0, this.height = 0, this.background = null, this.background_url = null, this.layers = [], this.active = null, this.view = { scale: 1, ox: 0, oy: 0 }, this.tool = "brush", this.brush = { size: 12, opacity: 1, hardness: 1, color: "#000000" }, this.undo_stack = [], this.redo_stack = [], this.stroke = null, this.stroke_canvas = null, this.work_canvas = null, this.frame = 0, this.dpr = window.devicePixelRatio || 1, this.backdrop = null;
   }
@@ -1321,9 +1321,9 @@ class Zr {
     return this.width > 0 && this.height > 0;
   }
   new_layer(t) {
-    const s = et(this.width, this.height);
+    const s = tt(this.width, this.height);
     return {
-      id: Xr++,
+      id: Zr++,
       name: t.name,
       kind: t.kind || "paint",
       canvas: s,
@@ -1337,7 +1337,7 @@ class Zr {
   // only when `undoable` (an upload can be undone; a value set by Python starts a new history).
   set_page(t, s, r, i, a, o) {
     const l = o ? this.snapshot() : null;
-    if (this.width = t, this.height = s, this.background = r, this.background_url = i, this.layers = a.map((f) => this.new_layer(f)), this.stroke_canvas = et(t, s), this.work_canvas = et(t, s), this.layers.some((f) => f.id === this.active) || (this.active = this.layers.length ? this.layers[this.layers.length - 1].id : null), l) {
+    if (this.width = t, this.height = s, this.background = r, this.background_url = i, this.layers = a.map((f) => this.new_layer(f)), this.stroke_canvas = tt(t, s), this.work_canvas = tt(t, s), this.layers.some((f) => f.id === this.active) || (this.active = this.layers.length ? this.layers[this.layers.length - 1].id : null), l) {
       const f = this.snapshot();
       this.push({ undo: () => this.restore(l), redo: () => this.restore(f) });
     } else
@@ -1352,7 +1352,7 @@ class Zr {
       background_url: this.background_url,
       active: this.active,
       layers: this.layers.map((t) => {
-        const s = et(t.canvas.width, t.canvas.height);
+        const s = tt(t.canvas.width, t.canvas.height);
         return s.getContext("2d").drawImage(t.canvas, 0, 0), { ...t, canvas: s };
       })
     };
@@ -1360,9 +1360,9 @@ class Zr {
   restore(t) {
     const s = t.width !== this.width || t.height !== this.height;
     this.width = t.width, this.height = t.height, this.background = t.background, this.background_url = t.background_url, this.active = t.active, this.layers = t.layers.map((r) => {
-      const i = et(r.canvas.width, r.canvas.height);
+      const i = tt(r.canvas.width, r.canvas.height);
       return i.getContext("2d").drawImage(r.canvas, 0, 0), { ...r, canvas: i, dirty: !0 };
-    }), s && (this.stroke_canvas = et(this.width, this.height), this.work_canvas = et(this.width, this.height), this.fit()), this.changed();
+    }), s && (this.stroke_canvas = tt(this.width, this.height), this.work_canvas = tt(this.width, this.height), this.fit()), this.changed();
   }
   layer(t) {
     return this.layers.find((s) => s.id === t) || null;
@@ -1372,7 +1372,7 @@ class Zr {
   }
   // ------------------------------------------------------------------ history
   push(t) {
-    this.undo_stack.push(t), this.undo_stack.length > Kr && this.undo_stack.shift(), this.redo_stack = [];
+    this.undo_stack.push(t), this.undo_stack.length > Wr && this.undo_stack.shift(), this.redo_stack = [];
   }
   undo() {
     const t = this.undo_stack.pop();
@@ -1466,20 +1466,20 @@ class Zr {
   }
   draw_stroke(t) {
     const s = this.stroke, r = this.stroke_canvas.getContext("2d");
-    if (r.clearRect(0, 0, this.width, this.height), r.fillStyle = s.layer.kind === "mask" ? Yr : this.brush.color, s.points.length === 1) {
+    if (r.clearRect(0, 0, this.width, this.height), r.fillStyle = s.layer.kind === "mask" ? Kr : this.brush.color, s.points.length === 1) {
       const [i, a, o] = s.points[0], l = this.stroke_size() / 2 * (s.pen ? 0.3 + 0.7 * o : 1);
       r.beginPath(), r.arc(i, a, Math.max(0.35, l), 0, Math.PI * 2), r.fill();
     } else
-      r.fill(Gr(Hr(s.points, this.stroke_options(t))));
+      r.fill(Xr(Yr(s.points, this.stroke_options(t))));
     this.request_render();
   }
   stroke_box() {
     const t = this.stroke_size() + 4 + this.blur_radius() * 3;
     let s = 1 / 0, r = 1 / 0, i = -1 / 0, a = -1 / 0;
-    for (const [_, g] of this.stroke.points)
-      s = Math.min(s, _), r = Math.min(r, g), i = Math.max(i, _), a = Math.max(a, g);
-    const o = Math.max(0, Math.floor(s - t)), l = Math.max(0, Math.floor(r - t)), f = Math.min(this.width, Math.ceil(i + t)) - o, c = Math.min(this.height, Math.ceil(a + t)) - l;
-    return { x: o, y: l, w: f, h: c };
+    for (const [c, m] of this.stroke.points)
+      s = Math.min(s, c), r = Math.min(r, m), i = Math.max(i, c), a = Math.max(a, m);
+    const o = Math.max(0, Math.floor(s - t)), l = Math.max(0, Math.floor(r - t)), f = Math.min(this.width, Math.ceil(i + t)) - o, _ = Math.min(this.height, Math.ceil(a + t)) - l;
+    return { x: o, y: l, w: f, h: _ };
   }
   blur_radius() {
     return (1 - this.brush.hardness) * this.stroke_size() * 0.25;
@@ -1513,7 +1513,7 @@ class Zr {
   // The colour the artist sees at a page point: background and visible paint layers.
   pick(t, s) {
     if (t < 0 || s < 0 || t >= this.width || s >= this.height) return null;
-    const i = et(1, 1).getContext("2d", { willReadFrequently: !0 });
+    const i = tt(1, 1).getContext("2d", { willReadFrequently: !0 });
     i.fillStyle = "#ffffff", i.fillRect(0, 0, 1, 1), this.background && i.drawImage(this.background, -Math.floor(t), -Math.floor(s));
     for (const f of this.layers)
       !f.visible || f.kind === "mask" || (i.globalAlpha = f.opacity, i.drawImage(f.canvas, -Math.floor(t), -Math.floor(s)));
@@ -1526,7 +1526,7 @@ class Zr {
   }
   fit() {
     if (!this.has_page() || !this.css_w) return;
-    const t = 24, s = Math.max(rs, Math.min((this.css_w - t) / this.width, (this.css_h - t) / this.height));
+    const t = 24, s = Math.max(as, Math.min((this.css_w - t) / this.width, (this.css_h - t) / this.height));
     this.set_view(s, (this.css_w - this.width * s) / 2, (this.css_h - this.height * s) / 2);
   }
   actual_size() {
@@ -1534,7 +1534,7 @@ class Zr {
     this.zoom_at(t, s, 1 / this.view.scale);
   }
   zoom_at(t, s, r) {
-    const i = Math.min(Wr, Math.max(rs, this.view.scale * r)), a = i / this.view.scale;
+    const i = Math.min(Gr, Math.max(as, this.view.scale * r)), a = i / this.view.scale;
     this.set_view(i, t - (t - this.view.ox) * a, s - (s - this.view.oy) * a);
   }
   pan_by(t, s) {
@@ -1554,7 +1554,7 @@ class Zr {
   }
   backdrop_pattern() {
     if (!this.backdrop) {
-      const t = et(16, 16), s = t.getContext("2d");
+      const t = tt(16, 16), s = t.getContext("2d");
       s.fillStyle = "#9a9a9a", s.fillRect(0, 0, 16, 16), s.fillStyle = "#8a8a8a", s.fillRect(0, 0, 8, 8), s.fillRect(8, 8, 8, 8), this.backdrop = this.ctx.createPattern(t, "repeat");
     }
     return this.backdrop;
@@ -1564,18 +1564,18 @@ class Zr {
     if (t.setTransform(1, 0, 0, 1, 0, 0), t.fillStyle = this.backdrop_pattern(), t.fillRect(0, 0, this.display.width, this.display.height), !this.has_page()) return;
     const a = this.dpr;
     t.setTransform(a * s, 0, 0, a * s, a * r, a * i), t.imageSmoothingEnabled = s < 2, t.fillStyle = "#ffffff", t.globalAlpha = 1, this.background ? t.drawImage(this.background, 0, 0) : (t.fillStyle = "#f4f4f4", t.fillRect(0, 0, this.width, this.height));
-    for (const _ of this.layers) {
-      if (!_.visible) continue;
-      let g = _.canvas;
-      if (this.stroke && this.stroke.layer === _) {
-        const m = this.work_canvas.getContext("2d");
-        m.clearRect(0, 0, this.width, this.height), m.drawImage(_.canvas, 0, 0), this.apply_stroke_to(m, this.stroke.eraser), g = this.work_canvas;
+    for (const c of this.layers) {
+      if (!c.visible) continue;
+      let m = c.canvas;
+      if (this.stroke && this.stroke.layer === c) {
+        const y = this.work_canvas.getContext("2d");
+        y.clearRect(0, 0, this.width, this.height), y.drawImage(c.canvas, 0, 0), this.apply_stroke_to(y, this.stroke.eraser), m = this.work_canvas;
       }
-      t.globalAlpha = _.opacity, t.drawImage(g, 0, 0);
+      t.globalAlpha = c.opacity, t.drawImage(m, 0, 0);
     }
     t.globalAlpha = 1, t.setTransform(a, 0, 0, a, 0, 0);
-    const o = r, l = i, f = this.width * s, c = this.height * s;
-    t.lineWidth = 1, t.strokeStyle = "rgba(0,0,0,0.85)", t.strokeRect(Math.round(o) - 0.5, Math.round(l) - 0.5, Math.round(f) + 1, Math.round(c) + 1), t.strokeStyle = "rgba(255,255,255,0.9)", t.strokeRect(Math.round(o) - 1.5, Math.round(l) - 1.5, Math.round(f) + 3, Math.round(c) + 3);
+    const o = r, l = i, f = this.width * s, _ = this.height * s;
+    t.lineWidth = 1, t.strokeStyle = "rgba(0,0,0,0.85)", t.strokeRect(Math.round(o) - 0.5, Math.round(l) - 0.5, Math.round(f) + 1, Math.round(_) + 1), t.strokeStyle = "rgba(255,255,255,0.9)", t.strokeRect(Math.round(o) - 1.5, Math.round(l) - 1.5, Math.round(f) + 3, Math.round(_) + 3);
   }
   // ------------------------------------------------------------------ value
   // Layers changed since the last call are encoded again; the others reuse their PNG.
@@ -1588,329 +1588,343 @@ class Zr {
     } : null;
   }
 }
-var Jr = /* @__PURE__ */ X('<span class="lc-label svelte-49zqag"> </span>'), Vr = /* @__PURE__ */ X('<button type="button"> </button>'), Qr = /* @__PURE__ */ X('<button type="button"></button>'), jr = /* @__PURE__ */ X('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), ti = /* @__PURE__ */ X('<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>', 1), ei = /* @__PURE__ */ X('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), si = /* @__PURE__ */ X('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), ri = /* @__PURE__ */ X('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), ii = /* @__PURE__ */ X('<button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>'), ai = /* @__PURE__ */ X("<!> <!>", 1), ni = /* @__PURE__ */ X('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), oi = /* @__PURE__ */ X('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
-function ci(e, t) {
-  rr(t, !0);
-  var s = this && this.__awaiter || function(n, h, p, d) {
-    function x(b) {
-      return b instanceof p ? b : new p(function(y) {
-        y(b);
+var Vr = /* @__PURE__ */ X('<span class="lc-label svelte-49zqag"> </span>'), Qr = /* @__PURE__ */ X('<button type="button"> </button>'), jr = /* @__PURE__ */ X('<button type="button"></button>'), ta = /* @__PURE__ */ X('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), ea = /* @__PURE__ */ X('<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>', 1), sa = /* @__PURE__ */ X('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), ra = /* @__PURE__ */ X('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), aa = /* @__PURE__ */ X('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), ia = /* @__PURE__ */ X('<button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>'), na = /* @__PURE__ */ X("<!> <!>", 1), oa = /* @__PURE__ */ X('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), la = /* @__PURE__ */ X('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
+function fa(e, t) {
+  ar(t, !0);
+  var s = this && this.__awaiter || function(n, u, p, d) {
+    function z(g) {
+      return g instanceof p ? g : new p(function(b) {
+        b(g);
       });
     }
-    return new (p || (p = Promise))(function(b, y) {
-      function U(S) {
+    return new (p || (p = Promise))(function(g, b) {
+      function H(S) {
         try {
-          O(d.next(S));
-        } catch (j) {
-          y(j);
+          U(d.next(S));
+        } catch (Q) {
+          b(Q);
         }
       }
       function W(S) {
         try {
-          O(d.throw(S));
-        } catch (j) {
-          y(j);
+          U(d.throw(S));
+        } catch (Q) {
+          b(Q);
         }
       }
-      function O(S) {
-        S.done ? b(S.value) : x(S.value).then(U, W);
+      function U(S) {
+        S.done ? g(S.value) : z(S.value).then(H, W);
       }
-      O((d = d.apply(n, h || [])).next());
+      U((d = d.apply(n, u || [])).next());
     });
   };
-  const r = /* @__PURE__ */ mr(t, ["$$slots", "$$events", "$$legacy"]), i = new Er(r);
-  let a, o, l, f, c, _ = ct(
+  class r extends Tr {
+    constructor() {
+      super(...arguments), this.flush = () => {
+      };
+    }
+    get_data() {
+      const u = Object.create(null, { get_data: { get: () => super.get_data } });
+      return s(this, void 0, void 0, function* () {
+        return this.flush(), u.get_data.call(this);
+      });
+    }
+  }
+  const i = /* @__PURE__ */ kr(t, ["$$slots", "$$events", "$$legacy"]), a = new r(i);
+  let o, l, f, _, c, m = lt(
     0
     // bumped when the engine's toolbar state changes
-  ), g = ct(!1), m = ct(""), M = ct(!1), u = null, w = null;
-  const I = /* @__PURE__ */ new Map();
-  let q = null, E = null, C = ct(!1), B = "", T = 0, A = !1, Y;
-  const P = () => i.props.layers || [{ name: "paint", kind: "paint" }];
-  function H() {
-    sr(_);
+  ), y = lt(!1), M = lt(""), h = lt(!1), w = null, A = null;
+  const C = /* @__PURE__ */ new Map();
+  let x = null, T = null, P = lt(!1), q = "", D = 0, Z = !1, I;
+  const ht = () => a.props.layers || [{ name: "paint", kind: "paint" }];
+  function $() {
+    rr(m);
   }
-  function Q() {
-    N(C, !0), clearTimeout(E), E = setTimeout(Z, 180);
+  function V() {
+    F(P, !0), clearTimeout(T), T = setTimeout(et, 180);
   }
-  function Z(n = "change") {
-    clearTimeout(E);
-    const h = c.encode();
-    B = `${Date.now()}-${++T}`, h && (h.token = B), i.props.value = h, N(C, !1), i.dispatch("change"), i.dispatch("input"), n !== "change" && i.dispatch(n);
+  function et(n = "change") {
+    clearTimeout(T);
+    const u = c.encode();
+    q = `${Date.now()}-${++D}`, u && (u.token = q), a.props.value = u, F(P, !1), a.dispatch("change"), a.dispatch("input"), n !== "change" && a.dispatch(n);
   }
   function dt(n) {
-    return new Promise((h, p) => {
+    return new Promise((u, p) => {
       const d = new Image();
-      d.onload = () => h(d), d.onerror = () => p(new Error("not a picture")), d.src = n;
+      d.onload = () => u(d), d.onerror = () => p(new Error("not a picture")), d.src = n;
     });
   }
-  function wt(n, h, p) {
+  function kt(n, u, p) {
     const d = document.createElement("canvas");
-    return d.width = h, d.height = p, d.getContext("2d").drawImage(n, 0, 0), d;
+    return d.width = u, d.height = p, d.getContext("2d").drawImage(n, 0, 0), d;
   }
-  function pt(n, h) {
+  function pt(n, u) {
     var p;
-    const d = (p = i.props.brush_fraction) !== null && p !== void 0 ? p : 0.02;
-    c.brush.size = Math.max(1, Math.round(Math.min(n, h) * d * c.view.scale));
+    const d = (p = a.props.brush_fraction) !== null && p !== void 0 ? p : 0.02;
+    c.brush.size = Math.max(1, Math.round(Math.min(n, u) * d * c.view.scale));
   }
-  function xt(n) {
+  function _t(n) {
     return s(this, void 0, void 0, function* () {
-      if (n && n.token && n.token === B) return;
+      if (n && n.token && n.token === q) return;
       if (!n) {
         c.set_page(0, 0, null, null, [], !1);
         return;
       }
-      const h = n.background ? wt(yield dt(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((b) => [b.name, b])), d = P().map((b) => Object.assign(Object.assign({}, b), p.get(b.name) || {}));
-      for (const b of n.layers || []) d.some((y) => y.name === b.name) || d.push(b);
-      c.set_page(n.width, n.height, h, n.background || null, d, !1);
-      for (const b of d) {
-        if (!b.png) continue;
-        const y = c.layer_named(b.name);
-        y?.canvas.getContext("2d").drawImage(yield dt(b.png), 0, 0), y && (y.dirty = !0);
+      const u = n.background ? kt(yield dt(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((g) => [g.name, g])), d = ht().map((g) => Object.assign(Object.assign({}, g), p.get(g.name) || {}));
+      for (const g of n.layers || []) d.some((b) => b.name === g.name) || d.push(g);
+      c.set_page(n.width, n.height, u, n.background || null, d, !1);
+      for (const g of d) {
+        if (!g.png) continue;
+        const b = c.layer_named(g.name);
+        b?.canvas.getContext("2d").drawImage(yield dt(g.png), 0, 0), b && (b.dirty = !0);
       }
-      const x = c.layer_named(i.props.active_layer);
-      x && (c.active = x.id), pt(n.width, n.height), c.changed(), N(C, !1), clearTimeout(E);
+      const z = c.layer_named(a.props.active_layer);
+      z && (c.active = z.id), pt(n.width, n.height), c.changed(), F(P, !1), clearTimeout(T);
     });
   }
-  function st(n) {
+  function E(n) {
     return s(this, void 0, void 0, function* () {
-      var h;
-      if (N(m, ""), !n.type.startsWith("image/")) {
-        N(m, `${n.name} is not a picture. Drop a PNG, JPEG or WebP picture.`);
+      var u;
+      if (F(M, ""), !n.type.startsWith("image/")) {
+        F(M, `${n.name} is not a picture. Drop a PNG, JPEG or WebP picture.`);
         return;
       }
-      const p = yield new Promise((O) => {
+      const p = yield new Promise((U) => {
         const S = new FileReader();
-        S.onload = () => O(S.result), S.readAsDataURL(n);
+        S.onload = () => U(S.result), S.readAsDataURL(n);
       });
       let d;
       try {
         d = yield dt(p);
       } catch {
-        N(m, `${n.name} could not be read as a picture; it may be damaged.`);
+        F(M, `${n.name} could not be read as a picture; it may be damaged.`);
         return;
       }
-      const x = (h = i.props.max_side) !== null && h !== void 0 ? h : 4096;
-      if (Math.max(d.naturalWidth, d.naturalHeight) > x) {
-        N(m, `The picture is ${d.naturalWidth}x${d.naturalHeight} pixels, over the limit of ${x} per side. Scale it down first.`);
+      const z = (u = a.props.max_side) !== null && u !== void 0 ? u : 4096;
+      if (Math.max(d.naturalWidth, d.naturalHeight) > z) {
+        F(M, `The picture is ${d.naturalWidth}x${d.naturalHeight} pixels, over the limit of ${z} per side. Scale it down first.`);
         return;
       }
-      const b = d.naturalWidth, y = d.naturalHeight, U = wt(d, b, y);
-      c.set_page(b, y, U, U.toDataURL("image/png"), P(), !0);
-      const W = c.layer_named(i.props.active_layer);
-      W && (c.active = W.id), pt(b, y), Z("upload");
+      const g = d.naturalWidth, b = d.naturalHeight, H = kt(d, g, b);
+      c.set_page(g, b, H, H.toDataURL("image/png"), ht(), !0);
+      const W = c.layer_named(a.props.active_layer);
+      W && (c.active = W.id), pt(g, b), et("upload");
     });
   }
-  function z(n) {
+  function wt(n) {
     return n.pointerType === "mouse" || n.pointerType === "touch" && (n.pressure === 0 || n.pressure === 0.5) ? 1 : Math.max(0.02, Math.min(1, n.pressure || 0));
   }
-  function rt(n) {
-    const h = o.getBoundingClientRect();
-    return { x: n.clientX - h.left, y: n.clientY - h.top };
+  function Y(n) {
+    const u = l.getBoundingClientRect();
+    return { x: n.clientX - u.left, y: n.clientY - u.top };
   }
-  function J(n) {
-    if (a.focus({ preventScroll: !0 }), N(g, !1), o.setPointerCapture(n.pointerId), n.pointerType === "touch" && (I.set(n.pointerId, rt(n)), I.size === 2)) {
-      c.cancel_stroke(), w = null;
-      const [d, x] = [...I.values()];
-      q = {
-        d: Math.hypot(d.x - x.x, d.y - x.y) || 1,
-        mx: (d.x + x.x) / 2,
-        my: (d.y + x.y) / 2,
+  function vt(n) {
+    if (o.focus({ preventScroll: !0 }), F(y, !1), l.setPointerCapture(n.pointerId), n.pointerType === "touch" && (C.set(n.pointerId, Y(n)), C.size === 2)) {
+      c.cancel_stroke(), A = null;
+      const [d, z] = [...C.values()];
+      x = {
+        d: Math.hypot(d.x - z.x, d.y - z.y) || 1,
+        mx: (d.x + z.x) / 2,
+        my: (d.y + z.y) / 2,
         scale: c.view.scale,
         ox: c.view.ox,
         oy: c.view.oy
       };
       return;
     }
-    if (n.button === 1 || v(M)) {
-      n.preventDefault(), u = rt(n);
+    if (n.button === 1 || v(h)) {
+      n.preventDefault(), w = Y(n);
       return;
     }
-    if (n.button !== 0 || w !== null) return;
-    const [h, p] = c.doc_point(n.clientX, n.clientY);
+    if (n.button !== 0 || A !== null) return;
+    const [u, p] = c.doc_point(n.clientX, n.clientY);
     if (c.tool === "picker") {
-      const d = c.pick(h, p);
-      d && (c.brush.color = d, c.tool = "brush", H());
+      const d = c.pick(u, p);
+      d && (c.brush.color = d, c.tool = "brush", $());
       return;
     }
-    c.begin_stroke(h, p, z(n), n.pointerType !== "mouse") && (w = n.pointerId);
+    c.begin_stroke(u, p, wt(n), n.pointerType !== "mouse") && (A = n.pointerId);
   }
-  function _t(n) {
-    const h = rt(n), p = c.brush.size;
-    if (l.style.transform = `translate(${h.x - p / 2}px, ${h.y - p / 2}px)`, l.style.width = l.style.height = `${p}px`, q && I.has(n.pointerId)) {
-      I.set(n.pointerId, h);
-      const [x, b] = [...I.values()], y = Math.hypot(x.x - b.x, x.y - b.y) || 1, U = (x.x + b.x) / 2, W = (x.y + b.y) / 2, O = Math.min(64, Math.max(0.02, q.scale * (y / q.d))), S = O / q.scale;
-      c.set_view(O, U - (q.mx - q.ox) * S, W - (q.my - q.oy) * S);
+  function Vt(n) {
+    const u = Y(n), p = c.brush.size;
+    if (f.style.transform = `translate(${u.x - p / 2}px, ${u.y - p / 2}px)`, f.style.width = f.style.height = `${p}px`, x && C.has(n.pointerId)) {
+      C.set(n.pointerId, u);
+      const [z, g] = [...C.values()], b = Math.hypot(z.x - g.x, z.y - g.y) || 1, H = (z.x + g.x) / 2, W = (z.y + g.y) / 2, U = Math.min(64, Math.max(0.02, x.scale * (b / x.d))), S = U / x.scale;
+      c.set_view(U, H - (x.mx - x.ox) * S, W - (x.my - x.oy) * S);
       return;
     }
-    if (u) {
-      c.pan_by(h.x - u.x, h.y - u.y), u = h;
+    if (w) {
+      c.pan_by(u.x - w.x, u.y - w.y), w = u;
       return;
     }
-    if (w !== n.pointerId) return;
+    if (A !== n.pointerId) return;
     const d = typeof n.getCoalescedEvents == "function" ? n.getCoalescedEvents() : [];
-    for (const x of d.length ? d : [n]) {
-      const [b, y] = c.doc_point(x.clientX, x.clientY);
-      c.extend_stroke(b, y, z(x));
+    for (const z of d.length ? d : [n]) {
+      const [g, b] = c.doc_point(z.clientX, z.clientY);
+      c.extend_stroke(g, b, wt(z));
     }
   }
-  function Ut(n) {
-    I.delete(n.pointerId), I.size < 2 && (q = null), u && (u = null), w === n.pointerId && (w = null, c.end_stroke());
+  function st(n) {
+    C.delete(n.pointerId), C.size < 2 && (x = null), w && (w = null), A === n.pointerId && (A = null, c.end_stroke());
   }
-  function vt() {
-    v(C) && w === null && Z();
+  function xt() {
+    v(P) && A === null && et();
   }
-  function zt(n) {
+  function Qt(n) {
     n.preventDefault();
-    const h = rt(n);
-    n.ctrlKey || !n.shiftKey ? c.zoom_at(h.x, h.y, Math.exp(-n.deltaY * 15e-4)) : c.pan_by(-n.deltaY, 0);
+    const u = Y(n);
+    n.ctrlKey || !n.shiftKey ? c.zoom_at(u.x, u.y, Math.exp(-n.deltaY * 15e-4)) : c.pan_by(-n.deltaY, 0);
   }
-  function Bt(n) {
+  function Ht(n) {
     if (!n) return !1;
-    const h = n.tagName;
-    return n.isContentEditable || h === "TEXTAREA" || h === "INPUT" && !["range", "checkbox", "button", "color", "file"].includes(n.type);
+    const u = n.tagName;
+    return n.isContentEditable || u === "TEXTAREA" || u === "INPUT" && !["range", "checkbox", "button", "color", "file"].includes(n.type);
   }
-  function Ht() {
-    if (!a || !a.getClientRects().length) return !1;
+  function It() {
+    if (!o || !o.getClientRects().length) return !1;
     const n = document.activeElement;
-    return (a.contains(n) || a.matches(":hover")) && !Bt(n);
-  }
-  function Yt(n) {
-    if (c.active = n.id, n.kind === "region") {
-      const h = c.layers.filter((d) => d.kind === "region").indexOf(n), p = (i.props.colors || [])[h];
-      p && (c.brush.color = p);
-    }
-    H();
-  }
-  function gt(n, h = !0) {
-    c.brush.size = Math.max(1, Math.min(400, Math.round(n))), l.style.width = l.style.height = `${c.brush.size}px`, h && H();
-  }
-  function Kt(n) {
-    if (n.key === "Escape" && v(g)) {
-      N(g, !1);
-      return;
-    }
-    if (!Ht()) return;
-    const h = n.ctrlKey || n.metaKey, p = n.key.toLowerCase();
-    let d = !0;
-    h && p === "z" ? n.shiftKey ? c.redo() : c.undo() : h && p === "y" ? c.redo() : h ? d = !1 : n.key === " " ? N(M, !0) : p === "b" ? (c.tool = "brush", H()) : p === "e" ? (c.tool = "eraser", H()) : p === "i" ? (c.tool = "picker", H()) : n.key === "]" ? gt(c.brush.size * 1.25 + 1) : n.key === "[" ? gt(c.brush.size / 1.25) : n.key === "?" || p === "h" ? N(g, !v(g)) : p === "f" ? c.fit() : d = !1, d && (n.preventDefault(), n.stopPropagation());
+    return (o.contains(n) || o.matches(":hover")) && !Ht(n);
   }
   function At(n) {
-    n.key === " " && N(M, !1);
+    if (c.active = n.id, n.kind === "region") {
+      const u = c.layers.filter((d) => d.kind === "region").indexOf(n), p = (a.props.colors || [])[u];
+      p && (c.brush.color = p);
+    }
+    $();
   }
-  function bt(n) {
-    var h;
-    if (!Ht() || i.props.uploads === !1) return;
+  function Rt(n, u = !0) {
+    c.brush.size = Math.max(1, Math.min(400, Math.round(n))), f.style.width = f.style.height = `${c.brush.size}px`, u && $();
+  }
+  function Lt(n) {
+    if (n.key === "Escape" && v(y)) {
+      F(y, !1);
+      return;
+    }
+    if (!It()) return;
+    const u = n.ctrlKey || n.metaKey, p = n.key.toLowerCase();
+    let d = !0;
+    u && p === "z" ? n.shiftKey ? c.redo() : c.undo() : u && p === "y" ? c.redo() : u ? d = !1 : n.key === " " ? F(h, !0) : p === "b" ? (c.tool = "brush", $()) : p === "e" ? (c.tool = "eraser", $()) : p === "i" ? (c.tool = "picker", $()) : n.key === "]" ? Rt(c.brush.size * 1.25 + 1) : n.key === "[" ? Rt(c.brush.size / 1.25) : n.key === "?" || p === "h" ? F(y, !v(y)) : p === "f" ? c.fit() : d = !1, d && (n.preventDefault(), n.stopPropagation());
+  }
+  function gt(n) {
+    n.key === " " && F(h, !1);
+  }
+  function ge(n) {
+    var u;
+    if (!It() || a.props.uploads === !1) return;
     const p = [
-      ...((h = n.clipboardData) === null || h === void 0 ? void 0 : h.files) || []
+      ...((u = n.clipboardData) === null || u === void 0 ? void 0 : u.files) || []
     ].find((d) => d.type.startsWith("image/"));
-    p && (n.preventDefault(), st(p));
+    p && (n.preventDefault(), E(p));
   }
-  function _s(n) {
-    var h, p;
-    if (n.preventDefault(), i.props.uploads === !1) return;
-    const d = (p = (h = n.dataTransfer) === null || h === void 0 ? void 0 : h.files) === null || p === void 0 ? void 0 : p[0];
-    d && st(d);
+  function vs(n) {
+    var u, p;
+    if (n.preventDefault(), a.props.uploads === !1) return;
+    const d = (p = (u = n.dataTransfer) === null || u === void 0 ? void 0 : u.files) === null || p === void 0 ? void 0 : p[0];
+    d && E(d);
   }
-  fs(() => {
-    c = new Zr(o, { on_change: Q, on_state: H }), c.brush.color = i.props.default_color || "#000000", Y = new ResizeObserver(() => {
-      const n = o.getBoundingClientRect();
-      c.resize_display(n.width, n.height), !A && c.has_page() && (A = !0, c.fit(), pt(c.width, c.height));
-    }), Y.observe(o), window.addEventListener("keydown", Kt, !0), window.addEventListener("keyup", At, !0), window.addEventListener("paste", bt), o.addEventListener("wheel", zt, { passive: !1 }), xt(i.props.value);
-  }), or(() => {
-    Y?.disconnect(), window.removeEventListener("keydown", Kt, !0), window.removeEventListener("keyup", At, !0), window.removeEventListener("paste", bt), clearTimeout(E);
+  us(() => {
+    c = new Jr(l, { on_change: V, on_state: $ }), a.flush = () => {
+      v(P) && et();
+    }, c.brush.color = a.props.default_color || "#000000", I = new ResizeObserver(() => {
+      const n = l.getBoundingClientRect();
+      c.resize_display(n.width, n.height), !Z && c.has_page() && (Z = !0, c.fit(), pt(c.width, c.height));
+    }), I.observe(l), window.addEventListener("keydown", Lt, !0), window.addEventListener("keyup", gt, !0), window.addEventListener("paste", ge), l.addEventListener("wheel", Qt, { passive: !1 }), _t(a.props.value);
+  }), lr(() => {
+    I?.disconnect(), window.removeEventListener("keydown", Lt, !0), window.removeEventListener("keyup", gt, !0), window.removeEventListener("paste", ge), clearTimeout(T);
   });
-  let ge;
-  It(() => {
-    const n = i.props.value;
-    !c || n === ge || (ge = n, xt(n).catch((h) => N(m, `The canvas could not show the picture: ${h.message}`)));
+  let be;
+  St(() => {
+    const n = a.props.value;
+    !c || n === be || (be = n, _t(n).catch((u) => F(M, `The canvas could not show the picture: ${u.message}`)));
   });
-  const vs = [
+  const gs = [
     { id: "brush", label: "Brush", key: "B" },
     { id: "eraser", label: "Eraser", key: "E" },
     { id: "picker", label: "Eyedropper", key: "I" }
-  ], K = () => (v(_), c);
-  var Mt = oi();
-  let be, ye;
-  var me = L(Mt);
+  ], K = () => (v(m), c);
+  var zt = la();
+  let ye, me;
+  var ke = L(zt);
   {
-    var gs = (n) => {
-      var h = Jr(), p = L(h);
-      mt(() => kt(p, i.shared.label)), G(n, h);
+    var bs = (n) => {
+      var u = Vr(), p = L(u);
+      yt(() => mt(p, a.shared.label)), G(n, u);
     };
-    Ct(me, (n) => {
-      i.shared.show_label && i.shared.label && n(gs);
+    Tt(ke, (n) => {
+      a.shared.show_label && a.shared.label && n(bs);
     });
   }
-  var Rt = k(me, 2), ke = L(Rt), bs = L(ke);
-  Ne(bs, () => v(_), (n) => {
-    var h = ti(), p = De(h);
-    se(p, 17, () => vs, Oe, (D, R) => {
-      var F = Vr();
-      F.__click = () => {
-        c.tool = v(R).id, H();
+  var Pt = k(ke, 2), we = L(Pt), ys = L(we);
+  Oe(ys, () => v(m), (n) => {
+    var u = ea(), p = $e(u);
+    se(p, 17, () => gs, Fe, (N, R) => {
+      var B = Qr();
+      B.__click = () => {
+        c.tool = v(R).id, $();
       };
-      let yt;
-      var Tt = L(F);
-      mt(
-        (Pt) => {
-          tt(F, "data-canvas-action", v(R).id), tt(F, "title", `${v(R).label} (${v(R).key})`), yt = St(F, 1, "svelte-49zqag", null, yt, Pt), kt(Tt, v(R).label);
+      let bt;
+      var Et = L(B);
+      yt(
+        ($t) => {
+          j(B, "data-canvas-action", v(R).id), j(B, "title", `${v(R).label} (${v(R).key})`), bt = Ct(B, 1, "svelte-49zqag", null, bt, $t), mt(Et, v(R).label);
         },
         [() => ({ active: K()?.tool === v(R).id })]
-      ), G(D, F);
+      ), G(N, B);
     });
-    var d = k(p, 2), x = k(L(d));
-    x.__input = (D) => gt(+D.currentTarget.value, !1);
-    var b = k(x, 2), y = L(b), U = k(d, 2), W = k(L(U));
-    W.__input = (D) => {
-      c.brush.opacity = +D.currentTarget.value;
+    var d = k(p, 2), z = k(L(d));
+    z.__input = (N) => Rt(+N.currentTarget.value, !1);
+    var g = k(z, 2), b = L(g), H = k(d, 2), W = k(L(H));
+    W.__input = (N) => {
+      c.brush.opacity = +N.currentTarget.value;
     };
-    var O = k(U, 2), S = k(L(O));
-    S.__input = (D) => {
-      c.brush.hardness = +D.currentTarget.value;
+    var U = k(H, 2), S = k(L(U));
+    S.__input = (N) => {
+      c.brush.hardness = +N.currentTarget.value;
     };
-    var j = k(O, 2), Wt = L(j);
-    se(Wt, 17, () => i.props.colors || [], Oe, (D, R) => {
-      var F = Qr();
-      let yt;
-      F.__click = () => {
-        c.brush.color = v(R), c.tool === "picker" && (c.tool = "brush"), H();
+    var Q = k(U, 2), Yt = L(Q);
+    se(Yt, 17, () => a.props.colors || [], Fe, (N, R) => {
+      var B = jr();
+      let bt;
+      B.__click = () => {
+        c.brush.color = v(R), c.tool === "picker" && (c.tool = "brush"), $();
       };
-      let Tt;
-      mt(
-        (Pt) => {
-          yt = St(F, 1, "lc-swatch svelte-49zqag", null, yt, Pt), tt(F, "title", v(R)), tt(F, "aria-label", `Colour ${v(R)}`), tt(F, "data-canvas-colour", v(R)), Tt = ie(F, "", Tt, { background: v(R) });
+      let Et;
+      yt(
+        ($t) => {
+          bt = Ct(B, 1, "lc-swatch svelte-49zqag", null, bt, $t), j(B, "title", v(R)), j(B, "aria-label", `Colour ${v(R)}`), j(B, "data-canvas-colour", v(R)), Et = ae(B, "", Et, { background: v(R) });
         },
         [() => ({ active: K()?.brush.color === v(R) })]
-      ), G(D, F);
+      ), G(N, B);
     });
-    var Gt = k(Wt, 2);
-    Gt.__input = (D) => {
-      c.brush.color = D.currentTarget.value;
+    var Kt = k(Yt, 2);
+    Kt.__input = (N) => {
+      c.brush.color = N.currentTarget.value;
     };
-    var qt = k(j, 4);
-    qt.__click = () => c.undo();
-    var Et = k(qt, 2);
-    Et.__click = () => c.redo();
-    var Lt = k(Et, 2);
-    Lt.__click = () => c.clear_layer(c.active);
-    var at = k(Lt, 4);
+    var Mt = k(Q, 4);
+    Mt.__click = () => c.undo();
+    var qt = k(Mt, 2);
+    qt.__click = () => c.redo();
+    var Dt = k(qt, 2);
+    Dt.__click = () => c.clear_layer(c.active);
+    var at = k(Dt, 4);
     at.__click = () => c.fit();
-    var Ce = k(at, 2);
-    Ce.__click = () => c.actual_size();
-    var Se = k(Ce, 2), Ms = L(Se), Ie = k(Se, 2);
+    var Se = k(at, 2);
+    Se.__click = () => c.actual_size();
+    var Ie = k(Se, 2), qs = L(Ie), Ae = k(Ie, 2);
     {
-      var qs = (D) => {
-        var R = jr();
-        R.__click = () => f.click(), G(D, R);
+      var Es = (N) => {
+        var R = ta();
+        R.__click = () => _.click(), G(N, R);
       };
-      Ct(Ie, (D) => {
-        i.props.uploads !== !1 && D(qs);
+      Tt(Ae, (N) => {
+        a.props.uploads !== !1 && N(Es);
       });
     }
-    var Es = k(Ie, 2);
-    Es.__click = () => N(g, !v(g)), mt(
-      (D, R, F, yt, Tt, Pt, Ts, Cs) => {
-        Dt(x, D), kt(y, R), Dt(W, F), Dt(S, yt), Dt(Gt, Tt), qt.disabled = Pt, Et.disabled = Ts, kt(Ms, `${Cs ?? ""}%`);
+    var Ts = k(Ae, 2);
+    Ts.__click = () => F(y, !v(y)), yt(
+      (N, R, B, bt, Et, $t, Cs, Ss) => {
+        Nt(z, N), mt(b, R), Nt(W, B), Nt(S, bt), Nt(Kt, Et), Mt.disabled = $t, qt.disabled = Cs, mt(qs, `${Ss ?? ""}%`);
       },
       [
         () => K()?.brush.size ?? 12,
@@ -1922,92 +1936,92 @@ function ci(e, t) {
         () => !K()?.redo_stack.length,
         () => Math.round((K()?.view.scale ?? 1) * 100)
       ]
-    ), G(n, h);
+    ), G(n, u);
   });
-  var we = k(ke, 2), jt = L(we);
-  let xe;
-  var it = L(jt);
-  it.__pointerdown = J, it.__pointermove = _t, it.__pointerup = Ut, it.__contextmenu = (n) => n.preventDefault();
+  var xe = k(we, 2), jt = L(xe);
   let ze;
-  Zt(it, (n) => o = n, () => o);
-  var te = k(it, 2);
+  var rt = L(jt);
+  rt.__pointerdown = vt, rt.__pointermove = Vt, rt.__pointerup = st, rt.__contextmenu = (n) => n.preventDefault();
   let Me;
-  Zt(te, (n) => l = n, () => l);
-  var qe = k(te, 2);
+  Gt(rt, (n) => l = n, () => l);
+  var te = k(rt, 2);
+  let qe;
+  Gt(te, (n) => f = n, () => f);
+  var Ee = k(te, 2);
   {
-    var ys = (n) => {
-      var h = ei();
-      G(n, h);
+    var ms = (n) => {
+      var u = sa();
+      G(n, u);
     };
-    Ct(qe, (n) => {
-      K()?.has_page() || n(ys);
+    Tt(Ee, (n) => {
+      K()?.has_page() || n(ms);
     });
   }
-  var ms = k(qe, 2);
+  var ks = k(Ee, 2);
   {
-    var ks = (n) => {
-      var h = si();
-      G(n, h);
+    var ws = (n) => {
+      var u = ra();
+      G(n, u);
     };
-    Ct(ms, (n) => {
-      v(g) && n(ks);
+    Tt(ks, (n) => {
+      v(y) && n(ws);
     });
   }
-  var ws = k(jt, 2), xs = L(ws);
-  Ne(xs, () => v(_), (n) => {
-    var h = ai(), p = De(h);
-    se(p, 17, () => [...K()?.layers || []].reverse(), (b) => b.id, (b, y) => {
-      var U = ri();
+  var xs = k(jt, 2), zs = L(xs);
+  Oe(zs, () => v(m), (n) => {
+    var u = na(), p = $e(u);
+    se(p, 17, () => [...K()?.layers || []].reverse(), (g) => g.id, (g, b) => {
+      var H = aa();
       let W;
-      var O = L(U);
-      O.__change = (at) => c.set_visible(v(y).id, at.currentTarget.checked);
-      var S = k(O, 2);
-      S.__click = () => Yt(v(y));
-      var j = L(S), Wt = k(j), Gt = L(Wt), qt = k(S, 2);
-      qt.__click = () => c.move_layer(v(y).id, 1);
-      var Et = k(qt, 2);
-      Et.__click = () => c.move_layer(v(y).id, -1);
-      var Lt = k(Et, 2);
-      Lt.__change = (at) => c.set_opacity(v(y).id, +at.currentTarget.value), mt(
+      var U = L(H);
+      U.__change = (at) => c.set_visible(v(b).id, at.currentTarget.checked);
+      var S = k(U, 2);
+      S.__click = () => At(v(b));
+      var Q = L(S), Yt = k(Q), Kt = L(Yt), Mt = k(S, 2);
+      Mt.__click = () => c.move_layer(v(b).id, 1);
+      var qt = k(Mt, 2);
+      qt.__click = () => c.move_layer(v(b).id, -1);
+      var Dt = k(qt, 2);
+      Dt.__change = (at) => c.set_opacity(v(b).id, +at.currentTarget.value), yt(
         (at) => {
-          W = St(U, 1, "lc-layer svelte-49zqag", null, W, at), tt(U, "data-layer", v(y).name), tt(U, "data-layer-kind", v(y).kind), _r(O, v(y).visible), kt(j, v(y).name), kt(Gt, v(y).kind), Dt(Lt, v(y).opacity);
+          W = Ct(H, 1, "lc-layer svelte-49zqag", null, W, at), j(H, "data-layer", v(b).name), j(H, "data-layer-kind", v(b).kind), vr(U, v(b).visible), mt(Q, v(b).name), mt(Kt, v(b).kind), Nt(Dt, v(b).opacity);
         },
-        [() => ({ active: v(y).id === K()?.active })]
-      ), G(b, U);
+        [() => ({ active: v(b).id === K()?.active })]
+      ), G(g, H);
     });
     var d = k(p, 2);
     {
-      var x = (b) => {
-        var y = ii();
-        y.__click = () => c.add_layer("paint"), G(b, y);
+      var z = (g) => {
+        var b = ia();
+        b.__click = () => c.add_layer("paint"), G(g, b);
       };
-      Ct(d, (b) => {
-        i.props.can_add_layers !== !1 && b(x);
+      Tt(d, (g) => {
+        a.props.can_add_layers !== !1 && g(z);
       });
     }
-    G(n, h);
+    G(n, u);
   });
-  var Ee = k(we, 2);
+  var Te = k(xe, 2);
   {
-    var zs = (n) => {
-      var h = ni(), p = L(h);
-      mt(() => kt(p, v(m))), G(n, h);
+    var Ms = (n) => {
+      var u = oa(), p = L(u);
+      yt(() => mt(p, v(M))), G(n, u);
     };
-    Ct(Ee, (n) => {
-      v(m) && n(zs);
+    Tt(Te, (n) => {
+      v(M) && n(Ms);
     });
   }
-  var Te = k(Ee, 2);
-  Te.__change = (n) => {
-    const h = n.currentTarget.files?.[0];
-    h && st(h), n.currentTarget.value = "";
-  }, Zt(Te, (n) => f = n, () => f), Zt(Rt, (n) => a = n, () => a), mt(() => {
-    be = St(Mt, 1, "lc-block svelte-49zqag", null, be, { hidden: i.shared.visible === !1 }), tt(Mt, "id", i.shared.elem_id), tt(Mt, "data-pending", v(C) ? "1" : "0"), ye = ie(Mt, "", ye, {
-      "min-width": i.shared.min_width ? `${i.shared.min_width}px` : void 0
-    }), xe = St(jt, 1, "lc-stage svelte-49zqag", null, xe, { panning: v(M) || u }), ze = ie(it, "", ze, { height: `${i.props.canvas_height ?? 480}px` }), Me = St(te, 1, "lc-cursor svelte-49zqag", null, Me, { hidden: v(M) });
-  }), Xt("pointerleave", Rt, vt), Xt("dragover", Rt, (n) => n.preventDefault()), Xt("drop", Rt, _s), Xt("pointercancel", it, Ut), G(e, Mt), er();
+  var Ce = k(Te, 2);
+  Ce.__change = (n) => {
+    const u = n.currentTarget.files?.[0];
+    u && E(u), n.currentTarget.value = "";
+  }, Gt(Ce, (n) => _ = n, () => _), Gt(Pt, (n) => o = n, () => o), yt(() => {
+    ye = Ct(zt, 1, "lc-block svelte-49zqag", null, ye, { hidden: a.shared.visible === !1 }), j(zt, "id", a.shared.elem_id), j(zt, "data-pending", v(P) ? "1" : "0"), me = ae(zt, "", me, {
+      "min-width": a.shared.min_width ? `${a.shared.min_width}px` : void 0
+    }), ze = Ct(jt, 1, "lc-stage svelte-49zqag", null, ze, { panning: v(h) || w }), Me = ae(rt, "", Me, { height: `${a.props.canvas_height ?? 480}px` }), qe = Ct(te, 1, "lc-cursor svelte-49zqag", null, qe, { hidden: v(h) });
+  }), Wt("pointerleave", Pt, xt), Wt("dragover", Pt, (n) => n.preventDefault()), Wt("drop", Pt, vs), Wt("pointercancel", rt, st), G(e, zt), sr();
 }
-tr([
+er([
   "click",
   "input",
   "pointerdown",
@@ -2017,5 +2031,5 @@ tr([
   "change"
 ]);
 export {
-  ci as default
+  fa as default
 };
