@@ -57,7 +57,12 @@ def main(argv: list[str] | None = None) -> None:
     from modules.service.tls import describe
     from modules.ui.app import build_ui, mount_ui
 
-    services = build_services(settings, per_user_outputs=accounts.enabled, accounts=accounts)
+    from modules.engine.compilation import CompileError
+
+    try:
+        services = build_services(settings, per_user_outputs=accounts.enabled, accounts=accounts)
+    except CompileError as exc:  # --compile on the CPU: said plainly, no traceback
+        raise SystemExit(f"error: {exc}") from None
     if settings.workers or settings.ray_address:  # else nothing of Ray is imported, nor any process started
         from modules.service.workers.runtime import start_workers, stop_workers
 

@@ -67,6 +67,7 @@ class Settings:
     max_size: int = 2048
     vae_tiling: str = "auto"  # auto: tile a VAE decode that would not fit in free memory; on / off force it
     memory: str = "auto"  # --memory: where weights live (engine/placement.py): auto | full | offload | lowvram
+    compile: bool = False  # --compile: CUDA-only torch.compile of the denoiser (engine/compilation.py)
     batch_jobs: int = 1  # --batch-jobs: compatible jobs of different users drawn in one batch (service/batching.py)
     auth: str | None = None  # "name:password[:admin],..." from --auth
     auth_file: Path | None = None
@@ -123,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the weights live on a GPU: auto (chosen per model from its size and the free memory), "
                         "full (all on the GPU), offload (one component on the GPU at a time), lowvram (groups of "
                         "layers streamed to the GPU); on the CPU everything is in RAM whatever this says")
+    p.add_argument("--compile", action="store_true",
+                   help="CUDA GPUs only: torch.compile the denoiser's repeated blocks (the first picture of each "
+                        "size waits for the compilation), channels_last for UNets, TF32 matmuls; refused on the CPU")
     p.add_argument("--batch-jobs", type=int, default=1, metavar="N",
                    help="draw up to N compatible queued txt2img jobs of different users (same checkpoint, size, "
                         "steps, sampler...) in one batch: more pictures per second on a GPU; 1 (default) is off")
@@ -227,7 +231,8 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     )
     return Settings(paths=paths, listen=args.listen, port=args.port, device=args.device, precision=args.precision,
                     models_in_ram=args.models_in_ram, allow_downloads=args.allow_downloads, max_size=args.max_size,
-                    vae_tiling=args.vae_tiling, memory=args.memory, batch_jobs=max(1, args.batch_jobs),
+                    vae_tiling=args.vae_tiling, memory=args.memory, compile=args.compile,
+                    batch_jobs=max(1, args.batch_jobs),
                     workers=args.workers, ray_address=args.ray_address,
                     auth=args.auth, auth_file=args.auth_file.expanduser().resolve() if args.auth_file else None,
                     insecure_no_auth=args.insecure_no_auth,

@@ -10,6 +10,7 @@ from typing import Any
 
 from modules.core.requests import GenerationRequest, Limits
 from modules.core.settings import Settings, SettingsStore, UserSettingsStore
+from modules.engine import compilation
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 from modules.engine.detailer import Detectors
 from modules.engine.devices import DeviceConfig, choose_device
@@ -101,6 +102,17 @@ class Services:
             return {}
 
 
+def _compile_option(settings: Settings, device: DeviceConfig, models: ModelManager) -> None:
+    """--compile: refused on the CPU (CompileError), skipped elsewhere off CUDA; on CUDA every loaded model's
+    denoiser is compiled by engine/compilation.py, and TF32 is switched on."""
+    note = compilation.check_flag(settings.compile, device.device.type)
+    if note:
+        log.info(note)
+    if settings.compile and device.device.type == "cuda":
+        compilation.enable_tf32()
+        models.listeners.append(lambda loaded: compilation.on_model_loaded(loaded, device.device.type))
+
+
 def build_services(settings: Settings, device: DeviceConfig | None = None, *, per_user_outputs: bool = False,
                    accounts: Accounts | None = None) -> Services:
     device = dataclasses.replace(device or choose_device(settings.device, settings.precision), memory=settings.memory)
@@ -112,6 +124,7 @@ def build_services(settings: Settings, device: DeviceConfig | None = None, *, pe
                           lora_dir=settings.paths.loras, embeddings_dir=settings.paths.embeddings,
                           ipadapter_dir=settings.paths.ipadapter, clip_vision_dir=settings.paths.clip_vision,
                           text_encoder_dirs=settings.paths.text_encoders, unet_dirs=settings.paths.unets)
+    _compile_option(settings, device, models)
     models.refresh()
     history = History(settings.paths.outputs)
     outputs = OutputStore(settings.paths.outputs, index=history)
