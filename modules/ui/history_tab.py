@@ -402,7 +402,8 @@ def _wire_sending(pictures: _Pictures, layout: _Layout, txt2img: Txt2ImgTab, img
         if not entry.infotext:
             raise gr.Error("This picture carries no generation parameters.")
         updates, message = txt2img_updates(services, entry.infotext, txt2img.hires, txt2img.refiner,
-                                           txt2img.controlnet, txt2img.step_cache)
+                                           txt2img.controlnet, txt2img.step_cache,
+                                           modules=txt2img.additional_modules is not None)
         return [*updates, message, gr.Tabs(selected="txt2img")]
 
     v.to_txt2img.click(send_txt2img, inputs=[selected], outputs=[*txt2img_outputs(txt2img), v.status, tabs])

@@ -15,7 +15,7 @@ from modules.ui.controlnet_panel import ControlNetPanel
 from modules.ui.hires_panel import HiresPanel
 from modules.ui.refiner_panel import RefinerPanel
 from modules.ui.step_cache_panel import StepCachePanel
-from modules.ui import detailer_panel, regions_panel
+from modules.ui import detailer_panel, modules_select, regions_panel
 from modules.ui.img2img import Img2ImgTab, connect_picture_send
 from modules.ui.txt2img import Txt2ImgTab
 
@@ -80,7 +80,9 @@ def checkpoint_update(services: Services, values: dict[str, Any]) -> tuple[Any, 
 def txt2img_outputs(txt2img: Txt2ImgTab) -> list[Any]:
     """The txt2img components "Send to txt2img" fills, in the order of `txt2img_updates`."""
     hires = txt2img.hires
+    modules = getattr(txt2img, "additional_modules", None)  # "VAE / Text encoder", right after the checkpoint
     return [getattr(txt2img, name) for name in TXT2IMG_TARGETS] + [txt2img.checkpoint] + \
+        ([modules] if modules is not None else []) + \
         (hires.ordered() if hires is not None else []) + \
         (txt2img.refiner.ordered() if txt2img.refiner is not None else []) + \
         (txt2img.controlnet.ordered() if txt2img.controlnet is not None else []) + \
@@ -89,13 +91,17 @@ def txt2img_outputs(txt2img: Txt2ImgTab) -> list[Any]:
 
 def txt2img_updates(services: Services, text: str, hires: HiresPanel | None = None,
                     refiner: RefinerPanel | None = None, controlnet: ControlNetPanel | None = None,
-                    step_cache: StepCachePanel | None = None) -> tuple[list[Any], str]:
+                    step_cache: StepCachePanel | None = None, modules: bool = False) -> tuple[list[Any], str]:
     """Updates for `txt2img_outputs` (TXT2IMG_TARGETS, the checkpoint dropdown, the Hires. fix panel when given),
     and a note: what "Send to txt2img" does (here and in the History tab)."""
     values, message = txt2img_values(services.samplers, text)
     updates = [gr.update(value=values[name]) if name in values else gr.update() for name in TXT2IMG_TARGETS]
     checkpoint, note = checkpoint_update(services, values)
     updates.append(checkpoint)
+    if modules:  # the files a Flux transformer file ran with (Forge's "Module N"); none for other pictures
+        update, modules_note = modules_select.update_from(services, values)
+        updates.append(update)
+        note += modules_note
     if hires is not None:
         more, hires_note = hires.updates_from(services, values)
         updates += more
@@ -143,7 +149,7 @@ def build(services: Services, txt2img: Txt2ImgTab, tabs: Any, txt2img_tab_id: st
             return [gr.update()] * len(targets) + ["Nothing to send: load a picture with parameters first.",
                                                    gr.update()]
         updates, message = txt2img_updates(services, text, txt2img.hires, txt2img.refiner, txt2img.controlnet,
-                                           txt2img.step_cache)
+                                           txt2img.step_cache, modules=txt2img.additional_modules is not None)
         return updates + [message, gr.Tabs(selected=txt2img_tab_id)]
 
     outputs = targets + [note, tabs]

@@ -22,6 +22,7 @@ from modules.ui import (
     face_restoration,
     hires_panel,
     jobstream,
+    modules_select,
     refiner_panel,
     send_row,
     step_cache_panel,
@@ -67,6 +68,7 @@ class Txt2ImgTab:
     regions: regions_panel.RegionsPanel | None = None  # "Send to txt2img" fills it too
     distilled_cfg_scale: Any = None  # Forge's "Distilled CFG Scale" (Flux dev); "Send to txt2img" fills it
     step_cache: step_cache_panel.StepCachePanel | None = None  # "Send to txt2img" fills it too
+    additional_modules: Any = None  # "VAE / Text encoder": "Send to txt2img" fills it from "Module N"
 
 
 def checkpoint_choices(services: Services) -> tuple[list[str], str | None, str]:
@@ -112,7 +114,8 @@ def request_from_form(values: Mapping[str, Any], **more: Any) -> GenerationReque
         subseed=-1 if subseed is None else subseed, subseed_strength=values["subseed_strength"],
         batch_count=values["batch_count"], batch_size=values["batch_size"], clip_skip=values["clip_skip"],
         checkpoint=values["checkpoint"] or None, vae=values["vae"] or "Automatic",
-        distilled_cfg_scale=distilled_from_form(values.get("distilled_cfg_scale")), **more)
+        distilled_cfg_scale=distilled_from_form(values.get("distilled_cfg_scale")),
+        additional_modules=modules_select.field(values.get("additional_modules")), **more)
 
 
 @dataclass
@@ -154,6 +157,7 @@ class _ModelRow:
     vae: Any
     refresh: Any
     note: Any
+    modules: Any = None  # "VAE / Text encoder" (modules_select)
 
 
 def _model_row(services: Services) -> _ModelRow:
@@ -163,10 +167,12 @@ def _model_row(services: Services) -> _ModelRow:
         checkpoint = gr.Dropdown(choices, value=selected, label="Checkpoint", elem_id="txt2img_checkpoint", scale=4)
         vae = gr.Dropdown(["Automatic"] + [v.name for v in services.models.vaes], value="Automatic", label="VAE",
                           elem_id="txt2img_vae", scale=2)
+        modules = modules_select.build(services, "txt2img")
         refresh = gr.Button("🔄", elem_id="txt2img_refresh", scale=0, min_width=48)
     checkpoint_note = gr.Markdown(note, elem_id="txt2img_checkpoint_note")
     user_defaults.connect(services, checkpoint)
-    return _ModelRow(checkpoint, vae, refresh, checkpoint_note)
+    modules_select.connect(services, checkpoint, modules)
+    return _ModelRow(checkpoint, vae, refresh, checkpoint_note, modules)
 
 
 @dataclass
@@ -298,7 +304,8 @@ def build(services: Services) -> Txt2ImgTab:
     step_cache = step_cache_panel.build("txt2img")
     detailer = detailer_panel.build(services, "txt2img")
     form = _Form({"prompt": prompts.prompt, "negative_prompt": prompts.negative, **settings.fields(),
-                  "checkpoint": model.checkpoint, "vae": model.vae, "restore_faces": restore_faces,
+                  "checkpoint": model.checkpoint, "vae": model.vae, "additional_modules": model.modules,
+                  "restore_faces": restore_faces,
                   **detailer.components, wildcards_panel.FIELD: wildcards_mode}, controlnet, hires, sections, refiner,
                  detailer)
     form.regions = regions_panel.build("txt2img", settings.width, settings.height)
@@ -314,7 +321,8 @@ def build(services: Services) -> Txt2ImgTab:
                       send_img2img=output.send_img2img, send_inpaint=output.send_inpaint,
                       send_extras=output.send_extras, send_controlnet=output.send_controlnet, controlnet=controlnet,
                       hires=hires, refiner=refiner, restore_faces=restore_faces, detailer=detailer,
-                      regions=form.regions, distilled_cfg_scale=settings.distilled_cfg_scale, step_cache=step_cache)
+                      regions=form.regions, distilled_cfg_scale=settings.distilled_cfg_scale, step_cache=step_cache,
+                      additional_modules=model.modules)
 
 
 def remember(evt: gr.SelectData) -> int:
