@@ -81,8 +81,11 @@ def main() -> None:
     print(f"{'':<10}{'first call s':>14}{'per step ms':>14}")
     print(f"{'eager':<10}{eager_first:>14.2f}{eager * 1000:>14.1f}")
     print(f"{'compiled':<10}{compiled_first:>14.2f}{compiled * 1000:>14.1f}")
+    saved = eager - compiled
+    payback = (f"paid back after {(compiled_first - eager) / saved:.0f} steps" if saved > 0
+               else "never paid back (no gain per step)")
     print(f"compiled / eager per step: x{compiled / eager:.2f} ({eager / compiled:.2f}x the speed); first call "
-          f"{compiled_first:.1f} s, paid back after {compiled_first / max(eager - compiled, 1e-9):.0f} steps")
+          f"{compiled_first:.1f} s, {payback}")
 
 
 if __name__ == "__main__":
