@@ -200,6 +200,12 @@ def _models_subdir(models_dir: Path, name: str) -> Path:
     return exact
 
 
+def _checkpoints_dir(models_dir: Path) -> Path:
+    """A1111/Forge's Stable-diffusion/, or ComfyUI's checkpoints/ when only that exists (--models-dir at its models/)."""
+    a1111, comfy = models_dir / "Stable-diffusion", models_dir / "checkpoints"
+    return comfy if not a1111.exists() and comfy.is_dir() else a1111
+
+
 def settings_from_args(argv: list[str] | None = None) -> Settings:
     args = build_parser().parse_args(argv)
     if args.models_in_ram < 1:
@@ -207,7 +213,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
     models = args.models_dir.expanduser().resolve()
     tls_keyfile, tls_certfile = _tls_files(args)
     paths = Paths(
-        checkpoints=(args.ckpt_dir or models / "Stable-diffusion").expanduser().resolve(),
+        checkpoints=(args.ckpt_dir or _checkpoints_dir(models)).expanduser().resolve(),
         loras=(args.lora_dir or models / "Lora").expanduser().resolve(),
         vaes=(args.vae_dir or _models_subdir(models, "VAE")).expanduser().resolve(),  # ComfyUI writes vae/
         controlnets=(args.controlnet_dir or models / "ControlNet").expanduser().resolve(),

@@ -43,6 +43,8 @@ class WorkerConfig:
     adetailer_dir: Path | None = None  # detection models of detect-and-redraw (models/adetailer)
     ipadapter_dir: Path | None = None  # IP-Adapter files (models/ipadapter)
     clip_vision_dir: Path | None = None  # their CLIP vision encoders (models/clip_vision)
+    text_encoder_dirs: tuple[Path, ...] = ()  # separate text encoders of Flux files (models/text_encoder...)
+    unet_dirs: tuple[Path, ...] = ()  # transformer files of a ComfyUI models/ (diffusion_models/, unet/)
     device: str = "auto"  # as --device: a CUDA worker sees only the GPU Ray gave it
     precision: str = "auto"
     models_in_ram: int = 2
@@ -117,7 +119,8 @@ class GenerationWorker:
                                    cache_file=config.cache_file, device=self.device,
                                    models_in_ram=config.models_in_ram, controlnet_dir=config.controlnet_dir,
                                    lora_dir=config.lora_dir, embeddings_dir=config.embeddings_dir,
-                                   ipadapter_dir=config.ipadapter_dir, clip_vision_dir=config.clip_vision_dir)
+                                   ipadapter_dir=config.ipadapter_dir, clip_vision_dir=config.clip_vision_dir,
+                                   text_encoder_dirs=config.text_encoder_dirs, unet_dirs=config.unet_dirs)
         self.models.refresh()
         self.samplers = SamplerRegistry.default()
         self.preprocessors = PreprocessorRegistry.default(config.annotators_dir)

@@ -148,3 +148,31 @@ def test_a_t5_without_a_tokenizer_anywhere_says_where_to_put_one(tiny_files):
     real = module_files.ModuleInfo("t5xxl_fp16.safetensors", t5, "t5xxl", "T5-XXL", shape=(32128, 4096, 24))
     with pytest.raises(flux_single.FluxPartsError, match="tokenizer .* is not shipped.*tokenizer_2/"):
         flux_single.config_source("t5", real, [])
+
+
+def test_a_comfyui_models_folder_is_read_where_comfyui_keeps_each_kind_of_file(tiny_files, tmp_path):
+    from modules.core.settings import settings_from_args
+    from modules.engine.devices import DeviceConfig
+    from modules.engine.models.manager import ModelManager
+
+    folder, transformer, clip, t5, vae = tiny_files
+    models = tmp_path / "ComfyUI" / "models"
+    for sub, file in (("diffusion_models", transformer), ("text_encoders", clip), ("clip", t5), ("vae", vae)):
+        (models / sub).mkdir(parents=True)
+        (models / sub / file.name).symlink_to(file)
+    (models / "checkpoints").mkdir()
+    (models / "checkpoints" / "tiny-flux").symlink_to(folder, target_is_directory=True)  # its configs and tokenizers
+    paths = settings_from_args(["--models-dir", str(models)]).paths
+    assert paths.checkpoints == (models / "checkpoints").resolve()  # ComfyUI's name, as no Stable-diffusion/ is there
+    assert paths.vaes == (models / "vae").resolve()
+    assert set(paths.text_encoders) >= {(models / "text_encoders").resolve(), (models / "clip").resolve()}
+    manager = ModelManager(checkpoints_dir=paths.checkpoints, vae_dir=paths.vaes, cache_file=tmp_path / "m.json",
+                           device=DeviceConfig(torch.device("cpu"), torch.float32, "tests"),
+                           text_encoder_dirs=paths.text_encoders, unet_dirs=paths.unets)
+    manager.refresh()
+    info = manager.resolve(transformer.name)
+    assert info.usable and info.flux_file and info.path.parent.name == "diffusion_models"
+    assert {m.name for m in manager.modules} == {clip.name, t5.name, vae.name}
+    with manager.use(transformer.name) as loaded:
+        assert type(loaded.pipe).__name__ == "FluxPipeline"
+        assert {m.name for m in loaded.info.parts} == {clip.name, t5.name, vae.name}

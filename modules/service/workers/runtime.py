@@ -98,6 +98,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
                         controlnet_dir=p.controlnets, annotators_dir=p.annotators, upscalers_dir=p.upscalers,
                         gfpgan_dir=p.gfpgan, codeformer_dir=p.codeformer, ipadapter_dir=p.ipadapter,
                         clip_vision_dir=p.clip_vision, vae_approx_dir=p.vae_approx, adetailer_dir=p.adetailer,
+                        text_encoder_dirs=p.text_encoders, unet_dirs=p.unets,
                         device=settings.device,
                         precision=settings.precision, models_in_ram=settings.models_in_ram)
 
