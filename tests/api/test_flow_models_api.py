@@ -1,5 +1,5 @@
 """Flux through A1111's API: `distilled_cfg_scale` does what Forge's does and is written in the infotext; a feature
-a Flux checkpoint cannot take is refused before queueing, with the reason."""
+a Flux checkpoint cannot take is refused before queueing, with the reason; the hires fix runs its second pass."""
 
 from __future__ import annotations
 
@@ -54,7 +54,21 @@ def test_a_distilled_cfg_scale_that_is_not_a_number_is_refused(flux_client):
     assert "Distilled CFG Scale must be a number" in reply.text
 
 
-def test_the_hires_fix_on_a_flux_checkpoint_is_refused_before_queueing_with_the_reason(flux_client):
-    reply = flux_client.post("/sdapi/v1/txt2img", json=_payload(enable_hr=True))
+def test_the_hires_fix_on_a_flux_checkpoint_draws_at_the_hires_size_and_writes_its_fields(flux_client):
+    import base64
+    import io
+
+    from PIL import Image
+
+    reply = flux_client.post("/sdapi/v1/txt2img", json=_payload(enable_hr=True, hr_scale=2, hr_upscaler="Lanczos",
+                                                                hr_second_pass_steps=1, denoising_strength=0.5))
+    assert reply.status_code == 200, reply.text
+    picture = Image.open(io.BytesIO(base64.b64decode(reply.json()["images"][0])))
+    assert picture.size == (64, 64)
+    assert "Hires upscaler: Lanczos" in json.loads(reply.json()["info"])["infotexts"][0]
+
+
+def test_a_hires_size_a_flux_checkpoint_cannot_take_is_refused_before_queueing_with_the_reason(flux_client):
+    reply = flux_client.post("/sdapi/v1/txt2img", json=_payload(enable_hr=True, hr_scale=1.25))
     assert reply.status_code == 422
-    assert "Hires. fix is not available for tiny-flux-dev" in reply.text
+    assert "hires width has to be a multiple of 16" in reply.text
