@@ -1,9 +1,9 @@
 """The img2img tab: img2img, Sketch, Inpaint, Inpaint sketch, Inpaint upload and Outpaint, with A1111's controls.
 
 The form is read into a plain dict (`request_from_form` turns it into a GenerationRequest without Gradio), then
-submitted as a job and streamed like txt2img. Sketch, Inpaint and Inpaint sketch draw on a `LayeredCanvas`:
-the mask is the canvas's mask layer (where it was painted, never guessed from colours), the picture is the
-background with the visible paint layers over it, and the upload underneath is never changed.
+submitted as a job and streamed like txt2img. Sketch, Inpaint, Inpaint sketch and Outpaint draw on a
+`LayeredCanvas`: the mask is the canvas's mask layer (where it was painted, never guessed from colours), the
+picture is the background with the visible paint layers over it, and the upload underneath is never changed.
 """
 
 from __future__ import annotations
@@ -157,10 +157,17 @@ def _picture_and_mask(tab: str, form: dict[str, Any]) -> tuple[str, Image.Image,
             raise RequestError("Inpaint upload needs both a picture and a mask (white = repaint).")
         return "inpaint", form["upload_image"], form["upload_mask"]
     if tab == "outpaint":
-        if form.get("outpaint_image") is None:
-            raise RequestError("Upload a picture to outpaint.")
-        return "inpaint", form["outpaint_image"], None
+        return _outpaint_picture_and_mask(form.get("outpaint_image"))
     raise RequestError(f"Unknown img2img tab {tab!r}.")
+
+
+def _outpaint_picture_and_mask(value: CanvasValue | None) -> tuple[str, Image.Image, Image.Image | None]:
+    """The picture to extend (with any paint layers over it) and, when its mask layer was painted, the part of
+    the picture to redo as well as the new border (the engine adds it to the border's mask)."""
+    if value is None or value.background is None:
+        raise RequestError("Upload a picture to outpaint first (drop it on the canvas).")
+    mask = value.mask() if value.layers_of("mask") else None
+    return "inpaint", value.composite(), mask if mask is not None and mask.getbbox() else None
 
 
 def _outpaint_sides(form: dict[str, Any]) -> tuple[int, int, int, int]:
@@ -233,7 +240,9 @@ def _picture_tabs() -> dict[str, Any]:
                 c["upload_image"] = _upload("Image", "img_inpaint_base", 320)
                 c["upload_mask"] = _upload("Mask (white = repaint)", "img_inpaint_mask", 320)
         with gr.Tab("Outpaint", id="outpaint", elem_id="img2img_outpaint_tab") as c["tabs"]["outpaint"]:
-            c["outpaint_image"] = _upload("Image to extend", "img2img_outpaint_image", 360)
+            c["outpaint_image"] = _canvas("img2img_outpaint_image", "Picture to extend (paint over it, or paint the "
+                                          "mask to redo a part of it too)", [("paint", "paint"), ("mask", "mask")],
+                                          "paint", SKETCH_COLORS, "#e11d1d", 0.03)
             with gr.Row():
                 c["outpaint_pixels"] = gr.Slider(8, 256, value=128, step=8, label="Pixels to expand",
                                                  elem_id="img2img_outpaint_pixels")
@@ -417,17 +426,13 @@ def _wire_pictures(pictures: dict[str, Any], settings: dict[str, Any], tab: Any,
         pictures[name].upload(lambda v: _size_updates(v.background if v is not None else None),
                               inputs=[pictures[name]], outputs=size, queue=False)
 
-    def outpaint_upload(payload: Any) -> tuple[Any, Any]:
-        picture, problem = read_upload(payload, max_side)
-        if problem:
-            gr.Warning(f"{pictures['outpaint_image'].label}: {problem}")
-            return None, gr.update()
-        padding = outpaint_padding(picture)
-        return gr.update(), gr.update() if padding is None else gr.update(value=padding)
+    def outpaint_upload(value: CanvasValue | None) -> Any:
+        padding = outpaint_padding(value.background if value is not None else None)
+        return gr.update() if padding is None else gr.update(value=padding)
 
+    # the canvas refuses unreadable or oversized files in the browser, with its own message
     pictures["outpaint_image"].upload(outpaint_upload, inputs=[pictures["outpaint_image"]],
-                                      outputs=[pictures["outpaint_image"], pictures["outpaint_pixels"]],
-                                      preprocess=False, show_progress="hidden")
+                                      outputs=[pictures["outpaint_pixels"]], queue=False)
 
     def start_from(payload: Any) -> tuple[Any, Any]:
         picture, problem = read_upload(payload, max_side)

@@ -420,6 +420,40 @@ def test_the_inpaint_mask_layer_is_the_mask_the_job_uses_and_paint_goes_into_the
     assert (np.abs(painted - [37, 99, 235]).max(axis=1) <= 2).mean() > 0.9, "the paint stroke is not in the picture"
 
 
+def test_outpaint_on_the_canvas_grows_the_picture_on_the_chosen_sides(page, webui_server, tmp_path, artifacts_dir):
+    import numpy as np
+    from playwright.sync_api import expect
+
+    from tests.browser.test_img2img import WAIT, generate_and_wait
+    from tests.browser.test_txt2img import set_number
+
+    _, outputs = webui_server
+    upload = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (32, 48, 3), dtype=np.uint8)).save(upload)  # 48x32
+    _open_img2img_subtab(page, "img2img_outpaint_tab")
+    editor = page.locator("#img2img_outpaint_image")
+    expect(editor.locator("canvas[data-canvas-surface]")).to_be_visible(timeout=WAIT)
+    pixels = page.locator("#img2img_outpaint_pixels input[type=number]")
+    set_number(page, "img2img_outpaint_pixels", 64)
+    editor.locator("input[type=file]").set_input_files(str(upload))
+    expect(pixels).to_have_value("16", timeout=WAIT)  # a quarter of the longer side, set by the upload
+    expect(editor.locator("[data-canvas-readout=zoom]")).not_to_have_text("", timeout=WAIT)
+    directions = page.locator("#img2img_outpaint_directions")
+    for side in ("up", "right"):
+        directions.get_by_label(side, exact=True).uncheck()
+    set_number(page, "img2img_steps", 2)
+    editor.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "outpaint-canvas.png"))
+    with Image.open(generate_and_wait(page, outputs)) as image:
+        result = np.asarray(image.convert("RGB"), dtype=np.int16)
+        parameters = image.info["parameters"]
+    # 16 px more on the left and at the bottom only; the picture itself sits untouched at the top right
+    assert result.shape[:2] == (32 + 16, 48 + 16), result.shape
+    assert "Outpaint: left 16 down 16" in parameters, parameters
+    original = np.asarray(Image.open(upload).convert("RGB"), dtype=np.int16)
+    assert np.abs(result[:32, 16:] - original).max() <= 2, "the picture moved or changed"
+
+
 def test_a_drawn_control_picture_turns_its_unit_on(page, artifacts_dir):
     from playwright.sync_api import expect
 

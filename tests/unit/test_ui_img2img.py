@@ -91,12 +91,23 @@ def test_inpaint_upload_and_outpaint_tabs():
     assert request.mode == "inpaint" and request.mask is upload_mask
     with pytest.raises(RequestError, match="needs both a picture and a mask"):
         request_from_form("inpaint_upload", {**FORM, "upload_image": PHOTO})
-    out = request_from_form("outpaint", {**FORM, "outpaint_image": PHOTO})
-    assert out.mode == "inpaint" and out.mask is None
+    out = request_from_form("outpaint", {**FORM, "outpaint_image": editor(PHOTO)})
+    assert out.mode == "inpaint" and out.mask is None  # an unpainted mask layer: only the border is new
+    assert out.init_images[0].size == PHOTO.size and out.init_images[0].getpixel((0, 0)) == (10, 120, 200)
     assert out.outpaint == (64, 0, 64, 0) and out.outpaint_fill == "noise"
     validate(out)
     with pytest.raises(RequestError, match="choose at least one direction"):
-        request_from_form("outpaint", {**FORM, "outpaint_image": PHOTO, "outpaint_directions": []})
+        request_from_form("outpaint", {**FORM, "outpaint_image": editor(PHOTO), "outpaint_directions": []})
+    with pytest.raises(RequestError, match="Upload a picture to outpaint"):
+        request_from_form("outpaint", {**FORM, "outpaint_image": None})
+
+
+def test_the_outpaint_canvas_gives_its_paint_to_the_picture_and_its_mask_to_the_job():
+    white = stroke_layer(box=(20, 10, 30, 20), color=(255, 255, 255, 255))
+    out = request_from_form("outpaint", {**FORM, "outpaint_image": editor(PHOTO, mask=stroke_layer(), paint=white)})
+    assert out.init_images[0].getpixel((25, 15)) == (255, 255, 255)
+    assert out.mask.getbbox() == (5, 5, 10, 8)  # the part to redo as well as the new border
+    validate(out)
 
 
 def test_paint_on_the_inpaint_canvas_goes_into_the_picture_never_into_the_mask():
