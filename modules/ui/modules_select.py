@@ -41,9 +41,15 @@ def preselected(services: Services, checkpoint: str | None, current: Iterable[st
     return [m.name for m in parts if m.path != info.path], ""
 
 
-def build(services: Services, tab: str) -> Any:
-    return gr.Dropdown(choices(services), value=[], multiselect=True, label=LABEL, elem_id=f"{tab}_modules", scale=3,
-                       info="Text encoders and VAE for a checkpoint without them (Flux transformer files)")
+def build(services: Services, tab: str, checkpoint: str | None = None) -> Any:
+    """The multiselect, with the files that fit the checkpoint shown first already chosen."""
+    chosen, problem = preselected(services, checkpoint)
+    return gr.Dropdown(choices(services), value=chosen, multiselect=True, label=LABEL, elem_id=f"{tab}_modules",
+                       scale=3, info=_info(problem))
+
+
+def _info(problem: str) -> str:
+    return f"⚠️ {problem}" if problem else "Text encoders and VAE for a checkpoint without them (Flux transformer files)"
 
 
 def connect(services: Services, checkpoint: Any, modules: Any) -> None:
@@ -51,8 +57,7 @@ def connect(services: Services, checkpoint: Any, modules: Any) -> None:
 
     def pick(name: str | None, current: list[str] | None):
         chosen, problem = preselected(services, name, current or ())
-        info = f"⚠️ {problem}" if problem else "Text encoders and VAE for a checkpoint without them"
-        return gr.update(choices=choices(services), value=chosen, info=info)
+        return gr.update(choices=choices(services), value=chosen, info=_info(problem))
 
     checkpoint.change(pick, inputs=[checkpoint, modules], outputs=[modules], queue=False)
 

@@ -167,7 +167,7 @@ def _model_row(services: Services) -> _ModelRow:
         checkpoint = gr.Dropdown(choices, value=selected, label="Checkpoint", elem_id="txt2img_checkpoint", scale=4)
         vae = gr.Dropdown(["Automatic"] + [v.name for v in services.models.vaes], value="Automatic", label="VAE",
                           elem_id="txt2img_vae", scale=2)
-        modules = modules_select.build(services, "txt2img")
+        modules = modules_select.build(services, "txt2img", selected)
         refresh = gr.Button("🔄", elem_id="txt2img_refresh", scale=0, min_width=48)
     checkpoint_note = gr.Markdown(note, elem_id="txt2img_checkpoint_note")
     user_defaults.connect(services, checkpoint)
