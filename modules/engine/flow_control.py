@@ -6,6 +6,10 @@ loop, so a unit's settings map onto the pipeline's arguments: weight -> controln
 start/end -> control_guidance_start/end, several units -> a MultiControlNet. The control map is made as for SD
 (the unit's preprocessor, resolution and resize mode). What these pipelines cannot do (IP-Adapter units, control
 modes other than Balanced, img2img and inpaint, the hires fix) is refused before queueing, with the reason.
+
+Flux.1 Canny/Depth dev are not ControlNets but checkpoints (FluxControlPipeline) whose transformer takes the
+control picture's latents beside the noisy ones. They run as a checkpoint; their control picture comes from one
+ControlNet unit with no model (its picture and preprocessor make the map, as for any unit).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modules.core.requests import CONTROL_MODES, GenerationRequest, RequestError
-from modules.engine.controlnet.apply import ActiveControl, prepare as prepare_units
+from modules.engine.controlnet.apply import ActiveControl, control_map
+from modules.engine.controlnet.apply import prepare as prepare_units
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry, is_reference_module
 from modules.engine.models import flow_families
 from modules.engine.models.source import ModelSource
@@ -27,10 +32,18 @@ PIPELINES = {"flux": ("FluxControlNetPipeline", "FluxMultiControlNetModel"),
 UNION_MODES = {"canny": 0, "tile": 1, "depth": 2, "blur": 3, "openpose": 4, "gray": 5, "lq": 6}
 
 
+def takes_control_picture(family: str | None) -> bool:
+    """A control checkpoint (Flux.1 Canny/Depth): its unit brings the picture, not a ControlNet model."""
+    return any(p.control_map for p in flow_families.family_pipelines(family))
+
+
 def check(request: GenerationRequest, family: str | None, label: str, name: str) -> None:
     """Refuse, before queueing, units this flow checkpoint cannot take (the ControlNet's own family is checked
     where the models are known: the runner and the manager)."""
     units = [unit for unit in request.control_units if unit.enabled]
+    if takes_control_picture(family):
+        _check_control_checkpoint(request, units, label, name)
+        return
     if not units:
         return
     if any(is_reference_module(unit.module) for unit in units):
@@ -51,9 +64,37 @@ def check(request: GenerationRequest, family: str | None, label: str, name: str)
                                "alone). Choose Balanced and set the weight.")
 
 
+def _check_control_checkpoint(request: GenerationRequest, units: list[Any], label: str, name: str) -> None:
+    def refuse(what: str) -> None:
+        raise RequestError(f"{name} ({label}) {what}")
+
+    if len(units) != 1:
+        refuse(f"draws from a control picture: enable exactly one ControlNet unit (there are {len(units)}) with "
+               "the picture and its preprocessor (canny for a Canny model, a depth preprocessor for a Depth model), "
+               "and Model set to None.")
+    unit = units[0]
+    if unit.model.strip() not in ("", "None", "none"):
+        refuse(f"takes its control picture itself, not a ControlNet model: set the unit's Model to None (it names "
+               f"{unit.model!r}).")
+    if is_reference_module(unit.module):
+        refuse("takes a control map, not an IP-Adapter reference: choose its preprocessor (canny or depth).")
+    if unit.image is None and request.mode == "txt2img":
+        refuse("needs the control picture: put it in the ControlNet unit.")
+    if (unit.weight, unit.guidance_start, unit.guidance_end, unit.control_mode) != (1, 0, 1, 0):
+        refuse("has the control built into its weights: the unit's weight, guidance start/end and control mode "
+               "do not apply. Set them to 1, 0, 1 and Balanced.")
+    if request.cfg_scale != 1 or request.negative_prompt.strip():
+        refuse("has no unguided pass: set CFG scale to 1, clear the negative prompt, and steer it with Distilled "
+               "CFG Scale (10 for Depth, 30 for Canny are its usual values).")
+    if request.enable_hr:
+        refuse("cannot run the hires fix yet (its second pass would need the control picture at the hires size). "
+               "Turn it off.")
+
+
 @dataclass
 class FlowControls:
-    """The job's enabled units, their pipeline, and the call's arguments."""
+    """The job's enabled units, their pipeline (None: the job's own pipeline takes them), and the call's
+    arguments."""
 
     pipe: Any
     kwargs: dict[str, Any]
@@ -67,6 +108,8 @@ def prepare(request: GenerationRequest, models: ModelSource, loaded: Any, spec: 
     import diffusers
 
     units = tuple(unit for unit in request.control_units if unit.enabled)
+    if spec.control_map:
+        return _control_picture(request, units[0], preprocessors)
     if not units or request.mode != "txt2img":
         return None
     pairs = prepare_units(units, models, loaded.info, preprocessors or PreprocessorRegistry.default(),
@@ -111,3 +154,17 @@ def _union_mode(unit: Any, active: ActiveControl, preprocessors: PreprocessorReg
     raise RequestError(f"ControlNet {active.name} is a union model: it needs to know which kind of map it gets, "
                        f"and the preprocessor {unit.module!r} is none of {', '.join(UNION_MODES)}. Choose one of "
                        "those preprocessors (or the matching map with it).")
+
+
+def _control_picture(request: GenerationRequest, unit: Any, preprocessors: PreprocessorRegistry | None
+                     ) -> FlowControls:
+    """A control checkpoint's map from its unit: the unit's picture (or img2img's input picture), preprocessed and
+    fitted to the output size as any unit's is."""
+    registry = preprocessors or PreprocessorRegistry.default()
+    picture = unit.image if unit.image is not None else request.init_images[0]
+    image = control_map(unit, picture, request.width, request.height, registry)
+    module = registry.canonical(unit.module)
+    resize = ("Just Resize", "Crop and Resize", "Resize and Fill")[unit.resize_mode]
+    return FlowControls(None, {"control_image": image},
+                        {"Control picture": f"Module: {module}, Resize Mode: {resize}, "
+                                            f"Processor Res: {unit.processor_res}, Pixel Perfect: {unit.pixel_perfect}"})

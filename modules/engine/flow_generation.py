@@ -273,7 +273,7 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
                                f"per edit, but {len(request.init_images)} were given.")
         job = _Job(request, loaded, _pipe_for(loaded, spec, mode), spec, control, infotext)
         controls = flow_control.prepare(request, models, loaded, spec, preprocessors)
-        if controls is not None:
+        if controls is not None and controls.pipe is not None:
             job.pipe = controls.pipe
         _scheduler(job, request, loaded, warnings)
         guidance = guidance_kwargs(job.pipe, spec, request, warnings, info.family_label)

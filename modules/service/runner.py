@@ -25,7 +25,7 @@ from modules.engine.faces.restorers import check_request as check_faces
 from modules.engine.generation import generate
 from modules.engine import regions as regional
 from modules.engine.models.controlnets import ControlNetError
-from modules.engine import flow_generation
+from modules.engine import flow_control, flow_generation
 from modules.engine.models.families import is_flow
 from modules.engine.models.loras import LoraError
 from modules.engine.models.manager import ModelManager
@@ -126,7 +126,8 @@ class Processor:
                 self._check_reference(n, unit, checkpoint, request)
                 continue
             try:
-                self.models.usable_controlnet(unit.model, checkpoint)
+                if not flow_control.takes_control_picture(checkpoint.family):  # Flux Canny/Depth: no model
+                    self.models.usable_controlnet(unit.model, checkpoint)
             except LookupError as exc:
                 raise RequestError(f"ControlNet unit {n}: {exc.args[0]}") from None
             except ControlNetError as exc:

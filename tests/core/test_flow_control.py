@@ -62,6 +62,9 @@ def models_dir(tmp_path_factory) -> Path:
     save_tiny_flux(checkpoints / "tiny-flux", seed=1)
     save_tiny_sd3(checkpoints / "tiny-sd3")
     tiny.save_tiny_chroma(checkpoints / "tiny-chroma")
+    # Flux.1 Canny/Depth dev's layout: the control picture's packed latents double the transformer's input.
+    tiny._flux_variant(checkpoints / "tiny-flux-canny-dev", 2, "FluxControlPipeline", FLUX_FIXTURE.latent_channels * 8,
+                       guidance=True)
     _flux_controlnet(checkpoints / "tiny-flux", root / "ControlNet" / "flux-canny")
     _flux_controlnet(checkpoints / "tiny-flux", root / "ControlNet" / "flux-union", union=True)
     _sd3_controlnet(checkpoints / "tiny-sd3", root / "ControlNet" / "sd3-canny")
@@ -171,3 +174,52 @@ def test_units_a_flow_checkpoint_cannot_take_are_refused_before_queueing(manager
     info = manager.resolve(name)
     with pytest.raises(RequestError, match=reason):
         check(_request(name, **fields), info.family, info.family_label, info.name)
+
+
+def _canny_dev(**fields) -> GenerationRequest:
+    unit = ControlUnit(image=MAP, module="none", model="None", resize_mode=0)
+    return _request("tiny-flux-canny-dev", **{"control_units": (unit,), "distilled_cfg_scale": 30.0, **fields})
+
+
+def test_a_flux_control_checkpoint_is_listed_as_usable_with_its_family(manager):
+    info = manager.resolve("tiny-flux-canny-dev")
+    assert info.usable and info.family == "flux-control" and "Canny/Depth" in info.family_label
+
+
+def test_a_flux_control_checkpoint_draws_from_its_units_picture_like_the_bare_control_pipeline(manager, models_dir):
+    import diffusers
+
+    result = generate(_canny_dev(), manager, SamplerRegistry.default())
+    pipe = diffusers.FluxControlPipeline.from_pretrained(str(models_dir / "Stable-diffusion" / "tiny-flux-canny-dev"),
+                                                         dtype=torch.float32, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    bare = pipe(prompt=_canny_dev().prompt, control_image=MAP, guidance_scale=30.0, height=32, width=32,
+                num_inference_steps=3, generator=torch.Generator().manual_seed(7)).images[0]
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(bare))
+    other = generate(_canny_dev(control_units=(replace(_canny_dev().control_units[0],
+                                                       image=Image.eval(MAP, lambda v: 255 - v)),)),
+                     manager, SamplerRegistry.default())
+    assert not np.array_equal(np.asarray(result.images[0]), np.asarray(other.images[0]))  # the picture steers it
+    assert "Control picture:" in result.infotexts[0] and "Distilled CFG Scale: 30" in result.infotexts[0]
+
+
+def test_flux_control_checkpoint_img2img_uses_the_input_picture_as_its_control_picture_when_the_unit_has_none(manager):
+    unit = ControlUnit(image=None, module="none", model="None", resize_mode=0)
+    result = generate(_canny_dev(mode="img2img", init_images=(MAP,), denoising_strength=0.6, control_units=(unit,)),
+                      manager, SamplerRegistry.default())
+    assert result.images[0].size == (32, 32)
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ({"control_units": ()}, "enable exactly one ControlNet unit"),
+    ({"control_units": (ControlUnit(image=MAP, model="flux-canny"),)}, "set the unit's Model to None"),
+    ({"control_units": (ControlUnit(image=MAP, model="None", weight=0.5),)}, "weight, guidance start/end"),
+    ({"cfg_scale": 3.0}, "no unguided pass"),
+    ({"enable_hr": True, "hr_upscaler": "Lanczos"}, "hires fix"),
+])
+def test_what_a_flux_control_checkpoint_cannot_take_is_refused_with_the_reason(manager, fields, reason):
+    from modules.engine.flow_generation import check
+
+    info = manager.resolve("tiny-flux-canny-dev")
+    with pytest.raises(RequestError, match=reason):
+        check(_canny_dev(**fields), info.family, info.family_label, info.name)

@@ -153,7 +153,7 @@ def test_the_flux_demo_member_is_listed_as_a_demo_and_never_becomes_the_default_
     assert manager.default_checkpoint().name == "demo-shapes"
 
 
-def test_a_folder_of_a_family_not_yet_supported_is_listed_unusable_with_its_name_and_nothing_crashes(tmp_path, cpu_fp32):
+def test_an_incomplete_flow_folder_is_listed_unusable_with_what_is_missing_and_nothing_crashes(tmp_path, cpu_fp32):
     import json
 
     folder = tmp_path / "models" / "Stable-diffusion" / "flux-canny"
@@ -161,6 +161,6 @@ def test_a_folder_of_a_family_not_yet_supported_is_listed_unusable_with_its_name
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "FluxControlPipeline"}))
     manager = tiny_manager(tmp_path / "models", cpu_fp32, tmp_path / "cache.json")
     info = manager.checkpoints.all()[0]
-    assert not info.usable and "Flux control models (Canny/Depth) are not supported yet" in info.error
-    with pytest.raises(LookupError, match="Flux control models"):
+    assert not info.usable and "without transformer/config.json" in info.error
+    with pytest.raises(LookupError, match="transformer/config.json"):
         manager.resolve("flux-canny")

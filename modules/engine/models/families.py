@@ -35,14 +35,15 @@ FAMILIES = (
     Family("demo-flux", "Demo (Flux architecture)", None, "demo-flux"),
     Family("flux-kontext", "Flux.1 Kontext (editing)", None, "flux"),
     Family("flux-fill", "Flux.1 Fill (inpainting)", None, "flux"),
+    Family("flux-control", "Flux.1 control (Canny/Depth)", None, "flux"),
     Family("chroma", "Chroma", None, "chroma"),
     Family("zimage", "Z-Image", None, "zimage"),
     Family("qwen-image", "Qwen-Image", None, "qwen-image"),
     Family("qwen-image-edit", "Qwen-Image-Edit", None, "qwen-image"),
     Family("generic", "Generic diffusers pipeline", None, "generic"),  # run through the class model_index names
 )
-FLOW_FAMILIES = frozenset({"flux", "sd3", "demo-flux", "flux-kontext", "flux-fill", "chroma", "zimage", "qwen-image",
-                           "qwen-image-edit", "generic"})
+FLOW_FAMILIES = frozenset({"flux", "sd3", "demo-flux", "flux-kontext", "flux-fill", "flux-control", "chroma", "zimage",
+                           "qwen-image", "qwen-image-edit", "generic"})
 BY_NAME = {family.name: family for family in FAMILIES}
 # Adapters carry no prediction type: a width names the epsilon family of the group.
 _BY_WIDTH = {family.text_width: family.name for family in FAMILIES if family.name == family.group and family.text_width}

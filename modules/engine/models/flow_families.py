@@ -35,6 +35,7 @@ class FlowPipeline:
     own_noise: bool = False  # we pass the initial latents (seeded per image, variation seeds) in its layout
     references: int = 0  # edit models: how many reference pictures one call takes (0: not an edit model)
     inpaint: str | None = None  # the diffusers class sharing its weights for inpaint and outpaint ("inpaint" mode)
+    control_map: bool = False  # a control checkpoint: every call takes a control picture (from a ControlNet unit)
 
 
 PIPELINES: Mapping[str, FlowPipeline] = {
@@ -57,12 +58,14 @@ PIPELINES: Mapping[str, FlowPipeline] = {
     # Kontext also draws without a reference (plain txt2img), as BFL's release does.
     "FluxKontextPipeline": FlowPipeline("flux-kontext", ("txt2img", "edit"), guidance="flux", references=1),
     "FluxFillPipeline": FlowPipeline("flux-fill", ("fill",), guidance="distilled"),
+    # Flux.1 Canny/Depth dev: the control picture's latents join the noisy ones (a 128-channel transformer input).
+    "FluxControlPipeline": FlowPipeline("flux-control", ("txt2img", "img2img"), "FluxControlImg2ImgPipeline",
+                                        guidance="distilled", control_map=True),
 }
 # Pipelines of these families we recognise but do not run yet -> what to tell the user.
-NOT_YET = {
-    "FluxControlPipeline": "Flux control models (Canny/Depth) are not supported yet",
-}
-FLUX_PIPELINES = tuple(cls for cls, p in PIPELINES.items() if p.family in ("flux", "flux-kontext", "flux-fill"))
+NOT_YET: dict[str, str] = {}
+FLUX_PIPELINES = tuple(cls for cls, p in PIPELINES.items() if p.family in ("flux", "flux-kontext", "flux-fill",
+                                                                          "flux-control"))
 SD3_PIPELINES = ("StableDiffusion3Pipeline",)
 
 
