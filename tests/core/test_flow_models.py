@@ -128,7 +128,6 @@ def test_an_sd_sampler_is_refused_for_a_flow_model_naming_those_that_work(manage
 
 @pytest.mark.parametrize("fields, reason", [
     ({"enable_hr": True, "hr_scale": 1.25, "hr_upscaler": "Lanczos"}, "multiple of 16"),
-    ({"prompt": "a circle <lora:style:1>"}, "LoRA"),
     ({"width": 40}, "multiple of 16"),
     ({"mode": "inpaint", "init_images": (Image.new("RGB", (32, 32)),), "mask": Image.new("L", (32, 32), 255),
       "inpainting_fill": 3, "denoising_strength": 0.5}, "latent nothing"),

@@ -89,3 +89,15 @@ def checkpoint_family_group(family: str | None) -> str | None:
     """The LoRA/ControlNet family a checkpoint family takes."""
     known = BY_NAME.get(family or "")
     return known.group if known else family
+
+
+# LoRA families a checkpoint group takes besides its own. Chroma is Flux.1 schnell's transformer with another
+# modulation: LoRAs over Flux's blocks fit it (diffusers loads both with the Flux loader), and LoRAs trained on
+# Chroma carry the same keys, so their files cannot be told apart.
+LORAS_ALSO = {"chroma": ("flux",)}
+
+
+def takes_lora(checkpoint_family: str | None, lora_family: str) -> bool:
+    """Whether a checkpoint of this family takes a LoRA of that family."""
+    group = checkpoint_family_group(checkpoint_family)
+    return lora_family == group or lora_family in LORAS_ALSO.get(group or "", ())

@@ -6,6 +6,7 @@ diffusers/PEFT key formats) and kept (LRU) on it; a job sets their weights with 
 steps the deltas are then added into the base weights (fused), because unfused PEFT layers make every UNet step
 slower (see bench/bench_lora.py); the touched weights are copied first and copied back after the job, so the
 base returns bit for bit (diffusers' unfuse subtracts, which drifts by ~1e-6: NOTES-diffusers.md).
+Pipelines with a transformer (the flow families) load and weigh theirs through engine/models/flow_loras.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modules.engine.models import families
+from modules.engine.models import families, flow_lora_keys, flow_loras
 from modules.engine.models.registry import model_files
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ def lora_hash(path: Path) -> str:
 def family_from_keys(shapes: dict[str, list[int]], metadata: dict[str, str]) -> str | None:
     if metadata.get("ss_base_model_version") == "demo":
         return "demo"
+    flow = flow_lora_keys.flow_family(shapes, metadata)
+    if flow is not None:
+        return flow
     if any(k.startswith(("lora_te1_", "lora_te2_", "te1.", "te2.", "text_encoder_2.")) for k in shapes):
         return "sdxl"
     for key, shape in shapes.items():
@@ -170,12 +174,25 @@ class AdapterSet:
             del self.loaded[old]
             pipe.delete_adapters(old)
         try:
-            pipe.load_lora_weights(str(info.path), adapter_name=name)
+            self.load(pipe, info, name)
         except Exception as exc:  # corrupt file, unknown key layout, a pickle that needs code
             _drop_partial(pipe, name)
             raise LoraError(f"LoRA {info.name} could not be loaded from {info.path.name}: {exc}") from exc
         self.loaded[name] = info
         return name
+
+    def load(self, pipe: Any, info: LoraInfo, name: str) -> None:
+        if flow_loras.is_transformer_pipe(pipe):
+            flow_loras.load(pipe, info.path, name)
+        else:
+            pipe.load_lora_weights(str(info.path), adapter_name=name)
+
+    def components(self, pipe: Any) -> list[Any]:
+        """The modules a job's adapters may touch (and so whose weights a fused job changes)."""
+        if flow_loras.is_transformer_pipe(pipe):
+            return flow_loras.components(pipe)
+        return [c for c in (pipe.unet, getattr(pipe, "text_encoder", None), getattr(pipe, "text_encoder_2", None))
+                if c is not None]
 
     def activate(self, pipe: Any, entries: list[tuple[str, float, float]]) -> None:
         """entries: (adapter name, text-encoder weight, UNet weight)."""
@@ -183,6 +200,8 @@ class AdapterSet:
         weights = [{"unet": unet, "text_encoder": te, "text_encoder_2": te} for _, te, unet in entries]
         if getattr(pipe, "text_encoder_2", None) is None:
             weights = [{k: v for k, v in w.items() if k != "text_encoder_2"} for w in weights]
+        if flow_loras.is_transformer_pipe(pipe):  # the UNet weight goes to the transformer
+            weights = flow_loras.adapter_weights(pipe, entries)
         pipe.set_adapters([name for name, _, _ in entries], adapter_weights=weights)
         if self.fuse:
             self._fuse(pipe)
@@ -193,9 +212,7 @@ class AdapterSet:
 
         self.restore()
         with torch.no_grad():
-            for component in (pipe.unet, getattr(pipe, "text_encoder", None), getattr(pipe, "text_encoder_2", None)):
-                if component is None:
-                    continue
+            for component in self.components(pipe):
                 for module in component.modules():
                     if not isinstance(module, LoraLayer) or module.merged:
                         continue

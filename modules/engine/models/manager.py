@@ -252,7 +252,7 @@ class ModelManager:
     def check_lora_family(self, info: LoraInfo, checkpoint: CheckpointInfo) -> None:
         if info.error:
             raise LoraError(f"LoRA {info.name} cannot be used: it {info.error}.")
-        if info.family is not None and info.family != families.checkpoint_family_group(checkpoint.family):
+        if info.family is not None and not families.takes_lora(checkpoint.family, info.family):
             raise LoraError(f"LoRA {info.name} is for {info.family_label} models, but the checkpoint "
                             f"{checkpoint.name} is {checkpoint.family_label}. Remove the tag, or choose a "
                             f"{info.family_label} checkpoint.")
