@@ -44,7 +44,8 @@ export class CanvasEngine {
 		this.active = null; // layer id
 		this.view = { scale: 1, ox: 0, oy: 0 };
 		this.tool = "brush";
-		this.brush = { size: 12, opacity: 1, hardness: 1, color: "#000000" };
+		// pressure: what a pen's pressure drives, "size", "opacity" or "both" (a mouse is always full pressure)
+		this.brush = { size: 12, opacity: 1, hardness: 1, color: "#000000", pressure: "size" };
 		this.undo_stack = [];
 		this.redo_stack = [];
 		this.stroke = null; // {points, pen, layer}
@@ -255,7 +256,7 @@ export class CanvasEngine {
 	begin_stroke(x, y, pressure, pen) {
 		const layer = this.layer(this.active);
 		if (!layer || !this.has_page()) return false;
-		this.stroke = { points: [[x, y, pressure]], pen, layer, eraser: this.tool === "eraser" };
+		this.stroke = { points: [[x, y, pressure]], pen, layer, eraser: this.tool === "eraser", firmest: pressure };
 		this.draw_stroke(false);
 		return true;
 	}
@@ -263,6 +264,7 @@ export class CanvasEngine {
 	extend_stroke(x, y, pressure) {
 		if (!this.stroke) return;
 		this.stroke.points.push([x, y, pressure]);
+		this.stroke.firmest = Math.max(this.stroke.firmest, pressure);
 		this.draw_stroke(false);
 	}
 
@@ -270,16 +272,26 @@ export class CanvasEngine {
 		return Math.max(0.5, this.brush.size / this.view.scale); // the brush is sized on the screen
 	}
 
+	pressure_drives(what, stroke = this.stroke) {
+		return stroke.pen && (this.brush.pressure === what || this.brush.pressure === "both");
+	}
+
+	// One opacity per stroke, from the firmest pressure it reached: overlaps within a stroke never build up
+	// (as with the opacity slider), and the preview only ever darkens while the pen presses harder.
+	stroke_alpha(stroke) {
+		const p = this.pressure_drives("opacity", stroke) ? stroke.firmest : 1;
+		return this.brush.opacity * (0.1 + 0.9 * p);
+	}
+
 	stroke_options(done) {
-		const pen = this.stroke.pen;
-		const thinning = pen ? 0.7 : 0;
+		const thinning = this.pressure_drives("size") ? 0.7 : 0;
 		// perfect-freehand's radius at full pressure is size * (0.5 + thinning / 2): scaled so a firm pen and
 		// a mouse give the width the brush shows.
 		return {
 			size: this.stroke_size() / (1 + thinning),
 			thinning,
 			smoothing: 0.5,
-			streamline: pen ? 0.3 : 0.45,
+			streamline: this.stroke.pen ? 0.3 : 0.45,
 			simulatePressure: false,
 			last: done,
 			start: { cap: true },
@@ -294,7 +306,7 @@ export class CanvasEngine {
 		ctx.fillStyle = s.layer.kind === "mask" ? MASK_COLOR : this.brush.color;
 		if (s.points.length === 1) {
 			const [x, y, p] = s.points[0];
-			const r = (this.stroke_size() / 2) * (s.pen ? 0.3 + 0.7 * p : 1);
+			const r = (this.stroke_size() / 2) * (this.pressure_drives("size") ? 0.3 + 0.7 * p : 1);
 			ctx.beginPath();
 			ctx.arc(x, y, Math.max(0.35, r), 0, Math.PI * 2);
 			ctx.fill();
@@ -321,10 +333,10 @@ export class CanvasEngine {
 		return (1 - this.brush.hardness) * this.stroke_size() * 0.25;
 	}
 
-	apply_stroke_to(ctx, eraser) {
+	apply_stroke_to(ctx, stroke) {
 		ctx.save();
-		ctx.globalAlpha = this.brush.opacity;
-		ctx.globalCompositeOperation = eraser ? "destination-out" : "source-over";
+		ctx.globalAlpha = this.stroke_alpha(stroke);
+		ctx.globalCompositeOperation = stroke.eraser ? "destination-out" : "source-over";
 		const blur = this.blur_radius();
 		if (blur > 0.2) ctx.filter = `blur(${blur}px)`;
 		ctx.drawImage(this.stroke_canvas, 0, 0);
@@ -340,7 +352,7 @@ export class CanvasEngine {
 		if (box.w > 0 && box.h > 0) {
 			const ctx = s.layer.canvas.getContext("2d");
 			const before = ctx.getImageData(box.x, box.y, box.w, box.h);
-			this.apply_stroke_to(ctx, s.eraser);
+			this.apply_stroke_to(ctx, s);
 			const after = ctx.getImageData(box.x, box.y, box.w, box.h);
 			s.layer.dirty = true;
 			const layer = s.layer;
@@ -469,7 +481,7 @@ export class CanvasEngine {
 				const w = this.work_canvas.getContext("2d");
 				w.clearRect(0, 0, this.width, this.height);
 				w.drawImage(layer.canvas, 0, 0);
-				this.apply_stroke_to(w, this.stroke.eraser);
+				this.apply_stroke_to(w, this.stroke);
 				source = this.work_canvas;
 			}
 			ctx.globalAlpha = layer.opacity;

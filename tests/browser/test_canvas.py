@@ -147,6 +147,29 @@ def test_a_light_pen_stroke_is_thinner_than_a_firm_one(canvas_page, artifacts_di
     assert light < firm * 0.7, f"light stroke {light}px vs firm stroke {firm}px"
 
 
+def test_with_pressure_on_opacity_a_light_pen_stroke_is_fainter_and_as_wide_as_a_firm_one(canvas_page,
+                                                                                          artifacts_dir):
+    page, out = canvas_page
+    page.locator("#canvas [data-canvas-field=pressure]").select_option("opacity")
+    _pen_stroke(page, (200, 120), (600, 120), force=0.15)
+    _pen_stroke(page, (200, 330), (600, 330), force=1.0)
+    _drag(page, (200, 230), (600, 230))  # a mouse draws at full pressure: as opaque as the firm pen
+    page.screenshot(path=str(artifacts_dir / "pen-pressure-opacity.png"))
+    _read(page, out)
+    layer = Image.open(out / "layer-paint.png")
+    alpha = layer.getchannel("A")
+    mid = layer.width // 2
+    column = [alpha.getpixel((mid, y)) for y in range(layer.height)]
+    third = layer.height // 3
+    light, mouse, firm = (max(column[i * third:(i + 1) * third]) for i in range(3))
+    assert 0 < light < 0.5 * firm, f"light stroke alpha {light} vs firm stroke alpha {firm}"
+    assert firm >= 250 and mouse >= 250, (firm, mouse)
+    top = layer.crop((0, 0, layer.width, third))
+    bottom = layer.crop((0, 2 * third, layer.width, layer.height))
+    light_width, firm_width = _thickness(top, mid), _thickness(bottom, mid)
+    assert abs(light_width - firm_width) <= max(2, 0.25 * firm_width), (light_width, firm_width)
+
+
 def test_ctrl_z_on_the_canvas_undoes_the_stroke_and_leaves_the_prompt_alone(canvas_page, artifacts_dir):
     page, out = canvas_page
     prompt = page.locator("#prompt textarea")

@@ -27,6 +27,7 @@ from modules.ui.components.canvas.value import (
     to_payload,
 )
 
+PRESSURE_MODES = ("size", "opacity", "both")  # what a pen's pressure drives
 DEFAULT_COLORS = ("#000000", "#ffffff", "#e11d1d", "#f97316", "#facc15", "#16a34a", "#2563eb", "#7c3aed",
                   "#8b4513", "#808080")
 
@@ -52,8 +53,9 @@ class LayeredCanvas(Component):
 
     `layers` are the layers a fresh page starts with (the artist can add more paint layers); `brush_fraction`
     sets the default brush width as a fraction of the picture's shorter side, so a 48 px and a 2048 px picture
-    both start with a brush that fits them. `max_side` refuses bigger uploads in the browser with a message;
-    `can_add_layers=False` hides "+ Paint layer" where a tab would have no use for one."""
+    both start with a brush that fits them. `pressure` is what a pen's pressure drives: "size", "opacity" or
+    "both" (the artist can change it on the toolbar). `max_side` refuses bigger uploads in the browser with a
+    message; `can_add_layers=False` hides "+ Paint layer" where a tab would have no use for one."""
 
     EVENTS = [Events.change, Events.input, Events.upload, Events.clear]
     data_model = CanvasData
@@ -63,6 +65,7 @@ class LayeredCanvas(Component):
                  layers: Sequence[LayerSpec | tuple[str, str]] = (("paint", "paint"),),
                  brush_fraction: float = 0.02, colors: Sequence[str] = DEFAULT_COLORS,
                  default_color: str = "#000000", active_layer: str | None = None, uploads: bool = True,
+                 pressure: str = "size",
                  can_add_layers: bool = True,
                  max_side: int = 4096, canvas_height: int = 480, label: str | None = None,
                  show_label: bool | None = None, container: bool = True, scale: int | None = None,
@@ -74,6 +77,9 @@ class LayeredCanvas(Component):
             raise CanvasError("A canvas needs at least one layer to paint on.")
         if not 0.0 < brush_fraction <= 0.5:
             raise CanvasError(f"brush_fraction is {brush_fraction}; it has to be above 0 and at most 0.5.")
+        if pressure not in PRESSURE_MODES:
+            raise CanvasError(f"pressure is {pressure!r}; it has to be one of {', '.join(PRESSURE_MODES)}.")
+        self.pressure = pressure
         self.layers = [s.as_config() for s in specs]
         self.brush_fraction = brush_fraction
         self.colors = list(colors)

@@ -1,129 +1,129 @@
-import { i as is, g as ns, o as Is, a as Re, b as As, T as Rs, c as Ls, d as Ps, e as le, r as ue, f as Xt, p as he, h as Jt, j as Ft, m as Ds, s as os, k as ls, u as St, l as Bt, n as de, E as $s, q as v, t as Le, v as Ns, w as Os, x as Pe, y as Fs, z as Us, A as Bs, B as pe, C as ct, I as ee, D as Hs, F as Ys, L as Ks, N as Ws, G as Gs, H as Xs, J as Zs, K as Js, S as Vs, M as Qs, O as js, P as tr, Q as lt, R as De, U as F, V as er, W as yt, X as Wt, Y as sr, Z as L, _ as k, $ as rr, a0 as ar, a1 as $e, a2 as mt } from "./render-BWHS4s6_.js";
-function cs(e) {
+import { i as dt, g as ds, o as Fs, a as Ft, b as Us, T as Bs, c as Hs, d as Ys, e as ut, r as pt, f as Xe, p as _t, h as Je, j as Ue, m as Ks, s as ps, k as _s, u as Te, l as He, n as vt, E as Ws, q as v, t as Ut, v as Gs, w as Xs, x as Bt, y as Zs, z as Js, A as Vs, B as gt, C as ue, I as rt, D as Qs, F as js, G as er, H as tr, J as sr, L as rr, N as ir, K as ar, M as nr, O as or, P as lr, S as cr, Q as ur, R as fr, U as hr, V as ce, W as Ht, X as F, Y as dr, Z as ye, _ as We, $ as pr, a0 as A, a1 as k, a2 as _r, a3 as vr, a4 as Yt, a5 as me } from "./render-C9T5yPJa.js";
+function vs(t) {
   throw new Error("https://svelte.dev/e/lifecycle_outside_component");
 }
-const ir = [];
-function nr(e, t = !1, s = !1) {
-  return Zt(e, /* @__PURE__ */ new Map(), "", ir, null, s);
+const gr = [];
+function br(t, e = !1, s = !1) {
+  return Ze(t, /* @__PURE__ */ new Map(), "", gr, null, s);
 }
-function Zt(e, t, s, r, i = null, a = !1) {
-  if (typeof e == "object" && e !== null) {
-    var o = t.get(e);
+function Ze(t, e, s, r, a = null, i = !1) {
+  if (typeof t == "object" && t !== null) {
+    var o = e.get(t);
     if (o !== void 0) return o;
-    if (e instanceof Map) return (
+    if (t instanceof Map) return (
       /** @type {Snapshot<T>} */
-      new Map(e)
+      new Map(t)
     );
-    if (e instanceof Set) return (
+    if (t instanceof Set) return (
       /** @type {Snapshot<T>} */
-      new Set(e)
+      new Set(t)
     );
-    if (is(e)) {
+    if (dt(t)) {
       var l = (
         /** @type {Snapshot<any>} */
-        Array(e.length)
+        Array(t.length)
       );
-      t.set(e, l), i !== null && t.set(i, l);
-      for (var f = 0; f < e.length; f += 1) {
-        var _ = e[f];
-        f in e && (l[f] = Zt(_, t, s, r, null, a));
+      e.set(t, l), a !== null && e.set(a, l);
+      for (var u = 0; u < t.length; u += 1) {
+        var _ = t[u];
+        u in t && (l[u] = Ze(_, e, s, r, null, i));
       }
       return l;
     }
-    if (ns(e) === Is) {
-      l = {}, t.set(e, l), i !== null && t.set(i, l);
-      for (var c in e)
-        l[c] = Zt(
+    if (ds(t) === Fs) {
+      l = {}, e.set(t, l), a !== null && e.set(a, l);
+      for (var c in t)
+        l[c] = Ze(
           // @ts-expect-error
-          e[c],
-          t,
+          t[c],
+          e,
           s,
           r,
           null,
-          a
+          i
         );
       return l;
     }
-    if (e instanceof Date)
+    if (t instanceof Date)
       return (
         /** @type {Snapshot<T>} */
-        structuredClone(e)
+        structuredClone(t)
       );
     if (typeof /** @type {T & { toJSON?: any } } */
-    e.toJSON == "function" && !a)
-      return Zt(
+    t.toJSON == "function" && !i)
+      return Ze(
         /** @type {T & { toJSON(): any } } */
-        e.toJSON(),
-        t,
+        t.toJSON(),
+        e,
         s,
         r,
         // Associate the instance with the toJSON clone
-        e
+        t
       );
   }
-  if (e instanceof EventTarget)
+  if (t instanceof EventTarget)
     return (
       /** @type {Snapshot<T>} */
-      e
+      t
     );
   try {
     return (
       /** @type {Snapshot<T>} */
-      structuredClone(e)
+      structuredClone(t)
     );
   } catch {
     return (
       /** @type {Snapshot<T>} */
-      e
+      t
     );
   }
 }
-function or(e) {
-  var t = document.createElement("template");
-  return t.innerHTML = e.replaceAll("<!>", "<!---->"), t.content;
+function yr(t) {
+  var e = document.createElement("template");
+  return e.innerHTML = t.replaceAll("<!>", "<!---->"), e.content;
 }
-function Ne(e, t) {
+function Kt(t, e) {
   var s = (
     /** @type {Effect} */
-    Ps
+    Ys
   );
-  s.nodes === null && (s.nodes = { start: e, end: t, a: null, t: null });
+  s.nodes === null && (s.nodes = { start: t, end: e, a: null, t: null });
 }
 // @__NO_SIDE_EFFECTS__
-function X(e, t) {
-  var s = (t & Rs) !== 0, r = (t & Ls) !== 0, i, a = !e.startsWith("<!>");
+function X(t, e) {
+  var s = (e & Bs) !== 0, r = (e & Hs) !== 0, a, i = !t.startsWith("<!>");
   return () => {
-    i === void 0 && (i = or(a ? e : "<!>" + e), s || (i = /** @type {TemplateNode} */
-    Re(i)));
+    a === void 0 && (a = yr(i ? t : "<!>" + t), s || (a = /** @type {TemplateNode} */
+    Ft(a)));
     var o = (
       /** @type {TemplateNode} */
-      r || As ? document.importNode(i, !0) : i.cloneNode(!0)
+      r || Us ? document.importNode(a, !0) : a.cloneNode(!0)
     );
     if (s) {
       var l = (
         /** @type {TemplateNode} */
-        Re(o)
-      ), f = (
+        Ft(o)
+      ), u = (
         /** @type {TemplateNode} */
         o.lastChild
       );
-      Ne(l, f);
+      Kt(l, u);
     } else
-      Ne(o, o);
+      Kt(o, o);
     return o;
   };
 }
-function G(e, t) {
-  e !== null && e.before(
+function G(t, e) {
+  t !== null && t.before(
     /** @type {Node} */
-    t
+    e
   );
 }
-class fs {
+class gs {
   /** @type {TemplateNode} */
   anchor;
   /** @type {Map<Batch, Key>} */
-  #e = /* @__PURE__ */ new Map();
+  #t = /* @__PURE__ */ new Map();
   /**
    * Map of keys to effects that are currently rendered in the DOM.
    * These effects are visible and actively part of the document tree.
@@ -144,7 +144,7 @@ class fs {
    * in the DOM, because their insertion is deferred.
    * @type {Map<Key, Branch>}
    */
-  #t = /* @__PURE__ */ new Map();
+  #e = /* @__PURE__ */ new Map();
   /**
    * Keys of effects that are currently outroing
    * @type {Set<Key>}
@@ -154,138 +154,138 @@ class fs {
    * Whether to pause (i.e. outro) on change, or destroy immediately.
    * This is necessary for `<svelte:element>`
    */
-  #a = !0;
+  #i = !0;
   /**
    * @param {TemplateNode} anchor
    * @param {boolean} transition
    */
-  constructor(t, s = !0) {
-    this.anchor = t, this.#a = s;
+  constructor(e, s = !0) {
+    this.anchor = e, this.#i = s;
   }
-  #i = () => {
-    var t = (
+  #a = () => {
+    var e = (
       /** @type {Batch} */
-      le
+      ut
     );
-    if (this.#e.has(t)) {
+    if (this.#t.has(e)) {
       var s = (
         /** @type {Key} */
-        this.#e.get(t)
+        this.#t.get(e)
       ), r = this.#s.get(s);
       if (r)
-        ue(r), this.#r.delete(s);
+        pt(r), this.#r.delete(s);
       else {
-        var i = this.#t.get(s);
-        i && (this.#s.set(s, i.effect), this.#t.delete(s), i.fragment.lastChild.remove(), this.anchor.before(i.fragment), r = i.effect);
+        var a = this.#e.get(s);
+        a && (this.#s.set(s, a.effect), this.#e.delete(s), a.fragment.lastChild.remove(), this.anchor.before(a.fragment), r = a.effect);
       }
-      for (const [a, o] of this.#e) {
-        if (this.#e.delete(a), a === t)
+      for (const [i, o] of this.#t) {
+        if (this.#t.delete(i), i === e)
           break;
-        const l = this.#t.get(o);
-        l && (Xt(l.effect), this.#t.delete(o));
+        const l = this.#e.get(o);
+        l && (Xe(l.effect), this.#e.delete(o));
       }
-      for (const [a, o] of this.#s) {
-        if (a === s || this.#r.has(a)) continue;
+      for (const [i, o] of this.#s) {
+        if (i === s || this.#r.has(i)) continue;
         const l = () => {
-          if (Array.from(this.#e.values()).includes(a)) {
+          if (Array.from(this.#t.values()).includes(i)) {
             var _ = document.createDocumentFragment();
-            Ds(o, _), _.append(Jt()), this.#t.set(a, { effect: o, fragment: _ });
+            Ks(o, _), _.append(Je()), this.#e.set(i, { effect: o, fragment: _ });
           } else
-            Xt(o);
-          this.#r.delete(a), this.#s.delete(a);
+            Xe(o);
+          this.#r.delete(i), this.#s.delete(i);
         };
-        this.#a || !r ? (this.#r.add(a), he(o, l, !1)) : l();
+        this.#i || !r ? (this.#r.add(i), _t(o, l, !1)) : l();
       }
     }
   };
   /**
    * @param {Batch} batch
    */
-  #n = (t) => {
-    this.#e.delete(t);
-    const s = Array.from(this.#e.values());
-    for (const [r, i] of this.#t)
-      s.includes(r) || (Xt(i.effect), this.#t.delete(r));
+  #n = (e) => {
+    this.#t.delete(e);
+    const s = Array.from(this.#t.values());
+    for (const [r, a] of this.#e)
+      s.includes(r) || (Xe(a.effect), this.#e.delete(r));
   };
   /**
    *
    * @param {any} key
    * @param {null | ((target: TemplateNode) => void)} fn
    */
-  ensure(t, s) {
+  ensure(e, s) {
     var r = (
       /** @type {Batch} */
-      le
-    ), i = os();
-    if (s && !this.#s.has(t) && !this.#t.has(t))
-      if (i) {
-        var a = document.createDocumentFragment(), o = Jt();
-        a.append(o), this.#t.set(t, {
-          effect: Ft(() => s(o)),
-          fragment: a
+      ut
+    ), a = ps();
+    if (s && !this.#s.has(e) && !this.#e.has(e))
+      if (a) {
+        var i = document.createDocumentFragment(), o = Je();
+        i.append(o), this.#e.set(e, {
+          effect: Ue(() => s(o)),
+          fragment: i
         });
       } else
         this.#s.set(
-          t,
-          Ft(() => s(this.anchor))
+          e,
+          Ue(() => s(this.anchor))
         );
-    if (this.#e.set(r, t), i) {
-      for (const [l, f] of this.#s)
-        l === t ? r.skipped_effects.delete(f) : r.skipped_effects.add(f);
-      for (const [l, f] of this.#t)
-        l === t ? r.skipped_effects.delete(f.effect) : r.skipped_effects.add(f.effect);
-      r.oncommit(this.#i), r.ondiscard(this.#n);
+    if (this.#t.set(r, e), a) {
+      for (const [l, u] of this.#s)
+        l === e ? r.skipped_effects.delete(u) : r.skipped_effects.add(u);
+      for (const [l, u] of this.#e)
+        l === e ? r.skipped_effects.delete(u.effect) : r.skipped_effects.add(u.effect);
+      r.oncommit(this.#a), r.ondiscard(this.#n);
     } else
-      this.#i();
+      this.#a();
   }
 }
-function us(e) {
-  ls === null && cs(), St(() => {
-    const t = Bt(e);
-    if (typeof t == "function") return (
+function bs(t) {
+  _s === null && vs(), Te(() => {
+    const e = He(t);
+    if (typeof e == "function") return (
       /** @type {() => void} */
-      t
+      e
     );
   });
 }
-function lr(e) {
-  ls === null && cs(), us(() => () => Bt(e));
+function mr(t) {
+  _s === null && vs(), bs(() => () => He(t));
 }
-function Tt(e, t, s = !1) {
-  var r = new fs(e), i = s ? $s : 0;
-  function a(o, l) {
+function qe(t, e, s = !1) {
+  var r = new gs(t), a = s ? Ws : 0;
+  function i(o, l) {
     r.ensure(o, l);
   }
-  de(() => {
+  vt(() => {
     var o = !1;
-    t((l, f = !0) => {
-      o = !0, a(f, l);
-    }), o || a(!1, null);
-  }, i);
+    e((l, u = !0) => {
+      o = !0, i(u, l);
+    }), o || i(!1, null);
+  }, a);
 }
-function Oe(e, t, s) {
-  var r = new fs(e);
-  de(() => {
-    var i = t();
-    r.ensure(i, s);
+function Wt(t, e, s) {
+  var r = new gs(t);
+  vt(() => {
+    var a = e();
+    r.ensure(a, s);
   });
 }
-function Fe(e, t) {
-  return t;
+function Gt(t, e) {
+  return e;
 }
-function cr(e, t, s) {
-  for (var r = [], i = t.length, a, o = t.length, l = 0; l < i; l++) {
-    let m = t[l];
-    he(
+function kr(t, e, s) {
+  for (var r = [], a = e.length, i, o = e.length, l = 0; l < a; l++) {
+    let m = e[l];
+    _t(
       m,
       () => {
-        if (a) {
-          if (a.pending.delete(m), a.done.add(m), a.pending.size === 0) {
+        if (i) {
+          if (i.pending.delete(m), i.done.add(m), i.pending.size === 0) {
             var y = (
               /** @type {Set<EachOutroGroup>} */
-              e.outrogroups
+              t.outrogroups
             );
-            ce(pe(a.done)), y.delete(a), y.size === 0 && (e.outrogroups = null);
+            ft(gt(i.done)), y.delete(i), y.size === 0 && (t.outrogroups = null);
           }
         } else
           o -= 1;
@@ -294,8 +294,8 @@ function cr(e, t, s) {
     );
   }
   if (o === 0) {
-    var f = r.length === 0 && s !== null;
-    if (f) {
+    var u = r.length === 0 && s !== null;
+    if (u) {
       var _ = (
         /** @type {Element} */
         s
@@ -303,306 +303,346 @@ function cr(e, t, s) {
         /** @type {Element} */
         _.parentNode
       );
-      Hs(c), c.append(_), e.items.clear();
+      Qs(c), c.append(_), t.items.clear();
     }
-    ce(t, !f);
+    ft(e, !u);
   } else
-    a = {
-      pending: new Set(t),
+    i = {
+      pending: new Set(e),
       done: /* @__PURE__ */ new Set()
-    }, (e.outrogroups ??= /* @__PURE__ */ new Set()).add(a);
+    }, (t.outrogroups ??= /* @__PURE__ */ new Set()).add(i);
 }
-function ce(e, t = !0) {
-  for (var s = 0; s < e.length; s++)
-    Xt(e[s], t);
+function ft(t, e = !0) {
+  for (var s = 0; s < t.length; s++)
+    Xe(t[s], e);
 }
-var Ue;
-function se(e, t, s, r, i, a = null) {
-  var o = e, l = /* @__PURE__ */ new Map(), f = null, _ = Ns(() => {
+var Xt;
+function it(t, e, s, r, a, i = null) {
+  var o = t, l = /* @__PURE__ */ new Map(), u = null, _ = Gs(() => {
     var w = s();
-    return is(w) ? w : w == null ? [] : pe(w);
+    return dt(w) ? w : w == null ? [] : gt(w);
   }), c, m = !0;
   function y() {
-    h.fallback = f, fr(h, c, o, t, r), f !== null && (c.length === 0 ? (f.f & ct) === 0 ? ue(f) : (f.f ^= ct, Ot(f, null, o)) : he(f, () => {
-      f = null;
+    h.fallback = u, wr(h, c, o, e, r), u !== null && (c.length === 0 ? (u.f & ue) === 0 ? pt(u) : (u.f ^= ue, Fe(u, null, o)) : _t(u, () => {
+      u = null;
     }));
   }
-  var M = de(() => {
+  var M = vt(() => {
     c = /** @type {V[]} */
     v(_);
-    for (var w = c.length, A = /* @__PURE__ */ new Set(), C = (
+    for (var w = c.length, R = /* @__PURE__ */ new Set(), S = (
       /** @type {Batch} */
-      le
-    ), x = os(), T = 0; T < w; T += 1) {
-      var P = c[T], q = r(P, T), D = m ? null : l.get(q);
-      D ? (D.v && Le(D.v, P), D.i && Le(D.i, T), x && C.skipped_effects.delete(D.e)) : (D = ur(
+      ut
+    ), x = ps(), C = 0; C < w; C += 1) {
+      var $ = c[C], q = r($, C), N = m ? null : l.get(q);
+      N ? (N.v && Ut(N.v, $), N.i && Ut(N.i, C), x && S.skipped_effects.delete(N.e)) : (N = xr(
         l,
-        m ? o : Ue ??= Jt(),
-        P,
+        m ? o : Xt ??= Je(),
+        $,
         q,
-        T,
-        i,
-        t,
+        C,
+        a,
+        e,
         s
-      ), m || (D.e.f |= ct), l.set(q, D)), A.add(q);
+      ), m || (N.e.f |= ue), l.set(q, N)), R.add(q);
     }
-    if (w === 0 && a && !f && (m ? f = Ft(() => a(o)) : (f = Ft(() => a(Ue ??= Jt())), f.f |= ct)), !m)
+    if (w === 0 && i && !u && (m ? u = Ue(() => i(o)) : (u = Ue(() => i(Xt ??= Je())), u.f |= ue)), !m)
       if (x) {
         for (const [Z, I] of l)
-          A.has(Z) || C.skipped_effects.add(I.e);
-        C.oncommit(y), C.ondiscard(() => {
+          R.has(Z) || S.skipped_effects.add(I.e);
+        S.oncommit(y), S.ondiscard(() => {
         });
       } else
         y();
     v(_);
-  }), h = { effect: M, items: l, outrogroups: null, fallback: f };
+  }), h = { effect: M, items: l, outrogroups: null, fallback: u };
   m = !1;
 }
-function fr(e, t, s, r, i) {
-  var a = t.length, o = e.items, l = e.effect.first, f, _ = null, c = [], m = [], y, M, h, w;
-  for (w = 0; w < a; w += 1) {
-    if (y = t[w], M = i(y, w), h = /** @type {EachItem} */
-    o.get(M).e, e.outrogroups !== null)
-      for (const I of e.outrogroups)
+function wr(t, e, s, r, a) {
+  var i = e.length, o = t.items, l = t.effect.first, u, _ = null, c = [], m = [], y, M, h, w;
+  for (w = 0; w < i; w += 1) {
+    if (y = e[w], M = a(y, w), h = /** @type {EachItem} */
+    o.get(M).e, t.outrogroups !== null)
+      for (const I of t.outrogroups)
         I.pending.delete(h), I.done.delete(h);
-    if ((h.f & ct) !== 0)
-      if (h.f ^= ct, h === l)
-        Ot(h, null, s);
+    if ((h.f & ue) !== 0)
+      if (h.f ^= ue, h === l)
+        Fe(h, null, s);
       else {
-        var A = _ ? _.next : l;
-        h === e.effect.last && (e.effect.last = h.prev), h.prev && (h.prev.next = h.next), h.next && (h.next.prev = h.prev), it(e, _, h), it(e, h, A), Ot(h, A, s), _ = h, c = [], m = [], l = _.next;
+        var R = _ ? _.next : l;
+        h === t.effect.last && (t.effect.last = h.prev), h.prev && (h.prev.next = h.next), h.next && (h.next.prev = h.prev), ne(t, _, h), ne(t, h, R), Fe(h, R, s), _ = h, c = [], m = [], l = _.next;
         continue;
       }
-    if ((h.f & ee) !== 0 && ue(h), h !== l) {
-      if (f !== void 0 && f.has(h)) {
+    if ((h.f & rt) !== 0 && pt(h), h !== l) {
+      if (u !== void 0 && u.has(h)) {
         if (c.length < m.length) {
-          var C = m[0], x;
-          _ = C.prev;
-          var T = c[0], P = c[c.length - 1];
+          var S = m[0], x;
+          _ = S.prev;
+          var C = c[0], $ = c[c.length - 1];
           for (x = 0; x < c.length; x += 1)
-            Ot(c[x], C, s);
+            Fe(c[x], S, s);
           for (x = 0; x < m.length; x += 1)
-            f.delete(m[x]);
-          it(e, T.prev, P.next), it(e, _, T), it(e, P, C), l = C, _ = P, w -= 1, c = [], m = [];
+            u.delete(m[x]);
+          ne(t, C.prev, $.next), ne(t, _, C), ne(t, $, S), l = S, _ = $, w -= 1, c = [], m = [];
         } else
-          f.delete(h), Ot(h, l, s), it(e, h.prev, h.next), it(e, h, _ === null ? e.effect.first : _.next), it(e, _, h), _ = h;
+          u.delete(h), Fe(h, l, s), ne(t, h.prev, h.next), ne(t, h, _ === null ? t.effect.first : _.next), ne(t, _, h), _ = h;
         continue;
       }
       for (c = [], m = []; l !== null && l !== h; )
-        (f ??= /* @__PURE__ */ new Set()).add(l), m.push(l), l = l.next;
+        (u ??= /* @__PURE__ */ new Set()).add(l), m.push(l), l = l.next;
       if (l === null)
         continue;
     }
-    (h.f & ct) === 0 && c.push(h), _ = h, l = h.next;
+    (h.f & ue) === 0 && c.push(h), _ = h, l = h.next;
   }
-  if (e.outrogroups !== null) {
-    for (const I of e.outrogroups)
-      I.pending.size === 0 && (ce(pe(I.done)), e.outrogroups?.delete(I));
-    e.outrogroups.size === 0 && (e.outrogroups = null);
+  if (t.outrogroups !== null) {
+    for (const I of t.outrogroups)
+      I.pending.size === 0 && (ft(gt(I.done)), t.outrogroups?.delete(I));
+    t.outrogroups.size === 0 && (t.outrogroups = null);
   }
-  if (l !== null || f !== void 0) {
+  if (l !== null || u !== void 0) {
     var q = [];
-    if (f !== void 0)
-      for (h of f)
-        (h.f & ee) === 0 && q.push(h);
+    if (u !== void 0)
+      for (h of u)
+        (h.f & rt) === 0 && q.push(h);
     for (; l !== null; )
-      (l.f & ee) === 0 && l !== e.fallback && q.push(l), l = l.next;
-    var D = q.length;
-    if (D > 0) {
+      (l.f & rt) === 0 && l !== t.fallback && q.push(l), l = l.next;
+    var N = q.length;
+    if (N > 0) {
       var Z = null;
-      cr(e, q, Z);
+      kr(t, q, Z);
     }
   }
 }
-function ur(e, t, s, r, i, a, o, l) {
-  var f = (o & Fs) !== 0 ? (o & Us) === 0 ? Bs(s, !1, !1) : Pe(s) : null, _ = (o & Os) !== 0 ? Pe(i) : null;
+function xr(t, e, s, r, a, i, o, l) {
+  var u = (o & Zs) !== 0 ? (o & Js) === 0 ? Vs(s, !1, !1) : Bt(s) : null, _ = (o & Xs) !== 0 ? Bt(a) : null;
   return {
-    v: f,
+    v: u,
     i: _,
-    e: Ft(() => (a(t, f ?? s, _ ?? i, l), () => {
-      e.delete(r);
+    e: Ue(() => (i(e, u ?? s, _ ?? a, l), () => {
+      t.delete(r);
     }))
   };
 }
-function Ot(e, t, s) {
-  if (e.nodes)
-    for (var r = e.nodes.start, i = e.nodes.end, a = t && (t.f & ct) === 0 ? (
+function Fe(t, e, s) {
+  if (t.nodes)
+    for (var r = t.nodes.start, a = t.nodes.end, i = e && (e.f & ue) === 0 ? (
       /** @type {EffectNodes} */
-      t.nodes.start
+      e.nodes.start
     ) : s; r !== null; ) {
       var o = (
         /** @type {TemplateNode} */
-        Ys(r)
+        js(r)
       );
-      if (a.before(r), r === i)
+      if (i.before(r), r === a)
         return;
       r = o;
     }
 }
-function it(e, t, s) {
-  t === null ? e.effect.first = s : t.next = s, s === null ? e.effect.last = t : s.prev = t;
+function ne(t, e, s) {
+  e === null ? t.effect.first = s : e.next = s, s === null ? t.effect.last = e : s.prev = e;
 }
-const Be = [...` 	
+const Zt = [...` 	
 \r\f \v\uFEFF`];
-function hr(e, t, s) {
-  var r = e == null ? "" : "" + e;
+function zr(t, e, s) {
+  var r = t == null ? "" : "" + t;
   if (s) {
-    for (var i in s)
-      if (s[i])
-        r = r ? r + " " + i : i;
+    for (var a in s)
+      if (s[a])
+        r = r ? r + " " + a : a;
       else if (r.length)
-        for (var a = i.length, o = 0; (o = r.indexOf(i, o)) >= 0; ) {
-          var l = o + a;
-          (o === 0 || Be.includes(r[o - 1])) && (l === r.length || Be.includes(r[l])) ? r = (o === 0 ? "" : r.substring(0, o)) + r.substring(l + 1) : o = l;
+        for (var i = a.length, o = 0; (o = r.indexOf(a, o)) >= 0; ) {
+          var l = o + i;
+          (o === 0 || Zt.includes(r[o - 1])) && (l === r.length || Zt.includes(r[l])) ? r = (o === 0 ? "" : r.substring(0, o)) + r.substring(l + 1) : o = l;
         }
   }
   return r === "" ? null : r;
 }
-function He(e, t = !1) {
-  var s = t ? " !important;" : ";", r = "";
-  for (var i in e) {
-    var a = e[i];
-    a != null && a !== "" && (r += " " + i + ": " + a + s);
+function Jt(t, e = !1) {
+  var s = e ? " !important;" : ";", r = "";
+  for (var a in t) {
+    var i = t[a];
+    i != null && i !== "" && (r += " " + a + ": " + i + s);
   }
   return r;
 }
-function dr(e, t) {
-  if (t) {
-    var s = "", r, i;
-    return Array.isArray(t) ? (r = t[0], i = t[1]) : r = t, r && (s += He(r)), i && (s += He(i, !0)), s = s.trim(), s === "" ? null : s;
+function Mr(t, e) {
+  if (e) {
+    var s = "", r, a;
+    return Array.isArray(e) ? (r = e[0], a = e[1]) : r = e, r && (s += Jt(r)), a && (s += Jt(a, !0)), s = s.trim(), s === "" ? null : s;
   }
-  return String(e);
+  return String(t);
 }
-function Ct(e, t, s, r, i, a) {
-  var o = e.__className;
+function Ee(t, e, s, r, a, i) {
+  var o = t.__className;
   if (o !== s || o === void 0) {
-    var l = hr(s, r, a);
-    l == null ? e.removeAttribute("class") : e.className = l, e.__className = s;
-  } else if (a && i !== a)
-    for (var f in a) {
-      var _ = !!a[f];
-      (i == null || _ !== !!i[f]) && e.classList.toggle(f, _);
+    var l = zr(s, r, i);
+    l == null ? t.removeAttribute("class") : t.className = l, t.__className = s;
+  } else if (i && a !== i)
+    for (var u in i) {
+      var _ = !!i[u];
+      (a == null || _ !== !!a[u]) && t.classList.toggle(u, _);
     }
-  return a;
+  return i;
 }
-function re(e, t = {}, s, r) {
-  for (var i in s) {
-    var a = s[i];
-    t[i] !== a && (s[i] == null ? e.style.removeProperty(i) : e.style.setProperty(i, a, r));
+function at(t, e = {}, s, r) {
+  for (var a in s) {
+    var i = s[a];
+    e[a] !== i && (s[a] == null ? t.style.removeProperty(a) : t.style.setProperty(a, i, r));
   }
 }
-function ae(e, t, s, r) {
-  var i = e.__style;
-  if (i !== t) {
-    var a = dr(t, r);
-    a == null ? e.removeAttribute("style") : e.style.cssText = a, e.__style = t;
-  } else r && (Array.isArray(r) ? (re(e, s?.[0], r[0]), re(e, s?.[1], r[1], "important")) : re(e, s, r));
+function nt(t, e, s, r) {
+  var a = t.__style;
+  if (a !== e) {
+    var i = Mr(e, r);
+    i == null ? t.removeAttribute("style") : t.style.cssText = i, t.__style = e;
+  } else r && (Array.isArray(r) ? (at(t, s?.[0], r[0]), at(t, s?.[1], r[1], "important")) : at(t, s, r));
   return r;
 }
-const pr = /* @__PURE__ */ Symbol("is custom element"), _r = /* @__PURE__ */ Symbol("is html");
-function Nt(e, t) {
-  var s = _e(e);
+function ys(t, e, s = !1) {
+  if (t.multiple) {
+    if (e == null)
+      return;
+    if (!dt(e))
+      return tr();
+    for (var r of t.options)
+      r.selected = e.includes(Vt(r));
+    return;
+  }
+  for (r of t.options) {
+    var a = Vt(r);
+    if (sr(a, e)) {
+      r.selected = !0;
+      return;
+    }
+  }
+  (!s || e !== void 0) && (t.selectedIndex = -1);
+}
+function qr(t) {
+  var e = new MutationObserver(() => {
+    ys(t, t.__value);
+  });
+  e.observe(t, {
+    // Listen to option element changes
+    childList: !0,
+    subtree: !0,
+    // because of <optgroup>
+    // Listen to option element value attribute changes
+    // (doesn't get notified of select value changes,
+    // because that property is not reflected as an attribute)
+    attributes: !0,
+    attributeFilter: ["value"]
+  }), er(() => {
+    e.disconnect();
+  });
+}
+function Vt(t) {
+  return "__value" in t ? t.__value : t.value;
+}
+const Er = /* @__PURE__ */ Symbol("is custom element"), Tr = /* @__PURE__ */ Symbol("is html");
+function Oe(t, e) {
+  var s = bt(t);
   s.value === (s.value = // treat null and undefined the same for the initial value
-  t ?? void 0) || // @ts-expect-error
+  e ?? void 0) || // @ts-expect-error
   // `progress` elements always need their value set when it's `0`
-  e.value === t && (t !== 0 || e.nodeName !== "PROGRESS") || (e.value = t ?? "");
+  t.value === e && (e !== 0 || t.nodeName !== "PROGRESS") || (t.value = e ?? "");
 }
-function vr(e, t) {
-  var s = _e(e);
+function Cr(t, e) {
+  var s = bt(t);
   s.checked !== (s.checked = // treat null and undefined the same for the initial value
-  t ?? void 0) && (e.checked = t);
+  e ?? void 0) && (t.checked = e);
 }
-function j(e, t, s, r) {
-  var i = _e(e);
-  i[t] !== (i[t] = s) && (t === "loading" && (e[Ks] = s), s == null ? e.removeAttribute(t) : typeof s != "string" && gr(e).includes(t) ? e[t] = s : e.setAttribute(t, s));
+function ee(t, e, s, r) {
+  var a = bt(t);
+  a[e] !== (a[e] = s) && (e === "loading" && (t[rr] = s), s == null ? t.removeAttribute(e) : typeof s != "string" && Sr(t).includes(e) ? t[e] = s : t.setAttribute(e, s));
 }
-function _e(e) {
+function bt(t) {
   return (
     /** @type {Record<string | symbol, unknown>} **/
     // @ts-expect-error
-    e.__attributes ??= {
-      [pr]: e.nodeName.includes("-"),
-      [_r]: e.namespaceURI === Ws
+    t.__attributes ??= {
+      [Er]: t.nodeName.includes("-"),
+      [Tr]: t.namespaceURI === ir
     }
   );
 }
-var Ye = /* @__PURE__ */ new Map();
-function gr(e) {
-  var t = e.getAttribute("is") || e.nodeName, s = Ye.get(t);
+var Qt = /* @__PURE__ */ new Map();
+function Sr(t) {
+  var e = t.getAttribute("is") || t.nodeName, s = Qt.get(e);
   if (s) return s;
-  Ye.set(t, s = []);
-  for (var r, i = e, a = Element.prototype; a !== i; ) {
-    r = Gs(i);
+  Qt.set(e, s = []);
+  for (var r, a = t, i = Element.prototype; i !== a; ) {
+    r = ar(a);
     for (var o in r)
       r[o].set && s.push(o);
-    i = ns(i);
+    a = ds(a);
   }
   return s;
 }
-function Ke(e, t) {
-  return e === t || e?.[Vs] === t;
+function jt(t, e) {
+  return t === e || t?.[cr] === e;
 }
-function Gt(e = {}, t, s, r) {
-  return Xs(() => {
-    var i, a;
-    return Zs(() => {
-      i = a, a = [], Bt(() => {
-        e !== s(...a) && (t(e, ...a), i && Ke(s(...i), e) && t(null, ...i));
+function Ge(t = {}, e, s, r) {
+  return nr(() => {
+    var a, i;
+    return or(() => {
+      a = i, i = [], He(() => {
+        t !== s(...i) && (e(t, ...i), a && jt(s(...a), t) && e(null, ...a));
       });
     }), () => {
-      Js(() => {
-        a && Ke(s(...a), e) && t(null, ...a);
+      lr(() => {
+        i && jt(s(...i), t) && e(null, ...i);
       });
     };
-  }), e;
+  }), t;
 }
-function br(e, t, s) {
-  if (e == null)
-    return t(void 0), Qs;
-  const r = Bt(
-    () => e.subscribe(
-      t,
+function Ir(t, e, s) {
+  if (t == null)
+    return e(void 0), ur;
+  const r = He(
+    () => t.subscribe(
+      e,
       // @ts-expect-error
       s
     )
   );
   return r.unsubscribe ? () => r.unsubscribe() : r;
 }
-function yr(e) {
-  let t;
-  return br(e, (s) => t = s)(), t;
+function Ar(t) {
+  let e;
+  return Ir(t, (s) => e = s)(), e;
 }
-const mr = {
-  get(e, t) {
-    if (!e.exclude.includes(t))
-      return e.props[t];
+const Rr = {
+  get(t, e) {
+    if (!t.exclude.includes(e))
+      return t.props[e];
   },
-  set(e, t) {
+  set(t, e) {
     return !1;
   },
-  getOwnPropertyDescriptor(e, t) {
-    if (!e.exclude.includes(t) && t in e.props)
+  getOwnPropertyDescriptor(t, e) {
+    if (!t.exclude.includes(e) && e in t.props)
       return {
         enumerable: !0,
         configurable: !0,
-        value: e.props[t]
+        value: t.props[e]
       };
   },
-  has(e, t) {
-    return e.exclude.includes(t) ? !1 : t in e.props;
+  has(t, e) {
+    return t.exclude.includes(e) ? !1 : e in t.props;
   },
-  ownKeys(e) {
-    return Reflect.ownKeys(e.props).filter((t) => !e.exclude.includes(t));
+  ownKeys(t) {
+    return Reflect.ownKeys(t.props).filter((e) => !t.exclude.includes(e));
   }
 };
 // @__NO_SIDE_EFFECTS__
-function kr(e, t, s) {
+function Lr(t, e, s) {
   return new Proxy(
-    { props: e, exclude: t },
-    mr
+    { props: t, exclude: e },
+    Rr
   );
 }
-const wr = [
+const Pr = [
   { color: "red", primary: 600, secondary: 100 },
   { color: "green", primary: 600, secondary: 100 },
   { color: "blue", primary: 600, secondary: 100 },
@@ -613,7 +653,7 @@ const wr = [
   { color: "cyan", primary: 600, secondary: 100 },
   { color: "lime", primary: 500, secondary: 100 },
   { color: "pink", primary: 600, secondary: 100 }
-], We = {
+], es = {
   inherit: "inherit",
   current: "currentColor",
   transparent: "transparent",
@@ -906,31 +946,31 @@ const wr = [
     950: "#4c0519"
   }
 };
-wr.reduce((e, { color: t, primary: s, secondary: r }) => ({
-  ...e,
-  [t]: {
-    primary: We[t][s],
-    secondary: We[t][r]
+Pr.reduce((t, { color: e, primary: s, secondary: r }) => ({
+  ...t,
+  [e]: {
+    primary: es[e][s],
+    secondary: es[e][r]
   }
 }), {});
-function xr(e) {
-  let t;
-  const s = tr((i) => {
-    let a = !1;
-    const o = e.subscribe((l) => {
-      t = l, a && i();
+function Dr(t) {
+  let e;
+  const s = hr((a) => {
+    let i = !1;
+    const o = t.subscribe((l) => {
+      e = l, i && a();
     });
-    return a = !0, o;
+    return i = !0, o;
   });
   function r() {
-    return js() ? (s(), t) : yr(e);
+    return fr() ? (s(), e) : Ar(t);
   }
-  return "set" in e ? {
+  return "set" in t ? {
     get current() {
       return r();
     },
-    set current(i) {
-      e.set(i);
+    set current(a) {
+      t.set(a);
     }
   } : {
     get current() {
@@ -938,14 +978,14 @@ function xr(e) {
     }
   };
 }
-const zr = "__i18n__", Mr = [
+const $r = "__i18n__", Nr = [
   "label",
   "info",
   "placeholder",
   "description",
   "title",
   "value"
-], qr = [
+], Or = [
   "elem_id",
   "elem_classes",
   "visible",
@@ -978,38 +1018,38 @@ const zr = "__i18n__", Mr = [
   "unregister_component",
   "dispatcher"
 ];
-function Er(e) {
-  return typeof e == "string" && e.includes(zr);
+function Fr(t) {
+  return typeof t == "string" && t.includes($r);
 }
-class Tr {
+class Ur {
   load_component;
-  #e = lt(De({}));
+  #t = ce(Ht({}));
   get shared() {
-    return v(this.#e);
+    return v(this.#t);
   }
-  set shared(t) {
-    F(this.#e, t, !0);
+  set shared(e) {
+    F(this.#t, e, !0);
   }
-  #s = lt(De({}));
+  #s = ce(Ht({}));
   get props() {
     return v(this.#s);
   }
-  set props(t) {
-    F(this.#s, t, !0);
+  set props(e) {
+    F(this.#s, e, !0);
   }
-  #t = lt((t) => t);
+  #e = ce((e) => e);
   get i18n() {
-    return v(this.#t);
+    return v(this.#e);
   }
-  set i18n(t) {
-    F(this.#t, t, !0);
+  set i18n(e) {
+    F(this.#e, e, !0);
   }
   i18n_store;
   _i18n_from_store;
   translatable_props = {};
   dispatcher;
   last_update = null;
-  shared_props = qr;
+  shared_props = Or;
   mounted = !1;
   old_value;
   register_component;
@@ -1019,26 +1059,26 @@ class Tr {
   registered_id = null;
   last_shared_props;
   last_props;
-  constructor(t, s) {
-    for (const r in t.shared_props)
-      this.shared[r] = t.shared_props[r];
-    for (const r in t.props)
-      r !== "i18n_store" && (this.props[r] = t.props[r]);
+  constructor(e, s) {
+    for (const r in e.shared_props)
+      this.shared[r] = e.shared_props[r];
+    for (const r in e.props)
+      r !== "i18n_store" && (this.props[r] = e.props[r]);
     if (s)
       for (const r in s)
         this.props[r] === void 0 && (this.props[r] = s[r]);
-    this.i18n = this.props.i18n ?? ((r) => r), this.i18n_store = t.props.i18n_store, this._i18n_from_store = this.i18n_store ? xr(this.i18n_store) : void 0;
-    for (const r of Mr)
+    this.i18n = this.props.i18n ?? ((r) => r), this.i18n_store = e.props.i18n_store, this._i18n_from_store = this.i18n_store ? Dr(this.i18n_store) : void 0;
+    for (const r of Nr)
       this.shared[r] = this._translate_and_store(
         "shared",
         r,
         // @ts-ignore
-        t.shared_props[r]
+        e.shared_props[r]
       ), this.props[r] = this._translate_and_store(
         "props",
         r,
         // @ts-ignore
-        t.props[r]
+        e.props[r]
       );
     this.load_component = this.shared.load_component, this.register_component = this.shared.register_component || (() => {
     }), this.unregister_component = this.shared.unregister_component || (() => {
@@ -1048,298 +1088,298 @@ class Tr {
       // @ts-ignore
       this.set_data_callback,
       this.get_data_callback
-    ), this.registered_id = this.shared.id, this.last_shared_props = t.shared_props, this.last_props = t.props, St(() => {
-      const r = t.shared_props.id;
-      if (this.last_shared_props !== t.shared_props) {
-        for (const i in t.shared_props) {
-          const a = t.shared_props[i];
-          a !== void 0 && (this._is_i18n_managed(`shared.${i}`, a) || (this.shared[i] = a));
+    ), this.registered_id = this.shared.id, this.last_shared_props = e.shared_props, this.last_props = e.props, Te(() => {
+      const r = e.shared_props.id;
+      if (this.last_shared_props !== e.shared_props) {
+        for (const a in e.shared_props) {
+          const i = e.shared_props[a];
+          i !== void 0 && (this._is_i18n_managed(`shared.${a}`, i) || (this.shared[a] = i));
         }
-        this.last_shared_props = t.shared_props;
+        this.last_shared_props = e.shared_props;
       }
-      if (this.last_props !== t.props) {
-        for (const i in t.props) {
-          if (i === "i18n_store") continue;
-          const a = t.props[i];
-          a !== void 0 && (this._is_i18n_managed(`props.${i}`, a) || (this.props[i] = a));
+      if (this.last_props !== e.props) {
+        for (const a in e.props) {
+          if (a === "i18n_store") continue;
+          const i = e.props[a];
+          i !== void 0 && (this._is_i18n_managed(`props.${a}`, i) || (this.props[a] = i));
         }
-        this.last_props = t.props;
+        this.last_props = e.props;
       }
       this.registered_id !== null && this.registered_id !== r && this.unregister_component(this.registered_id, this.set_data_callback), this.register_component(
         r,
         // @ts-ignore
         this.set_data_callback,
         this.get_data_callback
-      ), this.registered_id = r, Bt(() => {
+      ), this.registered_id = r, He(() => {
         this.shared.id = r;
       });
-    }), St(() => () => {
+    }), Te(() => () => {
       this.registered_id !== null && this.unregister_component(this.registered_id, this.set_data_callback);
-    }), St(() => this.i18n_store ? this.i18n_store.subscribe(() => {
-      for (const [i, a] of Object.entries(this.translatable_props)) {
-        const [o, l] = i.split("."), f = this.i18n(a);
-        o === "shared" ? this.shared[l] = f : this.props[l] = f;
+    }), Te(() => this.i18n_store ? this.i18n_store.subscribe(() => {
+      for (const [a, i] of Object.entries(this.translatable_props)) {
+        const [o, l] = a.split("."), u = this.i18n(i);
+        o === "shared" ? this.shared[l] = u : this.props[l] = u;
       }
     }) : void 0);
   }
   // check if props are translatable
-  _is_i18n_managed(t, s) {
-    const r = this.translatable_props[t];
-    return r ? s === r ? !0 : (delete this.translatable_props[t], !1) : !1;
+  _is_i18n_managed(e, s) {
+    const r = this.translatable_props[e];
+    return r ? s === r ? !0 : (delete this.translatable_props[e], !1) : !1;
   }
-  _translate_and_store(t, s, r) {
+  _translate_and_store(e, s, r) {
     if (typeof r != "string") return r;
-    const i = this.i18n(r);
-    return i !== r && (this.translatable_props[`${t}.${s}`] = r), i;
+    const a = this.i18n(r);
+    return a !== r && (this.translatable_props[`${e}.${s}`] = r), a;
   }
   // Reactive variant of `i18n`. Reading it inside a derived or template
   // subscribes to the live locale store (via Svelte's createSubscriber), so
   // the caller re-runs when the locale changes at runtime. The store is only
   // the reactivity trigger; translation always goes through `this.i18n` so a
   // custom formatter passed via props keeps taking effect.
-  live_i18n = (t) => (this._i18n_from_store?.current, this.i18n(t));
-  dispatch(t, s) {
-    this.dispatcher(this.shared.id, t, s);
+  live_i18n = (e) => (this._i18n_from_store?.current, this.i18n(e));
+  dispatch(e, s) {
+    this.dispatcher(this.shared.id, e, s);
   }
   async get_data() {
-    return nr(this.props);
+    return br(this.props);
   }
-  update(t) {
-    this.set_data(t);
+  update(e) {
+    this.set_data(e);
   }
-  set_data(t) {
-    for (const s in t) {
-      const r = t[s], i = Er(r) ? this._translate_and_store(this.shared_props.includes(s) ? "shared" : "props", s, r) : r;
+  set_data(e) {
+    for (const s in e) {
+      const r = e[s], a = Fr(r) ? this._translate_and_store(this.shared_props.includes(s) ? "shared" : "props", s, r) : r;
       if (this.shared_props.includes(s)) {
-        const a = s;
-        this.shared[a] = i;
+        const i = s;
+        this.shared[i] = a;
         continue;
       }
-      this.props[s] = i;
+      this.props[s] = a;
     }
   }
   watch_for_change() {
-    St(() => {
+    Te(() => {
       this.mounted || (this.old_value = this.props.value, this.mounted = !0), this.old_value != this.props.value && (this.old_value = this.props.value, this.dispatch("change"));
     });
   }
 }
-const { PI: Cr } = Math, Ut = Cr + 1e-4, Ge = 0.5, Xe = [1, 1];
-function Ze(e, t, s, r = (i) => i) {
-  return e * r(0.5 - t * (0.5 - s));
+const { PI: Br } = Math, Be = Br + 1e-4, ts = 0.5, ss = [1, 1];
+function rs(t, e, s, r = (a) => a) {
+  return t * r(0.5 - e * (0.5 - s));
 }
-const { min: ie } = Math;
-function hs(e, t, s) {
-  let r = ie(1, t / s);
-  return ie(1, e + (ie(1, 1 - r) - e) * (r * 0.275));
+const { min: ot } = Math;
+function ms(t, e, s) {
+  let r = ot(1, e / s);
+  return ot(1, t + (ot(1, 1 - r) - t) * (r * 0.275));
 }
-function Sr(e) {
-  return [-e[0], -e[1]];
+function Hr(t) {
+  return [-t[0], -t[1]];
 }
-function J(e, t) {
-  return [e[0] + t[0], e[1] + t[1]];
+function V(t, e) {
+  return [t[0] + e[0], t[1] + e[1]];
 }
-function Je(e, t, s) {
-  return e[0] = t[0] + s[0], e[1] = t[1] + s[1], e;
+function is(t, e, s) {
+  return t[0] = e[0] + s[0], t[1] = e[1] + s[1], t;
 }
-function ut(e, t) {
-  return [e[0] - t[0], e[1] - t[1]];
+function he(t, e) {
+  return [t[0] - e[0], t[1] - e[1]];
 }
-function fe(e, t, s) {
-  return e[0] = t[0] - s[0], e[1] = t[1] - s[1], e;
+function ht(t, e, s) {
+  return t[0] = e[0] - s[0], t[1] = e[1] - s[1], t;
 }
-function ft(e, t) {
-  return [e[0] * t, e[1] * t];
+function fe(t, e) {
+  return [t[0] * e, t[1] * e];
 }
-function ne(e, t, s) {
-  return e[0] = t[0] * s, e[1] = t[1] * s, e;
+function lt(t, e, s) {
+  return t[0] = e[0] * s, t[1] = e[1] * s, t;
 }
-function Ir(e, t) {
-  return [e[0] / t, e[1] / t];
+function Yr(t, e) {
+  return [t[0] / e, t[1] / e];
 }
-function ds(e) {
-  return [e[1], -e[0]];
+function ks(t) {
+  return [t[1], -t[0]];
 }
-function oe(e, t) {
-  let s = t[0];
-  return e[0] = t[1], e[1] = -s, e;
+function ct(t, e) {
+  let s = e[0];
+  return t[0] = e[1], t[1] = -s, t;
 }
-function Ve(e, t) {
-  return e[0] * t[0] + e[1] * t[1];
+function as(t, e) {
+  return t[0] * e[0] + t[1] * e[1];
 }
-function Ar(e, t) {
-  return e[0] === t[0] && e[1] === t[1];
+function Kr(t, e) {
+  return t[0] === e[0] && t[1] === e[1];
 }
-function Rr(e) {
-  return Math.hypot(e[0], e[1]);
+function Wr(t) {
+  return Math.hypot(t[0], t[1]);
 }
-function Qe(e, t) {
-  let s = e[0] - t[0], r = e[1] - t[1];
+function ns(t, e) {
+  let s = t[0] - e[0], r = t[1] - e[1];
   return s * s + r * r;
 }
-function ps(e) {
-  return Ir(e, Rr(e));
+function ws(t) {
+  return Yr(t, Wr(t));
 }
-function Lr(e, t) {
-  return Math.hypot(e[1] - t[1], e[0] - t[0]);
+function Gr(t, e) {
+  return Math.hypot(t[1] - e[1], t[0] - e[0]);
 }
-function ve(e, t, s) {
-  let r = Math.sin(s), i = Math.cos(s), a = e[0] - t[0], o = e[1] - t[1], l = a * i - o * r, f = a * r + o * i;
-  return [l + t[0], f + t[1]];
+function yt(t, e, s) {
+  let r = Math.sin(s), a = Math.cos(s), i = t[0] - e[0], o = t[1] - e[1], l = i * a - o * r, u = i * r + o * a;
+  return [l + e[0], u + e[1]];
 }
-function je(e, t, s, r) {
-  let i = Math.sin(r), a = Math.cos(r), o = t[0] - s[0], l = t[1] - s[1], f = o * a - l * i, _ = o * i + l * a;
-  return e[0] = f + s[0], e[1] = _ + s[1], e;
+function os(t, e, s, r) {
+  let a = Math.sin(r), i = Math.cos(r), o = e[0] - s[0], l = e[1] - s[1], u = o * i - l * a, _ = o * a + l * i;
+  return t[0] = u + s[0], t[1] = _ + s[1], t;
 }
-function ts(e, t, s) {
-  return J(e, ft(ut(t, e), s));
+function ls(t, e, s) {
+  return V(t, fe(he(e, t), s));
 }
-function Pr(e, t, s, r) {
-  let i = s[0] - t[0], a = s[1] - t[1];
-  return e[0] = t[0] + i * r, e[1] = t[1] + a * r, e;
+function Xr(t, e, s, r) {
+  let a = s[0] - e[0], i = s[1] - e[1];
+  return t[0] = e[0] + a * r, t[1] = e[1] + i * r, t;
 }
-function _s(e, t, s) {
-  return J(e, ft(t, s));
+function xs(t, e, s) {
+  return V(t, fe(e, s));
 }
-const O = [0, 0], nt = [0, 0], ot = [0, 0];
-function Dr(e, t) {
-  let s = _s(e, ps(ds(ut(e, J(e, [1, 1])))), -t), r = [], i = 1 / 13;
-  for (let a = i; a <= 1; a += i) r.push(ve(s, e, Ut * 2 * a));
+const O = [0, 0], oe = [0, 0], le = [0, 0];
+function Zr(t, e) {
+  let s = xs(t, ws(ks(he(t, V(t, [1, 1])))), -e), r = [], a = 1 / 13;
+  for (let i = a; i <= 1; i += a) r.push(yt(s, t, Be * 2 * i));
   return r;
 }
-function $r(e, t, s) {
-  let r = [], i = 1 / s;
-  for (let a = i; a <= 1; a += i) r.push(ve(t, e, Ut * a));
+function Jr(t, e, s) {
+  let r = [], a = 1 / s;
+  for (let i = a; i <= 1; i += a) r.push(yt(e, t, Be * i));
   return r;
 }
-function Nr(e, t, s) {
-  let r = ut(t, s), i = ft(r, 0.5), a = ft(r, 0.51);
-  return [ut(e, i), ut(e, a), J(e, a), J(e, i)];
+function Vr(t, e, s) {
+  let r = he(e, s), a = fe(r, 0.5), i = fe(r, 0.51);
+  return [he(t, a), he(t, i), V(t, i), V(t, a)];
 }
-function Or(e, t, s, r) {
-  let i = [], a = _s(e, t, s), o = 1 / r;
-  for (let l = o; l < 1; l += o) i.push(ve(a, e, Ut * 3 * l));
-  return i;
+function Qr(t, e, s, r) {
+  let a = [], i = xs(t, e, s), o = 1 / r;
+  for (let l = o; l < 1; l += o) a.push(yt(i, t, Be * 3 * l));
+  return a;
 }
-function Fr(e, t, s) {
-  return [J(e, ft(t, s)), J(e, ft(t, s * 0.99)), ut(e, ft(t, s * 0.99)), ut(e, ft(t, s))];
+function jr(t, e, s) {
+  return [V(t, fe(e, s)), V(t, fe(e, s * 0.99)), he(t, fe(e, s * 0.99)), he(t, fe(e, s))];
 }
-function es(e, t, s) {
-  return e === !1 || e === void 0 ? 0 : e === !0 ? Math.max(t, s) : e;
+function cs(t, e, s) {
+  return t === !1 || t === void 0 ? 0 : t === !0 ? Math.max(e, s) : t;
 }
-function Ur(e, t, s) {
-  return e.slice(0, 10).reduce((r, i) => {
-    let a = i.pressure;
-    return t && (a = hs(r, i.distance, s)), (r + a) / 2;
-  }, e[0].pressure);
+function ei(t, e, s) {
+  return t.slice(0, 10).reduce((r, a) => {
+    let i = a.pressure;
+    return e && (i = ms(r, a.distance, s)), (r + i) / 2;
+  }, t[0].pressure);
 }
-function Br(e, t = {}) {
-  let { size: s = 16, smoothing: r = 0.5, thinning: i = 0.5, simulatePressure: a = !0, easing: o = (E) => E, start: l = {}, end: f = {}, last: _ = !1 } = t, { cap: c = !0, easing: m = (E) => E * (2 - E) } = l, { cap: y = !0, easing: M = (E) => --E * E * E + 1 } = f;
-  if (e.length === 0 || s <= 0) return [];
-  let h = e[e.length - 1].runningLength, w = es(l.taper, s, h), A = es(f.taper, s, h), C = (s * r) ** 2, x = [], T = [], P = Ur(e, a, s), q = Ze(s, i, e[e.length - 1].pressure, o), D, Z = e[0].vector, I = e[0].point, ht = I, $ = I, V = ht, et = !1;
-  for (let E = 0; E < e.length; E++) {
-    let { pressure: wt } = e[E], { point: Y, vector: vt, distance: Vt, runningLength: st } = e[E], xt = E === e.length - 1;
-    if (!xt && h - st < 3) continue;
-    i ? (a && (wt = hs(P, Vt, s)), q = Ze(s, i, wt, o)) : q = s / 2, D === void 0 && (D = q);
-    let Qt = st < w ? m(st / w) : 1, Ht = h - st < A ? M((h - st) / A) : 1;
-    q = Math.max(0.01, q * Math.min(Qt, Ht));
-    let It = (xt ? e[E] : e[E + 1]).vector, At = xt ? 1 : Ve(vt, It), Rt = Ve(vt, Z) < 0 && !et, Lt = At !== null && At < 0;
-    if (Rt || Lt) {
-      oe(O, Z), ne(O, O, q);
-      for (let gt = 0; gt <= 1; gt += 0.07692307692307693) fe(nt, Y, O), je(nt, nt, Y, Ut * gt), $ = [nt[0], nt[1]], x.push($), Je(ot, Y, O), je(ot, ot, Y, Ut * -gt), V = [ot[0], ot[1]], T.push(V);
-      I = $, ht = V, Lt && (et = !0);
+function ti(t, e = {}) {
+  let { size: s = 16, smoothing: r = 0.5, thinning: a = 0.5, simulatePressure: i = !0, easing: o = (E) => E, start: l = {}, end: u = {}, last: _ = !1 } = e, { cap: c = !0, easing: m = (E) => E * (2 - E) } = l, { cap: y = !0, easing: M = (E) => --E * E * E + 1 } = u;
+  if (t.length === 0 || s <= 0) return [];
+  let h = t[t.length - 1].runningLength, w = cs(l.taper, s, h), R = cs(u.taper, s, h), S = (s * r) ** 2, x = [], C = [], $ = ei(t, i, s), q = rs(s, a, t[t.length - 1].pressure, o), N, Z = t[0].vector, I = t[0].point, de = I, P = I, Q = de, se = !1;
+  for (let E = 0; E < t.length; E++) {
+    let { pressure: we } = t[E], { point: K, vector: ge, distance: Ve, runningLength: re } = t[E], xe = E === t.length - 1;
+    if (!xe && h - re < 3) continue;
+    a ? (i && (we = ms($, Ve, s)), q = rs(s, a, we, o)) : q = s / 2, N === void 0 && (N = q);
+    let Qe = re < w ? m(re / w) : 1, Ye = h - re < R ? M((h - re) / R) : 1;
+    q = Math.max(0.01, q * Math.min(Qe, Ye));
+    let Ce = (xe ? t[E] : t[E + 1]).vector, Se = xe ? 1 : as(ge, Ce), Ie = as(ge, Z) < 0 && !se, Ae = Se !== null && Se < 0;
+    if (Ie || Ae) {
+      ct(O, Z), lt(O, O, q);
+      for (let be = 0; be <= 1; be += 0.07692307692307693) ht(oe, K, O), os(oe, oe, K, Be * be), P = [oe[0], oe[1]], x.push(P), is(le, K, O), os(le, le, K, Be * -be), Q = [le[0], le[1]], C.push(Q);
+      I = P, de = Q, Ae && (se = !0);
       continue;
     }
-    if (et = !1, xt) {
-      oe(O, vt), ne(O, O, q), x.push(ut(Y, O)), T.push(J(Y, O));
+    if (se = !1, xe) {
+      ct(O, ge), lt(O, O, q), x.push(he(K, O)), C.push(V(K, O));
       continue;
     }
-    Pr(O, It, vt, At), oe(O, O), ne(O, O, q), fe(nt, Y, O), $ = [nt[0], nt[1]], (E <= 1 || Qe(I, $) > C) && (x.push($), I = $), Je(ot, Y, O), V = [ot[0], ot[1]], (E <= 1 || Qe(ht, V) > C) && (T.push(V), ht = V), P = wt, Z = vt;
+    Xr(O, Ce, ge, Se), ct(O, O), lt(O, O, q), ht(oe, K, O), P = [oe[0], oe[1]], (E <= 1 || ns(I, P) > S) && (x.push(P), I = P), is(le, K, O), Q = [le[0], le[1]], (E <= 1 || ns(de, Q) > S) && (C.push(Q), de = Q), $ = we, Z = ge;
   }
-  let dt = [e[0].point[0], e[0].point[1]], kt = e.length > 1 ? [e[e.length - 1].point[0], e[e.length - 1].point[1]] : J(e[0].point, [1, 1]), pt = [], _t = [];
-  if (e.length === 1) {
-    if (!(w || A) || _) return Dr(dt, D || q);
+  let pe = [t[0].point[0], t[0].point[1]], ke = t.length > 1 ? [t[t.length - 1].point[0], t[t.length - 1].point[1]] : V(t[0].point, [1, 1]), _e = [], ve = [];
+  if (t.length === 1) {
+    if (!(w || R) || _) return Zr(pe, N || q);
   } else {
-    w || A && e.length === 1 || (c ? pt.push(...$r(dt, T[0], 13)) : pt.push(...Nr(dt, x[0], T[0])));
-    let E = ds(Sr(e[e.length - 1].vector));
-    A || w && e.length === 1 ? _t.push(kt) : y ? _t.push(...Or(kt, E, q, 29)) : _t.push(...Fr(kt, E, q));
+    w || R && t.length === 1 || (c ? _e.push(...Jr(pe, C[0], 13)) : _e.push(...Vr(pe, x[0], C[0])));
+    let E = ks(Hr(t[t.length - 1].vector));
+    R || w && t.length === 1 ? ve.push(ke) : y ? ve.push(...Qr(ke, E, q, 29)) : ve.push(...jr(ke, E, q));
   }
-  return x.concat(_t, T.reverse(), pt);
+  return x.concat(ve, C.reverse(), _e);
 }
-const ss = [0, 0];
-function rs(e) {
-  return e != null && e >= 0;
+const us = [0, 0];
+function fs(t) {
+  return t != null && t >= 0;
 }
-function Hr(e, t = {}) {
-  let { streamline: s = 0.5, size: r = 16, last: i = !1 } = t;
-  if (e.length === 0) return [];
-  let a = 0.15 + (1 - s) * 0.85, o = Array.isArray(e[0]) ? e : e.map(({ x: y, y: M, pressure: h = Ge }) => [y, M, h]);
+function si(t, e = {}) {
+  let { streamline: s = 0.5, size: r = 16, last: a = !1 } = e;
+  if (t.length === 0) return [];
+  let i = 0.15 + (1 - s) * 0.85, o = Array.isArray(t[0]) ? t : t.map(({ x: y, y: M, pressure: h = ts }) => [y, M, h]);
   if (o.length === 2) {
     let y = o[1];
     o = o.slice(0, -1);
-    for (let M = 1; M < 5; M++) o.push(ts(o[0], y, M / 4));
+    for (let M = 1; M < 5; M++) o.push(ls(o[0], y, M / 4));
   }
-  o.length === 1 && (o = [...o, [...J(o[0], Xe), ...o[0].slice(2)]]);
-  let l = [{ point: [o[0][0], o[0][1]], pressure: rs(o[0][2]) ? o[0][2] : 0.25, vector: [...Xe], distance: 0, runningLength: 0 }], f = !1, _ = 0, c = l[0], m = o.length - 1;
+  o.length === 1 && (o = [...o, [...V(o[0], ss), ...o[0].slice(2)]]);
+  let l = [{ point: [o[0][0], o[0][1]], pressure: fs(o[0][2]) ? o[0][2] : 0.25, vector: [...ss], distance: 0, runningLength: 0 }], u = !1, _ = 0, c = l[0], m = o.length - 1;
   for (let y = 1; y < o.length; y++) {
-    let M = i && y === m ? [o[y][0], o[y][1]] : ts(c.point, o[y], a);
-    if (Ar(c.point, M)) continue;
-    let h = Lr(M, c.point);
-    if (_ += h, y < m && !f) {
+    let M = a && y === m ? [o[y][0], o[y][1]] : ls(c.point, o[y], i);
+    if (Kr(c.point, M)) continue;
+    let h = Gr(M, c.point);
+    if (_ += h, y < m && !u) {
       if (_ < r) continue;
-      f = !0;
+      u = !0;
     }
-    fe(ss, c.point, M), c = { point: M, pressure: rs(o[y][2]) ? o[y][2] : Ge, vector: ps(ss), distance: h, runningLength: _ }, l.push(c);
+    ht(us, c.point, M), c = { point: M, pressure: fs(o[y][2]) ? o[y][2] : ts, vector: ws(us), distance: h, runningLength: _ }, l.push(c);
   }
   return l[0].vector = l[1]?.vector || [0, 0], l;
 }
-function Yr(e, t = {}) {
-  return Br(Hr(e, t), t);
+function ri(t, e = {}) {
+  return ti(si(t, e), e);
 }
-const Kr = "#ff2d6f", Wr = 60, as = 0.02, Gr = 64;
-function tt(e, t) {
+const ii = "#ff2d6f", ai = 60, hs = 0.02, ni = 64;
+function te(t, e) {
   const s = document.createElement("canvas");
-  return s.width = e, s.height = t, s;
+  return s.width = t, s.height = e, s;
 }
-function Xr(e) {
-  const t = new Path2D();
-  if (!e.length) return t;
-  t.moveTo(e[0][0], e[0][1]);
-  for (let s = 1; s < e.length; s++) {
-    const [r, i] = e[s], [a, o] = e[(s + 1) % e.length];
-    t.quadraticCurveTo(r, i, (r + a) / 2, (i + o) / 2);
+function oi(t) {
+  const e = new Path2D();
+  if (!t.length) return e;
+  e.moveTo(t[0][0], t[0][1]);
+  for (let s = 1; s < t.length; s++) {
+    const [r, a] = t[s], [i, o] = t[(s + 1) % t.length];
+    e.quadraticCurveTo(r, a, (r + i) / 2, (a + o) / 2);
   }
-  return t.closePath(), t;
+  return e.closePath(), e;
 }
-let Zr = 1;
-class Jr {
-  constructor(t, { on_change: s, on_state: r }) {
-    this.display = t, this.ctx = t.getContext("2d"), this.on_change = s, this.on_state = r, this.width = 0, this.height = 0, this.background = null, this.background_url = null, this.layers = [], this.active = null, this.view = { scale: 1, ox: 0, oy: 0 }, this.tool = "brush", this.brush = { size: 12, opacity: 1, hardness: 1, color: "#000000" }, this.undo_stack = [], this.redo_stack = [], this.stroke = null, this.stroke_canvas = null, this.work_canvas = null, this.frame = 0, this.dpr = window.devicePixelRatio || 1, this.backdrop = null;
+let li = 1;
+class ci {
+  constructor(e, { on_change: s, on_state: r }) {
+    this.display = e, this.ctx = e.getContext("2d"), this.on_change = s, this.on_state = r, this.width = 0, this.height = 0, this.background = null, this.background_url = null, this.layers = [], this.active = null, this.view = { scale: 1, ox: 0, oy: 0 }, this.tool = "brush", this.brush = { size: 12, opacity: 1, hardness: 1, color: "#000000", pressure: "size" }, this.undo_stack = [], this.redo_stack = [], this.stroke = null, this.stroke_canvas = null, this.work_canvas = null, this.frame = 0, this.dpr = window.devicePixelRatio || 1, this.backdrop = null;
   }
   // ------------------------------------------------------------------ document
   has_page() {
     return this.width > 0 && this.height > 0;
   }
-  new_layer(t) {
-    const s = tt(this.width, this.height);
+  new_layer(e) {
+    const s = te(this.width, this.height);
     return {
-      id: Zr++,
-      name: t.name,
-      kind: t.kind || "paint",
+      id: li++,
+      name: e.name,
+      kind: e.kind || "paint",
       canvas: s,
-      visible: t.visible !== !1,
-      opacity: t.opacity ?? (t.kind === "mask" ? 0.55 : 1),
+      visible: e.visible !== !1,
+      opacity: e.opacity ?? (e.kind === "mask" ? 0.55 : 1),
       url: null,
       dirty: !0
     };
   }
   // A new page: background (canvas or null), size, and the given layer specs, all empty. History is kept
   // only when `undoable` (an upload can be undone; a value set by Python starts a new history).
-  set_page(t, s, r, i, a, o) {
+  set_page(e, s, r, a, i, o) {
     const l = o ? this.snapshot() : null;
-    if (this.width = t, this.height = s, this.background = r, this.background_url = i, this.layers = a.map((f) => this.new_layer(f)), this.stroke_canvas = tt(t, s), this.work_canvas = tt(t, s), this.layers.some((f) => f.id === this.active) || (this.active = this.layers.length ? this.layers[this.layers.length - 1].id : null), l) {
-      const f = this.snapshot();
-      this.push({ undo: () => this.restore(l), redo: () => this.restore(f) });
+    if (this.width = e, this.height = s, this.background = r, this.background_url = a, this.layers = i.map((u) => this.new_layer(u)), this.stroke_canvas = te(e, s), this.work_canvas = te(e, s), this.layers.some((u) => u.id === this.active) || (this.active = this.layers.length ? this.layers[this.layers.length - 1].id : null), l) {
+      const u = this.snapshot();
+      this.push({ undo: () => this.restore(l), redo: () => this.restore(u) });
     } else
       this.undo_stack = [], this.redo_stack = [];
     this.fit(), this.changed();
@@ -1351,158 +1391,167 @@ class Jr {
       background: this.background,
       background_url: this.background_url,
       active: this.active,
-      layers: this.layers.map((t) => {
-        const s = tt(t.canvas.width, t.canvas.height);
-        return s.getContext("2d").drawImage(t.canvas, 0, 0), { ...t, canvas: s };
+      layers: this.layers.map((e) => {
+        const s = te(e.canvas.width, e.canvas.height);
+        return s.getContext("2d").drawImage(e.canvas, 0, 0), { ...e, canvas: s };
       })
     };
   }
-  restore(t) {
-    const s = t.width !== this.width || t.height !== this.height;
-    this.width = t.width, this.height = t.height, this.background = t.background, this.background_url = t.background_url, this.active = t.active, this.layers = t.layers.map((r) => {
-      const i = tt(r.canvas.width, r.canvas.height);
-      return i.getContext("2d").drawImage(r.canvas, 0, 0), { ...r, canvas: i, dirty: !0 };
-    }), s && (this.stroke_canvas = tt(this.width, this.height), this.work_canvas = tt(this.width, this.height), this.fit()), this.changed();
+  restore(e) {
+    const s = e.width !== this.width || e.height !== this.height;
+    this.width = e.width, this.height = e.height, this.background = e.background, this.background_url = e.background_url, this.active = e.active, this.layers = e.layers.map((r) => {
+      const a = te(r.canvas.width, r.canvas.height);
+      return a.getContext("2d").drawImage(r.canvas, 0, 0), { ...r, canvas: a, dirty: !0 };
+    }), s && (this.stroke_canvas = te(this.width, this.height), this.work_canvas = te(this.width, this.height), this.fit()), this.changed();
   }
-  layer(t) {
-    return this.layers.find((s) => s.id === t) || null;
+  layer(e) {
+    return this.layers.find((s) => s.id === e) || null;
   }
-  layer_named(t) {
-    return this.layers.find((s) => s.name === t) || null;
+  layer_named(e) {
+    return this.layers.find((s) => s.name === e) || null;
   }
   // ------------------------------------------------------------------ history
-  push(t) {
-    this.undo_stack.push(t), this.undo_stack.length > Wr && this.undo_stack.shift(), this.redo_stack = [];
+  push(e) {
+    this.undo_stack.push(e), this.undo_stack.length > ai && this.undo_stack.shift(), this.redo_stack = [];
   }
   undo() {
-    const t = this.undo_stack.pop();
-    return t ? (t.undo(), this.redo_stack.push(t), this.changed(), !0) : !1;
+    const e = this.undo_stack.pop();
+    return e ? (e.undo(), this.redo_stack.push(e), this.changed(), !0) : !1;
   }
   redo() {
-    const t = this.redo_stack.pop();
-    return t ? (t.redo(), this.undo_stack.push(t), this.changed(), !0) : !1;
+    const e = this.redo_stack.pop();
+    return e ? (e.redo(), this.undo_stack.push(e), this.changed(), !0) : !1;
   }
   // Layer-property edits (hide, opacity, order, add) go through here so each is one undoable step.
-  edit(t, s) {
-    t(), this.push({ undo: s, redo: t }), this.changed();
+  edit(e, s) {
+    e(), this.push({ undo: s, redo: e }), this.changed();
   }
-  put_region(t, s, r) {
-    t.canvas.getContext("2d").putImageData(r, s.x, s.y), t.dirty = !0;
+  put_region(e, s, r) {
+    e.canvas.getContext("2d").putImageData(r, s.x, s.y), e.dirty = !0;
   }
-  clear_layer(t) {
-    const s = this.layer(t);
+  clear_layer(e) {
+    const s = this.layer(e);
     if (!s) return;
-    const r = { x: 0, y: 0, w: this.width, h: this.height }, a = s.canvas.getContext("2d").getImageData(0, 0, r.w, r.h), o = () => {
+    const r = { x: 0, y: 0, w: this.width, h: this.height }, i = s.canvas.getContext("2d").getImageData(0, 0, r.w, r.h), o = () => {
       s.canvas.getContext("2d").clearRect(0, 0, r.w, r.h), s.dirty = !0;
     };
-    o(), this.push({ undo: () => this.put_region(s, r, a), redo: o }), this.changed();
+    o(), this.push({ undo: () => this.put_region(s, r, i), redo: o }), this.changed();
   }
-  add_layer(t = "paint") {
-    const s = this.layers.filter((o) => o.kind === t).length, r = this.new_layer({ name: `${t}-${s + 1}`, kind: t }), i = this.layers.length, a = this.active;
+  add_layer(e = "paint") {
+    const s = this.layers.filter((o) => o.kind === e).length, r = this.new_layer({ name: `${e}-${s + 1}`, kind: e }), a = this.layers.length, i = this.active;
     this.edit(
       () => {
-        this.layers.splice(i, 0, r), this.active = r.id;
+        this.layers.splice(a, 0, r), this.active = r.id;
       },
       () => {
-        this.layers = this.layers.filter((o) => o !== r), this.active = a;
+        this.layers = this.layers.filter((o) => o !== r), this.active = i;
       }
     );
   }
-  set_visible(t, s) {
-    const r = this.layer(t);
+  set_visible(e, s) {
+    const r = this.layer(e);
     !r || r.visible === s || this.edit(
       () => r.visible = s,
       () => r.visible = !s
     );
   }
-  set_opacity(t, s) {
-    const r = this.layer(t);
+  set_opacity(e, s) {
+    const r = this.layer(e);
     if (!r || r.opacity === s) return;
-    const i = r.opacity;
+    const a = r.opacity;
     this.edit(
       () => r.opacity = s,
-      () => r.opacity = i
+      () => r.opacity = a
     );
   }
-  move_layer(t, s) {
-    const r = this.layers.findIndex((l) => l.id === t), i = r + s;
-    if (r < 0 || i < 0 || i >= this.layers.length) return;
-    const a = this.layers.slice(), o = () => {
-      const l = a.slice();
-      [l[r], l[i]] = [l[i], l[r]], this.layers = l;
+  move_layer(e, s) {
+    const r = this.layers.findIndex((l) => l.id === e), a = r + s;
+    if (r < 0 || a < 0 || a >= this.layers.length) return;
+    const i = this.layers.slice(), o = () => {
+      const l = i.slice();
+      [l[r], l[a]] = [l[a], l[r]], this.layers = l;
     };
-    this.edit(o, () => this.layers = a.slice());
+    this.edit(o, () => this.layers = i.slice());
   }
   // ------------------------------------------------------------------ strokes
-  doc_point(t, s) {
+  doc_point(e, s) {
     const r = this.display.getBoundingClientRect();
     return [
-      (t - r.left - this.view.ox) / this.view.scale,
+      (e - r.left - this.view.ox) / this.view.scale,
       (s - r.top - this.view.oy) / this.view.scale
     ];
   }
-  begin_stroke(t, s, r, i) {
-    const a = this.layer(this.active);
-    return !a || !this.has_page() ? !1 : (this.stroke = { points: [[t, s, r]], pen: i, layer: a, eraser: this.tool === "eraser" }, this.draw_stroke(!1), !0);
+  begin_stroke(e, s, r, a) {
+    const i = this.layer(this.active);
+    return !i || !this.has_page() ? !1 : (this.stroke = { points: [[e, s, r]], pen: a, layer: i, eraser: this.tool === "eraser", firmest: r }, this.draw_stroke(!1), !0);
   }
-  extend_stroke(t, s, r) {
-    this.stroke && (this.stroke.points.push([t, s, r]), this.draw_stroke(!1));
+  extend_stroke(e, s, r) {
+    this.stroke && (this.stroke.points.push([e, s, r]), this.stroke.firmest = Math.max(this.stroke.firmest, r), this.draw_stroke(!1));
   }
   stroke_size() {
     return Math.max(0.5, this.brush.size / this.view.scale);
   }
-  stroke_options(t) {
-    const s = this.stroke.pen, r = s ? 0.7 : 0;
+  pressure_drives(e, s = this.stroke) {
+    return s.pen && (this.brush.pressure === e || this.brush.pressure === "both");
+  }
+  // One opacity per stroke, from the firmest pressure it reached: overlaps within a stroke never build up
+  // (as with the opacity slider), and the preview only ever darkens while the pen presses harder.
+  stroke_alpha(e) {
+    const s = this.pressure_drives("opacity", e) ? e.firmest : 1;
+    return this.brush.opacity * (0.1 + 0.9 * s);
+  }
+  stroke_options(e) {
+    const s = this.pressure_drives("size") ? 0.7 : 0;
     return {
-      size: this.stroke_size() / (1 + r),
-      thinning: r,
+      size: this.stroke_size() / (1 + s),
+      thinning: s,
       smoothing: 0.5,
-      streamline: s ? 0.3 : 0.45,
+      streamline: this.stroke.pen ? 0.3 : 0.45,
       simulatePressure: !1,
-      last: t,
+      last: e,
       start: { cap: !0 },
       end: { cap: !0 }
     };
   }
-  draw_stroke(t) {
+  draw_stroke(e) {
     const s = this.stroke, r = this.stroke_canvas.getContext("2d");
-    if (r.clearRect(0, 0, this.width, this.height), r.fillStyle = s.layer.kind === "mask" ? Kr : this.brush.color, s.points.length === 1) {
-      const [i, a, o] = s.points[0], l = this.stroke_size() / 2 * (s.pen ? 0.3 + 0.7 * o : 1);
-      r.beginPath(), r.arc(i, a, Math.max(0.35, l), 0, Math.PI * 2), r.fill();
+    if (r.clearRect(0, 0, this.width, this.height), r.fillStyle = s.layer.kind === "mask" ? ii : this.brush.color, s.points.length === 1) {
+      const [a, i, o] = s.points[0], l = this.stroke_size() / 2 * (this.pressure_drives("size") ? 0.3 + 0.7 * o : 1);
+      r.beginPath(), r.arc(a, i, Math.max(0.35, l), 0, Math.PI * 2), r.fill();
     } else
-      r.fill(Xr(Yr(s.points, this.stroke_options(t))));
+      r.fill(oi(ri(s.points, this.stroke_options(e))));
     this.request_render();
   }
   stroke_box() {
-    const t = this.stroke_size() + 4 + this.blur_radius() * 3;
-    let s = 1 / 0, r = 1 / 0, i = -1 / 0, a = -1 / 0;
+    const e = this.stroke_size() + 4 + this.blur_radius() * 3;
+    let s = 1 / 0, r = 1 / 0, a = -1 / 0, i = -1 / 0;
     for (const [c, m] of this.stroke.points)
-      s = Math.min(s, c), r = Math.min(r, m), i = Math.max(i, c), a = Math.max(a, m);
-    const o = Math.max(0, Math.floor(s - t)), l = Math.max(0, Math.floor(r - t)), f = Math.min(this.width, Math.ceil(i + t)) - o, _ = Math.min(this.height, Math.ceil(a + t)) - l;
-    return { x: o, y: l, w: f, h: _ };
+      s = Math.min(s, c), r = Math.min(r, m), a = Math.max(a, c), i = Math.max(i, m);
+    const o = Math.max(0, Math.floor(s - e)), l = Math.max(0, Math.floor(r - e)), u = Math.min(this.width, Math.ceil(a + e)) - o, _ = Math.min(this.height, Math.ceil(i + e)) - l;
+    return { x: o, y: l, w: u, h: _ };
   }
   blur_radius() {
     return (1 - this.brush.hardness) * this.stroke_size() * 0.25;
   }
-  apply_stroke_to(t, s) {
-    t.save(), t.globalAlpha = this.brush.opacity, t.globalCompositeOperation = s ? "destination-out" : "source-over";
+  apply_stroke_to(e, s) {
+    e.save(), e.globalAlpha = this.stroke_alpha(s), e.globalCompositeOperation = s.eraser ? "destination-out" : "source-over";
     const r = this.blur_radius();
-    r > 0.2 && (t.filter = `blur(${r}px)`), t.drawImage(this.stroke_canvas, 0, 0), t.restore();
+    r > 0.2 && (e.filter = `blur(${r}px)`), e.drawImage(this.stroke_canvas, 0, 0), e.restore();
   }
   end_stroke() {
-    const t = this.stroke;
-    if (!t) return;
+    const e = this.stroke;
+    if (!e) return;
     this.draw_stroke(!0);
     const s = this.stroke_box();
     if (this.stroke = null, s.w > 0 && s.h > 0) {
-      const r = t.layer.canvas.getContext("2d"), i = r.getImageData(s.x, s.y, s.w, s.h);
-      this.apply_stroke_to(r, t.eraser);
-      const a = r.getImageData(s.x, s.y, s.w, s.h);
-      t.layer.dirty = !0;
-      const o = t.layer;
+      const r = e.layer.canvas.getContext("2d"), a = r.getImageData(s.x, s.y, s.w, s.h);
+      this.apply_stroke_to(r, e);
+      const i = r.getImageData(s.x, s.y, s.w, s.h);
+      e.layer.dirty = !0;
+      const o = e.layer;
       this.push({
-        undo: () => this.put_region(o, s, i),
-        redo: () => this.put_region(o, s, a)
+        undo: () => this.put_region(o, s, a),
+        redo: () => this.put_region(o, s, i)
       });
     }
     this.stroke_canvas.getContext("2d").clearRect(0, 0, this.width, this.height), this.changed();
@@ -1511,37 +1560,37 @@ class Jr {
     this.stroke && (this.stroke = null, this.stroke_canvas.getContext("2d").clearRect(0, 0, this.width, this.height), this.request_render());
   }
   // The colour the artist sees at a page point: background and visible paint layers.
-  pick(t, s) {
-    if (t < 0 || s < 0 || t >= this.width || s >= this.height) return null;
-    const i = tt(1, 1).getContext("2d", { willReadFrequently: !0 });
-    i.fillStyle = "#ffffff", i.fillRect(0, 0, 1, 1), this.background && i.drawImage(this.background, -Math.floor(t), -Math.floor(s));
-    for (const f of this.layers)
-      !f.visible || f.kind === "mask" || (i.globalAlpha = f.opacity, i.drawImage(f.canvas, -Math.floor(t), -Math.floor(s)));
-    const [a, o, l] = i.getImageData(0, 0, 1, 1).data;
-    return "#" + [a, o, l].map((f) => f.toString(16).padStart(2, "0")).join("");
+  pick(e, s) {
+    if (e < 0 || s < 0 || e >= this.width || s >= this.height) return null;
+    const a = te(1, 1).getContext("2d", { willReadFrequently: !0 });
+    a.fillStyle = "#ffffff", a.fillRect(0, 0, 1, 1), this.background && a.drawImage(this.background, -Math.floor(e), -Math.floor(s));
+    for (const u of this.layers)
+      !u.visible || u.kind === "mask" || (a.globalAlpha = u.opacity, a.drawImage(u.canvas, -Math.floor(e), -Math.floor(s)));
+    const [i, o, l] = a.getImageData(0, 0, 1, 1).data;
+    return "#" + [i, o, l].map((u) => u.toString(16).padStart(2, "0")).join("");
   }
   // ------------------------------------------------------------------ view
-  resize_display(t, s) {
-    this.dpr = window.devicePixelRatio || 1, this.display.width = Math.max(1, Math.round(t * this.dpr)), this.display.height = Math.max(1, Math.round(s * this.dpr)), this.css_w = t, this.css_h = s, this.request_render();
+  resize_display(e, s) {
+    this.dpr = window.devicePixelRatio || 1, this.display.width = Math.max(1, Math.round(e * this.dpr)), this.display.height = Math.max(1, Math.round(s * this.dpr)), this.css_w = e, this.css_h = s, this.request_render();
   }
   fit() {
     if (!this.has_page() || !this.css_w) return;
-    const t = 24, s = Math.max(as, Math.min((this.css_w - t) / this.width, (this.css_h - t) / this.height));
+    const e = 24, s = Math.max(hs, Math.min((this.css_w - e) / this.width, (this.css_h - e) / this.height));
     this.set_view(s, (this.css_w - this.width * s) / 2, (this.css_h - this.height * s) / 2);
   }
   actual_size() {
-    const t = this.css_w / 2, s = this.css_h / 2;
-    this.zoom_at(t, s, 1 / this.view.scale);
+    const e = this.css_w / 2, s = this.css_h / 2;
+    this.zoom_at(e, s, 1 / this.view.scale);
   }
-  zoom_at(t, s, r) {
-    const i = Math.min(Gr, Math.max(as, this.view.scale * r)), a = i / this.view.scale;
-    this.set_view(i, t - (t - this.view.ox) * a, s - (s - this.view.oy) * a);
+  zoom_at(e, s, r) {
+    const a = Math.min(ni, Math.max(hs, this.view.scale * r)), i = a / this.view.scale;
+    this.set_view(a, e - (e - this.view.ox) * i, s - (s - this.view.oy) * i);
   }
-  pan_by(t, s) {
-    this.set_view(this.view.scale, this.view.ox + t, this.view.oy + s);
+  pan_by(e, s) {
+    this.set_view(this.view.scale, this.view.ox + e, this.view.oy + s);
   }
-  set_view(t, s, r) {
-    this.view = { scale: t, ox: s, oy: r }, this.request_render(), this.on_state();
+  set_view(e, s, r) {
+    this.view = { scale: e, ox: s, oy: r }, this.request_render(), this.on_state();
   }
   // ------------------------------------------------------------------ rendering
   changed() {
@@ -1554,28 +1603,28 @@ class Jr {
   }
   backdrop_pattern() {
     if (!this.backdrop) {
-      const t = tt(16, 16), s = t.getContext("2d");
-      s.fillStyle = "#9a9a9a", s.fillRect(0, 0, 16, 16), s.fillStyle = "#8a8a8a", s.fillRect(0, 0, 8, 8), s.fillRect(8, 8, 8, 8), this.backdrop = this.ctx.createPattern(t, "repeat");
+      const e = te(16, 16), s = e.getContext("2d");
+      s.fillStyle = "#9a9a9a", s.fillRect(0, 0, 16, 16), s.fillStyle = "#8a8a8a", s.fillRect(0, 0, 8, 8), s.fillRect(8, 8, 8, 8), this.backdrop = this.ctx.createPattern(e, "repeat");
     }
     return this.backdrop;
   }
   render() {
-    const t = this.ctx, { scale: s, ox: r, oy: i } = this.view;
-    if (t.setTransform(1, 0, 0, 1, 0, 0), t.fillStyle = this.backdrop_pattern(), t.fillRect(0, 0, this.display.width, this.display.height), !this.has_page()) return;
-    const a = this.dpr;
-    t.setTransform(a * s, 0, 0, a * s, a * r, a * i), t.imageSmoothingEnabled = s < 2, t.fillStyle = "#ffffff", t.globalAlpha = 1, this.background ? t.drawImage(this.background, 0, 0) : (t.fillStyle = "#f4f4f4", t.fillRect(0, 0, this.width, this.height));
+    const e = this.ctx, { scale: s, ox: r, oy: a } = this.view;
+    if (e.setTransform(1, 0, 0, 1, 0, 0), e.fillStyle = this.backdrop_pattern(), e.fillRect(0, 0, this.display.width, this.display.height), !this.has_page()) return;
+    const i = this.dpr;
+    e.setTransform(i * s, 0, 0, i * s, i * r, i * a), e.imageSmoothingEnabled = s < 2, e.fillStyle = "#ffffff", e.globalAlpha = 1, this.background ? e.drawImage(this.background, 0, 0) : (e.fillStyle = "#f4f4f4", e.fillRect(0, 0, this.width, this.height));
     for (const c of this.layers) {
       if (!c.visible) continue;
       let m = c.canvas;
       if (this.stroke && this.stroke.layer === c) {
         const y = this.work_canvas.getContext("2d");
-        y.clearRect(0, 0, this.width, this.height), y.drawImage(c.canvas, 0, 0), this.apply_stroke_to(y, this.stroke.eraser), m = this.work_canvas;
+        y.clearRect(0, 0, this.width, this.height), y.drawImage(c.canvas, 0, 0), this.apply_stroke_to(y, this.stroke), m = this.work_canvas;
       }
-      t.globalAlpha = c.opacity, t.drawImage(m, 0, 0);
+      e.globalAlpha = c.opacity, e.drawImage(m, 0, 0);
     }
-    t.globalAlpha = 1, t.setTransform(a, 0, 0, a, 0, 0);
-    const o = r, l = i, f = this.width * s, _ = this.height * s;
-    t.lineWidth = 1, t.strokeStyle = "rgba(0,0,0,0.85)", t.strokeRect(Math.round(o) - 0.5, Math.round(l) - 0.5, Math.round(f) + 1, Math.round(_) + 1), t.strokeStyle = "rgba(255,255,255,0.9)", t.strokeRect(Math.round(o) - 1.5, Math.round(l) - 1.5, Math.round(f) + 3, Math.round(_) + 3);
+    e.globalAlpha = 1, e.setTransform(i, 0, 0, i, 0, 0);
+    const o = r, l = a, u = this.width * s, _ = this.height * s;
+    e.lineWidth = 1, e.strokeStyle = "rgba(0,0,0,0.85)", e.strokeRect(Math.round(o) - 0.5, Math.round(l) - 0.5, Math.round(u) + 1, Math.round(_) + 1), e.strokeStyle = "rgba(255,255,255,0.9)", e.strokeRect(Math.round(o) - 1.5, Math.round(l) - 1.5, Math.round(u) + 3, Math.round(_) + 3);
   }
   // ------------------------------------------------------------------ value
   // Layers changed since the last call are encoded again; the others reuse their PNG.
@@ -1584,145 +1633,145 @@ class Jr {
       width: this.width,
       height: this.height,
       background: this.background_url,
-      layers: this.layers.map((t) => (t.dirty && (t.url = t.canvas.toDataURL("image/png"), t.dirty = !1), { name: t.name, kind: t.kind, png: t.url, visible: t.visible, opacity: t.opacity }))
+      layers: this.layers.map((e) => (e.dirty && (e.url = e.canvas.toDataURL("image/png"), e.dirty = !1), { name: e.name, kind: e.kind, png: e.url, visible: e.visible, opacity: e.opacity }))
     } : null;
   }
 }
-var Vr = /* @__PURE__ */ X('<span class="lc-label svelte-49zqag"> </span>'), Qr = /* @__PURE__ */ X('<button type="button"> </button>'), jr = /* @__PURE__ */ X('<button type="button"></button>'), ta = /* @__PURE__ */ X('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), ea = /* @__PURE__ */ X('<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>', 1), sa = /* @__PURE__ */ X('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), ra = /* @__PURE__ */ X('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), aa = /* @__PURE__ */ X('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), ia = /* @__PURE__ */ X('<button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>'), na = /* @__PURE__ */ X("<!> <!>", 1), oa = /* @__PURE__ */ X('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), la = /* @__PURE__ */ X('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
-function fa(e, t) {
-  ar(t, !0);
-  var s = this && this.__awaiter || function(n, u, p, d) {
+var ui = /* @__PURE__ */ X('<span class="lc-label svelte-49zqag"> </span>'), fi = /* @__PURE__ */ X('<button type="button"> </button>'), hi = /* @__PURE__ */ X('<button type="button"></button>'), di = /* @__PURE__ */ X('<button type="button" data-canvas-action="upload" title="Open a picture as the background (or drop / paste it)" class="svelte-49zqag">Upload</button>'), pi = /* @__PURE__ */ X(`<!> <label class="lc-field svelte-49zqag" title="Brush size in screen pixels ([ and ])">Size <input type="range" min="1" max="200" data-canvas-field="size" class="svelte-49zqag"/> <span data-canvas-readout="size"> </span></label> <label class="lc-field svelte-49zqag">Opacity <input type="range" min="0.05" max="1" step="0.05" data-canvas-field="opacity" class="svelte-49zqag"/></label> <label class="lc-field svelte-49zqag" title="What a pen's pressure changes (a mouse always draws at full pressure)">Pressure <select data-canvas-field="pressure" class="svelte-49zqag"><option>size</option><option>opacity</option><option>both</option></select></label> <label class="lc-field svelte-49zqag">Hardness <input type="range" min="0" max="1" step="0.05" data-canvas-field="hardness" class="svelte-49zqag"/></label> <span class="lc-swatches svelte-49zqag"><!> <input type="color" data-canvas-field="colour" title="Pick a colour"/></span> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="undo" title="Undo (Ctrl+Z)" class="svelte-49zqag">Undo</button> <button type="button" data-canvas-action="redo" title="Redo (Ctrl+Shift+Z, Ctrl+Y)" class="svelte-49zqag">Redo</button> <button type="button" data-canvas-action="clear" title="Clear the selected layer (Ctrl+Z brings it back)" class="svelte-49zqag">Clear</button> <span class="lc-sep svelte-49zqag"></span> <button type="button" data-canvas-action="fit" title="Fit the page (F)" class="svelte-49zqag">Fit</button> <button type="button" data-canvas-action="actual" title="One picture pixel per screen pixel" class="svelte-49zqag">100%</button> <span class="lc-zoom" data-canvas-readout="zoom"> </span> <!> <button type="button" data-canvas-action="help" title="Shortcuts (?)" class="svelte-49zqag">?</button>`, 1), _i = /* @__PURE__ */ X('<div class="lc-empty svelte-49zqag">Drop a picture here, paste it, or press Upload.</div>'), vi = /* @__PURE__ */ X('<div class="lc-help svelte-49zqag" role="dialog" aria-label="Canvas shortcuts" data-canvas-help=""><b>Canvas shortcuts</b> (while the pointer or focus is on the canvas) <ul><li><kbd class="svelte-49zqag">B</kbd> brush, <kbd class="svelte-49zqag">E</kbd> eraser, <kbd class="svelte-49zqag">I</kbd> eyedropper</li> <li><kbd class="svelte-49zqag">[</kbd> / <kbd class="svelte-49zqag">]</kbd> smaller / bigger brush</li> <li><kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Z</kbd> undo; <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Shift</kbd>+<kbd class="svelte-49zqag">Z</kbd> or <kbd class="svelte-49zqag">Ctrl</kbd>+<kbd class="svelte-49zqag">Y</kbd> redo</li> <li><kbd class="svelte-49zqag">Space</kbd>+drag or middle button: pan; wheel: zoom at the pointer; <kbd class="svelte-49zqag">F</kbd> fit</li> <li>Touch: two fingers pinch to zoom and drag to pan</li> <li><kbd class="svelte-49zqag">?</kbd> this help, <kbd class="svelte-49zqag">Esc</kbd> closes it</li></ul></div>'), gi = /* @__PURE__ */ X('<div><input type="checkbox" title="Show" data-layer-action="visible" class="svelte-49zqag"/> <button type="button" class="lc-layer-name svelte-49zqag" data-layer-action="select"> <small class="svelte-49zqag"> </small></button> <button type="button" title="Up" data-layer-action="up" class="svelte-49zqag">▲</button> <button type="button" title="Down" data-layer-action="down" class="svelte-49zqag">▼</button> <input type="range" min="0" max="1" step="0.05" title="Layer opacity" data-layer-action="opacity" class="svelte-49zqag"/></div>'), bi = /* @__PURE__ */ X('<button type="button" data-canvas-action="add-layer" class="svelte-49zqag">+ Paint layer</button>'), yi = /* @__PURE__ */ X("<!> <!>", 1), mi = /* @__PURE__ */ X('<div class="lc-message svelte-49zqag" role="alert" data-canvas-message=""> </div>'), ki = /* @__PURE__ */ X('<div><!> <div class="lc-root svelte-49zqag" tabindex="0" role="application" aria-label="Drawing canvas"><div class="lc-toolbar svelte-49zqag"><!></div> <div class="lc-main svelte-49zqag"><div><canvas class="lc-surface svelte-49zqag" data-canvas-surface=""></canvas> <div></div> <!> <!></div> <div class="lc-layers svelte-49zqag" data-canvas-layers=""><!></div></div> <!> <input type="file" accept="image/*" class="hidden svelte-49zqag"/></div></div>');
+function xi(t, e) {
+  vr(e, !0);
+  var s = this && this.__awaiter || function(n, f, p, d) {
     function z(g) {
       return g instanceof p ? g : new p(function(b) {
         b(g);
       });
     }
     return new (p || (p = Promise))(function(g, b) {
-      function H(S) {
+      function H(T) {
         try {
-          U(d.next(S));
-        } catch (Q) {
-          b(Q);
+          U(d.next(T));
+        } catch (J) {
+          b(J);
         }
       }
-      function W(S) {
+      function W(T) {
         try {
-          U(d.throw(S));
-        } catch (Q) {
-          b(Q);
+          U(d.throw(T));
+        } catch (J) {
+          b(J);
         }
       }
-      function U(S) {
-        S.done ? g(S.value) : z(S.value).then(H, W);
+      function U(T) {
+        T.done ? g(T.value) : z(T.value).then(H, W);
       }
-      U((d = d.apply(n, u || [])).next());
+      U((d = d.apply(n, f || [])).next());
     });
   };
-  class r extends Tr {
+  class r extends Ur {
     constructor() {
       super(...arguments), this.flush = () => {
       };
     }
     get_data() {
-      const u = Object.create(null, { get_data: { get: () => super.get_data } });
+      const f = Object.create(null, { get_data: { get: () => super.get_data } });
       return s(this, void 0, void 0, function* () {
-        return this.flush(), u.get_data.call(this);
+        return this.flush(), f.get_data.call(this);
       });
     }
   }
-  const i = /* @__PURE__ */ kr(t, ["$$slots", "$$events", "$$legacy"]), a = new r(i);
-  let o, l, f, _, c, m = lt(
+  const a = /* @__PURE__ */ Lr(e, ["$$slots", "$$events", "$$legacy"]), i = new r(a);
+  let o, l, u, _, c, m = ce(
     0
     // bumped when the engine's toolbar state changes
-  ), y = lt(!1), M = lt(""), h = lt(!1), w = null, A = null;
-  const C = /* @__PURE__ */ new Map();
-  let x = null, T = null, P = lt(!1), q = "", D = 0, Z = !1, I;
-  const ht = () => a.props.layers || [{ name: "paint", kind: "paint" }];
-  function $() {
-    rr(m);
+  ), y = ce(!1), M = ce(""), h = ce(!1), w = null, R = null;
+  const S = /* @__PURE__ */ new Map();
+  let x = null, C = null, $ = ce(!1), q = "", N = 0, Z = !1, I;
+  const de = () => i.props.layers || [{ name: "paint", kind: "paint" }];
+  function P() {
+    _r(m);
   }
-  function V() {
-    F(P, !0), clearTimeout(T), T = setTimeout(et, 180);
+  function Q() {
+    F($, !0), clearTimeout(C), C = setTimeout(se, 180);
   }
-  function et(n = "change") {
-    clearTimeout(T);
-    const u = c.encode();
-    q = `${Date.now()}-${++D}`, u && (u.token = q), a.props.value = u, F(P, !1), a.dispatch("change"), a.dispatch("input"), n !== "change" && a.dispatch(n);
+  function se(n = "change") {
+    clearTimeout(C);
+    const f = c.encode();
+    q = `${Date.now()}-${++N}`, f && (f.token = q), i.props.value = f, F($, !1), i.dispatch("change"), i.dispatch("input"), n !== "change" && i.dispatch(n);
   }
-  function dt(n) {
-    return new Promise((u, p) => {
+  function pe(n) {
+    return new Promise((f, p) => {
       const d = new Image();
-      d.onload = () => u(d), d.onerror = () => p(new Error("not a picture")), d.src = n;
+      d.onload = () => f(d), d.onerror = () => p(new Error("not a picture")), d.src = n;
     });
   }
-  function kt(n, u, p) {
+  function ke(n, f, p) {
     const d = document.createElement("canvas");
-    return d.width = u, d.height = p, d.getContext("2d").drawImage(n, 0, 0), d;
+    return d.width = f, d.height = p, d.getContext("2d").drawImage(n, 0, 0), d;
   }
-  function pt(n, u) {
+  function _e(n, f) {
     var p;
-    const d = (p = a.props.brush_fraction) !== null && p !== void 0 ? p : 0.02;
-    c.brush.size = Math.max(1, Math.round(Math.min(n, u) * d * c.view.scale));
+    const d = (p = i.props.brush_fraction) !== null && p !== void 0 ? p : 0.02;
+    c.brush.size = Math.max(1, Math.round(Math.min(n, f) * d * c.view.scale));
   }
-  function _t(n) {
+  function ve(n) {
     return s(this, void 0, void 0, function* () {
       if (n && n.token && n.token === q) return;
       if (!n) {
         c.set_page(0, 0, null, null, [], !1);
         return;
       }
-      const u = n.background ? kt(yield dt(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((g) => [g.name, g])), d = ht().map((g) => Object.assign(Object.assign({}, g), p.get(g.name) || {}));
+      const f = n.background ? ke(yield pe(n.background), n.width, n.height) : null, p = new Map((n.layers || []).map((g) => [g.name, g])), d = de().map((g) => Object.assign(Object.assign({}, g), p.get(g.name) || {}));
       for (const g of n.layers || []) d.some((b) => b.name === g.name) || d.push(g);
-      c.set_page(n.width, n.height, u, n.background || null, d, !1);
+      c.set_page(n.width, n.height, f, n.background || null, d, !1);
       for (const g of d) {
         if (!g.png) continue;
         const b = c.layer_named(g.name);
-        b?.canvas.getContext("2d").drawImage(yield dt(g.png), 0, 0), b && (b.dirty = !0);
+        b?.canvas.getContext("2d").drawImage(yield pe(g.png), 0, 0), b && (b.dirty = !0);
       }
-      const z = c.layer_named(a.props.active_layer);
-      z && (c.active = z.id), pt(n.width, n.height), c.changed(), F(P, !1), clearTimeout(T);
+      const z = c.layer_named(i.props.active_layer);
+      z && (c.active = z.id), _e(n.width, n.height), c.changed(), F($, !1), clearTimeout(C);
     });
   }
   function E(n) {
     return s(this, void 0, void 0, function* () {
-      var u;
+      var f;
       if (F(M, ""), !n.type.startsWith("image/")) {
         F(M, `${n.name} is not a picture. Drop a PNG, JPEG or WebP picture.`);
         return;
       }
       const p = yield new Promise((U) => {
-        const S = new FileReader();
-        S.onload = () => U(S.result), S.readAsDataURL(n);
+        const T = new FileReader();
+        T.onload = () => U(T.result), T.readAsDataURL(n);
       });
       let d;
       try {
-        d = yield dt(p);
+        d = yield pe(p);
       } catch {
         F(M, `${n.name} could not be read as a picture; it may be damaged.`);
         return;
       }
-      const z = (u = a.props.max_side) !== null && u !== void 0 ? u : 4096;
+      const z = (f = i.props.max_side) !== null && f !== void 0 ? f : 4096;
       if (Math.max(d.naturalWidth, d.naturalHeight) > z) {
         F(M, `The picture is ${d.naturalWidth}x${d.naturalHeight} pixels, over the limit of ${z} per side. Scale it down first.`);
         return;
       }
-      const g = d.naturalWidth, b = d.naturalHeight, H = kt(d, g, b);
-      c.set_page(g, b, H, H.toDataURL("image/png"), ht(), !0);
-      const W = c.layer_named(a.props.active_layer);
-      W && (c.active = W.id), pt(g, b), et("upload");
+      const g = d.naturalWidth, b = d.naturalHeight, H = ke(d, g, b);
+      c.set_page(g, b, H, H.toDataURL("image/png"), de(), !0);
+      const W = c.layer_named(i.props.active_layer);
+      W && (c.active = W.id), _e(g, b), se("upload");
     });
   }
-  function wt(n) {
+  function we(n) {
     return n.pointerType === "mouse" || n.pointerType === "touch" && (n.pressure === 0 || n.pressure === 0.5) ? 1 : Math.max(0.02, Math.min(1, n.pressure || 0));
   }
-  function Y(n) {
-    const u = l.getBoundingClientRect();
-    return { x: n.clientX - u.left, y: n.clientY - u.top };
+  function K(n) {
+    const f = l.getBoundingClientRect();
+    return { x: n.clientX - f.left, y: n.clientY - f.top };
   }
-  function vt(n) {
-    if (o.focus({ preventScroll: !0 }), F(y, !1), l.setPointerCapture(n.pointerId), n.pointerType === "touch" && (C.set(n.pointerId, Y(n)), C.size === 2)) {
-      c.cancel_stroke(), A = null;
-      const [d, z] = [...C.values()];
+  function ge(n) {
+    if (o.focus({ preventScroll: !0 }), F(y, !1), l.setPointerCapture(n.pointerId), n.pointerType === "touch" && (S.set(n.pointerId, K(n)), S.size === 2)) {
+      c.cancel_stroke(), R = null;
+      const [d, z] = [...S.values()];
       x = {
         d: Math.hypot(d.x - z.x, d.y - z.y) || 1,
         mx: (d.x + z.x) / 2,
@@ -1734,302 +1783,315 @@ function fa(e, t) {
       return;
     }
     if (n.button === 1 || v(h)) {
-      n.preventDefault(), w = Y(n);
+      n.preventDefault(), w = K(n);
       return;
     }
-    if (n.button !== 0 || A !== null) return;
-    const [u, p] = c.doc_point(n.clientX, n.clientY);
+    if (n.button !== 0 || R !== null) return;
+    const [f, p] = c.doc_point(n.clientX, n.clientY);
     if (c.tool === "picker") {
-      const d = c.pick(u, p);
-      d && (c.brush.color = d, c.tool = "brush", $());
+      const d = c.pick(f, p);
+      d && (c.brush.color = d, c.tool = "brush", P());
       return;
     }
-    c.begin_stroke(u, p, wt(n), n.pointerType !== "mouse") && (A = n.pointerId);
+    c.begin_stroke(f, p, we(n), n.pointerType !== "mouse") && (R = n.pointerId);
   }
-  function Vt(n) {
-    const u = Y(n), p = c.brush.size;
-    if (f.style.transform = `translate(${u.x - p / 2}px, ${u.y - p / 2}px)`, f.style.width = f.style.height = `${p}px`, x && C.has(n.pointerId)) {
-      C.set(n.pointerId, u);
-      const [z, g] = [...C.values()], b = Math.hypot(z.x - g.x, z.y - g.y) || 1, H = (z.x + g.x) / 2, W = (z.y + g.y) / 2, U = Math.min(64, Math.max(0.02, x.scale * (b / x.d))), S = U / x.scale;
-      c.set_view(U, H - (x.mx - x.ox) * S, W - (x.my - x.oy) * S);
+  function Ve(n) {
+    const f = K(n), p = c.brush.size;
+    if (u.style.transform = `translate(${f.x - p / 2}px, ${f.y - p / 2}px)`, u.style.width = u.style.height = `${p}px`, x && S.has(n.pointerId)) {
+      S.set(n.pointerId, f);
+      const [z, g] = [...S.values()], b = Math.hypot(z.x - g.x, z.y - g.y) || 1, H = (z.x + g.x) / 2, W = (z.y + g.y) / 2, U = Math.min(64, Math.max(0.02, x.scale * (b / x.d))), T = U / x.scale;
+      c.set_view(U, H - (x.mx - x.ox) * T, W - (x.my - x.oy) * T);
       return;
     }
     if (w) {
-      c.pan_by(u.x - w.x, u.y - w.y), w = u;
+      c.pan_by(f.x - w.x, f.y - w.y), w = f;
       return;
     }
-    if (A !== n.pointerId) return;
+    if (R !== n.pointerId) return;
     const d = typeof n.getCoalescedEvents == "function" ? n.getCoalescedEvents() : [];
     for (const z of d.length ? d : [n]) {
       const [g, b] = c.doc_point(z.clientX, z.clientY);
-      c.extend_stroke(g, b, wt(z));
+      c.extend_stroke(g, b, we(z));
     }
   }
-  function st(n) {
-    C.delete(n.pointerId), C.size < 2 && (x = null), w && (w = null), A === n.pointerId && (A = null, c.end_stroke());
+  function re(n) {
+    S.delete(n.pointerId), S.size < 2 && (x = null), w && (w = null), R === n.pointerId && (R = null, c.end_stroke());
   }
-  function xt() {
-    v(P) && A === null && et();
+  function xe() {
+    v($) && R === null && se();
   }
-  function Qt(n) {
+  function Qe(n) {
     n.preventDefault();
-    const u = Y(n);
-    n.ctrlKey || !n.shiftKey ? c.zoom_at(u.x, u.y, Math.exp(-n.deltaY * 15e-4)) : c.pan_by(-n.deltaY, 0);
+    const f = K(n);
+    n.ctrlKey || !n.shiftKey ? c.zoom_at(f.x, f.y, Math.exp(-n.deltaY * 15e-4)) : c.pan_by(-n.deltaY, 0);
   }
-  function Ht(n) {
+  function Ye(n) {
     if (!n) return !1;
-    const u = n.tagName;
-    return n.isContentEditable || u === "TEXTAREA" || u === "INPUT" && !["range", "checkbox", "button", "color", "file"].includes(n.type);
+    const f = n.tagName;
+    return n.isContentEditable || f === "TEXTAREA" || f === "INPUT" && !["range", "checkbox", "button", "color", "file"].includes(n.type);
   }
-  function It() {
+  function Ce() {
     if (!o || !o.getClientRects().length) return !1;
     const n = document.activeElement;
-    return (o.contains(n) || o.matches(":hover")) && !Ht(n);
+    return (o.contains(n) || o.matches(":hover")) && !Ye(n);
   }
-  function At(n) {
+  function Se(n) {
     if (c.active = n.id, n.kind === "region") {
-      const u = c.layers.filter((d) => d.kind === "region").indexOf(n), p = (a.props.colors || [])[u];
+      const f = c.layers.filter((d) => d.kind === "region").indexOf(n), p = (i.props.colors || [])[f];
       p && (c.brush.color = p);
     }
-    $();
+    P();
   }
-  function Rt(n, u = !0) {
-    c.brush.size = Math.max(1, Math.min(400, Math.round(n))), f.style.width = f.style.height = `${c.brush.size}px`, u && $();
+  function Ie(n, f = !0) {
+    c.brush.size = Math.max(1, Math.min(400, Math.round(n))), u.style.width = u.style.height = `${c.brush.size}px`, f && P();
   }
-  function Lt(n) {
+  function Ae(n) {
     if (n.key === "Escape" && v(y)) {
       F(y, !1);
       return;
     }
-    if (!It()) return;
-    const u = n.ctrlKey || n.metaKey, p = n.key.toLowerCase();
+    if (!Ce()) return;
+    const f = n.ctrlKey || n.metaKey, p = n.key.toLowerCase();
     let d = !0;
-    u && p === "z" ? n.shiftKey ? c.redo() : c.undo() : u && p === "y" ? c.redo() : u ? d = !1 : n.key === " " ? F(h, !0) : p === "b" ? (c.tool = "brush", $()) : p === "e" ? (c.tool = "eraser", $()) : p === "i" ? (c.tool = "picker", $()) : n.key === "]" ? Rt(c.brush.size * 1.25 + 1) : n.key === "[" ? Rt(c.brush.size / 1.25) : n.key === "?" || p === "h" ? F(y, !v(y)) : p === "f" ? c.fit() : d = !1, d && (n.preventDefault(), n.stopPropagation());
+    f && p === "z" ? n.shiftKey ? c.redo() : c.undo() : f && p === "y" ? c.redo() : f ? d = !1 : n.key === " " ? F(h, !0) : p === "b" ? (c.tool = "brush", P()) : p === "e" ? (c.tool = "eraser", P()) : p === "i" ? (c.tool = "picker", P()) : n.key === "]" ? Ie(c.brush.size * 1.25 + 1) : n.key === "[" ? Ie(c.brush.size / 1.25) : n.key === "?" || p === "h" ? F(y, !v(y)) : p === "f" ? c.fit() : d = !1, d && (n.preventDefault(), n.stopPropagation());
   }
-  function gt(n) {
+  function be(n) {
     n.key === " " && F(h, !1);
   }
-  function ge(n) {
-    var u;
-    if (!It() || a.props.uploads === !1) return;
+  function mt(n) {
+    var f;
+    if (!Ce() || i.props.uploads === !1) return;
     const p = [
-      ...((u = n.clipboardData) === null || u === void 0 ? void 0 : u.files) || []
+      ...((f = n.clipboardData) === null || f === void 0 ? void 0 : f.files) || []
     ].find((d) => d.type.startsWith("image/"));
     p && (n.preventDefault(), E(p));
   }
-  function vs(n) {
-    var u, p;
-    if (n.preventDefault(), a.props.uploads === !1) return;
-    const d = (p = (u = n.dataTransfer) === null || u === void 0 ? void 0 : u.files) === null || p === void 0 ? void 0 : p[0];
+  function zs(n) {
+    var f, p;
+    if (n.preventDefault(), i.props.uploads === !1) return;
+    const d = (p = (f = n.dataTransfer) === null || f === void 0 ? void 0 : f.files) === null || p === void 0 ? void 0 : p[0];
     d && E(d);
   }
-  us(() => {
-    c = new Jr(l, { on_change: V, on_state: $ }), a.flush = () => {
-      v(P) && et();
-    }, c.brush.color = a.props.default_color || "#000000", I = new ResizeObserver(() => {
+  bs(() => {
+    c = new ci(l, { on_change: Q, on_state: P }), i.flush = () => {
+      v($) && se();
+    }, c.brush.color = i.props.default_color || "#000000", c.brush.pressure = i.props.pressure || "size", I = new ResizeObserver(() => {
       const n = l.getBoundingClientRect();
-      c.resize_display(n.width, n.height), !Z && c.has_page() && (Z = !0, c.fit(), pt(c.width, c.height));
-    }), I.observe(l), window.addEventListener("keydown", Lt, !0), window.addEventListener("keyup", gt, !0), window.addEventListener("paste", ge), l.addEventListener("wheel", Qt, { passive: !1 }), _t(a.props.value);
-  }), lr(() => {
-    I?.disconnect(), window.removeEventListener("keydown", Lt, !0), window.removeEventListener("keyup", gt, !0), window.removeEventListener("paste", ge), clearTimeout(T);
+      c.resize_display(n.width, n.height), !Z && c.has_page() && (Z = !0, c.fit(), _e(c.width, c.height));
+    }), I.observe(l), window.addEventListener("keydown", Ae, !0), window.addEventListener("keyup", be, !0), window.addEventListener("paste", mt), l.addEventListener("wheel", Qe, { passive: !1 }), ve(i.props.value);
+  }), mr(() => {
+    I?.disconnect(), window.removeEventListener("keydown", Ae, !0), window.removeEventListener("keyup", be, !0), window.removeEventListener("paste", mt), clearTimeout(C);
   });
-  let be;
-  St(() => {
-    const n = a.props.value;
-    !c || n === be || (be = n, _t(n).catch((u) => F(M, `The canvas could not show the picture: ${u.message}`)));
+  let kt;
+  Te(() => {
+    const n = i.props.value;
+    !c || n === kt || (kt = n, ve(n).catch((f) => F(M, `The canvas could not show the picture: ${f.message}`)));
   });
-  const gs = [
+  const Ms = [
     { id: "brush", label: "Brush", key: "B" },
     { id: "eraser", label: "Eraser", key: "E" },
     { id: "picker", label: "Eyedropper", key: "I" }
-  ], K = () => (v(m), c);
-  var zt = la();
-  let ye, me;
-  var ke = L(zt);
+  ], Y = () => (v(m), c);
+  var ze = ki();
+  let wt, xt;
+  var zt = A(ze);
   {
-    var bs = (n) => {
-      var u = Vr(), p = L(u);
-      yt(() => mt(p, a.shared.label)), G(n, u);
+    var qs = (n) => {
+      var f = ui(), p = A(f);
+      ye(() => me(p, i.shared.label)), G(n, f);
     };
-    Tt(ke, (n) => {
-      a.shared.show_label && a.shared.label && n(bs);
+    qe(zt, (n) => {
+      i.shared.show_label && i.shared.label && n(qs);
     });
   }
-  var Pt = k(ke, 2), we = L(Pt), ys = L(we);
-  Oe(ys, () => v(m), (n) => {
-    var u = ea(), p = $e(u);
-    se(p, 17, () => gs, Fe, (N, R) => {
-      var B = Qr();
+  var Re = k(zt, 2), Mt = A(Re), Es = A(Mt);
+  Wt(Es, () => v(m), (n) => {
+    var f = pi(), p = Yt(f);
+    it(p, 17, () => Ms, Gt, (L, D) => {
+      var B = fi();
       B.__click = () => {
-        c.tool = v(R).id, $();
+        c.tool = v(D).id, P();
       };
-      let bt;
-      var Et = L(B);
-      yt(
-        ($t) => {
-          j(B, "data-canvas-action", v(R).id), j(B, "title", `${v(R).label} (${v(R).key})`), bt = Ct(B, 1, "svelte-49zqag", null, bt, $t), mt(Et, v(R).label);
+      let j;
+      var Me = A(B);
+      ye(
+        (Ne) => {
+          ee(B, "data-canvas-action", v(D).id), ee(B, "title", `${v(D).label} (${v(D).key})`), j = Ee(B, 1, "svelte-49zqag", null, j, Ne), me(Me, v(D).label);
         },
-        [() => ({ active: K()?.tool === v(R).id })]
-      ), G(N, B);
+        [() => ({ active: Y()?.tool === v(D).id })]
+      ), G(L, B);
     });
-    var d = k(p, 2), z = k(L(d));
-    z.__input = (N) => Rt(+N.currentTarget.value, !1);
-    var g = k(z, 2), b = L(g), H = k(d, 2), W = k(L(H));
-    W.__input = (N) => {
-      c.brush.opacity = +N.currentTarget.value;
+    var d = k(p, 2), z = k(A(d));
+    z.__input = (L) => Ie(+L.currentTarget.value, !1);
+    var g = k(z, 2), b = A(g), H = k(d, 2), W = k(A(H));
+    W.__input = (L) => {
+      c.brush.opacity = +L.currentTarget.value;
     };
-    var U = k(H, 2), S = k(L(U));
-    S.__input = (N) => {
-      c.brush.hardness = +N.currentTarget.value;
+    var U = k(H, 2), T = k(A(U));
+    T.__change = (L) => {
+      c.brush.pressure = L.currentTarget.value, P();
     };
-    var Q = k(U, 2), Yt = L(Q);
-    se(Yt, 17, () => a.props.colors || [], Fe, (N, R) => {
-      var B = jr();
-      let bt;
+    var J = A(T);
+    J.value = J.__value = "size";
+    var Le = k(J);
+    Le.value = Le.__value = "opacity";
+    var Ke = k(Le);
+    Ke.value = Ke.__value = "both";
+    var Pe;
+    qr(T);
+    var De = k(U, 2), $e = k(A(De));
+    $e.__input = (L) => {
+      c.brush.hardness = +L.currentTarget.value;
+    };
+    var ae = k(De, 2), Rt = A(ae);
+    it(Rt, 17, () => i.props.colors || [], Gt, (L, D) => {
+      var B = hi();
+      let j;
       B.__click = () => {
-        c.brush.color = v(R), c.tool === "picker" && (c.tool = "brush"), $();
+        c.brush.color = v(D), c.tool === "picker" && (c.tool = "brush"), P();
       };
-      let Et;
-      yt(
-        ($t) => {
-          bt = Ct(B, 1, "lc-swatch svelte-49zqag", null, bt, $t), j(B, "title", v(R)), j(B, "aria-label", `Colour ${v(R)}`), j(B, "data-canvas-colour", v(R)), Et = ae(B, "", Et, { background: v(R) });
+      let Me;
+      ye(
+        (Ne) => {
+          j = Ee(B, 1, "lc-swatch svelte-49zqag", null, j, Ne), ee(B, "title", v(D)), ee(B, "aria-label", `Colour ${v(D)}`), ee(B, "data-canvas-colour", v(D)), Me = nt(B, "", Me, { background: v(D) });
         },
-        [() => ({ active: K()?.brush.color === v(R) })]
-      ), G(N, B);
+        [() => ({ active: Y()?.brush.color === v(D) })]
+      ), G(L, B);
     });
-    var Kt = k(Yt, 2);
-    Kt.__input = (N) => {
-      c.brush.color = N.currentTarget.value;
+    var Lt = k(Rt, 2);
+    Lt.__input = (L) => {
+      c.brush.color = L.currentTarget.value;
     };
-    var Mt = k(Q, 4);
-    Mt.__click = () => c.undo();
-    var qt = k(Mt, 2);
-    qt.__click = () => c.redo();
-    var Dt = k(qt, 2);
-    Dt.__click = () => c.clear_layer(c.active);
-    var at = k(Dt, 4);
-    at.__click = () => c.fit();
-    var Se = k(at, 2);
-    Se.__click = () => c.actual_size();
-    var Ie = k(Se, 2), qs = L(Ie), Ae = k(Ie, 2);
+    var tt = k(ae, 4);
+    tt.__click = () => c.undo();
+    var st = k(tt, 2);
+    st.__click = () => c.redo();
+    var Pt = k(st, 2);
+    Pt.__click = () => c.clear_layer(c.active);
+    var Dt = k(Pt, 4);
+    Dt.__click = () => c.fit();
+    var $t = k(Dt, 2);
+    $t.__click = () => c.actual_size();
+    var Nt = k($t, 2), Ls = A(Nt), Ot = k(Nt, 2);
     {
-      var Es = (N) => {
-        var R = ta();
-        R.__click = () => _.click(), G(N, R);
+      var Ps = (L) => {
+        var D = di();
+        D.__click = () => _.click(), G(L, D);
       };
-      Tt(Ae, (N) => {
-        a.props.uploads !== !1 && N(Es);
+      qe(Ot, (L) => {
+        i.props.uploads !== !1 && L(Ps);
       });
     }
-    var Ts = k(Ae, 2);
-    Ts.__click = () => F(y, !v(y)), yt(
-      (N, R, B, bt, Et, $t, Cs, Ss) => {
-        Nt(z, N), mt(b, R), Nt(W, B), Nt(S, bt), Nt(Kt, Et), Mt.disabled = $t, qt.disabled = Cs, mt(qs, `${Ss ?? ""}%`);
+    var Ds = k(Ot, 2);
+    Ds.__click = () => F(y, !v(y)), ye(
+      (L, D, B, j, Me, Ne, $s, Ns, Os) => {
+        Oe(z, L), me(b, D), Oe(W, B), Pe !== (Pe = j) && (T.value = (T.__value = j) ?? "", ys(T, j)), Oe($e, Me), Oe(Lt, Ne), tt.disabled = $s, st.disabled = Ns, me(Ls, `${Os ?? ""}%`);
       },
       [
-        () => K()?.brush.size ?? 12,
-        () => K()?.brush.size ?? "",
-        () => K()?.brush.opacity ?? 1,
-        () => K()?.brush.hardness ?? 1,
-        () => K()?.brush.color ?? "#000000",
-        () => !K()?.undo_stack.length,
-        () => !K()?.redo_stack.length,
-        () => Math.round((K()?.view.scale ?? 1) * 100)
+        () => Y()?.brush.size ?? 12,
+        () => Y()?.brush.size ?? "",
+        () => Y()?.brush.opacity ?? 1,
+        () => Y()?.brush.pressure ?? "size",
+        () => Y()?.brush.hardness ?? 1,
+        () => Y()?.brush.color ?? "#000000",
+        () => !Y()?.undo_stack.length,
+        () => !Y()?.redo_stack.length,
+        () => Math.round((Y()?.view.scale ?? 1) * 100)
       ]
-    ), G(n, u);
+    ), G(n, f);
   });
-  var xe = k(we, 2), jt = L(xe);
-  let ze;
-  var rt = L(jt);
-  rt.__pointerdown = vt, rt.__pointermove = Vt, rt.__pointerup = st, rt.__contextmenu = (n) => n.preventDefault();
-  let Me;
-  Gt(rt, (n) => l = n, () => l);
-  var te = k(rt, 2);
-  let qe;
-  Gt(te, (n) => f = n, () => f);
-  var Ee = k(te, 2);
+  var qt = k(Mt, 2), je = A(qt);
+  let Et;
+  var ie = A(je);
+  ie.__pointerdown = ge, ie.__pointermove = Ve, ie.__pointerup = re, ie.__contextmenu = (n) => n.preventDefault();
+  let Tt;
+  Ge(ie, (n) => l = n, () => l);
+  var et = k(ie, 2);
+  let Ct;
+  Ge(et, (n) => u = n, () => u);
+  var St = k(et, 2);
   {
-    var ms = (n) => {
-      var u = sa();
-      G(n, u);
+    var Ts = (n) => {
+      var f = _i();
+      G(n, f);
     };
-    Tt(Ee, (n) => {
-      K()?.has_page() || n(ms);
+    qe(St, (n) => {
+      Y()?.has_page() || n(Ts);
     });
   }
-  var ks = k(Ee, 2);
+  var Cs = k(St, 2);
   {
-    var ws = (n) => {
-      var u = ra();
-      G(n, u);
+    var Ss = (n) => {
+      var f = vi();
+      G(n, f);
     };
-    Tt(ks, (n) => {
-      v(y) && n(ws);
+    qe(Cs, (n) => {
+      v(y) && n(Ss);
     });
   }
-  var xs = k(jt, 2), zs = L(xs);
-  Oe(zs, () => v(m), (n) => {
-    var u = na(), p = $e(u);
-    se(p, 17, () => [...K()?.layers || []].reverse(), (g) => g.id, (g, b) => {
-      var H = aa();
+  var Is = k(je, 2), As = A(Is);
+  Wt(As, () => v(m), (n) => {
+    var f = yi(), p = Yt(f);
+    it(p, 17, () => [...Y()?.layers || []].reverse(), (g) => g.id, (g, b) => {
+      var H = gi();
       let W;
-      var U = L(H);
-      U.__change = (at) => c.set_visible(v(b).id, at.currentTarget.checked);
-      var S = k(U, 2);
-      S.__click = () => At(v(b));
-      var Q = L(S), Yt = k(Q), Kt = L(Yt), Mt = k(S, 2);
-      Mt.__click = () => c.move_layer(v(b).id, 1);
-      var qt = k(Mt, 2);
-      qt.__click = () => c.move_layer(v(b).id, -1);
-      var Dt = k(qt, 2);
-      Dt.__change = (at) => c.set_opacity(v(b).id, +at.currentTarget.value), yt(
-        (at) => {
-          W = Ct(H, 1, "lc-layer svelte-49zqag", null, W, at), j(H, "data-layer", v(b).name), j(H, "data-layer-kind", v(b).kind), vr(U, v(b).visible), mt(Q, v(b).name), mt(Kt, v(b).kind), Nt(Dt, v(b).opacity);
+      var U = A(H);
+      U.__change = (ae) => c.set_visible(v(b).id, ae.currentTarget.checked);
+      var T = k(U, 2);
+      T.__click = () => Se(v(b));
+      var J = A(T), Le = k(J), Ke = A(Le), Pe = k(T, 2);
+      Pe.__click = () => c.move_layer(v(b).id, 1);
+      var De = k(Pe, 2);
+      De.__click = () => c.move_layer(v(b).id, -1);
+      var $e = k(De, 2);
+      $e.__change = (ae) => c.set_opacity(v(b).id, +ae.currentTarget.value), ye(
+        (ae) => {
+          W = Ee(H, 1, "lc-layer svelte-49zqag", null, W, ae), ee(H, "data-layer", v(b).name), ee(H, "data-layer-kind", v(b).kind), Cr(U, v(b).visible), me(J, v(b).name), me(Ke, v(b).kind), Oe($e, v(b).opacity);
         },
-        [() => ({ active: v(b).id === K()?.active })]
+        [() => ({ active: v(b).id === Y()?.active })]
       ), G(g, H);
     });
     var d = k(p, 2);
     {
       var z = (g) => {
-        var b = ia();
+        var b = bi();
         b.__click = () => c.add_layer("paint"), G(g, b);
       };
-      Tt(d, (g) => {
-        a.props.can_add_layers !== !1 && g(z);
+      qe(d, (g) => {
+        i.props.can_add_layers !== !1 && g(z);
       });
     }
-    G(n, u);
+    G(n, f);
   });
-  var Te = k(xe, 2);
+  var It = k(qt, 2);
   {
-    var Ms = (n) => {
-      var u = oa(), p = L(u);
-      yt(() => mt(p, v(M))), G(n, u);
+    var Rs = (n) => {
+      var f = mi(), p = A(f);
+      ye(() => me(p, v(M))), G(n, f);
     };
-    Tt(Te, (n) => {
-      v(M) && n(Ms);
+    qe(It, (n) => {
+      v(M) && n(Rs);
     });
   }
-  var Ce = k(Te, 2);
-  Ce.__change = (n) => {
-    const u = n.currentTarget.files?.[0];
-    u && E(u), n.currentTarget.value = "";
-  }, Gt(Ce, (n) => _ = n, () => _), Gt(Pt, (n) => o = n, () => o), yt(() => {
-    ye = Ct(zt, 1, "lc-block svelte-49zqag", null, ye, { hidden: a.shared.visible === !1 }), j(zt, "id", a.shared.elem_id), j(zt, "data-pending", v(P) ? "1" : "0"), me = ae(zt, "", me, {
-      "min-width": a.shared.min_width ? `${a.shared.min_width}px` : void 0
-    }), ze = Ct(jt, 1, "lc-stage svelte-49zqag", null, ze, { panning: v(h) || w }), Me = ae(rt, "", Me, { height: `${a.props.canvas_height ?? 480}px` }), qe = Ct(te, 1, "lc-cursor svelte-49zqag", null, qe, { hidden: v(h) });
-  }), Wt("pointerleave", Pt, xt), Wt("dragover", Pt, (n) => n.preventDefault()), Wt("drop", Pt, vs), Wt("pointercancel", rt, st), G(e, zt), sr();
+  var At = k(It, 2);
+  At.__change = (n) => {
+    const f = n.currentTarget.files?.[0];
+    f && E(f), n.currentTarget.value = "";
+  }, Ge(At, (n) => _ = n, () => _), Ge(Re, (n) => o = n, () => o), ye(() => {
+    wt = Ee(ze, 1, "lc-block svelte-49zqag", null, wt, { hidden: i.shared.visible === !1 }), ee(ze, "id", i.shared.elem_id), ee(ze, "data-pending", v($) ? "1" : "0"), xt = nt(ze, "", xt, {
+      "min-width": i.shared.min_width ? `${i.shared.min_width}px` : void 0
+    }), Et = Ee(je, 1, "lc-stage svelte-49zqag", null, Et, { panning: v(h) || w }), Tt = nt(ie, "", Tt, { height: `${i.props.canvas_height ?? 480}px` }), Ct = Ee(et, 1, "lc-cursor svelte-49zqag", null, Ct, { hidden: v(h) });
+  }), We("pointerleave", Re, xe), We("dragover", Re, (n) => n.preventDefault()), We("drop", Re, zs), We("pointercancel", ie, re), G(t, ze), pr();
 }
-er([
+dr([
   "click",
   "input",
+  "change",
   "pointerdown",
   "pointermove",
   "pointerup",
-  "contextmenu",
-  "change"
+  "contextmenu"
 ]);
 export {
-  fa as default
+  xi as default
 };

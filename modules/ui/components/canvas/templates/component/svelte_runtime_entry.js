@@ -1,4 +1,4 @@
-import { a3 as d, a4 as r } from "./render-BWHS4s6_.js";
+import { a6 as d, a7 as r } from "./render-C9T5yPJa.js";
 const e = "5";
 typeof window < "u" && ((window.__svelte ??= {}).v ??= /* @__PURE__ */ new Set()).add(e);
 const o = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.defineProperty({

@@ -1,65 +1,68 @@
-const Pn = 1, Dn = 2, In = 16, Ln = 1, jn = 2, y = /* @__PURE__ */ Symbol(), qn = "http://www.w3.org/1999/xhtml", Fe = !1;
-var Ot = Array.isArray, Mt = Array.prototype.indexOf, Pt = Array.from, Dt = Object.defineProperty, _e = Object.getOwnPropertyDescriptor, Vn = Object.getOwnPropertyDescriptors, It = Object.prototype, Lt = Array.prototype, jt = Object.getPrototypeOf, Ge = Object.isExtensible;
-const Bn = () => {
+const Dn = 1, In = 2, Ln = 16, jn = 1, qn = 2, y = /* @__PURE__ */ Symbol(), Vn = "http://www.w3.org/1999/xhtml", Fe = !1;
+var Mt = Array.isArray, Pt = Array.prototype.indexOf, Dt = Array.from, It = Object.defineProperty, _e = Object.getOwnPropertyDescriptor, Bn = Object.getOwnPropertyDescriptors, Lt = Object.prototype, jt = Array.prototype, qt = Object.getPrototypeOf, Ge = Object.isExtensible;
+const Un = () => {
 };
-function qt(e) {
+function Vt(e) {
   for (var t = 0; t < e.length; t++)
     e[t]();
 }
-function Je() {
+function Qe() {
   var e, t, n = new Promise((r, i) => {
     e = r, t = i;
   });
   return { promise: n, resolve: e, reject: t };
 }
-const E = 2, Ee = 4, Ae = 8, Qe = 1 << 24, B = 16, U = 32, re = 64, Ie = 128, k = 512, b = 1024, m = 2048, Y = 4096, P = 8192, $ = 16384, Le = 32768, de = 65536, Ke = 1 << 17, et = 1 << 18, ae = 1 << 19, Vt = 1 << 20, Un = 1 << 25, te = 32768, Ne = 1 << 21, je = 1 << 22, z = 1 << 23, Ce = /* @__PURE__ */ Symbol("$state"), Yn = /* @__PURE__ */ Symbol(""), se = new class extends Error {
+const E = 2, be = 4, Se = 8, et = 1 << 24, B = 16, U = 32, re = 64, Ie = 128, k = 512, b = 1024, m = 2048, Y = 4096, P = 8192, $ = 16384, Le = 32768, ve = 65536, Ke = 1 << 17, tt = 1 << 18, ae = 1 << 19, Bt = 1 << 20, Yn = 1 << 25, te = 32768, Oe = 1 << 21, je = 1 << 22, z = 1 << 23, he = /* @__PURE__ */ Symbol("$state"), Hn = /* @__PURE__ */ Symbol(""), se = new class extends Error {
   name = "StaleReactionError";
   message = "The reaction that called `getAbortSignal()` was re-run or destroyed";
 }();
-function Bt() {
+function Ut() {
   throw new Error("https://svelte.dev/e/async_derived_orphan");
 }
-function Ut(e) {
+function Yt(e) {
   throw new Error("https://svelte.dev/e/effect_in_teardown");
 }
-function Yt() {
+function Ht() {
   throw new Error("https://svelte.dev/e/effect_in_unowned_derived");
 }
-function Ht(e) {
+function Gt(e) {
   throw new Error("https://svelte.dev/e/effect_orphan");
 }
-function Gt() {
+function Kt() {
   throw new Error("https://svelte.dev/e/effect_update_depth_exceeded");
 }
-function Kt() {
+function Wt() {
   throw new Error("https://svelte.dev/e/state_descriptors_fixed");
 }
-function Wt() {
+function $t() {
   throw new Error("https://svelte.dev/e/state_prototype_fixed");
 }
-function $t() {
+function zt() {
   throw new Error("https://svelte.dev/e/state_unsafe_mutation");
 }
-function zt() {
+function Xt() {
   throw new Error("https://svelte.dev/e/svelte_boundary_reset_onerror");
 }
-function Xt() {
+function Kn() {
+  console.warn("https://svelte.dev/e/select_multiple_invalid_value");
+}
+function Zt() {
   console.warn("https://svelte.dev/e/svelte_boundary_reset_noop");
 }
-function tt(e) {
+function nt(e) {
   return e === this.v;
 }
-function Zt(e, t) {
+function Jt(e, t) {
   return e != e ? t == t : e !== t || e !== null && typeof e == "object" || typeof e == "function";
 }
-function nt(e) {
-  return !Zt(e, this.v);
+function rt(e) {
+  return !Jt(e, this.v);
 }
-let Jt = !1, R = null;
+let Qt = !1, R = null;
 function le(e) {
   R = e;
 }
-function Qt(e, t = !1, n) {
+function en(e, t = !1, n) {
   R = {
     p: R,
     i: !1,
@@ -70,7 +73,7 @@ function Qt(e, t = !1, n) {
     l: null
   };
 }
-function en(e) {
+function tn(e) {
   var t = (
     /** @type {ComponentContext} */
     R
@@ -78,29 +81,29 @@ function en(e) {
   if (n !== null) {
     t.e = null;
     for (var r of n)
-      yt(r);
+      Et(r);
   }
   return t.i = !0, R = t.p, /** @type {T} */
   {};
 }
-function rt() {
+function it() {
   return !0;
 }
 let fe = [];
-function tn() {
+function nn() {
   var e = fe;
-  fe = [], qt(e);
+  fe = [], Vt(e);
 }
-function Se(e) {
+function ke(e) {
   if (fe.length === 0) {
     var t = fe;
     queueMicrotask(() => {
-      t === fe && tn();
+      t === fe && nn();
     });
   }
   fe.push(e);
 }
-function it(e) {
+function st(e) {
   var t = v;
   if (t === null)
     return d.f |= z, e;
@@ -124,26 +127,26 @@ function ue(e, t) {
   }
   throw e;
 }
-const nn = -7169;
+const rn = -7169;
 function w(e, t) {
-  e.f = e.f & nn | t;
+  e.f = e.f & rn | t;
 }
 function qe(e) {
   (e.f & k) !== 0 || e.deps === null ? w(e, b) : w(e, Y);
 }
-function st(e) {
+function ft(e) {
   if (e !== null)
     for (const t of e)
-      (t.f & E) === 0 || (t.f & te) === 0 || (t.f ^= te, st(
+      (t.f & E) === 0 || (t.f & te) === 0 || (t.f ^= te, ft(
         /** @type {Derived} */
         t.deps
       ));
 }
-function ft(e, t, n) {
-  (e.f & m) !== 0 ? t.add(e) : (e.f & Y) !== 0 && n.add(e), st(e.deps), w(e, b);
+function lt(e, t, n) {
+  (e.f & m) !== 0 ? t.add(e) : (e.f & Y) !== 0 && n.add(e), ft(e.deps), w(e, b);
 }
-const we = /* @__PURE__ */ new Set();
-let g = null, C = null, O = [], Ve = null, Oe = !1;
+const ye = /* @__PURE__ */ new Set();
+let g = null, C = null, N = [], Ve = null, Ne = !1;
 class M {
   committed = !1;
   /**
@@ -208,7 +211,7 @@ class M {
    * @param {Effect[]} root_effects
    */
   process(t) {
-    O = [], this.apply();
+    N = [], this.apply();
     var n = [], r = [];
     for (const i of t)
       this.#s(i, n, r);
@@ -226,7 +229,7 @@ class M {
     for (var i = t.first, s = null; i !== null; ) {
       var l = i.f, u = (l & (U | re)) !== 0, f = u && (l & b) !== 0, a = f || (l & P) !== 0 || this.skipped_effects.has(i);
       if (!a && i.fn !== null) {
-        u ? i.f ^= b : s !== null && (l & (Ee | Ae | Qe)) !== 0 ? s.b.defer_effect(i) : (l & Ee) !== 0 ? n.push(i) : ge(i) && ((l & B) !== 0 && this.#n.add(i), ve(i));
+        u ? i.f ^= b : s !== null && (l & (be | Se | et)) !== 0 ? s.b.defer_effect(i) : (l & be) !== 0 ? n.push(i) : we(i) && ((l & B) !== 0 && this.#n.add(i), pe(i));
         var o = i.first;
         if (o !== null) {
           i = o;
@@ -243,7 +246,7 @@ class M {
    */
   #l(t) {
     for (var n = 0; n < t.length; n += 1)
-      ft(t[n], this.#n, this.#e);
+      lt(t[n], this.#n, this.#e);
   }
   /**
    * Associate a change to a given source with the current
@@ -261,8 +264,8 @@ class M {
     g === this && (g = null, C = null);
   }
   flush() {
-    if (this.activate(), O.length > 0) {
-      if (rn(), g !== null && g !== this)
+    if (this.activate(), N.length > 0) {
+      if (sn(), g !== null && g !== this)
         return;
     } else this.#r === 0 && this.process([]);
     this.deactivate();
@@ -279,10 +282,10 @@ class M {
     this.#r === 0 && this.#a();
   }
   #a() {
-    if (we.size > 1) {
+    if (ye.size > 1) {
       this.previous.clear();
       var t = C, n = !0;
-      for (const i of we) {
+      for (const i of ye) {
         if (i === this) {
           n = !1;
           continue;
@@ -300,23 +303,23 @@ class M {
           continue;
         const l = [...i.current.keys()].filter((u) => !this.current.has(u));
         if (l.length > 0) {
-          var r = O;
-          O = [];
+          var r = N;
+          N = [];
           const u = /* @__PURE__ */ new Set(), f = /* @__PURE__ */ new Map();
           for (const a of s)
-            lt(a, l, u, f);
-          if (O.length > 0) {
+            ut(a, l, u, f);
+          if (N.length > 0) {
             g = i, i.apply();
-            for (const a of O)
+            for (const a of N)
               i.#s(a, [], []);
             i.deactivate();
           }
-          O = r;
+          N = r;
         }
       }
       g = null, C = t;
     }
-    this.committed = !0, we.delete(this);
+    this.committed = !0, ye.delete(this);
   }
   /**
    *
@@ -348,12 +351,12 @@ class M {
     this.#_.add(t);
   }
   settled() {
-    return (this.#i ??= Je()).promise;
+    return (this.#i ??= Qe()).promise;
   }
   static ensure() {
     if (g === null) {
       const t = g = new M();
-      we.add(g), M.enqueue(() => {
+      ye.add(g), M.enqueue(() => {
         g === t && t.flush();
       });
     }
@@ -361,32 +364,32 @@ class M {
   }
   /** @param {() => void} task */
   static enqueue(t) {
-    Se(t);
+    ke(t);
   }
   apply() {
   }
 }
-function rn() {
+function sn() {
   var e = Q;
-  Oe = !0;
+  Ne = !0;
   var t = null;
   try {
     var n = 0;
-    for (xe(!0); O.length > 0; ) {
+    for (Te(!0); N.length > 0; ) {
       var r = M.ensure();
       if (n++ > 1e3) {
         var i, s;
-        sn();
+        fn();
       }
-      r.process(O), X.clear();
+      r.process(N), X.clear();
     }
   } finally {
-    Oe = !1, xe(e), Ve = null;
+    Ne = !1, Te(e), Ve = null;
   }
 }
-function sn() {
+function fn() {
   try {
-    Gt();
+    Kt();
   } catch (e) {
     ue(e, Ve);
   }
@@ -397,7 +400,7 @@ function We(e) {
   if (t !== 0) {
     for (var n = 0; n < t; ) {
       var r = e[n++];
-      if ((r.f & ($ | P)) === 0 && ge(r) && (j = /* @__PURE__ */ new Set(), ve(r), r.deps === null && r.first === null && r.nodes === null && (r.teardown === null && r.ac === null ? mt(r) : r.fn = null), j?.size > 0)) {
+      if ((r.f & ($ | P)) === 0 && we(r) && (j = /* @__PURE__ */ new Set(), pe(r), r.deps === null && r.first === null && r.nodes === null && (r.teardown === null && r.ac === null ? xt(r) : r.fn = null), j?.size > 0)) {
         X.clear();
         for (const i of j) {
           if ((i.f & ($ | P)) !== 0) continue;
@@ -407,7 +410,7 @@ function We(e) {
             j.has(l) && (j.delete(l), s.push(l)), l = l.parent;
           for (let u = s.length - 1; u >= 0; u--) {
             const f = s[u];
-            (f.f & ($ | P)) === 0 && ve(f);
+            (f.f & ($ | P)) === 0 && pe(f);
           }
         }
         j.clear();
@@ -416,30 +419,30 @@ function We(e) {
     j = null;
   }
 }
-function lt(e, t, n, r) {
+function ut(e, t, n, r) {
   if (!n.has(e) && (n.add(e), e.reactions !== null))
     for (const i of e.reactions) {
       const s = i.f;
-      (s & E) !== 0 ? lt(
+      (s & E) !== 0 ? ut(
         /** @type {Derived} */
         i,
         t,
         n,
         r
-      ) : (s & (je | B)) !== 0 && (s & m) === 0 && ut(i, t, r) && (w(i, m), V(
+      ) : (s & (je | B)) !== 0 && (s & m) === 0 && at(i, t, r) && (w(i, m), V(
         /** @type {Effect} */
         i
       ));
     }
 }
-function ut(e, t, n) {
+function at(e, t, n) {
   const r = n.get(e);
   if (r !== void 0) return r;
   if (e.deps !== null)
     for (const i of e.deps) {
       if (t.includes(i))
         return !0;
-      if ((i.f & E) !== 0 && ut(
+      if ((i.f & E) !== 0 && at(
         /** @type {Derived} */
         i,
         t,
@@ -457,30 +460,30 @@ function V(e) {
   for (var t = Ve = e; t.parent !== null; ) {
     t = t.parent;
     var n = t.f;
-    if (Oe && t === v && (n & B) !== 0 && (n & et) === 0)
+    if (Ne && t === v && (n & B) !== 0 && (n & tt) === 0)
       return;
     if ((n & (re | U)) !== 0) {
       if ((n & b) === 0) return;
       t.f ^= b;
     }
   }
-  O.push(t);
+  N.push(t);
 }
-function fn(e) {
-  let t = 0, n = pe(0), r;
+function ln(e) {
+  let t = 0, n = ge(0), r;
   return () => {
-    Ye() && (W(n), bn(() => (t === 0 && (r = Cn(() => e(() => he(n)))), t += 1, () => {
-      Se(() => {
-        t -= 1, t === 0 && (r?.(), r = void 0, he(n));
+    Ye() && (W(n), mn(() => (t === 0 && (r = Fn(() => e(() => de(n)))), t += 1, () => {
+      ke(() => {
+        t -= 1, t === 0 && (r?.(), r = void 0, de(n));
       });
     })));
   };
 }
-var ln = de | ae | Ie;
-function un(e, t, n) {
-  new an(e, t, n);
+var un = ve | ae | Ie;
+function an(e, t, n) {
+  new on(e, t, n);
 }
-class an {
+class on {
   /** @type {Boundary | null} */
   parent;
   is_pending = !1;
@@ -519,7 +522,7 @@ class an {
    * @type {Source<number> | null}
    */
   #c = null;
-  #E = fn(() => (this.#c = pe(this.#a), () => {
+  #E = ln(() => (this.#c = ge(this.#a), () => {
     this.#c = null;
   }));
   /**
@@ -529,7 +532,7 @@ class an {
    */
   constructor(t, n, r) {
     this.#t = t, this.#r = n, this.#f = r, this.parent = /** @type {Effect} */
-    v.b, this.is_pending = !!this.#r.pending, this.#i = mn(() => {
+    v.b, this.is_pending = !!this.#r.pending, this.#i = xn(() => {
       v.b = this;
       {
         var i = this.#w();
@@ -543,7 +546,7 @@ class an {
       return () => {
         this.#u?.remove();
       };
-    }, ln);
+    }, un);
   }
   #b() {
     try {
@@ -556,7 +559,7 @@ class an {
     const t = this.#r.pending;
     t && (this.#e = Z(() => t(this.#t)), M.enqueue(() => {
       var n = this.#w();
-      this.#n = this.#p(() => (M.ensure(), Z(() => this.#f(n)))), this.#o > 0 ? this.#g() : (ye(
+      this.#n = this.#p(() => (M.ensure(), Z(() => this.#f(n)))), this.#o > 0 ? this.#g() : (Ee(
         /** @type {Effect} */
         this.#e,
         () => {
@@ -567,14 +570,14 @@ class an {
   }
   #w() {
     var t = this.#t;
-    return this.is_pending && (this.#u = pt(), this.#t.before(this.#u), t = this.#u), t;
+    return this.is_pending && (this.#u = gt(), this.#t.before(this.#u), t = this.#u), t;
   }
   /**
    * Defer an effect inside a pending boundary until the boundary resolves
    * @param {Effect} effect
    */
   defer_effect(t) {
-    ft(t, this.#d, this.#v);
+    lt(t, this.#d, this.#v);
   }
   /**
    * Returns `false` if the effect exists inside a boundary whose pending snippet is shown
@@ -595,7 +598,7 @@ class an {
     try {
       return t();
     } catch (s) {
-      return it(s), null;
+      return st(s), null;
     } finally {
       I(n), T(r), le(i);
     }
@@ -608,7 +611,7 @@ class an {
     this.#n !== null && (this.#l = document.createDocumentFragment(), this.#l.append(
       /** @type {TemplateNode} */
       this.#u
-    ), An(this.#n, this.#l)), this.#e === null && (this.#e = Z(() => t(this.#t)));
+    ), Sn(this.#n, this.#l)), this.#e === null && (this.#e = Z(() => t(this.#t)));
   }
   /**
    * Updates the pending count associated with the currently visible pending snippet,
@@ -626,7 +629,7 @@ class an {
         w(n, m), V(n);
       for (const n of this.#v)
         w(n, Y), V(n);
-      this.#d.clear(), this.#v.clear(), this.#e && ye(this.#e, () => {
+      this.#d.clear(), this.#v.clear(), this.#e && Ee(this.#e, () => {
         this.#e = null;
       }), this.#l && (this.#t.before(this.#l), this.#l = null);
     }
@@ -638,7 +641,7 @@ class an {
    * @param {1 | -1} d
    */
   update_pending_count(t) {
-    this.#y(t), this.#a += t, this.#c && me(this.#c, this.#a);
+    this.#y(t), this.#a += t, this.#c && xe(this.#c, this.#a);
   }
   get_effect_pending() {
     return this.#E(), W(
@@ -656,10 +659,10 @@ class an {
     var i = !1, s = !1;
     const l = () => {
       if (i) {
-        Xt();
+        Zt();
         return;
       }
-      i = !0, s && zt(), M.ensure(), this.#a = 0, this.#s !== null && ye(this.#s, () => {
+      i = !0, s && Xt(), M.ensure(), this.#a = 0, this.#s !== null && Ee(this.#s, () => {
         this.#s = null;
       }), this.is_pending = this.has_pending_snippet(), this.#n = this.#p(() => (this.#h = !1, Z(() => this.#f(this.#t)))), this.#o > 0 ? this.#g() : this.is_pending = !1;
     };
@@ -671,7 +674,7 @@ class an {
     } finally {
       T(u);
     }
-    r && Se(() => {
+    r && ke(() => {
       this.#s = this.#p(() => {
         M.ensure(), this.#h = !0;
         try {
@@ -695,8 +698,8 @@ class an {
     });
   }
 }
-function on(e, t, n, r) {
-  const i = at;
+function cn(e, t, n, r) {
+  const i = ot;
   if (n.length === 0 && e.length === 0) {
     r(t.map(i));
     return;
@@ -704,16 +707,16 @@ function on(e, t, n, r) {
   var s = g, l = (
     /** @type {Effect} */
     v
-  ), u = cn();
+  ), u = _n();
   function f() {
-    Promise.all(n.map((a) => /* @__PURE__ */ _n(a))).then((a) => {
+    Promise.all(n.map((a) => /* @__PURE__ */ hn(a))).then((a) => {
       u();
       try {
         r([...t.map(i), ...a]);
       } catch (o) {
         (l.f & $) === 0 && ue(o, l);
       }
-      s?.deactivate(), be();
+      s?.deactivate(), me();
     }).catch((a) => {
       ue(a, l);
     });
@@ -723,21 +726,21 @@ function on(e, t, n, r) {
     try {
       return f();
     } finally {
-      s?.deactivate(), be();
+      s?.deactivate(), me();
     }
   }) : f();
 }
-function cn() {
+function _n() {
   var e = v, t = d, n = R, r = g;
   return function(s = !0) {
     I(e), T(t), le(n), s && r?.activate();
   };
 }
-function be() {
+function me() {
   I(null), T(null), le(null);
 }
 // @__NO_SIDE_EFFECTS__
-function at(e) {
+function ot(e) {
   var t = E | m, n = d !== null && (d.f & E) !== 0 ? (
     /** @type {Derived} */
     d
@@ -746,7 +749,7 @@ function at(e) {
     ctx: R,
     deps: null,
     effects: null,
-    equals: tt,
+    equals: nt,
     f: t,
     fn: e,
     reactions: null,
@@ -761,12 +764,12 @@ function at(e) {
   };
 }
 // @__NO_SIDE_EFFECTS__
-function _n(e, t, n) {
+function hn(e, t, n) {
   let r = (
     /** @type {Effect | null} */
     v
   );
-  r === null && Bt();
+  r === null && Ut();
   var i = (
     /** @type {Boundary} */
     r.b
@@ -774,19 +777,19 @@ function _n(e, t, n) {
     /** @type {Promise<V>} */
     /** @type {unknown} */
     void 0
-  ), l = pe(
+  ), l = ge(
     /** @type {V} */
     y
   ), u = !d, f = /* @__PURE__ */ new Map();
-  return En(() => {
-    var a = Je();
+  return bn(() => {
+    var a = Qe();
     s = a.promise;
     try {
       Promise.resolve(e()).then(a.resolve, a.reject).then(() => {
-        o === g && o.committed && o.deactivate(), be();
+        o === g && o.committed && o.deactivate(), me();
       });
     } catch (_) {
-      a.reject(_), be();
+      a.reject(_), me();
     }
     var o = (
       /** @type {Batch} */
@@ -798,18 +801,18 @@ function _n(e, t, n) {
     }
     const c = (_, p = void 0) => {
       if (o.activate(), p)
-        p !== se && (l.f |= z, me(l, p));
+        p !== se && (l.f |= z, xe(l, p));
       else {
-        (l.f & z) !== 0 && (l.f ^= z), me(l, _);
-        for (const [N, L] of f) {
-          if (f.delete(N), N === o) break;
+        (l.f & z) !== 0 && (l.f ^= z), xe(l, _);
+        for (const [O, L] of f) {
+          if (f.delete(O), O === o) break;
           L.reject(se);
         }
       }
       u && (i.update_pending_count(-1), o.decrement(h));
     };
     a.promise.then(c, (_) => c(null, _ || "unknown"));
-  }), wt(() => {
+  }), yt(() => {
     for (const a of f.values())
       a.reject(se);
   }), new Promise((a) => {
@@ -823,11 +826,11 @@ function _n(e, t, n) {
   });
 }
 // @__NO_SIDE_EFFECTS__
-function Gn(e) {
-  const t = /* @__PURE__ */ at(e);
-  return t.equals = nt, t;
+function Wn(e) {
+  const t = /* @__PURE__ */ ot(e);
+  return t.equals = rt, t;
 }
-function ot(e) {
+function ct(e) {
   var t = e.effects;
   if (t !== null) {
     e.effects = null;
@@ -838,7 +841,7 @@ function ot(e) {
       );
   }
 }
-function hn(e) {
+function dn(e) {
   for (var t = e.parent; t !== null; ) {
     if ((t.f & E) === 0)
       return (t.f & $) === 0 ? (
@@ -851,17 +854,17 @@ function hn(e) {
 }
 function Be(e) {
   var t, n = v;
-  I(hn(e));
+  I(dn(e));
   try {
-    e.f &= ~te, ot(e), t = Rt(e);
+    e.f &= ~te, ct(e), t = Ct(e);
   } finally {
     I(n);
   }
   return t;
 }
-function ct(e) {
+function _t(e) {
   var t = Be(e);
-  if (!e.equals(t) && (e.wv = St(), (!g?.is_fork || e.deps === null) && (e.v = t, e.deps === null))) {
+  if (!e.equals(t) && (e.wv = kt(), (!g?.is_fork || e.deps === null) && (e.v = t, e.deps === null))) {
     w(e, b);
     return;
   }
@@ -869,14 +872,14 @@ function ct(e) {
 }
 let Me = /* @__PURE__ */ new Set();
 const X = /* @__PURE__ */ new Map();
-let _t = !1;
-function pe(e, t) {
+let ht = !1;
+function ge(e, t) {
   var n = {
     f: 0,
     // TODO ideally we could skip this altogether, but it causes type errors
     v: e,
     reactions: null,
-    equals: tt,
+    equals: nt,
     rv: 0,
     wv: 0
   };
@@ -884,22 +887,22 @@ function pe(e, t) {
 }
 // @__NO_SIDE_EFFECTS__
 function G(e, t) {
-  const n = pe(e);
-  return Sn(n), n;
+  const n = ge(e);
+  return kn(n), n;
 }
 // @__NO_SIDE_EFFECTS__
-function Kn(e, t = !1, n = !0) {
-  const r = pe(e);
-  return t || (r.equals = nt), r;
+function $n(e, t = !1, n = !0) {
+  const r = ge(e);
+  return t || (r.equals = rt), r;
 }
 function K(e, t, n = !1) {
   d !== null && // since we are untracking the function inside `$inspect.with` we need to add this check
   // to ensure we error if state is set inside an inspect effect
-  (!F || (d.f & Ke) !== 0) && rt() && (d.f & (E | B | je | Ke)) !== 0 && !q?.includes(e) && $t();
+  (!F || (d.f & Ke) !== 0) && it() && (d.f & (E | B | je | Ke)) !== 0 && !q?.includes(e) && zt();
   let r = n ? oe(t) : t;
-  return me(e, r);
+  return xe(e, r);
 }
-function me(e, t) {
+function xe(e, t) {
   if (!e.equals(t)) {
     var n = e.v;
     ne ? X.set(e, t) : X.set(e, n), e.v = t;
@@ -911,31 +914,31 @@ function me(e, t) {
       );
       (e.f & m) !== 0 && Be(i), qe(i);
     }
-    e.wv = St(), ht(e, m), v !== null && (v.f & b) !== 0 && (v.f & (U | re)) === 0 && (S === null ? kn([e]) : S.push(e)), !r.is_fork && Me.size > 0 && !_t && dn();
+    e.wv = kt(), dt(e, m), v !== null && (v.f & b) !== 0 && (v.f & (U | re)) === 0 && (S === null ? Rn([e]) : S.push(e)), !r.is_fork && Me.size > 0 && !ht && vn();
   }
   return t;
 }
-function dn() {
-  _t = !1;
+function vn() {
+  ht = !1;
   var e = Q;
-  xe(!0);
+  Te(!0);
   const t = Array.from(Me);
   try {
     for (const n of t)
-      (n.f & b) !== 0 && w(n, Y), ge(n) && ve(n);
+      (n.f & b) !== 0 && w(n, Y), we(n) && pe(n);
   } finally {
-    xe(e);
+    Te(e);
   }
   Me.clear();
 }
-function Wn(e, t = 1) {
+function zn(e, t = 1) {
   var n = W(e), r = t === 1 ? n++ : n--;
   return K(e, n), r;
 }
-function he(e) {
+function de(e) {
   K(e, e.v + 1);
 }
-function ht(e, t) {
+function dt(e, t) {
   var n = e.reactions;
   if (n !== null)
     for (var r = n.length, i = 0; i < r; i++) {
@@ -945,7 +948,7 @@ function ht(e, t) {
           /** @type {Derived} */
           s
         );
-        C?.delete(f), (l & te) === 0 && (l & k && (s.f |= te), ht(f, Y));
+        C?.delete(f), (l & te) === 0 && (l & k && (s.f |= te), dt(f, Y));
       } else u && ((l & B) !== 0 && j !== null && j.add(
         /** @type {Effect} */
         s
@@ -956,18 +959,18 @@ function ht(e, t) {
     }
 }
 function oe(e) {
-  if (typeof e != "object" || e === null || Ce in e)
+  if (typeof e != "object" || e === null || he in e)
     return e;
-  const t = jt(e);
-  if (t !== It && t !== Lt)
+  const t = qt(e);
+  if (t !== Lt && t !== jt)
     return e;
-  var n = /* @__PURE__ */ new Map(), r = Ot(e), i = /* @__PURE__ */ G(0), s = ee, l = (u) => {
+  var n = /* @__PURE__ */ new Map(), r = Mt(e), i = /* @__PURE__ */ G(0), s = ee, l = (u) => {
     if (ee === s)
       return u();
     var f = d, a = ee;
-    T(null), Xe(s);
+    T(null), Ze(s);
     var o = u();
-    return T(f), Xe(a), o;
+    return T(f), Ze(a), o;
   };
   return r && n.set("length", /* @__PURE__ */ G(
     /** @type {any[]} */
@@ -977,7 +980,7 @@ function oe(e) {
     e,
     {
       defineProperty(u, f, a) {
-        (!("value" in a) || a.configurable === !1 || a.enumerable === !1 || a.writable === !1) && Kt();
+        (!("value" in a) || a.configurable === !1 || a.enumerable === !1 || a.writable === !1) && Wt();
         var o = n.get(f);
         return o === void 0 ? o = l(() => {
           var h = /* @__PURE__ */ G(a.value);
@@ -989,14 +992,14 @@ function oe(e) {
         if (a === void 0) {
           if (f in u) {
             const o = l(() => /* @__PURE__ */ G(y));
-            n.set(f, o), he(i);
+            n.set(f, o), de(i);
           }
         } else
-          K(a, y), he(i);
+          K(a, y), de(i);
         return !0;
       },
       get(u, f, a) {
-        if (f === Ce)
+        if (f === he)
           return e;
         var o = n.get(f), h = f in u;
         if (o === void 0 && (!h || _e(u, f)?.writable) && (o = l(() => {
@@ -1026,7 +1029,7 @@ function oe(e) {
         return a;
       },
       has(u, f) {
-        if (f === Ce)
+        if (f === he)
           return !0;
         var a = n.get(f), o = a !== void 0 && a.v !== y || Reflect.has(u, f);
         if (a !== void 0 || v !== null && (!o || _e(u, f)?.writable)) {
@@ -1052,8 +1055,8 @@ function oe(e) {
           (!c || _e(u, f)?.writable) && (h = l(() => /* @__PURE__ */ G(void 0)), K(h, oe(a)), n.set(f, h));
         else {
           c = h.v !== y;
-          var N = l(() => oe(a));
-          K(h, N);
+          var O = l(() => oe(a));
+          K(h, O);
         }
         var L = Reflect.getOwnPropertyDescriptor(u, f);
         if (L?.set && L.set.call(o, a), !c) {
@@ -1061,10 +1064,10 @@ function oe(e) {
             var He = (
               /** @type {Source<number>} */
               n.get("length")
-            ), Re = Number(f);
-            Number.isInteger(Re) && Re >= He.v && K(He, Re + 1);
+            ), Ce = Number(f);
+            Number.isInteger(Ce) && Ce >= He.v && K(He, Ce + 1);
           }
-          he(i);
+          de(i);
         }
         return !0;
       },
@@ -1079,56 +1082,67 @@ function oe(e) {
         return f;
       },
       setPrototypeOf() {
-        Wt();
+        $t();
       }
     }
   );
 }
-var $e, vn, dt, vt;
-function pn() {
-  if ($e === void 0) {
-    $e = window, vn = /Firefox/.test(navigator.userAgent);
+function $e(e) {
+  try {
+    if (e !== null && typeof e == "object" && he in e)
+      return e[he];
+  } catch {
+  }
+  return e;
+}
+function Xn(e, t) {
+  return Object.is($e(e), $e(t));
+}
+var ze, pn, vt, pt;
+function gn() {
+  if (ze === void 0) {
+    ze = window, pn = /Firefox/.test(navigator.userAgent);
     var e = Element.prototype, t = Node.prototype, n = Text.prototype;
-    dt = _e(t, "firstChild").get, vt = _e(t, "nextSibling").get, Ge(e) && (e.__click = void 0, e.__className = void 0, e.__attributes = null, e.__style = void 0, e.__e = void 0), Ge(n) && (n.__t = void 0);
+    vt = _e(t, "firstChild").get, pt = _e(t, "nextSibling").get, Ge(e) && (e.__click = void 0, e.__className = void 0, e.__attributes = null, e.__style = void 0, e.__e = void 0), Ge(n) && (n.__t = void 0);
   }
 }
-function pt(e = "") {
+function gt(e = "") {
   return document.createTextNode(e);
 }
 // @__NO_SIDE_EFFECTS__
-function gt(e) {
-  return (
-    /** @type {TemplateNode | null} */
-    dt.call(e)
-  );
-}
-// @__NO_SIDE_EFFECTS__
-function ke(e) {
+function wt(e) {
   return (
     /** @type {TemplateNode | null} */
     vt.call(e)
   );
 }
-function $n(e, t) {
-  return /* @__PURE__ */ gt(e);
+// @__NO_SIDE_EFFECTS__
+function Re(e) {
+  return (
+    /** @type {TemplateNode | null} */
+    pt.call(e)
+  );
 }
-function zn(e, t = !1) {
+function Zn(e, t) {
+  return /* @__PURE__ */ wt(e);
+}
+function Jn(e, t = !1) {
   {
-    var n = /* @__PURE__ */ gt(e);
-    return n instanceof Comment && n.data === "" ? /* @__PURE__ */ ke(n) : n;
+    var n = /* @__PURE__ */ wt(e);
+    return n instanceof Comment && n.data === "" ? /* @__PURE__ */ Re(n) : n;
   }
 }
-function Xn(e, t = 1, n = !1) {
+function Qn(e, t = 1, n = !1) {
   let r = e;
   for (; t--; )
     r = /** @type {TemplateNode} */
-    /* @__PURE__ */ ke(r);
+    /* @__PURE__ */ Re(r);
   return r;
 }
-function Zn(e) {
+function er(e) {
   e.textContent = "";
 }
-function Jn() {
+function tr() {
   return !1;
 }
 function Ue(e) {
@@ -1140,10 +1154,10 @@ function Ue(e) {
     T(t), I(n);
   }
 }
-function gn(e) {
-  v === null && (d === null && Ht(), Yt()), ne && Ut();
+function wn(e) {
+  v === null && (d === null && Gt(), Ht()), ne && Yt();
 }
-function wn(e, t) {
+function yn(e, t) {
   var n = t.last;
   n === null ? t.last = t.first = e : (n.next = e, e.prev = n, t.last = e);
 }
@@ -1168,14 +1182,14 @@ function H(e, t, n) {
   };
   if (n)
     try {
-      ve(i), i.f |= Le;
+      pe(i), i.f |= Le;
     } catch (u) {
       throw D(i), u;
     }
   else t !== null && V(i);
   var s = i;
   if (n && s.deps === null && s.teardown === null && s.nodes === null && s.first === s.last && // either `null`, or a singular child
-  (s.f & ae) === 0 && (s = s.first, (e & B) !== 0 && (e & de) !== 0 && s !== null && (s.f |= de)), s !== null && (s.parent = r, r !== null && wn(s, r), d !== null && (d.f & E) !== 0 && (e & re) === 0)) {
+  (s.f & ae) === 0 && (s = s.first, (e & B) !== 0 && (e & ve) !== 0 && s !== null && (s.f |= ve)), s !== null && (s.parent = r, r !== null && yn(s, r), d !== null && (d.f & E) !== 0 && (e & re) === 0)) {
     var l = (
       /** @type {Derived} */
       d
@@ -1187,12 +1201,12 @@ function H(e, t, n) {
 function Ye() {
   return d !== null && !F;
 }
-function wt(e) {
-  const t = H(Ae, null, !1);
+function yt(e) {
+  const t = H(Se, null, !1);
   return w(t, b), t.teardown = e, t;
 }
-function Qn(e) {
-  gn();
+function nr(e) {
+  wn();
   var t = (
     /** @type {Effect} */
     v.f
@@ -1204,54 +1218,54 @@ function Qn(e) {
     );
     (r.e ??= []).push(e);
   } else
-    return yt(e);
+    return Et(e);
 }
-function yt(e) {
-  return H(Ee | Vt, e, !1);
+function Et(e) {
+  return H(be | Bt, e, !1);
 }
-function yn(e) {
+function En(e) {
   M.ensure();
   const t = H(re | ae, e, !0);
   return (n = {}) => new Promise((r) => {
-    n.outro ? ye(t, () => {
+    n.outro ? Ee(t, () => {
       D(t), r(void 0);
     }) : (D(t), r(void 0));
   });
 }
-function er(e) {
-  return H(Ee, e, !1);
+function rr(e) {
+  return H(be, e, !1);
 }
-function En(e) {
+function bn(e) {
   return H(je | ae, e, !0);
 }
-function bn(e, t = 0) {
-  return H(Ae | t, e, !0);
+function mn(e, t = 0) {
+  return H(Se | t, e, !0);
 }
-function tr(e, t = [], n = [], r = []) {
-  on(r, t, n, (i) => {
-    H(Ae, () => e(...i.map(W)), !0);
+function ir(e, t = [], n = [], r = []) {
+  cn(r, t, n, (i) => {
+    H(Se, () => e(...i.map(W)), !0);
   });
 }
-function mn(e, t = 0) {
+function xn(e, t = 0) {
   var n = H(B | t, e, !0);
   return n;
 }
 function Z(e) {
   return H(U | ae, e, !0);
 }
-function Et(e) {
+function bt(e) {
   var t = e.teardown;
   if (t !== null) {
     const n = ne, r = d;
-    ze(!0), T(null);
+    Xe(!0), T(null);
     try {
       t.call(null);
     } finally {
-      ze(n), T(r);
+      Xe(n), T(r);
     }
   }
 }
-function bt(e, t = !1) {
+function mt(e, t = !1) {
   var n = e.first;
   for (e.first = e.last = null; n !== null; ) {
     const i = n.ac;
@@ -1262,7 +1276,7 @@ function bt(e, t = !1) {
     (n.f & re) !== 0 ? n.parent = null : D(n, t), n = r;
   }
 }
-function xn(e) {
+function Tn(e) {
   for (var t = e.first; t !== null; ) {
     var n = t.next;
     (t.f & U) === 0 && D(t), t = n;
@@ -1270,32 +1284,32 @@ function xn(e) {
 }
 function D(e, t = !0) {
   var n = !1;
-  (t || (e.f & et) !== 0) && e.nodes !== null && e.nodes.end !== null && (Tn(
+  (t || (e.f & tt) !== 0) && e.nodes !== null && e.nodes.end !== null && (An(
     e.nodes.start,
     /** @type {TemplateNode} */
     e.nodes.end
-  ), n = !0), bt(e, t && !n), Te(e, 0), w(e, $);
+  ), n = !0), mt(e, t && !n), Ae(e, 0), w(e, $);
   var r = e.nodes && e.nodes.t;
   if (r !== null)
     for (const s of r)
       s.stop();
-  Et(e);
+  bt(e);
   var i = e.parent;
-  i !== null && i.first !== null && mt(e), e.next = e.prev = e.teardown = e.ctx = e.deps = e.fn = e.nodes = e.ac = null;
+  i !== null && i.first !== null && xt(e), e.next = e.prev = e.teardown = e.ctx = e.deps = e.fn = e.nodes = e.ac = null;
 }
-function Tn(e, t) {
+function An(e, t) {
   for (; e !== null; ) {
-    var n = e === t ? null : /* @__PURE__ */ ke(e);
+    var n = e === t ? null : /* @__PURE__ */ Re(e);
     e.remove(), e = n;
   }
 }
-function mt(e) {
+function xt(e) {
   var t = e.parent, n = e.prev, r = e.next;
   n !== null && (n.next = r), r !== null && (r.prev = n), t !== null && (t.first === e && (t.first = r), t.last === e && (t.last = n));
 }
-function ye(e, t, n = !0) {
+function Ee(e, t, n = !0) {
   var r = [];
-  xt(e, r, !0);
+  Tt(e, r, !0);
   var i = () => {
     n && D(e), t && t();
   }, s = r.length;
@@ -1306,7 +1320,7 @@ function ye(e, t, n = !0) {
   } else
     i();
 }
-function xt(e, t, n) {
+function Tt(e, t, n) {
   if ((e.f & P) === 0) {
     e.f ^= P;
     var r = e.nodes && e.nodes.t;
@@ -1314,23 +1328,23 @@ function xt(e, t, n) {
       for (const u of r)
         (u.is_global || n) && t.push(u);
     for (var i = e.first; i !== null; ) {
-      var s = i.next, l = (i.f & de) !== 0 || // If this is a branch effect without a block effect parent,
+      var s = i.next, l = (i.f & ve) !== 0 || // If this is a branch effect without a block effect parent,
       // it means the parent block effect was pruned. In that case,
       // transparency information was transferred to the branch effect.
       (i.f & U) !== 0 && (e.f & B) !== 0;
-      xt(i, t, l ? n : !1), i = s;
+      Tt(i, t, l ? n : !1), i = s;
     }
   }
 }
-function nr(e) {
-  Tt(e, !0);
+function sr(e) {
+  At(e, !0);
 }
-function Tt(e, t) {
+function At(e, t) {
   if ((e.f & P) !== 0) {
     e.f ^= P, (e.f & b) === 0 && (w(e, m), V(e));
     for (var n = e.first; n !== null; ) {
-      var r = n.next, i = (n.f & de) !== 0 || (n.f & U) !== 0;
-      Tt(n, i ? t : !1), n = r;
+      var r = n.next, i = (n.f & ve) !== 0 || (n.f & U) !== 0;
+      At(n, i ? t : !1), n = r;
     }
     var s = e.nodes && e.nodes.t;
     if (s !== null)
@@ -1338,19 +1352,19 @@ function Tt(e, t) {
         (l.is_global || t) && l.in();
   }
 }
-function An(e, t) {
+function Sn(e, t) {
   if (e.nodes)
     for (var n = e.nodes.start, r = e.nodes.end; n !== null; ) {
-      var i = n === r ? null : /* @__PURE__ */ ke(n);
+      var i = n === r ? null : /* @__PURE__ */ Re(n);
       t.append(n), n = i;
     }
 }
 let Q = !1;
-function xe(e) {
+function Te(e) {
   Q = e;
 }
 let ne = !1;
-function ze(e) {
+function Xe(e) {
   ne = e;
 }
 let d = null, F = !1;
@@ -1362,21 +1376,21 @@ function I(e) {
   v = e;
 }
 let q = null;
-function Sn(e) {
+function kn(e) {
   d !== null && (q === null ? q = [e] : q.push(e));
 }
 let x = null, A = 0, S = null;
-function kn(e) {
+function Rn(e) {
   S = e;
 }
-let At = 1, J = 0, ee = J;
-function Xe(e) {
+let St = 1, J = 0, ee = J;
+function Ze(e) {
   ee = e;
 }
-function St() {
-  return ++At;
+function kt() {
+  return ++St;
 }
-function ge(e) {
+function we(e) {
   var t = e.f;
   if ((t & m) !== 0)
     return !0;
@@ -1386,10 +1400,10 @@ function ge(e) {
       e.deps
     ), r = n.length, i = 0; i < r; i++) {
       var s = n[i];
-      if (ge(
+      if (we(
         /** @type {Derived} */
         s
-      ) && ct(
+      ) && _t(
         /** @type {Derived} */
         s
       ), s.wv > e.wv)
@@ -1401,12 +1415,12 @@ function ge(e) {
   }
   return !1;
 }
-function kt(e, t, n = !0) {
+function Rt(e, t, n = !0) {
   var r = e.reactions;
   if (r !== null && !q?.includes(e))
     for (var i = 0; i < r.length; i++) {
       var s = r[i];
-      (s.f & E) !== 0 ? kt(
+      (s.f & E) !== 0 ? Rt(
         /** @type {Derived} */
         s,
         t,
@@ -1417,21 +1431,21 @@ function kt(e, t, n = !0) {
       ));
     }
 }
-function Rt(e) {
+function Ct(e) {
   var t = x, n = A, r = S, i = d, s = q, l = R, u = F, f = ee, a = e.f;
   x = /** @type {null | Value[]} */
   null, A = 0, S = null, d = (a & (U | re)) === 0 ? e : null, q = null, le(e.ctx), F = !1, ee = ++J, e.ac !== null && (Ue(() => {
     e.ac.abort(se);
   }), e.ac = null);
   try {
-    e.f |= Ne;
+    e.f |= Oe;
     var o = (
       /** @type {Function} */
       e.fn
     ), h = o(), c = e.deps;
     if (x !== null) {
       var _;
-      if (Te(e, A), c !== null && A > 0)
+      if (Ae(e, A), c !== null && A > 0)
         for (c.length = A + x.length, _ = 0; _ < x.length; _++)
           c[A + _] = x[_];
       else
@@ -1439,11 +1453,11 @@ function Rt(e) {
       if (Ye() && (e.f & k) !== 0)
         for (_ = A; _ < c.length; _++)
           (c[_].reactions ??= []).push(e);
-    } else c !== null && A < c.length && (Te(e, A), c.length = A);
-    if (rt() && S !== null && !F && c !== null && (e.f & (E | Y | m)) === 0)
+    } else c !== null && A < c.length && (Ae(e, A), c.length = A);
+    if (it() && S !== null && !F && c !== null && (e.f & (E | Y | m)) === 0)
       for (_ = 0; _ < /** @type {Source[]} */
       S.length; _++)
-        kt(
+        Rt(
           S[_],
           /** @type {Effect} */
           e
@@ -1460,15 +1474,15 @@ function Rt(e) {
     }
     return (e.f & z) !== 0 && (e.f ^= z), h;
   } catch (p) {
-    return it(p);
+    return st(p);
   } finally {
-    e.f ^= Ne, x = t, A = n, S = r, d = i, q = s, le(l), F = u, ee = f;
+    e.f ^= Oe, x = t, A = n, S = r, d = i, q = s, le(l), F = u, ee = f;
   }
 }
-function Rn(e, t) {
+function Cn(e, t) {
   let n = t.reactions;
   if (n !== null) {
-    var r = Mt.call(n, e);
+    var r = Pt.call(n, e);
     if (r !== -1) {
       var i = n.length - 1;
       i === 0 ? n = t.reactions = null : (n[r] = n[i], n.pop());
@@ -1482,27 +1496,27 @@ function Rn(e, t) {
       /** @type {Derived} */
       t
     );
-    (s.f & k) !== 0 && (s.f ^= k, s.f &= ~te), qe(s), ot(s), Te(s, 0);
+    (s.f & k) !== 0 && (s.f ^= k, s.f &= ~te), qe(s), ct(s), Ae(s, 0);
   }
 }
-function Te(e, t) {
+function Ae(e, t) {
   var n = e.deps;
   if (n !== null)
     for (var r = t; r < n.length; r++)
-      Rn(e, n[r]);
+      Cn(e, n[r]);
 }
-function ve(e) {
+function pe(e) {
   var t = e.f;
   if ((t & $) === 0) {
     w(e, b);
     var n = v, r = Q;
     v = e, Q = !0;
     try {
-      (t & (B | Qe)) !== 0 ? xn(e) : bt(e), Et(e);
-      var i = Rt(e);
-      e.teardown = typeof i == "function" ? i : null, e.wv = At;
+      (t & (B | et)) !== 0 ? Tn(e) : mt(e), bt(e);
+      var i = Ct(e);
+      e.teardown = typeof i == "function" ? i : null, e.wv = St;
       var s;
-      Fe && Jt && (e.f & m) !== 0 && e.deps;
+      Fe && Qt && (e.f & m) !== 0 && e.deps;
     } finally {
       Q = r, v = n;
     }
@@ -1514,7 +1528,7 @@ function W(e) {
     var r = v !== null && (v.f & $) !== 0;
     if (!r && !q?.includes(e)) {
       var i = d.deps;
-      if ((d.f & Ne) !== 0)
+      if ((d.f & Oe) !== 0)
         e.rv < J && (e.rv = J, x === null && i !== null && i[A] === e ? A++ : x === null ? x = [e] : x.push(e));
       else {
         (d.deps ??= []).push(e);
@@ -1532,10 +1546,10 @@ function W(e) {
     );
     if (ne) {
       var u = l.v;
-      return ((l.f & b) === 0 && l.reactions !== null || Ft(l)) && (u = Be(l)), X.set(l, u), u;
+      return ((l.f & b) === 0 && l.reactions !== null || Ot(l)) && (u = Be(l)), X.set(l, u), u;
     }
     var f = (l.f & k) === 0 && !F && d !== null && (Q || (d.f & k) !== 0), a = l.deps === null;
-    ge(l) && (f && (l.f |= k), ct(l)), f && !a && Ct(l);
+    we(l) && (f && (l.f |= k), _t(l)), f && !a && Ft(l);
   }
   if (C?.has(e))
     return C.get(e);
@@ -1543,28 +1557,28 @@ function W(e) {
     throw e.v;
   return e.v;
 }
-function Ct(e) {
+function Ft(e) {
   if (e.deps !== null) {
     e.f |= k;
     for (const t of e.deps)
-      (t.reactions ??= []).push(e), (t.f & E) !== 0 && (t.f & k) === 0 && Ct(
+      (t.reactions ??= []).push(e), (t.f & E) !== 0 && (t.f & k) === 0 && Ft(
         /** @type {Derived} */
         t
       );
   }
 }
-function Ft(e) {
+function Ot(e) {
   if (e.v === y) return !0;
   if (e.deps === null) return !1;
   for (const t of e.deps)
-    if (X.has(t) || (t.f & E) !== 0 && Ft(
+    if (X.has(t) || (t.f & E) !== 0 && Ot(
       /** @type {Derived} */
       t
     ))
       return !0;
   return !1;
 }
-function Cn(e) {
+function Fn(e) {
   var t = F;
   try {
     return F = !0, e();
@@ -1573,31 +1587,31 @@ function Cn(e) {
   }
 }
 const Nt = /* @__PURE__ */ new Set(), Pe = /* @__PURE__ */ new Set();
-function Fn(e, t, n, r = {}) {
+function On(e, t, n, r = {}) {
   function i(s) {
     if (r.capture || ce.call(t, s), !s.cancelBubble)
       return Ue(() => n?.call(this, s));
   }
-  return e.startsWith("pointer") || e.startsWith("touch") || e === "wheel" ? Se(() => {
+  return e.startsWith("pointer") || e.startsWith("touch") || e === "wheel" ? ke(() => {
     t.addEventListener(e, i, r);
   }) : t.addEventListener(e, i, r), i;
 }
-function rr(e, t, n, r, i) {
-  var s = { capture: r, passive: i }, l = Fn(e, t, n, s);
+function fr(e, t, n, r, i) {
+  var s = { capture: r, passive: i }, l = On(e, t, n, s);
   (t === document.body || // @ts-ignore
   t === window || // @ts-ignore
   t === document || // Firefox has quirky behavior, it can happen that we still get "canplay" events when the element is already removed
-  t instanceof HTMLMediaElement) && wt(() => {
+  t instanceof HTMLMediaElement) && yt(() => {
     t.removeEventListener(e, l, s);
   });
 }
-function ir(e) {
+function lr(e) {
   for (var t = 0; t < e.length; t++)
     Nt.add(e[t]);
   for (var n of Pe)
     n(e);
 }
-let Ze = null;
+let Je = null;
 function ce(e) {
   var t = this, n = (
     /** @type {Node} */
@@ -1606,8 +1620,8 @@ function ce(e) {
     /** @type {null | Element} */
     i[0] || e.target
   );
-  Ze = e;
-  var l = 0, u = Ze === e && e.__root;
+  Je = e;
+  var l = 0, u = Je === e && e.__root;
   if (u) {
     var f = i.indexOf(u);
     if (f !== -1 && (t === document || t === /** @type {any} */
@@ -1622,7 +1636,7 @@ function ce(e) {
   }
   if (s = /** @type {Element} */
   i[l] || e.target, s !== t) {
-    Dt(e, "currentTarget", {
+    It(e, "currentTarget", {
       configurable: !0,
       get() {
         return s || n;
@@ -1635,11 +1649,11 @@ function ce(e) {
         var p = s.assignedSlot || s.parentNode || /** @type {any} */
         s.host || null;
         try {
-          var N = s["__" + r];
-          N != null && (!/** @type {any} */
+          var O = s["__" + r];
+          O != null && (!/** @type {any} */
           s.disabled || // DOM could've been updated already by the time this is reached, so we check this as well
           // -> the target could not have been disabled because it emits the event in the first place
-          e.target === s) && N.call(s, e);
+          e.target === s) && O.call(s, e);
         } catch (L) {
           c ? _.push(L) : c = L;
         }
@@ -1660,35 +1674,35 @@ function ce(e) {
   }
 }
 const Nn = ["touchstart", "touchmove"];
-function On(e) {
+function Mn(e) {
   return Nn.includes(e);
 }
-function sr(e, t) {
+function ur(e, t) {
   var n = t == null ? "" : typeof t == "object" ? t + "" : t;
   n !== (e.__t ??= e.nodeValue) && (e.__t = n, e.nodeValue = n + "");
 }
-function fr(e, t) {
-  return Mn(e, t);
+function ar(e, t) {
+  return Pn(e, t);
 }
 const ie = /* @__PURE__ */ new Map();
-function Mn(e, { target: t, anchor: n, props: r = {}, events: i, context: s, intro: l = !0 }) {
-  pn();
+function Pn(e, { target: t, anchor: n, props: r = {}, events: i, context: s, intro: l = !0 }) {
+  gn();
   var u = /* @__PURE__ */ new Set(), f = (h) => {
     for (var c = 0; c < h.length; c++) {
       var _ = h[c];
       if (!u.has(_)) {
         u.add(_);
-        var p = On(_);
+        var p = Mn(_);
         t.addEventListener(_, ce, { passive: p });
-        var N = ie.get(_);
-        N === void 0 ? (document.addEventListener(_, ce, { passive: p }), ie.set(_, 1)) : ie.set(_, N + 1);
+        var O = ie.get(_);
+        O === void 0 ? (document.addEventListener(_, ce, { passive: p }), ie.set(_, 1)) : ie.set(_, O + 1);
       }
     }
   };
-  f(Pt(Nt)), Pe.add(f);
-  var a = void 0, o = yn(() => {
-    var h = n ?? t.appendChild(pt());
-    return un(
+  f(Dt(Nt)), Pe.add(f);
+  var a = void 0, o = En(() => {
+    var h = n ?? t.appendChild(gt());
+    return an(
       /** @type {TemplateNode} */
       h,
       {
@@ -1697,14 +1711,14 @@ function Mn(e, { target: t, anchor: n, props: r = {}, events: i, context: s, int
       },
       (c) => {
         if (s) {
-          Qt({});
+          en({});
           var _ = (
             /** @type {ComponentContext} */
             R
           );
           _.c = s;
         }
-        i && (r.$$events = i), a = e(c, r) || {}, s && en();
+        i && (r.$$events = i), a = e(c, r) || {}, s && tn();
       }
     ), () => {
       for (var c of u) {
@@ -1721,68 +1735,71 @@ function Mn(e, { target: t, anchor: n, props: r = {}, events: i, context: s, int
   return De.set(a, o), a;
 }
 let De = /* @__PURE__ */ new WeakMap();
-function lr(e, t) {
+function or(e, t) {
   const n = De.get(e);
   return n ? (De.delete(e), n(t)) : Promise.resolve();
 }
 export {
-  Wn as $,
-  Kn as A,
-  Pt as B,
-  Un as C,
-  Zn as D,
-  de as E,
-  ke as F,
-  Vn as G,
-  er as H,
+  tn as $,
+  $n as A,
+  Dt as B,
+  Yn as C,
+  er as D,
+  ve as E,
+  Re as F,
+  yt as G,
+  Kn as H,
   P as I,
-  bn as J,
-  Se as K,
-  Yn as L,
-  Bn as M,
-  qn as N,
-  Ye as O,
-  fn as P,
-  G as Q,
-  oe as R,
-  Ce as S,
-  Ln as T,
-  K as U,
-  ir as V,
-  tr as W,
-  rr as X,
-  en as Y,
-  $n as Z,
-  Xn as _,
-  gt as a,
-  Qt as a0,
-  zn as a1,
-  sr as a2,
-  fr as a3,
-  lr as a4,
-  vn as b,
-  jn as c,
+  Xn as J,
+  Bn as K,
+  Hn as L,
+  rr as M,
+  Vn as N,
+  mn as O,
+  ke as P,
+  Un as Q,
+  Ye as R,
+  he as S,
+  jn as T,
+  ln as U,
+  G as V,
+  oe as W,
+  K as X,
+  lr as Y,
+  ir as Z,
+  fr as _,
+  wt as a,
+  Zn as a0,
+  Qn as a1,
+  zn as a2,
+  en as a3,
+  Jn as a4,
+  ur as a5,
+  ar as a6,
+  or as a7,
+  pn as b,
+  qn as c,
   v as d,
   g as e,
   D as f,
-  jt as g,
-  pt as h,
-  Ot as i,
+  qt as g,
+  gt as h,
+  Mt as i,
   Z as j,
   R as k,
-  Cn as l,
-  An as m,
-  mn as n,
-  It as o,
-  ye as p,
+  Fn as l,
+  Sn as m,
+  xn as n,
+  Lt as o,
+  Ee as p,
   W as q,
-  nr as r,
-  Jn as s,
-  me as t,
-  Qn as u,
-  Gn as v,
-  Dn as w,
-  pe as x,
-  Pn as y,
-  In as z
+  sr as r,
+  tr as s,
+  xe as t,
+  nr as u,
+  Wn as v,
+  In as w,
+  ge as x,
+  Dn as y,
+  Ln as z
 };
