@@ -7,7 +7,7 @@ folder in `--workdir`. Interleaved rounds so a busy CPU slows both sides alike; 
 (a) txt2img: `generation.generate` through the ModelManager over a bare `FluxPipeline.__call__` on the very same
     pipeline object, same prompt, noise, steps and sampler (Euler). Goal (issue 15): ratio <= 1.03.
 (b) load from disk: `ModelManager.load` (a fresh manager each round) over a bare
-    `FluxPipeline.from_pretrained(folder, dtype=...)`. Goal for single files (<= 1.05) waits for their loader.
+    `FluxPipeline.from_pretrained(folder, dtype=...)`. Single files against `from_single_file`: bench_flux_single_file.py.
 
     HF_HUB_OFFLINE=1 nice .venv/bin/python bench/bench_flux.py [--rounds 3] [--size 256] [--steps 4]
 """
