@@ -177,20 +177,31 @@ def build(prefix: str, width: Any, height: Any) -> RegionsPanel:
                 c[f"rg_{n}_weight"] = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Weight", scale=1,
                                                 info="Its prompt's share in its area", elem_id=f"{prefix}_rg_{n}_weight")
         c["rg_colour_map"] = gr.Image(type="pil", label="Colour map (one flat colour per region)", format="png",
-                                      elem_id=f"{prefix}_rg_colour_map")
-        c["rg_colours"] = gr.Textbox(label="Colour prompts", lines=3, info=COLOUR_HELP, elem_id=f"{prefix}_rg_colours")
+                                      elem_id=f"{prefix}_rg_colour_map", visible=False)
+        c["rg_colours"] = gr.Textbox(label="Colour prompts", lines=3, info=COLOUR_HELP, elem_id=f"{prefix}_rg_colours",
+                                     visible=False)
         # "Painted": one region layer per row; a layer's painted area (its alpha) is that row's mask.
         colours = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in PALETTE[:ROWS]]
         c["rg_canvas"] = LayeredCanvas(blank((512, 512), None), label="Painted regions: one layer per region row",
                                        layers=[(region_layer(n), "region") for n in range(ROWS)],
                                        active_layer=region_layer(0), colors=colours, default_color=colours[0],
                                        brush_fraction=0.06, uploads=False, can_add_layers=False, canvas_height=360,
-                                       elem_id=f"{prefix}_rg_canvas")
-        page = gr.Button("Page at the picture size", elem_id=f"{prefix}_rg_page", size="sm")
+                                       elem_id=f"{prefix}_rg_canvas", visible=False)
+        page = gr.Button("Page at the picture size", elem_id=f"{prefix}_rg_page", size="sm", visible=False)
         show = gr.Button("Preview layout", elem_id=f"{prefix}_rg_show")
         preview = gr.Image(label="Layout", interactive=False, format="png", elem_id=f"{prefix}_rg_preview")
     panel = RegionsPanel(c, preview)
     c["rg_colour_map"].upload(colour_lines_for, inputs=[c["rg_colour_map"]], outputs=[c["rg_colours"]])
+    by_layout = {BOXES: [c[f"rg_{n}_box"] for n in range(ROWS)], COLOUR_MAP: [c["rg_colour_map"], c["rg_colours"]],
+                 PAINTED: [c["rg_canvas"], page]}
+
+    def shown(source: str) -> list[Any]:
+        # a field another layout reads would be ignored here, so it is not shown
+        return [gr.update(visible=layout == source) for layout, fields in by_layout.items() for _ in fields]
+
+    # .change, not .input: a layout restored from a picture's infotext shows its own fields too
+    c["rg_source"].change(shown, inputs=[c["rg_source"]], outputs=[f for fields in by_layout.values() for f in fields],
+                          queue=False)
     page.click(lambda w, h: blank((int(w or 512), int(h or 512)), None), inputs=[width, height],
                outputs=[c["rg_canvas"]], queue=False)
     names = list(c)

@@ -508,7 +508,11 @@ def test_regions_painted_on_their_layers_become_the_jobs_regions(page, artifacts
     page.locator("#txt2img_prompt textarea").fill("two shapes")
     page.locator("#txt2img_regions").get_by_text("Regions", exact=True).first.click()
     page.locator("#txt2img_rg_enable input").check()
+    box_field = page.locator("#txt2img_rg_0_box")
+    expect(box_field).to_be_visible()  # Boxes is the first layout
     page.locator("#txt2img_rg_source").get_by_text("Painted", exact=True).click()
+    expect(box_field).to_be_hidden()  # boxes mean nothing to painted regions
+    expect(page.locator("#txt2img_rg_colour_map")).to_be_hidden()
     page.locator("#txt2img_rg_page").click()
     editor = page.locator("#txt2img_rg_canvas")
     expect(editor.locator("[data-canvas-readout=zoom]")).not_to_have_text("", timeout=60_000)
