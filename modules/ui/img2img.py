@@ -170,6 +170,22 @@ def _outpaint_picture_and_mask(value: CanvasValue | None) -> tuple[str, Image.Im
     return "inpaint", value.composite(), mask if mask is not None and mask.getbbox() else None
 
 
+def _extra_references(paths: Any) -> tuple[Image.Image, ...]:
+    """The img2img tab's further pictures, in the order they were added; one that is not a picture is named."""
+    pictures = []
+    for path in paths or ():
+        path = path if isinstance(path, str) else getattr(path, "path", None) or getattr(path, "name", "")
+        try:
+            with Image.open(path) as image:
+                image.load()
+                pictures.append(image.copy())
+        except (OSError, UnidentifiedImageError) as exc:
+            name = str(path).replace("\\", "/").rsplit("/", 1)[-1]
+            raise RequestError(f"The reference picture {name} cannot be read ({exc}). Remove it, or add it "
+                               "again as a PNG or JPEG.") from None
+    return tuple(pictures)
+
+
 def _outpaint_sides(form: dict[str, Any]) -> tuple[int, int, int, int]:
     directions = form.get("outpaint_directions") or []
     if not directions:
@@ -181,6 +197,7 @@ def _outpaint_sides(form: dict[str, Any]) -> tuple[int, int, int, int]:
 def request_from_form(tab: str, form: dict[str, Any]) -> GenerationRequest:
     """The request a sub-tab's form describes. Values are checked later by `validate`."""
     mode, picture, mask = _picture_and_mask(tab, form)
+    references = _extra_references(form.get("extra_references")) if tab == "img2img" else ()
     outpaint = _outpaint_sides(form) if tab == "outpaint" else (0, 0, 0, 0)
     seed, subseed = form.get("seed"), form.get("subseed")
     return GenerationRequest(
@@ -191,8 +208,9 @@ def request_from_form(tab: str, form: dict[str, Any]) -> GenerationRequest:
         distilled_cfg_scale=distilled_from_form(form.get("distilled_cfg_scale")),
         height=form.get("height", 512), seed=-1 if seed is None else seed, subseed=-1 if subseed is None else subseed,
         subseed_strength=form.get("subseed_strength", 0.0), batch_count=form.get("batch_count", 1),
-        batch_size=form.get("batch_size", 1), clip_skip=form.get("clip_skip", 1), init_images=(picture,), mask=mask,
-        denoising_strength=form.get("denoising_strength", 0.75), resize_mode=form.get("resize_mode") or 0,
+        batch_size=form.get("batch_size", 1), clip_skip=form.get("clip_skip", 1),
+        init_images=(picture, *references), mask=mask, denoising_strength=form.get("denoising_strength", 0.75),
+        resize_mode=form.get("resize_mode") or 0,
         mask_blur=form.get("mask_blur", 4), inpainting_fill=form.get("inpainting_fill", 1),
         inpaint_full_res=form.get("inpaint_area") == 1, inpaint_full_res_padding=form.get("padding", 32),
         inpainting_mask_invert=form.get("mask_mode") == 1, outpaint=outpaint,
@@ -219,6 +237,12 @@ def _picture_tabs() -> dict[str, Any]:
     with gr.Tabs(elem_id="mode_img2img", overflow_behavior="wrap") as c["subtabs"]:
         with gr.Tab("img2img", id="img2img", elem_id="img2img_img2img_tab") as c["tabs"]["img2img"]:
             c["init_img"] = _upload("Image for img2img", "img2img_image", 480)
+            # Edit models (Qwen-Image-Edit Plus) take several reference pictures in one call; other models take the
+            # pictures in turn for the images of a batch, as A1111's API does with several init images.
+            c["extra_references"] = gr.File(
+                label="More reference pictures (edit models such as Qwen-Image-Edit Plus; other models take the "
+                      "pictures in turn for the images of a batch)", file_count="multiple", file_types=["image"],
+                type="filepath", elem_id="img2img_extra_references", height=90)
         with gr.Tab("Sketch", id="sketch", elem_id="img2img_img2img_sketch_tab") as c["tabs"]["sketch"]:
             # A white page: drawing starts with the first stroke; Upload (or a drop) starts from a picture.
             c["sketch"] = _canvas("img2img_sketch", "Sketch", [("paint", "paint")], "paint", SKETCH_COLORS, "#000000",

@@ -227,3 +227,23 @@ def test_txt2img_form_fills_the_request_and_empty_fields_mean_random_seeds_and_t
     assert (request.checkpoint, request.vae, request.extra) == (None, "Automatic", {"ext": {"k": 1}})
     assert (request.width, request.height, request.batch_count, request.clip_skip) == (64, 48, 2, 2)
     validate(request)
+
+
+def test_more_reference_pictures_follow_the_img2img_picture_in_order(tmp_path):
+    paths = []
+    for i, colour in enumerate(((200, 0, 0), (0, 200, 0))):
+        path = tmp_path / f"ref{i}.png"
+        Image.new("RGB", (16, 16), colour).save(path)
+        paths.append(str(path))
+    request = request_from_form("img2img", {**FORM, "init_img": PHOTO, "extra_references": paths})
+    assert request.init_images[0] is PHOTO and len(request.init_images) == 3
+    assert [p.getpixel((0, 0)) for p in request.init_images[1:]] == [(200, 0, 0), (0, 200, 0)]
+    inpaint = request_from_form("inpaint", {**FORM, "inpaint": editor(mask=stroke_layer()), "extra_references": paths})
+    assert len(inpaint.init_images) == 1  # only the img2img tab takes them
+
+
+def test_a_reference_that_is_not_a_picture_is_named_in_the_error(tmp_path):
+    broken = tmp_path / "notes.png"
+    broken.write_text("not a picture")
+    with pytest.raises(RequestError, match="notes.png cannot be read"):
+        request_from_form("img2img", {**FORM, "init_img": PHOTO, "extra_references": [str(broken)]})
