@@ -93,3 +93,24 @@ def test_the_step_cache_accordion_is_in_both_tabs_and_png_info_fills_it(tiny_mod
     assert len(updates) == len(outputs)
     assert outputs[-2:] == txt2img.step_cache.ordered()
     assert [u.get("value") for u in updates[-2:]] == [DEEPCACHE, 2]
+
+
+def test_send_to_img2img_restores_the_cache_a_picture_was_made_with():
+    from PIL import Image
+
+    from modules.core.infotext import parse_infotext
+    from modules.core.requests import request_fields_from_infotext
+    from modules.ui.img2img import Img2ImgTab, SendToImg2Img
+
+    components = {name: object() for name in ("subtabs", "tab", "init_img", "inpaint", "inpaint_options", "prompt",
+                                              "negative_prompt", "sampler", "schedule_type", "steps", "cfg_scale",
+                                              "width", "height", "checkpoint", "vae")}
+    panel = StepCachePanel(object(), object())
+    sending = SendToImg2Img(Img2ImgTab(**components, step_cache=panel), object(), "img2img")
+    params = {"Steps": 8, "Sampler": "Euler", "Seed": 3, "Size": "16x16", "Step cache": "FirstBlockCache"}
+    parsed = parse_infotext(format_infotext("a red circle", "", params))
+    values = request_fields_from_infotext(parsed.prompt, parsed.negative_prompt, parsed.params)
+    updates = sending.updates(Image.new("RGB", (16, 16)), values)
+    assert len(updates) == len(sending.outputs())
+    restored = dict(zip(map(id, sending.outputs()), updates))
+    assert restored[id(panel.choice)]["value"] == "FirstBlockCache"
