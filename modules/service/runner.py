@@ -125,8 +125,12 @@ class Processor:
             if is_reference_module(unit.module):  # an IP-Adapter unit: adapter, encoder and module checked
                 self._check_reference(n, unit, checkpoint, request)
                 continue
+            picture_only = flow_control.takes_control_picture(checkpoint.family)  # Flux Canny/Depth: no model
+            if not picture_only and unit.model.strip().casefold() == "none":
+                raise RequestError(f"ControlNet unit {n} is enabled but has no model (Model is None). Choose a "
+                                   "ControlNet model, or disable the unit.")
             try:
-                if not flow_control.takes_control_picture(checkpoint.family):  # Flux Canny/Depth: no model
+                if not picture_only:
                     self.models.usable_controlnet(unit.model, checkpoint)
             except LookupError as exc:
                 raise RequestError(f"ControlNet unit {n}: {exc.args[0]}") from None

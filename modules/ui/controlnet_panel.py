@@ -109,7 +109,9 @@ class ControlNetPanel:
             out.append(ControlUnit(
                 enabled=True, image=None if use_input else drawn_picture(data.get(w.image)),
                 module=data.get(w.module) or "none",
-                model="" if data.get(w.model) in (None, NO_MODEL) else data.get(w.model),
+                # "None" as sd-webui-controlnet's clients send it: refused at submit unless the checkpoint takes
+                # the unit's picture alone (Flux.1 Canny/Depth).
+                model=data.get(w.model) or NO_MODEL,
                 weight=data.get(w.weight, 1.0), guidance_start=data.get(w.start, 0.0),
                 guidance_end=data.get(w.end, 1.0), control_mode=data.get(w.control_mode) or CONTROL_MODES[0],
                 resize_mode=data.get(w.resize_mode) or CONTROL_RESIZE_MODES[1],

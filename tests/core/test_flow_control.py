@@ -223,3 +223,14 @@ def test_what_a_flux_control_checkpoint_cannot_take_is_refused_with_the_reason(m
     info = manager.resolve("tiny-flux-canny-dev")
     with pytest.raises(RequestError, match=reason):
         check(_canny_dev(**fields), info.family, info.family_label, info.name)
+
+
+def test_at_submit_a_unit_without_a_model_is_taken_by_a_flux_control_checkpoint_and_refused_elsewhere(
+        models_dir, tmp_path, cpu_fp32):
+    from tests.api.conftest import make_services
+
+    services = make_services(models_dir, tmp_path, cpu_fp32, per_user_outputs=False)  # the jobs are not started
+    checked = services.processor.check(_canny_dev())
+    assert checked.control_units[0].model == "None"
+    with pytest.raises(RequestError, match="has no model"):
+        services.processor.check(_request("tiny-flux", model="None"))
