@@ -32,6 +32,7 @@ from modules.ui import (
     extension_sections,
     face_restoration,
     jobstream,
+    modules_select,
     refiner_panel,
     send_row,
     soft_inpainting_panel,
@@ -203,6 +204,7 @@ def request_from_form(tab: str, form: dict[str, Any]) -> GenerationRequest:
     return GenerationRequest(
         prompt=form.get("prompt") or "", negative_prompt=form.get("negative_prompt") or "", mode=mode,
         checkpoint=form.get("checkpoint") or None, vae=form.get("vae") or "Automatic",
+        additional_modules=modules_select.field(form.get("additional_modules")),
         sampler=form.get("sampler") or "Euler a", schedule_type=form.get("schedule_type") or "Automatic",
         steps=form.get("steps", 20), cfg_scale=form.get("cfg_scale", 7.0), width=form.get("width", 512),
         distilled_cfg_scale=distilled_from_form(form.get("distilled_cfg_scale")),
@@ -338,7 +340,9 @@ def build(services: Services) -> Img2ImgTab:
         checkpoint = gr.Dropdown(choices, value=selected, label="Checkpoint", elem_id="img2img_checkpoint", scale=4)
         vae = gr.Dropdown(["Automatic"] + [v.name for v in services.models.vaes], value="Automatic", label="VAE",
                           elem_id="img2img_vae", scale=2)
+        modules = modules_select.build(services, "img2img", selected)
     user_defaults.connect(services, checkpoint)
+    modules_select.connect(services, checkpoint, modules)
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(label="Prompt", lines=3, value=defaults.get("prompt", ""), elem_id="img2img_prompt")
@@ -376,6 +380,7 @@ def build(services: Services) -> Img2ImgTab:
     form = {**{k: v for k, v in pictures.items() if k not in ("tabs", "subtabs", "sketch_clear")},
             **{k: v for k, v in settings.items() if k not in ("inpaint_options", "random_seed", "reuse_seed")},
             "prompt": prompt, "negative_prompt": negative, "checkpoint": checkpoint, "vae": vae, "tab": tab,
+            "additional_modules": modules,
             "restore_faces": restore_faces, **detailer.components, wildcards_panel.FIELD: wildcards_mode}
     form.update(regions.components)
 

@@ -61,6 +61,14 @@ def test_the_multiselect_sits_beside_the_checkpoint_and_its_choice_reaches_the_r
               "batch_count": 1, "batch_size": 1, "clip_skip": 1, "checkpoint": "tiny-flux-bfl.safetensors",
               "vae": "Automatic", "additional_modules": NAMES[:2]}
     assert request_from_form(values).additional_modules == tuple(NAMES[:2])
+    img2img_select = blocks["img2img_modules"]  # img2img has the same choice beside its checkpoint
+    assert img2img_select.label == "VAE / Text encoder" and img2img_select.value == select.value
+    from PIL import Image
+
+    from modules.ui.img2img import request_from_form as img2img_request
+
+    form = {**values, "init_img": Image.new("RGB", (32, 32)), "additional_modules": NAMES[2:]}
+    assert img2img_request("img2img", form).additional_modules == tuple(NAMES[2:])
 
 
 def test_send_to_txt2img_restores_the_files_a_picture_was_made_with(flux_services):
