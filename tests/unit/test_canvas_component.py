@@ -47,3 +47,6 @@ def test_a_canvas_configured_wrongly_says_what_to_fix():
         LayeredCanvas(layers=[("paint", "paint")], active_layer="mask", render=False)
     with pytest.raises(CanvasError, match="brush_fraction"):
         LayeredCanvas(brush_fraction=0.9, render=False)
+    with pytest.raises(CanvasError, match="pressure is 'flow'; it has to be one of size, opacity, both"):
+        LayeredCanvas(pressure="flow", render=False)
+    assert LayeredCanvas(pressure="both", render=False).get_config()["pressure"] == "both"  # reaches the browser
