@@ -49,6 +49,7 @@ class WorkerConfig:
     precision: str = "auto"
     models_in_ram: int = 2
     threads: int = 0  # torch threads on the CPU (0: torch's default)
+    compile: bool = False  # --compile: the denoisers of a CUDA worker are compiled (engine/compilation.py)
 
 
 @dataclass
@@ -121,6 +122,12 @@ class GenerationWorker:
                                    lora_dir=config.lora_dir, embeddings_dir=config.embeddings_dir,
                                    ipadapter_dir=config.ipadapter_dir, clip_vision_dir=config.clip_vision_dir,
                                    text_encoder_dirs=config.text_encoder_dirs, unet_dirs=config.unet_dirs)
+        if config.compile:  # a GPU worker compiles; a CPU one says why not (the head may have no GPU itself)
+            from modules.engine import compilation
+
+            if self.device.device.type == "cuda":
+                compilation.enable_tf32()
+            self.models.listeners.append(lambda loaded: compilation.on_model_loaded(loaded, self.device.device.type))
         self.models.refresh()
         self.samplers = SamplerRegistry.default()
         self.preprocessors = PreprocessorRegistry.default(config.annotators_dir)

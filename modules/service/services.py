@@ -104,7 +104,10 @@ class Services:
 
 def _compile_option(settings: Settings, device: DeviceConfig, models: ModelManager) -> None:
     """--compile: refused on the CPU (CompileError), skipped elsewhere off CUDA; on CUDA every loaded model's
-    denoiser is compiled by engine/compilation.py, and TF32 is switched on."""
+    denoiser is compiled by engine/compilation.py, and TF32 is switched on. With Ray workers the workers compile
+    on their GPUs (engine/worker.py), so a head without a GPU does not refuse it."""
+    if settings.workers or settings.ray_address:
+        return
     note = compilation.check_flag(settings.compile, device.device.type)
     if note:
         log.info(note)

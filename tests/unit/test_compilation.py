@@ -123,3 +123,15 @@ def test_webui_started_with_compile_on_the_cpu_stops_with_the_reason(tmp_path):
     assert run.returncode == 1
     assert "error: --compile needs a CUDA GPU" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_with_ray_workers_the_head_leaves_compile_to_the_workers():
+    from modules.engine.devices import DeviceConfig
+    from modules.service.services import _compile_option
+    from modules.service.workers.runtime import worker_config
+
+    settings = settings_from_args(["--compile", "--workers", "2"])
+    models = SimpleNamespace(listeners=[])
+    _compile_option(settings, DeviceConfig(torch.device("cpu"), torch.float32, "test"), models)  # no refusal
+    assert models.listeners == []
+    assert worker_config(settings).compile and not worker_config(settings_from_args(["--workers", "2"])).compile

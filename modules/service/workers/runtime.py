@@ -100,7 +100,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
                         clip_vision_dir=p.clip_vision, vae_approx_dir=p.vae_approx, adetailer_dir=p.adetailer,
                         text_encoder_dirs=p.text_encoders, unet_dirs=p.unets,
                         device=settings.device,
-                        precision=settings.precision, models_in_ram=settings.models_in_ram)
+                        precision=settings.precision, models_in_ram=settings.models_in_ram, compile=settings.compile)
 
 
 def runtime_env() -> dict[str, Any]:
