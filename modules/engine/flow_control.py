@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modules.core.requests import CONTROL_MODES, GenerationRequest, RequestError
+from modules.core.results import DetectedMap
 from modules.engine.controlnet.apply import ActiveControl, control_map
 from modules.engine.controlnet.apply import prepare as prepare_units
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry, is_reference_module
@@ -99,6 +100,7 @@ class FlowControls:
     pipe: Any
     kwargs: dict[str, Any]
     infotext: dict[str, Any] = field(default_factory=dict)
+    maps: list[DetectedMap] = field(default_factory=list)  # returned after the pictures, as sd-webui-controlnet does
 
 
 def prepare(request: GenerationRequest, models: ModelSource, loaded: Any, spec: flow_families.FlowPipeline,
@@ -120,9 +122,12 @@ def prepare(request: GenerationRequest, models: ModelSource, loaded: Any, spec: 
     pipe = getattr(diffusers, cls_name).from_pipe(loaded.pipe, controlnet=controlnet, dtype=loaded.pipe.dtype)
     pipe.set_progress_bar_config(disable=True)
     controls = FlowControls(pipe, _kwargs(pairs, len(nets) > 1, preprocessors))
+    registry = preprocessors or PreprocessorRegistry.default()
     for index, (unit, active) in enumerate(pairs):
         key, value = active.infotext(unit, index)
         controls.infotext[key] = value
+        if unit.save_detected_map:
+            controls.maps.append(DetectedMap(index, registry.canonical(unit.module), active.image))
     return controls
 
 
@@ -165,6 +170,7 @@ def _control_picture(request: GenerationRequest, unit: Any, preprocessors: Prepr
     image = control_map(unit, picture, request.width, request.height, registry)
     module = registry.canonical(unit.module)
     resize = ("Just Resize", "Crop and Resize", "Resize and Fill")[unit.resize_mode]
-    return FlowControls(None, {"control_image": image},
-                        {"Control picture": f"Module: {module}, Resize Mode: {resize}, "
-                                            f"Processor Res: {unit.processor_res}, Pixel Perfect: {unit.pixel_perfect}"})
+    params = (f"Module: {module}, Resize Mode: {resize}, Processor Res: {unit.processor_res}, "
+              f"Pixel Perfect: {unit.pixel_perfect}")
+    maps = [DetectedMap(0, module, image)] if unit.save_detected_map else []
+    return FlowControls(None, {"control_image": image}, {"Control picture": params}, maps)

@@ -311,7 +311,8 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
                 control.skip.clear()
     count = len(job.images)
     return GenerationResult(request=request, images=job.images, seeds=seeds[:count], subseeds=subseeds[:count],
-                            infotexts=job.infotexts, interrupted=job.interrupted, warnings=warnings)
+                            infotexts=job.infotexts, interrupted=job.interrupted, warnings=warnings,
+                            detected_maps=controls.maps if controls is not None else [])
 
 
 def _run_batch(job: _Job, mode: str, prompt: str, prepared: inpainting.Prepared | None, guidance: dict[str, Any],
@@ -331,7 +332,8 @@ def _run_batch(job: _Job, mode: str, prompt: str, prepared: inpainting.Prepared 
             if job.hires is None:
                 return pipe(**common, height=request.height, width=request.width).images
             first = pipe(**common, height=request.height, width=request.width, **job.hires.first_pass_kwargs())
-            return job.hires.run(pipe, first.images, batch_index, seeds, lambda steps: _callback(job, batch_index, steps))
+            return job.hires.run(pipe, first.images, batch_index, seeds,
+                                 lambda steps: _callback(job, batch_index, steps))
         size = dict(height=prepared.height, width=prepared.width)
         if mode == "edit":
             references = [source.working for source in prepared.sources]

@@ -124,6 +124,8 @@ def test_a_flux_unit_is_the_bare_flux_controlnet_pipeline_and_steers_the_picture
     plain = generate(_request("tiny-flux", control_units=()), manager, SamplerRegistry.default())
     assert not np.array_equal(np.asarray(result.images[0]), np.asarray(plain.images[0]))
     assert 'ControlNet 0: "Module: none, Model: flux-canny, Weight: 0.8' in result.infotexts[0]
+    assert [(m.unit, m.module) for m in result.detected_maps] == [(0, "none")]
+    assert np.array_equal(np.asarray(result.detected_maps[0].image), np.asarray(MAP))
 
 
 def test_an_sd3_unit_is_the_bare_sd3_controlnet_pipeline(manager, models_dir):
@@ -201,6 +203,7 @@ def test_a_flux_control_checkpoint_draws_from_its_units_picture_like_the_bare_co
                      manager, SamplerRegistry.default())
     assert not np.array_equal(np.asarray(result.images[0]), np.asarray(other.images[0]))  # the picture steers it
     assert "Control picture:" in result.infotexts[0] and "Distilled CFG Scale: 30" in result.infotexts[0]
+    assert len(result.detected_maps) == 1 and result.detected_maps[0].image.size == (32, 32)
 
 
 def test_flux_control_checkpoint_img2img_uses_the_input_picture_as_its_control_picture_when_the_unit_has_none(manager):
