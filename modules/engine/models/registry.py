@@ -327,7 +327,8 @@ class CheckpointRegistry:
             sha = sha256_folder(info.path) if info.kind == "diffusers" else sha256_file(info.path)
             self.cache.put(info.path, {"sha256": sha})
         updated = replace(info, sha256=sha)
-        self._items = tuple(updated if i.path == info.path else i for i in self._items)
+        listed = replace(updated, parts=(), config_folders=())  # a job's choice of text encoders stays with the job
+        self._items = tuple(listed if i.path == info.path else i for i in self._items)
         return updated
 
     def hash_missing(self, stop: threading.Event | None = None) -> None:
