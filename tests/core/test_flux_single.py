@@ -176,3 +176,17 @@ def test_a_comfyui_models_folder_is_read_where_comfyui_keeps_each_kind_of_file(t
     with manager.use(transformer.name) as loaded:
         assert type(loaded.pipe).__name__ == "FluxPipeline"
         assert {m.name for m in loaded.info.parts} == {clip.name, t5.name, vae.name}
+
+
+def test_a_flux_file_refused_by_an_older_scan_is_read_again_and_listed_usable(tiny_files, tmp_path):
+    from modules.engine.models.registry import CheckpointRegistry, HashCache
+
+    _, transformer, *_ = tiny_files
+    root = tmp_path / "Stable-diffusion"
+    root.mkdir()
+    (root / transformer.name).symlink_to(transformer)
+    cache = HashCache(tmp_path / "models.json")
+    cache.put(root / transformer.name, {"error": "this is a Flux.1 dev transformer (bfloat16, 1+1 blocks): Flux from "
+                                                 "a single transformer file ... cannot be loaded yet; use ..."})
+    (info,) = CheckpointRegistry(root, cache).refresh()
+    assert info.usable and info.flux_file and info.family_label.startswith("Flux.1 dev transformer")
