@@ -283,7 +283,9 @@ class CheckpointRegistry:
         for path, kind, root in found:
             facts = self.cache.get(path)
             if facts is None or ("family" not in facts and "error" not in facts) or _stale(facts):
-                facts = {**(facts or {}), **describers[kind](path)}
+                # An older refusal is replaced (None, as the cache merges what it stores), never kept beside new facts.
+                facts = {**(facts or {}), **({"error": None} if facts and _stale(facts) else {}),
+                         **describers[kind](path)}
                 self.cache.put(path, facts)
             if kind == "gguf":
                 gguf_facts[path] = facts
