@@ -190,3 +190,33 @@ def test_a_flux_file_refused_by_an_older_scan_is_read_again_and_listed_usable(ti
                                                  "a single transformer file ... cannot be loaded yet; use ..."})
     (info,) = CheckpointRegistry(root, cache).refresh()
     assert info.usable and info.flux_file and info.family_label.startswith("Flux.1 dev transformer")
+
+
+def test_an_fp8_file_runs_through_the_manager_with_its_weights_stored_in_fp8(tiny_files, tmp_path):
+    from safetensors import safe_open
+
+    from modules.engine.devices import DeviceConfig
+    from modules.engine.models.manager import ModelManager
+
+    folder, transformer, clip, t5, vae = tiny_files
+    for sub, file in (("text_encoder", clip), ("text_encoder", t5), ("VAE", vae)):
+        (tmp_path / sub).mkdir(exist_ok=True)
+        (tmp_path / sub / file.name).symlink_to(file)
+    (tmp_path / "Stable-diffusion").mkdir()
+    (tmp_path / "Stable-diffusion" / "tiny-flux").symlink_to(folder, target_is_directory=True)
+    with safe_open(str(transformer), "pt") as f:
+        weights = {k: (f.get_tensor(k).to(torch.float8_e4m3fn) if k.endswith("qkv.weight") else f.get_tensor(k))
+                   for k in f.keys()}
+        save_file(weights, str(tmp_path / "Stable-diffusion" / "tiny-fp8.safetensors"), metadata=f.metadata())
+    manager = ModelManager(checkpoints_dir=tmp_path / "Stable-diffusion", vae_dir=tmp_path / "VAE",
+                           cache_file=tmp_path / "m.json", device=DeviceConfig(torch.device("cpu"), torch.bfloat16,
+                                                                               "tests"),
+                           text_encoder_dirs=(tmp_path / "text_encoder",))
+    manager.refresh()
+    assert "float8_e4m3fn" not in manager.resolve("tiny-fp8.safetensors").family_label  # most weights are bf16
+    with manager.use("tiny-fp8.safetensors") as loaded:
+        assert loaded.placement.fp8 and "stored in fp8" in loaded.placement.fp8_reason
+        assert loaded.pipe.transformer.transformer_blocks[0].attn.to_q.weight.dtype == torch.float8_e4m3fn
+        image = loaded.pipe(prompt="a red circle", height=32, width=32, num_inference_steps=2, output_type="np",
+                            generator=torch.Generator().manual_seed(1)).images
+    assert np.isfinite(image).all() and image.std() > 0.01
