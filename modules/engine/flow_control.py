@@ -28,6 +28,7 @@ from modules.engine.models.source import ModelSource
 # The pipeline family -> (its ControlNet pipeline, the MultiControlNet class for several units).
 PIPELINES = {"flux": ("FluxControlNetPipeline", "FluxMultiControlNetModel"),
              "sd3": ("StableDiffusion3ControlNetPipeline", "SD3MultiControlNetModel")}
+IMG2IMG = {"flux": "FluxControlNetImg2ImgPipeline"}  # SD 3.x has no ControlNet img2img pipeline in diffusers
 # Flux union ControlNets (InstantX's and Shakker-Labs' Union models) take the kind of map as a mode number; the
 # unit's preprocessor says which kind its map is.
 UNION_MODES = {"canny": 0, "tile": 1, "depth": 2, "blur": 3, "openpose": 4, "gray": 5, "lq": 6}
@@ -53,9 +54,16 @@ def check(request: GenerationRequest, family: str | None, label: str, name: str)
     if not any(p.family in PIPELINES for p in flow_families.family_pipelines(family)):
         raise RequestError(f"ControlNet units are not available for {name} ({label}): ControlNets run on Flux.1 "
                            "(dev, schnell) and SD 3.x checkpoints. Disable the units, or choose one of those.")
-    if request.mode != "txt2img":
-        raise RequestError(f"ControlNet units on {label} work in txt2img only yet. Use txt2img with the unit's "
-                           "picture, or disable the units.")
+    img2img = request.mode == "img2img" and any(p.family in IMG2IMG for p in flow_families.family_pipelines(family))
+    if request.mode != "txt2img" and not img2img:
+        where = "txt2img and img2img" if any(p.family in IMG2IMG for p in flow_families.family_pipelines(family)) \
+            else "txt2img"
+        raise RequestError(f"ControlNet units on {label} work in {where} only yet. Use {where.split()[0]} with the "
+                           "unit's picture, or disable the units.")
+    if img2img and (request.cfg_scale != 1 or request.negative_prompt.strip()):
+        raise RequestError(f"CFG scale and a negative prompt are not available with ControlNet units in img2img on "
+                           f"{label}: its ControlNet img2img pipeline has no unguided pass. Set CFG scale to 1 and "
+                           "clear the negative prompt (Distilled CFG Scale still steers a dev model).")
     if request.enable_hr:
         raise RequestError(f"ControlNet units on {label} cannot be combined with the hires fix yet. Turn one off.")
     for n, unit in enumerate(units, start=1):
@@ -102,6 +110,14 @@ class FlowControls:
     infotext: dict[str, Any] = field(default_factory=dict)
     maps: list[DetectedMap] = field(default_factory=list)  # returned after the pictures, as sd-webui-controlnet does
 
+    def call_kwargs(self, pipe: Any, guidance: dict[str, Any]) -> dict[str, Any]:
+        """The job's guidance arguments the pipeline takes, with the units' (check() refused what would be lost:
+        Flux's ControlNet img2img pipeline has no true CFG, so CFG 1 and no negative prompt reach it)."""
+        import inspect
+
+        accepts = inspect.signature(type(pipe).__call__).parameters
+        return {**{k: v for k, v in guidance.items() if k in accepts}, **self.kwargs}
+
 
 def prepare(request: GenerationRequest, models: ModelSource, loaded: Any, spec: flow_families.FlowPipeline,
             preprocessors: PreprocessorRegistry | None) -> FlowControls | None:
@@ -112,11 +128,14 @@ def prepare(request: GenerationRequest, models: ModelSource, loaded: Any, spec: 
     units = tuple(unit for unit in request.control_units if unit.enabled)
     if spec.control_map:
         return _control_picture(request, units[0], preprocessors)
-    if not units or request.mode != "txt2img":
+    if not units or request.mode not in ("txt2img", "img2img"):
         return None
+    fallback = request.init_images[0] if request.init_images else None  # img2img: a unit without its own picture
     pairs = prepare_units(units, models, loaded.info, preprocessors or PreprocessorRegistry.default(),
-                          request.width, request.height, None)
+                          request.width, request.height, fallback)
     cls_name, multi_name = PIPELINES[spec.family]
+    if request.mode == "img2img":
+        cls_name = IMG2IMG[spec.family]
     nets = [active.model for _, active in pairs]
     controlnet = nets[0] if len(nets) == 1 else getattr(diffusers, multi_name)(nets)
     pipe = getattr(diffusers, cls_name).from_pipe(loaded.pipe, controlnet=controlnet, dtype=loaded.pipe.dtype)

@@ -293,7 +293,7 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
             job.control = job.hires.control
             job.extra.update(job.hires.infotext)
         if controls is not None:
-            guidance.update(controls.kwargs)
+            guidance = controls.call_kwargs(job.pipe, guidance)
             job.extra.update(controls.infotext)
         for batch_index in range(request.batch_count):
             if job.stop_requested():

@@ -135,6 +135,23 @@ def test_an_sd3_unit_is_the_bare_sd3_controlnet_pipeline(manager, models_dir):
     assert np.array_equal(np.asarray(result.images[0]), np.asarray(bare))
 
 
+def test_a_flux_unit_in_img2img_is_the_bare_flux_controlnet_img2img_pipeline(manager, models_dir):
+    import diffusers
+
+    red = Image.new("RGB", (32, 32), (200, 30, 30))
+    result = generate(_request("tiny-flux", mode="img2img", init_images=(red,), denoising_strength=0.6),
+                      manager, SamplerRegistry.default())
+    controlnet = diffusers.FluxControlNetModel.from_pretrained(str(models_dir / "ControlNet" / "flux-canny"))
+    pipe = diffusers.FluxControlNetImg2ImgPipeline.from_pretrained(
+        str(models_dir / "Stable-diffusion" / "tiny-flux"), controlnet=controlnet, dtype=torch.float32,
+        local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    bare = pipe(prompt=_request("tiny-flux").prompt, image=red, control_image=MAP, strength=0.6,
+                controlnet_conditioning_scale=0.8, control_guidance_end=0.7, guidance_scale=3.5, height=32, width=32,
+                num_inference_steps=3, generator=torch.Generator().manual_seed(7)).images[0]
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(bare))
+
+
 def test_a_union_controlnet_takes_its_mode_from_the_preprocessor(manager, models_dir):
     canny = replace(_request("tiny-flux").control_units[0], model="flux-union", module="canny", threshold_a=100,
                     threshold_b=200)
@@ -163,7 +180,10 @@ def test_a_unit_of_another_family_is_refused_by_the_manager_with_the_reason(mana
 
 @pytest.mark.parametrize("name, fields, reason", [
     ("tiny-chroma", {}, "ControlNets run on Flux.1"),
-    ("tiny-flux", {"mode": "img2img", "init_images": (MAP,)}, "txt2img only"),
+    ("tiny-flux", {"mode": "inpaint", "init_images": (MAP,), "mask": MAP.convert("L")}, "txt2img and img2img only"),
+    ("tiny-sd3", {"mode": "img2img", "init_images": (MAP,)}, "in txt2img only"),
+    ("tiny-flux", {"mode": "img2img", "init_images": (MAP,), "cfg_scale": 2.0, "negative_prompt": "blue"},
+     "no unguided pass"),
     ("tiny-flux", {"enable_hr": True, "hr_upscaler": "Lanczos"}, "hires fix"),
     ("tiny-flux", {"control_units": (ControlUnit(image=MAP, model="flux-canny", control_mode=2),)},
      "control mode 'ControlNet is more important' is not available"),
