@@ -197,7 +197,8 @@ def payload_to_request(payload: GenerationPayload, services: Services, user_opti
         # units are ours, on the request itself.
         extra={str(name).lower(): value for name, value in (payload.alwayson_scripts or {}).items()
                if str(name).lower() != "controlnet"},
-        control_units=units_from_scripts(payload.alwayson_scripts, warnings, services.processor.limits),
+        control_units=units_from_scripts(payload.alwayson_scripts, warnings, services.processor.limits,
+                                         picture_only=_takes_control_picture(services, checkpoint)),
     )
     fields.update(_detailer(fields["extra"]))
     fields.update(a1111_options.request_fields(user_options, overrides,
@@ -500,8 +501,19 @@ def _flag(value: Any, default: bool, what: str) -> bool:
     raise RequestError(f"{what} must be true or false, not {value!r}.")
 
 
-def units_from_scripts(alwayson_scripts: dict[str, Any] | None, warnings: list[str], limits: Limits = Limits()
-                       ) -> tuple[ControlUnit, ...]:
+def _takes_control_picture(services: Services, checkpoint: str | None) -> bool:
+    """Whether the job's checkpoint takes a unit's picture with no ControlNet model (Flux.1 Canny/Depth)."""
+    from modules.engine import flow_control  # torch-free callers of this module do not pay for it
+
+    try:
+        family = services.models.resolve(checkpoint).family
+    except LookupError:
+        return False  # an unknown checkpoint is refused later, with its own message
+    return flow_control.takes_control_picture(family)
+
+
+def units_from_scripts(alwayson_scripts: dict[str, Any] | None, warnings: list[str], limits: Limits = Limits(),
+                       picture_only: bool = False) -> tuple[ControlUnit, ...]:
     scripts = {str(k).lower(): v for k, v in (alwayson_scripts or {}).items()}
     block = scripts.get("controlnet")
     if block is None:
@@ -520,6 +532,8 @@ def units_from_scripts(alwayson_scripts: dict[str, Any] | None, warnings: list[s
         unit = unit_from_arg(arg, index + 1, warnings, limits)
         if unit.enabled and unit.model:
             units.append(unit)
+        elif unit.enabled and picture_only:  # a Flux Canny/Depth checkpoint: the unit brings its control picture
+            units.append(replace(unit, model="None"))
         elif unit.enabled and unit.module not in ("", "none"):
             warnings.append(f"ControlNet unit {index + 1} has a preprocessor but no model; it was skipped.")
     return tuple(units)
