@@ -262,7 +262,7 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
     if _WEIGHTED.search(prompt) or _WEIGHTED.search(request.negative_prompt):
         warnings.append("Prompt weights such as (word:1.2) are not applied to this model's text encoder: "
                         "the prompt was used as written.")
-    prepared = inpainting.prepare(request) if request.mode != "txt2img" else None
+    prepared = flow_inpaint.on_grid(inpainting.prepare(request)) if request.mode != "txt2img" else None
     with models.use(request.checkpoint, request.vae) as loaded:
         info = loaded.info
         check(request, info.family, info.family_label, info.name)

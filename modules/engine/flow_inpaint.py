@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from modules.core.requests import MASKED_CONTENT, GenerationRequest, RequestError
+from modules.engine import imaging
+from modules.engine.inpainting import Prepared
 
 LATENT_NOISE, LATENT_NOTHING = 2, 3  # A1111's masked-content indexes that act on latents (engine/pipelines.py)
 
@@ -41,3 +43,18 @@ def ready(pipe: Any) -> Any:
     if type(pipe).__name__ == "ChromaInpaintPipeline" and "guidance_embeds" not in config:
         pipe.transformer.register_to_config(guidance_embeds=False)
     return pipe
+
+
+def on_grid(prepared: Prepared, multiple: int = 16) -> Prepared:
+    """An outpaint canvas padded to the transformers' 16 px grid (engine/inpainting.py pads it to the VAE's 8): the
+    padding is generated and cropped away after, as SD's is. Other working sizes are the request's, already checked
+    to be multiples of 16."""
+    if prepared.mask is None or (prepared.width % multiple == 0 and prepared.height % multiple == 0):
+        return prepared
+    for source in prepared.sources:
+        if source.crop is None:  # an outpaint source always has one; anything else keeps its own size
+            source.crop = source.working.size
+        source.working = imaging.pad_to_multiple(source.working, multiple)
+    prepared.mask = imaging.pad_to_multiple(prepared.mask, multiple, value=255)
+    prepared.width, prepared.height = prepared.mask.size
+    return prepared

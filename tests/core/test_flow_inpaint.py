@@ -96,6 +96,29 @@ def test_outpaint_on_flux_widens_the_picture_and_keeps_the_original_exactly(mana
     assert "Outpaint: right 16" in result.infotexts[0]
 
 
+def test_an_outpaint_canvas_off_the_16_px_grid_is_padded_onto_it_and_cropped_back_after():
+    from modules.engine import inpainting
+    from modules.engine.flow_inpaint import on_grid
+
+    # Outpaint 8 px: a 40 px canvas, which the inpainting module pads to the VAE's 8 only; real Flux and SD 3.x
+    # latents are 2x2 patches of an 8x VAE, so the transformers need 16.
+    prepared = on_grid(inpainting.prepare(_request("tiny-flux", mask=None, outpaint=(0, 8, 0, 0), width=48)))
+    assert (prepared.width, prepared.height) == (48, 32)
+    assert prepared.sources[0].working.size == (48, 32) and prepared.sources[0].crop == (40, 32)
+    assert prepared.mask.size == (48, 32) and prepared.mask.crop((40, 0, 48, 32)).getextrema() == (255, 255)
+    picture = inpainting.finish(prepared.sources[0], Image.new("RGB", (48, 32), (0, 200, 0)))
+    assert picture.size == (40, 32) and picture.getpixel((0, 0)) == RED.getpixel((0, 0))
+
+
+def test_an_outpaint_of_a_few_pixels_keeps_the_original_and_draws_the_strip(manager):
+    result = generate(_request("tiny-flux", mask=None, outpaint=(0, 8, 0, 0), mask_blur=0, width=48),
+                      manager, SamplerRegistry.default())
+    picture = np.asarray(result.images[0])
+    assert picture.shape[:2] == (32, 40)
+    assert np.array_equal(picture[:, :32], np.asarray(RED))
+    assert not np.array_equal(picture[:, 34:], np.zeros_like(picture[:, 34:]))
+
+
 def test_only_masked_on_sd3_redraws_the_masked_box_at_the_working_size_and_pastes_it_back(manager):
     big = Image.new("RGB", (64, 64), (200, 30, 30))
     mask = Image.new("L", (64, 64), 0)
