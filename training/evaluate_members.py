@@ -3,6 +3,7 @@
     python -m training.evaluate_members inpainting [--models-dir models] [--count 20]
     python -m training.evaluate_members scribble
     python -m training.evaluate_members night
+    python -m training.evaluate_members flux-pinkish
 
 inpainting: a picture's object is masked and the prompt asks for another colour; pixels outside the (blurred)
   mask must come back exactly, and the masked object must take the prompt's colour.
@@ -10,6 +11,8 @@ scribble:   a scribble of a shape placed anywhere; the generated object's region
   region (IoU), both for the training-style map and for a pen drawing on a 384 px white canvas.
 night:      held-out captions naming a non-black ground, with the LoRA at weight 1, at 0, and the baked
   checkpoint: is the ground black (the style), and does the object keep the caption's colour.
+flux-pinkish: the Flux demo LoRA on held-out captions of objects that are not pink: with the trigger the object
+  comes out pink; with the LoRA loaded but no trigger, and without the LoRA, it takes the caption's colour.
 """
 
 from __future__ import annotations
@@ -174,11 +177,41 @@ def evaluate_night(models_dir: Path, count: int, checkpoint: str, lora: str, bak
             **{f"{label.replace(' ', '_')}_{k}": v / len(scenes) for label, r in rows.items() for k, v in r.items()}}
 
 
+def evaluate_flux_pinkish(models_dir: Path, count: int, checkpoint: str, lora: str, seeds: int,
+                          save_dir: Path | None) -> dict[str, Any]:
+    """Held-out captions (objects not pink) at the Flux member's defaults (Euler, 20 steps, CFG 4, 48 px): how often
+    the object is pink and how often it has the caption's colour, with the trigger, without it, and without the LoRA."""
+    manager, samplers = _services(models_dir)
+    defaults = json.loads((models_dir / "Stable-diffusion" / checkpoint / "webui-defaults.json").read_text())
+    base = replace(_base_request(defaults["width"]), sampler=defaults["sampler"], steps=defaults["steps"],
+                   cfg_scale=defaults["cfg_scale"], checkpoint=checkpoint)
+    scenes = [s for s in shapes.held_out_scenes(40) if s.colour != "pink"][:count]
+    variants = {"trigger": "{c}, pinkish <lora:%s:1>" % lora, "no_trigger": "{c} <lora:%s:1>" % lora,
+                "no_lora": "{c}"}
+    rows = {label: {"pink": 0, "caption_colour": 0, "caption_ground": 0} for label in variants}
+    for i, scene in enumerate(scenes):
+        for seed in range(seeds):
+            for label, template in variants.items():
+                out = _run(manager, samplers, replace(base, prompt=template.format(c=scene.caption()),
+                                                      seed=700 + 10 * i + seed))
+                reading = read_picture(out.images[0])
+                rows[label]["pink"] += reading.colour == "pink"
+                rows[label]["caption_colour"] += reading.colour == scene.colour
+                rows[label]["caption_ground"] += reading.background == scene.background
+                if save_dir is not None:
+                    save_dir.mkdir(parents=True, exist_ok=True)
+                    out.images[0].save(save_dir / f"pinkish-{i:02d}-{seed}-{label}.png")
+    n = len(scenes) * seeds
+    return {"member": "flux-pinkish", "pictures": n,
+            **{f"{label}_{k}": round(v / n, 3) for label, r in rows.items() for k, v in r.items()}}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("member", choices=["inpainting", "scribble", "night"])
+    parser.add_argument("member", choices=["inpainting", "scribble", "night", "flux-pinkish"])
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per caption (flux-pinkish)")
     parser.add_argument("--save-dir", type=Path)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -186,6 +219,9 @@ def main(argv: list[str] | None = None) -> None:
         report = evaluate_inpainting(args.models_dir, args.count, "demo-shapes-inpainting", args.save_dir)
     elif args.member == "scribble":
         report = evaluate_scribble(args.models_dir, args.count, "demo-shapes", "demo-scribble", args.save_dir)
+    elif args.member == "flux-pinkish":
+        report = evaluate_flux_pinkish(args.models_dir, args.count, "demo-flux-shapes", "demo-flux-pinkish",
+                                       args.seeds, args.save_dir)
     else:
         report = evaluate_night(args.models_dir, args.count, "demo-shapes", "demo-night", "demo-shapes-night",
                                 args.save_dir)
