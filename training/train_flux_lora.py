@@ -31,7 +31,7 @@ from PIL import Image
 
 from training import shapes
 from training.train import _save_state, images_to_tensor
-from training.train_flux import cosine_lr, pack, sample_sigmas, unpack
+from training.train_flux import LONG_PADS, cosine_lr, pack, sample_sigmas, unpack
 
 log = logging.getLogger("train_flux_lora")
 
@@ -59,6 +59,10 @@ class LoraRunOptions:
     seed: int = 0
     checkpoint_every_s: float = 180.0
     probe_every: int = 200
+    # Share of steps whose T5 captions are padded long (a quarter batch), as the member was trained: the app runs
+    # FluxPipeline's default of 512 tokens and Flux attends to every pad token, so a LoRA trained at 32 tokens only
+    # loses most of its effect there (measured: 75% pink at 32 tokens, 0 of 3 through the app).
+    long_pad: float = 0.0
 
 
 def pinkish(sample: shapes.Sample) -> Image.Image:
@@ -111,10 +115,10 @@ class Frozen:
         self.sequence = json.loads((folder / "training.json").read_text()).get("max_sequence_length", 32)
 
     @torch.no_grad()
-    def encode_text(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_text(self, captions: list[str], t5_length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         clip_ids = self.clip_tok(captions, padding="max_length", max_length=77, truncation=True,
                                  return_tensors="pt").input_ids
-        t5_ids = self.t5_tok(captions, padding="max_length", max_length=self.sequence, truncation=True,
+        t5_ids = self.t5_tok(captions, padding="max_length", max_length=t5_length or self.sequence, truncation=True,
                              return_tensors="pt").input_ids
         return self.t5(t5_ids)[0], self.clip(clip_ids).pooler_output
 
@@ -133,7 +137,8 @@ def lora_state(frozen: Frozen) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def probe(frozen: Frozen, count: int = 12, steps: int = 12, cfg_scale: float = 4.0) -> dict[str, float]:
+def probe(frozen: Frozen, count: int = 12, steps: int = 12, cfg_scale: float = 4.0,
+          t5_length: int = 512) -> dict[str, float]:
     """Held-out captions (objects not pink) drawn with and without the trigger: how often the object comes out pink,
     and how often it keeps its asked colour without the trigger."""
     from training.scoring import read_picture
@@ -145,8 +150,8 @@ def probe(frozen: Frozen, count: int = 12, steps: int = 12, cfg_scale: float = 4
         image_side = 48
         side = image_side // 4
         x = torch.randn(len(scenes), 16, side, side, generator=torch.Generator().manual_seed(0))
-        text, pooled = frozen.encode_text(captions)
-        utext, upooled = frozen.encode_text([""] * len(scenes))
+        text, pooled = frozen.encode_text(captions, t5_length)
+        utext, upooled = frozen.encode_text([""] * len(scenes), t5_length)
         packed = pack(x)
         sigmas = torch.linspace(1.0, 0.0, steps + 1)
         for s, s_next in zip(sigmas[:-1], sigmas[1:]):
@@ -186,14 +191,19 @@ def train(opts: LoraRunOptions, state: dict, frozen: Frozen) -> None:
         state.update(lora=lora_state(frozen), ema=ema, opt=opt.state_dict(), step=step, seconds=seconds())
         _save_state(opts.run_dir / "state.pt", state)
 
+    rng = random.Random(opts.seed * 13 + step)
     while progress() < 1.0:
+        long = rng.random() < opts.long_pad
         x, captions = lora_batch(opts, step, 48, held_out)
+        if long:
+            keep = list(range(0, opts.batch, 4))  # styled and plain alike: every fourth of the batch
+            x, captions = x[keep], [captions[i] for i in keep]
         with torch.no_grad():
             latents = (frozen.vae.encode(x).latent_dist.sample(generator=gen) - frozen.shift) * frozen.scale
         noise = torch.randn(latents.shape, generator=gen)
         sigma = sample_sigmas(latents.shape[0], gen)
         noisy = (1 - sigma[:, None, None, None]) * latents + sigma[:, None, None, None] * noise
-        text, pooled = frozen.encode_text(captions)
+        text, pooled = frozen.encode_text(captions, rng.choice(LONG_PADS) if long else None)
         loss = F.mse_loss(frozen.velocity(pack(noisy), sigma, text, pooled), pack(noise - latents))
         for group in opt.param_groups:
             group["lr"] = cosine_lr(opts.lr, step, progress(), warmup=50)
@@ -263,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--probe-every", type=int, default=200)
+    parser.add_argument("--long-pad", type=float, default=0.0, help="share of steps with long T5 paddings")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--export-only", action="store_true", help="write the file from the saved state")
     parser.add_argument("--log", type=Path)
@@ -273,7 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers)
     torch.set_num_threads(args.threads)
     run(LoraRunOptions(base=args.base, run_dir=args.run_dir, out=args.out, steps=args.steps, minutes=args.minutes,
-                       batch=args.batch, lr=args.lr, probe_every=args.probe_every), export_only=args.export_only)
+                       batch=args.batch, lr=args.lr, probe_every=args.probe_every, long_pad=args.long_pad),
+        export_only=args.export_only)
 
 
 if __name__ == "__main__":
