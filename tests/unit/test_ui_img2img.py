@@ -198,9 +198,10 @@ def test_send_to_img2img_fills_each_output_it_names_and_keeps_what_it_was_not_gi
 
     from modules.ui.img2img import PICTURE_SETTINGS, Img2ImgTab, SendToImg2Img
 
-    # (the soft inpainting, ADetailer and regions panels: tests/unit/test_send_to_panels.py)
+    # (the soft inpainting, ADetailer, regions and step cache panels: tests/unit/test_send_to_panels.py and
+    # tests/unit/test_ui_step_cache.py)
     tab = Img2ImgTab(**{f.name: f"<{f.name}>" for f in fields(Img2ImgTab)
-                         if f.name not in ("soft", "detailer", "regions")})
+                         if f.name not in ("soft", "detailer", "regions", "step_cache")})
     picture = Image.new("RGB", (2048, 1024))  # scaled to a working size of at most 1024 per side
     for target, box in (("img2img", "<init_img>"), ("inpaint", "<inpaint>")):
         sending = SendToImg2Img(tab, "<tabs>", target)
