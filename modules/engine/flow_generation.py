@@ -26,13 +26,12 @@ import torch
 from PIL import Image
 
 from modules.core.infotext import format_infotext
-from modules.core.prompts import extract_loras
 from modules.core.requests import VAE_AUTOMATIC, VAE_NONE, GenerationRequest, RequestError
 from modules.core.results import GenerationResult, JobControl, StepInfo
 from modules.engine import flow_control, flow_hires, flow_inpaint, flow_samplers, inpainting
 from modules.engine.color_correction import match_colours
 from modules.engine.latents import cpu_generators, make_noise
-from modules.engine.models import flow_families
+from modules.engine.models import flow_families, flow_loras
 from modules.engine.models.source import ModelSource
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry
 from modules.engine.upscaling import UpscalerRegistry
@@ -58,7 +57,7 @@ def check(request: GenerationRequest, family: str | None, label: str, name: str)
         refuse("ADetailer (detect and redraw)", "Turn its units off.")
     if request.restore_faces:
         refuse("Face restoration", "Turn it off; restore faces in Extras afterwards.")
-    if request.vae not in (VAE_AUTOMATIC, VAE_NONE, ""):
+    if request.vae not in (VAE_AUTOMATIC, VAE_NONE, "") and not name.endswith(".safetensors"):  # Flux files take one
         refuse("A separate VAE file", "Choose 'Automatic': the model's own VAE is used.")
     if request.clip_skip > 1:
         refuse("Clip skip", "Set it to 1 (the T5 text encoder has no such setting).")
@@ -69,8 +68,7 @@ def check(request: GenerationRequest, family: str | None, label: str, name: str)
     own_noise = all(p.own_noise for p in flow_families.family_pipelines(family))
     if request.subseed_strength > 0 and (request.mode != "txt2img" or not own_noise):
         refuse("Variation seeds", "Set the variation strength to 0 (Flux and SD 3.x take them in txt2img).")
-    if extract_loras(request.prompt)[1]:
-        refuse("LoRA", "Remove the <lora:...> tags.")
+    flow_loras.check(request, family, label, name)
     multiple = 16  # the VAE's 8x and the transformer's 2x2 patches (Flux's packing, SD3's patch embedding)
     for side, value in (("Width", request.width), ("Height", request.height)):
         if value % multiple:
@@ -258,12 +256,12 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
     serves the hires fix, `preprocessors` the ControlNet units (the built-in ones when None)."""
     seeds, subseeds = request.seeds(), request.subseeds()
     warnings: list[str] = []
-    prompt = request.prompt
+    prompt, loras = flow_loras.job_loras(request.prompt, models, warnings)
     if _WEIGHTED.search(prompt) or _WEIGHTED.search(request.negative_prompt):
         warnings.append("Prompt weights such as (word:1.2) are not applied to this model's text encoder: "
                         "the prompt was used as written.")
     prepared = flow_inpaint.on_grid(inpainting.prepare(request)) if request.mode != "txt2img" else None
-    with models.use(request.checkpoint, request.vae) as loaded:
+    with models.use(request.checkpoint, request.vae, loras, modules=request.additional_modules) as loaded:
         info = loaded.info
         check(request, info.family, info.family_label, info.name)
         spec = flow_families.pipeline_of(type(loaded.pipe).__name__)
@@ -277,7 +275,7 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
             job.pipe = controls.pipe
         _scheduler(job, request, loaded, warnings)
         guidance = guidance_kwargs(job.pipe, spec, request, warnings, info.family_label)
-        job.extra = _infotext_extra(job.pipe, request, loaded.scheduler_config)
+        job.extra = _infotext_extra(job.pipe, request, loaded.scheduler_config) | flow_loras.infotext(loras, models)
         if prepared is not None:
             warnings += prepared.warnings
             job.extra.update(prepared.params, Size=f"{prepared.width}x{prepared.height}")
