@@ -140,14 +140,22 @@ def test_missing_or_ambiguous_parts_are_named_with_where_they_go(tiny_files, tmp
                                                                  shape=(49408, 768, 12))], [], transformer.name)
 
 
-def test_a_t5_without_a_tokenizer_anywhere_says_where_to_put_one(tiny_files):
+def test_a_t5_of_unknown_shape_says_where_to_put_its_folder_and_t5_xxl_finds_the_shipped_tokenizer(tiny_files):
     _, _, _, t5, _ = tiny_files
     module = module_files.describe_file(t5, t5.name)
     with pytest.raises(flux_single.FluxPartsError, match="matches neither Flux.1's shipped configs"):
         flux_single.config_source("t5", module, [])
     real = module_files.ModuleInfo("t5xxl_fp16.safetensors", t5, "t5xxl", "T5-XXL", shape=(32128, 4096, 24))
-    with pytest.raises(flux_single.FluxPartsError, match="tokenizer .* is not shipped.*tokenizer_2/"):
-        flux_single.config_source("t5", real, [])
+    assert flux_single.config_source("t5", real, []) == (flux_single.SHIPPED, flux_single.SHIPPED)
+
+
+def test_the_shipped_t5_tokenizer_is_t5s_and_pads_as_flux_asks():
+    tokenizer = flux_single.load_tokenizer("t5", flux_single.SHIPPED)
+    assert len(tokenizer) == 32100  # 32,000 pieces and the 100 <extra_id_N>
+    # T5's own ids ("Hello" is 8774, "</s>" 1), not a vocabulary rebuilt in some other order
+    assert tokenizer("Hello world").input_ids == [8774, 296, 1]
+    ids = tokenizer("a red circle", padding="max_length", max_length=512, truncation=True).input_ids
+    assert len(ids) == 512 and ids[:2] == [3, 9] and ids[4] == 1 and set(ids[5:]) == {0}  # "▁", "a", ..., </s>, pads
 
 
 def test_a_comfyui_models_folder_is_read_where_comfyui_keeps_each_kind_of_file(tiny_files, tmp_path):

@@ -3,10 +3,9 @@ also carries CLIP-L, T5 and the VAE, as ComfyUI saves checkpoints) plus the text
 chose or that fit (engine/models/module_files.py).
 
 Architectures and tokenizers never come from the hub. Each part's config is the first of these whose shapes match
-the part's weights: our shipped Flux.1 configs (`configs/flux/`: CLIP-L with its tokenizer, T5-XXL, the 16-channel
-VAE; schedulers of dev and schnell), then the Flux diffusers folders in models/Stable-diffusion (the demo member's
-small encoders match its own folder, which holds their tokenizers). T5's sentencepiece tokenizer is not shipped:
-it is read from a Flux diffusers folder the user has, and the error says so when there is none.
+the part's weights: our shipped Flux.1 configs (`configs/flux/`: CLIP-L and T5-XXL with their tokenizers, the
+16-channel VAE; schedulers of dev and schnell), then the Flux diffusers folders in models/Stable-diffusion (the demo
+member's small encoders match its own folder, which holds their tokenizers).
 
 Weights are read tensor by tensor from the memory-mapped file and converted straight to the compute dtype (an fp8
 file's weights stay fp8: placement keeps them so and casts each layer as it runs), then assigned into modules built
@@ -185,9 +184,9 @@ def config_source(role: str, module: ModuleInfo, folders: Sequence[Path]) -> tup
     tokenizer = next((f for f in sources if _signature(role, f) == tuple(module.shape) and _has_tokenizer(f / tok)),
                      None)
     if tokenizer is None:
-        raise FluxPartsError(f"the tokenizer of {module.name} ({module.label}) is not shipped (T5's sentencepiece "
-                             "model has no permissively licensed package to take it from): copy a Flux diffusers "
-                             f"folder with its {tok}/ and text_encoder_2/config.json into models/Stable-diffusion")
+        raise FluxPartsError(f"no tokenizer for {module.name} ({module.label}) was found: its shapes match a config "
+                             f"without one; copy the model's diffusers folder (with its {tok}/) into "
+                             "models/Stable-diffusion")
     return config, tokenizer
 
 
