@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from modules.engine.models import flux_files
+
 FLUX_WIDTH = 3072  # Flux.1's (and Chroma's) inner width; Qwen-Image has it too
 SD3_WIDTHS = {1536: "sd3", 2432: "sd3"}  # SD 3 / 3.5 Medium, 3.5 Large
 FLUX_DOUBLE_BLOCKS = 19  # Flux.1's double-stream blocks; Qwen-Image's 60 blocks use the same attention names
@@ -70,23 +72,9 @@ def flow_family(shapes: dict[str, list[int]], metadata: dict[str, str]) -> str |
 
 # ----------------------------------------------------------------------------------- BFL -> diffusers (Flux)
 
-# BFL module (within a block) -> diffusers modules it holds, and how its output rows split among them.
-_DOUBLE = {
-    "img_attn.qkv": ("attn.to_q", "attn.to_k", "attn.to_v"), "img_attn.proj": ("attn.to_out.0",),
-    "img_mlp.0": ("ff.net.0.proj",), "img_mlp.2": ("ff.net.2",), "img_mod.lin": ("norm1.linear",),
-    "txt_attn.qkv": ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"), "txt_attn.proj": ("attn.to_add_out",),
-    "txt_mlp.0": ("ff_context.net.0.proj",), "txt_mlp.2": ("ff_context.net.2",), "txt_mod.lin": ("norm1_context.linear",),
-}
-_SINGLE = {"linear1": ("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"), "linear2": ("proj_out",),
-           "modulation.lin": ("norm.linear",)}
-_GLOBAL = {"img_in": "x_embedder", "txt_in": "context_embedder",
-           "time_in.in_layer": "time_text_embed.timestep_embedder.linear_1",
-           "time_in.out_layer": "time_text_embed.timestep_embedder.linear_2",
-           "vector_in.in_layer": "time_text_embed.text_embedder.linear_1",
-           "vector_in.out_layer": "time_text_embed.text_embedder.linear_2",
-           "guidance_in.in_layer": "time_text_embed.guidance_embedder.linear_1",
-           "guidance_in.out_layer": "time_text_embed.guidance_embedder.linear_2",
-           "final_layer.linear": "proj_out", "final_layer.adaLN_modulation.1": "norm_out.linear"}
+# BFL module (within a block) -> diffusers modules it holds, and how its output rows split among them: the
+# weights' own layout (flux_files), which a LoRA of that layout follows.
+_DOUBLE, _SINGLE, _GLOBAL = flux_files.DOUBLE_MODULES, flux_files.SINGLE_MODULES, flux_files.GLOBAL_MODULES
 # kohya writes BFL's module paths with underscores: these are the dotted leaves to put back.
 _KOHYA_LEAVES = sorted([*_DOUBLE, *_SINGLE, *_GLOBAL], key=len, reverse=True)
 

@@ -59,6 +59,11 @@ _SINGLE = {"modulation.lin": "norm.linear", "linear2": "proj_out"}
 _SINGLE_NORMS = {"norm.query_norm.scale": "attn.norm_q.weight", "norm.key_norm.scale": "attn.norm_k.weight"}
 _SINGLE_FUSED = ("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp")
 _FINAL_MOD = ("final_layer.adaLN_modulation.1", "norm_out.linear")
+# Each BFL module -> the diffusers modules it holds (a fused one's rows split among them in this order): the same
+# layout for other files written against it, such as LoRAs (engine/models/flow_lora_keys.py).
+DOUBLE_MODULES = {**{k: (v,) for k, v in _DOUBLE.items()}, **_DOUBLE_QKV}
+SINGLE_MODULES = {**{k: (v,) for k, v in _SINGLE.items()}, "linear1": _SINGLE_FUSED}
+GLOBAL_MODULES = {**_TOP, _FINAL_MOD[0]: _FINAL_MOD[1]}
 
 
 class FluxFileError(ValueError):
