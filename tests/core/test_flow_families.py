@@ -31,11 +31,7 @@ RED = Image.new("RGB", (32, 32), (200, 30, 30))
 
 @pytest.fixture(scope="module")
 def families_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("flow-families")
-    for name, save in FOLDERS.items():
-        save(root / "Stable-diffusion" / name)
-    (root / "VAE").mkdir()
-    return root
+    return tiny.save_models_dir(tmp_path_factory.mktemp("flow-families"), FOLDERS)
 
 
 @pytest.fixture

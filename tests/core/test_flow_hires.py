@@ -30,11 +30,7 @@ FOLDERS = {
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("flow-hires")
-    for name, save in FOLDERS.items():
-        save(root / "Stable-diffusion" / name)
-    (root / "VAE").mkdir()
-    return root
+    return tiny.save_models_dir(tmp_path_factory.mktemp("flow-hires"), FOLDERS)
 
 
 @pytest.fixture

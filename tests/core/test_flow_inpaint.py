@@ -35,11 +35,7 @@ INSIDE, OUTSIDE = (slice(8, 24), slice(8, 24)), (slice(0, 4), slice(None))
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("flow-inpaint")
-    for name, save in FOLDERS.items():
-        save(root / "Stable-diffusion" / name)
-    (root / "VAE").mkdir()
-    return root
+    return tiny.save_models_dir(tmp_path_factory.mktemp("flow-inpaint"), FOLDERS)
 
 
 @pytest.fixture
