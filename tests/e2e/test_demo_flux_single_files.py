@@ -41,7 +41,7 @@ def _manager(root, cache) -> ModelManager:
 
     manager = ModelManager(checkpoints_dir=root / "Stable-diffusion", vae_dir=root / "VAE", cache_file=cache,
                            device=choose_device("auto", "auto"), models_in_ram=2,
-                           text_encoder_dirs=(root / "text_encoder",))
+                           text_encoder_dirs=(root / "text_encoder",), lora_dir=MODELS / "Lora")
     manager.refresh()
     return manager
 
@@ -62,8 +62,8 @@ def _request(checkpoint: str, **fields) -> GenerationRequest:
 
 def test_the_transformer_file_is_listed_as_flux_with_its_dtype_and_the_module_files_by_kind(single_manager):
     info = single_manager.resolve("demo-flux-bfl.safetensors")
-    assert info.usable and info.family == "flux" and info.flux_file
-    assert info.family_label == "Flux.1 schnell transformer (bfloat16, 3+3 blocks)"
+    assert info.usable and info.family == "demo-flux" and info.flux_file
+    assert info.family_label == "Demo (Flux architecture): Flux.1 schnell transformer (bfloat16, 3+3 blocks)"
     kinds = {m.name: (m.kind, m.dtype) for m in single_manager.modules}
     assert kinds == {"demo-flux-shapes-clip.safetensors": ("clip", "float32"),
                      "demo-flux-shapes-t5.safetensors": ("t5", "float32"),
@@ -85,6 +85,23 @@ def test_the_single_files_draw_the_same_picture_as_the_diffusers_folder(single_m
     assert "Module 2: demo-flux-shapes-t5.safetensors" in info
     assert "Module 3: demo-flux-shapes-ae.safetensors" in info
     assert "Module 1" not in from_folder.infotexts[0]
+
+
+def test_the_demo_lora_is_offered_on_the_transformer_file_and_draws_as_on_the_folder(single_manager, samplers):
+    # The file declares itself the demo member (its metadata), so the demo's LoRA fits it and Flux.1 LoRAs do not.
+    lora = single_manager.find_lora("demo-flux-pinkish")
+    single_manager.check_lora_family(lora, single_manager.resolve("demo-flux-bfl.safetensors"))
+    prompt = "a large red circle on a blue background, pinkish <lora:demo-flux-pinkish:2>"
+    from_folder = generate(validate(_request("demo-flux-shapes", prompt=prompt), samplers=samplers), single_manager,
+                           samplers)
+    from_files = generate(validate(_request("demo-flux-bfl.safetensors", prompt=prompt), samplers=samplers),
+                          single_manager, samplers)
+    plain = generate(validate(_request("demo-flux-bfl.safetensors", prompt=prompt.split(" <lora")[0]),
+                              samplers=samplers), single_manager, samplers)
+    a, b = (np.asarray(r.images[0]).astype(int) for r in (from_folder, from_files))
+    assert np.abs(a - b).max() <= (0 if single_manager.device.dtype.itemsize <= 2 else 8)
+    assert np.abs(b - np.asarray(plain.images[0]).astype(int)).max() > 8  # the LoRA did act on the file's model
+    assert "demo-flux-pinkish: " in from_files.infotexts[0]
 
 
 def test_the_chosen_modules_are_honoured_and_a_wrong_one_is_refused_with_the_reason(single_manager, samplers):

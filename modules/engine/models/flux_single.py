@@ -49,6 +49,9 @@ class FluxFile:
     variant: str  # "dev" | "schnell"
     dtype: str
     embedded: tuple[ModuleInfo, ...] = ()  # its own CLIP / T5 / VAE, with their prefixes
+    # Our demo member's file says so in its metadata, as its LoRA does (`ss_base_model_version`), so that the LoRA
+    # trained for it is offered on it and Flux.1 LoRAs are refused.
+    demo: bool = False
 
     @property
     def label(self) -> str:
@@ -91,7 +94,8 @@ def describe(path: Path) -> FluxFile:
                         dtypes[k] for k in part if k.endswith(".weight")))
                     embedded.append(module)
                     break
-    return FluxFile(config, "dev" if config["guidance_embeds"] else "schnell", dtype, tuple(embedded))
+    return FluxFile(config, "dev" if config["guidance_embeds"] else "schnell", dtype, tuple(embedded),
+                    demo=metadata.get("modelspec.architecture") == "demo-flux")
 
 
 def choose_parts(facts: FluxFile, chosen: Sequence[ModuleInfo], available: Sequence[ModuleInfo],

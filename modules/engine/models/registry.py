@@ -201,7 +201,9 @@ def _describe_flux_file(path: Path) -> dict[str, Any]:
         facts = flux_single.describe(path)
     except (flux_single.FluxFileError, OSError) as exc:
         return {"error": f"this looks like a Flux transformer, but {exc}"}
-    return {"family": "flux", "family_label": facts.label, "inpainting": False, "prediction": "flow"}
+    family = "demo-flux" if facts.demo else "flux"
+    label = f"{families.label(family)}: {facts.label}" if facts.demo else facts.label
+    return {"family": family, "family_label": label, "inpainting": False, "prediction": "flow"}
 
 
 def _describe_gguf(path: Path) -> dict[str, Any]:
