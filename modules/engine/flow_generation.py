@@ -6,7 +6,8 @@ These run through diffusers' own pipelines (the class the folder names and its i
 class can do is in engine/models/flow_families.py (`PIPELINES`). What is ours: the seeds (per-image CPU noise, as
 for SD: a seed gives the same picture whatever the batch), the samplers (engine/flow_samplers.py), Forge's guidance
 fields and the infotext. Edit models (Kontext, Qwen-Image-Edit) are img2img's "edit" mode: the prompt is the
-instruction and the input pictures are its references; Flux Fill is their inpainting.
+instruction and the input pictures are its references; Flux Fill is their inpainting, and Kontext inpaints too
+(the first picture is inpainted, a second one is its reference: flow_inpaint.with_references).
 
 Guidance, as in Forge: `cfg_scale` is real classifier-free guidance with the negative prompt (at 1 the unguided
 pass is skipped: schnell and turbo models run at CFG 1); `distilled_cfg_scale` feeds Flux-dev's guidance
@@ -103,6 +104,11 @@ def _check_mode(request: GenerationRequest, family: str | None, label: str, name
     if mode == "inpaint" and "fill" not in modes:
         flow_inpaint.check(request, label, name)
     references = max(p.references for p in pipelines)
+    if "edit" in modes and mode == "inpaint" and len(request.init_images) > 1 + references:
+        raise RequestError(f"{name} ({label}) inpaints one picture with at most {references} reference picture"
+                           f"{'s' if references > 1 else ''}: the first picture is inpainted and the next "
+                           f"{'ones are' if references > 1 else 'one is'} its reference, but "
+                           f"{len(request.init_images)} pictures were given. Remove the extra pictures.")
     if "edit" in modes and mode == "img2img" and len(request.init_images) > references:
         raise RequestError(f"{name} ({label}) takes at most {references} reference picture"
                            f"{'s' if references > 1 else ''} per edit, but {len(request.init_images)} were given. "
@@ -126,6 +132,7 @@ class _Job:
     infotexts: list[str] = field(default_factory=list)
     interrupted: bool = False
     hires: flow_hires.FlowHires | None = None  # txt2img's second pass, when the hires fix is on
+    references: list[Image.Image] = field(default_factory=list)  # an edit model's inpaint: its reference pictures
 
     def add(self, image: Image.Image, seed: int, subseed: int) -> None:
         self.images.append(image)
@@ -270,6 +277,8 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
             raise RequestError(f"{info.name} ({info.family_label}) takes {spec.references} reference picture(s) "
                                f"per edit, but {len(request.init_images)} were given.")
         job = _Job(request, loaded, _pipe_for(loaded, spec, mode), spec, control, infotext)
+        if mode == "inpaint" and spec.references:  # Kontext: the first picture is inpainted, the next its reference
+            prepared, job.references = flow_inpaint.with_references(request)
         controls = flow_control.prepare(request, models, loaded, spec, preprocessors)
         if controls is not None and controls.pipe is not None:
             job.pipe = controls.pipe
@@ -279,6 +288,8 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
         if prepared is not None:
             warnings += prepared.warnings
             job.extra.update(prepared.params, Size=f"{prepared.width}x{prepared.height}")
+            if job.references:
+                job.extra["Edit references"] = len(job.references)
             if mode == "edit":  # an edit model draws anew from the instruction: there is no strength to apply
                 job.extra.pop("Denoising strength", None)
                 job.extra["Edit references"] = len(prepared.sources)
@@ -346,6 +357,12 @@ def _run_batch(job: _Job, mode: str, prompt: str, prepared: inpainting.Prepared 
         strength = min(1.0, max(request.denoising_strength, 1.0 / request.steps + 1e-6))
         if mode in ("fill", "inpaint"):
             common["mask_image"] = prepared.mask
+        if mode == "inpaint" and job.spec.references:
+            # Kontext's inpaint shows its transformer the reference, or without one the picture itself, beside the
+            # masked latents; at the working size (not its preferred ~1 MP, which would resize the output too).
+            size.update(max_area=prepared.width * prepared.height, _auto_resize=False)
+            if job.references:
+                common["image_reference"] = [job.references[0]] * n
         images = pipe(**common, image=[prepared.sources[j].working for j in which], strength=strength,
                       **size).images
     if request.color_correction:

@@ -6,14 +6,20 @@ exactly as for SD (mask blur, invert, "fill" masked content, "Only masked" with 
 the result is pasted back the same way. Those pipelines encode the picture and noise it themselves, and put the
 picture's latents back outside the (binarised) mask at every step; what needs a hand inside that loop is refused
 here, with the reason, before the job waits in the queue.
+
+Flux Kontext inpaints through FluxKontextInpaintPipeline, the same way: its transformer also sees a context picture
+beside the masked latents, the input picture itself or, when a second picture is given, that reference.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from PIL import Image
+
 from modules.core.requests import MASKED_CONTENT, GenerationRequest, RequestError
-from modules.engine import imaging
+from modules.engine import imaging, inpainting
 from modules.engine.inpainting import Prepared
 
 LATENT_NOISE, LATENT_NOTHING = 2, 3  # A1111's masked-content indexes that act on latents (engine/pipelines.py)
@@ -58,3 +64,13 @@ def on_grid(prepared: Prepared, multiple: int = 16) -> Prepared:
     prepared.mask = imaging.pad_to_multiple(prepared.mask, multiple, value=255)
     prepared.width, prepared.height = prepared.mask.size
     return prepared
+
+
+def with_references(request: GenerationRequest) -> tuple[Prepared, list[Image.Image]]:
+    """An inpaint on an edit model (Flux Kontext): the first input picture is the one inpainted, prepared as any
+    inpaint's (mask blur, inpaint area, masked content, outpaint); the pictures after it are its references, given to
+    the model as the edit mode gives them (at the working size, by the resize mode), untouched by the mask."""
+    prepared = on_grid(inpainting.prepare(replace(request, init_images=request.init_images[:1])))
+    references = [imaging.resize_image(request.resize_mode, imaging.flatten(picture), prepared.width, prepared.height)
+                  for picture in request.init_images[1:]]
+    return prepared, references

@@ -55,8 +55,10 @@ PIPELINES: Mapping[str, FlowPipeline] = {
     "QwenImageEditPipeline": FlowPipeline("qwen-image-edit", ("edit",), guidance="true_cfg", references=1),
     # Edit Plus (2509 and later) takes up to three reference pictures in one call.
     "QwenImageEditPlusPipeline": FlowPipeline("qwen-image-edit", ("edit",), guidance="true_cfg", references=3),
-    # Kontext also draws without a reference (plain txt2img), as BFL's release does.
-    "FluxKontextPipeline": FlowPipeline("flux-kontext", ("txt2img", "edit"), guidance="flux", references=1),
+    # Kontext also draws without a reference (plain txt2img), as BFL's release does; it inpaints through its own
+    # inpaint pipeline, which shows the transformer the picture (or a reference) beside the masked latents.
+    "FluxKontextPipeline": FlowPipeline("flux-kontext", ("txt2img", "edit", "inpaint"), guidance="flux",
+                                        references=1, inpaint="FluxKontextInpaintPipeline"),
     "FluxFillPipeline": FlowPipeline("flux-fill", ("fill",), guidance="distilled"),
     # Flux.1 Canny/Depth dev: the control picture's latents join the noisy ones (a 128-channel transformer input).
     "FluxControlPipeline": FlowPipeline("flux-control", ("txt2img", "img2img"), "FluxControlImg2ImgPipeline",
