@@ -27,7 +27,7 @@ from modules.engine.devices import DeviceConfig
 from modules.engine.placement import Placement, file_has_fp8, place
 from modules.engine import image_embeddings
 from modules.engine.controlnet.preprocessors import REFERENCE_MODULES
-from modules.engine.models import controlnets, families, ipadapters, module_files
+from modules.engine.models import companion_single, controlnets, families, ipadapters, module_files
 from modules.engine.models import embeddings as embedding_files
 from modules.engine.models import loras as lora_files
 from modules.engine.models.controlnets import ControlNetError, ControlNetInfo
@@ -134,7 +134,12 @@ def load_pipeline(info: CheckpointInfo, device: DeviceConfig) -> Any:
         raise CheckpointError(f"checkpoint file {info.path} is missing; press Refresh to rescan the models folder")
     # Read at the file's own dtype (memory-mapped, no conversion), then convert once when placed (engine/placement.py).
     read_dtype = stored_dtype(info.path) or device.dtype
-    if info.flux_file:
+    if info.flux_file and companion_single.is_companion_family(info.family):
+        try:
+            pipe = companion_single.load_pipeline(info.path, info.parts, info.config_folders, device.dtype)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"{info.name} could not be loaded: {exc}") from exc
+    elif info.flux_file:
         from modules.engine.models import flux_single
 
         try:
@@ -407,6 +412,12 @@ class ModelManager:
         chosen = [self.find_module(n) for n in modules]
         if vae not in (VAE_AUTOMATIC, VAE_NONE, "") and all(m.role != "vae" for m in chosen):
             chosen.append(self.find_module(vae))
+        if companion_single.is_companion_family(info.family):  # Z-Image / Qwen-Image transformer files
+            try:
+                return companion_single.with_parts(info, chosen, self.modules, [
+                    i.path for i in self.checkpoints.all() if i.kind == "diffusers"])
+            except (companion_single.CompanionFileError, OSError) as exc:
+                raise CheckpointError(f"{info.name} cannot be used: {exc}") from exc
         try:
             facts = flux_single.describe(info.path)
             parts = flux_single.choose_parts(facts, chosen, self.modules, info.name)

@@ -181,8 +181,10 @@ def _describe_file(path: Path) -> dict[str, Any]:
     if quant:  # whatever its architecture, no diffusers loader reads it
         return {"bnb": quant, "error": bnb_files.refusal(quant, "single_file", "cpu")}
     if path.suffix.lower() == ".safetensors":
-        from modules.engine.models import flux_single
+        from modules.engine.models import companion_single, flux_single
 
+        if (companion := companion_single.registry_facts(path)) is not None:  # Z-Image, Qwen-Image transformers
+            return companion
         if flux_single.is_flux_file(path):
             return _describe_flux_file(path)
     try:
