@@ -5,7 +5,12 @@ SD's units wrap the UNet (controlnet/apply.py); these transformers take their Co
 loop, so a unit's settings map onto the pipeline's arguments: weight -> controlnet_conditioning_scale, guidance
 start/end -> control_guidance_start/end, several units -> a MultiControlNet. The control map is made as for SD
 (the unit's preprocessor, resolution and resize mode). What these pipelines cannot do (IP-Adapter units, control
-modes other than Balanced, img2img and inpaint, the hires fix) is refused before queueing, with the reason.
+modes other than Balanced, inpaint, img2img and the hires fix's second pass on SD 3.x) is refused before queueing,
+with the reason.
+
+With the hires fix, units act in the passes their Hires-Fix Option names, as on SD (engine/hires.py): the first pass
+through the txt2img ControlNet pipeline, the second through Flux's ControlNet img2img pipeline with each unit's map
+made again at the hires size, as sd-webui-controlnet does in its hires pass.
 
 Flux.1 Canny/Depth dev are not ControlNets but checkpoints (FluxControlPipeline) whose transformer takes the
 control picture's latents beside the noisy ones. They run as a checkpoint; their control picture comes from one
@@ -17,13 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from modules.core.requests import CONTROL_MODES, GenerationRequest, RequestError
+from collections.abc import Callable
+
+from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, GenerationRequest, RequestError
 from modules.core.results import DetectedMap
 from modules.engine.controlnet.apply import ActiveControl, control_map
 from modules.engine.controlnet.apply import prepare as prepare_units
 from modules.engine.controlnet.preprocessors import PreprocessorRegistry, is_reference_module
 from modules.engine.models import flow_families
 from modules.engine.models.source import ModelSource
+from modules.engine.upscaling import is_latent
 
 # The pipeline family -> (its ControlNet pipeline, the MultiControlNet class for several units).
 PIPELINES = {"flux": ("FluxControlNetPipeline", "FluxMultiControlNetModel"),
@@ -32,6 +40,7 @@ IMG2IMG = {"flux": "FluxControlNetImg2ImgPipeline"}  # SD 3.x has no ControlNet 
 # Flux union ControlNets (InstantX's and Shakker-Labs' Union models) take the kind of map as a mode number; the
 # unit's preprocessor says which kind its map is.
 UNION_MODES = {"canny": 0, "tile": 1, "depth": 2, "blur": 3, "openpose": 4, "gray": 5, "lq": 6}
+BOTH, LOW_RES_ONLY, HIGH_RES_ONLY = range(len(CONTROL_HR_OPTIONS))
 
 
 def takes_control_picture(family: str | None) -> bool:
@@ -64,13 +73,37 @@ def check(request: GenerationRequest, family: str | None, label: str, name: str)
         raise RequestError(f"CFG scale and a negative prompt are not available with ControlNet units in img2img on "
                            f"{label}: its ControlNet img2img pipeline has no unguided pass. Set CFG scale to 1 and "
                            "clear the negative prompt (Distilled CFG Scale still steers a dev model).")
-    if request.enable_hr:
-        raise RequestError(f"ControlNet units on {label} cannot be combined with the hires fix yet. Turn one off.")
+    _check_hires(request, units, family, label)
     for n, unit in enumerate(units, start=1):
         if unit.control_mode != 0:
             raise RequestError(f"ControlNet unit {n}: control mode {CONTROL_MODES[unit.control_mode]!r} is not "
                                f"available on {label} (its ControlNet pipeline weighs the unit by its weight "
                                "alone). Choose Balanced and set the weight.")
+
+
+def _check_hires(request: GenerationRequest, units: list[Any], family: str | None, label: str) -> None:
+    """The hires fix's second pass with units runs through the family's ControlNet img2img pipeline: it must have
+    one, and that pipeline encodes pictures (no latent upscale) and has no unguided pass (Flux's)."""
+    if not request.enable_hr or request.mode != "txt2img" or all(u.hr_option == LOW_RES_ONLY for u in units):
+        return
+    fix = "set every unit's Hires-Fix Option to 'Low res only' (they steer the first pass)"
+    if not any(p.family in IMG2IMG for p in flow_families.family_pipelines(family)):
+        raise RequestError(f"ControlNet units on {label} cannot act in the hires fix's second pass: diffusers has no "
+                           f"ControlNet img2img pipeline for {label} to run it. {fix[0].upper()}{fix[1:]}, or turn "
+                           "the hires fix off.")
+    _check_second_pass(request, label, fix)
+
+
+def _check_second_pass(request: GenerationRequest, label: str, fix: str) -> None:
+    if is_latent(request.hr_upscaler):
+        raise RequestError(f"Hires upscaler {request.hr_upscaler!r} is not available with ControlNet units in the "
+                           f"second pass on {label}: its ControlNet img2img pipeline takes pictures, not latents. "
+                           f"Choose a pixel upscaler (Lanczos, or an upscaler model such as ESRGAN), or {fix}.")
+    cfg = request.cfg_scale if request.hr_cfg is None else request.hr_cfg
+    if cfg != 1 or (request.hr_negative_prompt or request.negative_prompt).strip():
+        raise RequestError(f"CFG scale and a negative prompt are not available in the hires fix's second pass with "
+                           f"ControlNet units on {label}: its ControlNet img2img pipeline has no unguided pass. Set "
+                           f"the (hires) CFG scale to 1 and clear the (hires) negative prompt, or {fix}.")
 
 
 def _check_control_checkpoint(request: GenerationRequest, units: list[Any], label: str, name: str) -> None:
@@ -95,9 +128,11 @@ def _check_control_checkpoint(request: GenerationRequest, units: list[Any], labe
     if request.cfg_scale != 1 or request.negative_prompt.strip():
         refuse("has no unguided pass: set CFG scale to 1, clear the negative prompt, and steer it with Distilled "
                "CFG Scale (10 for Depth, 30 for Canny are its usual values).")
-    if request.enable_hr:
-        refuse("cannot run the hires fix yet (its second pass would need the control picture at the hires size). "
-               "Turn it off.")
+    if request.enable_hr and request.mode == "txt2img":
+        if unit.hr_option != BOTH:
+            refuse("takes its control picture in every pass (it is part of the transformer's input): set the unit's "
+                   "Hires-Fix Option to Both.")
+        _check_second_pass(request, label, "turn the hires fix off")
 
 
 @dataclass
@@ -109,6 +144,8 @@ class FlowControls:
     kwargs: dict[str, Any]
     infotext: dict[str, Any] = field(default_factory=dict)
     maps: list[DetectedMap] = field(default_factory=list)  # returned after the pictures, as sd-webui-controlnet does
+    # (width, height) -> the hires fix's second pass (None: no unit acts there); it puts the second-pass maps first
+    at_hires: Callable[[int, int], FlowControls | None] | None = field(default=None, repr=False)
 
     def call_kwargs(self, pipe: Any, guidance: dict[str, Any]) -> dict[str, Any]:
         """The job's guidance arguments the pipeline takes, with the units' (check() refused what would be lost:
@@ -123,34 +160,63 @@ def prepare(request: GenerationRequest, models: ModelSource, loaded: Any, spec: 
             preprocessors: PreprocessorRegistry | None) -> FlowControls | None:
     """Load the units' ControlNets (another family's is refused by the manager), make their maps, and derive the
     family's ControlNet pipeline (None when no unit is enabled)."""
-    import diffusers
-
     units = tuple(unit for unit in request.control_units if unit.enabled)
+    registry = preprocessors or PreprocessorRegistry.default()
     if spec.control_map:
-        return _control_picture(request, units[0], preprocessors)
+        return _control_picture(request, units[0], registry)
     if not units or request.mode not in ("txt2img", "img2img"):
         return None
     fallback = request.init_images[0] if request.init_images else None  # img2img: a unit without its own picture
-    pairs = prepare_units(units, models, loaded.info, preprocessors or PreprocessorRegistry.default(),
-                          request.width, request.height, fallback)
-    cls_name, multi_name = PIPELINES[spec.family]
-    if request.mode == "img2img":
-        cls_name = IMG2IMG[spec.family]
-    nets = [active.model for _, active in pairs]
-    controlnet = nets[0] if len(nets) == 1 else getattr(diffusers, multi_name)(nets)
-    pipe = getattr(diffusers, cls_name).from_pipe(loaded.pipe, controlnet=controlnet, dtype=loaded.pipe.dtype)
-    pipe.set_progress_bar_config(disable=True)
-    controls = FlowControls(pipe, _kwargs(pairs, len(nets) > 1, preprocessors))
-    registry = preprocessors or PreprocessorRegistry.default()
+    pairs = prepare_units(units, models, loaded.info, registry, request.width, request.height, fallback)
+    hires = request.enable_hr and request.mode == "txt2img"  # a unit's Hires-Fix Option means nothing otherwise
+    acting = [(unit, active) for unit, active in pairs if not hires or unit.hr_option != HIGH_RES_ONLY]
+    cls_name = PIPELINES[spec.family][0] if request.mode == "txt2img" else IMG2IMG[spec.family]
+    controls = _controls(loaded, spec.family, cls_name, acting, registry)
     for index, (unit, active) in enumerate(pairs):
-        key, value = active.infotext(unit, index)
+        key, value = active.infotext(unit, index, hires=hires)
         controls.infotext[key] = value
         if unit.save_detected_map:
             controls.maps.append(DetectedMap(index, registry.canonical(unit.module), active.image))
+    if hires:
+        controls.at_hires = lambda width, height: _second_pass(controls, loaded, spec.family, pairs, registry,
+                                                               width, height)
     return controls
 
 
-def _kwargs(pairs: list[tuple[Any, ActiveControl]], multi: bool, preprocessors: PreprocessorRegistry | None
+def _controls(loaded: Any, family: str, cls_name: str, pairs: list[tuple[Any, ActiveControl]],
+              registry: PreprocessorRegistry) -> FlowControls:
+    """The pipeline of class `cls_name` running these units (none: the job's own pipeline, no control arguments)."""
+    import diffusers
+
+    if not pairs:
+        return FlowControls(None, {})
+    nets = [active.model for _, active in pairs]
+    controlnet = nets[0] if len(nets) == 1 else getattr(diffusers, PIPELINES[family][1])(nets)
+    pipe = getattr(diffusers, cls_name).from_pipe(loaded.pipe, controlnet=controlnet, dtype=loaded.pipe.dtype)
+    pipe.set_progress_bar_config(disable=True)
+    return FlowControls(pipe, _kwargs(pairs, len(nets) > 1, registry))
+
+
+def _second_pass(first: FlowControls, loaded: Any, family: str, pairs: list[tuple[Any, ActiveControl]],
+                 registry: PreprocessorRegistry, width: int, height: int) -> FlowControls | None:
+    """The units of the hires fix's second pass (Hires-Fix Option Both or High res only) through the ControlNet
+    img2img pipeline, their maps made again at the hires size (sharp edges, not the first map enlarged), as SD's
+    hires pass does. Every unit's second-pass map is returned before its first, whatever its option, as
+    sd-webui-controlnet returns them."""
+    at_hr = [(unit, active.at_size(unit, width, height, registry)) for unit, active in pairs]
+    maps = []
+    for index, (unit, active) in enumerate(at_hr):
+        if unit.save_detected_map:
+            maps.append(DetectedMap(index, registry.canonical(unit.module), active.image))
+            maps.append(DetectedMap(index, registry.canonical(unit.module), pairs[index][1].image))
+    first.maps[:] = maps
+    acting = [(unit, active) for unit, active in at_hr if unit.hr_option != LOW_RES_ONLY]
+    if not acting:
+        return None  # the family's plain img2img pipeline runs the second pass
+    return _controls(loaded, family, IMG2IMG[family], acting, registry)
+
+
+def _kwargs(pairs: list[tuple[Any, ActiveControl]], multi: bool, preprocessors: PreprocessorRegistry
             ) -> dict[str, Any]:
     def one_or_all(values: list[Any]) -> Any:
         return values if multi else values[0]
@@ -167,11 +233,11 @@ def _kwargs(pairs: list[tuple[Any, ActiveControl]], multi: bool, preprocessors: 
     return kwargs
 
 
-def _union_mode(unit: Any, active: ActiveControl, preprocessors: PreprocessorRegistry | None) -> int | None:
+def _union_mode(unit: Any, active: ActiveControl, preprocessors: PreprocessorRegistry) -> int | None:
     """A union ControlNet's mode number from the unit's preprocessor (None for a single-kind ControlNet)."""
     if not getattr(active.model.config, "num_mode", None):
         return None
-    module = (preprocessors or PreprocessorRegistry.default()).canonical(unit.module)
+    module = preprocessors.canonical(unit.module)
     for prefix, mode in UNION_MODES.items():
         if module.startswith(prefix) or (prefix == "depth" and "depth" in module):
             return mode
@@ -180,16 +246,24 @@ def _union_mode(unit: Any, active: ActiveControl, preprocessors: PreprocessorReg
                        "those preprocessors (or the matching map with it).")
 
 
-def _control_picture(request: GenerationRequest, unit: Any, preprocessors: PreprocessorRegistry | None
-                     ) -> FlowControls:
+def _control_picture(request: GenerationRequest, unit: Any, registry: PreprocessorRegistry) -> FlowControls:
     """A control checkpoint's map from its unit: the unit's picture (or img2img's input picture), preprocessed and
-    fitted to the output size as any unit's is."""
-    registry = preprocessors or PreprocessorRegistry.default()
+    fitted to the output size as any unit's is; the hires fix's second pass takes it made again at the hires size."""
     picture = unit.image if unit.image is not None else request.init_images[0]
     image = control_map(unit, picture, request.width, request.height, registry)
     module = registry.canonical(unit.module)
     resize = ("Just Resize", "Crop and Resize", "Resize and Fill")[unit.resize_mode]
     params = (f"Module: {module}, Resize Mode: {resize}, Processor Res: {unit.processor_res}, "
               f"Pixel Perfect: {unit.pixel_perfect}")
-    maps = [DetectedMap(0, module, image)] if unit.save_detected_map else []
-    return FlowControls(None, {"control_image": image}, {"Control picture": params}, maps)
+    controls = FlowControls(None, {"control_image": image}, {"Control picture": params})
+    if unit.save_detected_map:
+        controls.maps.append(DetectedMap(0, module, image))
+    if request.enable_hr and request.mode == "txt2img":
+        def at_hires(width: int, height: int) -> FlowControls:
+            hr_image = control_map(unit, picture, width, height, registry)
+            if unit.save_detected_map:
+                controls.maps.insert(0, DetectedMap(0, module, hr_image))
+            return FlowControls(None, {"control_image": hr_image})
+
+        controls.at_hires = at_hires
+    return controls

@@ -297,7 +297,8 @@ def generate(request: GenerationRequest, models: ModelSource, control: JobContro
                                 "from the instruction and the reference.")
         job.hires = flow_hires.plan(request, loaded, spec, control, upscalers or UpscalerRegistry(), warnings,
                                     lambda cls: _derived_pipe(loaded, cls),
-                                    lambda pipe, r: guidance_kwargs(pipe, spec, r, warnings, info.family_label))
+                                    lambda pipe, r: guidance_kwargs(pipe, spec, r, warnings, info.family_label),
+                                    controls.at_hires if controls is not None else None)
         if job.hires is not None:
             job.control = job.hires.control
             job.extra.update(job.hires.infotext)

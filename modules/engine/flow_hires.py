@@ -7,6 +7,8 @@ picture, so the first pass ends as latents and is resized in latent space. The o
 always encode a picture; a latent mode is refused for them with the reason. The second pass runs exactly its own
 steps (A1111's rule: the schedule is stretched to steps / denoising strength), with its own sampler, CFG and
 prompts, and the noise drawn from the same seeds at the large size. Progress shows both passes on one bar.
+ControlNet units (engine/flow_control.py) hand the second pass its pipeline (Flux's ControlNet img2img) and their
+maps at the hires size.
 """
 
 from __future__ import annotations
@@ -130,9 +132,12 @@ class FlowHires:
 
 def plan(request: GenerationRequest, loaded: Any, spec: flow_families.FlowPipeline, control: JobControl | None,
          upscalers: UpscalerRegistry, warnings: list[str], derive: Callable[[str], Any],
-         guidance: Callable[[Any, GenerationRequest], dict[str, Any]]) -> FlowHires | None:
+         guidance: Callable[[Any, GenerationRequest], dict[str, Any]],
+         controls: Callable[[int, int], Any] | None = None) -> FlowHires | None:
     """The second pass of a txt2img job (None when the hires fix is off). `derive(cls_name)` gives a pipeline
-    sharing the checkpoint's weights; `guidance(pipe, request)` its guidance arguments for a request."""
+    sharing the checkpoint's weights; `guidance(pipe, request)` its guidance arguments for a request;
+    `controls(width, height)` the ControlNet units of the second pass (a flow_control.FlowControls: its pipeline,
+    None for the family's img2img pipeline, and its arguments), or None when no unit acts there."""
     if not request.enable_hr or request.mode != "txt2img" or not spec.img2img:
         return None
     try:
@@ -147,11 +152,16 @@ def plan(request: GenerationRequest, loaded: Any, spec: flow_families.FlowPipeli
         warnings.append("LoRA tags in the hires prompt are ignored: the first prompt's LoRAs stay in effect.")
     second = replace(request, prompt=hr_prompt, negative_prompt=request.hr_negative_prompt or request.negative_prompt,
                      cfg_scale=request.cfg_scale if request.hr_cfg is None else request.hr_cfg)
-    pipe = derive(spec.img2img)
+    _, _, keep_w, keep_h = hires_size(request)
+    units = controls(keep_w, keep_h) if controls is not None else None
+    pipe = units.pipe if units is not None and units.pipe is not None else derive(spec.img2img)
+    guidance_args = guidance(pipe, second)
+    if units is not None:  # check() refused the guidance a ControlNet img2img pipeline would drop
+        guidance_args = units.call_kwargs(pipe, guidance_args)
     steps = request.hr_second_pass_steps or request.steps
     progress = TwoPassProgress(control, request.steps, steps) if control is not None else None
     return FlowHires(
-        request=request, pipe=pipe, latent=is_latent(request.hr_upscaler), guidance=guidance(pipe, second),
+        request=request, pipe=pipe, latent=is_latent(request.hr_upscaler), guidance=guidance_args,
         prompt=hr_prompt, steps=steps,
         scheduler=flow_samplers.make_scheduler(sampler, schedule, loaded.scheduler_config, label),
         upscalers=upscalers, control=progress.control if progress is not None else control, progress=progress,

@@ -184,7 +184,10 @@ def test_a_unit_of_another_family_is_refused_by_the_manager_with_the_reason(mana
     ("tiny-sd3", {"mode": "img2img", "init_images": (MAP,)}, "in txt2img only"),
     ("tiny-flux", {"mode": "img2img", "init_images": (MAP,), "cfg_scale": 2.0, "negative_prompt": "blue"},
      "no unguided pass"),
-    ("tiny-flux", {"enable_hr": True, "hr_upscaler": "Lanczos"}, "hires fix"),
+    ("tiny-sd3", {"enable_hr": True, "hr_upscaler": "Lanczos"},
+     "cannot act in the hires fix's second pass: diffusers has no ControlNet img2img pipeline"),
+    ("tiny-flux", {"enable_hr": True, "hr_upscaler": "Latent"}, "takes pictures, not latents"),
+    ("tiny-flux", {"enable_hr": True, "hr_upscaler": "Lanczos", "hr_cfg": 2.0}, "second pass .* no unguided pass"),
     ("tiny-flux", {"control_units": (ControlUnit(image=MAP, model="flux-canny", control_mode=2),)},
      "control mode 'ControlNet is more important' is not available"),
     ("tiny-flux", {"control_units": (ControlUnit(image=MAP, module="ip-adapter_clip_h", model="x"),)},
@@ -238,7 +241,9 @@ def test_flux_control_checkpoint_img2img_uses_the_input_picture_as_its_control_p
     ({"control_units": (ControlUnit(image=MAP, model="flux-canny"),)}, "set the unit's Model to None"),
     ({"control_units": (ControlUnit(image=MAP, model="None", weight=0.5),)}, "weight, guidance start/end"),
     ({"cfg_scale": 3.0}, "no unguided pass"),
-    ({"enable_hr": True, "hr_upscaler": "Lanczos"}, "hires fix"),
+    ({"enable_hr": True, "hr_upscaler": "Latent"}, "takes pictures, not latents"),
+    ({"enable_hr": True, "hr_upscaler": "Lanczos", "control_units": (ControlUnit(image=MAP, model="None",
+                                                                              hr_option=1),)}, "Option to Both"),
 ])
 def test_what_a_flux_control_checkpoint_cannot_take_is_refused_with_the_reason(manager, fields, reason):
     from modules.engine.flow_generation import check
@@ -257,3 +262,77 @@ def test_at_submit_a_unit_without_a_model_is_taken_by_a_flux_control_checkpoint_
     assert checked.control_units[0].model == "None"
     with pytest.raises(RequestError, match="has no model"):
         services.processor.check(_request("tiny-flux", model="None"))
+
+
+HIRES = dict(enable_hr=True, hr_scale=2.0, hr_upscaler="Lanczos", hr_second_pass_steps=3, denoising_strength=0.5)
+
+
+def _is_the_map_at_64(picture: Image.Image) -> bool:
+    return picture.size == (64, 64) and picture.getpixel((32, 32)) == (255, 255, 255) and \
+        picture.getpixel((4, 4)) == (0, 0, 0)
+
+
+def test_a_flux_unit_acts_in_both_hires_passes_like_the_bare_controlnet_pipelines(manager, models_dir):
+    import diffusers
+
+    result = generate(_request("tiny-flux", **HIRES), manager, SamplerRegistry.default())
+    # The second pass's map comes first: the unit's picture made again at the hires size.
+    assert [(m.unit, m.image.size) for m in result.detected_maps] == [(0, (64, 64)), (0, (32, 32))]
+    hr_map = result.detected_maps[0].image
+    assert _is_the_map_at_64(hr_map)
+    small = _bare(models_dir, "tiny-flux", "FluxControlNetPipeline", "FluxControlNetModel", "flux-canny",
+                  guidance_scale=3.5)
+    controlnet = diffusers.FluxControlNetModel.from_pretrained(str(models_dir / "ControlNet" / "flux-canny"))
+    pipe = diffusers.FluxControlNetImg2ImgPipeline.from_pretrained(
+        str(models_dir / "Stable-diffusion" / "tiny-flux"), controlnet=controlnet, dtype=torch.float32,
+        local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    # Hires steps 3 at denoising 0.5: A1111 stretches the schedule to 6 steps and runs the last 3.
+    bare = pipe(prompt=_request("tiny-flux").prompt, image=small.resize((64, 64), Image.Resampling.LANCZOS),
+                control_image=hr_map, strength=0.5, controlnet_conditioning_scale=0.8, control_guidance_end=0.7,
+                guidance_scale=3.5, height=64, width=64, num_inference_steps=6,
+                generator=torch.Generator().manual_seed(7)).images[0]
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(bare))
+    text = result.infotexts[0]
+    assert "Hr Option: Both" in text and "Hires upscale: 2" in text and "Model: flux-canny" in text
+
+
+def test_a_units_hires_fix_option_picks_the_passes_it_acts_in(manager, models_dir):
+    unit = _request("tiny-flux").control_units[0]
+    pictures = {}
+    for option in (0, 1, 2):
+        result = generate(_request("tiny-flux", control_units=(replace(unit, hr_option=option),), **HIRES), manager,
+                          SamplerRegistry.default())
+        assert result.images[0].size == (64, 64)
+        pictures[option] = np.asarray(result.images[0])
+    plain = np.asarray(generate(_request("tiny-flux", control_units=(), **HIRES), manager,
+                                SamplerRegistry.default()).images[0])
+    assert len({p.tobytes() for p in (*pictures.values(), plain)}) == 4  # each pass the unit steers shows
+    assert "Hr Option: Low res only" in generate(_request("tiny-flux", control_units=(replace(unit, hr_option=1),),
+                                                          **HIRES), manager, SamplerRegistry.default()).infotexts[0]
+
+
+def test_sd3_units_run_the_first_pass_of_a_hires_fix_when_they_are_low_res_only(manager):
+    unit = replace(_request("tiny-sd3", model="sd3-canny").control_units[0], hr_option=1)
+    result = generate(_request("tiny-sd3", model="sd3-canny", control_units=(unit,), **HIRES), manager,
+                      SamplerRegistry.default())
+    assert result.images[0].size == (64, 64) and "Hr Option: Low res only" in result.infotexts[0]
+
+
+def test_a_flux_control_checkpoint_runs_the_hires_fix_with_its_picture_at_the_hires_size(manager, models_dir):
+    import diffusers
+
+    result = generate(_canny_dev(**HIRES), manager, SamplerRegistry.default())
+    assert [m.image.size for m in result.detected_maps] == [(64, 64), (32, 32)]
+    hr_map = result.detected_maps[0].image
+    assert _is_the_map_at_64(hr_map)
+    folder = str(models_dir / "Stable-diffusion" / "tiny-flux-canny-dev")
+    first = diffusers.FluxControlPipeline.from_pretrained(folder, dtype=torch.float32, local_files_only=True)
+    first.set_progress_bar_config(disable=True)
+    small = first(prompt=_canny_dev().prompt, control_image=MAP, guidance_scale=30.0, height=32, width=32,
+                  num_inference_steps=3, generator=torch.Generator().manual_seed(7)).images[0]
+    second = diffusers.FluxControlImg2ImgPipeline.from_pipe(first, dtype=torch.float32)
+    bare = second(prompt=_canny_dev().prompt, image=small.resize((64, 64), Image.Resampling.LANCZOS),
+                  control_image=hr_map, strength=0.5, guidance_scale=30.0, height=64, width=64,
+                  num_inference_steps=6, generator=torch.Generator().manual_seed(7)).images[0]
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(bare))
