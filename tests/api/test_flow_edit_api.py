@@ -1,5 +1,6 @@
 """Edit and fill models through A1111's API: a Kontext edit is an /sdapi/v1/img2img call (the prompt is the
-instruction, init_images the reference); what the model cannot take is refused before queueing, with the reason."""
+instruction, init_images the reference), a Kontext inpaint one with a mask (the first picture inpainted, a second
+its reference); what the model cannot take is refused before queueing, with the reason."""
 
 from __future__ import annotations
 
@@ -61,6 +62,32 @@ def test_two_references_for_kontext_are_refused_before_queueing(client):
     reply = client.post("/sdapi/v1/img2img", json=_payload("tiny-kontext", init_images=[_picture(), _picture()]))
     assert reply.status_code == 422
     assert "at most 1 reference picture" in reply.text
+
+
+def _mask() -> str:
+    mask = Image.new("L", (32, 32), 0)
+    mask.paste(255, (8, 8, 24, 24))
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_kontext_inpaint_through_img2img_takes_the_mask_and_the_second_picture_as_its_reference(client):
+    reply = client.post("/sdapi/v1/img2img", json=_payload("tiny-kontext", mask=_mask(), mask_blur=2,
+                                                           denoising_strength=0.8,
+                                                           init_images=[_picture(), _picture((20, 30, 220))]))
+    assert reply.status_code == 200, reply.text
+    picture = Image.open(io.BytesIO(base64.b64decode(reply.json()["images"][0])))
+    assert picture.size == (32, 32) and picture.convert("RGB").getpixel((0, 0)) == (200, 30, 30)  # kept outside
+    info = reply.json()["info"]
+    assert "Edit references: 1" in info and "Mask blur: 2" in info and "Denoising strength: 0.8" in info
+
+
+def test_a_kontext_inpaint_with_two_references_is_refused_before_queueing(client):
+    reply = client.post("/sdapi/v1/img2img", json=_payload("tiny-kontext", mask=_mask(),
+                                                           init_images=[_picture(), _picture(), _picture()]))
+    assert reply.status_code == 422
+    assert "inpaints one picture with at most 1 reference picture" in reply.text
 
 
 def test_txt2img_on_flux_fill_is_refused_before_queueing_naming_what_it_is(client):
