@@ -203,14 +203,15 @@ def _second_pass(first: FlowControls, loaded: Any, family: str, pairs: list[tupl
     img2img pipeline, their maps made again at the hires size (sharp edges, not the first map enlarged), as SD's
     hires pass does. Every unit's second-pass map is returned before its first, whatever its option, as
     sd-webui-controlnet returns them."""
-    at_hr = [(unit, active.at_size(unit, width, height, registry)) for unit, active in pairs]
+    at_hr = [(unit, active.at_size(unit, width, height, registry) if unit.hr_option != LOW_RES_ONLY
+              or unit.save_detected_map else active) for unit, active in pairs]
     maps = []
-    for index, (unit, active) in enumerate(at_hr):
+    for index, ((unit, hr), (_, active)) in enumerate(zip(at_hr, pairs)):
         if unit.save_detected_map:
-            maps.append(DetectedMap(index, registry.canonical(unit.module), active.image))
-            maps.append(DetectedMap(index, registry.canonical(unit.module), pairs[index][1].image))
+            module = registry.canonical(unit.module)
+            maps += [DetectedMap(index, module, hr.image), DetectedMap(index, module, active.image)]
     first.maps[:] = maps
-    acting = [(unit, active) for unit, active in at_hr if unit.hr_option != LOW_RES_ONLY]
+    acting = [(unit, hr) for unit, hr in at_hr if unit.hr_option != LOW_RES_ONLY]
     if not acting:
         return None  # the family's plain img2img pipeline runs the second pass
     return _controls(loaded, family, IMG2IMG[family], acting, registry)

@@ -111,3 +111,10 @@ def test_what_a_kontext_inpaint_cannot_take_is_refused_with_the_reason(manager, 
     info = manager.resolve(NAME)
     with pytest.raises(RequestError, match=reason):
         check(_request(**fields), info.family, info.family_label, info.name)
+
+
+def test_a_kontext_inpaint_batch_gives_each_seed_its_own_picture(manager):
+    batch = generate(_request(init_images=(RED, BLUE), batch_size=2), manager, SamplerRegistry.default())
+    alone = generate(_request(init_images=(RED, BLUE), seed=8), manager, SamplerRegistry.default())
+    assert batch.seeds == [7, 8]
+    assert np.array_equal(np.asarray(batch.images[1]), np.asarray(alone.images[0]))
