@@ -155,6 +155,11 @@ def _store_fp8(module: torch.nn.Module, compute: torch.dtype) -> None:
     module.enable_layerwise_casting(storage_dtype=FP8, compute_dtype=compute)
 
 
+def _planar(module: torch.nn.Module) -> bool:
+    """Whether channels_last can lay out the module: Qwen-Image's VAE has 3-D convolutions (5-D weights)."""
+    return all(p.dim() != 5 for p in module.parameters())
+
+
 def place_on_device(pipe: Any, device: DeviceConfig) -> None:
     """Move to the device and dtype in one pass per module (one copy of every weight, not two)."""
     # channels_last makes oneDNN's bf16 convolutions markedly faster on CPU (VAE decode 9.1 s -> 4.9 s).
@@ -166,7 +171,7 @@ def place_on_device(pipe: Any, device: DeviceConfig) -> None:
             if _quant_method(module) != "bitsandbytes":  # bitsandbytes loads onto the GPU and refuses .to()
                 module.to(device.device)
         elif module is not None:
-            module.to(device.device, device.dtype, **layout)
+            module.to(device.device, device.dtype, **(layout if _planar(module) else {}))
     for name in ("text_encoder", "text_encoder_2", "text_encoder_3"):
         module = getattr(pipe, name, None)
         if module is not None:
@@ -188,7 +193,8 @@ def _place_full(pipe: Any, device: DeviceConfig, fp8: bool) -> None:
     channels_last = device.device.type == "cpu" and device.dtype == torch.bfloat16
     for name, module in _modules(pipe).items():
         if module is not denoiser:
-            layout = {"memory_format": torch.channels_last} if channels_last and name == "vae" else {}
+            layout = {"memory_format": torch.channels_last} if channels_last and name == "vae" and _planar(module) \
+                else {}
             module.to(device.device, device.dtype, **layout)
 
 

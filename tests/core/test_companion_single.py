@@ -270,3 +270,44 @@ def test_an_fp8_scaled_text_encoder_is_multiplied_back_by_its_scales(single, tmp
     expected = scaled[key].to(torch.float32) * 0.25
     assert read[key].dtype == torch.float32 and torch.equal(read[key], expected)
     assert (read[key] - weights[key]).abs().max() < 0.1 * weights[key].abs().max()
+
+
+def test_a_zimage_file_in_diffusers_names_loads_as_saved(folders, tmp_path):
+    from diffusers import ZImageTransformer2DModel
+
+    path = tmp_path / "z-diffusers.safetensors"
+    save_file(load_file(str(next((folders["zimage"] / "transformer").glob("*.safetensors")))), str(path))
+    facts = companion_single.describe(path)
+    assert (facts.family, facts.layout, facts.prefix) == ("zimage", "diffusers", "")
+    model = companion_single.load_transformer(path, facts, companion_single.transformer_config(
+        facts, [folders["zimage"]]), torch.float32)
+    theirs = ZImageTransformer2DModel.from_pretrained(str(folders["zimage"]), subfolder="transformer")
+    assert all(torch.equal(a, theirs.state_dict()[k]) for k, a in model.state_dict().items())
+
+
+def test_an_fp8_qwen_image_file_runs_through_the_manager_with_its_weights_kept_in_fp8(folders, single, tmp_path):
+    name = "qwen_image_fp8_e4m3fn.safetensors"
+    path = files.save_qwen_image_transformer(folders["qwen-image"], tmp_path / name, dtype=torch.float8_e4m3fn)
+    root = _models(tmp_path / "models", {"Stable-diffusion": [folders["qwen-image"], path],
+                                         "text_encoder": [single["qwen-vl"]]})
+    manager = ModelManager(checkpoints_dir=root / "Stable-diffusion", vae_dir=root / "VAE",
+                           cache_file=tmp_path / "models.json",
+                           device=DeviceConfig(torch.device("cpu"), torch.bfloat16, "tests"),
+                           text_encoder_dirs=(root / "text_encoder",))
+    manager.refresh()
+    assert manager.resolve(name).family_label == "Qwen-Image transformer (float8_e4m3fn, 1 blocks)"
+    with manager.use(name) as loaded:
+        assert loaded.placement.fp8
+        assert loaded.pipe.transformer.transformer_blocks[0].attn.to_q.weight.dtype == torch.float8_e4m3fn
+        image = loaded.pipe(prompt="a red circle", height=32, width=32, num_inference_steps=2, output_type="np",
+                            generator=torch.Generator().manual_seed(1)).images
+    assert np.isfinite(image).all() and image.std() > 0.01
+
+
+def test_a_qwen_image_file_without_a_folder_vae_says_its_vae_file_cannot_stand_in(folders, single, tmp_path):
+    configs = tmp_path / "qwen-configs"
+    shutil.copytree(folders["qwen-image"], configs, ignore=shutil.ignore_patterns("*.safetensors"))
+    facts = companion_single.describe(single["qwen-image"])
+    vl = module_files.describe_file(single["qwen-vl"], "qwen_2.5_vl_7b.safetensors")
+    with pytest.raises(companion_single.CompanionFileError, match="needs the VAE of a Qwen-Image diffusers folder"):
+        companion_single.choose_parts(facts, [], [vl], [configs], QWEN_FILE)

@@ -37,6 +37,9 @@ ENCODER = {"zimage": "qwen3", "qwen-image": "qwen2.5-vl", "qwen-image-edit": "qw
 ENCODER_FILE = {"qwen3": "a Qwen3 text encoder (qwen_3_4b.safetensors)",
                 "qwen2.5-vl": "a Qwen2.5-VL text encoder (qwen_2.5_vl_7b.safetensors or its fp8 copy)"}
 VAE_FILE = {"zimage": "the Flux VAE (ae.safetensors) in models/VAE"}
+# Qwen-Image's VAE file (ComfyUI's qwen_image_vae.safetensors, Wan 2.1's layout) is not read yet: the folder's is used.
+QWEN_VAE = ("the VAE of a Qwen-Image diffusers folder (its vae/ with weights) in models/Stable-diffusion; a "
+            "qwen_image_vae.safetensors file cannot stand in for it yet")
 
 # Z-Image's release layout -> diffusers' names (diffusers keys the patch embedder by patch size, "2-1").
 _ZIMAGE_RENAMES = ((".attention.out.", ".attention.to_out.0."), (".attention.q_norm.", ".attention.norm_q."),
@@ -320,8 +323,7 @@ def choose_parts(facts: TransformerFile, chosen: Sequence[ModuleInfo], available
     if vae is None:
         lenders = [f for f in lenders if _has_weights(f, "vae")]
         if not lenders:
-            where = VAE_FILE.get(facts.family, f"the VAE of a {name} diffusers folder (its vae/ with weights) in "
-                                               "models/Stable-diffusion")
+            where = VAE_FILE.get(facts.family, QWEN_VAE)
             raise CompanionFileError(f"{file_name} needs {where}")
     return Parts(lenders[0], encoder, vae)
 
