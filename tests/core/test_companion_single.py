@@ -311,3 +311,26 @@ def test_a_qwen_image_file_without_a_folder_vae_says_its_vae_file_cannot_stand_i
     vl = module_files.describe_file(single["qwen-vl"], "qwen_2.5_vl_7b.safetensors")
     with pytest.raises(companion_single.CompanionFileError, match="needs the VAE of a Qwen-Image diffusers folder"):
         companion_single.choose_parts(facts, [], [vl], [configs], QWEN_FILE)
+
+
+def test_img2img_on_a_zimage_file_is_pixel_identical_to_the_bare_img2img_pipeline(folders, single, tmp_path):
+    from PIL import Image
+
+    red = Image.new("RGB", (32, 32), (200, 30, 30))
+    root = _models(tmp_path / "models", {"Stable-diffusion": [folders["zimage"], single["zimage"]],
+                                         "text_encoder": [single["qwen3"]], "VAE": [single["vae"]]})
+    request = _request(ZIMAGE_FILE, mode="img2img", init_images=(red,), denoising_strength=0.6, steps=5,
+                       negative_prompt="")
+    ours = generate(request, _manager(root, tmp_path), SamplerRegistry.default())
+    bare = _bare(folders["zimage"], "ZImageImg2ImgPipeline", prompt=request.prompt, image=red, strength=0.6,
+                 guidance_scale=1.0, height=32, width=32, num_inference_steps=5)
+    assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
+
+
+def test_a_qwen_image_file_takes_what_it_needs_from_an_edit_folder(single, tmp_path):
+    folder = tiny.save_tiny_qwen_image_edit(tmp_path / "tiny-qwen-image-edit")
+    root = _models(tmp_path / "models", {"Stable-diffusion": [folder, single["qwen-image"]],
+                                         "text_encoder": [single["qwen-vl"]]})
+    with _manager(root, tmp_path).use(QWEN_FILE) as loaded:
+        assert type(loaded.pipe).__name__ == "QwenImagePipeline"
+        assert [f.name for f in loaded.info.config_folders] == [folder.name]
