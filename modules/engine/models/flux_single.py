@@ -59,6 +59,12 @@ class FluxFile:
         return (f"Flux.1 {self.variant} transformer ({self.dtype}, {self.config['num_layers']}+"
                 f"{self.config['num_single_layers']} blocks){parts}")
 
+    slots = ROLES
+
+    def wanted(self, role: str) -> str:
+        """The file a missing part is, said as a user finds it."""
+        return WANTED[role] + _width_note(self, role)
+
     def fits(self, module: ModuleInfo) -> bool:
         """Whether a module's widths fit this transformer in its role."""
         if module.role == "clip":
@@ -98,10 +104,14 @@ def describe(path: Path) -> FluxFile:
                     demo=metadata.get("modelspec.architecture") == "demo-flux")
 
 
-def choose_parts(facts: FluxFile, chosen: Sequence[ModuleInfo], available: Sequence[ModuleInfo],
+_SLOT_NAMES = {"clip": "CLIP", "clip_g": "CLIP-G", "t5": "T5", "vae": "VAE"}
+
+
+def choose_parts(facts: Any, chosen: Sequence[ModuleInfo], available: Sequence[ModuleInfo],
                  file_name: str) -> dict[str, ModuleInfo]:
-    """The CLIP, T5 and VAE for this transformer: the ones chosen, else its own, else the one file of the role that
-    fits. FluxPartsError names what is missing or ambiguous, and where to put it."""
+    """The text encoders and VAE for this transformer (any family's facts with `slots`, `fits`, `wanted`,
+    `embedded`, `label`): the ones chosen, else its own, else the one file of the role that fits. FluxPartsError
+    names what is missing or ambiguous, and where to put it."""
     parts: dict[str, ModuleInfo] = {}
     for module in chosen:
         if not module.usable:
@@ -110,24 +120,23 @@ def choose_parts(facts: FluxFile, chosen: Sequence[ModuleInfo], available: Seque
             raise FluxPartsError(f"{module.name} is a {module.label}, which does not fit {file_name} (a "
                                  f"{facts.label}); remove it from 'VAE / Text encoder'")
         if module.role in parts:
-            raise FluxPartsError(f"{parts[module.role].name} and {module.name} were both chosen as the {module.role} "
-                                 "part; choose one")
+            raise FluxPartsError(f"{parts[module.role].name} and {module.name} were both chosen as the "
+                                 f"{_SLOT_NAMES.get(module.role, module.role)} part; choose one")
         parts[module.role] = module
     for module in facts.embedded:
         if module.role and facts.fits(module):
             parts.setdefault(module.role, module)
-    for role in ROLES:
+    for role in facts.slots:
         if role in parts:
             continue
         fitting = [m for m in available if m.usable and m.role == role and facts.fits(m)]
         if len(fitting) == 1:
             parts[role] = fitting[0]
         elif not fitting:
-            raise FluxPartsError(f"{file_name} holds only the transformer and needs {WANTED[role]}"
-                                 f"{_width_note(facts, role)}: put it there, press Refresh, and choose it under "
-                                 "'VAE / Text encoder'")
+            raise FluxPartsError(f"{file_name} holds only the transformer and needs {facts.wanted(role)}: put it "
+                                 "there, press Refresh, and choose it under 'VAE / Text encoder'")
         else:
-            raise FluxPartsError(f"several files fit {file_name} as its {role.upper()} part "
+            raise FluxPartsError(f"several files fit {file_name} as its {_SLOT_NAMES.get(role, role)} part "
                                  f"({', '.join(m.name for m in fitting)}): choose one under 'VAE / Text encoder'")
     return parts
 
@@ -145,12 +154,16 @@ def _width_note(facts: FluxFile, role: str) -> str:
 
 
 def _signature(role: str, folder: Path) -> tuple[int, ...] | None:
-    sub, _ = _PART[role]
+    return signature_at(role, folder / _PART[role][0])
+
+
+def signature_at(role: str, config_dir: Path) -> tuple[int, ...] | None:
+    """What a part's shapes must be for the config in `config_dir` to fit it (see ModuleInfo.shape)."""
     try:
-        config = json.loads((folder / sub / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((config_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if role == "clip":
+    if role in ("clip", "clip_g"):
         return config.get("vocab_size"), config.get("hidden_size"), config.get("num_hidden_layers")
     if role == "t5":
         return config.get("vocab_size"), config.get("d_model"), config.get("num_layers")
@@ -163,13 +176,18 @@ def _has_tokenizer(folder: Path) -> bool:
 
 def flux_folders(candidates: Iterable[Path]) -> list[Path]:
     """The Flux diffusers folders among these (their configs and tokenizers may serve single files)."""
+    return pipeline_folders(candidates, ("FluxPipeline",))
+
+
+def pipeline_folders(candidates: Iterable[Path], classes: Sequence[str]) -> list[Path]:
+    """The diffusers folders among these whose pipeline is one of `classes`."""
     found = []
     for folder in candidates:
         try:
             index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if index.get("_class_name") == "FluxPipeline":
+        if index.get("_class_name") in classes:
             found.append(folder)
     return found
 
@@ -177,21 +195,28 @@ def flux_folders(candidates: Iterable[Path]) -> list[Path]:
 def config_source(role: str, module: ModuleInfo, folders: Sequence[Path]) -> tuple[Path, Path | None]:
     """(folder holding the part's config, folder holding its tokenizer) for this module's shapes."""
     sub, tok = _PART[role]
-    sources = [SHIPPED, *folders]
-    config = next((f for f in sources if _signature(role, f) == tuple(module.shape)), None)
-    if config is None:
-        raise FluxPartsError(f"{module.name} ({module.label}, shapes {module.shape}) matches neither Flux.1's "
-                             "shipped configs nor any Flux diffusers folder in models/Stable-diffusion, so its "
-                             "architecture is unknown; put the model's diffusers folder there")
-    if tok is None:
-        return config, None
-    tokenizer = next((f for f in sources if _signature(role, f) == tuple(module.shape) and _has_tokenizer(f / tok)),
-                     None)
+    candidates = [(f / sub, f / tok if tok else None) for f in (SHIPPED, *folders)]
+    config, tokenizer = find_config(role, module, candidates, "Flux.1's shipped configs nor any Flux diffusers "
+                                                              "folder in models/Stable-diffusion")
+    return config.parent, tokenizer.parent if tokenizer else None
+
+
+def find_config(role: str, module: ModuleInfo, candidates: Sequence[tuple[Path, Path | None]],
+                searched: str) -> tuple[Path, Path | None]:
+    """(config folder, tokenizer folder) of the first candidate whose config fits this module's shapes; a
+    candidate is (config folder, its tokenizer folder or None). `searched` says where they came from."""
+    fitting = [(c, t) for c, t in candidates if signature_at(role, c) == tuple(module.shape)]
+    if not fitting:
+        raise FluxPartsError(f"{module.name} ({module.label}, shapes {module.shape}) matches neither {searched}, "
+                             "so its architecture is unknown; put the model's diffusers folder there")
+    if role == "vae":
+        return fitting[0][0], None
+    tokenizer = next((t for _, t in fitting if t is not None and _has_tokenizer(t)), None)
     if tokenizer is None:
         raise FluxPartsError(f"no tokenizer for {module.name} ({module.label}) was found: its shapes match a config "
-                             f"without one; copy the model's diffusers folder (with its {tok}/) into "
+                             f"without one; copy the model's diffusers folder (with its tokenizer) into "
                              "models/Stable-diffusion")
-    return config, tokenizer
+    return fitting[0][0], tokenizer
 
 
 def scheduler_source(facts: FluxFile, folders: Sequence[Path]) -> Path:
@@ -260,12 +285,21 @@ def _has_prefix(path: Path, prefix: str) -> bool:
 
 
 def load_text_encoder(role: str, module: ModuleInfo, folder: Path, dtype: torch.dtype) -> Any:
-    from accelerate import init_empty_weights
-    from transformers import AutoConfig, CLIPTextModel, T5EncoderModel
+    return load_text_encoder_at(role, module, folder / _PART[role][0], dtype)
 
-    sub, _ = _PART[role]
-    config = AutoConfig.from_pretrained(str(folder / sub), local_files_only=True)
-    cls = CLIPTextModel if role == "clip" else T5EncoderModel
+
+def load_text_encoder_at(role: str, module: ModuleInfo, config_dir: Path, dtype: torch.dtype,
+                         projection: bool = False) -> Any:
+    """A CLIP ("clip", "clip_g"; with its text projection when `projection`, as SD 3.x pools through it) or T5
+    encoder with the config in `config_dir` and the module's weights."""
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, CLIPTextModel, CLIPTextModelWithProjection, T5EncoderModel
+
+    config = AutoConfig.from_pretrained(str(config_dir), local_files_only=True)
+    if role == "t5":
+        cls = T5EncoderModel
+    else:
+        cls = CLIPTextModelWithProjection if projection else CLIPTextModel
     with init_empty_weights():
         model = cls(config)
     expected = set(model.state_dict())
@@ -297,18 +331,21 @@ def load_vae(module: ModuleInfo, folder: Path, dtype: torch.dtype) -> Any:
 
 
 def load_tokenizer(role: str, folder: Path) -> Any:
-    _, sub = _PART[role]
-    if role == "clip":
+    return load_tokenizer_at(role, folder / _PART[role][1])
+
+
+def load_tokenizer_at(role: str, tokenizer_dir: Path) -> Any:
+    if role in ("clip", "clip_g"):
         from modules.engine.models.single_file import load_tokenizer as clip_tokenizer
 
-        if (folder / sub / "vocab.json").is_file():
-            return clip_tokenizer(folder / sub)
+        if (tokenizer_dir / "vocab.json").is_file():
+            return clip_tokenizer(tokenizer_dir)
         from transformers import CLIPTokenizer
 
-        return CLIPTokenizer.from_pretrained(str(folder / sub), local_files_only=True)
+        return CLIPTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(folder / sub), local_files_only=True)
+    return AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
 
 
 def load_pipeline(path: Path, parts: Mapping[str, ModuleInfo], folders: Sequence[Path], dtype: torch.dtype) -> Any:
@@ -342,4 +379,7 @@ def is_flux_file(path: Path) -> bool:
 
 
 __all__ = ["FluxFile", "FluxFileError", "FluxPartsError", "choose_parts", "describe", "flux_folders",
-           "is_flux_file", "load_pipeline"]
+           "folders", "is_flux_file", "load_pipeline"]
+
+
+folders = flux_folders  # the reader interface of engine/models/transformer_files.py

@@ -140,11 +140,15 @@ def load_pipeline(info: CheckpointInfo, device: DeviceConfig) -> Any:
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             raise CheckpointError(f"{info.name} could not be loaded: {exc}") from exc
     elif info.flux_file:
-        from modules.engine.models import flux_single
+        from modules.engine.models import transformer_files
 
+        reader = transformer_files.reader(info.family)
+        if reader is None:
+            raise CheckpointError(f"{info.name} ({info.family_label}) is a transformer file of a family no reader "
+                                  "takes; press Refresh")
         try:
-            pipe = flux_single.load_pipeline(info.path, {m.role: m for m in info.parts}, info.config_folders,
-                                             device.dtype)
+            pipe = reader.load_pipeline(info.path, {m.role: m for m in info.parts}, info.config_folders,
+                                        device.dtype)
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             raise CheckpointError(f"{info.name} could not be loaded: {exc}") from exc
     elif info.kind == "gguf":
@@ -399,9 +403,9 @@ class ModelManager:
     def with_parts(self, info: CheckpointInfo, modules: tuple[str, ...] | list[str] = (),
                    vae: str = VAE_AUTOMATIC) -> CheckpointInfo:
         """The checkpoint with the text encoders and VAE a job uses: those chosen (and a VAE file named as A1111's
-        sd_vae), else its own, else the one file of each kind that fits. Only Flux transformer files take them; the
-        error names the missing file and where it goes."""
-        from modules.engine.models import flux_single
+        sd_vae), else its own, else the one file of each kind that fits. Only transformer files (Flux, SD 3.x,
+        Chroma...) take them; the error names the missing file and where it goes."""
+        from modules.engine.models import transformer_files
         from modules.engine.models.single_file import CheckpointError
 
         if not info.flux_file:
@@ -418,13 +422,16 @@ class ModelManager:
                     i.path for i in self.checkpoints.all() if i.kind == "diffusers"])
             except (companion_single.CompanionFileError, OSError) as exc:
                 raise CheckpointError(f"{info.name} cannot be used: {exc}") from exc
+        reader = transformer_files.reader(info.family)  # Flux.1, SD 3.x, Chroma: engine/models/*_single.py
+        if reader is None:
+            raise CheckpointError(f"{info.name} ({info.family_label}) takes no 'VAE / Text encoder' files here")
         try:
-            facts = flux_single.describe(info.path)
-            parts = flux_single.choose_parts(facts, chosen, self.modules, info.name)
-        except (flux_single.FluxFileError, flux_single.FluxPartsError, OSError) as exc:
+            facts = reader.describe(info.path)
+            parts = reader.choose_parts(facts, chosen, self.modules, info.name)
+        except (*transformer_files.ERRORS, OSError) as exc:
             raise CheckpointError(f"{info.name} cannot be used: {exc}") from exc
-        folders = flux_single.flux_folders(i.path for i in self.checkpoints.all() if i.kind == "diffusers")
-        return replace(info, parts=tuple(parts[r] for r in flux_single.ROLES), config_folders=tuple(folders))
+        folders = reader.folders(i.path for i in self.checkpoints.all() if i.kind == "diffusers")
+        return replace(info, parts=tuple(parts[r] for r in reader.ROLES), config_folders=tuple(folders))
 
     @staticmethod
     def _key(info: CheckpointInfo) -> str:

@@ -45,9 +45,15 @@ class ModuleInfo:
 
     @property
     def role(self) -> str | None:
-        """Which slot of a Flux-class pipeline it fills: "clip", "t5", "vae" (None: none of ours)."""
-        return {"clip-l": "clip", "clip-g": "clip", "clip": "clip", "t5xxl": "t5", "t5": "t5",
+        """Which slot of a transformer pipeline it fills: "clip" (CLIP-L, or a CLIP of another width), "clip_g" (SD 3.x's
+        second CLIP, 1280 wide), "t5", "vae" (None: none of ours). CLIP-G never stands in for CLIP-L."""
+        return {"clip-l": "clip", "clip-g": "clip_g", "clip": "clip", "t5xxl": "t5", "t5": "t5",
                 "vae": "vae"}.get(self.kind)
+
+    @property
+    def projection(self) -> int | None:
+        """A CLIP's text projection width (SD 3.x pools through it), None when the file has none."""
+        return self.extra.get("projection")
 
     @property
     def usable(self) -> bool:
@@ -114,7 +120,9 @@ def describe_shapes(name: str, path: Path, shapes: Mapping[str, tuple[int, ...]]
         prefix, shape = found
         kind = {768: "clip-l", 1280: "clip-g"}.get(shape[1], "clip")
         what = {"clip-l": "CLIP-L", "clip-g": "CLIP-G"}.get(kind, f"CLIP ({shape[1]} wide, {shape[2]} layers)")
-        return ModuleInfo(kind=kind, label=f"{what} text encoder ({dtype})", shape=shape, prefix=prefix, **facts)
+        projection = shapes.get(prefix + "text_projection.weight")
+        return ModuleInfo(kind=kind, label=f"{what} text encoder ({dtype})", shape=shape, prefix=prefix,
+                          extra={"projection": int(projection[0])} if projection else {}, **facts)
     if (found := _prefix_of(shapes, T5_PREFIXES, t5_shape)) is not None:
         prefix, shape = found
         kind = "t5xxl" if shape[1] == 4096 else "t5"

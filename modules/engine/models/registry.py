@@ -46,7 +46,13 @@ class CheckpointInfo:
 
     @property
     def flux_file(self) -> bool:
-        """A Flux transformer single file (its parts may come from models/text_encoder and models/VAE)."""
+        """A flow transformer single file (Flux, SD 3.x, Chroma...): its parts may come from models/text_encoder and
+        models/VAE. The name is older than the other families' files."""
+        return self.transformer_file
+
+    @property
+    def transformer_file(self) -> bool:
+        """A flow transformer single file (Flux, SD 3.x, Chroma...), its text encoders and VAE maybe apart."""
         return self.kind == "single_file" and self.prediction == "flow"
 
     @property
@@ -185,8 +191,11 @@ def _describe_file(path: Path) -> dict[str, Any]:
 
         if (companion := companion_single.registry_facts(path)) is not None:  # Z-Image, Qwen-Image transformers
             return companion
-        if flux_single.is_flux_file(path):
-            return _describe_flux_file(path)
+        from modules.engine.models import transformer_files
+
+        family = transformer_files.family_of(path)
+        if family is not None:  # Flux.1, SD 3.x, Chroma transformers in their release layout
+            return _describe_flux_file(path) if family == "flux" else _describe_transformer_file(path, family)
     try:
         # safetensors are memory-mapped: detection touches a few tensors, not the whole file.
         family = detect_family(read_state_dict(path))
@@ -206,6 +215,17 @@ def _describe_flux_file(path: Path) -> dict[str, Any]:
     family = "demo-flux" if facts.demo else "flux"
     label = f"{families.label(family)}: {facts.label}" if facts.demo else facts.label
     return {"family": family, "family_label": label, "inpainting": False, "prediction": "flow"}
+
+
+def _describe_transformer_file(path: Path, family: str) -> dict[str, Any]:
+    """An SD 3.x or Chroma transformer file: its variant and storage dtype from its weights."""
+    from modules.engine.models import transformer_files
+
+    try:
+        facts = transformer_files.reader(family).describe(path)
+    except (*transformer_files.ERRORS, OSError) as exc:
+        return {"error": f"this looks like a {families.label(family)} transformer, but {exc}"}
+    return {"family": family, "family_label": facts.label, "inpainting": False, "prediction": "flow"}
 
 
 def _describe_gguf(path: Path) -> dict[str, Any]:
@@ -260,8 +280,12 @@ def iter_checkpoint_paths(root: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _stale(facts: dict[str, Any]) -> bool:
-    """Facts written before Flux transformer files loaded (their old refusal), to be read again."""
-    return "cannot be loaded yet" in str(facts.get("error", "")) and "Flux" in str(facts.get("error", ""))
+    """Facts written before Flux, SD 3.x and Chroma transformer files loaded (their old refusals), to be read
+    again."""
+    error = str(facts.get("error", ""))
+    return ("cannot be loaded yet" in error and ("Flux" in error or "Stable Diffusion 3" in error)
+            or "Chroma (Flux) is not supported yet" in error
+            or "looks like a Flux transformer" in error and "vector_in" in error)
 
 
 class CheckpointRegistry:
