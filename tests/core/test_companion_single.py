@@ -256,17 +256,18 @@ def test_a_qwen_image_edit_file_runs_as_its_folders_edit_pipeline(single, tmp_pa
         assert [m.name for m in loaded.info.parts] == ["qwen_2.5_vl_7b.safetensors"]
 
 
-def test_an_fp8_scaled_text_encoder_is_multiplied_back_by_its_scales(single, tmp_path):
+@pytest.mark.parametrize("scale_name", [".scale_weight", ".weight_scale"])
+def test_an_fp8_scaled_text_encoder_is_multiplied_back_by_its_scales(single, tmp_path, scale_name):
     weights = load_file(str(single["qwen3"]))
     key = "model.layers.0.mlp.down_proj.weight"
     scaled = dict(weights)
     scaled[key] = (weights[key] / 0.25).to(torch.float8_e4m3fn)
-    scaled[key.replace(".weight", ".scale_weight")] = torch.tensor(0.25)
+    scaled[key.replace(".weight", scale_name)] = torch.tensor(0.25)
     scaled["scaled_fp8"] = torch.empty(0, dtype=torch.float8_e4m3fn)
     path = tmp_path / "qwen_3_4b_fp8_scaled.safetensors"
     save_file(scaled, str(path))
     read = companion_single.read_weights(path, "", torch.float32, keep_fp8=False)
-    assert "scaled_fp8" not in read and key.replace(".weight", ".scale_weight") not in read
+    assert "scaled_fp8" not in read and key.replace(".weight", scale_name) not in read
     expected = scaled[key].to(torch.float32) * 0.25
     assert read[key].dtype == torch.float32 and torch.equal(read[key], expected)
     assert (read[key] - weights[key]).abs().max() < 0.1 * weights[key].abs().max()

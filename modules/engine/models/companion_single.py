@@ -49,6 +49,9 @@ _ZIMAGE_UNUSED = ("norm_final.weight",)  # the release keeps a final norm the mo
 _ZIMAGE_RELEASE = {"all_patch_size": [2], "all_f_patch_size": [1], "norm_eps": 1e-5, "rope_theta": 256.0,
                    "t_scale": 1000.0, "axes_dims": [32, 48, 48], "axes_lens": [1536, 512, 512]}
 _QWEN_RELEASE = {"patch_size": 2, "axes_dims_rope": [16, 56, 56]}
+# ComfyUI's scaled fp8 files keep one scale per weight under either name ("fp8_scaled", and the newer mixed files).
+_SCALES = (".scale_weight", ".weight_scale")
+_QUANT_EXTRAS = (*_SCALES, ".scale_input", ".input_scale", ".comfy_quant")
 
 
 class CompanionFileError(ValueError):
@@ -69,7 +72,8 @@ class TransformerFile:
     @property
     def label(self) -> str:
         blocks = self.shapes.get("n_layers", self.shapes.get("num_layers"))
-        return f"{families.label(self.family)} transformer ({self.dtype}, {blocks} blocks)"
+        scaled = " scaled" if self.scaled_fp8 else ""
+        return f"{families.label(self.family)} transformer ({self.dtype}{scaled}, {blocks} blocks)"
 
     @property
     def width(self) -> int:
@@ -131,7 +135,7 @@ def describe_header(name: str, shapes: Mapping[str, tuple[int, ...]], dtypes: Ma
     own = {k[len(prefix):]: s for k, s in shapes.items() if k.startswith(prefix)}
     weights = [dtypes[prefix + k] for k in own if k.endswith(".weight")]
     dtype = storage_dtype(weights)
-    scaled = any(k.endswith(".scale_weight") for k in own)
+    scaled = any(k.endswith(_SCALES) for k in own)
     if "layers.0.adaLN_modulation.0.weight" in own and "cap_embedder.1.weight" in own:
         if any(k.startswith("siglip_embedder.") for k in own):
             raise CompanionFileError("this is a Z-Image Omni transformer (it takes picture features too), which "
@@ -344,22 +348,26 @@ def with_parts(info: Any, chosen: Sequence[ModuleInfo], available: Sequence[Modu
 
 def read_weights(path: Path, prefix: str, dtype: torch.dtype, keep_fp8: bool) -> dict[str, torch.Tensor]:
     """The tensors under `prefix` (removed) at `dtype`; fp8 ones kept with `keep_fp8`, unless the file is ComfyUI's
-    "fp8_scaled" (a scale beside each weight), whose weights are multiplied back to `dtype`."""
+    scaled fp8 (a scale beside each weight), whose weights are multiplied back to `dtype`."""
     from safetensors import safe_open
 
     fp8 = (torch.float8_e4m3fn, torch.float8_e5m2)
     raw: dict[str, torch.Tensor] = {}
     with safe_open(str(path), framework="pt") as f:
-        keys = [k for k in f.keys() if k.startswith(prefix)]
-        scaled = any(k.endswith(".scale_weight") for k in keys)
-        for key in keys:
-            raw[key[len(prefix):]] = f.get_tensor(key)
+        for key in f.keys():
+            if key.startswith(prefix):
+                raw[key[len(prefix):]] = f.get_tensor(key)
+    scaled = any(k.endswith(_SCALES) for k in raw)
     out = {}
     for key, tensor in raw.items():
-        if key.endswith((".scale_weight", ".scale_input")) or key == "scaled_fp8":
+        if key.endswith(_QUANT_EXTRAS) or key == "scaled_fp8":
             continue
-        scale = raw.get(key.removesuffix(".weight") + ".scale_weight") if key.endswith(".weight") else None
+        base = key.removesuffix(".weight")
+        scale = next((raw[base + s] for s in _SCALES if key.endswith(".weight") and base + s in raw), None)
         if scale is not None:
+            if scale.numel() != 1:
+                raise CompanionFileError(f"{path.name} stores {key} with block-wise scales (a quantisation this app "
+                                         "does not read); use its fp8_e4m3fn, bf16 or GGUF copy")
             tensor = tensor.to(torch.float32) * scale.to(torch.float32)
         if tensor.is_floating_point() and tensor.dtype != dtype and not (keep_fp8 and not scaled and
                                                                          tensor.dtype in fp8):
