@@ -33,10 +33,10 @@ def _t5(width: int) -> dict[str, tuple[int, ...]]:
     (_clip(768), "clip-l", "CLIP-L text encoder (float16)"),
     (_clip(1280, "transformer."), "clip-g", "CLIP-G text encoder (float16)"),
     (_t5(4096), "t5xxl", "T5-XXL text encoder (float16)"),
-    ({"model.layers.0.self_attn.q_proj.weight": (2560, 2560), "model.layers.0.self_attn.q_norm.weight": (128,)},
-     "qwen3", "Qwen3 text encoder (float16)"),
-    ({"model.layers.0.self_attn.q_proj.weight": (3584, 3584), "visual.blocks.0.attn.qkv.weight": (3, 3)},
-     "qwen2.5-vl", "Qwen2.5-VL text encoder (float16)"),
+    ({"model.embed_tokens.weight": (151936, 2560), "model.layers.0.self_attn.q_proj.weight": (4096, 2560),
+      "model.layers.0.self_attn.q_norm.weight": (128,)}, "qwen3", "Qwen3 text encoder (float16)"),
+    ({"model.embed_tokens.weight": (152064, 3584), "model.layers.0.self_attn.q_proj.weight": (3584, 3584),
+      "visual.blocks.0.attn.qkv.weight": (3, 3)}, "qwen2.5-vl", "Qwen2.5-VL text encoder (float16)"),
     ({"encoder.conv_in.weight": (128, 3, 3, 3), "decoder.conv_in.weight": (512, 16, 3, 3),
       "encoder.down.0.block.0.conv1.weight": (128, 128, 3, 3)}, "vae", "16-channel VAE (Flux / SD 3.x) (float16)"),
     ({"lora_unet_x.lora_down.weight": (4, 4)}, "unknown", "unknown (float16)"),
@@ -44,7 +44,7 @@ def _t5(width: int) -> dict[str, tuple[int, ...]]:
 def test_a_module_file_is_told_apart_by_its_weights(shapes, kind, label):
     info = module_files.describe_shapes("f.safetensors", Path("f.safetensors"), shapes, "float16")
     assert (info.kind, info.label) == (kind, label)
-    assert info.usable == (kind not in ("qwen3", "qwen2.5-vl", "unknown"))  # Qwen encoders are named, not loaded yet
+    assert info.usable == (kind != "unknown")  # Qwen encoders load with their family's folder (companion_single)
 
 
 def test_the_storage_dtype_of_an_fp8_file_is_read_from_its_header(tmp_path):

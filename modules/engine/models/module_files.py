@@ -105,6 +105,17 @@ def vae_shape(shapes: Mapping[str, tuple[int, ...]], prefix: str) -> tuple[int, 
     return (int(conv_in[1]), *widths)
 
 
+def qwen_shape(shapes: Mapping[str, tuple[int, ...]]) -> tuple[int, int, int] | None:
+    """(vocabulary, width, layers) of a Qwen language model, in ComfyUI's / Hugging Face's names (`model.layers.*`)
+    or transformers 5's (`model.language_model.layers.*`)."""
+    for prefix in ("model.language_model.", "language_model.", "model.", ""):
+        embedding = shapes.get(prefix + "embed_tokens.weight")
+        if embedding is not None and prefix + "layers.0.self_attn.q_proj.weight" in shapes:
+            layers = _layers((k.removeprefix(prefix) for k in shapes), r"layers\.(\d+)\.")
+            return int(embedding[0]), int(embedding[1]), layers
+    return None
+
+
 def _prefix_of(shapes: Mapping[str, Any], prefixes: Iterable[str], probe) -> tuple[str, Any] | None:
     for prefix in prefixes:
         found = probe(shapes, prefix)
@@ -133,15 +144,17 @@ def describe_shapes(name: str, path: Path, shapes: Mapping[str, tuple[int, ...]]
         what = f"{shape[0]}-channel VAE" + (" (Flux / SD 3.x)" if shape[0] == 16 else " (SD 1.x / 2.x / XL)"
                                              if shape[0] == 4 else "")
         return ModuleInfo(kind="vae", label=f"{what} ({dtype})", shape=shape, prefix=prefix, **facts)
-    qwen = [k for k in shapes if re.match(r"(model\.)?(language_model\.)?layers\.0\.self_attn\.q_proj\.weight$",
-                                          k.removeprefix("model."))]
-    if qwen:
+    if (qwen := qwen_shape(shapes)) is not None:
+        # Loaded by engine/models/companion_single.py with the config and tokenizer of a diffusers folder of its
+        # model (Z-Image: Qwen3; Qwen-Image: Qwen2.5-VL), matched by this shape.
         has_norm = any(k.endswith("self_attn.q_norm.weight") for k in shapes)
         vision = any(k.startswith(("visual.", "model.visual.")) for k in shapes)
         kind, what = ("qwen3", "Qwen3") if has_norm else ("qwen2.5-vl", "Qwen2.5-VL" if vision else "Qwen2.5")
+        error = None if has_norm or vision else (
+            "a Qwen2.5 text encoder without its vision part cannot stand in for Qwen-Image's Qwen2.5-VL; use the "
+            "full qwen_2.5_vl_7b file")
         return ModuleInfo(kind=kind, label=f"{what} text encoder ({dtype})",
-                          error=f"a {what} text encoder (for Qwen-Image / Z-Image) cannot be loaded from a single "
-                                "file yet; use the model's diffusers folder", **facts)
+                          shape=qwen, error=error, **facts)
     return ModuleInfo(kind="unknown", label=f"unknown ({dtype})",
                       error="neither a text encoder (CLIP, T5, Qwen) nor a VAE by its weights", **facts)
 
