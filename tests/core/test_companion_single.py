@@ -335,3 +335,18 @@ def test_a_qwen_image_file_takes_what_it_needs_from_an_edit_folder(single, tmp_p
     with _manager(root, tmp_path).use(QWEN_FILE) as loaded:
         assert type(loaded.pipe).__name__ == "QwenImagePipeline"
         assert [f.name for f in loaded.info.config_folders] == [folder.name]
+
+
+def test_two_fitting_text_encoders_ask_for_a_choice_and_the_chosen_one_is_used(folders, single, tmp_path):
+    from modules.engine.models.single_file import CheckpointError
+
+    twin = tmp_path / "qwen_3_4b_fp16.safetensors"
+    twin.write_bytes(single["qwen3"].read_bytes())
+    root = _models(tmp_path / "models", {"Stable-diffusion": [folders["zimage"], single["zimage"]],
+                                         "text_encoder": [single["qwen3"], twin], "VAE": [single["vae"]]})
+    manager = _manager(root, tmp_path)
+    with pytest.raises(CheckpointError, match="several files fit .* text encoder .*qwen_3_4b_fp16.safetensors.*"
+                                              "choose one"):
+        manager.with_parts(manager.resolve(ZIMAGE_FILE))
+    info = manager.with_parts(manager.resolve(ZIMAGE_FILE), ("qwen_3_4b_fp16.safetensors",))
+    assert [m.name for m in info.parts] == ["qwen_3_4b_fp16.safetensors", "ae.safetensors"]
