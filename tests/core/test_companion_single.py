@@ -350,3 +350,12 @@ def test_two_fitting_text_encoders_ask_for_a_choice_and_the_chosen_one_is_used(f
         manager.with_parts(manager.resolve(ZIMAGE_FILE))
     info = manager.with_parts(manager.resolve(ZIMAGE_FILE), ("qwen_3_4b_fp16.safetensors",))
     assert [m.name for m in info.parts] == ["qwen_3_4b_fp16.safetensors", "ae.safetensors"]
+
+
+def test_a_qwen_image_vae_file_is_named_and_refused_with_what_is_used_instead():
+    shapes = {"encoder.conv1.weight": (96, 3, 3, 3, 3), "decoder.conv1.weight": (384, 16, 3, 3, 3),
+              "decoder.head.2.weight": (3, 96, 3, 3, 3)}
+    info = module_files.describe_shapes("qwen_image_vae.safetensors", Path("qwen_image_vae.safetensors"), shapes,
+                                        "bfloat16")
+    assert (info.kind, info.label, info.usable) == ("qwen-vae", "Qwen-Image / Wan 2.1 VAE (bfloat16)", False)
+    assert "VAE of the Qwen-Image diffusers folder" in info.error

@@ -155,6 +155,11 @@ def describe_shapes(name: str, path: Path, shapes: Mapping[str, tuple[int, ...]]
             "full qwen_2.5_vl_7b file")
         return ModuleInfo(kind=kind, label=f"{what} text encoder ({dtype})",
                           shape=qwen, error=error, **facts)
+    conv = shapes.get("decoder.conv1.weight")
+    if conv is not None and len(conv) == 5 and "decoder.head.2.weight" in shapes:  # 3-D convolutions: Wan 2.1's VAE
+        return ModuleInfo(kind="qwen-vae", label=f"Qwen-Image / Wan 2.1 VAE ({dtype})", shape=(int(conv[1]),),
+                          error="a Qwen-Image VAE file (Wan 2.1's layout) cannot be loaded yet; the VAE of the "
+                                "Qwen-Image diffusers folder in models/Stable-diffusion is used", **facts)
     return ModuleInfo(kind="unknown", label=f"unknown ({dtype})",
                       error="neither a text encoder (CLIP, T5, Qwen) nor a VAE by its weights", **facts)
 
