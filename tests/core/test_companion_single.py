@@ -359,3 +359,17 @@ def test_a_qwen_image_vae_file_is_named_and_refused_with_what_is_used_instead():
                                         "bfloat16")
     assert (info.kind, info.label, info.usable) == ("qwen-vae", "Qwen-Image / Wan 2.1 VAE (bfloat16)", False)
     assert "VAE of the Qwen-Image diffusers folder" in info.error
+
+
+def test_the_released_qwen_image_shapes_give_its_config_and_edit_2511_its_zero_timestep_references():
+    shapes = {"img_in.weight": (3072, 64), "txt_in.weight": (3072, 3584), "txt_norm.weight": (3584,),
+              "proj_out.weight": (64, 3072), "transformer_blocks.0.img_mod.1.weight": (18432, 3072),
+              "transformer_blocks.0.attn.norm_q.weight": (128,), "transformer_blocks.59.attn.norm_q.weight": (128,)}
+    dtypes = {k: "F8_E4M3" for k in shapes}
+    plain = companion_single.describe_header("qwen_image_fp8_e4m3fn.safetensors", shapes, dtypes)
+    config = companion_single.transformer_config(plain, [])
+    assert (config["in_channels"], config["out_channels"], config["num_layers"], config["num_attention_heads"],
+            config["joint_attention_dim"], config["axes_dims_rope"]) == (64, 16, 60, 24, 3584, [16, 56, 56])
+    assert "zero_cond_t" not in config
+    edit = companion_single.describe_header("qwen_image_edit_2511_bf16.safetensors", shapes, dtypes)
+    assert edit.family == "qwen-image-edit" and companion_single.transformer_config(edit, [])["zero_cond_t"] is True

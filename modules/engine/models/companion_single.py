@@ -156,6 +156,9 @@ def describe_header(name: str, shapes: Mapping[str, tuple[int, ...]], dtypes: Ma
             facts = _qwen_shapes(own)
         except KeyError as exc:
             raise CompanionFileError(f"this Qwen-Image transformer file lacks {exc.args[0]}: it is incomplete") from None
+        if family == "qwen-image-edit" and "2511" in name:
+            # Edit 2511 conditions its reference tokens at timestep zero; nothing in its weights says so.
+            facts["zero_cond_t"] = True
         return TransformerFile(family, "diffusers", prefix, dtype, facts, scaled)
     return None
 
