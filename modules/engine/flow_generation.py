@@ -97,7 +97,7 @@ def _check_mode(request: GenerationRequest, family: str | None, label: str, name
             hint = "It is an edit model: use img2img with a reference picture and the edit as the prompt."
         elif mode == "inpaint":
             hint = ("Use txt2img or img2img without a mask, or a checkpoint of a family that inpaints (Flux, Flux "
-                    "Fill, SD 3.x, Chroma, Z-Image, Qwen-Image).")
+                    "Fill, Flux Kontext, SD 3.x, Chroma, Z-Image, Qwen-Image).")
         else:
             hint = "Use txt2img (this pipeline runs through the generic fallback, which draws from text only)."
         raise RequestError(f"{what} is not available for {name} ({label}). {hint}")
