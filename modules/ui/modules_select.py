@@ -26,7 +26,7 @@ def preselected(services: Services, checkpoint: str | None, current: Iterable[st
         info = services.models.resolve(checkpoint or None)
     except LookupError:
         return [], ""
-    if not info.flux_file:
+    if not info.takes_parts:  # transformer files, safetensors or GGUF
         return [], ""
     if current:
         try:

@@ -64,10 +64,54 @@ def test_gguf_files_are_listed_as_flux_with_their_quantisation_and_a_matching_di
     assert q8.companion == gguf_models_dir / "Stable-diffusion" / "tiny-flux-schnell"
 
 
-def test_a_gguf_without_a_fitting_diffusers_folder_is_listed_unusable_with_what_to_do(manager):
+def test_a_gguf_without_module_files_or_a_fitting_folder_names_the_files_to_add(manager):
+    from modules.engine.models.single_file import CheckpointError
+
     dev = {info.name: info for info in manager.checkpoints.all()}["dev-q8.gguf"]
-    assert not dev.usable and dev.companion is None
-    assert "Flux.1 dev diffusers folder" in dev.error and "models/Stable-diffusion" in dev.error
+    assert dev.usable and dev.companion is None  # listed, as a Flux transformer file is: what it needs is said on use
+    with pytest.raises(CheckpointError, match=r"needs a CLIP-L text encoder \(clip_l.safetensors\) in "
+                                              r"models/text_encoder.*or put a Flux.1 dev diffusers folder"):
+        manager.with_parts(dev)
+
+
+@pytest.fixture(scope="module")
+def module_files_dir(gguf_models_dir, tmp_path_factory) -> Path:
+    """models/ with the GGUF files, their companion folder, and text-encoder and VAE files exported from another
+    tiny Flux (other weights, the same shapes: its configs and tokenizers are the companion's)."""
+    from training.export_flux import export_single_files
+
+    root = tmp_path_factory.mktemp("gguf-modules") / "models"
+    other = save_tiny_flux(root.parent / "other" / "tiny-flux-other", seed=5)
+    _, clip, t5, vae = export_single_files(other, root.parent / "export", "other")
+    for sub, file in (("text_encoder", clip), ("text_encoder", t5), ("VAE", vae)):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / sub / file.name).symlink_to(file)
+    (root / "Stable-diffusion").mkdir()
+    for name in ("tiny-flux-schnell", "tiny-q8.gguf", "dev-q8.gguf"):
+        (root / "Stable-diffusion" / name).symlink_to(gguf_models_dir / "Stable-diffusion" / name)
+    return root
+
+
+def test_a_gguf_takes_module_files_before_its_companion_folder(module_files_dir, cpu_fp32, tmp_path):
+    from modules.engine.models.manager import ModelManager
+
+    manager = ModelManager(checkpoints_dir=module_files_dir / "Stable-diffusion", vae_dir=module_files_dir / "VAE",
+                           cache_file=tmp_path / "cache.json", device=cpu_fp32,
+                           text_encoder_dirs=(module_files_dir / "text_encoder",))
+    manager.refresh()
+    q8 = manager.resolve("tiny-q8.gguf")
+    assert q8.companion is not None  # a folder could lend its parts, but the files come first
+    assert {m.name for m in manager.with_parts(q8).parts} == {"other-clip.safetensors", "other-t5.safetensors",
+                                                              "other-ae.safetensors"}
+    assert manager.with_parts(manager.resolve("dev-q8.gguf")).parts  # no dev folder: the files alone suffice
+    request = _request("tiny-q8.gguf")
+    result = generate(request, manager, SamplerRegistry.default())
+    assert "other-t5.safetensors" in result.infotexts[0]
+    ours = np.asarray(result.images[0]).astype(np.float32)
+    with_files = _unquantised(module_files_dir.parent / "other" / "tiny-flux-other", request)
+    with_companion = _unquantised(module_files_dir / "Stable-diffusion" / "tiny-flux-schnell", request)
+    assert np.abs(ours - with_files).mean() < 2.0  # out of 255: the files' encoders and VAE drew it
+    assert np.abs(ours - with_companion).mean() > 5 * np.abs(ours - with_files).mean()
 
 
 def test_gguf_files_of_other_models_or_damaged_ones_say_what_they_are(tmp_path):

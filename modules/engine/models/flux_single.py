@@ -41,6 +41,10 @@ class FluxPartsError(ValueError):
     """The files a Flux transformer needs are missing, ambiguous or do not fit; the message names which and where."""
 
 
+class MissingPartError(FluxPartsError):
+    """No file fits one of the parts (a GGUF transformer may then borrow a diffusers folder's)."""
+
+
 @dataclass(frozen=True)
 class FluxFile:
     """What a Flux single file holds: the transformer's config, and the parts it carries itself (all-in-one)."""
@@ -133,7 +137,7 @@ def choose_parts(facts: Any, chosen: Sequence[ModuleInfo], available: Sequence[M
         if len(fitting) == 1:
             parts[role] = fitting[0]
         elif not fitting:
-            raise FluxPartsError(f"{file_name} holds only the transformer and needs {facts.wanted(role)}: put it "
+            raise MissingPartError(f"{file_name} holds only the transformer and needs {facts.wanted(role)}: put it "
                                  "there, press Refresh, and choose it under 'VAE / Text encoder'")
         else:
             raise FluxPartsError(f"several files fit {file_name} as its {_SLOT_NAMES.get(role, role)} part "
@@ -350,11 +354,17 @@ def load_tokenizer_at(role: str, tokenizer_dir: Path) -> Any:
 
 def load_pipeline(path: Path, parts: Mapping[str, ModuleInfo], folders: Sequence[Path], dtype: torch.dtype) -> Any:
     """A FluxPipeline from a transformer file and its parts (as `choose_parts` picked them)."""
+    facts = describe(path)
+    return assemble(load_transformer(path, facts.config, dtype), facts, parts, folders, dtype)
+
+
+def assemble(transformer: Any, facts: FluxFile, parts: Mapping[str, ModuleInfo], folders: Sequence[Path],
+             dtype: torch.dtype) -> Any:
+    """A FluxPipeline around a loaded transformer (from a safetensors or GGUF file) with these parts."""
     import diffusers
     from diffusers import FluxPipeline
 
-    facts = describe(path)
-    components: dict[str, Any] = {"transformer": load_transformer(path, facts.config, dtype)}
+    components: dict[str, Any] = {"transformer": transformer}
     for role in ("clip", "t5"):
         config, tokenizer = config_source(role, parts[role], folders)
         sub, tok = _PART[role]

@@ -3,9 +3,10 @@ read from its header, and loading it through diffusers' GGUF support.
 
 A GGUF file holds the transformer alone, in BFL's key layout; its weights stay quantised in memory and each layer
 is dequantised to the compute dtype as it runs (diffusers' GGUFLinear), so a Q8_0 Flux takes about half the memory
-of bf16 and Q4_K about a quarter. The text encoders and VAE come from a Flux diffusers folder of the same kind in
-models/Stable-diffusion (its "companion": same latent channels, text widths and guidance embedding); only the
-companion's configs and small parts are read, never its own transformer weights.
+of bf16 and Q4_K about a quarter. The text encoders and VAE are module files (models/text_encoder, models/VAE),
+chosen or fitting, exactly as for a Flux safetensors transformer (engine/models/flux_single.py); only when they do
+not make a whole set, a Flux diffusers folder of the same kind in models/Stable-diffusion lends its own (its
+"companion": same latent channels, text widths and guidance embedding; its transformer weights are never read).
 """
 
 from __future__ import annotations
@@ -113,15 +114,6 @@ def pick_companion(config: dict[str, Any], folders: Iterable[Path]) -> Path | No
     return None
 
 
-def no_companion_message(facts: GgufFacts) -> str:
-    config = facts.config
-    kind = "dev" if config["guidance_embeds"] else "schnell"
-    return (f"this is a {facts.label}; a GGUF file holds only the transformer, and no Flux.1 {kind} diffusers folder "
-            f"(text encoders and VAE: {config['in_channels'] // 4} latent channels, T5 width "
-            f"{config['joint_attention_dim']}, CLIP width {config['pooled_projection_dim']}) was found beside it in "
-            "models/Stable-diffusion: put the model's diffusers folder there and press Refresh")
-
-
 def load_transformer(path: Path, compute_dtype: torch.dtype) -> Any:
     """The file's transformer with its weights kept quantised (diffusers' GGUF quantizer), computing in
     `compute_dtype`. Our own BFL -> diffusers conversion splits fused rows, which quantised blocks allow (every
@@ -153,6 +145,21 @@ def _config_folder(config: dict[str, Any]) -> Path:
             "axes_dims_rope": list(config["axes_dims_rope"])}
     (folder / "config.json").write_text(json.dumps(full), encoding="utf-8")
     return folder
+
+
+def flux_facts(facts: GgufFacts) -> Any:
+    """The file as flux_single sees a transformer file: what its parts must fit, and which scheduler it takes."""
+    from modules.engine.models.flux_single import FluxFile
+
+    return FluxFile(facts.config, "dev" if facts.config["guidance_embeds"] else "schnell", f"GGUF {facts.quant}")
+
+
+def load_pipeline_with_parts(path: Path, parts: Any, folders: Any, dtype: torch.dtype) -> Any:
+    """A FluxPipeline of this file's transformer with text-encoder and VAE files (as flux_single.choose_parts picked
+    them; configs and tokenizers as for a Flux safetensors file)."""
+    from modules.engine.models import flux_single
+
+    return flux_single.assemble(load_transformer(path, dtype), flux_facts(describe(path)), parts, folders, dtype)
 
 
 def load_pipeline(path: Path, companion: Path, dtype: torch.dtype) -> Any:

@@ -154,10 +154,14 @@ def load_pipeline(info: CheckpointInfo, device: DeviceConfig) -> Any:
     elif info.kind == "gguf":
         from modules.engine.models import gguf_files
 
-        if info.companion is None:
-            raise CheckpointError(f"{info.name} needs a Flux diffusers folder for its text encoders and VAE")
+        if not info.parts and info.companion is None:
+            raise CheckpointError(f"{info.name} needs text-encoder and VAE files (or a Flux diffusers folder)")
         try:
-            pipe = gguf_files.load_pipeline(info.path, info.companion, device.dtype)
+            if info.parts:  # module files, as for a Flux safetensors transformer
+                pipe = gguf_files.load_pipeline_with_parts(info.path, {m.role: m for m in info.parts},
+                                                           info.config_folders, device.dtype)
+            else:
+                pipe = gguf_files.load_pipeline(info.path, info.companion, device.dtype)
         except (OSError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{info.name} could not be loaded: {exc}") from exc
     elif info.kind == "diffusers":
@@ -408,7 +412,7 @@ class ModelManager:
         from modules.engine.models import transformer_files
         from modules.engine.models.single_file import CheckpointError
 
-        if not info.flux_file:
+        if not info.takes_parts:
             if modules:
                 raise CheckpointError(f"VAE / Text encoder files go with a Flux transformer file; {info.name} "
                                       f"({info.family_label}) carries its own. Clear the 'VAE / Text encoder' choice.")
@@ -422,6 +426,8 @@ class ModelManager:
                     i.path for i in self.checkpoints.all() if i.kind == "diffusers"])
             except (companion_single.CompanionFileError, OSError) as exc:
                 raise CheckpointError(f"{info.name} cannot be used: {exc}") from exc
+        if info.kind == "gguf":
+            return self._gguf_parts(info, chosen)
         reader = transformer_files.reader(info.family)  # Flux.1, SD 3.x, Chroma: engine/models/*_single.py
         if reader is None:
             raise CheckpointError(f"{info.name} ({info.family_label}) takes no 'VAE / Text encoder' files here")
@@ -432,6 +438,25 @@ class ModelManager:
             raise CheckpointError(f"{info.name} cannot be used: {exc}") from exc
         folders = reader.folders(i.path for i in self.checkpoints.all() if i.kind == "diffusers")
         return replace(info, parts=tuple(parts[r] for r in reader.ROLES), config_folders=tuple(folders))
+
+    def _gguf_parts(self, info: CheckpointInfo, chosen: list[module_files.ModuleInfo]) -> CheckpointInfo:
+        """A GGUF Flux transformer's parts: module files chosen or fitting, as for a Flux safetensors file; when they
+        do not make a whole set and none was chosen, its companion folder lends its own (parts left empty)."""
+        from modules.engine.models import flux_single, gguf_files
+        from modules.engine.models.single_file import CheckpointError
+
+        try:
+            facts = gguf_files.flux_facts(gguf_files.describe(info.path))
+            parts = flux_single.choose_parts(facts, chosen, self.modules, info.name)
+        except flux_single.MissingPartError as exc:
+            if info.companion is not None and not chosen:
+                return replace(info, parts=(), config_folders=())
+            raise CheckpointError(f"{info.name} cannot be used: {exc} (or put a Flux.1 {facts.variant} diffusers "
+                                  "folder in models/Stable-diffusion to lend them)") from exc
+        except (gguf_files.GgufError, flux_single.FluxPartsError, OSError) as exc:
+            raise CheckpointError(f"{info.name} cannot be used: {exc}") from exc
+        folders = flux_single.flux_folders(i.path for i in self.checkpoints.all() if i.kind == "diffusers")
+        return replace(info, parts=tuple(parts[r] for r in flux_single.ROLES), config_folders=tuple(folders))
 
     @staticmethod
     def _key(info: CheckpointInfo) -> str:
@@ -444,7 +469,7 @@ class ModelManager:
     # ------------------------------------------------------------------ loading
     def load(self, info: CheckpointInfo) -> LoadedModel:
         with self._lock:
-            if info.flux_file and not info.parts:  # loaded without a job (model switch): the parts that fit
+            if info.takes_parts and not info.parts:  # loaded without a job (model switch): the parts that fit
                 info = self.with_parts(info)
             key = self._key(info)
             cached = self._cache.get(key)
@@ -498,7 +523,7 @@ class ModelManager:
             info = self.with_parts(self.resolve(checkpoint), modules, vae)
             loaded = self.load(info)
             pipe = loaded.pipe
-            pipe.vae = loaded.own_vae if info.flux_file else self._vae_for(loaded, vae)  # a Flux file's VAE is a part
+            pipe.vae = loaded.own_vae if info.takes_parts else self._vae_for(loaded, vae)  # a file's VAE is a part
             try:
                 if loras:
                     for info, _, _ in loras:

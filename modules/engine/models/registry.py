@@ -56,6 +56,11 @@ class CheckpointInfo:
         return self.kind == "single_file" and self.prediction == "flow"
 
     @property
+    def takes_parts(self) -> bool:
+        """Its text encoders and VAE are separate files (a transformer file, safetensors or GGUF)."""
+        return self.transformer_file or self.kind == "gguf"
+
+    @property
     def model_name(self) -> str:
         """A1111's `model_name`, which the infotext's `Model:` field carries."""
         return os.path.splitext(self.name.replace("/", "_").replace("\\", "_"))[0]
@@ -241,16 +246,15 @@ def _describe_gguf(path: Path) -> dict[str, Any]:
 
 
 def _with_companion(info: CheckpointInfo, facts: dict[str, Any], folders: list[Path]) -> CheckpointInfo:
-    """A GGUF transformer is usable with a Flux diffusers folder whose text encoders and VAE fit it."""
+    """A GGUF transformer takes its text encoders and VAE from module files, as a Flux file does
+    (ModelManager.with_parts); a Flux diffusers folder whose own fit it is remembered to lend them when those files
+    do not make a whole set."""
     from modules.engine.models import gguf_files
 
     if info.error or "gguf_config" not in facts:
         return info
     companion = gguf_files.pick_companion(facts["gguf_config"], folders)
-    if companion is None:
-        facts_obj = gguf_files.GgufFacts("flux", info.quant or "", facts["gguf_config"], info.family_label)
-        return replace(info, error=gguf_files.no_companion_message(facts_obj))
-    return replace(info, companion=companion)
+    return replace(info, companion=companion) if companion is not None else info
 
 
 def _describe_folder(folder: Path) -> dict[str, Any]:
