@@ -174,7 +174,8 @@ def test_a_zimage_file_with_qwen3_and_flux_vae_files_draws_the_folders_picture(f
 
 def test_the_text_encoder_file_is_what_draws_not_the_folders(folders, single, tmp_path):
     """A Qwen3 file with other weights changes the picture: the file is used, not the folder's own encoder."""
-    weights = {k: (v + 0.5 if k.endswith("embed_tokens.weight") else v) for k, v in load_file(str(single["qwen3"])).items()}
+    weights = {k: (v + 0.5 if k.endswith("embed_tokens.weight") else v)
+               for k, v in load_file(str(single["qwen3"])).items()}
     other = tmp_path / "qwen_3_4b_other.safetensors"
     save_file(weights, str(other))
     root = _models(tmp_path / "models", {"Stable-diffusion": [folders["zimage"], single["zimage"]],
@@ -232,7 +233,8 @@ def test_a_missing_vae_is_named_when_the_folder_has_no_vae_weights(folders, sing
     shutil.copytree(folders["zimage"], configs, ignore=shutil.ignore_patterns("*.safetensors"))
     facts = companion_single.describe(single["zimage"])
     qwen3 = module_files.describe_file(single["qwen3"], "qwen_3_4b.safetensors")
-    with pytest.raises(companion_single.CompanionFileError, match=r"needs the Flux VAE \(ae.safetensors\) in models/VAE"):
+    with pytest.raises(companion_single.CompanionFileError,
+                       match=r"needs the Flux VAE \(ae.safetensors\) in models/VAE"):
         companion_single.choose_parts(facts, [], [qwen3], [configs], ZIMAGE_FILE)
 
 

@@ -155,7 +155,8 @@ def describe_header(name: str, shapes: Mapping[str, tuple[int, ...]], dtypes: Ma
         try:
             facts = _qwen_shapes(own)
         except KeyError as exc:
-            raise CompanionFileError(f"this Qwen-Image transformer file lacks {exc.args[0]}: it is incomplete") from None
+            raise CompanionFileError(f"this Qwen-Image transformer file lacks {exc.args[0]}: it is "
+                                     "incomplete") from None
         if family == "qwen-image-edit" and "2511" in name:
             # Edit 2511 conditions its reference tokens at timestep zero; nothing in its weights says so.
             facts["zero_cond_t"] = True
@@ -388,8 +389,8 @@ def zimage_to_diffusers(weights: Mapping[str, torch.Tensor], config: Mapping[str
     for key, tensor in weights.items():
         if key in _ZIMAGE_UNUSED:
             continue
-        for old, new in ((r"^x_embedder\.", f"all_x_embedder.{patch}."), (r"^final_layer\.", f"all_final_layer.{patch}.")):
-            key = re.sub(old, new, key)
+        key = re.sub(r"^x_embedder\.", f"all_x_embedder.{patch}.", key)
+        key = re.sub(r"^final_layer\.", f"all_final_layer.{patch}.", key)
         for old, new in _ZIMAGE_RENAMES:
             key = key.replace(old, new)
         if key.endswith(".attention.qkv.weight"):

@@ -420,7 +420,7 @@ class ModelManager:
         chosen = [self.find_module(n) for n in modules]
         if vae not in (VAE_AUTOMATIC, VAE_NONE, "") and all(m.role != "vae" for m in chosen):
             chosen.append(self.find_module(vae))
-        if companion_single.is_companion_family(info.family):  # Z-Image / Qwen-Image transformer files
+        if info.kind == "single_file" and companion_single.is_companion_family(info.family):  # Z-Image, Qwen-Image
             try:
                 return companion_single.with_parts(info, chosen, self.modules, [
                     i.path for i in self.checkpoints.all() if i.kind == "diffusers"])
