@@ -307,12 +307,13 @@ def test_an_fp8_qwen_image_file_runs_through_the_manager_with_its_weights_kept_i
     assert np.isfinite(image).all() and image.std() > 0.01
 
 
-def test_a_qwen_image_file_without_a_folder_vae_says_its_vae_file_cannot_stand_in(folders, single, tmp_path):
+def test_a_qwen_image_file_without_a_vae_names_the_vae_file_and_where_it_goes(folders, single, tmp_path):
     configs = tmp_path / "qwen-configs"
     shutil.copytree(folders["qwen-image"], configs, ignore=shutil.ignore_patterns("*.safetensors"))
     facts = companion_single.describe(single["qwen-image"])
     vl = module_files.describe_file(single["qwen-vl"], "qwen_2.5_vl_7b.safetensors")
-    with pytest.raises(companion_single.CompanionFileError, match="needs the VAE of a Qwen-Image diffusers folder"):
+    with pytest.raises(companion_single.CompanionFileError,
+                       match=r"needs the Qwen-Image VAE \(qwen_image_vae.safetensors\) in models/VAE"):
         companion_single.choose_parts(facts, [], [vl], [configs], QWEN_FILE)
 
 
@@ -354,13 +355,41 @@ def test_two_fitting_text_encoders_ask_for_a_choice_and_the_chosen_one_is_used(f
     assert [m.name for m in info.parts] == ["qwen_3_4b_fp16.safetensors", "ae.safetensors"]
 
 
-def test_a_qwen_image_vae_file_is_named_and_refused_with_what_is_used_instead():
+def test_a_qwen_image_vae_file_is_told_by_its_3d_convolutions():
     shapes = {"encoder.conv1.weight": (96, 3, 3, 3, 3), "decoder.conv1.weight": (384, 16, 3, 3, 3),
               "decoder.head.2.weight": (3, 96, 3, 3, 3)}
     info = module_files.describe_shapes("qwen_image_vae.safetensors", Path("qwen_image_vae.safetensors"), shapes,
                                         "bfloat16")
-    assert (info.kind, info.label, info.usable) == ("qwen-vae", "Qwen-Image / Wan 2.1 VAE (bfloat16)", False)
-    assert "VAE of the Qwen-Image diffusers folder" in info.error
+    assert (info.kind, info.label, info.usable, info.shape) == ("qwen-vae", "Qwen-Image VAE (bfloat16)", True, (16,))
+
+
+def test_the_wan_layout_fixture_is_what_diffusers_converter_reads(tmp_path):
+    from diffusers import AutoencoderKLQwenImage
+    from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
+
+    folder = files.save_tiny_qwen_image_released_vae(tmp_path / "tiny-qwen-image-vae")
+    theirs = AutoencoderKLQwenImage.from_pretrained(str(folder), subfolder="vae").state_dict()
+    back = convert_wan_vae_to_diffusers(files.qwen_vae_to_original(dict(theirs)))
+    assert set(back) == set(theirs) and all(torch.equal(back[k], theirs[k]) for k in theirs)
+
+
+def test_a_qwen_image_file_with_its_encoder_and_vae_files_and_a_configs_folder_draws_the_folders_picture(
+        single, tmp_path):
+    folder = files.save_tiny_qwen_image_released_vae(tmp_path / "tiny-qwen-image-vae")
+    path = files.save_qwen_image_transformer(folder, tmp_path / "qwen_image_bf16.safetensors")
+    vae = files.save_qwen_vae(folder, tmp_path / "qwen_image_vae.safetensors")
+    encoder = files.save_qwen_vl_encoder(folder, tmp_path / "qwen_2.5_vl_7b.safetensors")
+    configs = tmp_path / "qwen-configs"
+    shutil.copytree(folder, configs, ignore=shutil.ignore_patterns("*.safetensors"))
+    root = _models(tmp_path / "models", {"Stable-diffusion": [configs, path], "text_encoder": [encoder],
+                                         "VAE": [vae]})
+    request = _request(QWEN_FILE, cfg_scale=2.5)
+    ours = generate(request, _manager(root, tmp_path), SamplerRegistry.default())
+    bare = _bare(folder, "QwenImagePipeline", prompt=request.prompt, negative_prompt="green", true_cfg_scale=2.5,
+                 height=32, width=32, num_inference_steps=3)
+    assert np.asarray(ours.images[0]).std() > 5
+    assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
+    assert "Module 1: qwen_2.5_vl_7b.safetensors, Module 2: qwen_image_vae.safetensors" in ours.infotexts[0]
 
 
 def test_the_released_qwen_image_shapes_give_its_config_and_edit_2511_its_zero_timestep_references():

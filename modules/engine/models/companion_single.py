@@ -36,10 +36,9 @@ ENCODER = {"zimage": "qwen3", "qwen-image": "qwen2.5-vl", "qwen-image-edit": "qw
 # What each family needs, said as a user finds the files (ComfyUI's names).
 ENCODER_FILE = {"qwen3": "a Qwen3 text encoder (qwen_3_4b.safetensors)",
                 "qwen2.5-vl": "a Qwen2.5-VL text encoder (qwen_2.5_vl_7b.safetensors or its fp8 copy)"}
-VAE_FILE = {"zimage": "the Flux VAE (ae.safetensors) in models/VAE"}
-# Qwen-Image's VAE file (ComfyUI's qwen_image_vae.safetensors, Wan 2.1's layout) is not read yet: the folder's is used.
-QWEN_VAE = ("the VAE of a Qwen-Image diffusers folder (its vae/ with weights) in models/Stable-diffusion; a "
-            "qwen_image_vae.safetensors file cannot stand in for it yet")
+VAE_FILE = {"zimage": "the Flux VAE (ae.safetensors) in models/VAE",
+            "qwen-image": "the Qwen-Image VAE (qwen_image_vae.safetensors) in models/VAE",
+            "qwen-image-edit": "the Qwen-Image VAE (qwen_image_vae.safetensors) in models/VAE"}
 
 # Z-Image's release layout -> diffusers' names (diffusers keys the patch embedder by patch size, "2-1").
 _ZIMAGE_RENAMES = ((".attention.out.", ".attention.to_out.0."), (".attention.q_norm.", ".attention.norm_q."),
@@ -279,6 +278,8 @@ def _fits(facts: TransformerFile, module: ModuleInfo) -> str | None:
     if facts.family == "zimage" and module.kind == "vae" and module.shape and \
             module.shape[0] * 4 == facts.shapes["patch_inputs"]:
         return "vae"
+    if facts.family != "zimage" and module.kind == "qwen-vae" and module.shape[0] * 4 == facts.shapes["in_channels"]:
+        return "vae"  # latents packed 2x2 into the transformer's channels
     return None
 
 
@@ -310,7 +311,7 @@ def choose_parts(facts: TransformerFile, chosen: Sequence[ModuleInfo], available
                                      f"{role.replace('_', ' ')}; choose one")
         picked[role] = module
     encoder = _pick("text_encoder", facts, picked, available, file_name)
-    vae = _pick("vae", facts, picked, available, file_name) if facts.family == "zimage" else None
+    vae = _pick("vae", facts, picked, available, file_name)
     name = families.label(facts.family)
     lenders = [f for f in family_folders(facts, folders) if _has_tokenizer(f)]
     if encoder is not None:
@@ -331,8 +332,8 @@ def choose_parts(facts: TransformerFile, chosen: Sequence[ModuleInfo], available
     if vae is None:
         lenders = [f for f in lenders if _has_weights(f, "vae")]
         if not lenders:
-            where = VAE_FILE.get(facts.family, QWEN_VAE)
-            raise CompanionFileError(f"{file_name} needs {where}")
+            raise CompanionFileError(f"{file_name} needs {VAE_FILE[facts.family]} (or a {name} diffusers folder "
+                                     "with its vae/ weights in models/Stable-diffusion)")
     return Parts(lenders[0], encoder, vae)
 
 
@@ -460,9 +461,20 @@ def load_text_encoder(module: ModuleInfo, folder: Path, dtype: torch.dtype) -> A
 
 
 def load_vae(module: ModuleInfo, folder: Path, dtype: torch.dtype) -> Any:
-    """Z-Image's VAE is Flux's: its config from the folder, else Flux's shipped one (flux_single)."""
+    """Z-Image's VAE is Flux's: its config from the folder, else Flux's shipped one (flux_single). Qwen-Image's is
+    Wan 2.1's (diffusers' converter renames its keys), with the folder's config."""
     from modules.engine.models import flux_single
 
+    if module.kind == "qwen-vae":
+        from accelerate import init_empty_weights
+        from diffusers import AutoencoderKLQwenImage
+        from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
+
+        weights = convert_wan_vae_to_diffusers(read_weights(module.path, module.prefix, dtype, keep_fp8=False))
+        with init_empty_weights():
+            vae = AutoencoderKLQwenImage.from_config(AutoencoderKLQwenImage.load_config(str(folder / "vae")))
+        _assign(vae, weights, module.name)
+        return vae.eval()
     source = folder if _json(folder / "vae" / "config.json") else flux_single.SHIPPED
     return flux_single.load_vae(module, source, dtype)
 

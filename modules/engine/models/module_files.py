@@ -157,9 +157,8 @@ def describe_shapes(name: str, path: Path, shapes: Mapping[str, tuple[int, ...]]
                           shape=qwen, error=error, **facts)
     conv = shapes.get("decoder.conv1.weight")
     if conv is not None and len(conv) == 5 and "decoder.head.2.weight" in shapes:  # 3-D convolutions: Wan 2.1's VAE
-        return ModuleInfo(kind="qwen-vae", label=f"Qwen-Image / Wan 2.1 VAE ({dtype})", shape=(int(conv[1]),),
-                          error="a Qwen-Image VAE file (Wan 2.1's layout) cannot be loaded yet; the VAE of the "
-                                "Qwen-Image diffusers folder in models/Stable-diffusion is used", **facts)
+        # ComfyUI's qwen_image_vae.safetensors: Wan 2.1's layout (engine/models/companion_single.py reads it)
+        return ModuleInfo(kind="qwen-vae", label=f"Qwen-Image VAE ({dtype})", shape=(int(conv[1]),), **facts)
     return ModuleInfo(kind="unknown", label=f"unknown ({dtype})",
                       error="neither a text encoder (CLIP, T5, Qwen) nor a VAE by its weights", **facts)
 
