@@ -293,9 +293,9 @@ def load_text_encoder(role: str, module: ModuleInfo, folder: Path, dtype: torch.
 
 
 def load_text_encoder_at(role: str, module: ModuleInfo, config_dir: Path, dtype: torch.dtype,
-                         projection: bool = False) -> Any:
+                         projection: bool = False, override: Mapping[str, torch.Tensor] | None = None) -> Any:
     """A CLIP ("clip", "clip_g"; with its text projection when `projection`, as SD 3.x pools through it) or T5
-    encoder with the config in `config_dir` and the module's weights."""
+    encoder with the config in `config_dir` and the module's weights (those in `override` replacing the file's)."""
     from accelerate import init_empty_weights
     from transformers import AutoConfig, CLIPTextModel, CLIPTextModelWithProjection, T5EncoderModel
 
@@ -311,7 +311,7 @@ def load_text_encoder_at(role: str, module: ModuleInfo, config_dir: Path, dtype:
     # transformers 5 leaves out CLIP's `text_model.` prefix; ComfyUI's files add text_projection/logit_scale.
     weights = {(k.removeprefix("text_model.") if k.removeprefix("text_model.") in expected else k): v
                for k, v in weights.items()}
-    weights = {k: v for k, v in weights.items() if k in expected}
+    weights = {k: v for k, v in weights.items() if k in expected} | dict(override or {})
     if role == "t5" and "shared.weight" not in weights and "encoder.embed_tokens.weight" in weights:
         weights["shared.weight"] = weights["encoder.embed_tokens.weight"]
     _assign(model, weights, module.name, allowed_missing=("encoder.embed_tokens.weight",))

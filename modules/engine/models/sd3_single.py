@@ -80,8 +80,10 @@ class Sd3File:
 
     def fits(self, module: ModuleInfo) -> bool:
         """Whether a module fits this transformer in its role (CLIP-L and CLIP-G are told apart by their role)."""
-        if module.role in ("clip", "clip_g"):
-            return module.projection is None or module.projection <= self.config["pooled_projection_dim"]
+        if module.role == "clip":
+            return module.shape[1] < self.config["pooled_projection_dim"]
+        if module.role == "clip_g":
+            return module.projection is None or module.projection < self.config["pooled_projection_dim"]
         if module.role == "t5":
             return module.shape[1] == self.config["joint_attention_dim"]
         if module.role == "vae":
@@ -161,18 +163,17 @@ def describe(path: Path) -> Sd3File:
 
 def choose_parts(facts: Sd3File, chosen: Sequence[ModuleInfo], available: Sequence[ModuleInfo],
                  file_name: str) -> dict[str, ModuleInfo]:
-    """CLIP-L, CLIP-G, T5 and VAE as flux_single.choose_parts picks them; the two CLIPs' pooled widths must add up
-    to what the transformer takes."""
+    """CLIP-L, CLIP-G, T5 and VAE as flux_single.choose_parts picks them; the two CLIPs' pooled widths (CLIP-L's
+    own width, CLIP-G's projection) must add up to what the transformer takes."""
     parts = flux_single.choose_parts(facts, chosen, available, file_name)
-    clips = [parts["clip"], parts["clip_g"]]
-    for module in clips:
-        if module.projection is None:
-            raise FluxPartsError(f"{module.name} ({module.label}) has no text projection, which SD 3.x pools its "
-                                 "prompt through; use the CLIP file released with SD 3.x (it has text_projection)")
-    if sum(m.projection for m in clips) != facts.config["pooled_projection_dim"]:
-        raise FluxPartsError(f"{clips[0].name} and {clips[1].name} pool {clips[0].projection} + "
-                             f"{clips[1].projection} values, but {file_name} takes "
-                             f"{facts.config['pooled_projection_dim']}: they are not SD 3.x's CLIP-L and CLIP-G")
+    clip_l, clip_g = parts["clip"], parts["clip_g"]
+    if clip_g.projection is None:
+        raise FluxPartsError(f"{clip_g.name} ({clip_g.label}) has no text projection, which SD 3.x pools its prompt "
+                             "through; use the clip_g.safetensors released with SD 3.x (it has text_projection)")
+    if clip_l.shape[1] + clip_g.projection != facts.config["pooled_projection_dim"]:
+        raise FluxPartsError(f"{clip_l.name} and {clip_g.name} pool {clip_l.shape[1]} + {clip_g.projection} "
+                             f"values, but {file_name} takes {facts.config['pooled_projection_dim']}: they are not "
+                             "SD 3.x's CLIP-L and CLIP-G")
     return parts
 
 
@@ -241,8 +242,12 @@ def load_pipeline(path: Path, parts: Mapping[str, ModuleInfo], sd3_folders: Sequ
     for role in ("clip", "clip_g", "t5"):
         config_dir, tokenizer_dir = config_source(role, parts[role], sd3_folders)
         sub, tok = _PART[role]
+        # SD 3.x pools CLIP-L unprojected: diffusers gives its single-file CLIP-L an identity projection, whatever
+        # projection the file has (ComfyUI's clip_l.safetensors carries OpenAI's, all-in-one files none).
+        width = parts[role].shape[1]
+        override = {"text_projection.weight": torch.eye(width, dtype=dtype)} if role == "clip" else None
         components[sub] = flux_single.load_text_encoder_at(role, parts[role], config_dir, dtype,
-                                                           projection=role != "t5")
+                                                           projection=role != "t5", override=override)
         components[tok] = flux_single.load_tokenizer_at(role, tokenizer_dir)
     vae_dir, _ = config_source("vae", parts["vae"], sd3_folders)
     components["vae"] = flux_single.load_vae(parts["vae"], vae_dir.parent, dtype)
