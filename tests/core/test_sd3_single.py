@@ -132,3 +132,28 @@ def test_the_files_draw_the_folders_picture_through_our_generation(sd3_models, t
         assert {m.role for m in loaded.info.parts} == {"clip", "clip_g", "t5", "vae"}
         assert {m.name for m in loaded.info.parts} == {files[p].name for p in ("clip_l", "clip_g", "t5", "vae")}
     assert files["clip_g"].name in from_files.infotexts[0]  # the files used are written in the infotext
+
+
+@pytest.mark.parametrize("config, label", [
+    ({"num_layers": 24, "num_attention_heads": 24, "caption_projection_dim": 1536, "pos_embed_max_size": 192},
+     "SD 3 Medium"),
+    ({"num_layers": 24, "num_attention_heads": 24, "caption_projection_dim": 1536, "pos_embed_max_size": 384,
+      "qk_norm": "rms_norm", "dual_attention_layers": tuple(range(13))}, "SD 3.5 Medium"),
+    ({"num_layers": 38, "num_attention_heads": 38, "caption_projection_dim": 2432, "pos_embed_max_size": 192,
+      "qk_norm": "rms_norm"}, "SD 3.5 Large"),
+])
+def test_the_released_sd3_sizes_are_told_apart_by_their_shapes(config, label):
+    """The released models' shapes (built on the meta device: no memory) give back their whole config."""
+    from accelerate import init_empty_weights
+    from diffusers import SD3Transformer2DModel
+
+    from tests.fixtures.original_layout_sd3 import sd3_to_original
+
+    full = {"sample_size": 128, "patch_size": 2, "in_channels": 16, "attention_head_dim": 64,
+            "joint_attention_dim": 4096, "pooled_projection_dim": 2048, "out_channels": 16,
+            "dual_attention_layers": (), "qk_norm": None, **config}
+    with init_empty_weights(include_buffers=True):
+        model = SD3Transformer2DModel(**full)
+    shapes = {k: tuple(v.shape) for k, v in sd3_to_original(model.state_dict(), full["num_layers"]).items()}
+    found = sd3_single.config_from_shapes(shapes)
+    assert found == full and sd3_single.Sd3File(found, "bfloat16").label == f"{label} transformer (bfloat16)"
