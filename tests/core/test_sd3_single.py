@@ -157,3 +157,21 @@ def test_the_released_sd3_sizes_are_told_apart_by_their_shapes(config, label):
     shapes = {k: tuple(v.shape) for k, v in sd3_to_original(model.state_dict(), full["num_layers"]).items()}
     found = sd3_single.config_from_shapes(shapes)
     assert found == full and sd3_single.Sd3File(found, "bfloat16").label == f"{label} transformer (bfloat16)"
+
+
+def test_a_scaled_fp8_file_is_multiplied_back_by_its_scales(sd3_models, tmp_path):
+    """ComfyUI's fp8_scaled files: each weight stored divided by a scale beside it."""
+    _, _, files = sd3_models
+    weights = load_file(str(files["transformer"]))
+    key = "model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight"
+    scaled = dict(weights)
+    scaled[key] = (weights[key] / 0.5).to(torch.float8_e4m3fn)
+    scaled[key.removesuffix(".weight") + ".scale_weight"] = torch.tensor(0.5)
+    scaled["model.diffusion_model.scaled_fp8"] = torch.zeros(2, dtype=torch.float8_e4m3fn)
+    path = tmp_path / "sd35_fp8_scaled.safetensors"
+    save_file(scaled, str(path))
+    facts = sd3_single.describe(path)
+    model = sd3_single.load_transformer(path, facts.config, torch.float32)
+    q, _, _ = (scaled[key].to(torch.float32) * 0.5).chunk(3)
+    assert torch.equal(model.transformer_blocks[0].attn.to_q.weight, q)
+    assert facts.dtype == "float32"  # most weights; the scales are not counted

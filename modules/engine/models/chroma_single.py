@@ -146,7 +146,7 @@ def describe(path: Path) -> ChromaFile:
     config = config_from_shapes(own, metadata)
     prefixed = any(k.startswith(BFL_PREFIX) for k in shapes)
     keys = [k for k in shapes if k.startswith(BFL_PREFIX)] if prefixed else list(shapes)
-    dtype = storage_dtype(dtypes[k] for k in keys if k.endswith(".weight"))
+    dtype = storage_dtype(dtypes[k] for k in keys if k.endswith(".weight") and not k.endswith(flux_single.SCALES))
     embedded = []
     if prefixed:
         for prefix, probe in _EMBEDDED:

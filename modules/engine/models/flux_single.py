@@ -244,19 +244,36 @@ def _same(a: Any, b: Any) -> bool:
 # ------------------------------------------------------------------------------------------- loading
 
 
+# ComfyUI's "fp8_scaled" files store each weight divided by a scale kept beside it; the rest are its own bookkeeping.
+SCALES = (".scale_weight", ".weight_scale")
+QUANT_EXTRAS = (*SCALES, ".scale_input", ".input_scale", ".comfy_quant")
+
+
 def read_weights(path: Path, prefix: str, dtype: torch.dtype, keep_fp8: bool = True) -> dict[str, torch.Tensor]:
-    """The tensors under `prefix` (removed), each converted straight to `dtype` (fp8 ones kept with `keep_fp8`)."""
+    """The tensors under `prefix` (removed), each converted straight to `dtype` (fp8 ones kept with `keep_fp8`). A
+    scaled fp8 file's weights are multiplied back by their scales to `dtype`: their fp8 values alone mean nothing."""
     from safetensors import safe_open
 
     out = {}
     with safe_open(str(path), framework="pt") as f:
-        for key in f.keys():
-            if not key.startswith(prefix):
+        keys = [k for k in f.keys() if k.startswith(prefix)]
+        present = set(keys)
+        for key in keys:
+            short = key[len(prefix):]
+            if short.endswith(QUANT_EXTRAS) or short == "scaled_fp8":
                 continue
             tensor = f.get_tensor(key)
-            if tensor.is_floating_point() and tensor.dtype != dtype and not (keep_fp8 and tensor.dtype in FP8):
+            base = key.removesuffix(".weight")
+            scale_key = next((base + s for s in SCALES if key.endswith(".weight") and base + s in present), None)
+            if scale_key is not None:
+                scale = f.get_tensor(scale_key)
+                if scale.numel() != 1:
+                    raise FluxFileError(f"{path.name} stores {short} with block-wise scales, a quantisation this app "
+                                        "does not read; use its fp8_e4m3fn, bf16 or GGUF copy")
+                tensor = (tensor.to(torch.float32) * scale.to(torch.float32)).to(dtype)
+            elif tensor.is_floating_point() and tensor.dtype != dtype and not (keep_fp8 and tensor.dtype in FP8):
                 tensor = tensor.to(dtype)
-            out[key[len(prefix):]] = tensor
+            out[short] = tensor
     return out
 
 
