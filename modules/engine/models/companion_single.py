@@ -502,12 +502,5 @@ def load_pipeline(path: Path, parts: Sequence[ModuleInfo], folders: Sequence[Pat
     return cls.from_pretrained(str(folder), **components, dtype=dtype, local_files_only=True)
 
 
-def is_companion_file(path: Path) -> bool:
-    try:
-        return describe(path) is not None
-    except Exception:  # noqa: BLE001 - a file we cannot read is not ours to describe
-        return False
-
-
 __all__ = ["CompanionFileError", "Parts", "TransformerFile", "choose_parts", "describe", "family_folders",
            "is_companion_family", "load_pipeline", "registry_facts", "transformer_config", "with_parts"]
