@@ -198,7 +198,12 @@ def _outpaint_sides(form: dict[str, Any]) -> tuple[int, int, int, int]:
 def request_from_form(tab: str, form: dict[str, Any]) -> GenerationRequest:
     """The request a sub-tab's form describes. Values are checked later by `validate`."""
     mode, picture, mask = _picture_and_mask(tab, form)
-    references = _extra_references(form.get("extra_references")) if tab == "img2img" else ()
+    if tab == "img2img":
+        references = _extra_references(form.get("extra_references"))
+    elif tab == "inpaint" and form.get("inpaint_reference"):  # an edit model's inpaint (Flux Kontext) looks at it
+        references = _extra_references([form["inpaint_reference"]])
+    else:
+        references = ()
     outpaint = _outpaint_sides(form) if tab == "outpaint" else (0, 0, 0, 0)
     seed, subseed = form.get("seed"), form.get("subseed")
     return GenerationRequest(
@@ -255,6 +260,12 @@ def _picture_tabs() -> dict[str, Any]:
         with gr.Tab("Inpaint", id="inpaint", elem_id="img2img_inpaint_tab") as c["tabs"]["inpaint"]:
             c["inpaint"] = _canvas("img2maskimg", "Image for inpainting: paint the mask over the part to redo",
                                    [("paint", "paint"), ("mask", "mask")], "mask", SKETCH_COLORS, "#e11d1d", 0.05)
+            # Flux Kontext inpaints with a reference picture beside the masked one (A1111's API: init_images[1]).
+            c["inpaint_reference"] = gr.File(
+                label="Reference picture (edit models such as Flux Kontext look at it to fill the mask; other "
+                      "models inpaint it in turn for the images of a batch, as with A1111's API)",
+                file_count="single", file_types=["image"], type="filepath",
+                elem_id="img2img_inpaint_reference", height=70)
         with gr.Tab("Inpaint sketch", id="inpaint_sketch", elem_id="img2img_inpaint_sketch_tab") as tab:
             c["tabs"]["inpaint_sketch"] = tab
             c["inpaint_sketch"] = _canvas("inpaint_sketch", "Paint colours over the part to redo",

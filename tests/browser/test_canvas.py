@@ -402,6 +402,8 @@ def test_the_inpaint_mask_layer_is_the_mask_the_job_uses_and_paint_goes_into_the
     _open_img2img_subtab(page, "img2img_inpaint_tab")
     editor = page.locator("#img2maskimg")
     expect(editor.locator("canvas[data-canvas-surface]")).to_be_visible(timeout=WAIT)
+    # Flux Kontext's reference picture has its field on this tab (the request's second picture).
+    expect(page.locator("#img2img_inpaint_reference")).to_be_visible(timeout=WAIT)
     editor.locator("input[type=file]").set_input_files(str(upload))
     expect(page.locator("#img2img_width input[type=number]")).to_have_value("64", timeout=WAIT)
     for name, value in (("img2img_steps", 2), ("img2img_mask_blur", 0)):

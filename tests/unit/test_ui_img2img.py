@@ -241,6 +241,10 @@ def test_more_reference_pictures_follow_the_img2img_picture_in_order(tmp_path):
     assert [p.getpixel((0, 0)) for p in request.init_images[1:]] == [(200, 0, 0), (0, 200, 0)]
     inpaint = request_from_form("inpaint", {**FORM, "inpaint": editor(mask=stroke_layer()), "extra_references": paths})
     assert len(inpaint.init_images) == 1  # only the img2img tab takes them
+    kontext = request_from_form("inpaint", {**FORM, "inpaint": editor(mask=stroke_layer()),
+                                            "inpaint_reference": paths[1]})
+    assert len(kontext.init_images) == 2 and kontext.init_images[1].getpixel((0, 0)) == (0, 200, 0)
+    assert kontext.mask is not None  # the reference follows the inpainted picture; the mask stays the first's
 
 
 def test_a_reference_that_is_not_a_picture_is_named_in_the_error(tmp_path):
