@@ -176,18 +176,11 @@ def config_source(role: str, module: ModuleInfo, chroma_folders: Sequence[Path])
 
 
 def scheduler_config(facts: ChromaFile, chroma_folders: Sequence[Path]) -> dict[str, Any]:
-    for folder in chroma_folders:
-        try:
-            theirs = json.loads((folder / "transformer" / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if all(_same(theirs.get(k), v) for k, v in facts.config.items()):
-            return json.loads((folder / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
-    return json.loads((CONFIGS / "flux" / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
-
-
-def _same(a: Any, b: Any) -> bool:
-    return list(a or ()) == list(b) if isinstance(b, (tuple, list)) else a == b
+    """A Chroma folder's scheduler when its transformer is this very one, else Flux.1 dev's (resolution-dependent
+    shift): Chroma1-HD's own scheduler config could not be checked offline, so none ships."""
+    folder = flux_single.same_transformer_folder(facts.config, chroma_folders)
+    source = folder if folder is not None else CONFIGS / "flux"
+    return json.loads((source / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
 
 
 def to_diffusers(weights: dict[str, torch.Tensor], config: Mapping[str, Any]) -> dict[str, torch.Tensor]:

@@ -226,19 +226,33 @@ def find_config(role: str, module: ModuleInfo, candidates: Sequence[tuple[Path, 
 def scheduler_source(facts: FluxFile, folders: Sequence[Path]) -> Path:
     """The folder whose scheduler to use: a diffusers folder of this very transformer (the same config, as the demo
     member's), else Flux.1's own by variant (dev: resolution-dependent shift; schnell: none)."""
-    for folder in folders:
-        try:
-            theirs = json.loads((folder / "transformer" / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if all(_same(theirs.get(k), v) for k, v in facts.config.items() if k != "guidance_embeds") and \
-                bool(theirs.get("guidance_embeds")) == facts.config["guidance_embeds"]:
-            return folder
+    same = same_transformer_folder(facts.config, folders, ignore=("guidance_embeds",))
+    if same is not None and bool(_transformer_config(same).get("guidance_embeds")) == facts.config["guidance_embeds"]:
+        return same
     return SHIPPED if facts.variant == "dev" else CONFIGS / "flux-schnell"
 
 
+def same_transformer_folder(config: Mapping[str, Any], folders: Sequence[Path],
+                            ignore: Iterable[str] = ()) -> Path | None:
+    """The first diffusers folder whose transformer has this config (keys in `ignore` aside): its scheduler is the
+    one this transformer was made for (every family's single-file reader asks)."""
+    skip = set(ignore)
+    for folder in folders:
+        theirs = _transformer_config(folder)
+        if theirs and all(_same(theirs.get(k), v) for k, v in config.items() if k not in skip):
+            return folder
+    return None
+
+
+def _transformer_config(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / "transformer" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def _same(a: Any, b: Any) -> bool:
-    return list(a) == list(b) if isinstance(b, (tuple, list)) else a == b
+    return list(a or ()) == list(b) if isinstance(b, (tuple, list)) else a == b
 
 
 # ------------------------------------------------------------------------------------------- loading

@@ -45,8 +45,8 @@ class ModuleInfo:
 
     @property
     def role(self) -> str | None:
-        """Which slot of a transformer pipeline it fills: "clip" (CLIP-L, or a CLIP of another width), "clip_g" (SD 3.x's
-        second CLIP, 1280 wide), "t5", "vae" (None: none of ours). CLIP-G never stands in for CLIP-L."""
+        """Which slot of a transformer pipeline it fills: "clip" (CLIP-L, or a CLIP of another width), "clip_g"
+        (SD 3.x's second CLIP, 1280 wide), "t5", "vae" (None: none of ours). CLIP-G never stands in for CLIP-L."""
         return {"clip-l": "clip", "clip-g": "clip_g", "clip": "clip", "t5xxl": "t5", "t5": "t5",
                 "vae": "vae"}.get(self.kind)
 

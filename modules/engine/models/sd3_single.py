@@ -192,20 +192,9 @@ def config_source(role: str, module: ModuleInfo, sd3_folders: Sequence[Path]) ->
 
 def scheduler_config(facts: Sd3File, sd3_folders: Sequence[Path]) -> dict[str, Any]:
     """A diffusers folder's scheduler when its transformer is this very one, else SD 3.5's (flow matching, shift 3)."""
-    for folder in sd3_folders:
-        try:
-            theirs = json.loads((folder / "transformer" / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if all(_same(theirs.get(k), v) for k, v in facts.config.items() if k != "sample_size"):
-            return json.loads((folder / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
-    return json.loads((SHIPPED / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(b, (tuple, list)):
-        return list(a or ()) == list(b)
-    return a == b
+    folder = flux_single.same_transformer_folder(facts.config, sd3_folders, ignore=("sample_size",))
+    source = folder if folder is not None else SHIPPED
+    return json.loads((source / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
 
 
 def load_transformer(path: Path, config: Mapping[str, Any], dtype: torch.dtype) -> Any:
