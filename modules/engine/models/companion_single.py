@@ -8,8 +8,11 @@ files use diffusers' own names (maybe under ComfyUI's `model.diffusion_model.` p
 (rotary axes, the patch size, the scheduler) comes from a diffusers folder of the family in models/Stable-diffusion
 whose transformer config has the file's shapes, else from the released model's values when the shapes are its own.
 
-Qwen's tokenizers and text-encoder configs are not shipped (configs/README.md says why): they come from a diffusers
-folder of the family (configs and tokenizer suffice; the folder's weights are used only for the parts no file gives).
+The tokenizer, text-encoder config and scheduler come from a diffusers folder of the family when one fits (its configs
+and tokenizer suffice; its weights are used only for the parts no file gives). Without one, a Z-Image file with its
+Qwen3 and VAE files runs on what ships in configs/ (README there): Qwen's tokenizer, Qwen3-4B's constants around the
+encoder file's shapes, Z-Image Turbo's scheduler, and the VAE config its shapes match. Qwen-Image still needs a folder
+(Qwen2.5-VL's text and vision configs are not shipped).
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from modules.engine.models.flow_families import BFL_PREFIX
 from modules.engine.models.module_files import ModuleInfo, read_header, storage_dtype
 
 QWEN_KINDS = ("qwen3", "qwen2.5-vl")
+CONFIGS = Path(__file__).resolve().parent / "configs"
+QWEN_TOKENIZER = CONFIGS / "qwen" / "tokenizer"  # Qwen2 / 2.5 / 3's byte-level BPE (tools/make_qwen_tokenizer.py)
+# Z-Image Turbo's scheduler and its Qwen3-4B encoder's config; as a Parts.folder, "no family folder: these".
+ZIMAGE_SHIPPED = CONFIGS / "zimage"
 # The pipeline classes whose folders can lend their configs, tokenizer and scheduler, by family (best first).
 FOLDER_CLASSES = {"zimage": ("ZImagePipeline",),
                   "qwen-image": ("QwenImagePipeline", "QwenImageEditPipeline", "QwenImageEditPlusPipeline"),
@@ -84,9 +91,10 @@ class TransformerFile:
 class Parts:
     """Where each part of the pipeline comes from: files (None: the folder's own) and the folder lending the rest."""
 
-    folder: Path
+    folder: Path  # ZIMAGE_SHIPPED when no folder of the family fits
     text_encoder: ModuleInfo | None = None
     vae: ModuleInfo | None = None
+    vae_config: Path | None = None  # with ZIMAGE_SHIPPED: the folder whose vae/config.json fits the VAE file
 
     @property
     def files(self) -> tuple[ModuleInfo, ...]:
@@ -316,14 +324,16 @@ def choose_parts(facts: TransformerFile, chosen: Sequence[ModuleInfo], available
     lenders = [f for f in family_folders(facts, folders) if _has_tokenizer(f)]
     if encoder is not None:
         lenders = [f for f in lenders if _encoder_signature(f) == tuple(encoder.shape)]
+    if not lenders and facts.family == "zimage":
+        return _shipped_parts(facts, encoder, vae, folders, file_name)
     if not lenders:
         what = (f"{ENCODER_FILE[ENCODER[facts.family]]} in models/text_encoder and " if encoder is None else "")
         fit = (f" whose text encoder is {encoder.name}'s ({encoder.shape[1]} wide, {encoder.shape[2]} layers)"
                if encoder is not None else "")
         raise CompanionFileError(
             f"{file_name} needs {what}the tokenizer and text-encoder config of a {name} diffusers folder{fit} in "
-            "models/Stable-diffusion (its configs and tokenizer suffice: Qwen's tokenizer is not shipped with this "
-            "app)")
+            "models/Stable-diffusion (its configs and tokenizer suffice: Qwen2.5-VL's configs are not shipped with "
+            "this app)")
     with_encoder = [f for f in lenders if encoder is not None or _has_weights(f, "text_encoder")]
     if not with_encoder:
         raise CompanionFileError(f"{file_name} needs {ENCODER_FILE[ENCODER[facts.family]]} in models/text_encoder "
@@ -337,6 +347,28 @@ def choose_parts(facts: TransformerFile, chosen: Sequence[ModuleInfo], available
     return Parts(lenders[0], encoder, vae)
 
 
+def _shipped_parts(facts: TransformerFile, encoder: ModuleInfo | None, vae: ModuleInfo | None,
+                   folders: Sequence[Path], file_name: str) -> Parts:
+    """Z-Image without a folder of its family: both files are needed, and a VAE config that fits the VAE file
+    (Flux's shipped one for ae.safetensors, else a diffusers folder's)."""
+    from modules.engine.models import flux_single
+
+    if encoder is None:
+        raise CompanionFileError(f"{file_name} needs {ENCODER_FILE['qwen3']} in models/text_encoder (or a Z-Image "
+                                 "diffusers folder with its text_encoder/ weights in models/Stable-diffusion)")
+    if vae is None:
+        raise CompanionFileError(f"{file_name} needs {VAE_FILE['zimage']} (or a Z-Image diffusers folder with its "
+                                 "vae/ weights in models/Stable-diffusion)")
+    transformer_config(facts, [])  # its rotary axes must be the release's, as no folder can say otherwise
+    candidates = [(f / "vae", None) for f in (flux_single.SHIPPED, *folders)]
+    try:
+        config, _ = flux_single.find_config("vae", vae, candidates, "Flux's shipped VAE config nor any diffusers "
+                                                                    "folder's in models/Stable-diffusion")
+    except ValueError as exc:
+        raise CompanionFileError(str(exc)) from None
+    return Parts(ZIMAGE_SHIPPED, encoder, vae, config.parent)
+
+
 def with_parts(info: Any, chosen: Sequence[ModuleInfo], available: Sequence[ModuleInfo],
                folders: Sequence[Path]) -> Any:
     """The CheckpointInfo with the files its job uses (`parts`, written in the infotext) and the folder lending the
@@ -345,7 +377,8 @@ def with_parts(info: Any, chosen: Sequence[ModuleInfo], available: Sequence[Modu
     if facts is None:
         raise CompanionFileError(f"{info.name} is no longer a Z-Image or Qwen-Image transformer; press Refresh")
     parts = choose_parts(facts, chosen, available, folders, info.name)
-    return replace(info, parts=parts.files, config_folders=(parts.folder,))
+    lent = (parts.folder,) if parts.vae_config is None else (parts.folder, parts.vae_config)
+    return replace(info, parts=parts.files, config_folders=lent)
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -437,14 +470,36 @@ def _encoder_keys(kind: str, key: str) -> str:
     return "model.language_model." + key.removeprefix("model.")
 
 
+def qwen3_config(module: ModuleInfo) -> dict[str, Any]:
+    """Z-Image's Qwen3 encoder config for this file: Qwen3-4B's constants (configs/zimage/text_encoder) around the
+    sizes its weights say (width, layers, heads from q/k_proj over q_norm's head width, MLP width, vocabulary)."""
+    shapes, _, _ = read_header(module.path)
+    own = {k[len(module.prefix):].removeprefix("model."): s for k, s in shapes.items() if k.startswith(module.prefix)}
+    try:
+        head = int(own["layers.0.self_attn.q_norm.weight"][0])
+        vocab, width = (int(n) for n in own["embed_tokens.weight"])
+        sizes = {"hidden_size": width, "vocab_size": vocab, "head_dim": head,
+                 "num_hidden_layers": _count(own, "layers."), "max_window_layers": _count(own, "layers."),
+                 "num_attention_heads": int(own["layers.0.self_attn.q_proj.weight"][0]) // head,
+                 "num_key_value_heads": int(own["layers.0.self_attn.k_proj.weight"][0]) // head,
+                 "intermediate_size": int(own["layers.0.mlp.gate_proj.weight"][0])}
+    except KeyError as exc:
+        raise CompanionFileError(f"{module.name} lacks {exc.args[0]}: it is not a whole Qwen3 text encoder") from None
+    return {**(_json(ZIMAGE_SHIPPED / "text_encoder" / "config.json") or {}), **sizes}
+
+
 def load_text_encoder(module: ModuleInfo, folder: Path, dtype: torch.dtype) -> Any:
-    """A Qwen text encoder: the folder's config, the file's weights (encoders run once per prompt: no fp8 kept)."""
+    """A Qwen text encoder: the folder's config (Z-Image's shipped one: from the file's shapes), the file's weights
+    (encoders run once per prompt: no fp8 kept)."""
     import transformers
     from accelerate import init_empty_weights
 
-    index = _json(folder / "model_index.json") or {}
-    cls = getattr(transformers, index["text_encoder"][1])
-    config = transformers.AutoConfig.from_pretrained(str(folder / "text_encoder"), local_files_only=True)
+    if folder == ZIMAGE_SHIPPED:
+        cls, config = transformers.Qwen3Model, transformers.Qwen3Config(**qwen3_config(module))
+    else:
+        index = _json(folder / "model_index.json") or {}
+        cls = getattr(transformers, index["text_encoder"][1])
+        config = transformers.AutoConfig.from_pretrained(str(folder / "text_encoder"), local_files_only=True)
     with init_empty_weights():
         model = cls(config)
     expected = set(model.state_dict())
@@ -488,6 +543,8 @@ def load_pipeline(path: Path, parts: Sequence[ModuleInfo], folders: Sequence[Pat
     if facts is None or not folders:
         raise CompanionFileError(f"{path.name}: its parts were not chosen; press Refresh")
     folder = folders[0]
+    if folder == ZIMAGE_SHIPPED:
+        return _shipped_pipeline(path, facts, parts, folders[1], dtype)
     components: dict[str, Any] = {"transformer": load_transformer(path, facts, transformer_config(facts, [folder]),
                                                                   dtype)}
     for module in parts:
@@ -502,5 +559,27 @@ def load_pipeline(path: Path, parts: Sequence[ModuleInfo], folders: Sequence[Pat
     return cls.from_pretrained(str(folder), **components, dtype=dtype, local_files_only=True)
 
 
+def _shipped_pipeline(path: Path, facts: TransformerFile, parts: Sequence[ModuleInfo], vae_folder: Path,
+                      dtype: torch.dtype) -> Any:
+    """A ZImagePipeline with no family folder: the files' weights, the shipped tokenizer, encoder config and
+    scheduler, and the VAE config chosen for the VAE file (`_shipped_parts`)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, ZImagePipeline
+    from transformers import AutoTokenizer
+
+    from modules.engine.models import flux_single
+
+    roles = {_fits(facts, m): m for m in parts}
+    if set(roles) != {"text_encoder", "vae"}:
+        raise CompanionFileError(f"{path.name}: its text-encoder and VAE files were not chosen; press Refresh")
+    scheduler = FlowMatchEulerDiscreteScheduler.from_config(
+        FlowMatchEulerDiscreteScheduler.load_config(str(ZIMAGE_SHIPPED / "scheduler")))
+    return ZImagePipeline(
+        transformer=load_transformer(path, facts, transformer_config(facts, []), dtype),
+        text_encoder=load_text_encoder(roles["text_encoder"], ZIMAGE_SHIPPED, dtype),
+        vae=flux_single.load_vae(roles["vae"], vae_folder, dtype), scheduler=scheduler,
+        tokenizer=AutoTokenizer.from_pretrained(str(QWEN_TOKENIZER), local_files_only=True))
+
+
 __all__ = ["CompanionFileError", "Parts", "TransformerFile", "choose_parts", "describe", "family_folders",
-           "is_companion_family", "load_pipeline", "registry_facts", "transformer_config", "with_parts"]
+           "is_companion_family", "load_pipeline", "qwen3_config", "registry_facts", "transformer_config",
+           "with_parts"]
