@@ -144,3 +144,16 @@ def test_a_vae_file_no_config_fits_is_refused_with_its_shapes(made):
     vae = module_files.describe_file(made["vae"], "ae.safetensors")
     with pytest.raises(companion_single.CompanionFileError, match=r"ae.safetensors .*matches neither Flux's shipped"):
         companion_single.choose_parts(facts, [], [qwen3, vae], [], ZIMAGE_FILE)
+
+
+def test_qwen_3_4bs_released_shapes_give_qwen3_4bs_config(monkeypatch, tmp_path):
+    """ComfyUI's qwen_3_4b.safetensors keeps Hugging Face's names (`model.layers.N...`): 36 layers 2560 wide, 32
+    query and 8 key-value heads of 128, MLP 9728, vocabulary 151936 (Qwen3-4B's config.json)."""
+    shapes = {"model.embed_tokens.weight": (151936, 2560), "model.layers.0.self_attn.q_proj.weight": (4096, 2560),
+              "model.layers.0.self_attn.k_proj.weight": (1024, 2560), "model.layers.0.self_attn.q_norm.weight": (128,),
+              "model.layers.0.mlp.gate_proj.weight": (9728, 2560), "model.layers.35.mlp.gate_proj.weight": (9728, 2560)}
+    monkeypatch.setattr(companion_single, "read_header", lambda path: (shapes, {}, {}))
+    module = module_files.ModuleInfo("qwen_3_4b.safetensors", tmp_path / "qwen_3_4b.safetensors", "qwen3", "Qwen3",
+                                     shape=(151936, 2560, 36))
+    shipped = json.loads((companion_single.ZIMAGE_SHIPPED / "text_encoder" / "config.json").read_text())
+    assert companion_single.qwen3_config(module) == shipped
