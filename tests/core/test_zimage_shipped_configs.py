@@ -157,3 +157,22 @@ def test_qwen_3_4bs_released_shapes_give_qwen3_4bs_config(monkeypatch, tmp_path)
                                      shape=(151936, 2560, 36))
     shipped = json.loads((companion_single.ZIMAGE_SHIPPED / "text_encoder" / "config.json").read_text())
     assert companion_single.qwen3_config(module) == shipped
+
+
+def test_img2img_on_the_shipped_configs_is_pixel_identical_to_the_folders_img2img(made, tmp_path):
+    from diffusers import ZImageImg2ImgPipeline
+    from PIL import Image
+
+    manager = _models(tmp_path / "models", {"Stable-diffusion": [made["zimage"], made["flux-vae"]],
+                                            "text_encoder": [made["qwen3"]], "VAE": [made["vae"]]})
+    red = Image.new("RGB", (32, 32), (200, 30, 30))
+    request = GenerationRequest(prompt="a red circle", checkpoint=ZIMAGE_FILE, sampler="Euler", steps=5,
+                                cfg_scale=1.0, width=32, height=32, seed=7, mode="img2img", init_images=(red,),
+                                denoising_strength=0.6)
+    ours = generate(request, manager, SamplerRegistry.default())
+    pipe = ZImageImg2ImgPipeline.from_pretrained(str(made["folder"]), dtype=torch.float32, local_files_only=True)
+    pipe.transformer.to(torch.bfloat16).to(torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    bare = pipe(prompt=request.prompt, image=red, strength=0.6, guidance_scale=1.0, height=32, width=32,
+                num_inference_steps=5, generator=torch.Generator().manual_seed(7)).images[0]
+    assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
