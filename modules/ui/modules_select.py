@@ -1,6 +1,7 @@
-"""The "VAE / Text encoder" choice beside the checkpoint (Forge's): the text-encoder and VAE files a Flux transformer
-file runs with. Choosing a checkpoint pre-selects the files that fit it (one of each kind, as the engine would pick
-them), or says which is missing and where it goes; "Send to txt2img" restores the files a picture was made with."""
+"""The "VAE / Text encoder" choice beside the checkpoint (Forge's): the text-encoder and VAE files a transformer file
+(Flux, SD 3.x, Chroma, Z-Image, Qwen-Image, GGUF) runs with. Choosing a checkpoint pre-selects the files that fit it
+(one of each kind, as the engine would pick them), or says which is missing and where it goes; "Send to txt2img"
+restores the files a picture was made with."""
 
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ def build(services: Services, tab: str, checkpoint: str | None = None) -> Any:
 
 
 def _info(problem: str) -> str:
-    return f"⚠️ {problem}" if problem else "Text encoders and VAE for a checkpoint without them (Flux transformer files)"
+    if problem:
+        return f"⚠️ {problem}"
+    return "Text encoders and VAE for a checkpoint without them (transformer files: Flux, SD 3.x, Chroma, Z-Image...)"
 
 
 def connect(services: Services, checkpoint: Any, modules: Any) -> None:

@@ -404,3 +404,15 @@ def test_the_released_qwen_image_shapes_give_its_config_and_edit_2511_its_zero_t
     assert "zero_cond_t" not in config
     edit = companion_single.describe_header("qwen_image_edit_2511_bf16.safetensors", shapes, dtypes)
     assert edit.family == "qwen-image-edit" and companion_single.transformer_config(edit, [])["zero_cond_t"] is True
+
+
+def test_a_zimage_file_refused_by_an_older_scan_is_read_again(single, tmp_path):
+    from modules.engine.models.registry import HashCache
+
+    root = _models(tmp_path / "models", {"Stable-diffusion": [single["zimage"]]})
+    path = root / "Stable-diffusion" / ZIMAGE_FILE
+    # What the cache held before these files loaded: the SD reader's refusal of a UNet-only file.
+    HashCache(tmp_path / "models.json").put(path, {"error": "the file has a UNet but no text encoder; UNet-only "
+                                                            "files are not supported yet"})
+    info = _manager(root, tmp_path).resolve(ZIMAGE_FILE)
+    assert info.family == "zimage" and "UNet-only" not in (info.error or "")

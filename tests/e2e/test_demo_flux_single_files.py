@@ -114,7 +114,7 @@ def test_the_chosen_modules_are_honoured_and_a_wrong_one_is_refused_with_the_rea
         with single_manager.use("demo-flux-bfl.safetensors", modules=("demo-flux-shapes-clip.safetensors",
                                                                       "demo-flux-shapes-clip.safetensors")):
             pass
-    with pytest.raises(CheckpointError, match="go with a Flux transformer file"):
+    with pytest.raises(CheckpointError, match="go with a transformer file"):
         with single_manager.use("demo-flux-shapes", modules=("demo-flux-shapes-ae.safetensors",)):
             pass
 

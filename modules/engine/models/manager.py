@@ -414,7 +414,8 @@ class ModelManager:
 
         if not info.takes_parts:
             if modules:
-                raise CheckpointError(f"VAE / Text encoder files go with a Flux transformer file; {info.name} "
+                raise CheckpointError(f"VAE / Text encoder files go with a transformer file (Flux, SD 3.x, Chroma, "
+                                      f"Z-Image, Qwen-Image, GGUF); {info.name} "
                                       f"({info.family_label}) carries its own. Clear the 'VAE / Text encoder' choice.")
             return info
         chosen = [self.find_module(n) for n in modules]

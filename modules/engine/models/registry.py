@@ -284,12 +284,15 @@ def iter_checkpoint_paths(root: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _stale(facts: dict[str, Any]) -> bool:
-    """Facts written before Flux, SD 3.x and Chroma transformer files loaded (their old refusals), to be read
-    again."""
+    """Facts written before Flux, SD 3.x, Chroma, Z-Image and Qwen-Image transformer files loaded (their old
+    refusals), to be read again. The last two were refused as UNet files: a real UNet-only file is read again too,
+    which costs a header read per refresh."""
     error = str(facts.get("error", ""))
     return ("cannot be loaded yet" in error and ("Flux" in error or "Stable Diffusion 3" in error)
             or "Chroma (Flux) is not supported yet" in error
-            or "looks like a Flux transformer" in error and "vector_in" in error)
+            or "looks like a Flux transformer" in error and "vector_in" in error
+            or "UNet-only files are not supported yet" in error
+            or "it has no model.diffusion_model.* UNet weights" in error)
 
 
 class CheckpointRegistry:
