@@ -249,7 +249,7 @@ def _picture_tabs() -> dict[str, Any]:
             c["extra_references"] = gr.File(
                 label="More reference pictures (edit models such as Qwen-Image-Edit Plus; other models take the "
                       "pictures in turn for the images of a batch)", file_count="multiple", file_types=["image"],
-                type="filepath", elem_id="img2img_extra_references", height=90)
+                type="filepath", elem_id="img2img_extra_references", height=110)
         with gr.Tab("Sketch", id="sketch", elem_id="img2img_img2img_sketch_tab") as c["tabs"]["sketch"]:
             # A white page: drawing starts with the first stroke; Upload (or a drop) starts from a picture.
             c["sketch"] = _canvas("img2img_sketch", "Sketch", [("paint", "paint")], "paint", SKETCH_COLORS, "#000000",
@@ -262,10 +262,9 @@ def _picture_tabs() -> dict[str, Any]:
                                    [("paint", "paint"), ("mask", "mask")], "mask", SKETCH_COLORS, "#e11d1d", 0.05)
             # Flux Kontext inpaints with a reference picture beside the masked one (A1111's API: init_images[1]).
             c["inpaint_reference"] = gr.File(
-                label="Reference picture (edit models such as Flux Kontext look at it to fill the mask; other "
-                      "models inpaint it in turn for the images of a batch, as with A1111's API)",
-                file_count="single", file_types=["image"], type="filepath",
-                elem_id="img2img_inpaint_reference", height=70)
+                label="Reference picture (Flux Kontext fills the mask from it; other models inpaint it as the "
+                      "batch's next picture, as A1111's API does)", file_count="single", file_types=["image"],
+                type="filepath", elem_id="img2img_inpaint_reference", height=110)
         with gr.Tab("Inpaint sketch", id="inpaint_sketch", elem_id="img2img_inpaint_sketch_tab") as tab:
             c["tabs"]["inpaint_sketch"] = tab
             c["inpaint_sketch"] = _canvas("inpaint_sketch", "Paint colours over the part to redo",
