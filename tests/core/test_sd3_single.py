@@ -102,8 +102,8 @@ def test_the_sd3_vae_config_comes_from_the_family_not_from_the_shapes_alone():
     flux = json.loads((flux_dir / "vae" / "config.json").read_text())
     assert (sd3["scaling_factor"], sd3["shift_factor"]) == (1.5305, 0.0609)
     assert (flux["scaling_factor"], flux["shift_factor"]) == (0.3611, 0.1159)
-    scheduler = sd3_single.scheduler_config(sd3_single.Sd3File({"num_layers": 0}, ""), [])
-    assert scheduler["_class_name"] == "FlowMatchEulerDiscreteScheduler" and scheduler["shift"] == 3.0
+    scheduler = flux_single.load_scheduler(sd3_single.scheduler_source(sd3_single.Sd3File({"num_layers": 0}, ""), []))
+    assert type(scheduler).__name__ == "FlowMatchEulerDiscreteScheduler" and scheduler.config.shift == 3.0
 
 
 def _request(checkpoint: str) -> GenerationRequest:

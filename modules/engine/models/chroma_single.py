@@ -175,12 +175,11 @@ def config_source(role: str, module: ModuleInfo, chroma_folders: Sequence[Path])
                                                  "models/Stable-diffusion")
 
 
-def scheduler_config(facts: ChromaFile, chroma_folders: Sequence[Path]) -> dict[str, Any]:
-    """A Chroma folder's scheduler when its transformer is this very one, else Flux.1 dev's (resolution-dependent
+def scheduler_source(facts: ChromaFile, chroma_folders: Sequence[Path]) -> Path:
+    """A Chroma folder when its transformer is this very one, else Flux.1 dev's scheduler (resolution-dependent
     shift): Chroma1-HD's own scheduler config could not be checked offline, so none ships."""
     folder = flux_single.same_transformer_folder(facts.config, chroma_folders)
-    source = folder if folder is not None else CONFIGS / "flux"
-    return json.loads((source / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
+    return folder if folder is not None else CONFIGS / "flux"
 
 
 def to_diffusers(weights: dict[str, torch.Tensor], config: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -254,7 +253,6 @@ def load_transformer(path: Path, config: Mapping[str, Any], dtype: torch.dtype) 
 def load_pipeline(path: Path, parts: Mapping[str, ModuleInfo], chroma_folders: Sequence[Path],
                   dtype: torch.dtype) -> Any:
     """A ChromaPipeline from a transformer file, its T5 and its VAE (as `choose_parts` picked them)."""
-    import diffusers
     from diffusers import ChromaPipeline
 
     facts = describe(path)
@@ -264,8 +262,7 @@ def load_pipeline(path: Path, parts: Mapping[str, ModuleInfo], chroma_folders: S
     tokenizer = flux_single.load_tokenizer_at("t5", tokenizer_dir)
     vae_dir, _ = config_source("vae", parts["vae"], chroma_folders)
     vae = flux_single.load_vae(parts["vae"], vae_dir.parent, dtype)
-    schedule = scheduler_config(facts, chroma_folders)
-    scheduler = getattr(diffusers, schedule["_class_name"]).from_config(schedule)
+    scheduler = flux_single.load_scheduler(scheduler_source(facts, chroma_folders))
     return ChromaPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
                           transformer=transformer, image_encoder=None, feature_extractor=None)
 

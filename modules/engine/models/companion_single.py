@@ -563,7 +563,7 @@ def _shipped_pipeline(path: Path, facts: TransformerFile, parts: Sequence[Module
                       dtype: torch.dtype) -> Any:
     """A ZImagePipeline with no family folder: the files' weights, the shipped tokenizer, encoder config and
     scheduler, and the VAE config chosen for the VAE file (`_shipped_parts`)."""
-    from diffusers import FlowMatchEulerDiscreteScheduler, ZImagePipeline
+    from diffusers import ZImagePipeline
     from transformers import AutoTokenizer
 
     from modules.engine.models import flux_single
@@ -571,12 +571,10 @@ def _shipped_pipeline(path: Path, facts: TransformerFile, parts: Sequence[Module
     roles = {_fits(facts, m): m for m in parts}
     if set(roles) != {"text_encoder", "vae"}:
         raise CompanionFileError(f"{path.name}: its text-encoder and VAE files were not chosen; press Refresh")
-    scheduler = FlowMatchEulerDiscreteScheduler.from_config(
-        FlowMatchEulerDiscreteScheduler.load_config(str(ZIMAGE_SHIPPED / "scheduler")))
     return ZImagePipeline(
         transformer=load_transformer(path, facts, transformer_config(facts, []), dtype),
         text_encoder=load_text_encoder(roles["text_encoder"], ZIMAGE_SHIPPED, dtype),
-        vae=flux_single.load_vae(roles["vae"], vae_folder, dtype), scheduler=scheduler,
+        vae=flux_single.load_vae(roles["vae"], vae_folder, dtype), scheduler=flux_single.load_scheduler(ZIMAGE_SHIPPED),
         tokenizer=AutoTokenizer.from_pretrained(str(QWEN_TOKENIZER), local_files_only=True))
 
 

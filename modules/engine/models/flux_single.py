@@ -244,6 +244,15 @@ def same_transformer_folder(config: Mapping[str, Any], folders: Sequence[Path],
     return None
 
 
+def load_scheduler(folder: Path) -> Any:
+    """The scheduler a folder's `scheduler/scheduler_config.json` names (a diffusers folder's, or one we ship): every
+    family's single-file reader builds its scheduler this way."""
+    import diffusers
+
+    config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
+    return getattr(diffusers, config["_class_name"]).from_config(config)
+
+
 def _transformer_config(folder: Path) -> dict[str, Any]:
     try:
         return json.loads((folder / "transformer" / "config.json").read_text(encoding="utf-8"))
@@ -392,7 +401,6 @@ def load_pipeline(path: Path, parts: Mapping[str, ModuleInfo], folders: Sequence
 def assemble(transformer: Any, facts: FluxFile, parts: Mapping[str, ModuleInfo], folders: Sequence[Path],
              dtype: torch.dtype) -> Any:
     """A FluxPipeline around a loaded transformer (from a safetensors or GGUF file) with these parts."""
-    import diffusers
     from diffusers import FluxPipeline
 
     components: dict[str, Any] = {"transformer": transformer}
@@ -402,9 +410,7 @@ def assemble(transformer: Any, facts: FluxFile, parts: Mapping[str, ModuleInfo],
         components[sub] = load_text_encoder(role, parts[role], config, dtype)
         components[tok] = load_tokenizer(role, tokenizer)
     components["vae"] = load_vae(parts["vae"], config_source("vae", parts["vae"], folders)[0], dtype)
-    scheduler_dir = scheduler_source(facts, folders)
-    scheduler_config = json.loads((scheduler_dir / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
-    components["scheduler"] = getattr(diffusers, scheduler_config["_class_name"]).from_config(scheduler_config)
+    components["scheduler"] = load_scheduler(scheduler_source(facts, folders))
     return FluxPipeline(**components)
 
 

@@ -190,11 +190,11 @@ def config_source(role: str, module: ModuleInfo, sd3_folders: Sequence[Path]) ->
                                                  "models/Stable-diffusion")
 
 
-def scheduler_config(facts: Sd3File, sd3_folders: Sequence[Path]) -> dict[str, Any]:
-    """A diffusers folder's scheduler when its transformer is this very one, else SD 3.5's (flow matching, shift 3)."""
+def scheduler_source(facts: Sd3File, sd3_folders: Sequence[Path]) -> Path:
+    """A diffusers folder when its transformer is this very one, else ours: SD 3.5's scheduler (flow matching,
+    shift 3)."""
     folder = flux_single.same_transformer_folder(facts.config, sd3_folders, ignore=("sample_size",))
-    source = folder if folder is not None else SHIPPED
-    return json.loads((source / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
+    return folder if folder is not None else SHIPPED
 
 
 def load_transformer(path: Path, config: Mapping[str, Any], dtype: torch.dtype) -> Any:
@@ -223,7 +223,6 @@ def load_transformer(path: Path, config: Mapping[str, Any], dtype: torch.dtype) 
 def load_pipeline(path: Path, parts: Mapping[str, ModuleInfo], sd3_folders: Sequence[Path],
                   dtype: torch.dtype) -> Any:
     """A StableDiffusion3Pipeline from a transformer file and its parts (as `choose_parts` picked them)."""
-    import diffusers
     from diffusers import StableDiffusion3Pipeline
 
     facts = describe(path)
@@ -240,8 +239,7 @@ def load_pipeline(path: Path, parts: Mapping[str, ModuleInfo], sd3_folders: Sequ
         components[tok] = flux_single.load_tokenizer_at(role, tokenizer_dir)
     vae_dir, _ = config_source("vae", parts["vae"], sd3_folders)
     components["vae"] = flux_single.load_vae(parts["vae"], vae_dir.parent, dtype)
-    schedule = scheduler_config(facts, sd3_folders)
-    components["scheduler"] = getattr(diffusers, schedule["_class_name"]).from_config(schedule)
+    components["scheduler"] = flux_single.load_scheduler(scheduler_source(facts, sd3_folders))
     return StableDiffusion3Pipeline(**components)
 
 
