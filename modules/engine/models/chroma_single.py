@@ -22,9 +22,9 @@ import torch
 
 from modules.engine.models import flux_single
 from modules.engine.models.flow_families import BFL_PREFIX
-from modules.engine.models.flux_files import AXES_METADATA, FLUX_AXES
+from modules.engine.models.flux_files import AXES_METADATA, FLUX_AXES, strip_prefix
 from modules.engine.models.flux_single import find_config, read_weights
-from modules.engine.models.module_files import ModuleInfo, describe_shapes, read_header, storage_dtype
+from modules.engine.models.module_files import ModuleInfo, read_header
 from modules.engine.models.module_files import t5_shape, vae_shape
 
 CONFIGS = flux_single.CONFIGS
@@ -68,9 +68,8 @@ class ChromaFile:
 
     @property
     def label(self) -> str:
-        parts = "" if not self.embedded else " with " + ", ".join(m.label.split(" (")[0] for m in self.embedded)
         return (f"Chroma transformer ({self.dtype}, {self.config['num_layers']}+{self.config['num_single_layers']} "
-                f"blocks){parts}")
+                f"blocks){flux_single.carried(self.embedded)}")
 
     def wanted(self, role: str) -> str:
         return WANTED[role]
@@ -81,12 +80,6 @@ class ChromaFile:
         if module.role == "vae":
             return module.shape[0] * 4 == self.config["in_channels"]
         return False
-
-
-def strip(shapes: Mapping[str, Any]) -> dict[str, Any]:
-    if any(k.startswith(BFL_PREFIX) for k in shapes):
-        return {k.removeprefix(BFL_PREFIX): v for k, v in shapes.items() if k.startswith(BFL_PREFIX)}
-    return dict(shapes)
 
 
 def is_chroma_keys(keys: Iterable[str]) -> bool:
@@ -140,22 +133,16 @@ def config_from_shapes(shapes: Mapping[str, tuple[int, ...]], metadata: Mapping[
 
 def describe(path: Path) -> ChromaFile:
     shapes, dtypes, metadata = read_header(path)
-    own = strip(shapes)
+    own = strip_prefix(shapes)
     if not is_chroma_keys(own):
         raise ChromaFileError("it holds no Chroma transformer (no distilled_guidance_layer)")
-    config = config_from_shapes(own, metadata)
-    prefixed = any(k.startswith(BFL_PREFIX) for k in shapes)
-    keys = [k for k in shapes if k.startswith(BFL_PREFIX)] if prefixed else list(shapes)
-    dtype = storage_dtype(dtypes[k] for k in keys if k.endswith(".weight") and not k.endswith(flux_single.SCALES))
     embedded = []
-    if prefixed:
+    if any(k.startswith(BFL_PREFIX) for k in shapes):
         for prefix, probe in _EMBEDDED:
             if probe(shapes, prefix) is None or any(m.role == "vae" for m in embedded) and probe is vae_shape:
                 continue
-            part = {k: s for k, s in shapes.items() if k.startswith(prefix)}
-            embedded.append(describe_shapes(path.name, path, part, storage_dtype(
-                dtypes[k] for k in part if k.endswith(".weight"))))
-    return ChromaFile(config, dtype, tuple(embedded))
+            embedded.append(flux_single.embedded_part(path, shapes, dtypes, prefix))
+    return ChromaFile(config_from_shapes(own, metadata), flux_single.transformer_dtype(shapes, dtypes), tuple(embedded))
 
 
 def choose_parts(facts: ChromaFile, chosen: Sequence[ModuleInfo], available: Sequence[ModuleInfo],

@@ -24,7 +24,8 @@ import torch
 
 from modules.engine.models.flow_families import BFL_PREFIX
 from modules.engine.models.flux_files import FluxFileError, bfl_to_diffusers, config_from_bfl, strip_prefix
-from modules.engine.models.module_files import ModuleInfo, clip_shape, describe_shapes, read_header, t5_shape, vae_shape
+from modules.engine.models.module_files import ModuleInfo, clip_shape, describe_shapes, read_header, storage_dtype
+from modules.engine.models.module_files import t5_shape, vae_shape
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 SHIPPED = CONFIGS / "flux"
@@ -59,9 +60,8 @@ class FluxFile:
 
     @property
     def label(self) -> str:
-        parts = "" if not self.embedded else " with " + ", ".join(m.label.split(" (")[0] for m in self.embedded)
         return (f"Flux.1 {self.variant} transformer ({self.dtype}, {self.config['num_layers']}+"
-                f"{self.config['num_single_layers']} blocks){parts}")
+                f"{self.config['num_single_layers']} blocks){carried(self.embedded)}")
 
     slots = ROLES
 
@@ -82,13 +82,10 @@ class FluxFile:
 
 def describe(path: Path) -> FluxFile:
     """A Flux single file's facts from its header (FluxFileError when it is not one we can run)."""
-    from modules.engine.models.module_files import storage_dtype
-
     shapes, dtypes, metadata = read_header(path)
     meta = {k: torch.empty(s, device="meta") for k, s in shapes.items()}
     config = config_from_bfl(strip_prefix(meta), metadata)
-    transformer_keys = [k for k in shapes if k.startswith(BFL_PREFIX)] or list(shapes)
-    dtype = storage_dtype(dtypes[k] for k in transformer_keys if k.endswith(".weight"))
+    dtype = transformer_dtype(shapes, dtypes)
     embedded = []
     if any(k.startswith(BFL_PREFIX) for k in shapes):  # anything besides the transformer is an all-in-one's part
         rest = {k: s for k, s in shapes.items() if not k.startswith(BFL_PREFIX)}
@@ -99,13 +96,29 @@ def describe(path: Path) -> FluxFile:
                                       (("first_stage_model.", "vae."), vae_shape)):
             for prefix in probe_prefixes:
                 if probe(rest, prefix) is not None:
-                    part = {k: s for k, s in rest.items() if k.startswith(prefix)}
-                    module = describe_shapes(path.name, path, part, storage_dtype(
-                        dtypes[k] for k in part if k.endswith(".weight")))
-                    embedded.append(module)
+                    embedded.append(embedded_part(path, rest, dtypes, prefix))
                     break
     return FluxFile(config, "dev" if config["guidance_embeds"] else "schnell", dtype, tuple(embedded),
                     demo=metadata.get("modelspec.architecture") == "demo-flux")
+
+
+# What every family's reader (Flux, SD 3.x, Chroma) reads off an all-in-one file's header alike.
+
+def transformer_dtype(shapes: Mapping[str, Any], dtypes: Mapping[str, str]) -> str:
+    """The dtype the transformer's weights are stored in (an all-in-one's other parts aside)."""
+    keys = [k for k in shapes if k.startswith(BFL_PREFIX)] or list(shapes)
+    return storage_dtype(dtypes[k] for k in keys if k.endswith(".weight"))
+
+
+def embedded_part(path: Path, shapes: Mapping[str, Any], dtypes: Mapping[str, str], prefix: str) -> ModuleInfo:
+    """The part an all-in-one file carries under `prefix`, described as its own file would be."""
+    part = {k: s for k, s in shapes.items() if k.startswith(prefix)}
+    return describe_shapes(path.name, path, part, storage_dtype(dtypes[k] for k in part if k.endswith(".weight")))
+
+
+def carried(embedded: Sequence[ModuleInfo]) -> str:
+    """' with CLIP-L text encoder, VAE' for a label: the parts a file carries, without their dtypes."""
+    return "" if not embedded else " with " + ", ".join(m.label.split(" (")[0] for m in embedded)
 
 
 _SLOT_NAMES = {"clip": "CLIP", "clip_g": "CLIP-G", "t5": "T5", "vae": "VAE"}

@@ -192,12 +192,10 @@ def _describe_file(path: Path) -> dict[str, Any]:
     if quant:  # whatever its architecture, no diffusers loader reads it
         return {"bnb": quant, "error": bnb_files.refusal(quant, "single_file", "cpu")}
     if path.suffix.lower() == ".safetensors":
-        from modules.engine.models import companion_single, flux_single
+        from modules.engine.models import companion_single, transformer_files
 
         if (companion := companion_single.registry_facts(path)) is not None:  # Z-Image, Qwen-Image transformers
             return companion
-        from modules.engine.models import transformer_files
-
         family = transformer_files.family_of(path)
         if family is not None:  # Flux.1, SD 3.x, Chroma transformers in their release layout
             return _describe_flux_file(path) if family == "flux" else _describe_transformer_file(path, family)

@@ -13,7 +13,6 @@ shapes but another latent scale and shift.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,8 +24,9 @@ import torch
 
 from modules.engine.models import flux_single
 from modules.engine.models.flow_families import BFL_PREFIX, sd3_label
+from modules.engine.models.flux_files import strip_prefix
 from modules.engine.models.flux_single import FluxPartsError, find_config, read_weights
-from modules.engine.models.module_files import ModuleInfo, clip_shape, describe_shapes, read_header, storage_dtype
+from modules.engine.models.module_files import ModuleInfo, clip_shape, read_header
 from modules.engine.models.module_files import t5_shape, vae_shape
 
 CONFIGS = flux_single.CONFIGS
@@ -72,8 +72,7 @@ class Sd3File:
 
     @property
     def label(self) -> str:
-        parts = "" if not self.embedded else " with " + ", ".join(m.label.split(" (")[0] for m in self.embedded)
-        return f"{self.variant} transformer ({self.dtype}){parts}"
+        return f"{self.variant} transformer ({self.dtype}){flux_single.carried(self.embedded)}"
 
     def wanted(self, role: str) -> str:
         return WANTED[role]
@@ -89,13 +88,6 @@ class Sd3File:
         if module.role == "vae":
             return module.shape[0] == self.config["in_channels"]
         return False
-
-
-def strip(shapes: Mapping[str, Any]) -> dict[str, Any]:
-    """The transformer's own keys (ComfyUI's prefix removed; an all-in-one's other parts dropped)."""
-    if any(k.startswith(BFL_PREFIX) for k in shapes):
-        return {k.removeprefix(BFL_PREFIX): v for k, v in shapes.items() if k.startswith(BFL_PREFIX)}
-    return dict(shapes)
 
 
 def is_sd3_keys(keys: Iterable[str]) -> bool:
@@ -140,25 +132,19 @@ def config_from_shapes(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any]:
 def describe(path: Path) -> Sd3File:
     """An SD 3.x single file's facts from its header (Sd3FileError when it is not one we can run)."""
     shapes, dtypes, _ = read_header(path)
-    own = strip(shapes)
+    own = strip_prefix(shapes)
     if not is_sd3_keys(own):
         raise Sd3FileError("it holds no SD 3.x transformer (no joint_blocks)")
-    config = config_from_shapes(own)
-    prefixed = any(k.startswith(BFL_PREFIX) for k in shapes)
-    keys = [k for k in shapes if k.startswith(BFL_PREFIX)] if prefixed else list(shapes)
-    dtype = storage_dtype(dtypes[k] for k in keys if k.endswith(".weight") and not k.endswith(flux_single.SCALES))
     embedded = []
-    if prefixed:
+    if any(k.startswith(BFL_PREFIX) for k in shapes):
         for prefix, probe, kind, what in _EMBEDDED:
             if probe(shapes, prefix) is None:
                 continue
-            part = {k: s for k, s in shapes.items() if k.startswith(prefix)}
-            part_dtype = storage_dtype(dtypes[k] for k in part if k.endswith(".weight"))
-            module = describe_shapes(path.name, path, part, part_dtype)
+            module = flux_single.embedded_part(path, shapes, dtypes, prefix)
             if kind is not None:
-                module = replace(module, kind=kind, label=f"{what} text encoder ({part_dtype})")
+                module = replace(module, kind=kind, label=f"{what} text encoder ({module.dtype})")
             embedded.append(module)
-    return Sd3File(config, dtype, tuple(embedded))
+    return Sd3File(config_from_shapes(own), flux_single.transformer_dtype(shapes, dtypes), tuple(embedded))
 
 
 def choose_parts(facts: Sd3File, chosen: Sequence[ModuleInfo], available: Sequence[ModuleInfo],
