@@ -33,7 +33,6 @@ from modules.api.schemas import (
 )
 from modules.api.waiting import job_result, wait_for
 from modules.core.infotext import image_metadata, read_image_infotext
-from modules.core.requests import RequestError
 from modules.engine.samplers import SCHEDULE_TYPES
 from modules.service.jobs import RUNNING, Job
 

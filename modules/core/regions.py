@@ -27,7 +27,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageDraw
 
 __all__ = ["Region", "RegionError", "colour_mask", "colours_of", "decode_mask", "encode_mask", "from_infotext",
-           "from_regional_prompter", "grid_for", "layout_preview", "to_infotext", "validate_regions"]
+           "grid_for", "layout_preview", "to_infotext", "validate_regions"]
 
 MAX_REGIONS = 16
 MAX_GRID = 512  # cells a side: a 4096-pixel picture

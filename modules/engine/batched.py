@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from modules.core.infotext import format_infotext
 from modules.core.prompts import extract_loras
 from modules.core.requests import GenerationRequest
 from modules.core.results import GenerationResult, JobControl, StepInfo

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from modules.core.requests import GenerationRequest, RequestError
 from modules.engine.generation import generate

@@ -5,7 +5,6 @@ and resumes where it stopped, and what cannot be trained is refused with the rea
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import replace
 from pathlib import Path
 

@@ -7,7 +7,6 @@ Pictures are read by the demo family's scorer (training/scoring.py)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest

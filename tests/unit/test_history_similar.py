@@ -4,7 +4,6 @@ the nearest pictures in the caller's scope, kinds of vectors never mixed, a v2 i
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 
 import numpy as np
