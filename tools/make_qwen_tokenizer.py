@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
+
+from c_arrays import decode_c_array
 
 OUT = Path(__file__).resolve().parent.parent / "modules" / "engine" / "models" / "configs" / "qwen" / "tokenizer"
 ARRAY = "qwen2_merges_utf8_c_str"
@@ -55,10 +56,7 @@ def bytes_to_unicode() -> list[str]:
 
 
 def decode(header: str) -> str:
-    start = header.index(ARRAY)
-    body = header[header.index("{", start) + 1:header.index("}", start)]
-    data = bytes(int(value, 16) for value in re.findall(r"0x[0-9a-fA-F]{2}", body))
-    return data.rstrip(b"\0").decode("utf-8")
+    return decode_c_array(header, ARRAY).decode("utf-8")
 
 
 def build(merges_text: str) -> tuple[dict[str, int], list[str], dict]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
+
+from c_arrays import decode_c_array
 
 OUT = Path(__file__).resolve().parent.parent / "modules" / "engine" / "models" / "configs" / "flux" / "tokenizer_2"
 ARRAY = "t5_tokenizer_json_str"
@@ -30,10 +31,7 @@ CONFIG = {"tokenizer_class": "T5Tokenizer", "model_max_length": 512, "eos_token"
 
 
 def decode(header: str) -> bytes:
-    start = header.index(ARRAY)
-    body = header[header.index("{", start) + 1:header.index("}", start)]
-    data = bytes(int(value, 16) for value in re.findall(r"0x[0-9a-fA-F]{2}", body))
-    return data.rstrip(b"\0")
+    return decode_c_array(header, ARRAY)
 
 
 def main() -> None:
