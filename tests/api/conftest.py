@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -35,6 +36,22 @@ def make_services(tiny_models_dir, tmp_path, cpu_fp32, per_user_outputs: bool):
     return services
 
 
+@contextmanager
+def served_client(models_dir, tmp_path, device, per_user_outputs: bool, accounts: Accounts | None = None) -> Iterator:
+    """A TestClient of the whole API over its own services, the job workers running; stopped however the tests end."""
+    from fastapi.testclient import TestClient
+
+    from modules.api.app import build_app
+
+    services = make_services(models_dir, tmp_path, device, per_user_outputs=per_user_outputs)
+    services.jobs.start()
+    try:
+        with TestClient(build_app(services, accounts) if accounts is not None else build_app(services)) as client:
+            yield client
+    finally:
+        services.jobs.stop()
+
+
 @pytest.fixture
 def services(tiny_models_dir, tmp_path, cpu_fp32) -> Iterator:
     services = make_services(tiny_models_dir, tmp_path, cpu_fp32, per_user_outputs=True)
@@ -62,15 +79,8 @@ def client(services, accounts):
 @pytest.fixture
 def open_client(tiny_models_dir, tmp_path, cpu_fp32):
     """A client of an API without accounts (a local single-user instance)."""
-    from fastapi.testclient import TestClient
-
-    from modules.api.app import build_app
-
-    services = make_services(tiny_models_dir, tmp_path, cpu_fp32, per_user_outputs=False)
-    services.jobs.start()
-    with TestClient(build_app(services)) as test_client:
+    with served_client(tiny_models_dir, tmp_path, cpu_fp32, per_user_outputs=False) as test_client:
         yield test_client
-    services.jobs.stop()
 
 
 class Gate:

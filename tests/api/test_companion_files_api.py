@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import basic, make_accounts, make_services
+from tests.api.conftest import basic, make_accounts, served_client
 
 ZIMAGE_FILE = "z_image_turbo_bf16.safetensors"
 
@@ -31,17 +31,13 @@ def zimage_models_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def zimage_client(zimage_models_dir, tmp_path_factory):
     import torch
-    from fastapi.testclient import TestClient
 
-    from modules.api.app import build_app
     from modules.engine.devices import DeviceConfig
 
-    services = make_services(zimage_models_dir, tmp_path_factory.mktemp("zimage-api"),
-                             DeviceConfig(torch.device("cpu"), torch.float32, "tests"), per_user_outputs=True)
-    services.jobs.start()
-    with TestClient(build_app(services, make_accounts())) as client:
+    device = DeviceConfig(torch.device("cpu"), torch.float32, "tests")
+    with served_client(zimage_models_dir, tmp_path_factory.mktemp("zimage-api"), device, per_user_outputs=True,
+                       accounts=make_accounts()) as client:
         yield client
-    services.jobs.stop()
 
 
 def _txt2img(client, modules):

@@ -26,16 +26,11 @@ def drawing() -> str:
 
 @pytest.fixture
 def cn_client(cn_models_dir, tmp_path, cpu_fp32):
-    from fastapi.testclient import TestClient
 
-    from modules.api.app import build_app
-    from tests.api.conftest import make_services
+    from tests.api.conftest import served_client
 
-    services = make_services(cn_models_dir, tmp_path, cpu_fp32, per_user_outputs=False)
-    services.jobs.start()
-    with TestClient(build_app(services)) as client:
+    with served_client(cn_models_dir, tmp_path, cpu_fp32, per_user_outputs=False) as client:
         yield client
-    services.jobs.stop()
 
 
 def payload(**unit) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.api.conftest import make_services
+from tests.api.conftest import served_client
 
 
 def _b64(image: Image.Image) -> str:
@@ -35,15 +35,8 @@ def models_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def client(models_dir, tmp_path, cpu_fp32):
-    from fastapi.testclient import TestClient
-
-    from modules.api.app import build_app
-
-    services = make_services(models_dir, tmp_path, cpu_fp32, per_user_outputs=False)
-    services.jobs.start()
-    with TestClient(build_app(services)) as client:
+    with served_client(models_dir, tmp_path, cpu_fp32, per_user_outputs=False) as client:
         yield client
-    services.jobs.stop()
 
 
 def _payload(checkpoint: str, picture: Image.Image) -> dict:

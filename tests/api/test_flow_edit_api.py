@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.api.conftest import make_services
+from tests.api.conftest import served_client
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +27,8 @@ def edit_models_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def client(edit_models_dir, tmp_path, cpu_fp32):
-    from fastapi.testclient import TestClient
-
-    from modules.api.app import build_app
-
-    services = make_services(edit_models_dir, tmp_path, cpu_fp32, per_user_outputs=False)
-    services.jobs.start()
-    with TestClient(build_app(services)) as client:
+    with served_client(edit_models_dir, tmp_path, cpu_fp32, per_user_outputs=False) as client:
         yield client
-    services.jobs.stop()
 
 
 def _picture(colour=(200, 30, 30)) -> str:

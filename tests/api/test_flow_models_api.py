@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import make_services
+from tests.api.conftest import served_client
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +23,8 @@ def flux_models_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def flux_client(flux_models_dir, tmp_path, cpu_fp32):
-    from fastapi.testclient import TestClient
-
-    from modules.api.app import build_app
-
-    services = make_services(flux_models_dir, tmp_path, cpu_fp32, per_user_outputs=False)
-    services.jobs.start()
-    with TestClient(build_app(services)) as client:
+    with served_client(flux_models_dir, tmp_path, cpu_fp32, per_user_outputs=False) as client:
         yield client
-    services.jobs.stop()
 
 
 def _payload(**fields) -> dict:

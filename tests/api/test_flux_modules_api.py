@@ -10,7 +10,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.api.conftest import basic, make_accounts, make_services
+from tests.api.conftest import basic, make_accounts, served_client
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +29,13 @@ def flux_models_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def flux_client(flux_models_dir, tmp_path_factory):
     import torch
-    from fastapi.testclient import TestClient
 
-    from modules.api.app import build_app
     from modules.engine.devices import DeviceConfig
 
-    services = make_services(flux_models_dir, tmp_path_factory.mktemp("flux-api"),
-                             DeviceConfig(torch.device("cpu"), torch.float32, "tests"), per_user_outputs=True)
-    services.jobs.start()
-    with TestClient(build_app(services, make_accounts())) as client:
+    device = DeviceConfig(torch.device("cpu"), torch.float32, "tests")
+    with served_client(flux_models_dir, tmp_path_factory.mktemp("flux-api"), device, per_user_outputs=True,
+                       accounts=make_accounts()) as client:
         yield client
-    services.jobs.stop()
 
 
 def test_sd_modules_lists_the_text_encoder_and_vae_files_as_forge_does(flux_client, flux_models_dir):

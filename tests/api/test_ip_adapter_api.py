@@ -21,16 +21,11 @@ def ipa_api_models(tiny_models_dir, tmp_path_factory):
 
 @pytest.fixture
 def ipa_client(ipa_api_models, tmp_path, cpu_fp32):
-    from fastapi.testclient import TestClient
 
-    from modules.api.app import build_app
-    from tests.api.conftest import make_services
+    from tests.api.conftest import served_client
 
-    services = make_services(ipa_api_models, tmp_path, cpu_fp32, per_user_outputs=False)
-    services.jobs.start()
-    with TestClient(build_app(services)) as client:
+    with served_client(ipa_api_models, tmp_path, cpu_fp32, per_user_outputs=False) as client:
         yield client
-    services.jobs.stop()
 
 
 def reference() -> str:

@@ -6,15 +6,13 @@ import time
 
 import pytest
 
-from tests.api.conftest import basic, make_accounts, make_services
+from tests.api.conftest import basic, make_accounts, served_client
 
 
 @pytest.fixture
 def merge_client(tiny_models_dir, tmp_path, cpu_fp32):
     """The real app over a models/ folder of this test's own (merges write into it)."""
-    from fastapi.testclient import TestClient
 
-    from modules.api.app import build_app
 
     root = tmp_path / "models"
     (root / "Stable-diffusion").mkdir(parents=True)
@@ -22,11 +20,8 @@ def merge_client(tiny_models_dir, tmp_path, cpu_fp32):
     for name in ("tiny-a", "tiny-b"):
         (root / "Stable-diffusion" / name).symlink_to(tiny_models_dir / "Stable-diffusion" / name,
                                                       target_is_directory=True)
-    services = make_services(root, tmp_path, cpu_fp32, per_user_outputs=True)
-    services.jobs.start()
-    with TestClient(build_app(services, make_accounts())) as client:
+    with served_client(root, tmp_path, cpu_fp32, per_user_outputs=True, accounts=make_accounts()) as client:
         yield client
-    services.jobs.stop()
 
 
 def _wait(client, job_id: str, user: str) -> dict:

@@ -64,6 +64,12 @@ def _models(root: Path, links: dict[str, list[Path]]) -> Path:
     return root
 
 
+def _configs_only(folder: Path, dest: Path) -> Path:
+    """A copy of a diffusers folder without its weights: the configs and tokenizer a user may keep of a release."""
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("*.safetensors"))
+    return dest
+
+
 def _bare(folder: Path, cls_name: str, **kwargs):
     """The folder's own pipeline, its transformer rounded through bf16 as the file stores it."""
     import diffusers
@@ -202,8 +208,7 @@ def test_a_qwen_image_file_with_a_qwen_vl_file_draws_the_folders_picture(folders
 
 def test_a_folder_of_configs_and_tokenizer_alone_serves_the_files(folders, single, tmp_path):
     """The user has no weights of the diffusers release: its configs and tokenizer, and the three files."""
-    configs = tmp_path / "zimage-configs"
-    shutil.copytree(folders["zimage"], configs, ignore=shutil.ignore_patterns("*.safetensors"))
+    configs = _configs_only(folders["zimage"], tmp_path / "zimage-configs")
     root = _models(tmp_path / "models", {"Stable-diffusion": [configs, single["zimage"]],
                                          "text_encoder": [single["qwen3"]], "VAE": [single["vae"]]})
     manager = _manager(root, tmp_path)
@@ -229,8 +234,7 @@ def test_a_missing_text_encoder_and_folder_are_named_with_where_they_go(single, 
 
 
 def test_a_missing_vae_is_named_when_the_folder_has_no_vae_weights(folders, single, tmp_path):
-    configs = tmp_path / "zimage-configs"
-    shutil.copytree(folders["zimage"], configs, ignore=shutil.ignore_patterns("*.safetensors"))
+    configs = _configs_only(folders["zimage"], tmp_path / "zimage-configs")
     facts = companion_single.describe(single["zimage"])
     qwen3 = module_files.describe_file(single["qwen3"], "qwen_3_4b.safetensors")
     with pytest.raises(companion_single.CompanionFileError,
@@ -308,8 +312,7 @@ def test_an_fp8_qwen_image_file_runs_through_the_manager_with_its_weights_kept_i
 
 
 def test_a_qwen_image_file_without_a_vae_names_the_vae_file_and_where_it_goes(folders, single, tmp_path):
-    configs = tmp_path / "qwen-configs"
-    shutil.copytree(folders["qwen-image"], configs, ignore=shutil.ignore_patterns("*.safetensors"))
+    configs = _configs_only(folders["qwen-image"], tmp_path / "qwen-configs")
     facts = companion_single.describe(single["qwen-image"])
     vl = module_files.describe_file(single["qwen-vl"], "qwen_2.5_vl_7b.safetensors")
     with pytest.raises(companion_single.CompanionFileError,
@@ -379,8 +382,7 @@ def test_a_qwen_image_file_with_its_encoder_and_vae_files_and_a_configs_folder_d
     path = files.save_qwen_image_transformer(folder, tmp_path / "qwen_image_bf16.safetensors")
     vae = files.save_qwen_vae(folder, tmp_path / "qwen_image_vae.safetensors")
     encoder = files.save_qwen_vl_encoder(folder, tmp_path / "qwen_2.5_vl_7b.safetensors")
-    configs = tmp_path / "qwen-configs"
-    shutil.copytree(folder, configs, ignore=shutil.ignore_patterns("*.safetensors"))
+    configs = _configs_only(folder, tmp_path / "qwen-configs")
     root = _models(tmp_path / "models", {"Stable-diffusion": [configs, path], "text_encoder": [encoder],
                                          "VAE": [vae]})
     request = _request(QWEN_FILE, cfg_scale=2.5)
