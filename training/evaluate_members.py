@@ -53,7 +53,7 @@ def _base_request(size: int):
 
 
 def _run(manager, samplers, request):
-    from modules.core.requests import validate
+    from modules.core.validation import validate
     from modules.engine.generation import generate
 
     return generate(validate(request, samplers=samplers), manager, samplers)
@@ -122,7 +122,7 @@ def evaluate_scribble(models_dir: Path, count: int, checkpoint: str, controlnet:
     preprocessors = PreprocessorRegistry.default()
     size = 48
     results: dict[str, list[float]] = {"map": [], "pen": []}
-    from modules.core.requests import validate
+    from modules.core.validation import validate
     from modules.engine.generation import generate
 
     for i in range(count):

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Body, Depends
 from modules.api.auth import Caller
 from modules.api.images import decode_image, encode_image
 from modules.api.schemas import BoundedRoute, refuse_unsafe_json
-from modules.core.requests import ControlUnit, RequestError, check_picture_budget
-from modules.core.requests import _check_picture as check_picture
+from modules.core.requests import ControlUnit, RequestError
+from modules.core.validation import check_picture_budget
+from modules.core.validation import check_picture
 from modules.engine.controlnet.apply import control_map
 
 if TYPE_CHECKING:

@@ -19,16 +19,9 @@ from modules.core.detailer import SCRIPT_NAME as DETAILER_SCRIPT
 from modules.core.detailer import from_script_args as detailer_from_args
 from modules.core.soft_inpainting import SCRIPT_NAME as SOFT_SCRIPT
 from modules.core.soft_inpainting import from_script_args as soft_from_args
-from modules.core.requests import (
-    VAE_AUTOMATIC,
-    VAE_NONE,
-    NO_REFINER,
-    ControlUnit,
-    GenerationRequest,
-    Limits,
-    RequestError,
-    request_fields_from_infotext,
-)
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import VAE_AUTOMATIC, VAE_NONE, ControlUnit, GenerationRequest, Limits, RequestError
+from modules.core.validation import NO_REFINER
 
 if TYPE_CHECKING:
     from modules.engine.models.manager import ModelManager

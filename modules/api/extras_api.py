@@ -14,7 +14,8 @@ from modules.api.auth import Caller
 from modules.api.images import decode_image, encode_image
 from modules.api.schemas import BoundedRoute, Float, Int, Lenient
 from modules.api.waiting import GenerationFailed, wait_for
-from modules.core.requests import RequestError, check_picture_budget
+from modules.core.requests import RequestError
+from modules.core.validation import check_picture_budget
 from modules.engine.extras import ExtrasRequest, target_size
 from modules.engine.faces.restorers import available_restorers
 from modules.engine.upscaling import LATENT_MODES, UpscalerRegistry

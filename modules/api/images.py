@@ -10,7 +10,8 @@ import io
 from PIL import Image, UnidentifiedImageError
 
 from modules.core.infotext import pnginfo_for
-from modules.core.requests import Limits, RequestError, check_picture_size
+from modules.core.requests import Limits, RequestError
+from modules.core.validation import check_picture_size
 
 
 def encode_image(image: Image.Image, infotext: str | None = None) -> str:

@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 
 from modules.core.prompts import extract_loras
-from modules.core.requests import GenerationRequest, RequestError, hires_size
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import hires_size
 from modules.core.results import JobControl
 from modules.engine import flow_samplers
 from modules.engine.hires import TwoPassProgress, infotext_fields

@@ -23,7 +23,8 @@ import torch
 from PIL import Image
 
 from modules.core.prompts import extract_loras
-from modules.core.requests import CONTROL_HR_OPTIONS, GenerationRequest, RequestError, hires_size
+from modules.core.requests import CONTROL_HR_OPTIONS, GenerationRequest, RequestError
+from modules.core.validation import hires_size
 from modules.core.results import JobControl, StepInfo
 from modules.engine import pipelines
 from modules.engine.conditioning import encode_schedule

@@ -17,7 +17,8 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageOps
 
-from modules.core.requests import MASKED_CONTENT, RESIZE_MODES, GenerationRequest, RequestError, as_mask
+from modules.core.requests import MASKED_CONTENT, RESIZE_MODES, GenerationRequest, RequestError
+from modules.core.validation import as_mask
 from modules.core.soft_inpainting import infotext_params as soft_infotext
 from modules.engine import imaging
 from modules.engine.imaging import Box

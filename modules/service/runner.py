@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from modules.core.prompts import extract_loras
-from modules.core.requests import CONTROL_MODES, ControlUnit, GenerationRequest, Limits, RequestError, validate
+from modules.core.requests import CONTROL_MODES, ControlUnit, GenerationRequest, Limits, RequestError
+from modules.core.validation import validate
 from modules.core.results import GenerationResult, JobControl
 from modules.engine import detailer, hires, oom, refiner
 from modules.engine.controlnet.preprocessors import PreprocessorError, PreprocessorRegistry, is_reference_module

@@ -12,7 +12,7 @@ import gradio as gr
 
 from modules.core.detailer import BUILTIN_FACE, LABELS, MERGE_MODES, DetailerUnit, suffix
 from modules.core.infotext import parse_infotext
-from modules.core.requests import request_fields_from_infotext
+from modules.core.request_infotext import request_fields_from_infotext
 from modules.engine.samplers import SCHEDULE_TYPES
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import gradio as gr
 from PIL import Image
 
 from modules.core.infotext import image_metadata, parse_infotext, read_image_infotext
-from modules.core.requests import request_fields_from_infotext
+from modules.core.request_infotext import request_fields_from_infotext
 from modules.engine.samplers import SCHEDULE_TYPES
 from modules.ui.controlnet_panel import ControlNetPanel
 from modules.ui.hires_panel import HiresPanel

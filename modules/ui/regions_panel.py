@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from modules.core.infotext import parse_infotext
 from modules.core.regions import (PALETTE, Region, RegionError, colour_mask, colours_of, decode_mask, encode_mask,
                                   grid_for, layout_preview, parse_colour, validate_regions)
-from modules.core.requests import request_fields_from_infotext
+from modules.core.request_infotext import request_fields_from_infotext
 from modules.ui.components.canvas.canvas import LayeredCanvas
 from modules.ui.components.canvas.value import CanvasValue, blank
 

@@ -10,7 +10,8 @@ from PIL import Image, ImageDraw
 from skimage import color
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.engine.color_correction import match_colours
 from modules.engine.generation import generate
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from modules.core.requests import ControlUnit, GenerationRequest, RequestError, validate
+from modules.core.requests import ControlUnit, GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.engine.controlnet.apply import ActiveControl, ControlledUNet
 from modules.engine.generation import generate
 from modules.service.runner import Processor

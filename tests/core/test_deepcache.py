@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, RequestError, request_fields_from_infotext, validate
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.engine import deepcache
 from modules.engine.generation import generate
 

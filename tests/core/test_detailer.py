@@ -8,7 +8,8 @@ import pytest
 
 from modules.core.detailer import DetailerUnit
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.engine.detailer import Detectors
 from modules.engine.faces.detection import FaceBox
 from modules.engine.generation import generate

@@ -12,7 +12,8 @@ from diffusers import ControlNetModel, EulerDiscreteScheduler, UNet2DConditionMo
 from PIL import Image, ImageDraw
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import ControlUnit, GenerationRequest, validate
+from modules.core.requests import ControlUnit, GenerationRequest
+from modules.core.validation import validate
 from modules.engine.generation import generate
 from training.demo_model import NOISE_SCHEDULE
 

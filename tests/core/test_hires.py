@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, Limits, RequestError, request_fields_from_infotext, validate
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import GenerationRequest, Limits, RequestError
+from modules.core.validation import validate
 from modules.core.results import JobControl
 from modules.engine import hires
 from modules.engine.generation import generate

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.core.results import JobControl
 from modules.engine import pipelines
 from modules.engine.generation import generate, img2img_steps

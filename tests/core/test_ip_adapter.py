@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from modules.core.requests import ControlUnit, GenerationRequest, RequestError, validate
+from modules.core.requests import ControlUnit, GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.engine.generation import generate
 from modules.engine.models import ipadapters
 from modules.engine.models.ipadapters import IPAdapterError

@@ -12,7 +12,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from modules.core.requests import GenerationRequest, RequestError, validate
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.engine.generation import generate
 from modules.engine.models.loras import LoraError, lora_hash
 from modules.service.runner import Processor

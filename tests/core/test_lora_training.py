@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from modules.core.requests import GenerationRequest, RequestError, validate
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.core.results import JobControl
 from modules.engine.generation import generate
 from modules.engine.lora_training import kohya

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.engine import placement
 from modules.engine.generation import generate
 from modules.engine.placement import GIB, ModelSize, choose

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, RequestError, request_fields_from_infotext, validate
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.core.results import JobControl
 from modules.engine import refiner
 from modules.engine.generation import generate

@@ -12,7 +12,9 @@ import torch
 
 from modules.core.infotext import parse_infotext
 from modules.core.regions import Region, RegionError
-from modules.core.requests import ControlUnit, GenerationRequest, RequestError, request_fields_from_infotext, validate
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import ControlUnit, GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.engine import regions as regional
 from modules.engine.generation import generate
 from modules.engine.models.registry import CheckpointInfo

@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from modules.core.requests import GenerationRequest, RequestError, validate
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.engine import pipelines, refiner
 from modules.engine.generation import generate
 from modules.engine.models import single_file as sf

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, RequestError, validate
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.core.soft_inpainting import SoftInpainting, from_infotext, from_script_args
 from modules.engine.generation import generate
 from tests.core.test_inpaint import noise_picture

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, RequestError, validate
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.engine import step_cache
 from modules.engine.generation import generate
 from modules.engine.samplers import SamplerRegistry

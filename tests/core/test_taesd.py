@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, RequestError, validate
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.core.results import JobControl
 from modules.engine import previews, taesd
 from modules.engine.generation import generate

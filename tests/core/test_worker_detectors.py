@@ -8,7 +8,8 @@ import shutil
 import torch
 
 from modules.core.detailer import BUILTIN_FACE, DetailerUnit
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.engine.worker import GenerationWorker, WorkerConfig
 
 

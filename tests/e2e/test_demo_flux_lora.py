@@ -11,7 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.core.settings import REPO_ROOT
 from modules.engine.generation import generate
 from modules.engine.models.loras import LoraError

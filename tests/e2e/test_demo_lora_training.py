@@ -19,7 +19,8 @@ import pytest
 import torch
 from PIL import Image
 
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.core.results import JobControl
 from modules.core.settings import REPO_ROOT
 from modules.engine.generation import generate

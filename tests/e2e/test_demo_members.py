@@ -9,7 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from modules.core.requests import ControlUnit, GenerationRequest, validate
+from modules.core.requests import ControlUnit, GenerationRequest
+from modules.core.validation import validate
 from modules.core.settings import REPO_ROOT
 from modules.engine.generation import generate
 from modules.engine.imaging import blur_mask

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.core.settings import REPO_ROOT
 from modules.engine.generation import generate
 from modules.engine.models.manager import ModelManager

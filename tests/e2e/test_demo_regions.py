@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from modules.core.regions import Region
-from modules.core.requests import validate
+from modules.core.validation import validate
 from modules.engine.generation import generate
 from tests.e2e.test_demo_model import demo_manager, demo_request  # noqa: F401 (fixture)
 

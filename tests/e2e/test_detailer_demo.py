@@ -9,7 +9,8 @@ from PIL import Image
 
 from modules.core.detailer import DetailerUnit
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.engine.detailer import Detectors
 from modules.engine.generation import generate
 from tests.e2e.test_demo_model import demo_manager  # noqa: F401  (the module-scoped fixture)

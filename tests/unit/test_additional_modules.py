@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from modules.core.infotext import format_infotext, parse_infotext
-from modules.core.requests import GenerationRequest, RequestError, request_fields_from_infotext, validate
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 
 
 def test_names_and_forge_paths_are_accepted_as_given():

@@ -12,7 +12,9 @@ from PIL import Image
 from modules.core import detailer as core
 from modules.core.detailer import DetailerUnit
 from modules.core.infotext import format_infotext, parse_infotext
-from modules.core.requests import GenerationRequest, RequestError, request_fields_from_infotext, validate
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.engine.detailer import Detection, DetailerError, Detectors, JobDetailer, region_masks, region_request
 
 

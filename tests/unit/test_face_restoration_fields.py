@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modules.core.infotext import format_infotext, parse_infotext
-from modules.core.requests import request_fields_from_infotext
+from modules.core.request_infotext import request_fields_from_infotext
 from modules.core.settings import settings_from_args
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import GenerationRequest, Limits, RequestError, request_fields_from_infotext, validate
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import GenerationRequest, Limits, RequestError
+from modules.core.validation import validate
 
 
 def test_distilled_cfg_scale_in_a_pictures_infotext_is_pasted_back_as_the_request_field():

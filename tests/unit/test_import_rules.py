@@ -339,7 +339,8 @@ LOADS_TORCH = "import sys, importlib; importlib.import_module(sys.argv[1]); prin
 
 
 @pytest.mark.parametrize("name", ["modules.service.jobs", "modules.core.requests", "modules.core.results",
-                                  "modules.core.infotext", "modules.core.settings", "modules.core.prompts"])
+                                  "modules.core.infotext", "modules.core.settings", "modules.core.prompts",
+                                  "modules.core.validation", "modules.core.request_infotext"])
 def test_plain_modules_load_without_torch(name):
     """The queue and the formats are light: importing them must not pull in torch (about 4 s)."""
     proc = subprocess.run([sys.executable, "-c", LOADS_TORCH, name], cwd=ROOT, capture_output=True, text=True,

@@ -12,7 +12,8 @@ from PIL import Image
 
 from modules.core.infotext import RE_PARAM, find_params, parse_infotext
 from modules.core.prompts import _parse_schedule, _render, editing_syntax_count, schedules
-from modules.core.requests import GenerationRequest, Limits, RequestError, check_picture_budget, validate
+from modules.core.requests import GenerationRequest, Limits, RequestError
+from modules.core.validation import check_picture_budget, validate
 
 
 # ---------------------------------------------------------------------------------------------- prompts

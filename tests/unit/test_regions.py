@@ -13,7 +13,9 @@ from modules.core.regional_prompter import from_script_args
 from modules.core.regions import (Region, RegionError, colour_mask, colours_of, decode_mask, encode_mask,
                                   from_infotext, from_items, grid_for, layout_preview, to_infotext,
                                   validate_regions)
-from modules.core.requests import GenerationRequest, RequestError, request_fields_from_infotext, validate
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 
 LEFT = Region("a red circle", 1.0, (0, 0, 0.5, 1))
 RIGHT = Region("a blue circle", 0.8, (0.5, 0, 1, 1))

@@ -8,15 +8,9 @@ from dataclasses import replace
 import pytest
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import (
-    MAX_SEED,
-    GenerationRequest,
-    Limits,
-    RequestError,
-    request_field_names,
-    request_fields_from_infotext,
-    validate,
-)
+from modules.core.request_infotext import request_field_names, request_fields_from_infotext
+from modules.core.requests import MAX_SEED, GenerationRequest, Limits, RequestError
+from modules.core.validation import validate
 from modules.engine.samplers import SamplerRegistry
 
 OK = GenerationRequest(prompt="a red circle", width=512, height=512, steps=20, cfg_scale=7.0, sampler="Euler a")

@@ -9,15 +9,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from modules.core.infotext import parse_infotext
-from modules.core.requests import (
-    MODES,
-    GenerationRequest,
-    Limits,
-    RequestError,
-    as_mask,
-    request_fields_from_infotext,
-    validate,
-)
+from modules.core.request_infotext import request_fields_from_infotext
+from modules.core.requests import MODES, GenerationRequest, Limits, RequestError
+from modules.core.validation import as_mask, validate
 
 PICTURE = Image.new("RGB", (32, 24), (10, 20, 30))
 

@@ -11,7 +11,7 @@ from modules.core.detailer import DetailerUnit, infotext_params
 from modules.core.infotext import format_infotext, parse_infotext
 from modules.core.regions import Region
 from modules.core.regions import to_infotext as regions_infotext
-from modules.core.requests import request_fields_from_infotext
+from modules.core.request_infotext import request_fields_from_infotext
 from modules.core.soft_inpainting import SoftInpainting
 from modules.core.soft_inpainting import infotext_params as soft_infotext
 from modules.ui import soft_inpainting_panel

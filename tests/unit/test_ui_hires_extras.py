@@ -74,7 +74,7 @@ def test_infotext_hires_fields_fill_the_panel_and_read_back_the_same():
     """PNG Info / History "Send to txt2img": A1111's hires infotext fills the accordion so that generating
     again asks for the same second pass."""
     from modules.core.infotext import parse_infotext
-    from modules.core.requests import request_fields_from_infotext
+    from modules.core.request_infotext import request_fields_from_infotext
 
     text = ("a fox\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 64x64, Denoising strength: 0.45, "
             "Hires upscale: 1.5, Hires steps: 12, Hires upscaler: Latent (nearest-exact), Hires CFG Scale: 4, "

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modules.core.requests import RequestError, validate
+from modules.core.requests import RequestError
+from modules.core.validation import validate
 from modules.ui.canvas import white_page
 from modules.ui.components.canvas.value import CanvasLayer, CanvasValue
 from modules.ui.img2img import fit_size, outpaint_padding, read_upload, request_from_form

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from modules.core.requests import GenerationRequest, validate
+from modules.core.requests import GenerationRequest
+from modules.core.validation import validate
 from modules.ui.pnginfo import txt2img_values
 from modules.ui.refiner_panel import DEFAULT_SWITCH_AT, NO_REFINER, RefinerPanel
 

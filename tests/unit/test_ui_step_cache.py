@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from modules.core.infotext import format_infotext
-from modules.core.requests import GenerationRequest, RequestError, validate
+from modules.core.requests import GenerationRequest, RequestError
+from modules.core.validation import validate
 from modules.ui.pnginfo import txt2img_values
 from modules.ui.step_cache_panel import CHOICES, DEEPCACHE, DEFAULT_INTERVAL, OFF, StepCachePanel
 
@@ -99,7 +100,7 @@ def test_send_to_img2img_restores_the_cache_a_picture_was_made_with():
     from PIL import Image
 
     from modules.core.infotext import parse_infotext
-    from modules.core.requests import request_fields_from_infotext
+    from modules.core.request_infotext import request_fields_from_infotext
     from modules.ui.img2img import Img2ImgTab, SendToImg2Img
 
     components = {name: object() for name in ("subtabs", "tab", "init_img", "inpaint", "inpaint_options", "prompt",
