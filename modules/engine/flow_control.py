@@ -19,10 +19,9 @@ ControlNet unit with no model (its picture and preprocessor make the map, as for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from collections.abc import Callable
 
 from modules.core.requests import CONTROL_HR_OPTIONS, CONTROL_MODES, GenerationRequest, RequestError
 from modules.core.results import DetectedMap
