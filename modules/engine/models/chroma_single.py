@@ -142,7 +142,8 @@ def describe(path: Path) -> ChromaFile:
             if probe(shapes, prefix) is None or any(m.role == "vae" for m in embedded) and probe is vae_shape:
                 continue
             embedded.append(flux_single.embedded_part(path, shapes, dtypes, prefix))
-    return ChromaFile(config_from_shapes(own, metadata), flux_single.transformer_dtype(shapes, dtypes), tuple(embedded))
+    dtype = flux_single.transformer_dtype(shapes, dtypes)
+    return ChromaFile(config_from_shapes(own, metadata), dtype, tuple(embedded))
 
 
 def choose_parts(facts: ChromaFile, chosen: Sequence[ModuleInfo], available: Sequence[ModuleInfo],

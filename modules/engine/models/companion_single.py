@@ -574,7 +574,8 @@ def _shipped_pipeline(path: Path, facts: TransformerFile, parts: Sequence[Module
     return ZImagePipeline(
         transformer=load_transformer(path, facts, transformer_config(facts, []), dtype),
         text_encoder=load_text_encoder(roles["text_encoder"], ZIMAGE_SHIPPED, dtype),
-        vae=flux_single.load_vae(roles["vae"], vae_folder, dtype), scheduler=flux_single.load_scheduler(ZIMAGE_SHIPPED),
+        vae=flux_single.load_vae(roles["vae"], vae_folder, dtype),
+        scheduler=flux_single.load_scheduler(ZIMAGE_SHIPPED),
         tokenizer=AutoTokenizer.from_pretrained(str(QWEN_TOKENIZER), local_files_only=True))
 
 
