@@ -1,8 +1,8 @@
 """The shipped Flux demo LoRA (`models/Lora/demo-flux-pinkish.safetensors`, trained by training/train_flux_lora.py)
 on the Flux demo member, end to end through the app's core (validate, the model manager, our flow generation): it is
-listed with its family and trigger and refused on the SD demo, it changes the pictures, and the member draws exactly
-as before once the job is over. Its style (the object pink under `pinkish`) is not learned yet: see its card.
-Pictures are read by the demo family's scorer (training/scoring.py)."""
+listed with its family and trigger and refused on the SD demo, it draws the object pink under its trigger `pinkish`
+and not without it, and the member draws exactly as before once the job is over. Pictures are read by the demo
+family's scorer (training/scoring.py)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ LORA = MODELS / "Lora" / "demo-flux-pinkish.safetensors"
 
 pytestmark = pytest.mark.skipif(not (FOLDER.is_dir() and LORA.is_file()), reason="the Flux demo LoRA is not shipped")
 
-# Held-out captions (never seen in training), objects of colours the member draws well and that are not pink.
-SCENES = [s for s in shapes.held_out_scenes() if s.colour in ("red", "blue", "green", "white")][:3]
+# Held-out captions (never seen in training) of objects that are not pink: the first six its card scores.
+SCENES = [s for s in shapes.held_out_scenes() if s.colour != "pink"][:6]
+MIN_PINK = 4  # of 6 with the trigger: its card measured 6 of 6 on these captions and seeds (margin for other CPUs)
 
 
 @pytest.fixture(scope="module")
@@ -62,24 +63,25 @@ def test_the_flux_lora_is_listed_for_the_flux_member_with_its_trigger(flux_manag
         flux_manager.check_lora_family(info, flux_manager.resolve("demo-shapes"))
 
 
-def test_the_lora_changes_the_member_s_pictures_and_leaves_it_exactly_as_it_was(flux_manager, samplers):
-    # What the shipped LoRA does NOT do yet: draw the object pink under its trigger. Through the app (20 steps,
-    # 512 T5 tokens) it drew 0 of 4 held-out objects pink at weight 1 and at 3 (its card). So this test asserts what
-    # its pictures do show: at weight 3 they change, the member without it draws the colour asked for and never
-    # pink, and after the LoRA jobs the member draws bit for bit as before.
-    readings, changed, plain_first = [], 0, None
+def test_the_lora_draws_the_object_pink_under_its_trigger_and_leaves_the_member_as_it_was(flux_manager, samplers):
+    """What its card measures, on held-out captions at the member's defaults and weight 1: with the trigger the
+    object is pink and the ground is the one asked for; with the LoRA but no trigger, and without the LoRA, the
+    object is never pink. After the LoRA jobs the member draws bit for bit as before."""
+    rows = []
     for i, scene in enumerate(SCENES):
         caption, seed = scene.caption(), 700 + 10 * i
         plain = draw(flux_manager, samplers, caption, seed)
-        styled = draw(flux_manager, samplers, f"{caption}, pinkish <lora:demo-flux-pinkish:3>", seed)
-        changed += not np.array_equal(np.asarray(plain.images[0]), np.asarray(styled.images[0]))
-        readings.append((scene, read_picture(plain.images[0])))
+        styled = draw(flux_manager, samplers, f"{caption}, pinkish <lora:demo-flux-pinkish:1>", seed)
+        untriggered = draw(flux_manager, samplers, f"{caption} <lora:demo-flux-pinkish:1>", seed)
         if i == 0:
             plain_first = np.asarray(plain.images[0])
             assert "demo-flux-pinkish: " in styled.infotexts[0].split("Lora hashes:")[1]
-    summary = [(s.colour, p.colour) for s, p in readings]
-    assert changed == len(SCENES)
-    assert sum(p.colour == s.colour for s, p in readings) >= 2, summary
-    assert not any(p.colour == "pink" for _, p in readings), summary
+        rows.append((scene, *(read_picture(out.images[0]) for out in (plain, styled, untriggered))))
+    summary = [(s.colour, s.background, p.colour, t.colour, t.background, u.colour) for s, p, t, u in rows]
+    pink_with_trigger = sum(t.colour == "pink" for _, _, t, _ in rows)
+    assert pink_with_trigger >= MIN_PINK, summary
+    assert sum(t.background == s.background for s, _, t, _ in rows) >= len(SCENES) - 1, summary
+    assert not any(u.colour == "pink" or p.colour == "pink" for _, p, _, u in rows), summary
+    assert sum(p.colour == s.colour for s, p, _, _ in rows) >= len(SCENES) // 2 + 1, summary
     again = draw(flux_manager, samplers, SCENES[0].caption(), 700)
     assert np.array_equal(np.asarray(again.images[0]), plain_first)
