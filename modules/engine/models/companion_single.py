@@ -11,8 +11,9 @@ whose transformer config has the file's shapes, else from the released model's v
 The tokenizer, text-encoder config and scheduler come from a diffusers folder of the family when one fits (its configs
 and tokenizer suffice; its weights are used only for the parts no file gives). Without one, a Z-Image file with its
 Qwen3 and VAE files runs on what ships in configs/ (README there): Qwen's tokenizer, Qwen3-4B's constants around the
-encoder file's shapes, Z-Image Turbo's scheduler, and the VAE config its shapes match. Qwen-Image still needs a folder
-(Qwen2.5-VL's text and vision configs are not shipped).
+encoder file's shapes, Z-Image Turbo's scheduler, and the VAE config its shapes match. A Qwen-Image file with its
+Qwen2.5-VL and VAE files runs likewise on Qwen-Image's scheduler and Qwen2.5-VL-7B's and its VAE's constants around
+the files' shapes. Qwen-Image-Edit still needs a folder (its image processor is not shipped).
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ CONFIGS = Path(__file__).resolve().parent / "configs"
 QWEN_TOKENIZER = CONFIGS / "qwen" / "tokenizer"  # Qwen2 / 2.5 / 3's byte-level BPE (tools/make_qwen_tokenizer.py)
 # Z-Image Turbo's scheduler and its Qwen3-4B encoder's config; as a Parts.folder, "no family folder: these".
 ZIMAGE_SHIPPED = CONFIGS / "zimage"
+# Qwen-Image's scheduler, Qwen2.5-VL-7B's config and its VAE's config (configs/README.md says where from).
+QWEN_IMAGE_SHIPPED = CONFIGS / "qwen-image"
+SHIPPED = {"zimage": ZIMAGE_SHIPPED, "qwen-image": QWEN_IMAGE_SHIPPED}
+# What the released Qwen2.5-VL's weights do not say: the width of its text and vision attention heads.
+_QWEN_VL_HEAD, _QWEN_VISION_HEAD = 128, 80
 # The pipeline classes whose folders can lend their configs, tokenizer and scheduler, by family (best first).
 FOLDER_CLASSES = {"zimage": ("ZImagePipeline",),
                   "qwen-image": ("QwenImagePipeline", "QwenImageEditPipeline", "QwenImageEditPlusPipeline"),
@@ -324,16 +330,16 @@ def choose_parts(facts: TransformerFile, chosen: Sequence[ModuleInfo], available
     lenders = [f for f in family_folders(facts, folders) if _has_tokenizer(f)]
     if encoder is not None:
         lenders = [f for f in lenders if _encoder_signature(f) == tuple(encoder.shape)]
-    if not lenders and facts.family == "zimage":
+    if not lenders and facts.family in SHIPPED:
         return _shipped_parts(facts, encoder, vae, folders, file_name)
     if not lenders:
         what = (f"{ENCODER_FILE[ENCODER[facts.family]]} in models/text_encoder and " if encoder is None else "")
         fit = (f" whose text encoder is {encoder.name}'s ({encoder.shape[1]} wide, {encoder.shape[2]} layers)"
                if encoder is not None else "")
         raise CompanionFileError(
-            f"{file_name} needs {what}the tokenizer and text-encoder config of a {name} diffusers folder{fit} in "
-            "models/Stable-diffusion (its configs and tokenizer suffice: Qwen2.5-VL's configs are not shipped with "
-            "this app)")
+            f"{file_name} needs {what}the tokenizer, processor and text-encoder config of a {name} diffusers "
+            f"folder{fit} in models/Stable-diffusion (its configs and tokenizer suffice: the edit models' image "
+            "processor is not shipped with this app)")
     with_encoder = [f for f in lenders if encoder is not None or _has_weights(f, "text_encoder")]
     if not with_encoder:
         raise CompanionFileError(f"{file_name} needs {ENCODER_FILE[ENCODER[facts.family]]} in models/text_encoder "
@@ -349,17 +355,25 @@ def choose_parts(facts: TransformerFile, chosen: Sequence[ModuleInfo], available
 
 def _shipped_parts(facts: TransformerFile, encoder: ModuleInfo | None, vae: ModuleInfo | None,
                    folders: Sequence[Path], file_name: str) -> Parts:
-    """Z-Image without a folder of its family: both files are needed, and a VAE config that fits the VAE file
-    (Flux's shipped one for ae.safetensors, else a diffusers folder's)."""
+    """Z-Image or Qwen-Image without a folder of its family: both files are needed. Z-Image's VAE file takes the VAE
+    config that fits it (Flux's shipped one for ae.safetensors, else a diffusers folder's); Qwen-Image's, and its
+    Qwen2.5-VL, take the released constants around their shapes, which must be the release's where nothing else
+    can say (checked here, before the job is queued)."""
     from modules.engine.models import flux_single
 
+    name = families.label(facts.family)
     if encoder is None:
-        raise CompanionFileError(f"{file_name} needs {ENCODER_FILE['qwen3']} in models/text_encoder (or a Z-Image "
-                                 "diffusers folder with its text_encoder/ weights in models/Stable-diffusion)")
+        raise CompanionFileError(f"{file_name} needs {ENCODER_FILE[ENCODER[facts.family]]} in models/text_encoder "
+                                 f"(or a {name} diffusers folder with its text_encoder/ weights in "
+                                 "models/Stable-diffusion)")
     if vae is None:
-        raise CompanionFileError(f"{file_name} needs {VAE_FILE['zimage']} (or a Z-Image diffusers folder with its "
-                                 "vae/ weights in models/Stable-diffusion)")
+        raise CompanionFileError(f"{file_name} needs {VAE_FILE[facts.family]} (or a {name} diffusers folder with "
+                                 "its vae/ weights in models/Stable-diffusion)")
     transformer_config(facts, [])  # its rotary axes must be the release's, as no folder can say otherwise
+    if facts.family == "qwen-image":
+        qwen_vl_config(encoder)
+        qwen_vae_config(vae)
+        return Parts(QWEN_IMAGE_SHIPPED, encoder, vae)
     candidates = [(f / "vae", None) for f in (flux_single.SHIPPED, *folders)]
     try:
         config, _ = flux_single.find_config("vae", vae, candidates, "Flux's shipped VAE config nor any diffusers "
@@ -488,14 +502,101 @@ def qwen3_config(module: ModuleInfo) -> dict[str, Any]:
     return {**(_json(ZIMAGE_SHIPPED / "text_encoder" / "config.json") or {}), **sizes}
 
 
+def _own_shapes(module: ModuleInfo) -> dict[str, tuple[int, ...]]:
+    """A Qwen2.5-VL file's shapes under transformers' names (`model.language_model.*`, `model.visual.*`)."""
+    shapes, _, _ = read_header(module.path)
+    return {_encoder_keys("qwen2.5-vl", k[len(module.prefix):]): tuple(s) for k, s in shapes.items()
+            if k.startswith(module.prefix)}
+
+
+def qwen_vl_config(module: ModuleInfo) -> dict[str, Any]:
+    """Qwen-Image's Qwen2.5-VL config for this file: Qwen2.5-VL-7B's constants (configs/qwen-image/text_encoder)
+    around the sizes its weights say. Its text heads are taken as the release's 128 wide (and its vision heads 80),
+    which the multimodal rotary split assumes; a file whose widths are not multiples of those is refused."""
+    own = _own_shapes(module)
+    text, vision = "model.language_model.", "model.visual."
+    try:
+        vocab, width = own[text + "embed_tokens.weight"]
+        kv_rows = own[text + "layers.0.self_attn.k_proj.weight"][0]
+        vision_width, channels, temporal, patch, _ = own[vision + "patch_embed.proj.weight"]
+        merged = own[vision + "merger.mlp.0.weight"][1]
+        sizes = {"hidden_size": width, "vocab_size": vocab, "num_hidden_layers": _count(own, text + "layers."),
+                 "num_attention_heads": width // _QWEN_VL_HEAD, "num_key_value_heads": kv_rows // _QWEN_VL_HEAD,
+                 "intermediate_size": own[text + "layers.0.mlp.gate_proj.weight"][0]}
+        seen = {"depth": _count(own, vision + "blocks."), "hidden_size": vision_width,
+                "num_heads": vision_width // _QWEN_VISION_HEAD, "in_channels": channels, "in_chans": channels,
+                "temporal_patch_size": temporal, "patch_size": patch, "spatial_patch_size": patch,
+                "intermediate_size": own[vision + "blocks.0.mlp.gate_proj.weight"][0],
+                "out_hidden_size": own[vision + "merger.mlp.2.weight"][0],
+                "spatial_merge_size": round((merged // vision_width) ** 0.5)}
+    except (KeyError, ValueError):
+        raise CompanionFileError(f"{module.name} is not a whole Qwen2.5-VL text encoder with its vision tower (as "
+                                 "ComfyUI's qwen_2.5_vl_7b.safetensors is); use that file, or put a Qwen-Image "
+                                 "diffusers folder in models/Stable-diffusion") from None
+    if width % _QWEN_VL_HEAD or kv_rows % _QWEN_VL_HEAD or vision_width % _QWEN_VISION_HEAD:
+        raise CompanionFileError(f"{module.name}'s attention widths ({width}, {kv_rows}, vision {vision_width}) are "
+                                 "not in the released Qwen2.5-VL's heads of 128 (vision 80), so its configuration "
+                                 "is unknown: put a Qwen-Image diffusers folder (its configs at least) in "
+                                 "models/Stable-diffusion")
+    base = _json(QWEN_IMAGE_SHIPPED / "text_encoder" / "config.json") or {}
+    full = dict(base["text_config"], **sizes, max_window_layers=sizes["num_hidden_layers"],
+                layer_types=["full_attention"] * sizes["num_hidden_layers"])
+    depth = seen["depth"]
+    vision_config = dict(base["vision_config"], **seen,
+                         fullatt_block_indexes=[i for i in base["vision_config"]["fullatt_block_indexes"] if i < depth])
+    return {**base, **sizes, "text_config": full, "vision_config": vision_config}
+
+
+def qwen_vae_config(module: ModuleInfo) -> dict[str, Any]:
+    """The Qwen-Image VAE's config for a file in Wan 2.1's layout: the released latent statistics and the structure
+    its weights say (widths, levels, residual blocks, which levels also downsample in time). Only a 16-channel
+    latent has known statistics."""
+    from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
+
+    shapes, _, _ = read_header(module.path)
+    meta = {k[len(module.prefix):]: torch.empty(s, device="meta") for k, s in shapes.items()
+            if k.startswith(module.prefix)}
+    try:
+        own = {k: tuple(t.shape) for k, t in convert_wan_vae_to_diffusers(meta).items()}
+        base_dim, z_dim = own["encoder.conv_in.weight"][0], own["post_quant_conv.weight"][0]
+    except (KeyError, IndexError, RuntimeError):
+        raise CompanionFileError(f"{module.name} is not a whole Qwen-Image VAE") from None
+    widths, resnets, temporal = [], [], []
+    for i in range(_count(own, "encoder.down_blocks.")):
+        block = f"encoder.down_blocks.{i}."
+        if block + "resample.1.weight" in own:
+            temporal.append(block + "time_conv.weight" in own)
+            resnets.append(0)
+        elif block + "conv2.weight" in own:
+            if not resnets:
+                resnets.append(0)
+            resnets[-1] += 1
+            width = own[block + "conv2.weight"][0]
+            if len(widths) < len(resnets):
+                widths.append(width)
+            widths[-1] = width
+    base = _json(QWEN_IMAGE_SHIPPED / "vae" / "config.json") or {}
+    if z_dim != base["z_dim"]:
+        raise CompanionFileError(f"{module.name} has {z_dim} latent channels; the released Qwen-Image VAE's "
+                                 f"{base['z_dim']} are the ones whose statistics are known: put the model's diffusers "
+                                 "folder (its vae/config.json at least) in models/Stable-diffusion")
+    if len(set(resnets)) != 1 or any(w % base_dim for w in widths):
+        raise CompanionFileError(f"{module.name} is not laid out as a Qwen-Image VAE")
+    return {**base, "base_dim": base_dim, "dim_mult": [w // base_dim for w in widths],
+            "num_res_blocks": resnets[0], "temperal_downsample": temporal}
+
+
 def load_text_encoder(module: ModuleInfo, folder: Path, dtype: torch.dtype) -> Any:
-    """A Qwen text encoder: the folder's config (Z-Image's shipped one: from the file's shapes), the file's weights
+    """A Qwen text encoder: the folder's config (the shipped ones: from the file's shapes), the file's weights
     (encoders run once per prompt: no fp8 kept)."""
     import transformers
     from accelerate import init_empty_weights
 
     if folder == ZIMAGE_SHIPPED:
         cls, config = transformers.Qwen3Model, transformers.Qwen3Config(**qwen3_config(module))
+    elif folder == QWEN_IMAGE_SHIPPED:
+        cls = transformers.Qwen2_5_VLForConditionalGeneration
+        config = transformers.Qwen2_5_VLConfig(**qwen_vl_config(module))
     else:
         index = _json(folder / "model_index.json") or {}
         cls = getattr(transformers, index["text_encoder"][1])
@@ -526,8 +627,10 @@ def load_vae(module: ModuleInfo, folder: Path, dtype: torch.dtype) -> Any:
         from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
 
         weights = convert_wan_vae_to_diffusers(read_weights(module.path, module.prefix, dtype, keep_fp8=False))
+        config = qwen_vae_config(module) if folder == QWEN_IMAGE_SHIPPED else \
+            AutoencoderKLQwenImage.load_config(str(folder / "vae"))
         with init_empty_weights():
-            vae = AutoencoderKLQwenImage.from_config(AutoencoderKLQwenImage.load_config(str(folder / "vae")))
+            vae = AutoencoderKLQwenImage.from_config(config)
         _assign(vae, weights, module.name)
         return vae.eval()
     source = folder if _json(folder / "vae" / "config.json") else flux_single.SHIPPED
@@ -543,8 +646,8 @@ def load_pipeline(path: Path, parts: Sequence[ModuleInfo], folders: Sequence[Pat
     if facts is None or not folders:
         raise CompanionFileError(f"{path.name}: its parts were not chosen; press Refresh")
     folder = folders[0]
-    if folder == ZIMAGE_SHIPPED:
-        return _shipped_pipeline(path, facts, parts, folders[1], dtype)
+    if folder in SHIPPED.values():
+        return _shipped_pipeline(path, facts, parts, folders[1:], dtype)
     components: dict[str, Any] = {"transformer": load_transformer(path, facts, transformer_config(facts, [folder]),
                                                                   dtype)}
     for module in parts:
@@ -559,11 +662,11 @@ def load_pipeline(path: Path, parts: Sequence[ModuleInfo], folders: Sequence[Pat
     return cls.from_pretrained(str(folder), **components, dtype=dtype, local_files_only=True)
 
 
-def _shipped_pipeline(path: Path, facts: TransformerFile, parts: Sequence[ModuleInfo], vae_folder: Path,
+def _shipped_pipeline(path: Path, facts: TransformerFile, parts: Sequence[ModuleInfo], lent: Sequence[Path],
                       dtype: torch.dtype) -> Any:
-    """A ZImagePipeline with no family folder: the files' weights, the shipped tokenizer, encoder config and
-    scheduler, and the VAE config chosen for the VAE file (`_shipped_parts`)."""
-    from diffusers import ZImagePipeline
+    """A ZImagePipeline or QwenImagePipeline with no family folder: the files' weights, the shipped tokenizer,
+    encoder config and scheduler, and the VAE config chosen for the VAE file (`_shipped_parts`: Z-Image's is lent)."""
+    from diffusers import QwenImagePipeline, ZImagePipeline
     from transformers import AutoTokenizer
 
     from modules.engine.models import flux_single
@@ -571,14 +674,18 @@ def _shipped_pipeline(path: Path, facts: TransformerFile, parts: Sequence[Module
     roles = {_fits(facts, m): m for m in parts}
     if set(roles) != {"text_encoder", "vae"}:
         raise CompanionFileError(f"{path.name}: its text-encoder and VAE files were not chosen; press Refresh")
-    return ZImagePipeline(
-        transformer=load_transformer(path, facts, transformer_config(facts, []), dtype),
-        text_encoder=load_text_encoder(roles["text_encoder"], ZIMAGE_SHIPPED, dtype),
-        vae=flux_single.load_vae(roles["vae"], vae_folder, dtype),
-        scheduler=flux_single.load_scheduler(ZIMAGE_SHIPPED),
-        tokenizer=AutoTokenizer.from_pretrained(str(QWEN_TOKENIZER), local_files_only=True))
+    shipped = SHIPPED[facts.family]
+    if facts.family == "zimage":
+        vae = flux_single.load_vae(roles["vae"], lent[0], dtype)
+    else:
+        vae = load_vae(roles["vae"], shipped, dtype)
+    cls = ZImagePipeline if facts.family == "zimage" else QwenImagePipeline
+    return cls(transformer=load_transformer(path, facts, transformer_config(facts, []), dtype),
+               text_encoder=load_text_encoder(roles["text_encoder"], shipped, dtype), vae=vae,
+               scheduler=flux_single.load_scheduler(shipped),
+               tokenizer=AutoTokenizer.from_pretrained(str(QWEN_TOKENIZER), local_files_only=True))
 
 
 __all__ = ["CompanionFileError", "Parts", "TransformerFile", "choose_parts", "describe", "family_folders",
-           "is_companion_family", "load_pipeline", "qwen3_config", "registry_facts", "transformer_config",
-           "with_parts"]
+           "is_companion_family", "load_pipeline", "qwen3_config", "qwen_vae_config", "qwen_vl_config",
+           "registry_facts", "transformer_config", "with_parts"]
