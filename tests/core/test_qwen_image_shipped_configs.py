@@ -161,3 +161,23 @@ def test_an_edit_file_without_a_folder_still_names_the_folder_it_needs(made, tmp
     with pytest.raises(companion_single.CompanionFileError, match=r"processor and text-encoder config of a "
                                                                   r"Qwen-Image-Edit diffusers folder"):
         companion_single.choose_parts(facts, [], [encoder, vae], [], edit.name)
+
+
+def test_img2img_on_the_shipped_configs_is_pixel_identical_to_the_folders_img2img(made, tmp_path):
+    from diffusers import QwenImageImg2ImgPipeline
+    from PIL import Image
+
+    manager = _models(tmp_path / "models", {"Stable-diffusion": [made["qwen-image"]],
+                                            "text_encoder": [made["qwen-vl"]], "VAE": [made["vae"]]})
+    red = Image.new("RGB", (32, 32), (200, 30, 30))
+    request = GenerationRequest(prompt="a red circle", checkpoint=QWEN_FILE, sampler="Euler", steps=5,
+                                cfg_scale=1.0, width=32, height=32, seed=7, mode="img2img", init_images=(red,),
+                                denoising_strength=0.6)
+    ours = generate(request, manager, SamplerRegistry.default())
+    pipe = QwenImageImg2ImgPipeline.from_pretrained(str(made["folder"]), dtype=torch.float32, local_files_only=True)
+    pipe.transformer.to(torch.bfloat16).to(torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    bare = pipe(prompt=request.prompt, image=red, strength=0.6, true_cfg_scale=1.0, height=32, width=32,
+                num_inference_steps=5, generator=torch.Generator().manual_seed(7)).images[0]
+    assert np.asarray(ours.images[0]).std() > 1
+    assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
