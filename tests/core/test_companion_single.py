@@ -47,13 +47,8 @@ def single(folders, tmp_path_factory) -> dict[str, Path]:
             "vae": files.save_flux_vae(folders["zimage"], out / "ae.safetensors")}
 
 
-def _manager(root: Path, tmp_path: Path) -> ModelManager:
-    manager = ModelManager(checkpoints_dir=root / "Stable-diffusion", vae_dir=root / "VAE",
-                           cache_file=tmp_path / "models.json",
-                           device=DeviceConfig(torch.device("cpu"), torch.float32, "tests"),
-                           text_encoder_dirs=(root / "text_encoder",))
-    manager.refresh()
-    return manager
+def _manager(root: Path) -> ModelManager:
+    return files.companion_manager(root, {})  # root is linked already (_models)
 
 
 def _models(root: Path, links: dict[str, list[Path]]) -> Path:
@@ -166,7 +161,7 @@ def test_an_fp8_zimage_file_keeps_its_weights_in_fp8(folders, tmp_path):
 def test_a_zimage_file_with_qwen3_and_flux_vae_files_draws_the_folders_picture(folders, single, tmp_path):
     root = _models(tmp_path / "models", {"Stable-diffusion": [folders["zimage"], single["zimage"]],
                                          "text_encoder": [single["qwen3"]], "VAE": [single["vae"]]})
-    manager = _manager(root, tmp_path)
+    manager = _manager(root)
     info = manager.resolve(ZIMAGE_FILE)
     assert info.usable and info.family == "zimage" and info.family_label == "Z-Image transformer (bfloat16, 1 blocks)"
     request = _request(ZIMAGE_FILE, cfg_scale=3.0)
@@ -186,7 +181,7 @@ def test_the_text_encoder_file_is_what_draws_not_the_folders(folders, single, tm
     save_file(weights, str(other))
     root = _models(tmp_path / "models", {"Stable-diffusion": [folders["zimage"], single["zimage"]],
                                          "text_encoder": [other], "VAE": [single["vae"]]})
-    ours = generate(_request(ZIMAGE_FILE), _manager(root, tmp_path), SamplerRegistry.default())
+    ours = generate(_request(ZIMAGE_FILE), _manager(root), SamplerRegistry.default())
     bare = _bare(folders["zimage"], "ZImagePipeline", prompt=_request("").prompt, guidance_scale=1.0, height=32,
                  width=32, num_inference_steps=3)
     assert "Module 1: qwen_3_4b_other.safetensors" in ours.infotexts[0]
@@ -196,7 +191,7 @@ def test_the_text_encoder_file_is_what_draws_not_the_folders(folders, single, tm
 def test_a_qwen_image_file_with_a_qwen_vl_file_draws_the_folders_picture(folders, single, tmp_path):
     root = _models(tmp_path / "models", {"Stable-diffusion": [folders["qwen-image"], single["qwen-image"]],
                                          "text_encoder": [single["qwen-vl"]]})
-    manager = _manager(root, tmp_path)
+    manager = _manager(root)
     request = _request(QWEN_FILE, cfg_scale=2.5)
     ours = generate(request, manager, SamplerRegistry.default())
     bare = _bare(folders["qwen-image"], "QwenImagePipeline", prompt=request.prompt, negative_prompt="green",
@@ -211,7 +206,7 @@ def test_a_folder_of_configs_and_tokenizer_alone_serves_the_files(folders, singl
     configs = _configs_only(folders["zimage"], tmp_path / "zimage-configs")
     root = _models(tmp_path / "models", {"Stable-diffusion": [configs, single["zimage"]],
                                          "text_encoder": [single["qwen3"]], "VAE": [single["vae"]]})
-    manager = _manager(root, tmp_path)
+    manager = _manager(root)
     assert not manager.resolve(ZIMAGE_FILE).parts  # chosen per job
     with manager.use(ZIMAGE_FILE) as loaded:
         assert type(loaded.pipe).__name__ == "ZImagePipeline"
@@ -223,7 +218,7 @@ def test_a_folder_of_configs_and_tokenizer_alone_serves_the_files(folders, singl
 
 def test_a_missing_text_encoder_and_folder_are_named_with_where_they_go(single, tmp_path):
     root = _models(tmp_path / "models", {"Stable-diffusion": [single["zimage"]], "VAE": [single["vae"]]})
-    manager = _manager(root, tmp_path)
+    manager = _manager(root)
     from modules.engine.models.single_file import CheckpointError
 
     with pytest.raises(CheckpointError, match=r"z_image_turbo_bf16.safetensors needs a Qwen3 text encoder "
@@ -255,7 +250,7 @@ def test_a_qwen_image_edit_file_runs_as_its_folders_edit_pipeline(single, tmp_pa
     name = "qwen_image_edit_bf16.safetensors"
     path = files.save_qwen_image_transformer(folder, tmp_path / name)
     root = _models(tmp_path / "models", {"Stable-diffusion": [folder, path], "text_encoder": [single["qwen-vl"]]})
-    manager = _manager(root, tmp_path)
+    manager = _manager(root)
     assert manager.resolve(name).family == "qwen-image-edit"
     with manager.use(name) as loaded:
         assert type(loaded.pipe).__name__ == "QwenImageEditPipeline" and loaded.pipe.processor is not None
@@ -328,7 +323,7 @@ def test_img2img_on_a_zimage_file_is_pixel_identical_to_the_bare_img2img_pipelin
                                          "text_encoder": [single["qwen3"]], "VAE": [single["vae"]]})
     request = _request(ZIMAGE_FILE, mode="img2img", init_images=(red,), denoising_strength=0.6, steps=5,
                        negative_prompt="")
-    ours = generate(request, _manager(root, tmp_path), SamplerRegistry.default())
+    ours = generate(request, _manager(root), SamplerRegistry.default())
     bare = _bare(folders["zimage"], "ZImageImg2ImgPipeline", prompt=request.prompt, image=red, strength=0.6,
                  guidance_scale=1.0, height=32, width=32, num_inference_steps=5)
     assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
@@ -338,7 +333,7 @@ def test_a_qwen_image_file_takes_what_it_needs_from_an_edit_folder(single, tmp_p
     folder = tiny.save_tiny_qwen_image_edit(tmp_path / "tiny-qwen-image-edit")
     root = _models(tmp_path / "models", {"Stable-diffusion": [folder, single["qwen-image"]],
                                          "text_encoder": [single["qwen-vl"]]})
-    with _manager(root, tmp_path).use(QWEN_FILE) as loaded:
+    with _manager(root).use(QWEN_FILE) as loaded:
         assert type(loaded.pipe).__name__ == "QwenImagePipeline"
         assert [f.name for f in loaded.info.config_folders] == [folder.name]
 
@@ -350,7 +345,7 @@ def test_two_fitting_text_encoders_ask_for_a_choice_and_the_chosen_one_is_used(f
     twin.write_bytes(single["qwen3"].read_bytes())
     root = _models(tmp_path / "models", {"Stable-diffusion": [folders["zimage"], single["zimage"]],
                                          "text_encoder": [single["qwen3"], twin], "VAE": [single["vae"]]})
-    manager = _manager(root, tmp_path)
+    manager = _manager(root)
     with pytest.raises(CheckpointError, match="several files fit .* text encoder .*qwen_3_4b_fp16.safetensors.*"
                                               "choose one"):
         manager.with_parts(manager.resolve(ZIMAGE_FILE))
@@ -386,7 +381,7 @@ def test_a_qwen_image_file_with_its_encoder_and_vae_files_and_a_configs_folder_d
     root = _models(tmp_path / "models", {"Stable-diffusion": [configs, path], "text_encoder": [encoder],
                                          "VAE": [vae]})
     request = _request(QWEN_FILE, cfg_scale=2.5)
-    ours = generate(request, _manager(root, tmp_path), SamplerRegistry.default())
+    ours = generate(request, _manager(root), SamplerRegistry.default())
     bare = _bare(folder, "QwenImagePipeline", prompt=request.prompt, negative_prompt="green", true_cfg_scale=2.5,
                  height=32, width=32, num_inference_steps=3)
     assert np.asarray(ours.images[0]).std() > 5
@@ -416,5 +411,5 @@ def test_a_zimage_file_refused_by_an_older_scan_is_read_again(single, tmp_path):
     # What the cache held before these files loaded: the SD reader's refusal of a UNet-only file.
     HashCache(tmp_path / "models.json").put(path, {"error": "the file has a UNet but no text encoder; UNet-only "
                                                             "files are not supported yet"})
-    info = _manager(root, tmp_path).resolve(ZIMAGE_FILE)
+    info = _manager(root).resolve(ZIMAGE_FILE)
     assert info.family == "zimage" and "UNet-only" not in (info.error or "")

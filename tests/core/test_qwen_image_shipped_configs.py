@@ -13,10 +13,8 @@ import pytest
 import torch
 
 from modules.core.requests import GenerationRequest
-from modules.engine.devices import DeviceConfig
 from modules.engine.generation import generate
 from modules.engine.models import companion_single, module_files
-from modules.engine.models.manager import ModelManager
 from modules.engine.samplers import SamplerRegistry
 from tests.fixtures import tiny_companion_files as files
 
@@ -67,19 +65,6 @@ def made(tmp_path_factory) -> dict[str, Path]:
             "vae": files.save_qwen_vae(folder, root / "qwen_image_vae.safetensors")}
 
 
-def _models(root: Path, links: dict[str, list[Path]]) -> ModelManager:
-    for sub in ("Stable-diffusion", "text_encoder", "VAE"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-        for target in links.get(sub, []):
-            (root / sub / target.name).symlink_to(target, target_is_directory=target.is_dir())
-    manager = ModelManager(checkpoints_dir=root / "Stable-diffusion", vae_dir=root / "VAE",
-                           cache_file=root / "models.json",
-                           device=DeviceConfig(torch.device("cpu"), torch.float32, "tests"),
-                           text_encoder_dirs=(root / "text_encoder",))
-    manager.refresh()
-    return manager
-
-
 def test_the_encoder_and_vae_configs_are_read_from_the_files_shapes_around_the_released_constants(made):
     encoder = module_files.describe_file(made["qwen-vl"], "qwen_2.5_vl_7b.safetensors")
     config = companion_single.qwen_vl_config(encoder)
@@ -98,8 +83,10 @@ def test_the_released_shapes_give_the_released_configs(monkeypatch, tmp_path):
     """ComfyUI's qwen_2.5_vl_7b.safetensors keeps Hugging Face's names (`model.layers.N...`, `visual.*`): 28 layers
     3584 wide, 4 key-value heads of 128, MLP 18944, vocabulary 152064; a vision tower of 32 blocks 1280 wide."""
     shapes = {"model.embed_tokens.weight": (152064, 3584), "model.layers.0.self_attn.k_proj.weight": (512, 3584),
-              "model.layers.0.mlp.gate_proj.weight": (18944, 3584), "model.layers.27.mlp.gate_proj.weight": (18944, 3584),
-              "visual.patch_embed.proj.weight": (1280, 3, 2, 14, 14), "visual.blocks.0.mlp.gate_proj.weight": (3420, 1280),
+              "model.layers.0.mlp.gate_proj.weight": (18944, 3584),
+              "model.layers.27.mlp.gate_proj.weight": (18944, 3584),
+              "visual.patch_embed.proj.weight": (1280, 3, 2, 14, 14),
+              "visual.blocks.0.mlp.gate_proj.weight": (3420, 1280),
               "visual.blocks.31.mlp.gate_proj.weight": (3420, 1280), "visual.merger.mlp.0.weight": (5120, 5120),
               "visual.merger.mlp.2.weight": (3584, 5120)}
     monkeypatch.setattr(companion_single, "read_header", lambda path: (shapes, {}, {}))
@@ -113,8 +100,8 @@ def test_the_released_shapes_give_the_released_configs(monkeypatch, tmp_path):
 
 def test_a_qwen_image_file_with_its_encoder_and_vae_files_and_no_family_folder_draws_the_folders_picture(
         made, tmp_path):
-    manager = _models(tmp_path / "models", {"Stable-diffusion": [made["qwen-image"]],
-                                            "text_encoder": [made["qwen-vl"]], "VAE": [made["vae"]]})
+    links = {"Stable-diffusion": [made["qwen-image"]], "text_encoder": [made["qwen-vl"]], "VAE": [made["vae"]]}
+    manager = files.companion_manager(tmp_path / "models", links)
     info = manager.with_parts(manager.resolve(QWEN_FILE))
     assert info.config_folders == (SHIPPED,)
     request = GenerationRequest(prompt="a red circle on a blue background", negative_prompt="green",
@@ -167,8 +154,8 @@ def test_img2img_on_the_shipped_configs_is_pixel_identical_to_the_folders_img2im
     from diffusers import QwenImageImg2ImgPipeline
     from PIL import Image
 
-    manager = _models(tmp_path / "models", {"Stable-diffusion": [made["qwen-image"]],
-                                            "text_encoder": [made["qwen-vl"]], "VAE": [made["vae"]]})
+    links = {"Stable-diffusion": [made["qwen-image"]], "text_encoder": [made["qwen-vl"]], "VAE": [made["vae"]]}
+    manager = files.companion_manager(tmp_path / "models", links)
     red = Image.new("RGB", (32, 32), (200, 30, 30))
     request = GenerationRequest(prompt="a red circle", checkpoint=QWEN_FILE, sampler="Euler", steps=5,
                                 cfg_scale=1.0, width=32, height=32, seed=7, mode="img2img", init_images=(red,),

@@ -13,10 +13,8 @@ import pytest
 import torch
 
 from modules.core.requests import GenerationRequest
-from modules.engine.devices import DeviceConfig
 from modules.engine.generation import generate
 from modules.engine.models import companion_single, module_files
-from modules.engine.models.manager import ModelManager
 from modules.engine.samplers import SamplerRegistry
 from tests.fixtures import tiny_companion_files as files
 
@@ -76,19 +74,6 @@ def made(tmp_path_factory) -> dict[str, Path]:
             "vae": files.save_flux_vae(folder, root / "ae.safetensors")}
 
 
-def _models(root: Path, links: dict[str, list[Path]]) -> ModelManager:
-    for sub in ("Stable-diffusion", "text_encoder", "VAE"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-        for target in links.get(sub, []):
-            (root / sub / target.name).symlink_to(target, target_is_directory=target.is_dir())
-    manager = ModelManager(checkpoints_dir=root / "Stable-diffusion", vae_dir=root / "VAE",
-                           cache_file=root / "models.json",
-                           device=DeviceConfig(torch.device("cpu"), torch.float32, "tests"),
-                           text_encoder_dirs=(root / "text_encoder",))
-    manager.refresh()
-    return manager
-
-
 def test_the_qwen3_config_is_read_from_the_files_shapes_around_qwen3_4bs_constants(made):
     module = module_files.describe_file(made["qwen3"], "qwen_3_4b.safetensors")
     config = companion_single.qwen3_config(module)
@@ -98,8 +83,9 @@ def test_the_qwen3_config_is_read_from_the_files_shapes_around_qwen3_4bs_constan
 
 
 def test_a_zimage_file_with_its_qwen3_and_vae_files_and_no_family_folder_draws_the_folders_picture(made, tmp_path):
-    manager = _models(tmp_path / "models", {"Stable-diffusion": [made["zimage"], made["flux-vae"]],
-                                            "text_encoder": [made["qwen3"]], "VAE": [made["vae"]]})
+    links = {"Stable-diffusion": [made["zimage"], made["flux-vae"]], "text_encoder": [made["qwen3"]],
+             "VAE": [made["vae"]]}
+    manager = files.companion_manager(tmp_path / "models", links)
     info = manager.with_parts(manager.resolve(ZIMAGE_FILE))
     assert [f.name for f in info.config_folders] == ["zimage", "flux-vae-configs"]
     assert info.config_folders[0] == companion_single.ZIMAGE_SHIPPED
@@ -123,8 +109,8 @@ def test_a_zimage_file_with_its_qwen3_and_vae_files_and_no_family_folder_draws_t
 def test_without_a_text_encoder_file_the_error_names_the_file_and_its_folder(made, tmp_path):
     from modules.engine.models.single_file import CheckpointError
 
-    manager = _models(tmp_path / "models", {"Stable-diffusion": [made["zimage"], made["flux-vae"]],
-                                            "VAE": [made["vae"]]})
+    links = {"Stable-diffusion": [made["zimage"], made["flux-vae"]], "VAE": [made["vae"]]}
+    manager = files.companion_manager(tmp_path / "models", links)
     with pytest.raises(CheckpointError, match=r"z_image_turbo_bf16.safetensors needs a Qwen3 text encoder "
                                               r"\(qwen_3_4b.safetensors\) in models/text_encoder"):
         manager.with_parts(manager.resolve(ZIMAGE_FILE))
@@ -163,8 +149,9 @@ def test_img2img_on_the_shipped_configs_is_pixel_identical_to_the_folders_img2im
     from diffusers import ZImageImg2ImgPipeline
     from PIL import Image
 
-    manager = _models(tmp_path / "models", {"Stable-diffusion": [made["zimage"], made["flux-vae"]],
-                                            "text_encoder": [made["qwen3"]], "VAE": [made["vae"]]})
+    links = {"Stable-diffusion": [made["zimage"], made["flux-vae"]], "text_encoder": [made["qwen3"]],
+             "VAE": [made["vae"]]}
+    manager = files.companion_manager(tmp_path / "models", links)
     red = Image.new("RGB", (32, 32), (200, 30, 30))
     request = GenerationRequest(prompt="a red circle", checkpoint=ZIMAGE_FILE, sampler="Euler", steps=5,
                                 cfg_scale=1.0, width=32, height=32, seed=7, mode="img2img", init_images=(red,),
