@@ -97,7 +97,7 @@ class TransformerFile:
 class Parts:
     """Where each part of the pipeline comes from: files (None: the folder's own) and the folder lending the rest."""
 
-    folder: Path  # ZIMAGE_SHIPPED when no folder of the family fits
+    folder: Path  # the family's SHIPPED configs when no folder of the family fits
     text_encoder: ModuleInfo | None = None
     vae: ModuleInfo | None = None
     vae_config: Path | None = None  # with ZIMAGE_SHIPPED: the folder whose vae/config.json fits the VAE file
