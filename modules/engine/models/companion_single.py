@@ -561,29 +561,25 @@ def qwen_vae_config(module: ModuleInfo) -> dict[str, Any]:
         base_dim, z_dim = own["encoder.conv_in.weight"][0], own["post_quant_conv.weight"][0]
     except (KeyError, IndexError, RuntimeError):
         raise CompanionFileError(f"{module.name} is not a whole Qwen-Image VAE") from None
-    widths, resnets, temporal = [], [], []
+    # The encoder's blocks, level by level: residual blocks (their widths), then a resample between levels.
+    levels: list[list[int]] = [[]]
+    temporal = []
     for i in range(_count(own, "encoder.down_blocks.")):
         block = f"encoder.down_blocks.{i}."
         if block + "resample.1.weight" in own:
             temporal.append(block + "time_conv.weight" in own)
-            resnets.append(0)
+            levels.append([])
         elif block + "conv2.weight" in own:
-            if not resnets:
-                resnets.append(0)
-            resnets[-1] += 1
-            width = own[block + "conv2.weight"][0]
-            if len(widths) < len(resnets):
-                widths.append(width)
-            widths[-1] = width
+            levels[-1].append(own[block + "conv2.weight"][0])
     base = _json(QWEN_IMAGE_SHIPPED / "vae" / "config.json") or {}
     if z_dim != base["z_dim"]:
         raise CompanionFileError(f"{module.name} has {z_dim} latent channels; the released Qwen-Image VAE's "
                                  f"{base['z_dim']} are the ones whose statistics are known: put the model's diffusers "
                                  "folder (its vae/config.json at least) in models/Stable-diffusion")
-    if len(set(resnets)) != 1 or any(w % base_dim for w in widths):
+    if len({len(level) for level in levels}) != 1 or not levels[0] or any(lv[-1] % base_dim for lv in levels):
         raise CompanionFileError(f"{module.name} is not laid out as a Qwen-Image VAE")
-    return {**base, "base_dim": base_dim, "dim_mult": [w // base_dim for w in widths],
-            "num_res_blocks": resnets[0], "temperal_downsample": temporal}
+    return {**base, "base_dim": base_dim, "dim_mult": [level[-1] // base_dim for level in levels],
+            "num_res_blocks": len(levels[0]), "temperal_downsample": temporal}
 
 
 def load_text_encoder(module: ModuleInfo, folder: Path, dtype: torch.dtype) -> Any:
