@@ -65,16 +65,6 @@ def _configs_only(folder: Path, dest: Path) -> Path:
     return dest
 
 
-def _bare(folder: Path, cls_name: str, **kwargs):
-    """The folder's own pipeline, its transformer rounded through bf16 as the file stores it."""
-    import diffusers
-
-    pipe = getattr(diffusers, cls_name).from_pretrained(str(folder), dtype=torch.float32, local_files_only=True)
-    pipe.transformer.to(torch.bfloat16).to(torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe(**kwargs, generator=torch.Generator().manual_seed(7)).images[0]
-
-
 def _request(checkpoint: str, **fields) -> GenerationRequest:
     base = GenerationRequest(prompt="a red circle on a blue background", negative_prompt="green",
                              checkpoint=checkpoint, sampler="Euler", steps=3, cfg_scale=1.0, width=32, height=32,
@@ -166,8 +156,8 @@ def test_a_zimage_file_with_qwen3_and_flux_vae_files_draws_the_folders_picture(f
     assert info.usable and info.family == "zimage" and info.family_label == "Z-Image transformer (bfloat16, 1 blocks)"
     request = _request(ZIMAGE_FILE, cfg_scale=3.0)
     ours = generate(request, manager, SamplerRegistry.default())
-    bare = _bare(folders["zimage"], "ZImagePipeline", prompt=request.prompt, negative_prompt="green",
-                 guidance_scale=3.0, height=32, width=32, num_inference_steps=3)
+    bare = files.bare_picture(folders["zimage"], "ZImagePipeline", prompt=request.prompt, negative_prompt="green",
+                              guidance_scale=3.0, height=32, width=32, num_inference_steps=3)
     assert np.asarray(ours.images[0]).std() > 5
     assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
     assert "Module 1: qwen_3_4b.safetensors, Module 2: ae.safetensors" in ours.infotexts[0]
@@ -182,8 +172,8 @@ def test_the_text_encoder_file_is_what_draws_not_the_folders(folders, single, tm
     root = _models(tmp_path / "models", {"Stable-diffusion": [folders["zimage"], single["zimage"]],
                                          "text_encoder": [other], "VAE": [single["vae"]]})
     ours = generate(_request(ZIMAGE_FILE), _manager(root), SamplerRegistry.default())
-    bare = _bare(folders["zimage"], "ZImagePipeline", prompt=_request("").prompt, guidance_scale=1.0, height=32,
-                 width=32, num_inference_steps=3)
+    bare = files.bare_picture(folders["zimage"], "ZImagePipeline", prompt=_request("").prompt, guidance_scale=1.0,
+                              height=32, width=32, num_inference_steps=3)
     assert "Module 1: qwen_3_4b_other.safetensors" in ours.infotexts[0]
     assert not np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
 
@@ -194,8 +184,8 @@ def test_a_qwen_image_file_with_a_qwen_vl_file_draws_the_folders_picture(folders
     manager = _manager(root)
     request = _request(QWEN_FILE, cfg_scale=2.5)
     ours = generate(request, manager, SamplerRegistry.default())
-    bare = _bare(folders["qwen-image"], "QwenImagePipeline", prompt=request.prompt, negative_prompt="green",
-                 true_cfg_scale=2.5, height=32, width=32, num_inference_steps=3)
+    bare = files.bare_picture(folders["qwen-image"], "QwenImagePipeline", prompt=request.prompt,
+                              negative_prompt="green", true_cfg_scale=2.5, height=32, width=32, num_inference_steps=3)
     assert np.asarray(ours.images[0]).std() > 5
     assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
     assert "Module 1: qwen_2.5_vl_7b.safetensors" in ours.infotexts[0] and "Module 2" not in ours.infotexts[0]
@@ -324,8 +314,8 @@ def test_img2img_on_a_zimage_file_is_pixel_identical_to_the_bare_img2img_pipelin
     request = _request(ZIMAGE_FILE, mode="img2img", init_images=(red,), denoising_strength=0.6, steps=5,
                        negative_prompt="")
     ours = generate(request, _manager(root), SamplerRegistry.default())
-    bare = _bare(folders["zimage"], "ZImageImg2ImgPipeline", prompt=request.prompt, image=red, strength=0.6,
-                 guidance_scale=1.0, height=32, width=32, num_inference_steps=5)
+    bare = files.bare_picture(folders["zimage"], "ZImageImg2ImgPipeline", prompt=request.prompt, image=red,
+                              strength=0.6, guidance_scale=1.0, height=32, width=32, num_inference_steps=5)
     assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
 
 
@@ -382,8 +372,8 @@ def test_a_qwen_image_file_with_its_encoder_and_vae_files_and_a_configs_folder_d
                                          "VAE": [vae]})
     request = _request(QWEN_FILE, cfg_scale=2.5)
     ours = generate(request, _manager(root), SamplerRegistry.default())
-    bare = _bare(folder, "QwenImagePipeline", prompt=request.prompt, negative_prompt="green", true_cfg_scale=2.5,
-                 height=32, width=32, num_inference_steps=3)
+    bare = files.bare_picture(folder, "QwenImagePipeline", prompt=request.prompt, negative_prompt="green",
+                              true_cfg_scale=2.5, height=32, width=32, num_inference_steps=3)
     assert np.asarray(ours.images[0]).std() > 5
     assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
     assert "Module 1: qwen_2.5_vl_7b.safetensors, Module 2: qwen_image_vae.safetensors" in ours.infotexts[0]

@@ -109,13 +109,8 @@ def test_a_qwen_image_file_with_its_encoder_and_vae_files_and_no_family_folder_d
                                 seed=7)
     ours = generate(request, manager, SamplerRegistry.default())
 
-    from diffusers import QwenImagePipeline
-
-    pipe = QwenImagePipeline.from_pretrained(str(made["folder"]), dtype=torch.float32, local_files_only=True)
-    pipe.transformer.to(torch.bfloat16).to(torch.float32)  # as the bf16 file stores it
-    pipe.set_progress_bar_config(disable=True)
-    bare = pipe(prompt=request.prompt, negative_prompt="green", true_cfg_scale=2.5, height=32, width=32,
-                num_inference_steps=3, generator=torch.Generator().manual_seed(7)).images[0]
+    bare = files.bare_picture(made["folder"], "QwenImagePipeline", prompt=request.prompt, negative_prompt="green",
+                              true_cfg_scale=2.5, height=32, width=32, num_inference_steps=3)
     assert np.asarray(ours.images[0]).std() > 5
     assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
     assert "Module 1: qwen_2.5_vl_7b.safetensors, Module 2: qwen_image_vae.safetensors" in ours.infotexts[0]
@@ -151,7 +146,6 @@ def test_an_edit_file_without_a_folder_still_names_the_folder_it_needs(made, tmp
 
 
 def test_img2img_on_the_shipped_configs_is_pixel_identical_to_the_folders_img2img(made, tmp_path):
-    from diffusers import QwenImageImg2ImgPipeline
     from PIL import Image
 
     links = {"Stable-diffusion": [made["qwen-image"]], "text_encoder": [made["qwen-vl"]], "VAE": [made["vae"]]}
@@ -161,10 +155,7 @@ def test_img2img_on_the_shipped_configs_is_pixel_identical_to_the_folders_img2im
                                 cfg_scale=1.0, width=32, height=32, seed=7, mode="img2img", init_images=(red,),
                                 denoising_strength=0.6)
     ours = generate(request, manager, SamplerRegistry.default())
-    pipe = QwenImageImg2ImgPipeline.from_pretrained(str(made["folder"]), dtype=torch.float32, local_files_only=True)
-    pipe.transformer.to(torch.bfloat16).to(torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    bare = pipe(prompt=request.prompt, image=red, strength=0.6, true_cfg_scale=1.0, height=32, width=32,
-                num_inference_steps=5, generator=torch.Generator().manual_seed(7)).images[0]
+    bare = files.bare_picture(made["folder"], "QwenImageImg2ImgPipeline", prompt=request.prompt, image=red,
+                              strength=0.6, true_cfg_scale=1.0, height=32, width=32, num_inference_steps=5)
     assert np.asarray(ours.images[0]).std() > 1
     assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))

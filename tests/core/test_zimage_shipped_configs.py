@@ -94,13 +94,8 @@ def test_a_zimage_file_with_its_qwen3_and_vae_files_and_no_family_folder_draws_t
                                 seed=7)
     ours = generate(request, manager, SamplerRegistry.default())
 
-    from diffusers import ZImagePipeline
-
-    pipe = ZImagePipeline.from_pretrained(str(made["folder"]), dtype=torch.float32, local_files_only=True)
-    pipe.transformer.to(torch.bfloat16).to(torch.float32)  # as the bf16 file stores it
-    pipe.set_progress_bar_config(disable=True)
-    bare = pipe(prompt=request.prompt, negative_prompt="green", guidance_scale=3.0, height=32, width=32,
-                num_inference_steps=3, generator=torch.Generator().manual_seed(7)).images[0]
+    bare = files.bare_picture(made["folder"], "ZImagePipeline", prompt=request.prompt, negative_prompt="green",
+                              guidance_scale=3.0, height=32, width=32, num_inference_steps=3)
     assert np.asarray(ours.images[0]).std() > 5
     assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
     assert "Module 1: qwen_3_4b.safetensors, Module 2: ae.safetensors" in ours.infotexts[0]
@@ -146,7 +141,6 @@ def test_qwen_3_4bs_released_shapes_give_qwen3_4bs_config(monkeypatch, tmp_path)
 
 
 def test_img2img_on_the_shipped_configs_is_pixel_identical_to_the_folders_img2img(made, tmp_path):
-    from diffusers import ZImageImg2ImgPipeline
     from PIL import Image
 
     links = {"Stable-diffusion": [made["zimage"], made["flux-vae"]], "text_encoder": [made["qwen3"]],
@@ -157,9 +151,6 @@ def test_img2img_on_the_shipped_configs_is_pixel_identical_to_the_folders_img2im
                                 cfg_scale=1.0, width=32, height=32, seed=7, mode="img2img", init_images=(red,),
                                 denoising_strength=0.6)
     ours = generate(request, manager, SamplerRegistry.default())
-    pipe = ZImageImg2ImgPipeline.from_pretrained(str(made["folder"]), dtype=torch.float32, local_files_only=True)
-    pipe.transformer.to(torch.bfloat16).to(torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    bare = pipe(prompt=request.prompt, image=red, strength=0.6, guidance_scale=1.0, height=32, width=32,
-                num_inference_steps=5, generator=torch.Generator().manual_seed(7)).images[0]
+    bare = files.bare_picture(made["folder"], "ZImageImg2ImgPipeline", prompt=request.prompt, image=red, strength=0.6,
+                              guidance_scale=1.0, height=32, width=32, num_inference_steps=5)
     assert np.array_equal(np.asarray(ours.images[0]), np.asarray(bare))
